@@ -1,0 +1,151 @@
+"""``quant doctor``: what this installation is and whether it can run."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import importlib.util
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+from quant_apps.config import data_dir, database_url, environ
+from quant_core.errors import SettingsError
+from quant_core.reasons import SETTINGS_INVALID
+from quant_core.settings import ENV_VARS, Settings, redact_url
+
+__all__ = ["QUANT_PACKAGES", "doctor_report", "package_versions"]
+
+QUANT_PACKAGES = (
+    "quant-core",
+    "quant-data",
+    "quant-models",
+    "quant-exec",
+    "quant-bundle",
+    "quant-apps",
+)
+_DEPENDENCIES = ("attrs", "cattrs", "numpy", "typer", "keyring", "platformdirs", "torch")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+def package_versions() -> dict[str, str | None]:
+    """The installed version of every quant package (``None`` if absent)."""
+    return {name: _version(name) for name in QUANT_PACKAGES}
+
+
+def torch_report() -> dict[str, Any]:
+    """Whether torch is installed, and whether it is the CPU or a CUDA build."""
+    if importlib.util.find_spec("torch") is None:
+        return {"installed": False, "version": None, "build": None, "cuda": None}
+    torch = importlib.import_module("torch")
+    cuda = torch.version.cuda
+    return {
+        "installed": True,
+        "version": torch.__version__,
+        "build": "cuda" if cuda else "cpu",
+        "cuda": cuda,
+        "cuda_available": bool(cuda) and bool(torch.cuda.is_available()),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def keyring_report() -> dict[str, Any]:
+    """The keyring backend private keys and exchange credentials would be stored in."""
+    try:
+        import keyring
+
+        backend = keyring.get_keyring()
+    except Exception as exc:  # noqa: BLE001 - reported, not fatal
+        return {"backend": None, "usable": False, "detail": type(exc).__name__}
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    usable = "fail" not in type(backend).__module__ and "null" not in name.lower()
+    return {"backend": name, "usable": usable, "priority": getattr(backend, "priority", None)}
+
+
+def _dir_report(path: Path) -> dict[str, Any]:
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return {
+        "path": str(path),
+        "exists": path.is_dir(),
+        "writable": os.access(existing, os.W_OK),
+    }
+
+
+def doctor_report(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Build the environment report (read-only: it creates nothing)."""
+    env = environ() if env is None else env
+    checks: list[dict[str, Any]] = []
+    try:
+        settings = Settings.from_environ(env)
+        checks.append({"name": "settings", "status": "ok", "detail": "environment parsed"})
+        settings_error: SettingsError | None = None
+    except SettingsError as exc:
+        settings = Settings()
+        settings_error = exc
+        checks.append(
+            {"name": "settings", "status": "fail", "detail": exc.message,
+             "reason_code": exc.reason_code}
+        )  # fmt: skip
+    py_ok = sys.version_info >= (3, 11)
+    checks.append(
+        {"name": "python", "status": "ok" if py_ok else "fail", "detail": platform.python_version()}
+    )
+    versions = package_versions()
+    missing = [name for name, v in versions.items() if v is None]
+    checks.append(
+        {"name": "packages", "status": "fail" if missing else "ok",
+         "detail": f"missing: {', '.join(missing)}" if missing else "all quant packages installed"}
+    )  # fmt: skip
+    torch = torch_report()
+    checks.append(
+        {"name": "torch", "status": "ok" if torch["installed"] else "warn",
+         "detail": f"{torch['version']} ({torch['build']})" if torch["installed"]
+         else "not installed (training of sequence models unavailable)"}
+    )  # fmt: skip
+    keyring = keyring_report()
+    checks.append(
+        {"name": "keyring", "status": "ok" if keyring["usable"] else "warn",
+         "detail": keyring["backend"] or "no backend"}
+    )  # fmt: skip
+    secrets = {
+        var.env: ("set" if getattr(settings, var.field) is not None else "unset")
+        for var in ENV_VARS
+        if var.secret and var.env != "QUANT_DATABASE_URL"
+    }
+    report: dict[str, Any] = {
+        "ok": not any(c["status"] == "fail" for c in checks),
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+        },
+        "platform": platform.platform(),
+        "packages": versions,
+        "dependencies": {name: _version(name) for name in _DEPENDENCIES},
+        "torch": torch,
+        "data_dir": _dir_report(data_dir(settings)),
+        "database_url": redact_url(database_url(settings)),
+        "keyring": keyring,
+        "settings": {
+            "hist_market_data_provider": settings.hist_market_data_provider.value,
+            "training_universe_version": settings.training_universe_version,
+            "kraken_public_base_url": settings.kraken_public_base_url,
+            "force_local_data_for_training": settings.force_local_data_for_training,
+            "allow_provider_calls_during_training": settings.allow_provider_calls_during_training,
+            "secrets": secrets,
+        },
+        "checks": checks,
+    }
+    if settings_error is not None:
+        report["reason_code"] = SETTINGS_INVALID
+    return report

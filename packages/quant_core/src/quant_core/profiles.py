@@ -1,0 +1,494 @@
+"""Governed risk and strategy profiles: defaults, bounds, and versioned change.
+
+A *profile* holds the numbers a user may tune (governance §2, §6): the
+:class:`RiskProfile` (position count, total and cluster exposure in percent-of-PV or
+absolute mode, the drawdown that stops new risk) and the :class:`StrategyProfile` (the
+sensitivity, persistence and threshold knobs of the prediction-led strategy). Every parameter
+has a governed default and bounds (:class:`ParameterSpec`), enforced here, in the library —
+a user interface may only add advisory checks on top.
+
+Profiles never change in place. :class:`ProfileHistory` turns a change request into a new
+:class:`ProfileVersion` carrying author, time, reason and the diff, and keeps every earlier
+version readable. :class:`ProfileStore` persists a history in a hash-chained audit log, so the
+record of who changed what, when and why is itself tamper-evident.
+
+Example:
+    >>> from quant_core.clock import SimClock
+    >>> from quant_core.profiles import ProfileHistory, RiskProfile
+    >>> history = ProfileHistory.create(RiskProfile(), author="ops", reason="initial",
+    ...                                 clock=SimClock(0))
+    >>> history = history.change({"max_concurrent_positions": 8}, author="ana",
+    ...                          reason="wider universe", clock=SimClock(5))
+    >>> history.active.version, history.active.profile.max_concurrent_positions
+    (2, 8)
+    >>> [(c.parameter, c.old, c.new) for c in history.active.diff]
+    [('max_concurrent_positions', 5, 8)]
+    >>> history.get(1).profile.max_concurrent_positions
+    5
+    >>> history.change({"max_concurrent_positions": 1000}, author="ana", reason="yolo",
+    ...                clock=SimClock(9))
+    Traceback (most recent call last):
+    ...
+    quant_core.errors.ProfileError: [PROFILE_OUT_OF_BOUNDS] RiskProfile: max_concurrent_pos...
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+import attrs
+
+from quant_core import reasons
+from quant_core.audit import AuditLog, read_audit_log
+from quant_core.canonical import content_hash
+from quant_core.clock import Clock
+from quant_core.convert import CONVERTER, structure
+from quant_core.errors import ProfileError, ValidationError
+from quant_core.types import to_decimal
+
+__all__ = [
+    "ExposureLimit",
+    "ExposureMode",
+    "ParameterChange",
+    "ParameterSpec",
+    "ProfileHistory",
+    "ProfileStore",
+    "ProfileVersion",
+    "RiskProfile",
+    "StrategyProfile",
+]
+
+Number = Decimal | int
+
+
+@attrs.frozen
+class ParameterSpec:
+    """The governed default and inclusive bounds of one profile parameter."""
+
+    default: Number
+    minimum: Number
+    maximum: Number
+    doc: str
+    unit: str = ""
+
+    def check(self, owner: str, name: str, value: Number) -> None:
+        """Raise :class:`ProfileError` unless ``minimum <= value <= maximum``."""
+        if not self.minimum <= value <= self.maximum:
+            raise ProfileError(
+                f"{owner}: {name} = {value} is outside [{self.minimum}, {self.maximum}]",
+                reason_code=reasons.PROFILE_OUT_OF_BOUNDS,
+            )
+
+
+class ExposureMode(enum.Enum):
+    """How an exposure limit is expressed."""
+
+    PERCENT_OF_PV = "percent_of_pv"
+    """``value`` is a percentage of portfolio value, in (0, 100]."""
+    ABSOLUTE = "absolute"
+    """``value`` is an amount in the portfolio's quote currency."""
+
+
+_EXPOSURE_BOUNDS = {
+    ExposureMode.PERCENT_OF_PV: (Decimal("0.01"), Decimal(100)),
+    ExposureMode.ABSOLUTE: (Decimal("0.01"), Decimal(10) ** 12),
+}
+
+
+@attrs.frozen
+class ExposureLimit:
+    """An exposure cap in either percent-of-PV or absolute-amount mode.
+
+    Raises:
+        ProfileError: the value is outside the bounds of its mode
+            (percent: 0.01..100; absolute: 0.01..10^12).
+    """
+
+    mode: ExposureMode = attrs.field(converter=ExposureMode)
+    value: Decimal = attrs.field(converter=to_decimal)
+
+    def __attrs_post_init__(self) -> None:
+        low, high = _EXPOSURE_BOUNDS[self.mode]
+        if not low <= self.value <= high:
+            raise ProfileError(
+                f"{self.mode.value} exposure {self.value} is outside [{low}, {high}]",
+                reason_code=reasons.PROFILE_OUT_OF_BOUNDS,
+            )
+
+    @classmethod
+    def percent(cls, value: Decimal | int | str) -> ExposureLimit:
+        """A percent-of-portfolio-value limit."""
+        return cls(ExposureMode.PERCENT_OF_PV, to_decimal(value))
+
+    @classmethod
+    def absolute(cls, value: Decimal | int | str) -> ExposureLimit:
+        """An absolute limit in the quote currency."""
+        return cls(ExposureMode.ABSOLUTE, to_decimal(value))
+
+    def cap(self, portfolio_value: Decimal) -> Decimal:
+        """The limit as an amount, given the current portfolio value."""
+        if self.mode is ExposureMode.PERCENT_OF_PV:
+            return portfolio_value * self.value / 100
+        return self.value
+
+
+def _check_specs(profile: Any) -> None:
+    for name, spec in type(profile).SPECS.items():
+        spec.check(type(profile).__name__, name, getattr(profile, name))
+
+
+def _spec_field(spec: ParameterSpec) -> Any:
+    if isinstance(spec.default, int):
+        return attrs.field(default=spec.default)
+    return attrs.field(default=spec.default, converter=to_decimal)
+
+
+def _d(text: str) -> Decimal:
+    return Decimal(text)
+
+
+_RISK_SPECS: dict[str, ParameterSpec] = {
+    "max_concurrent_positions": ParameterSpec(5, 1, 50, "Open positions allowed at once."),
+    "drawdown_limit_pct": ParameterSpec(
+        _d("15"),
+        _d("1"),
+        _d("60"),
+        "Portfolio drawdown from its peak at which no new risk is admitted.",
+        "% of peak PV",
+    ),
+}
+
+
+@attrs.frozen
+class RiskProfile:
+    """Risk limits checked before every order (governance §6).
+
+    Exposure limits are checked by bounds of their mode; the numeric parameters by
+    :attr:`SPECS`.
+    """
+
+    SPECS: ClassVar[Mapping[str, ParameterSpec]] = _RISK_SPECS
+    KIND: ClassVar[str] = "risk"
+
+    max_concurrent_positions: int = _spec_field(_RISK_SPECS["max_concurrent_positions"])
+    max_total_exposure: ExposureLimit = attrs.field(factory=lambda: ExposureLimit.percent(80))
+    max_cluster_exposure: ExposureLimit = attrs.field(factory=lambda: ExposureLimit.percent(40))
+    drawdown_limit_pct: Decimal = _spec_field(_RISK_SPECS["drawdown_limit_pct"])
+
+    def __attrs_post_init__(self) -> None:
+        _check_specs(self)
+        if (
+            self.max_total_exposure.mode is self.max_cluster_exposure.mode
+            and self.max_cluster_exposure.value > self.max_total_exposure.value
+        ):
+            raise ProfileError(
+                "RiskProfile: max_cluster_exposure exceeds max_total_exposure",
+                reason_code=reasons.PROFILE_OUT_OF_BOUNDS,
+            )
+
+
+def _p(default: str, low: str, high: str, doc: str, unit: str = "") -> ParameterSpec:
+    return ParameterSpec(_d(default), _d(low), _d(high), doc, unit)
+
+
+_STRATEGY_SPECS: dict[str, ParameterSpec] = {
+    "sensitivity": _p(
+        "0.5", "0", "1", "How readily predictions move the strategy to act (0 cautious, 1 eager)."
+    ),
+    "persistence": ParameterSpec(
+        3, 1, 96, "Consecutive evaluations an outlook must hold before it drives an exit.", "evals"
+    ),
+    "entry_min_up_probability": _p(
+        "0.58", "0.5", "0.95", "Probability of a rise required before entering."
+    ),
+    "entry_max_downside_probability": _p(
+        "0.40", "0.05", "0.6", "Near-term downside probability above which entry is gated."
+    ),
+    "dip_min_drop_pct": _p("3", "0.5", "40", "Drop that qualifies as a dip for entry.", "%"),
+    "dip_min_recovery_probability": _p(
+        "0.6", "0.5", "0.95", "Predicted recovery probability required to buy a dip."
+    ),
+    "take_profit_trigger_pct": _p(
+        "6", "0.5", "200", "Unrealised gain at which partial profit-taking is considered.", "%"
+    ),
+    "take_profit_fraction": _p(
+        "0.33", "0.05", "0.9", "Fraction of the position realised by one partial exit."
+    ),
+    "reentry_min_edge": _p(
+        "0.05", "0", "0.5", "Probability edge over 0.5 required for a tactical re-entry."
+    ),
+    "exit_min_negative_probability": _p(
+        "0.62", "0.5", "0.95", "Persistent downside probability that argues for a final exit."
+    ),
+    "exit_max_rebound_probability": _p(
+        "0.35", "0.05", "0.5", "Rebound probability below which the outlook counts as weak."
+    ),
+    "severe_loss_pct": _p(
+        "20", "5", "90", "Adverse move at which severe-loss recovery analysis starts.", "%"
+    ),
+    "severe_loss_derisk_fraction": _p(
+        "0.5", "0.1", "0.9", "Fraction sold when severe-loss analysis chooses partial de-risk."
+    ),
+    "severe_loss_min_rebound_probability": _p(
+        "0.45", "0.2", "0.8", "Rebound probability at which a deeply adverse position is held."
+    ),
+}
+
+
+@attrs.frozen
+class StrategyProfile:
+    """The prediction-led strategy's tunable knobs (master spec §6-§8).
+
+    There is deliberately no holding-time limit and no loss-only exit threshold: the
+    severe-loss parameters start an *analysis* of rebound against continuation.
+    """
+
+    SPECS: ClassVar[Mapping[str, ParameterSpec]] = _STRATEGY_SPECS
+    KIND: ClassVar[str] = "strategy"
+
+    sensitivity: Decimal = _spec_field(_STRATEGY_SPECS["sensitivity"])
+    persistence: int = _spec_field(_STRATEGY_SPECS["persistence"])
+    entry_min_up_probability: Decimal = _spec_field(_STRATEGY_SPECS["entry_min_up_probability"])
+    entry_max_downside_probability: Decimal = _spec_field(
+        _STRATEGY_SPECS["entry_max_downside_probability"]
+    )
+    dip_min_drop_pct: Decimal = _spec_field(_STRATEGY_SPECS["dip_min_drop_pct"])
+    dip_min_recovery_probability: Decimal = _spec_field(
+        _STRATEGY_SPECS["dip_min_recovery_probability"]
+    )
+    take_profit_trigger_pct: Decimal = _spec_field(_STRATEGY_SPECS["take_profit_trigger_pct"])
+    take_profit_fraction: Decimal = _spec_field(_STRATEGY_SPECS["take_profit_fraction"])
+    reentry_min_edge: Decimal = _spec_field(_STRATEGY_SPECS["reentry_min_edge"])
+    exit_min_negative_probability: Decimal = _spec_field(
+        _STRATEGY_SPECS["exit_min_negative_probability"]
+    )
+    exit_max_rebound_probability: Decimal = _spec_field(
+        _STRATEGY_SPECS["exit_max_rebound_probability"]
+    )
+    severe_loss_pct: Decimal = _spec_field(_STRATEGY_SPECS["severe_loss_pct"])
+    severe_loss_derisk_fraction: Decimal = _spec_field(
+        _STRATEGY_SPECS["severe_loss_derisk_fraction"]
+    )
+    severe_loss_min_rebound_probability: Decimal = _spec_field(
+        _STRATEGY_SPECS["severe_loss_min_rebound_probability"]
+    )
+
+    def __attrs_post_init__(self) -> None:
+        _check_specs(self)
+
+
+P = TypeVar("P", bound=RiskProfile | StrategyProfile)
+
+
+@attrs.frozen
+class ParameterChange:
+    """One parameter's old and new value, as plain JSON data."""
+
+    parameter: str
+    old: Any
+    new: Any
+
+
+@attrs.frozen
+class ProfileVersion(Generic[P]):
+    """One immutable version of a profile, with who, when, why and what changed."""
+
+    name: str
+    version: int
+    profile: P
+    author: str
+    reason: str
+    created_ns: int
+    diff: tuple[ParameterChange, ...]
+
+    def content_hash(self) -> str:
+        """Hash of the version's canonical JSON."""
+        return content_hash(self.to_record())
+
+    def to_record(self) -> dict[str, Any]:
+        """The version as plain data (what the profile store writes)."""
+        return {
+            "kind": self.profile.KIND,
+            "name": self.name,
+            "version": self.version,
+            "values": CONVERTER.unstructure(self.profile),
+            "author": self.author,
+            "reason": self.reason,
+            "created_ns": self.created_ns,
+            "diff": [CONVERTER.unstructure(c) for c in self.diff],
+        }
+
+
+def _plain(value: Any) -> Any:
+    """Floats from JSON or a UI are taken as the decimal digits they print as."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _build(cls: type[P], values: Mapping[str, Any]) -> P:
+    try:
+        return structure(_plain(values), cls)
+    except ProfileError:
+        raise
+    except ValidationError as exc:
+        code = exc.reason_code
+        if code == reasons.UNKNOWN_KEY:
+            code = reasons.PROFILE_UNKNOWN_PARAMETER
+        elif code != reasons.PROFILE_OUT_OF_BOUNDS:
+            code = reasons.INVALID_INPUT
+        raise ProfileError(exc.message, reason_code=code) from None
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[ParameterChange, ...]:
+    return tuple(
+        ParameterChange(name, old.get(name), new[name])
+        for name in sorted(new)
+        if old.get(name) != new[name]
+    )
+
+
+def _attribution(author: str, reason: str) -> None:
+    if not author.strip() or not reason.strip():
+        raise ProfileError(
+            "every profile change needs an author and a reason",
+            reason_code=reasons.PROFILE_CHANGE_UNATTRIBUTED,
+        )
+
+
+@attrs.frozen
+class ProfileHistory(Generic[P]):
+    """Every version of one named profile, oldest first; the last is active."""
+
+    versions: tuple[ProfileVersion[P], ...]
+
+    @classmethod
+    def create(
+        cls, profile: P, *, author: str, reason: str, clock: Clock, name: str = "default"
+    ) -> ProfileHistory[P]:
+        """Start a history at version 1 (its diff lists every parameter)."""
+        _attribution(author, reason)
+        values = CONVERTER.unstructure(profile)
+        first = ProfileVersion(name, 1, profile, author, reason, clock.now_ns(), _diff({}, values))
+        return cls((first,))
+
+    @property
+    def active(self) -> ProfileVersion[P]:
+        """The newest version."""
+        return self.versions[-1]
+
+    def get(self, version: int) -> ProfileVersion[P]:
+        """A version by number.
+
+        Raises:
+            ProfileError: ``PROFILE_VERSION_UNKNOWN``.
+        """
+        if 1 <= version <= len(self.versions):
+            return self.versions[version - 1]
+        raise ProfileError(
+            f"profile {self.active.name!r} has no version {version}",
+            reason_code=reasons.PROFILE_VERSION_UNKNOWN,
+        )
+
+    def change(
+        self, changes: Mapping[str, Any], *, author: str, reason: str, clock: Clock
+    ) -> ProfileHistory[P]:
+        """Validate ``changes`` and return the history with a new active version.
+
+        Nothing changes on any error: the current history stays as it was.
+
+        Raises:
+            ProfileError: ``PROFILE_UNKNOWN_PARAMETER``, ``PROFILE_OUT_OF_BOUNDS``,
+                ``PROFILE_NO_CHANGE``, ``PROFILE_CHANGE_UNATTRIBUTED`` or ``INVALID_INPUT``.
+        """
+        _attribution(author, reason)
+        current = self.active
+        cls = type(current.profile)
+        old = CONVERTER.unstructure(current.profile)
+        unknown = sorted(set(changes) - set(old))
+        if unknown:
+            raise ProfileError(
+                f"{cls.__name__} has no parameter {', '.join(unknown)}",
+                reason_code=reasons.PROFILE_UNKNOWN_PARAMETER,
+            )
+        profile = _build(cls, {**old, **changes})
+        new = CONVERTER.unstructure(profile)
+        diff = _diff(old, new)
+        if not diff:
+            raise ProfileError(
+                "the change leaves every value as it is", reason_code=reasons.PROFILE_NO_CHANGE
+            )
+        version = ProfileVersion(
+            current.name, current.version + 1, profile, author, reason, clock.now_ns(), diff
+        )
+        return ProfileHistory((*self.versions, version))
+
+
+_RECORD_KIND = "profile.version"
+
+
+class ProfileStore(Generic[P]):
+    """A profile history persisted in a hash-chained audit log.
+
+    Each version is one ``profile.version`` audit record. Opening the store verifies the
+    chain and rebuilds every version, so old versions stay readable and any tampering with
+    the file is detected.
+
+    Args:
+        path: the store's audit-log file.
+        cls: :class:`RiskProfile` or :class:`StrategyProfile`.
+        clock: timestamps for new versions.
+    """
+
+    def __init__(self, path: Path | str, cls: type[P], clock: Clock) -> None:
+        self._log = AuditLog(path, clock)
+        self._cls: type[P] = cls
+        self._clock = clock
+        self._history: ProfileHistory[P] | None = self._load()
+
+    def _load(self) -> ProfileHistory[P] | None:
+        versions = []
+        for record in read_audit_log(self._log.path):
+            data = record.data
+            if record.kind != _RECORD_KIND or data["kind"] != self._cls.KIND:
+                continue
+            versions.append(
+                ProfileVersion(
+                    name=data["name"],
+                    version=data["version"],
+                    profile=_build(self._cls, data["values"]),
+                    author=data["author"],
+                    reason=data["reason"],
+                    created_ns=data["created_ns"],
+                    diff=tuple(structure(c, ParameterChange) for c in data["diff"]),
+                )
+            )
+        return ProfileHistory(tuple(versions)) if versions else None
+
+    @property
+    def history(self) -> ProfileHistory[P]:
+        """The full history; a store never written to holds the governed defaults."""
+        if self._history is None:
+            self._history = ProfileHistory.create(
+                self._cls(), author="system", reason="governed defaults", clock=self._clock
+            )
+            self._log.append(_RECORD_KIND, self._history.active.to_record())
+        return self._history
+
+    @property
+    def active(self) -> P:
+        """The active profile."""
+        return self.history.active.profile
+
+    def change(self, changes: Mapping[str, Any], *, author: str, reason: str) -> ProfileVersion[P]:
+        """Validate, record durably, then activate a change; on any error nothing changes."""
+        updated = self.history.change(changes, author=author, reason=reason, clock=self._clock)
+        self._log.append(_RECORD_KIND, updated.active.to_record())
+        self._history = updated
+        return updated.active

@@ -1,0 +1,220 @@
+"""Settings: the environment surface of the specs, parsed into one frozen value.
+
+The variable names are the specs' own (historical data spec §2.2-§2.3.1, governance §7D),
+plus ``QUANT_DATA_DIR`` and ``QUANT_DATABASE_URL`` for where quant keeps its state. This module
+never reads the process environment itself: the application passes a mapping (the process
+environment over an optional ``.env`` file, see ``quant_apps.config``), which keeps library
+code deterministic and testable.
+
+API keys, secrets and the database URL (which may carry a password) are
+:class:`~quant_core.secret.Secret` values: they never show in a ``repr``, a log line, an
+exception or serialized output. Errors name the variable, and show the offending value only
+for variables that are not secret.
+
+Example:
+    >>> from quant_core.settings import Settings
+    >>> s = Settings.from_environ({"HIST_MARKET_DATA_API_KEY": "k-123",
+    ...                            "FORCE_LOCAL_DATA_FOR_TRAINING": "true"})
+    >>> s.hist_market_data_api_key
+    Secret('**********')
+    >>> s.force_local_data_for_training, s.training_universe_version
+    (True, 'UNIVERSE_V1_TOP30_NON_STABLE')
+    >>> Settings.from_environ({"ENABLE_CONTINUOUS_INGESTION": "maybe"})
+    Traceback (most recent call last):
+    ...
+    quant_core.errors.SettingsError: [SETTINGS_INVALID] ENABLE_CONTINUOUS_INGESTION: expected ...
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+import attrs
+
+from quant_core.errors import QuantError, SettingsError
+from quant_core.secret import Secret
+from quant_core.universe import get_universe
+
+__all__ = [
+    "ENV_VARS",
+    "HistoricalProvider",
+    "Settings",
+    "UniverseProvider",
+    "redact_url",
+]
+
+
+class HistoricalProvider(enum.Enum):
+    """Deep-history providers allowed in Phase 6A (governance §7D)."""
+
+    COINAPI = "COINAPI"
+    KRAKEN_PUBLIC = "KRAKEN_PUBLIC"
+
+
+class UniverseProvider(enum.Enum):
+    """Market-cap ranking sources for universe maintenance."""
+
+    COINGECKO = "COINGECKO"
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http(s) URL")
+    return raw.strip().rstrip("/")
+
+
+def _database_url(raw: str) -> Secret:
+    parts = urlsplit(raw.strip())
+    if not parts.scheme or not (parts.netloc or parts.path):
+        raise ValueError("expected a database URL such as sqlite:///path or postgresql://…")
+    return Secret(raw.strip())
+
+
+def _cron(raw: str) -> str:
+    fields = raw.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+        raise ValueError("expected a five-field cron expression")
+    return " ".join(fields)
+
+
+def _universe(raw: str) -> str:
+    return get_universe(raw.strip()).name
+
+
+def _enum(kind: type[enum.Enum]) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        try:
+            return kind(raw.strip().upper())
+        except ValueError:
+            choices = ", ".join(m.value for m in kind)
+            raise ValueError(f"expected one of {choices}") from None
+
+    return parse
+
+
+@attrs.frozen
+class _Var:
+    env: str
+    field: str
+    parse: Callable[[str], Any]
+    secret: bool = False
+    doc: str = ""
+
+
+ENV_VARS: Final[tuple[_Var, ...]] = (
+    _Var("HIST_MARKET_DATA_PROVIDER", "hist_market_data_provider",
+         _enum(HistoricalProvider), doc="Deep-history provider: COINAPI or KRAKEN_PUBLIC."),
+    _Var("HIST_MARKET_DATA_API_KEY", "hist_market_data_api_key", Secret, secret=True,
+         doc="API key of the deep-history provider."),
+    _Var("HIST_MARKET_DATA_API_SECRET", "hist_market_data_api_secret", Secret, secret=True,
+         doc="API secret of the provider, where it needs one."),
+    _Var("HIST_MARKET_DATA_BASE_URL", "hist_market_data_base_url", _url,
+         doc="Override of the provider's base URL (an emulator, a proxy)."),
+    _Var("KRAKEN_PUBLIC_BASE_URL", "kraken_public_base_url", _url,
+         doc="Base URL of Kraken's public REST API."),
+    _Var("UNIVERSE_SOURCE_PROVIDER", "universe_source_provider", _enum(UniverseProvider),
+         doc="Where universe metadata comes from (COINGECKO)."),
+    _Var("UNIVERSE_SOURCE_API_KEY", "universe_source_api_key", Secret, secret=True,
+         doc="API key of the universe source, tier dependent."),
+    _Var("UNIVERSE_REFRESH_CRON", "universe_refresh_cron", _cron,
+         doc="When the ranking is refreshed (five-field cron, UTC)."),
+    _Var("UNIVERSE_RANKING_SOURCE", "universe_ranking_source", _enum(UniverseProvider),
+         doc="Market-cap ranking source (COINGECKO)."),
+    _Var("TRAINING_UNIVERSE_VERSION", "training_universe_version", _universe,
+         doc="The governed universe training uses."),
+    _Var("ENABLE_CONTINUOUS_INGESTION", "enable_continuous_ingestion", _bool,
+         doc="Run incremental sync continuously."),
+    _Var("ENABLE_AUTONOMOUS_RETRAINING", "enable_autonomous_retraining", _bool,
+         doc="Retrain on schedule or drift without a person starting it."),
+    _Var("FORCE_LOCAL_DATA_FOR_TRAINING", "force_local_data_for_training", _bool,
+         doc="Train only from the local store, never fetching."),
+    _Var("ALLOW_PROVIDER_CALLS_DURING_TRAINING", "allow_provider_calls_during_training", _bool,
+         doc="Whether a training run may call providers to fill gaps."),
+    _Var("KRAKEN_API_KEY", "kraken_api_key", Secret, secret=True,
+         doc="Kraken private API key (paper/live exchange operation only)."),
+    _Var("KRAKEN_API_SECRET", "kraken_api_secret", Secret, secret=True,
+         doc="Kraken private API secret (paper/live exchange operation only)."),
+    _Var("QUANT_DATA_DIR", "data_dir", str.strip,
+         doc="Where quant keeps its state (default: the user data directory)."),
+    _Var("QUANT_DATABASE_URL", "database_url", _database_url, secret=True,
+         doc="Governed store URL (default: SQLite in the data directory)."),
+)  # fmt: skip
+"""Every environment variable :class:`Settings` reads, with its field and documentation."""
+
+
+@attrs.frozen
+class Settings:
+    """Parsed settings. Build with :meth:`from_environ`; defaults follow the specs."""
+
+    hist_market_data_provider: HistoricalProvider = HistoricalProvider.COINAPI
+    hist_market_data_api_key: Secret | None = None
+    hist_market_data_api_secret: Secret | None = None
+    hist_market_data_base_url: str | None = None
+    kraken_public_base_url: str = "https://api.kraken.com"
+    universe_source_provider: UniverseProvider = UniverseProvider.COINGECKO
+    universe_source_api_key: Secret | None = None
+    universe_refresh_cron: str = "0 6 * * 1"
+    universe_ranking_source: UniverseProvider = UniverseProvider.COINGECKO
+    training_universe_version: str = "UNIVERSE_V1_TOP30_NON_STABLE"
+    enable_continuous_ingestion: bool = True
+    enable_autonomous_retraining: bool = True
+    force_local_data_for_training: bool = False
+    allow_provider_calls_during_training: bool = False
+    kraken_api_key: Secret | None = None
+    kraken_api_secret: Secret | None = None
+    data_dir: str | None = None
+    database_url: Secret | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Parse the variables of :data:`ENV_VARS` found in ``environ``.
+
+        Unset and empty variables take their defaults; other keys are ignored.
+
+        Raises:
+            SettingsError: a variable has a value its parser refuses. A secret's value is
+                never part of the message.
+        """
+        values: dict[str, Any] = {}
+        for var in ENV_VARS:
+            raw = environ.get(var.env, "")
+            if not raw.strip():
+                continue
+            try:
+                values[var.field] = var.parse(raw)
+            except (ValueError, QuantError) as exc:
+                why = exc.message if isinstance(exc, QuantError) else str(exc)
+                shown = "" if var.secret else f", got {raw.strip()!r}"
+                raise SettingsError(f"{var.env}: {why}{shown}") from None
+        return cls(**values)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password in it replaced by ``***`` (for display only)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

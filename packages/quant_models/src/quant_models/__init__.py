@@ -1,0 +1,4 @@
+"""quant_models."""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]
