@@ -17,7 +17,10 @@ app = typer.Typer(help="Inspect hash-chained audit logs.", no_args_is_help=True)
 @app.command("verify")
 @guarded()
 def verify(
-    path: Annotated[Path, typer.Argument(help="The audit log (JSON lines) to verify.")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="The audit log (JSON lines) to verify.", exists=True, dir_okay=False),
+    ],
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     expected_head: Annotated[
         str | None, typer.Option(help="Hash the last record must have (detects truncation).")

@@ -120,6 +120,18 @@ class _BadLineError(Exception):
         self.message = message
 
 
+def _well_typed(record: AuditRecord) -> bool:
+    return (
+        type(record.seq) is int
+        and type(record.ts_ns) is int
+        and isinstance(record.kind, str)
+        and _KIND.fullmatch(record.kind) is not None
+        and isinstance(record.data, dict)
+        and (record.prev is None or isinstance(record.prev, str))
+        and isinstance(record.hash, str)
+    )
+
+
 def _parse_line(raw: bytes, seq: int, prev: str | None) -> AuditRecord:
     """Check one complete line (without its newline) against its expected position."""
     try:
@@ -135,6 +147,8 @@ def _parse_line(raw: bytes, seq: int, prev: str | None) -> AuditRecord:
         raise _BadLineError(reasons.AUDIT_RECORD_MALFORMED, "record fields are invalid") from None
     if canonical != raw:
         raise _BadLineError(reasons.AUDIT_RECORD_MALFORMED, "record is not in canonical form")
+    if not _well_typed(record):
+        raise _BadLineError(reasons.AUDIT_RECORD_MALFORMED, "record fields have the wrong types")
     if record.hash != content_hash(record.body()):
         raise _BadLineError(reasons.AUDIT_CHAIN_BROKEN, "record hash does not match its content")
     if record.seq != seq:
@@ -260,9 +274,11 @@ class AuditLog:
             )
         self._seq = len(records)
         self._head = records[-1].hash if records else None
-        self._opened = True
         if bad is not None:
             self._recover_torn_tail(data[good_end:], good_end)
+        # Only now: if setting the tail aside failed, the next call must try again rather
+        # than append after the torn bytes.
+        self._opened = True
 
     def _recover_torn_tail(self, torn: bytes, offset: int) -> None:
         sidecar = self.path.with_name(f"{self.path.name}.torn-{offset}")
@@ -321,13 +337,15 @@ class AuditLog:
             data: canonical-JSON-able content of the record.
 
         Raises:
-            QuantUsageError: the kind is malformed.
+            QuantUsageError: the kind is malformed, or ``data`` is not a mapping.
             CanonicalizationError: the data has no canonical JSON form (nothing is written).
             AuditChainError: the log on disk is broken (nothing is written).
             StorageError: the file cannot be written.
         """
         if not _KIND.fullmatch(kind):
             raise QuantUsageError(f"audit record kind {kind!r} must be dotted lower-case")
+        if not isinstance(data, Mapping):
+            raise QuantUsageError(f"audit record data must be a mapping, not {type(data).__name__}")
         canonical_json(data)  # refuse bad data before touching the file
         self._open()
         return self._write(kind, data)

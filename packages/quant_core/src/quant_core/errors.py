@@ -4,25 +4,25 @@ Every exception quant raises on purpose derives from one root, carries a stable
 ``reason_code`` (see :mod:`quant_core.reasons`) and maps to one process exit code, so the
 ``quant`` command and any embedding application can react without parsing messages::
 
-    QuantError                      root; .reason_code, .exit_code
-    ├── QuantUsageError             the caller asked for something invalid       exit 2
-    │   ├── ClockError              a simulated clock asked to move backwards
-    │   └── UniverseError           an unknown universe, symbol or venue code
-    └── QuantRuntimeError           correct call, but the run failed             exit 1
-        ├── RejectedError           input rejected or verification failed        exit 3
-        │   ├── ValidationError     a value breaks its schema, bounds or grid
-        │   │   ├── CanonicalizationError  a value has no canonical JSON form
-        │   │   ├── ProfileError    a governed profile change was refused
-        │   │   └── SettingsError   an environment setting was refused
-        │   └── IntegrityError      stored evidence failed verification
-        │       └── AuditChainError the audit log's hash chain is broken or torn
-        └── StorageError            reading or writing durable state failed
+    QuantError                                root; .reason_code, .exit_code
+    ├── QuantUsageError                       the caller asked for something invalid        exit 2
+    │   ├── ClockError                        a simulated clock asked to move backwards
+    │   └── UniverseError                     an unknown universe, symbol or venue code
+    └── QuantRuntimeError                     correct call, but the run failed              exit 1
+        ├── RejectedError                     input rejected or verification failed         exit 3
+        │   ├── ValidationError               a value breaks its schema, bounds or grid
+        │   │   ├── CanonicalizationError     a value has no canonical JSON form
+        │   │   ├── ProfileError              a governed profile change was refused
+        │   │   └── SettingsError             an environment setting was refused
+        │   └── IntegrityError                stored evidence failed verification
+        │       └── AuditChainError           the audit log's hash chain is broken or torn
+        └── StorageError                      reading or writing durable state failed
 
 Each library adds its own branch under these classes (for example a data package's
 ``ProviderError`` under :class:`QuantRuntimeError`), never a new root. Business outcomes such
 as a risk check rejecting an order are *values*, not exceptions.
 
-Messages never contain secret values: :class:`quant_core.settings.Secret` masks itself.
+Messages never contain secret values: :class:`quant_core.secret.Secret` masks itself.
 """
 
 from __future__ import annotations

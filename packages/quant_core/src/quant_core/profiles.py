@@ -76,7 +76,18 @@ class ParameterSpec:
     unit: str = ""
 
     def check(self, owner: str, name: str, value: Number) -> None:
-        """Raise :class:`ProfileError` unless ``minimum <= value <= maximum``."""
+        """Raise :class:`ProfileError` unless ``minimum <= value <= maximum``.
+
+        A parameter with an ``int`` default is a count: its value must be an ``int`` too
+        (not a bool, float or string), else the code is ``INVALID_INPUT``.
+        """
+        if isinstance(self.default, int) and (
+            isinstance(value, bool) or not isinstance(value, int)
+        ):
+            raise ProfileError(
+                f"{owner}: {name} = {value!r} is not a whole number",
+                reason_code=reasons.INVALID_INPUT,
+            )
         if not self.minimum <= value <= self.maximum:
             raise ProfileError(
                 f"{owner}: {name} = {value} is outside [{self.minimum}, {self.maximum}]",
@@ -324,9 +335,14 @@ class ProfileVersion(Generic[P]):
 
 
 def _plain(value: Any) -> Any:
-    """Floats from JSON or a UI are taken as the decimal digits they print as."""
+    """Floats from JSON or a UI are taken as the decimal digits they print as.
+
+    Values given as objects (an :class:`ExposureLimit`) are taken as their plain data.
+    """
     if isinstance(value, float):
         return repr(value)
+    if attrs.has(type(value)):
+        return CONVERTER.unstructure(value)
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     return value
@@ -418,6 +434,13 @@ class ProfileHistory(Generic[P]):
                 reason_code=reasons.PROFILE_UNKNOWN_PARAMETER,
             )
         profile = _build(cls, {**old, **changes})
+        # An equal value written differently ("0.50" for 0.5) is no change: keep the current.
+        same = {
+            name: getattr(current.profile, name)
+            for name in old
+            if getattr(profile, name) == getattr(current.profile, name)
+        }
+        profile = attrs.evolve(profile, **same)
         new = CONVERTER.unstructure(profile)
         diff = _diff(old, new)
         if not diff:
@@ -438,7 +461,9 @@ class ProfileStore(Generic[P]):
 
     Each version is one ``profile.version`` audit record. Opening the store verifies the
     chain and rebuilds every version, so old versions stay readable and any tampering with
-    the file is detected.
+    the file is detected. A torn tail left by an interrupted write is set aside as
+    :class:`~quant_core.audit.AuditLog` does before the next append (the torn version was
+    never acknowledged, so it was never active).
 
     Args:
         path: the store's audit-log file.
@@ -453,6 +478,9 @@ class ProfileStore(Generic[P]):
         self._history: ProfileHistory[P] | None = self._load()
 
     def _load(self) -> ProfileHistory[P] | None:
+        # Asking the writer for its head verifies the chain and sets a torn tail aside.
+        if self._log.head is None:
+            return None
         versions = []
         for record in read_audit_log(self._log.path):
             data = record.data
@@ -471,14 +499,21 @@ class ProfileStore(Generic[P]):
             )
         return ProfileHistory(tuple(versions)) if versions else None
 
+    def _defaults(self) -> ProfileHistory[P]:
+        return ProfileHistory.create(
+            self._cls(), author="system", reason="governed defaults", clock=self._clock
+        )
+
     @property
     def history(self) -> ProfileHistory[P]:
-        """The full history; a store never written to holds the governed defaults."""
+        """The full history; a store never written to holds the governed defaults.
+
+        The defaults are written as version 1 the first time the history is needed.
+        """
         if self._history is None:
-            self._history = ProfileHistory.create(
-                self._cls(), author="system", reason="governed defaults", clock=self._clock
-            )
-            self._log.append(_RECORD_KIND, self._history.active.to_record())
+            history = self._defaults()
+            self._log.append(_RECORD_KIND, history.active.to_record())
+            self._history = history  # only once it is durable
         return self._history
 
     @property
@@ -487,8 +522,15 @@ class ProfileStore(Generic[P]):
         return self.history.active.profile
 
     def change(self, changes: Mapping[str, Any], *, author: str, reason: str) -> ProfileVersion[P]:
-        """Validate, record durably, then activate a change; on any error nothing changes."""
-        updated = self.history.change(changes, author=author, reason=reason, clock=self._clock)
+        """Validate, record durably, then activate a change; on any error nothing changes.
+
+        In a store never written to, a refused change writes nothing, not even the defaults.
+        """
+        base = self._defaults() if self._history is None else self._history
+        updated = base.change(changes, author=author, reason=reason, clock=self._clock)
+        if self._history is None:
+            self._log.append(_RECORD_KIND, base.active.to_record())
+            self._history = base
         self._log.append(_RECORD_KIND, updated.active.to_record())
         self._history = updated
         return updated.active

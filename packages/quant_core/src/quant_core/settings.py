@@ -31,7 +31,7 @@ import enum
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import attrs
 
@@ -83,8 +83,13 @@ def _url(raw: str) -> str:
 
 
 def _database_url(raw: str) -> Secret:
-    parts = urlsplit(raw.strip())
-    if not parts.scheme or not (parts.netloc or parts.path):
+    try:
+        parts: SplitResult | None = urlsplit(raw.strip())
+    except ValueError:
+        # urllib's messages can quote the netloc, password included: keep neither the
+        # message nor the exception (not even as the __context__ of the one raised below).
+        parts = None
+    if parts is None or not parts.scheme or not (parts.netloc or parts.path):
         raise ValueError("expected a database URL such as sqlite:///path or postgresql://…")
     return Secret(raw.strip())
 
@@ -209,12 +214,17 @@ class Settings:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password in it replaced by ``***`` (for display only)."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """``url`` with any password in it replaced by ``***`` (for display only).
+
+    The host part is kept as written (IPv6 brackets, case, port). A URL that cannot be
+    parsed at all is shown as ``***``: where its password ends cannot be known.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    userinfo, at, host = parts.netloc.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    if not at or not colon:
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
