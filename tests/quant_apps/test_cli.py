@@ -191,3 +191,33 @@ def test_the_console_script_runs_as_a_process() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ok"] is True
+
+
+def test_doctor_reports_missing_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    import keyring
+
+    real_find_spec = importlib.util.find_spec
+
+    def no_torch(name: str, *args: object) -> object:
+        return None if name == "torch" else real_find_spec(name)
+
+    def broken_keyring() -> object:
+        raise RuntimeError("no backend")
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_torch)
+    monkeypatch.setattr(keyring, "get_keyring", broken_keyring)
+    monkeypatch.setattr(doctor, "QUANT_PACKAGES", (*doctor.QUANT_PACKAGES, "quant-missing"))
+    result = runner.invoke(app, ["doctor", "--json"])
+    report = json.loads(result.stdout)
+    assert result.exit_code == 1
+    assert report["ok"] is False
+    assert report["packages"]["quant-missing"] is None
+    assert report["torch"] == {"installed": False, "version": None, "build": None, "cuda": None}
+    assert report["keyring"]["usable"] is False
+    statuses = {c["name"]: c["status"] for c in report["checks"]}
+    assert statuses["packages"] == "fail"
+    assert statuses["torch"] == "warn"
+    assert statuses["keyring"] == "warn"
+    assert "reason_code" not in report

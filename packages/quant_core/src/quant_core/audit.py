@@ -18,13 +18,16 @@ Every append is written with one ``write`` and made durable with ``fsync`` befor
 When a writer finds a torn tail, it does not drop it: it copies the torn bytes to a sidecar
 file (``<log>.torn-<offset>``), cuts them off, and appends an ``audit.torn_tail_recovered``
 record carrying their offset, length and hash, then the new record. Earlier records are never
-touched. A writer refuses to append to a log whose chain is broken.
+touched. A writer refuses to append to a log whose chain is broken, or from which records it
+appended itself have disappeared.
 
-One process writes a given log at a time. The chain proves the order and integrity of what is
+Appends must not run concurrently (there is no file lock), but writers may take turns: before
+each append a writer checks whether the file grew since its own last write and, if so,
+verifies the new records and chains onto them. The chain proves the order and integrity of what is
 present; to also detect the loss of the *last* records, keep the head hash elsewhere and pass
 it to :func:`verify_audit_log` as ``expected_head``.
 
-Example:
+Examples:
     >>> import tempfile, pathlib
     >>> from quant_core.audit import AuditLog, verify_audit_log
     >>> from quant_core.clock import SimClock
@@ -255,14 +258,25 @@ class AuditLog:
         self._clock = clock
         self._head: str | None = None
         self._seq = 0
-        self._opened = False
+        self._size: int | None = None  # file size after our last scan or write
 
     def __repr__(self) -> str:
         return f"AuditLog({str(self.path)!r})"
 
+    def _disk_size(self) -> int:
+        """The file's size now; -1 when it is missing or unreadable (forcing a rescan)."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return -1
+
     def _open(self) -> None:
-        """Verify what is on disk once; set a torn tail aside; remember the head."""
-        if self._opened:
+        """Verify what is on disk; set a torn tail aside; remember the head.
+
+        The scan is repeated only when the file's size is not the one this writer left, so
+        another writer's appends in between are verified and chained onto, not overwritten.
+        """
+        if self._size is not None and self._disk_size() == self._size:
             return
         data = _read(self.path)
         records, good_end, bad = _scan(data)
@@ -272,18 +286,29 @@ class AuditLog:
                 line=len(records) + 1,
                 reason_code=bad.reason_code,
             )
+        if len(records) < self._seq:
+            raise AuditChainError(
+                f"{self._seq - len(records)} record(s) this writer appended are gone",
+                line=len(records) + 1,
+                reason_code=reasons.AUDIT_CHAIN_BROKEN,
+            )
         self._seq = len(records)
         self._head = records[-1].hash if records else None
+        # Size is recorded only after any torn tail is set aside: if that fails, the next call
+        # must try again rather than append after the torn bytes.
         if bad is not None:
             self._recover_torn_tail(data[good_end:], good_end)
-        # Only now: if setting the tail aside failed, the next call must try again rather
-        # than append after the torn bytes.
-        self._opened = True
+        else:
+            self._size = len(data)
 
     def _recover_torn_tail(self, torn: bytes, offset: int) -> None:
         sidecar = self.path.with_name(f"{self.path.name}.torn-{offset}")
+        n = 1
+        while sidecar.exists():  # never overwrite an earlier torn tail's evidence
+            n += 1
+            sidecar = self.path.with_name(f"{self.path.name}.torn-{offset}-{n}")
         try:
-            with open(sidecar, "wb") as fh:
+            with open(sidecar, "xb") as fh:
                 fh.write(torn)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -322,11 +347,12 @@ class AuditLog:
                 fh.write(record.line())
                 fh.flush()
                 os.fsync(fh.fileno())
+                size = fh.tell()
         except OSError as exc:
             raise StorageError(f"cannot append to audit log {self.path}: {exc.strerror}") from None
         if created:
             _fsync_dir(self.path.parent)
-        self._seq, self._head = seq, record.hash
+        self._seq, self._head, self._size = seq, record.hash, size
         return record
 
     def append(self, kind: str, data: Mapping[str, Any]) -> AuditRecord:

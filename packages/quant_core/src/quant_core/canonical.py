@@ -17,7 +17,7 @@ decision logs are all hashes of *canonical JSON*:
   arrays;
 * sets, bytes and other types without one obvious order or form are refused.
 
-Example:
+Examples:
     >>> from quant_core.canonical import canonical_json, content_hash
     >>> canonical_json({"b": 1, "a": [1.0, "é"]})
     b'{"a":[1.0,"\\xc3\\xa9"],"b":1}'
@@ -80,9 +80,7 @@ def _normalize(value: Any) -> Any:
         return out
     if isinstance(value, list | tuple):
         return [_normalize(item) for item in value]
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise CanonicalizationError(f"{value!r} has no canonical JSON form")
+    if isinstance(value, float):  # finite: the encoder has already refused NaN and infinities
         return 0.0 if value == 0.0 else float(value)
     if isinstance(value, str | int | bool) or value is None:
         return value
@@ -107,8 +105,6 @@ def canonical_text(value: Any) -> str:
     try:
         text = _ENCODER.encode(value)
     except (ValueError, TypeError) as exc:
-        if isinstance(exc, CanonicalizationError):
-            raise
         raise CanonicalizationError(f"value has no canonical JSON form: {exc}") from exc
     # The C encoder writes -0.0 as "-0.0". It is rare; only when the text could hold one do
     # we take the slower, rebuilding path that folds it to 0.0.

@@ -8,7 +8,7 @@ enums by value, :class:`~quant_core.secret.Secret` values as a mask (they never 
 Use :func:`structure` and :func:`unstructure`, which turn cattrs' errors into quant's typed
 :class:`~quant_core.errors.ValidationError` with a reason code.
 
-Example:
+Examples:
     >>> from quant_core.convert import structure, unstructure
     >>> from quant_core.types import Instrument
     >>> unstructure(Instrument("ETH", "CAD"))

@@ -12,7 +12,7 @@ Profiles never change in place. :class:`ProfileHistory` turns a change request i
 version readable. :class:`ProfileStore` persists a history in a hash-chained audit log, so the
 record of who changed what, when and why is itself tamper-evident.
 
-Example:
+Examples:
     >>> from quant_core.clock import SimClock
     >>> from quant_core.profiles import ProfileHistory, RiskProfile
     >>> history = ProfileHistory.create(RiskProfile(), author="ops", reason="initial",
@@ -354,11 +354,8 @@ def _build(cls: type[P], values: Mapping[str, Any]) -> P:
     except ProfileError:
         raise
     except ValidationError as exc:
-        code = exc.reason_code
-        if code == reasons.UNKNOWN_KEY:
-            code = reasons.PROFILE_UNKNOWN_PARAMETER
-        elif code != reasons.PROFILE_OUT_OF_BOUNDS:
-            code = reasons.INVALID_INPUT
+        unknown = exc.reason_code == reasons.UNKNOWN_KEY
+        code = reasons.PROFILE_UNKNOWN_PARAMETER if unknown else reasons.INVALID_INPUT
         raise ProfileError(exc.message, reason_code=code) from None
 
 

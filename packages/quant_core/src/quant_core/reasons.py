@@ -9,7 +9,7 @@ Every code is registered exactly once, with its documentation, through :func:`re
 Registering the same code twice raises, so two packages can never give one code two meanings.
 Each package registers its own branch of codes in its own ``reasons`` module at import time.
 
-Example:
+Examples:
     >>> from quant_core.reasons import REGISTRY, AUDIT_CHAIN_BROKEN
     >>> AUDIT_CHAIN_BROKEN
     'AUDIT_CHAIN_BROKEN'

@@ -9,7 +9,7 @@ SHA-256 — never Python's ``hash()``, which is salted per process.
 This module is the only place allowed to construct numpy random generators; everything else
 asks it for one (enforced by ruff's banned-api rule).
 
-Example:
+Examples:
     >>> from quant_core.rng import derive_seed, generator
     >>> derive_seed(42, "models", "xgboost") == derive_seed(42, "models", "xgboost")
     True

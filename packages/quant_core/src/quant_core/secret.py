@@ -4,7 +4,7 @@
 pickling and serialization (through the project converter) all give ``'**********'``; the
 value is read only by calling :meth:`Secret.reveal` at the point of use.
 
-Example:
+Examples:
     >>> from quant_core.secret import Secret
     >>> key = Secret("my-api-key")
     >>> key

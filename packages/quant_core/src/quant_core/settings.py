@@ -11,7 +11,7 @@ API keys, secrets and the database URL (which may carry a password) are
 exception or serialized output. Errors name the variable, and show the offending value only
 for variables that are not secret.
 
-Example:
+Examples:
     >>> from quant_core.settings import Settings
     >>> s = Settings.from_environ({"HIST_MARKET_DATA_API_KEY": "k-123",
     ...                            "FORCE_LOCAL_DATA_FOR_TRAINING": "true"})
@@ -82,6 +82,10 @@ def _url(raw: str) -> str:
     return raw.strip().rstrip("/")
 
 
+def _secret(raw: str) -> Secret:
+    return Secret(raw.strip())
+
+
 def _database_url(raw: str) -> Secret:
     try:
         parts: SplitResult | None = urlsplit(raw.strip())
@@ -128,9 +132,9 @@ class _Var:
 ENV_VARS: Final[tuple[_Var, ...]] = (
     _Var("HIST_MARKET_DATA_PROVIDER", "hist_market_data_provider",
          _enum(HistoricalProvider), doc="Deep-history provider: COINAPI or KRAKEN_PUBLIC."),
-    _Var("HIST_MARKET_DATA_API_KEY", "hist_market_data_api_key", Secret, secret=True,
+    _Var("HIST_MARKET_DATA_API_KEY", "hist_market_data_api_key", _secret, secret=True,
          doc="API key of the deep-history provider."),
-    _Var("HIST_MARKET_DATA_API_SECRET", "hist_market_data_api_secret", Secret, secret=True,
+    _Var("HIST_MARKET_DATA_API_SECRET", "hist_market_data_api_secret", _secret, secret=True,
          doc="API secret of the provider, where it needs one."),
     _Var("HIST_MARKET_DATA_BASE_URL", "hist_market_data_base_url", _url,
          doc="Override of the provider's base URL (an emulator, a proxy)."),
@@ -138,7 +142,7 @@ ENV_VARS: Final[tuple[_Var, ...]] = (
          doc="Base URL of Kraken's public REST API."),
     _Var("UNIVERSE_SOURCE_PROVIDER", "universe_source_provider", _enum(UniverseProvider),
          doc="Where universe metadata comes from (COINGECKO)."),
-    _Var("UNIVERSE_SOURCE_API_KEY", "universe_source_api_key", Secret, secret=True,
+    _Var("UNIVERSE_SOURCE_API_KEY", "universe_source_api_key", _secret, secret=True,
          doc="API key of the universe source, tier dependent."),
     _Var("UNIVERSE_REFRESH_CRON", "universe_refresh_cron", _cron,
          doc="When the ranking is refreshed (five-field cron, UTC)."),
@@ -154,9 +158,9 @@ ENV_VARS: Final[tuple[_Var, ...]] = (
          doc="Train only from the local store, never fetching."),
     _Var("ALLOW_PROVIDER_CALLS_DURING_TRAINING", "allow_provider_calls_during_training", _bool,
          doc="Whether a training run may call providers to fill gaps."),
-    _Var("KRAKEN_API_KEY", "kraken_api_key", Secret, secret=True,
+    _Var("KRAKEN_API_KEY", "kraken_api_key", _secret, secret=True,
          doc="Kraken private API key (paper/live exchange operation only)."),
-    _Var("KRAKEN_API_SECRET", "kraken_api_secret", Secret, secret=True,
+    _Var("KRAKEN_API_SECRET", "kraken_api_secret", _secret, secret=True,
          doc="Kraken private API secret (paper/live exchange operation only)."),
     _Var("QUANT_DATA_DIR", "data_dir", str.strip,
          doc="Where quant keeps its state (default: the user data directory)."),

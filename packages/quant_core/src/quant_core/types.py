@@ -5,7 +5,7 @@ and validated when built, so an invalid bar or a float-polluted price cannot exi
 volumes, quantities and money are :class:`~decimal.Decimal` (floats are refused: ``0.1`` as a
 float is not one tenth). Instants are ``int`` nanoseconds since the epoch, UTC.
 
-Example:
+Examples:
     >>> from decimal import Decimal
     >>> from quant_core.types import Bar, Instrument, QuoteCurrency, Timeframe
     >>> btc = Instrument("BTC", QuoteCurrency.USD)

@@ -10,7 +10,7 @@ universe can be checked with the same rule, and changing the rule is a versioned
 A universe never changes in place: a new set is a new :class:`Universe` with a new name and
 a higher version (``UNIVERSE_V2_...``), registered beside the old one.
 
-Example:
+Examples:
     >>> from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE as V1
     >>> V1.symbols[:3]
     ('BTC', 'ETH', 'BNB')
