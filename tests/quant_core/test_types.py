@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 from quant_core import reasons
 from quant_core.clock import NS_PER_SECOND, ns_to_datetime
 from quant_core.errors import ValidationError
-from quant_core.types import Bar, Instrument, Money, QuoteCurrency, Timeframe, to_decimal
+from quant_core.types import (
+    Bar,
+    Instrument,
+    Money,
+    Quantity,
+    QuoteCurrency,
+    Timeframe,
+    to_decimal,
+)
 
 BTC_USD = Instrument("BTC", QuoteCurrency.USD)
 HOUR = Timeframe.H1.ns
@@ -61,6 +69,33 @@ def test_money_arithmetic_stays_in_one_currency() -> None:
     assert str(a) == "10.5 USD"
     with pytest.raises(ValidationError):
         _ = a + Money(1, QuoteCurrency.CAD)
+
+
+def test_quantities_stay_in_one_asset() -> None:
+    a = Quantity("0.5", "BTC")
+    b = Quantity("0.125", "BTC")
+    assert (a + b) == Quantity("0.625", "BTC")
+    assert (a - b).amount == Decimal("0.375")
+    assert str(a) == "0.5 BTC"
+    with pytest.raises(ValidationError, match="BTC with ETH"):
+        _ = a + Quantity(1, "ETH")
+    with pytest.raises(ValidationError, match="USD with BTC"):
+        _ = Money(1, QuoteCurrency.USD) + a  # type: ignore[operator]
+    with pytest.raises(ValidationError):
+        Quantity(1, "btc")
+    with pytest.raises(ValidationError):
+        Quantity(0.5, "BTC")  # type: ignore[arg-type]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.decimals(min_value=-(10**12), max_value=10**12, places=8),
+    st.decimals(min_value=-(10**12), max_value=10**12, places=8),
+)
+def test_amount_arithmetic_is_exact(x: Decimal, y: Decimal) -> None:
+    total = Quantity(x, "ETH") + Quantity(y, "ETH")
+    assert total.amount == x + y
+    assert (total - Quantity(y, "ETH")).amount == x
 
 
 @settings(max_examples=200, deadline=None)

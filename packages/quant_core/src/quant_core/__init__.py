@@ -51,7 +51,15 @@ from quant_core.reasons import REGISTRY as REASON_CODES
 from quant_core.rng import derive_seed, generator
 from quant_core.secret import Secret
 from quant_core.settings import Settings
-from quant_core.types import Bar, Instrument, Money, QuoteCurrency, Timeframe, to_decimal
+from quant_core.types import (
+    Bar,
+    Instrument,
+    Money,
+    Quantity,
+    QuoteCurrency,
+    Timeframe,
+    to_decimal,
+)
 from quant_core.universe import (
     UNIVERSE_V1_TOP30_NON_STABLE,
     UNIVERSES,
@@ -93,6 +101,7 @@ __all__ = [
     "QuantError",
     "QuantRuntimeError",
     "QuantUsageError",
+    "Quantity",
     "QuoteCurrency",
     "RejectedError",
     "RiskProfile",

@@ -1,4 +1,4 @@
-"""Canonical JSON and content hashing: the one byte form behind every hash in quant.
+r"""Canonical JSON and content hashing: the one byte form behind every hash in quant.
 
 Config hashes, dataset hashes, feature-schema hashes, bundle manifests, audit records and
 decision logs are all hashes of *canonical JSON*:
@@ -6,7 +6,7 @@ decision logs are all hashes of *canonical JSON*:
 * object keys are strings, sorted by code point; no insignificant whitespace
   (``","`` and ``":"`` separators); integer keys are written as their decimal string, as JSON
   has no other key type (so ``{1: x}`` and ``{"1": x}`` are the same document);
-* text is UTF-8, with non-ASCII characters written as themselves (not ``\\u`` escapes);
+* text is UTF-8, with non-ASCII characters written as themselves (not ``\u`` escapes);
 * ``NaN``, ``Infinity`` and ``-Infinity`` are refused;
 * floats are written in one format: the shortest decimal that round-trips (Python's
   ``repr``), so ``0.1`` is ``0.1`` and ``1.0`` is ``1.0``; ``-0.0`` is written ``0.0``
@@ -20,7 +20,7 @@ decision logs are all hashes of *canonical JSON*:
 Examples:
     >>> from quant_core.canonical import canonical_json, content_hash
     >>> canonical_json({"b": 1, "a": [1.0, "é"]})
-    b'{"a":[1.0,"\\xc3\\xa9"],"b":1}'
+    b'{"a":[1.0,"\xc3\xa9"],"b":1}'
     >>> content_hash({"a": 1}) == content_hash({"a": 1})
     True
 """

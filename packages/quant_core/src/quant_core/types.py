@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Self
 
 import attrs
 
@@ -35,6 +36,7 @@ __all__ = [
     "Bar",
     "Instrument",
     "Money",
+    "Quantity",
     "QuoteCurrency",
     "Timeframe",
     "to_decimal",
@@ -148,30 +150,54 @@ class Instrument:
         return f"{self.base}/{self.quote.value}"
 
 
+class _Amount:
+    """Shared arithmetic of :class:`Money` and :class:`Quantity`: one unit, exact, no mixing."""
+
+    __slots__ = ()
+    amount: Decimal
+
+    def _unit(self) -> str:
+        raise NotImplementedError
+
+    def _same(self, other: _Amount) -> None:
+        if type(other) is not type(self) or other._unit() != self._unit():
+            raise ValidationError(
+                f"cannot combine {self._unit()} with {other._unit()}",
+                reason_code=reasons.INVALID_INPUT,
+            )
+
+    def __add__(self, other: Self) -> Self:
+        self._same(other)
+        return attrs.evolve(self, amount=self.amount + other.amount)  # type: ignore[misc]
+
+    def __sub__(self, other: Self) -> Self:
+        self._same(other)
+        return attrs.evolve(self, amount=self.amount - other.amount)  # type: ignore[misc]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self._unit()}"
+
+
 @attrs.frozen
-class Money:
-    """An exact amount in one quote currency. Arithmetic across currencies is refused."""
+class Money(_Amount):
+    """An exact amount in one quote currency (``12.50 USD``); no arithmetic across currencies."""
 
     amount: Decimal = attrs.field(converter=to_decimal)
     currency: QuoteCurrency = attrs.field(converter=QuoteCurrency)
 
-    def _same(self, other: Money) -> None:
-        if other.currency is not self.currency:
-            raise ValidationError(
-                f"cannot combine {self.currency.value} with {other.currency.value}",
-                reason_code=reasons.INVALID_INPUT,
-            )
+    def _unit(self) -> str:
+        return self.currency.value
 
-    def __add__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount + other.amount, self.currency)
 
-    def __sub__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount - other.amount, self.currency)
+@attrs.frozen
+class Quantity(_Amount):
+    """An exact amount of one base asset (``0.5 BTC``); no arithmetic across assets."""
 
-    def __str__(self) -> str:
-        return f"{self.amount} {self.currency.value}"
+    amount: Decimal = attrs.field(converter=to_decimal)
+    asset: str = attrs.field(validator=_check_asset_code)
+
+    def _unit(self) -> str:
+        return self.asset
 
 
 def _bar_invalid(message: str) -> ValidationError:
