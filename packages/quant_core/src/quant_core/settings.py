@@ -67,7 +67,7 @@ _CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
 
 
 def _bool(raw: str) -> bool:
-    value = raw.strip().lower()
+    value = raw.lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
@@ -76,26 +76,22 @@ def _bool(raw: str) -> bool:
 
 
 def _url(raw: str) -> str:
-    parts = urlsplit(raw.strip())
+    parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("expected an http(s) URL")
-    return raw.strip().rstrip("/")
-
-
-def _secret(raw: str) -> Secret:
-    return Secret(raw.strip())
+    return raw.rstrip("/")
 
 
 def _database_url(raw: str) -> Secret:
     try:
-        parts: SplitResult | None = urlsplit(raw.strip())
+        parts: SplitResult | None = urlsplit(raw)
     except ValueError:
         # urllib's messages can quote the netloc, password included: keep neither the
         # message nor the exception (not even as the __context__ of the one raised below).
         parts = None
     if parts is None or not parts.scheme or not (parts.netloc or parts.path):
         raise ValueError("expected a database URL such as sqlite:///path or postgresql://…")
-    return Secret(raw.strip())
+    return Secret(raw)
 
 
 def _cron(raw: str) -> str:
@@ -106,13 +102,13 @@ def _cron(raw: str) -> str:
 
 
 def _universe(raw: str) -> str:
-    return get_universe(raw.strip()).name
+    return get_universe(raw).name
 
 
 def _enum(kind: type[enum.Enum]) -> Callable[[str], Any]:
     def parse(raw: str) -> Any:
         try:
-            return kind(raw.strip().upper())
+            return kind(raw.upper())
         except ValueError:
             choices = ", ".join(m.value for m in kind)
             raise ValueError(f"expected one of {choices}") from None
@@ -132,9 +128,9 @@ class _Var:
 ENV_VARS: Final[tuple[_Var, ...]] = (
     _Var("HIST_MARKET_DATA_PROVIDER", "hist_market_data_provider",
          _enum(HistoricalProvider), doc="Deep-history provider: COINAPI or KRAKEN_PUBLIC."),
-    _Var("HIST_MARKET_DATA_API_KEY", "hist_market_data_api_key", _secret, secret=True,
+    _Var("HIST_MARKET_DATA_API_KEY", "hist_market_data_api_key", Secret, secret=True,
          doc="API key of the deep-history provider."),
-    _Var("HIST_MARKET_DATA_API_SECRET", "hist_market_data_api_secret", _secret, secret=True,
+    _Var("HIST_MARKET_DATA_API_SECRET", "hist_market_data_api_secret", Secret, secret=True,
          doc="API secret of the provider, where it needs one."),
     _Var("HIST_MARKET_DATA_BASE_URL", "hist_market_data_base_url", _url,
          doc="Override of the provider's base URL (an emulator, a proxy)."),
@@ -142,7 +138,7 @@ ENV_VARS: Final[tuple[_Var, ...]] = (
          doc="Base URL of Kraken's public REST API."),
     _Var("UNIVERSE_SOURCE_PROVIDER", "universe_source_provider", _enum(UniverseProvider),
          doc="Where universe metadata comes from (COINGECKO)."),
-    _Var("UNIVERSE_SOURCE_API_KEY", "universe_source_api_key", _secret, secret=True,
+    _Var("UNIVERSE_SOURCE_API_KEY", "universe_source_api_key", Secret, secret=True,
          doc="API key of the universe source, tier dependent."),
     _Var("UNIVERSE_REFRESH_CRON", "universe_refresh_cron", _cron,
          doc="When the ranking is refreshed (five-field cron, UTC)."),
@@ -158,11 +154,11 @@ ENV_VARS: Final[tuple[_Var, ...]] = (
          doc="Train only from the local store, never fetching."),
     _Var("ALLOW_PROVIDER_CALLS_DURING_TRAINING", "allow_provider_calls_during_training", _bool,
          doc="Whether a training run may call providers to fill gaps."),
-    _Var("KRAKEN_API_KEY", "kraken_api_key", _secret, secret=True,
+    _Var("KRAKEN_API_KEY", "kraken_api_key", Secret, secret=True,
          doc="Kraken private API key (paper/live exchange operation only)."),
-    _Var("KRAKEN_API_SECRET", "kraken_api_secret", _secret, secret=True,
+    _Var("KRAKEN_API_SECRET", "kraken_api_secret", Secret, secret=True,
          doc="Kraken private API secret (paper/live exchange operation only)."),
-    _Var("QUANT_DATA_DIR", "data_dir", str.strip,
+    _Var("QUANT_DATA_DIR", "data_dir", str,
          doc="Where quant keeps its state (default: the user data directory)."),
     _Var("QUANT_DATABASE_URL", "database_url", _database_url, secret=True,
          doc="Governed store URL (default: SQLite in the data directory)."),
@@ -197,7 +193,8 @@ class Settings:
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         """Parse the variables of :data:`ENV_VARS` found in ``environ``.
 
-        Unset and empty variables take their defaults; other keys are ignored.
+        Values are stripped of surrounding white space before parsing; unset and empty
+        variables take their defaults; other keys are ignored.
 
         Raises:
             SettingsError: a variable has a value its parser refuses. A secret's value is
@@ -205,14 +202,14 @@ class Settings:
         """
         values: dict[str, Any] = {}
         for var in ENV_VARS:
-            raw = environ.get(var.env, "")
-            if not raw.strip():
+            raw = environ.get(var.env, "").strip()
+            if not raw:
                 continue
             try:
                 values[var.field] = var.parse(raw)
             except (ValueError, QuantError) as exc:
                 why = exc.message if isinstance(exc, QuantError) else str(exc)
-                shown = "" if var.secret else f", got {raw.strip()!r}"
+                shown = "" if var.secret else f", got {raw!r}"
                 raise SettingsError(f"{var.env}: {why}{shown}") from None
         return cls(**values)
 
