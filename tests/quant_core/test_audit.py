@@ -809,3 +809,12 @@ def test_a_log_whose_directory_vanished_is_a_storage_error(tmp_path: Path) -> No
     log = AuditLog(blocker / "audit.jsonl", SimClock())
     with pytest.raises(StorageError):
         log.append("a.b", {})
+
+
+def test_records_sets_a_torn_tail_aside_like_an_append(log_path: Path) -> None:
+    written = _make_log(log_path, 2)
+    log_path.write_bytes(log_path.read_bytes() + b'{"da')
+    records = AuditLog(log_path, SimClock()).records()
+    assert records[:2] == written
+    assert [r.kind for r in records[2:]] == [TORN_TAIL_RECOVERED]
+    assert read_audit_log(log_path) == records

@@ -22,10 +22,10 @@ touched. A writer refuses to append to a log whose chain is broken, or from whic
 appended itself have disappeared.
 
 Appends must not run concurrently (there is no file lock), but writers may take turns: before
-each append a writer checks whether the file grew since its own last write and, if so,
-verifies the new records and chains onto them. The chain proves the order and integrity of what is
-present; to also detect the loss of the *last* records, keep the head hash elsewhere and pass
-it to :func:`verify_audit_log` as ``expected_head``.
+each append a writer checks whether the file's size changed since its own last write and, if
+so, verifies the records again and chains onto the new ones. The chain proves the order and
+integrity of what is present; to also detect the loss of the *last* records, keep the head
+hash elsewhere and pass it to :func:`verify_audit_log` as ``expected_head``.
 
 Examples:
     >>> import tempfile, pathlib
@@ -47,7 +47,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -276,13 +276,16 @@ class AuditLog:
         The scan is repeated only when the file's size is not the one this writer left, so
         another writer's appends in between are verified and chained onto, not overwritten.
         """
-        if self._size is not None and self._disk_size() == self._size:
-            return
+        if self._size is None or self._disk_size() != self._size:
+            self._load()
+
+    def _load(self) -> list[AuditRecord]:
+        """Scan and verify the file, set a torn tail aside, and return every record."""
         data = _read(self.path)
         records, good_end, bad = _scan(data)
         if bad is not None and bad.reason_code != reasons.AUDIT_TORN_TAIL:
             raise AuditChainError(
-                f"refusing to append to a broken log: {bad.message}",
+                f"the log is broken: {bad.message}",
                 line=len(records) + 1,
                 reason_code=bad.reason_code,
             )
@@ -297,11 +300,12 @@ class AuditLog:
         # Size is recorded only after any torn tail is set aside: if that fails, the next call
         # must try again rather than append after the torn bytes.
         if bad is not None:
-            self._recover_torn_tail(data[good_end:], good_end)
+            records.append(self._recover_torn_tail(data[good_end:], good_end))
         else:
             self._size = len(data)
+        return records
 
-    def _recover_torn_tail(self, torn: bytes, offset: int) -> None:
+    def _recover_torn_tail(self, torn: bytes, offset: int) -> AuditRecord:
         sidecar = self.path.with_name(f"{self.path.name}.torn-{offset}")
         n = 1
         while sidecar.exists():  # never overwrite an earlier torn tail's evidence
@@ -327,7 +331,7 @@ class AuditLog:
             "sha256": sha256_hex(torn),
             "saved_to": sidecar.name,
         }
-        self._write(TORN_TAIL_RECOVERED, evidence)
+        return self._write(TORN_TAIL_RECOVERED, evidence)
 
     def _write(self, kind: str, data: Mapping[str, Any]) -> AuditRecord:
         seq = self._seq + 1
@@ -382,6 +386,11 @@ class AuditLog:
         self._open()
         return self._head
 
-    def records(self) -> Iterator[AuditRecord]:
-        """Iterate over the verified records on disk."""
-        yield from read_audit_log(self.path)
+    def records(self) -> list[AuditRecord]:
+        """Verify the log on disk and return its records.
+
+        As before an append, a torn tail is first set aside (so the list ends with the
+        ``audit.torn_tail_recovered`` record), and a broken log raises
+        :class:`~quant_core.errors.AuditChainError`.
+        """
+        return self._load()

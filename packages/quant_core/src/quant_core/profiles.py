@@ -43,7 +43,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import attrs
 
 from quant_core import reasons
-from quant_core.audit import AuditLog, read_audit_log
+from quant_core.audit import AuditLog
 from quant_core.canonical import content_hash
 from quant_core.clock import Clock
 from quant_core.convert import CONVERTER, structure
@@ -475,11 +475,9 @@ class ProfileStore(Generic[P]):
         self._history: ProfileHistory[P] | None = self._load()
 
     def _load(self) -> ProfileHistory[P] | None:
-        # Asking the writer for its head verifies the chain and sets a torn tail aside.
-        if self._log.head is None:
-            return None
         versions = []
-        for record in read_audit_log(self._log.path):
+        # The writer's scan verifies the chain and sets a torn tail aside.
+        for record in self._log.records():
             data = record.data
             if record.kind != _RECORD_KIND or data["kind"] != self._cls.KIND:
                 continue
