@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from quant_apps import audit
+from quant_apps import audit, backtest, bundle, data, emulator, train
 from quant_apps.doctor import doctor_report, package_versions
 from quant_apps.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, human
 
@@ -25,6 +25,11 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(audit.app, name="audit")
+app.add_typer(bundle.app, name="bundle")
+app.add_typer(data.app, name="data")
+app.add_typer(emulator.app, name="emulator")
+backtest.register(app)
+train.register(app)
 
 
 def _print_version(value: bool) -> None:

@@ -131,3 +131,11 @@ AUDIT_RECORD_MALFORMED = register(
     "AUDIT_RECORD_MALFORMED", "An audit line is not a well-formed audit record."
 )
 IO_FAILURE = register("IO_FAILURE", "Reading or writing a file failed.")
+PREDICTION_INVALID = register(
+    "PREDICTION_INVALID",
+    "A prediction is malformed: probability outside [0, 1], buckets that do not sum to 1, "
+    "unsorted or duplicated horizons, or a horizon that is not positive.",
+)
+EVENT_INVALID = register(
+    "EVENT_INVALID", "An event's timestamps are negative or contradict the data it carries."
+)
