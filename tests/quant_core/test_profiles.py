@@ -709,3 +709,17 @@ def test_risk_and_strategy_histories_share_one_file(store_path: Path) -> None:
     assert strategy_again.active.persistence == 10
     assert all(isinstance(v.profile, RiskProfile) for v in risk_again.history.versions)
     assert all(isinstance(v.profile, StrategyProfile) for v in strategy_again.history.versions)
+
+
+def test_strategy_sizing_and_dip_window_are_governed_parameters() -> None:
+    # Added for the strategy (issue 5): a count and a percentage, both bounded.
+    assert StrategyProfile().dip_lookback_bars == 24
+    assert StrategyProfile().position_size_pct == Decimal(10)
+    edge = StrategyProfile(dip_lookback_bars=2, position_size_pct=Decimal(100))
+    assert (edge.dip_lookback_bars, edge.position_size_pct) == (2, Decimal(100))
+    with pytest.raises(ProfileError) as info:
+        StrategyProfile(dip_lookback_bars=1)
+    assert info.value.reason_code == reasons.PROFILE_OUT_OF_BOUNDS
+    with pytest.raises(ProfileError) as info:
+        StrategyProfile(position_size_pct=Decimal("0.4"))
+    assert info.value.reason_code == reasons.PROFILE_OUT_OF_BOUNDS

@@ -114,3 +114,55 @@ def test_invalid_bar_sets_are_refused() -> None:
 @pytest.mark.parametrize(("text", "want"), [("2.5000", "2.5"), ("0E-8", "0"), ("1E+3", "1000")])
 def test_decimal_text(text: str, want: str) -> None:
     assert decimal_text(Decimal(text)) == want
+
+
+def test_materialized_dataset_round_trips_with_its_store_summary(tmp_path: Path) -> None:
+    from quant_core import SimClock
+    from quant_data.records import FetchedPage, RawPage, SourceBar
+    from quant_data.store import Store
+
+    store = Store.open("sqlite://", clock=SimClock(100 * H))
+    bars = tuple(
+        SourceBar("demo", "ETH", "USD", "1h", i * H, "10", "11", "9", "10.5", "1") for i in (0, 2)
+    )
+    store.ingest_page(FetchedPage(RawPage("demo", "GET /", 0, 200, b"x"), bars, 0, 3 * H, None))
+    ds = store.materialize(["ETH"], "USD", "1h", 0, 3 * H)
+    write_dataset(tmp_path / "ds", ds)
+    back = read_dataset(tmp_path / "ds")
+    assert back.manifest == ds.manifest
+    assert back.manifest.summary["symbols"]["ETH"]["missing_slots"] == 1
+    assert back.manifest.summary["symbols"]["ETH"]["gap_ledger"]["open"] == 1
+    assert back.manifest.as_of == "seq:1"
+    assert [b.open_time_ns for b in back.bars()] == [0, 2 * H]
+
+
+def test_dataset_hash_is_the_same_in_another_process(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from decimal import Decimal\n"
+        "from quant_core import Bar, Instrument\n"
+        "from quant_data import Dataset\n"
+        "bars = [Bar(Instrument(s, 'USD'), '1h', i * 3600 * 10**9, '100.10', '101', '99', "
+        "'100', '2.50') for s in ('ETH', 'BTC', 'SOL') for i in range(5)]\n"
+        "print(Dataset.from_bars(bars).manifest.dataset_hash)\n"
+    )
+    hashes = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+        for seed in ("1", "99")
+    }
+    bars = [
+        Bar(Instrument(s, "USD"), "1h", i * H, "100.10", "101", "99", "100", "2.50")
+        for s in ("ETH", "BTC", "SOL")
+        for i in range(5)
+    ]
+    assert hashes == {Dataset.from_bars(bars).manifest.dataset_hash}

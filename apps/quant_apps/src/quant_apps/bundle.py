@@ -1,12 +1,425 @@
-"""``quant bundle …``: keys, build, verify, install, status, rollback and updates."""
+"""``quant bundle …``: keys, build, verify, install, status, rollback and updates.
+
+Every command takes ``--json`` and follows :mod:`quant_apps.output`: exit 3 with the reason
+code on every rejection (the active bundle is unchanged), 1 on storage failures, 2 on usage
+errors. The install root defaults to ``<data dir>/bundles`` (``--root`` overrides); trusted
+public keys default to ``bundles/keys`` in the working directory (``--trusted-keys``).
+
+``QUANT_REQUIRE_BUNDLE=1`` (read here, never in the library) makes ``quant bundle check`` a
+hard error when no verified bundle can be loaded, instead of reporting the fallback.
+"""
 
 from __future__ import annotations
 
+import json
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
-__all__ = ["app"]
+from quant_apps.clock import WallClock
+from quant_apps.config import data_dir, environ, load_settings
+from quant_apps.doctor import package_versions
+from quant_apps.output import emit_json, guarded, human
+from quant_bundle import (
+    BundleRejectedError,
+    BundleSpec,
+    BundleStorageError,
+    BundleStore,
+    LoadedBundle,
+    PrivateKey,
+    RuntimeVersions,
+    TrustStore,
+    apply_update,
+    build_release,
+    check_update,
+    extract_archive,
+    generate_key,
+    load_active_bundle,
+    load_private_key,
+    open_source,
+    private_key_from_hex,
+    reasons,
+    verify_release,
+    write_keypair,
+    write_pointer,
+)
+from quant_core.clock import NS_PER_SECOND
+from quant_core.errors import QuantUsageError
+
+__all__ = ["KEYRING_SERVICE", "app", "require_bundle", "runtime_versions"]
+
+KEYRING_SERVICE = "quant-bundle-signing"
+"""The OS keychain service under which ``keygen --keyring`` stores private keys."""
 
 app = typer.Typer(
     help="Signed model bundles: keygen, build, verify, install, status, rollback, updates.",
     no_args_is_help=True,
 )
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+RootOpt = Annotated[
+    Path | None, typer.Option("--root", help="Install root (default: <data dir>/bundles).")
+]
+KeysOpt = Annotated[Path, typer.Option("--trusted-keys", help="Directory of trusted public keys.")]
+RetentionOpt = Annotated[
+    int, typer.Option("--retention", help="Previous known-good bundles to keep (>= 1).")
+]
+SchemaOpt = Annotated[
+    str | None,
+    typer.Option("--feature-schema-hash", help="Running feature schema hash to require."),
+]
+_DEFAULT_KEYS = Path("bundles/keys")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def require_bundle(env: Mapping[str, str] | None = None) -> bool:
+    """``QUANT_REQUIRE_BUNDLE`` as a bool (unset means off).
+
+    Raises:
+        QuantUsageError: the variable has a value that is not a boolean.
+    """
+    value = (environ() if env is None else env).get("QUANT_REQUIRE_BUNDLE", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise QuantUsageError(f"QUANT_REQUIRE_BUNDLE must be 0 or 1, not {value!r}")
+
+
+def runtime_versions(feature_schema_hash: str | None = None) -> RuntimeVersions:
+    """The installed app, backend and model package versions."""
+    versions = package_versions()
+    return RuntimeVersions(
+        app=versions.get("quant-apps") or "0.0.0",
+        backend=versions.get("quant-core") or "0.0.0",
+        model=versions.get("quant-models"),
+        feature_schema_hash=feature_schema_hash,
+    )
+
+
+def _root(root: Path | None) -> Path:
+    return root if root is not None else data_dir(load_settings()) / "bundles"
+
+
+def _store(
+    root: Path | None, keys: Path, schema: str | None = None, retention: int = 1
+) -> BundleStore:
+    return BundleStore(
+        _root(root),
+        TrustStore.load(keys),
+        WallClock(),
+        runtime=runtime_versions(schema),
+        retention=retention,
+    )
+
+
+def _out(document: dict[str, Any], as_json: bool, text: str) -> None:
+    if as_json:
+        emit_json({"ok": True, **document})
+    else:
+        human().print(text, markup=False)
+
+
+def _signing_key(spec: str) -> PrivateKey:
+    if spec.startswith("keyring:"):
+        import keyring
+        import keyring.errors
+
+        try:
+            secret = keyring.get_password(KEYRING_SERVICE, spec.removeprefix("keyring:"))
+        except keyring.errors.KeyringError as exc:
+            raise BundleStorageError(
+                f"the OS keychain is unavailable: {type(exc).__name__}",
+                reason_code=reasons.KEYCHAIN_UNAVAILABLE,
+            ) from None
+        if secret is None:
+            raise BundleRejectedError(
+                f"no key named {spec.removeprefix('keyring:')!r} in the OS keychain",
+                reason_code=reasons.KEY_FILE_INVALID,
+            )
+        return private_key_from_hex(secret)
+    return load_private_key(Path(spec))
+
+
+@app.command("keygen")
+@guarded()
+def keygen(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the key files.")],
+    name: Annotated[str, typer.Option("--name", help="Key file base name.")] = "release",
+    use_keyring: Annotated[
+        bool, typer.Option("--keyring", help="Store the private key in the OS keychain.")
+    ] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Generate an Ed25519 signing key: a public file plus a private file (0600) or keychain."""
+    key = generate_key()
+    if use_keyring:  # the keychain first: on failure nothing is written, never a plain file
+        import keyring
+        import keyring.errors
+
+        try:
+            keyring.set_password(KEYRING_SERVICE, name, key.seed_hex())
+        except keyring.errors.KeyringError as exc:
+            raise BundleStorageError(
+                f"the OS keychain is unavailable: {type(exc).__name__}",
+                reason_code=reasons.KEYCHAIN_UNAVAILABLE,
+            ) from None
+    written = write_keypair(key, out, name, private=not use_keyring)
+    if use_keyring:
+        written["private"] = f"keyring:{name}"
+    _out(
+        {"key_id": key.key_id, **written},
+        json_output,
+        f"key {key.key_id}: public {written['public']}, private {written['private']}",
+    )
+
+
+@app.command("build")
+@guarded()
+def build(
+    artifact_dir: Annotated[
+        Path | None, typer.Argument(help="Directory of artifact files to bundle.")
+    ] = None,
+    version: Annotated[str | None, typer.Option("--version", help="Bundle version X.Y.Z.")] = None,
+    sign_key: Annotated[
+        str | None, typer.Option("--sign-key", help="Private key file, or keyring:NAME.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Release directory.")] = None,
+    metadata: Annotated[
+        Path | None,
+        typer.Option(
+            "--metadata",
+            help="JSON file: model_family_versions, training_lineage_metadata, "
+            "compatibility_range, inference_contract.",
+        ),
+    ] = None,
+    feature_schema_hash: Annotated[
+        str, typer.Option("--feature-schema-hash", help="Feature schema hash of the models.")
+    ] = "sha256:" + "0" * 64,
+    pointer_days: Annotated[
+        float, typer.Option("--pointer-days", help="Days until the 'latest' pointer expires.")
+    ] = 30.0,
+    pointer_version: Annotated[
+        int | None, typer.Option("--pointer-version", help="Pointer version (default: now).")
+    ] = None,
+    validate: Annotated[
+        bool, typer.Option("--validate", help="Validate the existing release in --out instead.")
+    ] = False,
+    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    json_output: JsonOpt = False,
+) -> None:
+    """Build (or with ``--validate`` check) a signed release: archive, manifest, signature."""
+    if out is None:
+        raise QuantUsageError("--out is required")
+    if validate:
+        release = verify_release(out, TrustStore.load(trusted_keys))
+        with tempfile.TemporaryDirectory() as tmp:
+            extract_archive(out / "bundle.tar.zst", Path(tmp), release.manifest)
+        _out(
+            {
+                "validated": str(out),
+                "version": release.manifest.bundle_version,
+                "manifest_digest": release.manifest.digest,
+                "signers": list(release.signers),
+            },
+            json_output,
+            f"{out}: bundle {release.manifest.bundle_version} is valid ({release.manifest.digest})",
+        )
+        return
+    if artifact_dir is None or version is None or sign_key is None:
+        raise QuantUsageError("ARTIFACT_DIR, --version and --sign-key are required to build")
+    extra: dict[str, Any] = {}
+    if metadata is not None:
+        try:
+            extra = json.loads(metadata.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise QuantUsageError(f"cannot read --metadata: {exc}") from None
+        unknown = set(extra) - {
+            "model_family_versions",
+            "training_lineage_metadata",
+            "compatibility_range",
+            "inference_contract",
+        }
+        if unknown:
+            raise QuantUsageError(f"unknown --metadata keys: {sorted(unknown)}")
+    key = _signing_key(sign_key)
+    spec = BundleSpec(bundle_version=version, feature_schema_hash=feature_schema_hash, **extra)
+    manifest = build_release(artifact_dir, spec, [key], out)
+    now = WallClock().now_ns()
+    write_pointer(
+        out,
+        manifest,
+        [key],
+        expires_ns=now + int(pointer_days * 86_400 * NS_PER_SECOND),
+        pointer_version=pointer_version if pointer_version is not None else now // NS_PER_SECOND,
+    )
+    _out(
+        {
+            "out": str(out),
+            "version": version,
+            "manifest_digest": manifest.digest,
+            "archive_sha384": manifest.archive_sha384,
+            "key_id": key.key_id,
+        },
+        json_output,
+        f"built bundle {version} in {out} ({manifest.digest})",
+    )
+
+
+@app.command("verify")
+@guarded()
+def verify(
+    directory: Annotated[Path, typer.Argument(help="Release directory to verify.")],
+    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    feature_schema_hash: SchemaOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Verify signature, manifest, compatibility and archive digest (nothing is extracted)."""
+    release = verify_release(
+        directory, TrustStore.load(trusted_keys), runtime_versions(feature_schema_hash)
+    )
+    _out(
+        {
+            "version": release.manifest.bundle_version,
+            "manifest_digest": release.manifest.digest,
+            "signers": list(release.signers),
+            "checks": list(release.checks),
+        },
+        json_output,
+        f"{directory}: bundle {release.manifest.bundle_version} verified "
+        f"({', '.join(release.checks)})",
+    )
+
+
+@app.command("install")
+@guarded()
+def install(
+    directory: Annotated[Path, typer.Argument(help="Release directory to install.")],
+    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    root: RootOpt = None,
+    feature_schema_hash: SchemaOpt = None,
+    retention: RetentionOpt = 1,
+    json_output: JsonOpt = False,
+) -> None:
+    """Verify and atomically install a release; the active bundle is unchanged on rejection."""
+    result = _store(root, trusted_keys, feature_schema_hash, retention).install(directory)
+    _out(result.to_dict(), json_output, f"installed bundle {result.version}")
+
+
+@app.command("status")
+@guarded()
+def status(
+    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    root: RootOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show the active and previous bundles, the version floor, retention and quarantine."""
+    report = BundleStore(_root(root), TrustStore.load(trusted_keys), WallClock()).status()
+    _out(
+        report,
+        json_output,
+        f"active {report['active_version'] or 'none'}, previous "
+        f"{report['previous_version'] or 'none'}, floor {report['floor_version'] or 'none'}",
+    )
+
+
+@app.command("check")
+@guarded()
+def check(
+    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    root: RootOpt = None,
+    feature_schema_hash: SchemaOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Load the active bundle as the runtime would; QUANT_REQUIRE_BUNDLE=1 makes absence fatal."""
+    result = load_active_bundle(
+        _root(root),
+        TrustStore.load(trusted_keys),
+        require=require_bundle(),
+        runtime=runtime_versions(feature_schema_hash),
+    )
+    if isinstance(result, LoadedBundle):
+        _out(
+            {
+                "loaded": True,
+                "version": result.manifest.bundle_version,
+                "manifest_digest": result.manifest.digest,
+                "path": str(result.path),
+                "degraded_reason": result.degraded_reason,
+            },
+            json_output,
+            f"bundle {result.manifest.bundle_version} verified"
+            + (f" (fell back: {result.degraded_reason})" if result.degraded_reason else ""),
+        )
+    else:
+        _out(
+            {
+                "loaded": False,
+                "fallback": True,
+                "reason_code": result.reason_code,
+                "message": result.message,
+            },
+            json_output,
+            f"no verified bundle, running in fallback mode [{result.reason_code}]",
+        )
+
+
+@app.command("rollback")
+@guarded()
+def rollback(
+    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    root: RootOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Roll back to the retained previous known-good bundle (the version floor stays)."""
+    result = _store(root, trusted_keys).rollback()
+    _out(result.to_dict(), json_output, f"rolled back to bundle {result.version}")
+
+
+@app.command("check-update")
+@guarded()
+def check_update_cmd(
+    source: Annotated[str, typer.Argument(help="Directory or URL of release assets.")],
+    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    root: RootOpt = None,
+    feature_schema_hash: SchemaOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Check a release source: pointer freshness, signature, compatibility, version floor."""
+    clock = WallClock()
+    result = check_update(
+        open_source(source, clock=clock),
+        _store(root, trusted_keys, feature_schema_hash),
+        now_ns=clock.now_ns(),
+    )
+    _out(
+        result.to_dict(),
+        json_output,
+        f"update {result.offered_version} available (active {result.active_version})"
+        if result.available
+        else f"up to date ({result.offered_version})",
+    )
+
+
+@app.command("apply-update")
+@guarded()
+def apply_update_cmd(
+    source: Annotated[str, typer.Argument(help="Directory or URL of release assets.")],
+    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    root: RootOpt = None,
+    feature_schema_hash: SchemaOpt = None,
+    retention: RetentionOpt = 1,
+    json_output: JsonOpt = False,
+) -> None:
+    """One-click update: fetch, verify, install atomically, roll back on failure."""
+    clock = WallClock()
+    result = apply_update(
+        open_source(source, clock=clock),
+        _store(root, trusted_keys, feature_schema_hash, retention),
+        now_ns=clock.now_ns(),
+    )
+    _out(result.to_dict(), json_output, f"updated to bundle {result.version}")

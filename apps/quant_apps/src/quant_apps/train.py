@@ -2,10 +2,124 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from quant_apps.output import EXIT_REJECTED, emit_json, guarded, human
+from quant_core import QuantUsageError, iso_to_ns, structure
 
 __all__ = ["register"]
 
 
+def _materialize(symbols: str, quote: str, timeframe: str, start: str, end: str) -> Any:
+    """Materialize a dataset from the governed store configured in the settings."""
+    from quant_apps.clock import WallClock
+    from quant_apps.config import database_url, load_settings
+    from quant_data.store import Store
+
+    wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+    store = Store.open(database_url(load_settings()), clock=WallClock())
+    return store.materialize(wanted, quote, timeframe, iso_to_ns(start), iso_to_ns(end))
+
+
+def _champion(path: Path | None) -> Any:
+    from quant_models.errors import ArtifactError
+    from quant_models.gates import Evidence
+
+    if path is None:
+        return None
+    try:
+        return structure(json.loads((path / "evidence.json").read_bytes()), Evidence)
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"cannot read champion evidence in {path}: {exc}") from exc
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``train`` command to ``app``."""
+
+    @app.command("train")
+    @guarded()
+    def train_command(
+        config: Annotated[Path, typer.Option("--config", help="Training config (.json or .toml).")],
+        out: Annotated[Path, typer.Option("--out", help="Output directory (must be new).")],
+        dataset: Annotated[
+            Path | None, typer.Option("--dataset", help="A materialized dataset directory.")
+        ] = None,
+        symbols: Annotated[
+            str | None,
+            typer.Option("--symbols", help="Comma-separated coins to materialize from the store."),
+        ] = None,
+        quote: Annotated[str, typer.Option(help="Quote currency with --symbols.")] = "USD",
+        timeframe: Annotated[str, typer.Option(help="Bar length with --symbols.")] = "1h",
+        start: Annotated[
+            str | None, typer.Option(help="Window start (ISO UTC) with --symbols.")
+        ] = None,
+        end: Annotated[
+            str | None, typer.Option(help="Window end (ISO UTC) with --symbols.")
+        ] = None,
+        champion: Annotated[
+            Path | None,
+            typer.Option("--champion", help="A previous run directory to compare against."),
+        ] = None,
+        registry: Annotated[
+            Path | None,
+            typer.Option(
+                "--registry",
+                help="Model registry directory: its champion is the yardstick (unless"
+                " --champion is given) and a promoted run becomes the new champion.",
+            ),
+        ] = None,
+        json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    ) -> None:
+        """Train models, write artifacts, run record and gate decision; exit 3 if rejected."""
+        from quant_data import read_dataset
+        from quant_models.pipeline import load_config, train
+        from quant_models.registry import ModelRegistry
+
+        if (dataset is None) == (symbols is None):
+            raise QuantUsageError("give exactly one of --dataset DIR or --symbols A,B,...")
+        cfg = load_config(config)
+        if dataset is not None:
+            data = read_dataset(dataset)
+        else:
+            if start is None or end is None:
+                raise QuantUsageError("--symbols needs --start and --end")
+            data = _materialize(str(symbols), quote, timeframe, start, end)
+        models = None if registry is None else ModelRegistry(registry)
+        yardstick = _champion(champion)
+        if yardstick is None and models is not None:
+            yardstick = models.champion_evidence()
+        result = train(data, cfg, out=out, champion=yardstick)
+        decision = result.decision
+        if models is not None:
+            models.submit(out.resolve(), result.model_set.model_id, decision)
+        document = {
+            "ok": decision.promote,
+            "out": str(out),
+            "model_id": result.model_set.model_id,
+            "run_id": result.run_record.run_id,
+            "dataset_hash": data.manifest.dataset_hash,
+            "served": result.metrics["served"],
+            "promote": decision.promote,
+            "reasons": list(decision.reasons),
+            "details": list(decision.details),
+        }
+        if json_output:
+            emit_json(document)
+        else:
+            console = human()
+            console.print(f"trained {result.model_set.model_id} -> {out}", markup=False)
+            for horizon, key in sorted(result.metrics["served"].items()):
+                card = result.metrics["oos"][horizon][key]["pooled"]
+                console.print(
+                    f"  {horizon}: {key} OOS BSS {card['bss']:+.4f} ECE {card['ece']:.4f}"
+                    f" n={card['n']}",
+                    markup=False,
+                )
+            verdict = "PROMOTE" if decision.promote else "REJECT"
+            console.print(f"gate: {verdict} {', '.join(decision.reasons)}", markup=False)
+        if not decision.promote:
+            raise typer.Exit(EXIT_REJECTED)

@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
+import re
+from collections.abc import Callable
 from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Final
 
 import attrs
@@ -87,13 +89,25 @@ def _normalize(value: Any) -> Any:
     return _normalize(_default(value))
 
 
-_ENCODER = json.JSONEncoder(
-    ensure_ascii=False,
-    allow_nan=False,
-    sort_keys=True,
-    separators=(",", ":"),
-    default=_default,
-)
+# A float -0.0 as the encoder writes it: a bare token after "[", ":" or "," (or alone) and
+# before ",", "]" or "}" (or the end). A string holding "-0.0" may match too (then the slow
+# path runs and changes nothing); an actual -0.0 float can never escape it.
+_NEGATIVE_ZERO = re.compile(r"(?:^|[\[:,])-0\.0(?:[,\]}]|$)")
+
+# CPython's C encoder (``_json.make_encoder``): the one ``json.JSONEncoder.encode`` itself uses.
+_make_encoder: Callable[..., Callable[[Any, int], tuple[str, ...]]] = c_make_encoder
+
+
+def _encode(value: Any) -> str:
+    """The JSON text of ``value`` under the canonical settings.
+
+    Exactly what ``json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True,
+    separators=(",", ":"), default=_default).encode(value)`` returns, minus that method's
+    per-call Python layers: the C encoder is made here directly (with a fresh circular
+    reference guard each call, as the standard library does).
+    """
+    encoder = _make_encoder({}, _default, encode_basestring, None, ":", ",", True, False, False)
+    return "".join(encoder(value, 0))
 
 
 def canonical_text(value: Any) -> str:
@@ -103,13 +117,15 @@ def canonical_text(value: Any) -> str:
         CanonicalizationError: the value has no canonical form.
     """
     try:
-        text = _ENCODER.encode(value)
+        text = _encode(value)
     except (ValueError, TypeError) as exc:
         raise CanonicalizationError(f"value has no canonical JSON form: {exc}") from exc
     # The C encoder writes -0.0 as "-0.0". It is rare; only when the text could hold one do
-    # we take the slower, rebuilding path that folds it to 0.0.
-    if "-0.0" in text:
-        text = _ENCODER.encode(_normalize(value))
+    # we take the slower, rebuilding path that folds it to 0.0. "-0.0" also occurs inside
+    # strings (a Decimal such as "-0.05" is one), so the quick substring test is confirmed by
+    # the pattern of a bare number, which every encoded -0.0 float matches.
+    if "-0.0" in text and _NEGATIVE_ZERO.search(text) is not None:
+        text = _encode(_normalize(value))
     return text
 
 

@@ -247,6 +247,12 @@ _STRATEGY_SPECS: dict[str, ParameterSpec] = {
     "severe_loss_min_rebound_probability": _p(
         "0.45", "0.2", "0.8", "Rebound probability at which a deeply adverse position is held."
     ),
+    "dip_lookback_bars": ParameterSpec(
+        24, 2, 1000, "Closes looked back over to measure a dip's drop from the recent high.", "bars"
+    ),
+    "position_size_pct": _p(
+        "10", "0.5", "100", "Target size of one position, before risk gates.", "% of PV"
+    ),
 }
 
 
@@ -287,6 +293,8 @@ class StrategyProfile:
     severe_loss_min_rebound_probability: Decimal = _spec_field(
         _STRATEGY_SPECS["severe_loss_min_rebound_probability"]
     )
+    dip_lookback_bars: int = _spec_field(_STRATEGY_SPECS["dip_lookback_bars"])
+    position_size_pct: Decimal = _spec_field(_STRATEGY_SPECS["position_size_pct"])
 
     def __attrs_post_init__(self) -> None:
         _check_specs(self)

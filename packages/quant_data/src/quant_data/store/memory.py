@@ -1,0 +1,124 @@
+"""An in-memory :class:`~quant_data.records.OhlcvProvider` with injectable faults.
+
+It serves candles from a list, paged by ``page_limit`` over time windows exactly like a
+window-paging HTTP provider, so the backfill and sync engines (and their tests and benchmarks)
+run without a network. Faults: duplicated rows, revised candles (:meth:`MemoryProvider.revise`),
+missing slots (leave bars out), and a hook called before each page (a test uses it to kill the
+process mid-backfill).
+
+Examples:
+    >>> from quant_core import Timeframe
+    >>> from quant_data.records import SourceBar
+    >>> H = Timeframe.H1.ns
+    >>> bars = [SourceBar("memory", "BTC", "USD", "1h", i * H, "1", "1", "1", "1", "0")
+    ...         for i in range(5)]
+    >>> provider = MemoryProvider(bars, page_limit=2)
+    >>> [len(p.bars) for p in provider.fetch_ohlcv("BTC", "USD", Timeframe.H1, 0, 5 * H)]
+    [2, 2, 1]
+    >>> provider.requests
+    3
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+
+import attrs
+
+from quant_core import Clock, Timeframe
+from quant_data.records import FetchedPage, RawPage, SourceBar
+
+__all__ = ["MemoryProvider"]
+
+
+class MemoryProvider:
+    """Serve ``bars`` as an :class:`~quant_data.records.OhlcvProvider`.
+
+    Args:
+        bars: the candles the provider knows (their ``source`` should equal ``name``).
+        name: the source name.
+        page_limit: the most candles one page holds (windows are ``page_limit`` slots wide).
+        confirms_no_trade: what the provider claims about missing slots.
+        clock: stamps ``received_at_ns`` (default: 0 on every page).
+        duplicate_rows: repeat the first row of every page (an identical duplicate).
+        on_page: called with the page number (0-based, counted over the provider's life)
+            before each page is returned.
+    """
+
+    def __init__(
+        self,
+        bars: Iterable[SourceBar],
+        *,
+        name: str = "memory",
+        page_limit: int = 100,
+        confirms_no_trade: bool = False,
+        clock: Clock | None = None,
+        duplicate_rows: bool = False,
+        on_page: Callable[[int], None] | None = None,
+    ) -> None:
+        self._name = name
+        self._page_limit = page_limit
+        self._confirms = confirms_no_trade
+        self._clock = clock
+        self._duplicate = duplicate_rows
+        self._on_page = on_page
+        self._bars: dict[tuple[str, str, str, str, int], SourceBar] = {}
+        self.revise(bars)
+        self.requests = 0
+
+    @property
+    def name(self) -> str:
+        """The source name."""
+        return self._name
+
+    @property
+    def page_limit(self) -> int:
+        """The most candles one page holds."""
+        return self._page_limit
+
+    @property
+    def confirms_no_trade(self) -> bool:
+        """Whether a missing slot means no trade."""
+        return self._confirms
+
+    def revise(self, bars: Iterable[SourceBar]) -> None:
+        """Add or replace candles (a late arrival or a revision)."""
+        for bar in bars:
+            self._bars[bar.key] = bar
+
+    def fetch_ohlcv(
+        self, symbol: str, quote: str, timeframe: Timeframe, start_ns: int, end_ns: int
+    ) -> Iterator[FetchedPage]:
+        """Pages of at most ``page_limit`` slots covering ``[start_ns, end_ns)``."""
+        width = self._page_limit * timeframe.ns
+        start = timeframe.floor(start_ns)
+        start = start if start >= start_ns else start + timeframe.ns
+        while start < end_ns:
+            end = min(start + width, end_ns)
+            rows = sorted(
+                (
+                    b
+                    for k, b in self._bars.items()
+                    if k[1:4] == (symbol, quote, timeframe.value) and start <= k[4] < end
+                ),
+                key=lambda b: b.open_time_ns,
+            )
+            if self._duplicate and rows:
+                rows.insert(1, rows[0])
+            payload = json.dumps([attrs.astuple(b) for b in rows], separators=(",", ":")).encode()
+            raw = RawPage(
+                source=self._name,
+                request=(
+                    f"GET /ohlcv?end={end}&quote={quote}&start={start}&symbol={symbol}"
+                    f"&timeframe={timeframe.value}"
+                ),
+                received_at_ns=0 if self._clock is None else self._clock.now_ns(),
+                status=200,
+                payload=payload,
+            )
+            if self._on_page is not None:
+                self._on_page(self.requests)
+            self.requests += 1
+            yield FetchedPage(raw, tuple(rows), start, end, end if end < end_ns else None)
+            start = end

@@ -1,0 +1,745 @@
+"""The deterministic, event-driven backtest / replay engine.
+
+One loop drives backtests and paper sessions alike: bars from a
+:class:`~quant_core.MarketDataFeed` arrive in event order on a :class:`~quant_core.SimClock`;
+at each event time the engine
+
+1. lets the execution venue (:class:`ExecutionVenue`) report what happened to working orders
+   on the new bars (fills are booked in the :class:`~quant_exec.ledger.Ledger`, fills
+   deduplicated by trade id, every order event folded through the order state table),
+2. marks the portfolio to the new closes and asks the :class:`~quant_core.Predictor` for
+   predictions (the latest prediction per instrument stays in force until replaced),
+3. evaluates the strategy (:func:`quant_exec.strategy.decide`) for every instrument whose
+   bar closed; an instrument that just had a fill is evaluated with trigger ``"fill"``,
+4. turns each intent into an :class:`~quant_exec.orders.Order` and submits it **only** if the
+   risk gates (:func:`quant_exec.risk.check_order`) approve it,
+5. appends one :class:`~quant_exec.decisions.DecisionRecord` per evaluation — "no action" and
+   risk rejections included — to the decision log.
+
+When market events stop for longer than ``heartbeat_ns``, liveness heartbeats re-evaluate the
+open positions on their latest prediction (there is no fixed global decision interval).
+
+The venue is the :class:`~quant_exec.broker.PaperBroker` on the engine's clock (market orders
+fill on the next bar's open with fees, slippage, partial fills and latency); a paper session
+is the same engine with the broker on a live-ish clock, and a live adapter plugs into the same
+:class:`ExecutionVenue` seam, so the strategy, risk and accounting path is one piece of code.
+
+Examples:
+    >>> from quant_exec.example import example_inputs
+    >>> feed, predictor = example_inputs(n_bars=72)
+    >>> result = run_backtest(feed, predictor, BacktestConfig.defaults())
+    >>> result.metrics["bars"], result.metrics["decisions"] > 0
+    (144, True)
+    >>> result.log_hash == run_backtest(*example_inputs(n_bars=72),
+    ...                                 BacktestConfig.defaults()).log_hash
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+import attrs
+
+from quant_core import (
+    Bar,
+    Instrument,
+    MarketDataFeed,
+    Prediction,
+    Predictor,
+    ProfileHistory,
+    ProfileVersion,
+    RiskProfile,
+    SimClock,
+    StrategyProfile,
+    Timeframe,
+    content_hash,
+    to_decimal,
+    unstructure,
+)
+from quant_exec import reasons
+from quant_exec.broker import PaperBroker
+from quant_exec.clusters import DEFAULT_CLUSTERS, ClusterMap
+from quant_exec.decisions import DecisionLog, DecisionRecord
+from quant_exec.errors import EngineInputError
+from quant_exec.fees import KRAKEN_SPOT_FEES, FeeSchedule
+from quant_exec.killswitch import KillSwitch, KillSwitchState
+from quant_exec.ledger import Ledger, PortfolioSnapshot, Position
+from quant_exec.orders import (
+    Order,
+    OrderEvent,
+    OrderFilled,
+    OrderState,
+    apply,
+    new_state,
+)
+from quant_exec.report import ReportData
+from quant_exec.risk import Approved, RiskContext, check_order
+from quant_exec.slippage import SlippageModel
+from quant_exec.strategy import Evaluation, MarketContext, PositionView, StrategyState, decide
+from quant_exec.venue import KRAKEN_SPOT_RULES, VenueRulebook
+
+__all__ = [
+    "BacktestConfig",
+    "BacktestResult",
+    "ExecutionVenue",
+    "FillRecord",
+    "TradingSession",
+    "run_backtest",
+    "summary",
+]
+
+_ZERO = Decimal(0)
+_SYSTEM_CLOCK_START = 0
+_FLAT = PositionView()  # nothing held (a value: shared by every flat evaluation)
+_FRESH = StrategyState()  # an instrument's memory before its first evaluation
+
+
+class ExecutionVenue(Protocol):
+    """Where approved orders go; :class:`~quant_exec.broker.PaperBroker` is one.
+
+    A live adapter implements the same three calls, so the engine's strategy, risk and
+    accounting path does not change between backtest, paper and live.
+    """
+
+    def submit(self, order: Order) -> Sequence[OrderEvent]:
+        """Send ``order``; return the events it caused at once (e.g. submitted)."""
+        ...
+
+    def poll(self) -> Sequence[OrderEvent]:
+        """Events that became due on the clock without a new bar (acknowledgements)."""
+        ...
+
+    def on_bar(self, bar: Bar, *, cash_available: Decimal | None = None) -> Sequence[OrderEvent]:
+        """Work the open orders of ``bar.instrument`` against the new bar.
+
+        ``cash_available`` is the free cash now, so a buy never fills beyond what can be paid.
+        """
+        ...
+
+
+def _positive_cash(_inst: object, _attr: object, value: Decimal) -> None:
+    if value <= 0:
+        raise EngineInputError(f"initial cash must be positive, got {value}")
+
+
+def _version(profile: Any, name: str) -> Any:
+    return ProfileHistory.create(
+        profile, author="system", reason=f"{name} defaults", clock=SimClock(_SYSTEM_CLOCK_START)
+    ).active
+
+
+@attrs.frozen
+class BacktestConfig:
+    """What a backtest runs under (all of it goes into the decision log's session header).
+
+    Attributes:
+        strategy: the active strategy profile version.
+        risk: the active risk profile version.
+        initial_cash: starting cash in the quote currency.
+        fees: the fee schedule (risk's cash gate reserves its taker fee).
+        slippage: the paper broker's slippage model.
+        latency_ns: the paper broker's one-way latency.
+        max_volume_share: the largest share of a bar's volume filled per bar.
+        seed: the paper broker's root seed (latency jitter, trade ids).
+        venue: exchange rules (lot, tick, minimums).
+        clusters: the asset clusters for cluster exposure.
+        dataset_hash: the dataset's content hash, when the bars come from one.
+        heartbeat_ns: a liveness heartbeat fires when no market event arrived for this long
+            (``None``: no heartbeats).
+        market_buffer_bps: headroom the cash gate keeps for a market buy's price move.
+    """
+
+    strategy: ProfileVersion[StrategyProfile]
+    risk: ProfileVersion[RiskProfile]
+    initial_cash: Decimal = attrs.field(
+        default=Decimal(10_000), converter=to_decimal, validator=_positive_cash
+    )
+    fees: FeeSchedule = KRAKEN_SPOT_FEES
+    slippage: SlippageModel = attrs.field(factory=SlippageModel)
+    latency_ns: int = 0
+    max_volume_share: Decimal = attrs.field(default=Decimal("0.1"), converter=to_decimal)
+    seed: int = 0
+    venue: VenueRulebook = KRAKEN_SPOT_RULES
+    clusters: ClusterMap = DEFAULT_CLUSTERS
+    dataset_hash: str | None = None
+    heartbeat_ns: int | None = None
+    market_buffer_bps: Decimal = attrs.field(default=Decimal(100), converter=to_decimal)
+
+    @classmethod
+    def defaults(cls, **overrides: Any) -> BacktestConfig:
+        """The governed default profiles (as version 1 of each) and default settings."""
+        return cls(
+            strategy=_version(StrategyProfile(), "strategy"),
+            risk=_version(RiskProfile(), "risk"),
+            **overrides,
+        )
+
+    @classmethod
+    def from_profiles(
+        cls, strategy: StrategyProfile, risk: RiskProfile, **overrides: Any
+    ) -> BacktestConfig:
+        """Use explicit profiles (each becomes version 1 of its history)."""
+        return cls(
+            strategy=_version(strategy, "strategy"), risk=_version(risk, "risk"), **overrides
+        )
+
+    def profile_label(self) -> str:
+        """``"strategy v<n> / risk v<n> / <hash of both>"``: goes into every decision."""
+        digest = content_hash(
+            {"strategy": self.strategy.to_record(), "risk": self.risk.to_record()}
+        )
+        return f"strategy v{self.strategy.version} / risk v{self.risk.version} / {digest}"
+
+
+@attrs.frozen
+class FillRecord:
+    """One fill, as the report and the summary show it."""
+
+    ts_ns: int
+    instrument: str
+    side: str
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    reason_code: str
+
+
+@attrs.frozen
+class BacktestResult:
+    """What a run produced.
+
+    Attributes:
+        log: the decision log (write it with :meth:`DecisionLog.write`).
+        equity: ``(ts_ns, portfolio value)`` after every event time.
+        closes: per instrument label, ``(ts_ns, close)``.
+        fills: every fill, in order.
+        metrics: summary metrics (strings for exact decimals).
+        session: the decision log's session header.
+    """
+
+    log: DecisionLog
+    equity: tuple[tuple[int, Decimal], ...]
+    closes: Mapping[str, tuple[tuple[int, Decimal], ...]]
+    fills: tuple[FillRecord, ...]
+    metrics: Mapping[str, Any]
+    session: Mapping[str, Any]
+
+    @property
+    def log_hash(self) -> str:
+        """The replay hash of the decision log."""
+        return self.log.log_hash()
+
+    def report_data(self, title: str = "quant backtest") -> ReportData:
+        """The values :func:`quant_exec.report.render_report` draws."""
+        identity = {
+            "model_id": self.session["model_id"],
+            "dataset_hash": self.session["dataset_hash"],
+            "profile": self.session["profile"],
+            "decision_log_hash": self.log_hash,
+        }
+        return ReportData(
+            title=title,
+            equity=self.equity,
+            closes=self.closes,
+            fills=tuple((f.ts_ns, f.instrument, f.side, f.price) for f in self.fills),
+            reason_counts=self.log.reason_counts(),
+            metrics=self.metrics,
+            identity=identity,
+        )
+
+
+class _Book:
+    """One instrument's engine state, found with one dictionary lookup per bar.
+
+    ``history`` and ``closes`` are the very lists the session's ``history`` and ``closes``
+    mappings hold, so the predictor and the result see every append.
+    """
+
+    __slots__ = ("closes", "held", "history", "lot", "name", "state", "view")
+
+    def __init__(self, instrument: Instrument, lot: Decimal) -> None:
+        self.name = str(instrument)
+        self.lot = lot
+        self.history: list[Bar] = []
+        self.closes: list[tuple[int, Decimal]] = []
+        self.state = _FRESH
+        # The strategy's view of the position last seen (positions are immutable values, so
+        # the same object always has the same view).
+        self.held: Position | None = None
+        self.view = _FLAT
+
+    def position_view(self, held: Position | None) -> PositionView:
+        """The strategy's view of ``held`` (the instrument's position, if any)."""
+        if held is None:
+            return _FLAT
+        if held is not self.held:
+            self.held, self.view = held, PositionView(held.quantity, held.avg_cost)
+        return self.view
+
+
+def _groups(bars: Iterator[Bar], bar_ns: int) -> Iterator[tuple[int, list[Bar]]]:
+    """Runs of consecutive bars that close at the same time, with that close time."""
+    group: list[Bar] = []
+    ts = -1  # no bar closes before the epoch
+    for bar in bars:
+        close = bar.open_time_ns + bar_ns
+        if close != ts:
+            if group:
+                yield ts, group
+            group, ts = [], close
+        group.append(bar)
+    if group:
+        yield ts, group
+
+
+class TradingSession:
+    """One trading session's engine state: feed it bar closes in event order.
+
+    :func:`run_backtest` drives a session over a feed. A paper session drives the same object
+    from live bars: it advances the session's clock to the wall-clock time each bar close was
+    observed (``now_ns``), so decisions, orders and broker latency are stamped in real time
+    while the strategy, risk gates, broker and ledger code is exactly the backtest's.
+
+    Args:
+        instruments: the instruments traded (one quote currency).
+        timeframe: the bar length.
+        predictor: the predictions.
+        config: profiles, cash, fees, venue rules, dataset hash.
+        venue: where approved orders go (default: a
+            :class:`~quant_exec.broker.PaperBroker` on ``clock`` built from the config).
+        clock: the session clock (default: a :class:`~quant_core.SimClock` at 0).
+        kill_switch: halts new risk while engaged.
+
+    Raises:
+        EngineInputError: no instruments, several quote currencies, or an instrument without
+            venue rules.
+
+    Examples:
+        >>> from quant_exec.example import example_bars, example_predictions
+        >>> from quant_exec.predictions import RecordedPredictor
+        >>> from quant_core import Timeframe
+        >>> bars = example_bars(n_bars=30)
+        >>> session = TradingSession(sorted({b.instrument for b in bars}), Timeframe.H1,
+        ...                          RecordedPredictor(example_predictions(bars)),
+        ...                          BacktestConfig.defaults())
+        >>> first = [b for b in bars if b.open_time_ns == bars[0].open_time_ns]
+        >>> session.on_bars(first, now_ns=first[0].close_time_ns + 2 * 10**9)  # seen 2 s late
+        >>> [r.ts_ns - first[0].close_time_ns for r in session.log.records]
+        [2000000000, 2000000000]
+    """
+
+    def __init__(
+        self,
+        instruments: Sequence[Instrument],
+        timeframe: Timeframe,
+        predictor: Predictor,
+        config: BacktestConfig,
+        *,
+        venue: ExecutionVenue | None = None,
+        clock: SimClock | None = None,
+        kill_switch: KillSwitch | None = None,
+    ) -> None:
+        instruments = sorted(instruments, key=lambda i: (i.base, i.quote.value))
+        quotes = {i.quote for i in instruments}
+        if len(quotes) != 1:
+            raise EngineInputError(
+                f"a session needs instruments in one quote currency, got {len(quotes)}"
+            )
+        clock = clock or SimClock()
+        self.predictor, self.config, self.clock = predictor, config, clock
+        self.venue: ExecutionVenue = venue or PaperBroker(
+            clock,
+            fees=config.fees,
+            slippage=config.slippage,
+            latency_ns=config.latency_ns,
+            seed=config.seed,
+            max_volume_share=config.max_volume_share,
+            venue=config.venue,
+        )
+        self.kill_switch = kill_switch
+        self.bar_ns = timeframe.ns
+        self.books: dict[Instrument, _Book] = {}
+        for instrument in instruments:
+            rules = config.venue.for_instrument(instrument)
+            if rules is None:
+                raise EngineInputError(f"the venue has no trading rules for {instrument}")
+            self.books[instrument] = _Book(instrument, rules.lot_size)
+        self.bars_seen = 0
+        self.ledger = Ledger(quotes.pop(), config.initial_cash)
+        self.profile = config.strategy.profile
+        self.label = config.profile_label()
+        self.session = {
+            "engine": "quant_exec.engine/1",
+            "model_id": predictor.model_id,
+            "horizons_ns": list(predictor.horizons_ns),
+            "dataset_hash": config.dataset_hash,
+            "profile": self.label,
+            "strategy_profile": config.strategy.to_record(),
+            "risk_profile": config.risk.to_record(),
+            "initial_cash": config.initial_cash,
+            "instruments": [str(i) for i in instruments],
+            "timeframe": timeframe.value,
+        }
+        self.log = DecisionLog(self.session)
+        self.history: dict[Instrument, list[Bar]] = {i: b.history for i, b in self.books.items()}
+        self.latest: dict[Instrument, Prediction] = {}
+        self.orders: dict[str, OrderState] = {}  # working orders only
+        self.done: dict[str, OrderState] = {}
+        self.order_reason: dict[str, str] = {}
+        self.sequence = 0
+        self.equity: list[tuple[int, Decimal]] = []
+        self.closes: dict[str, list[tuple[int, Decimal]]] = {
+            b.name: b.closes for b in self.books.values()
+        }
+        self.fills: list[FillRecord] = []
+        self.rejections = 0
+
+    # --- orders and fills ---------------------------------------------------------------
+
+    def _apply(self, event: OrderEvent) -> bool:
+        oid = event.client_order_id
+        current = self.orders.get(oid) or self.done[oid]  # a fill may follow a cancel
+        state = apply(current, event)
+        if state.is_open:
+            self.orders[oid] = state
+        else:  # done: it no longer reserves cash, quantity or exposure
+            self.orders.pop(oid, None)
+            self.done[oid] = state
+        if isinstance(event, OrderFilled) and self.ledger.apply(event) is not None:
+            self.fills.append(
+                FillRecord(
+                    event.ts_event,
+                    str(event.instrument),
+                    event.side.value,
+                    event.price,
+                    event.quantity,
+                    event.fee,
+                    self.order_reason[oid],
+                )
+            )
+            return True
+        return False
+
+    def _working(self, instrument: Instrument) -> bool:
+        orders = self.orders
+        return bool(orders) and any(s.order.instrument == instrument for s in orders.values())
+
+    def _kill_state(self) -> KillSwitchState:
+        return self.kill_switch.state if self.kill_switch is not None else KillSwitchState()
+
+    # --- one evaluation -----------------------------------------------------------------
+
+    def _evaluate(
+        self,
+        instrument: Instrument,
+        book: _Book,
+        trigger: str,
+        ts: int,
+        new_bar: bool,
+        snapshot: PortfolioSnapshot,
+        portfolio_value: Decimal,
+    ) -> None:
+        """Evaluate ``instrument`` on ``snapshot`` (whose PV the caller computed once)."""
+        position = book.position_view(snapshot.positions.get(instrument.base))
+        context = MarketContext(
+            book.history[-1].close,
+            portfolio_value,
+            snapshot.cash,
+            book.lot,
+            self._working(instrument),
+        )
+        prediction = self.latest.get(instrument)
+        outcome = decide(book.state, position, context, prediction, self.profile, new_bar=new_bar)
+        book.state = outcome.state
+        self._act(instrument, book.name, trigger, ts, outcome, prediction, snapshot)
+
+    def _act(
+        self,
+        instrument: Instrument,
+        name: str,
+        trigger: str,
+        ts: int,
+        outcome: Evaluation,
+        prediction: Prediction | None,
+        snapshot: PortfolioSnapshot,
+    ) -> None:
+        log = self.log
+        model_id = prediction.model_id if prediction is not None else None
+        intent = outcome.intent
+        if intent is None:
+            log.append(
+                DecisionRecord(
+                    ts,
+                    trigger,
+                    name,
+                    "none",
+                    (outcome.reason_code,),
+                    self.label,
+                    outcome.inputs,
+                    model_id=model_id,
+                    seq=len(log) + 1,
+                )
+            )
+            return
+        self.sequence += 1
+        order = Order.create(
+            instrument,
+            intent.side,
+            intent.quantity,
+            ts_init=ts,
+            sequence=self.sequence,
+            profile_version=self.config.risk.version,
+            tag=intent.reason_code,
+        )
+        context = RiskContext(
+            profile=self.config.risk,
+            portfolio=snapshot,
+            kill_switch=self._kill_state(),
+            venue=self.config.venue,
+            clusters=self.config.clusters,
+            fees=self.config.fees,
+            open_orders=tuple(self.orders.values()),
+            market_buffer_bps=self.config.market_buffer_bps,
+        )
+        decision = check_order(order, context)
+        if not isinstance(decision, Approved):
+            self.rejections += 1
+            log.append(
+                DecisionRecord(
+                    ts,
+                    trigger,
+                    name,
+                    "rejected",
+                    (outcome.reason_code, decision.reason_code),
+                    self.label,
+                    outcome.inputs,
+                    quantity=intent.quantity,
+                    model_id=model_id,
+                    seq=len(log) + 1,
+                )
+            )
+            return
+        seq = len(log) + 1  # numbered before the venue answers, as every decision is
+        oid = order.client_order_id
+        self.orders[oid] = new_state(order)
+        self.order_reason[oid] = intent.reason_code
+        for event in self.venue.submit(order):
+            self._apply(event)
+        log.append(
+            DecisionRecord(
+                ts,
+                trigger,
+                name,
+                intent.side,
+                (outcome.reason_code,),
+                self.label,
+                outcome.inputs,
+                quantity=intent.quantity,
+                order_id=oid,
+                model_id=model_id,
+                seq=seq,
+            )
+        )
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def heartbeat(self, now_ns: int) -> None:
+        """A liveness heartbeat at ``now_ns``: re-evaluate the open positions.
+
+        Each is evaluated on its latest prediction; with nothing held the heartbeat logs
+        ``HEARTBEAT_IDLE``. Acknowledgements and cancels that fell due are booked first.
+        """
+        self.clock.advance_to(now_ns)
+        for event in self.venue.poll():
+            self._apply(event)
+        held = [i for i in self.history if self.ledger.positions.get(i.base) is not None]
+        if not held:
+            self.log.append(
+                DecisionRecord(
+                    ts_ns=now_ns,
+                    trigger="heartbeat",
+                    instrument=None,
+                    action="none",
+                    reason_codes=(reasons.HEARTBEAT_IDLE,),
+                    profile=self.label,
+                    inputs={},
+                )
+            )
+        snapshot = self.ledger.snapshot()
+        if held:
+            portfolio_value = snapshot.portfolio_value
+            for instrument in held:
+                book = self.books[instrument]
+                self._evaluate(
+                    instrument, book, "heartbeat", now_ns, False, snapshot, portfolio_value
+                )
+
+    def on_bars(self, bars: Sequence[Bar], *, now_ns: int | None = None) -> None:
+        """Process the bars that closed at one instant.
+
+        Args:
+            bars: bars of distinct instruments, all closing at the same time, in event order.
+            now_ns: when they were observed (default: their close time; never earlier).
+
+        Raises:
+            EngineInputError: no bars, bars closing at different times, an unknown instrument,
+                or ``now_ns`` before the close.
+        """
+        # One pass validates the bars and finds each one's book (a single lookup per bar).
+        bar_ns, books = self.bar_ns, self.books
+        work: list[tuple[Bar, _Book]] = []
+        prices: dict[str, Decimal] = {}
+        unknown: list[Instrument] = []
+        ts: int | None = None
+        mixed = False
+        for bar in bars:
+            close = bar.open_time_ns + bar_ns
+            if ts is None:
+                ts = close
+            mixed = mixed or close != ts
+            book = books.get(bar.instrument)
+            if book is None:
+                unknown.append(bar.instrument)
+            else:
+                work.append((bar, book))
+                prices[bar.instrument.base] = bar.close
+        if ts is None or mixed:
+            raise EngineInputError("on_bars needs bars that all close at one time")
+        now = ts if now_ns is None else now_ns
+        if unknown or now < ts:
+            raise EngineInputError(f"bars of unknown {unknown} or observed before their close")
+        self.clock.advance_to(now)
+        venue, ledger, apply_event = self.venue, self.ledger, self._apply
+        filled: set[Instrument] = set()
+        for event in venue.poll():
+            apply_event(event)
+        for bar, book in work:
+            for event in venue.on_bar(bar, cash_available=ledger.cash):
+                if apply_event(event):
+                    filled.add(bar.instrument)
+            book.history.append(bar)
+            book.closes.append((ts, bar.close))
+        self.bars_seen += len(work)
+        ledger.mark(prices)
+        latest = self.latest
+        for prediction in self.predictor.predict(ts, self.history):
+            latest[prediction.instrument] = prediction
+        # Only fills change the ledger, and they all came above: one snapshot (and one PV)
+        # serves every evaluation at this event time (working orders go to the gates apart).
+        snapshot = ledger.snapshot()
+        portfolio_value = snapshot.portfolio_value
+        evaluate = self._evaluate
+        for bar, book in work:
+            instrument = bar.instrument
+            trigger = "fill" if filled and instrument in filled else "bar"
+            evaluate(instrument, book, trigger, now, True, snapshot, portfolio_value)
+        self.equity.append((ts, portfolio_value))
+
+    def result(self) -> BacktestResult:
+        """The session so far: decision log, equity, closes, fills, metrics.
+
+        Raises:
+            EngineInputError: no bars were processed.
+        """
+        if self.bars_seen == 0:
+            raise EngineInputError("no bars were processed")
+        return BacktestResult(
+            log=self.log,
+            equity=tuple(self.equity),
+            closes={k: tuple(v) for k, v in sorted(self.closes.items())},
+            fills=tuple(self.fills),
+            metrics=self._metrics(self.bars_seen),
+            session=self.session,
+        )
+
+    def _metrics(self, bars_seen: int) -> dict[str, Any]:
+        snapshot = self.ledger.snapshot()
+        start = self.config.initial_cash
+        end = snapshot.portfolio_value
+        worst, peak = _ZERO, _ZERO
+        for _, value in self.equity:
+            if value < peak:  # so peak > 0
+                worst = min(worst, (value - peak) / peak * 100)
+            peak = max(peak, value)
+        return {
+            "bars": bars_seen,
+            "decisions": len(self.log),
+            "orders": len(self.done) + len(self.orders),
+            "rejections": self.rejections,
+            "fills": len(self.fills),
+            "initial_value": str(start),
+            "final_value": str(end),
+            "return_pct": str(round((end - start) / start * 100, 4)),
+            "max_drawdown_pct": str(round(-worst, 4)),
+            "fees_paid": str(snapshot.fees_paid),
+            "realized_pnl": str(snapshot.realized_pnl),
+            "open_positions": snapshot.open_positions,
+        }
+
+
+def run_backtest(
+    feed: MarketDataFeed,
+    predictor: Predictor,
+    config: BacktestConfig,
+    *,
+    venue: ExecutionVenue | None = None,
+    clock: SimClock | None = None,
+    kill_switch: KillSwitch | None = None,
+    start_ns: int = 0,
+    end_ns: int | None = None,
+) -> BacktestResult:
+    """Run the engine over ``feed`` and return the result (see the module docs).
+
+    Args:
+        feed: the bars, in event order.
+        predictor: the predictions (``RecordedPredictor`` for a recorded file).
+        config: profiles, cash, fees, venue rules, dataset hash.
+        venue: where approved orders go (default: a
+            :class:`~quant_exec.broker.PaperBroker` on ``clock`` built from the config's fees,
+            slippage, latency, volume share, seed and venue rules).
+        clock: the simulated clock (default: a new one at ``start_ns``); a kill switch made on
+            the same clock is timestamped in simulated time.
+        kill_switch: halts new risk while engaged (the risk gates read it before every order).
+        start_ns: first bar open time included.
+        end_ns: bars opened at or after this are excluded (default: no end).
+
+    Raises:
+        EngineInputError: ``ENGINE_INPUT_INVALID`` for a feed with several quote currencies,
+            no bars in the window, or an instrument without venue rules.
+    """
+    session = TradingSession(
+        feed.instruments,
+        feed.timeframe,
+        predictor,
+        config,
+        venue=venue,
+        clock=clock or SimClock(start_ns),
+        kill_switch=kill_switch,
+    )
+    end = end_ns if end_ns is not None else 2**63 - 1
+    step, last = config.heartbeat_ns, None
+    for ts, group in _groups(feed.bars(start_ns, end), feed.timeframe.ns):
+        if step is not None and last is not None:  # liveness only where the market is silent
+            for beat in range(last + step, ts, step):
+                session.heartbeat(beat)
+        session.on_bars(group)
+        last = ts
+    if session.bars_seen == 0:
+        raise EngineInputError("the feed has no bars in the requested window")
+    return session.result()
+
+
+def summary(result: BacktestResult) -> dict[str, Any]:
+    """The summary document ``quant backtest`` prints: metrics, hashes, reason counts."""
+    return {
+        "metrics": dict(result.metrics),
+        "log_hash": result.log_hash,
+        "model_id": result.session["model_id"],
+        "dataset_hash": result.session["dataset_hash"],
+        "profile": result.session["profile"],
+        "reason_counts": result.log.reason_counts(),
+        "session": unstructure(dict(result.session)),
+    }

@@ -1,0 +1,455 @@
+"""The backtest engine: determinism, decision logging, risk gates, kill switch, heartbeats."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+
+import attrs
+import pytest
+
+from quant_core import (
+    REASON_CODES,
+    Bar,
+    HorizonForecast,
+    InMemoryFeed,
+    Instrument,
+    Prediction,
+    RiskProfile,
+    SimClock,
+    StrategyProfile,
+    Timeframe,
+)
+from quant_exec import reasons
+from quant_exec.decisions import read_decision_log
+from quant_exec.engine import (
+    BacktestConfig,
+    BacktestResult,
+    TradingSession,
+    run_backtest,
+    summary,
+)
+from quant_exec.errors import EngineInputError
+from quant_exec.example import example_inputs
+from quant_exec.killswitch import KillSwitch
+from quant_exec.predictions import RecordedPredictor
+from quant_exec.slippage import SlippageModel
+
+BTC = Instrument("BTC", "USD")
+ETH = Instrument("ETH", "USD")
+H = Timeframe.H1.ns
+T0 = 1_704_067_200 * 10**9
+SMALL = 96
+
+
+def example_run(**overrides: object) -> BacktestResult:
+    feed, predictor = example_inputs(n_bars=SMALL)
+    return run_backtest(feed, predictor, BacktestConfig.defaults(**overrides))
+
+
+# --- determinism and replay -----------------------------------------------------------------
+
+
+def test_same_inputs_give_the_same_log_bytes() -> None:
+    first, second = example_run(), example_run()
+    assert first.log.to_bytes() == second.log.to_bytes()
+    assert first.log_hash == second.log_hash
+    assert first.log_hash.startswith("sha256:")
+
+
+_REPLAY = (
+    "from quant_exec.engine import BacktestConfig, run_backtest\n"
+    "from quant_exec.example import example_inputs\n"
+    f"feed, predictor = example_inputs(n_bars={SMALL})\n"
+    "print(run_backtest(feed, predictor, BacktestConfig.defaults()).log_hash)\n"
+)
+
+
+@pytest.mark.parametrize("hash_seed", ["1", "4242"])
+def test_replay_in_another_process_with_another_hash_seed(hash_seed: str) -> None:
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    done = subprocess.run(
+        [sys.executable, "-c", _REPLAY], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.strip() == example_run().log_hash
+
+
+def test_the_written_log_hashes_to_the_replay_hash(tmp_path: Path) -> None:
+    result = example_run()
+    written = result.log.write(tmp_path / "sub" / "decisions.jsonl")
+    assert written == result.log_hash
+    session, records = read_decision_log(tmp_path / "sub" / "decisions.jsonl")
+    assert session["model_id"] == "example:oracle-with-noise/1"
+    assert session["strategy_profile"]["version"] == 1
+    assert len(records) == len(result.log) == result.metrics["decisions"]
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+
+
+def test_every_bar_gets_a_logged_decision_with_its_provenance() -> None:
+    result = example_run(dataset_hash="sha256:data")
+    records = result.log.records
+    # Two instruments, one evaluation per bar close, no heartbeats configured.
+    assert len(records) == result.metrics["bars"] == 2 * SMALL
+    label = result.session["profile"]
+    assert label.startswith("strategy v1 / risk v1 / sha256:")
+    for record in records:
+        assert record.profile == label
+        assert all(code in REASON_CODES for code in record.reason_codes)
+        assert record.trigger in {"bar", "fill"}
+    assert result.session["dataset_hash"] == "sha256:data"
+    with_prediction = [r for r in records if r.reason_codes[0] != reasons.NO_PREDICTION]
+    assert with_prediction
+    assert all(r.model_id == "example:oracle-with-noise/1" for r in with_prediction)
+    assert all("p_up" in r.inputs for r in with_prediction)
+    assert any(r.action == "none" for r in records)  # "no action" is logged too
+
+
+def test_accounting_matches_the_fills() -> None:
+    result = example_run(slippage=SlippageModel(base_bps=0, impact_bps=0))
+    cash = Decimal(10_000)
+    held: dict[str, Decimal] = {}
+    for fill in result.fills:
+        sign = 1 if fill.side == "buy" else -1
+        cash -= sign * fill.price * fill.quantity + fill.fee
+        held[fill.instrument] = held.get(fill.instrument, Decimal(0)) + sign * fill.quantity
+        assert cash >= 0
+        assert held[fill.instrument] >= 0
+    last = {label: series[-1][1] for label, series in result.closes.items()}
+    value = cash + sum(q * last[label] for label, q in held.items())
+    assert Decimal(result.metrics["final_value"]) == value
+    assert result.equity[-1][1] == value
+    orders = {r.order_id for r in result.log.records if r.order_id}
+    assert len(orders) == result.metrics["orders"]
+
+
+def test_summary_and_report_data_carry_the_hashes() -> None:
+    result = example_run(dataset_hash="sha256:d")
+    doc = summary(result)
+    assert doc["log_hash"] == result.log_hash
+    assert doc["dataset_hash"] == "sha256:d"
+    assert sum(doc["reason_counts"].values()) >= len(result.log)
+    data = result.report_data("t")
+    assert data.identity["decision_log_hash"] == result.log_hash
+    assert len(data.fills) == len(result.fills)
+
+
+# --- constructed scenarios through the whole engine -----------------------------------------
+
+
+def bars(instrument: Instrument, closes: Sequence[str], volume: str = "1000") -> list[Bar]:
+    out = []
+    for i, close in enumerate(closes):
+        price = Decimal(close)
+        out.append(Bar(instrument, "1h", T0 + i * H, price, price, price, price, volume))
+    return out
+
+
+class Scripted:
+    """A predictor that replays (near p_up, near downside, outlook p_up) per bar index."""
+
+    model_id = "sha256:scripted"
+    horizons_ns = (4 * H, 24 * H)
+
+    def __init__(self, script: Mapping[int, tuple[float, float, float]], hook=None) -> None:  # type: ignore[no-untyped-def]
+        self.script = script
+        self.hook = hook
+
+    def predict(
+        self, as_of_ns: int, history: Mapping[Instrument, Sequence[Bar]]
+    ) -> tuple[Prediction, ...]:
+        index = (as_of_ns - T0) // H - 1
+        if self.hook is not None:
+            self.hook(index)
+        if index not in self.script or BTC not in history:
+            return ()
+        up, down, outlook = self.script[index]
+        rest = 1.0 - down
+        near = HorizonForecast(4 * H, up, (-0.01, 0.01), (down, rest / 2, rest / 2))
+        far = HorizonForecast(24 * H, outlook)
+        return (Prediction(BTC, as_of_ns, as_of_ns, (near, far), self.model_id),)
+
+
+def scenario(
+    closes: Sequence[str],
+    script: Mapping[int, tuple[float, float, float]],
+    strategy: StrategyProfile | None = None,
+    risk: RiskProfile | None = None,
+    **kw: object,
+) -> BacktestResult:
+    config = BacktestConfig.from_profiles(
+        strategy or StrategyProfile(),
+        risk or RiskProfile(),
+        slippage=SlippageModel(base_bps=0, impact_bps=0),
+        max_volume_share=Decimal(1),
+    )
+    return run_backtest(InMemoryFeed(bars(BTC, closes)), Scripted(script), config, **kw)  # type: ignore[arg-type]
+
+
+STRONG = (0.7, 0.1, 0.7)
+FADING = (0.55, 0.2, 0.55)
+RECOVERED = (0.6, 0.1, 0.6)
+
+
+def test_entry_partial_profit_and_reentry_through_the_engine() -> None:
+    closes = ["100", "100", "108", "108", "108", "108"]
+    # bar 0: entry -> fills at bar 1 open (100); bar 2 close 108: +8% with a faded edge ->
+    # partial exit, fills at bar 3 open; bar 3: newer prediction with the edge back -> re-entry.
+    result = scenario(closes, {0: STRONG, 1: STRONG, 2: FADING, 3: RECOVERED, 4: STRONG})
+    reasons_by_fill = [(f.side, f.reason_code) for f in result.fills]
+    assert reasons_by_fill == [
+        ("buy", reasons.ENTRY),
+        ("sell", reasons.TAKE_PROFIT_PARTIAL),
+        ("buy", reasons.REENTRY),
+    ]
+    first, partial, again = result.fills
+    assert partial.quantity == (first.quantity * Decimal("0.33")).quantize(Decimal("1e-8"))
+    assert again.quantity == partial.quantity
+    assert first.price == Decimal(100)
+    assert partial.price == Decimal(108)
+
+
+def test_kill_switch_halts_new_entries_but_not_exits() -> None:
+    clock = SimClock(T0)
+    switch = KillSwitch(clock)
+
+    def engage(index: int) -> None:
+        if index == 2:
+            switch.engage("drill", actor="test")
+
+    # Entry at bar 0; at bar 2 the switch is engaged; bar 3 would enter again (after the exit at
+    # bars 2-4) but is refused; the negative-outlook exit still goes through.
+    negative = (0.2, 0.8, 0.2)
+    script = {0: STRONG, 1: negative, 2: negative, 3: negative, 4: STRONG, 5: STRONG}
+    strategy = StrategyProfile(persistence=3)
+    config = BacktestConfig.from_profiles(
+        strategy,
+        RiskProfile(),
+        slippage=SlippageModel(base_bps=0, impact_bps=0),
+        max_volume_share=Decimal(1),
+    )
+    result = run_backtest(
+        InMemoryFeed(bars(BTC, ["100"] * 8)),
+        Scripted(script, engage),
+        config,
+        clock=clock,
+        kill_switch=switch,
+    )
+    assert [(f.side, f.reason_code) for f in result.fills] == [
+        ("buy", reasons.ENTRY),
+        ("sell", reasons.EXIT_NEGATIVE_OUTLOOK),
+    ]
+    refused = [r for r in result.log.records if r.action == "rejected"]
+    assert refused
+    assert all(r.reason_codes == (reasons.ENTRY, reasons.KILL_SWITCH_ENGAGED) for r in refused)
+    assert switch.records[0].ts_ns == T0 + 3 * H  # stamped in simulated time
+
+
+class Both(Scripted):
+    """Strong predictions for BTC from bar 0 and for ETH from bar ``eth_from``."""
+
+    def __init__(self, eth_from: int = 0) -> None:
+        super().__init__({})
+        self.eth_from = eth_from
+
+    def predict(
+        self, as_of_ns: int, history: Mapping[Instrument, Sequence[Bar]]
+    ) -> tuple[Prediction, ...]:
+        index = (as_of_ns - T0) // H - 1
+        near = HorizonForecast(4 * H, 0.7, (-0.01, 0.01), (0.1, 0.45, 0.45))
+        far = HorizonForecast(24 * H, 0.7)
+        wanted = (BTC, ETH) if index >= self.eth_from else (BTC,)
+        return tuple(Prediction(i, as_of_ns, as_of_ns, (near, far), self.model_id) for i in wanted)
+
+
+def test_drawdown_gate_refuses_new_risk_and_logs_it() -> None:
+    # BTC entered at 100 (35% of PV) falls to 90: PV drawdown 3.5% > the 1% gate; ETH's entry
+    # at bar 3 is refused and logged, and no order exists for it.
+    feed = InMemoryFeed(bars(BTC, ["100", "100", "90", "90", "90"]) + bars(ETH, ["10"] * 5))
+    config = BacktestConfig.from_profiles(
+        StrategyProfile(position_size_pct=Decimal(35)),
+        RiskProfile(drawdown_limit_pct=Decimal(1)),
+        slippage=SlippageModel(base_bps=0, impact_bps=0),
+        max_volume_share=Decimal(1),
+    )
+    result = run_backtest(feed, Both(eth_from=3), config)
+    assert [(f.instrument, f.reason_code) for f in result.fills] == [("BTC/USD", reasons.ENTRY)]
+    refused = [r for r in result.log.records if r.action == "rejected"]
+    assert refused
+    assert {r.instrument for r in refused} == {"ETH/USD"}
+    assert all(r.reason_codes == (reasons.ENTRY, reasons.RISK_DRAWDOWN) for r in refused)
+    assert all(r.order_id is None and r.quantity is not None for r in refused)
+
+
+def test_max_positions_gate_refuses_the_second_instrument() -> None:
+    feed = InMemoryFeed(bars(BTC, ["100"] * 4) + bars(ETH, ["10"] * 4))
+    config = BacktestConfig.from_profiles(
+        StrategyProfile(), RiskProfile(max_concurrent_positions=1), max_volume_share=Decimal(1)
+    )
+    result = run_backtest(feed, Both(), config)
+    assert [f.instrument for f in result.fills] == ["BTC/USD"]
+    refused = [r for r in result.log.records if r.action == "rejected"]
+    assert refused[0].instrument == "ETH/USD"
+    assert refused[0].reason_codes == (reasons.ENTRY, reasons.RISK_MAX_POSITIONS)
+    assert result.metrics["rejections"] == len(refused)
+
+
+def test_pending_orders_block_new_intents_until_filled() -> None:
+    # A thin market: 10% of a volume of 1 per bar fills slowly, so the order stays working.
+    config = BacktestConfig.from_profiles(StrategyProfile(), RiskProfile())
+    feed = InMemoryFeed(bars(BTC, ["100"] * 4, volume="1"))
+    result = run_backtest(feed, Scripted(dict.fromkeys(range(4), STRONG)), config)
+    codes = [r.reason_codes[0] for r in result.log.records]
+    assert codes[0] == reasons.ENTRY
+    assert set(codes[1:]) == {reasons.ORDER_PENDING}
+
+
+def test_heartbeats_fire_only_in_gaps() -> None:
+    gap = [
+        *bars(BTC, ["100", "100"]),
+        Bar(BTC, "1h", T0 + 6 * H, 100, 100, 100, 100, 1000),
+        Bar(BTC, "1h", T0 + 7 * H, 100, 100, 100, 100, 1000),
+    ]
+    config = BacktestConfig.from_profiles(
+        StrategyProfile(), RiskProfile(), heartbeat_ns=2 * H, max_volume_share=Decimal(1)
+    )
+    flat = run_backtest(InMemoryFeed(gap), Scripted({}), config)
+    beats = [r for r in flat.log.records if r.trigger == "heartbeat"]
+    # Closes at T0+1H, +2H, then +7H: beats at +4H and +6H (strictly before +7H).
+    assert [r.ts_ns for r in beats] == [T0 + 4 * H, T0 + 6 * H]
+    assert all(r.reason_codes == (reasons.HEARTBEAT_IDLE,) for r in beats)
+    held = run_backtest(InMemoryFeed(gap), Scripted({0: STRONG}), config)
+    beats = [r for r in held.log.records if r.trigger == "heartbeat"]
+    assert [r.instrument for r in beats] == ["BTC/USD", "BTC/USD"]
+    assert all(r.reason_codes == (reasons.HOLD_POSITION,) for r in beats)
+
+
+def test_window_and_input_errors() -> None:
+    feed, predictor = example_inputs(n_bars=30)
+    config = BacktestConfig.defaults()
+    some = run_backtest(feed, predictor, config, start_ns=T0 + 2 * H, end_ns=T0 + 5 * H)
+    assert some.metrics["bars"] == 2 * 3
+    with pytest.raises(EngineInputError) as info:
+        run_backtest(feed, predictor, config, start_ns=T0 + 100 * H)
+    assert info.value.reason_code == reasons.ENGINE_INPUT_INVALID
+    mixed = InMemoryFeed(
+        [*bars(BTC, ["1"]), Bar(Instrument("ETH", "CAD"), "1h", T0, 1, 1, 1, 1, 0)]
+    )
+    with pytest.raises(EngineInputError):
+        run_backtest(mixed, predictor, config)
+    unknown = InMemoryFeed(bars(Instrument("ZZZZ", "USD"), ["1", "1"]))
+    odd = Scripted({0: STRONG})
+    with pytest.raises(EngineInputError, match="no trading rules"):
+        run_backtest(
+            unknown, odd, attrs.evolve(config, venue=attrs.evolve(config.venue, default=None))
+        )
+
+
+def test_recorded_predictor_drives_the_engine(tmp_path: Path) -> None:
+    feed, predictor = example_inputs(n_bars=SMALL)
+    recorded = RecordedPredictor(predictor.predict(T0 + 5 * H, {BTC: ()}))
+    result = run_backtest(feed, recorded, BacktestConfig.defaults())
+    used = [r for r in result.log.records if r.model_id]
+    assert {r.ts_ns for r in used} >= {T0 + 5 * H}
+    assert json.loads(result.log.to_bytes().splitlines()[0])["kind"] == "session"
+
+
+def test_latency_delays_acknowledgement_and_fill() -> None:
+    # 30 minutes of latency: the order reaches the venue mid-bar, so it cannot trade on the
+    # bar that opened when it was sent (that bar closes after arrival, so it still can); the
+    # acknowledgement arrives by poll at the next event time.
+    config = BacktestConfig.from_profiles(
+        StrategyProfile(),
+        RiskProfile(),
+        latency_ns=H // 2,
+        max_volume_share=Decimal(1),
+        slippage=SlippageModel(base_bps=0, impact_bps=0),
+    )
+    feed = InMemoryFeed(bars(BTC, ["100", "101", "102", "103"]))
+    result = run_backtest(feed, Scripted({0: STRONG}), config)
+    assert [f.reason_code for f in result.fills] == [reasons.ENTRY]
+    assert result.fills[0].ts_ns >= T0 + H
+
+
+def test_a_gap_up_cuts_the_buy_to_what_cash_can_pay() -> None:
+    from quant_core import ExposureLimit
+
+    risk = RiskProfile(
+        max_total_exposure=ExposureLimit.percent(100),
+        max_cluster_exposure=ExposureLimit.percent(100),
+    )
+    config = BacktestConfig.from_profiles(
+        StrategyProfile(position_size_pct=Decimal(95)),
+        risk,
+        max_volume_share=Decimal(1),
+        slippage=SlippageModel(base_bps=0, impact_bps=0),
+    )
+    gap = [
+        Bar(BTC, "1h", T0, 100, 100, 100, 100, 1000),
+        Bar(BTC, "1h", T0 + H, 150, 150, 150, 150, 1000),  # opens 50% above the decision close
+        Bar(BTC, "1h", T0 + 2 * H, 150, 150, 150, 150, 1000),
+    ]
+    result = run_backtest(InMemoryFeed(gap), Scripted({0: STRONG}), config)
+    (fill,) = result.fills
+    ordered = next(r.quantity for r in result.log.records if r.order_id)
+    assert ordered is not None
+    assert fill.quantity < ordered
+    assert fill.quantity * fill.price + fill.fee <= Decimal(10_000)
+    # The canceled rest leaves no working order: the next evaluation is not ORDER_PENDING.
+    assert result.log.records[-1].reason_codes != (reasons.ORDER_PENDING,)
+
+
+# --- the session API (what a paper session drives) ------------------------------------------
+
+
+def test_a_session_fed_by_hand_reproduces_the_backtest() -> None:
+    feed, predictor = example_inputs(n_bars=SMALL)
+    config = BacktestConfig.defaults()
+    session = TradingSession(feed.instruments, feed.timeframe, predictor, config)
+    times = sorted({b.close_time_ns for b in feed.bars(0, 2**62)})
+    for ts in times:
+        session.on_bars([b for b in feed.bars(0, 2**62) if b.close_time_ns == ts])
+    assert session.result().log.to_bytes() == run_backtest(feed, predictor, config).log.to_bytes()
+
+
+def test_a_paper_style_session_stamps_decisions_when_bars_were_seen() -> None:
+    # Live-ish: each close is observed 3 s late, and the broker has 1 s latency.
+    feed, predictor = example_inputs(n_bars=SMALL)
+    config = BacktestConfig.defaults(latency_ns=10**9, heartbeat_ns=H)
+    clock = SimClock(T0)
+    session = TradingSession(feed.instruments, feed.timeframe, predictor, config, clock=clock)
+    late = 3 * 10**9
+    for ts in sorted({b.close_time_ns for b in feed.bars(0, 2**62)}):
+        session.on_bars([b for b in feed.bars(0, 2**62) if b.close_time_ns == ts], now_ns=ts + late)
+        session.heartbeat(ts + late + H // 2)  # a quiet half hour: re-evaluate what is held
+    result = session.result()
+    by_trigger = {r.trigger for r in result.log.records}
+    assert by_trigger >= {"bar", "heartbeat"}
+    assert all((r.ts_ns - T0) % H in (late, late + H // 2) for r in result.log.records)
+    assert result.fills
+    assert clock.now_ns() == max(r.ts_ns for r in result.log.records)
+
+
+def test_session_input_errors() -> None:
+    feed, predictor = example_inputs(n_bars=30)
+    config = BacktestConfig.defaults()
+    session = TradingSession(feed.instruments, feed.timeframe, predictor, config)
+    with pytest.raises(EngineInputError, match="no bars were processed"):
+        session.result()
+    a, b = (Bar(BTC, "1h", T0 + i * H, 1, 1, 1, 1, 1) for i in range(2))
+    with pytest.raises(EngineInputError, match="close at one time"):
+        session.on_bars([a, b])
+    with pytest.raises(EngineInputError, match="close at one time"):
+        session.on_bars([])
+    with pytest.raises(EngineInputError, match="unknown"):
+        session.on_bars([Bar(Instrument("SOL", "USD"), "1h", T0, 1, 1, 1, 1, 1)])
+    with pytest.raises(EngineInputError, match="before their close"):
+        session.on_bars([a], now_ns=T0)
+    with pytest.raises(EngineInputError, match="initial cash"):
+        BacktestConfig.defaults(initial_cash=0)
+    with pytest.raises(EngineInputError, match="one quote currency"):
+        TradingSession([], feed.timeframe, predictor, config)
