@@ -10,10 +10,9 @@ Run: ``uv run python benchmarks/bench_backfill_requests.py [--quick] [--json]``
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from quant_core import Secret, SimClock, Timeframe, iso_to_ns
 from quant_data.backfill import backfill, minimum_requests
@@ -21,6 +20,11 @@ from quant_data.emulator import serve_emulator
 from quant_data.providers import CoinApiProvider
 from quant_data.store import Store
 from quant_data.synthetic import SyntheticMarket
+
+if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
+    from benchmarks._harness import run_cli
+else:  # run as a script (or by the test), this folder is on ``sys.path``
+    from _harness import run_cli
 
 H = Timeframe.H1.ns
 START = iso_to_ns("2024-01-01T00:00:00Z")
@@ -60,21 +64,25 @@ def run(days: int, symbols: tuple[str, ...], page_limit: int) -> dict[str, float
     }
 
 
+def lines(sizes: tuple[int, tuple[str, ...]], result: dict[str, float]) -> list[str]:
+    return [
+        f"full backfill, {int(result['slots'])} hourly slots, CoinAPI page limit 100",
+        f"  requests {int(result['requests']):>6}",
+        f"  minimum  {int(result['minimum']):>6}",
+        f"  ratio (requests / minimum, lower is better): {result['ratio']:.3f}",
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    days, symbols = (5, ("BTC",)) if args.quick else (120, ("BTC", "ETH", "SOL"))
-    result = run(days, symbols, page_limit=100)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        print(f"full backfill, {int(result['slots'])} hourly slots, CoinAPI page limit 100")
-        print(f"  requests {int(result['requests']):>6}")
-        print(f"  minimum  {int(result['minimum']):>6}")
-        print(f"  ratio (requests / minimum, lower is better): {result['ratio']:.3f}")
-    return result
+    quick: tuple[int, tuple[str, ...]] = (5, ("BTC",))
+    return run_cli(
+        argv,
+        description=__doc__,
+        quick=quick,
+        full=(120, ("BTC", "ETH", "SOL")),
+        run=lambda sizes: run(*sizes, page_limit=100),
+        lines=lines,
+    )
 
 
 if __name__ == "__main__":

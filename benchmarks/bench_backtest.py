@@ -17,17 +17,14 @@ Run: ``uv run python benchmarks/bench_backtest.py [--quick] [--json]``
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import importlib.util
-import json
 import math
 import sys
-import time
 import warnings
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
@@ -46,6 +43,11 @@ from quant_exec.engine import BacktestConfig, run_backtest
 from quant_exec.fees import FeeSchedule, FeeTier
 from quant_exec.slippage import SlippageModel
 from quant_exec.venue import VenueRulebook, VenueRules
+
+if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
+    from benchmarks._harness import best_seconds, run_cli
+else:  # run as a script (or by the test), this folder is on ``sys.path``
+    from _harness import best_seconds, run_cli
 
 with warnings.catch_warnings():
     # backtrader 1.9 has invalid escape sequences that Python 3.12+ (and pytest's
@@ -188,22 +190,13 @@ def same_trades(ours: list[Any], theirs: list[Any]) -> bool:
     )
 
 
-def best(fn: Any, bars: list[Bar], repeats: int) -> float:
-    fastest = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(bars)
-        fastest = min(fastest, time.perf_counter() - start)
-    return fastest
-
-
 def run(n: int, repeats: int) -> dict[str, Any]:
     bars = make_bars(n)
     ours, theirs = quant_trades(bars), backtrader_trades(bars)
     if not same_trades(ours, theirs):
         raise SystemExit(f"trade lists differ: quant {ours[:3]}... vs backtrader {theirs[:3]}...")
-    q = best(quant_trades, bars, repeats)
-    b = best(backtrader_trades, bars, repeats)
+    q = best_seconds(lambda: quant_trades(bars), repeats)
+    b = best_seconds(lambda: backtrader_trades(bars), repeats)
     return {
         "bars": n,
         "trades": len(ours),
@@ -216,25 +209,31 @@ def run(n: int, repeats: int) -> dict[str, Any]:
     }
 
 
+def lines(sizes: tuple[int, int], result: dict[str, Any]) -> list[str]:
+    verdict = "met" if result["ratio"] >= GOAL else "not met"
+    return [
+        (
+            f"SMA({FAST})/SMA({SLOW}) cross backtest, {sizes[0]} hourly bars, "
+            f"{result['trades']} trades"
+        ),
+        "  trade lists identical: yes (bar, side, price; quantity within one lot)",
+        f"  quant_exec  {result['quant_events_per_s']:>12,.0f} events/s",
+        f"  backtrader  {result['backtrader_events_per_s']:>12,.0f} events/s",
+        f"  nautilus_trader: {result['nautilus_trader']}",
+        f"  ratio (quant throughput / backtrader throughput): {result['ratio']:.2f}",
+        f"  goal: >= {GOAL}x backtrader ({verdict})",
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    n, repeats = (400, 1) if args.quick else (20_000, 3)
-    result = run(n, repeats)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        print(f"SMA({FAST})/SMA({SLOW}) cross backtest, {n} hourly bars, {result['trades']} trades")
-        print("  trade lists identical: yes (bar, side, price; quantity within one lot)")
-        print(f"  quant_exec  {result['quant_events_per_s']:>12,.0f} events/s")
-        print(f"  backtrader  {result['backtrader_events_per_s']:>12,.0f} events/s")
-        print(f"  nautilus_trader: {result['nautilus_trader']}")
-        print(f"  ratio (quant throughput / backtrader throughput): {result['ratio']:.2f}")
-        verdict = "met" if result["ratio"] >= GOAL else "not met"
-        print(f"  goal: >= {GOAL}x backtrader ({verdict})")
-    return result
+    return run_cli(
+        argv,
+        description=__doc__,
+        quick=(400, 1),
+        full=(20_000, 3),
+        run=lambda sizes: run(*sizes),
+        lines=lines,
+    )
 
 
 if __name__ == "__main__":

@@ -11,19 +11,23 @@ Run: ``uv run python benchmarks/bench_bundle_verify.py [--quick] [--json]``
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nacl.signing
 
 from quant_bundle import BundleSpec, TrustStore, build_release, generate_key, verify_release
 from quant_core.rng import generator
+
+if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
+    from benchmarks._harness import best_seconds, run_cli, throughput_lines
+else:  # run as a script (or by the test), this folder is on ``sys.path``
+    from _harness import best_seconds, run_cli, throughput_lines
 
 
 def make_release(tmp: Path, megabytes: int) -> tuple[Path, TrustStore, bytes]:
@@ -38,15 +42,6 @@ def make_release(tmp: Path, megabytes: int) -> tuple[Path, TrustStore, bytes]:
         src, BundleSpec(bundle_version="1.0.0", feature_schema_hash="sha256:00"), [key], out
     )
     return out, TrustStore.from_keys([key.public]), key.public.raw
-
-
-def best_seconds(fn: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def run(megabytes: int, repeats: int) -> dict[str, float]:
@@ -80,22 +75,19 @@ def run(megabytes: int, repeats: int) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    megabytes, repeats = (4, 3) if args.quick else (64, 7)
-    result = run(megabytes, repeats)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        print(
-            f"verify_release vs sha384 + nacl verify, {result['archive_megabytes']:.1f} MB archive"
-        )
-        print(f"  quant    {result['quant_mb_per_s']:>10,.1f} MB/s")
-        print(f"  baseline {result['baseline_mb_per_s']:>10,.1f} MB/s")
-        print(f"  ratio (quant throughput / baseline throughput): {result['ratio']:.3f}")
-    return result
+    return run_cli(
+        argv,
+        description=__doc__,
+        quick=(4, 3),
+        full=(64, 7),
+        run=lambda sizes: run(*sizes),
+        lines=lambda _, result: throughput_lines(
+            f"verify_release vs sha384 + nacl verify, {result['archive_megabytes']:.1f} MB archive",
+            result,
+            "MB/s",
+            ">10,.1f",
+        ),
+    )
 
 
 if __name__ == "__main__":

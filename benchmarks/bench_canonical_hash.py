@@ -10,16 +10,19 @@ Run: ``uv run python benchmarks/bench_canonical_hash.py [--quick] [--json]``
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from quant_core.canonical import content_hash
 from quant_core.rng import generator
+
+if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
+    from benchmarks._harness import best_seconds, run_cli, throughput_lines
+else:  # run as a script (or by the test), this folder is on ``sys.path``
+    from _harness import best_seconds, run_cli, throughput_lines
 
 
 def corpus(n: int, seed: int = 7) -> list[dict[str, Any]]:
@@ -54,21 +57,20 @@ def baseline(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
-def best_seconds(fn: Callable[[Any], object], objects: Sequence[Any], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for obj in objects:
-            fn(obj)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def run(n: int, repeats: int) -> dict[str, float]:
     objects = corpus(n)
     size_mb = sum(len(json.dumps(o).encode()) for o in objects) / 1e6
-    ours = best_seconds(content_hash, objects, repeats)
-    base = best_seconds(baseline, objects, repeats)
+
+    def ours_pass() -> None:
+        for obj in objects:
+            content_hash(obj)
+
+    def base_pass() -> None:
+        for obj in objects:
+            baseline(obj)
+
+    ours = best_seconds(ours_pass, repeats)
+    base = best_seconds(base_pass, repeats)
     return {
         "objects": float(n),
         "megabytes": size_mb,
@@ -79,20 +81,19 @@ def run(n: int, repeats: int) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    n, repeats = (200, 2) if args.quick else (20_000, 5)
-    result = run(n, repeats)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        print(f"canonical content_hash vs sha256(json.dumps(sort_keys=True)), {n} objects")
-        print(f"  quant    {result['quant_objects_per_s']:>12,.0f} objects/s")
-        print(f"  baseline {result['baseline_objects_per_s']:>12,.0f} objects/s")
-        print(f"  ratio (quant throughput / baseline throughput): {result['ratio']:.3f}")
-    return result
+    return run_cli(
+        argv,
+        description=__doc__,
+        quick=(200, 2),
+        full=(20_000, 5),
+        run=lambda sizes: run(*sizes),
+        lines=lambda sizes, result: throughput_lines(
+            f"canonical content_hash vs sha256(json.dumps(sort_keys=True)), {sizes[0]} objects",
+            result,
+            "objects/s",
+            ">12,.0f",
+        ),
+    )
 
 
 if __name__ == "__main__":

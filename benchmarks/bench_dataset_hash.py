@@ -11,19 +11,22 @@ Run: ``uv run python benchmarks/bench_dataset_hash.py [--quick] [--json]``
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from quant_core import Bar, Instrument, Timeframe
 from quant_data import Dataset, read_dataset, write_dataset
 from quant_data.dataset import BARS_FILE
+
+if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
+    from benchmarks._harness import best_seconds, run_cli, throughput_lines
+else:  # run as a script (or by the test), this folder is on ``sys.path``
+    from _harness import best_seconds, run_cli, throughput_lines
 
 H = Timeframe.H1.ns
 
@@ -40,25 +43,16 @@ def make_bars(n: int) -> list[Bar]:
     return out
 
 
-def best(fn: Callable[[], object], repeats: int) -> float:
-    fastest = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        fastest = min(fastest, time.perf_counter() - started)
-    return fastest
-
-
 def run(n: int, repeats: int) -> dict[str, float]:
     bars = make_bars(n)
-    build = best(lambda: Dataset.from_bars(bars), 1)
+    build = best_seconds(lambda: Dataset.from_bars(bars), 1)
     dataset = Dataset.from_bars(bars)
     megabytes = len(dataset.csv_bytes) / 1e6
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp) / "ds"
         write_dataset(directory, dataset)
-        ours = best(lambda: read_dataset(directory), repeats)
-        base = best(
+        ours = best_seconds(lambda: read_dataset(directory), repeats)
+        base = best_seconds(
             lambda: hashlib.sha256((directory / BARS_FILE).read_bytes()).hexdigest(), repeats
         )
     return {
@@ -72,21 +66,20 @@ def run(n: int, repeats: int) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    n, repeats = (4_000, 3) if args.quick else (400_000, 7)
-    result = run(n, repeats)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        print(f"read_dataset (verify hash) vs hashlib.sha256, {result['megabytes']:.1f} MB")
-        print(f"  quant    {result['quant_mb_per_s']:>10,.1f} MB/s")
-        print(f"  baseline {result['baseline_mb_per_s']:>10,.1f} MB/s")
-        print(f"  (building the canonical bytes: {result['build_mb_per_s']:,.1f} MB/s)")
-        print(f"  ratio (quant throughput / baseline throughput): {result['ratio']:.3f}")
-    return result
+    return run_cli(
+        argv,
+        description=__doc__,
+        quick=(4_000, 3),
+        full=(400_000, 7),
+        run=lambda sizes: run(*sizes),
+        lines=lambda _, result: throughput_lines(
+            f"read_dataset (verify hash) vs hashlib.sha256, {result['megabytes']:.1f} MB",
+            result,
+            "MB/s",
+            ">10,.1f",
+            notes=[f"  (building the canonical bytes: {result['build_mb_per_s']:,.1f} MB/s)"],
+        ),
+    )
 
 
 if __name__ == "__main__":

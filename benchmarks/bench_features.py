@@ -10,12 +10,9 @@ Run: ``uv run python benchmarks/bench_features.py [--quick] [--json]``
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +20,11 @@ import pandas as pd
 from quant_core.rng import generator
 from quant_models.features import FeatureConfig, compute_features
 from quant_models.panel import Panel
+
+if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
+    from benchmarks._harness import best_seconds, run_cli
+else:  # run as a script (or by the test), this folder is on ``sys.path``
+    from _harness import best_seconds, run_cli
 
 H = 3_600_000_000_000
 
@@ -114,15 +116,6 @@ def check_same(frame: pd.DataFrame, config: FeatureConfig) -> None:
     np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-9, equal_nan=True)
 
 
-def best_seconds(fn: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def run(n_coins: int, n_bars: int, repeats: int) -> dict[str, Any]:
     config = FeatureConfig()
     frame = make_frame(n_coins, n_bars)
@@ -143,23 +136,26 @@ def run(n_coins: int, n_bars: int, repeats: int) -> dict[str, Any]:
     }
 
 
+def lines(sizes: tuple[int, int], result: dict[str, Any]) -> list[str]:
+    return [
+        f"feature pass, 30 coins x {sizes[0]} hourly bars, {result['features']} features",
+        f"  quant (numpy, coins x time)  {result['quant_seconds']:.4f} s",
+        f"  quant incl. frame -> panel   {result['quant_with_pivot_seconds']:.4f} s",
+        f"  pandas groupby/rolling       {result['pandas_seconds']:.4f} s",
+        f"  ratio (pandas time / quant time): {result['ratio']:.2f}",
+        f"  ratio incl. building the panel: {result['ratio_with_pivot']:.2f}",
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    bars, repeats = (400, 1) if args.quick else (17_520, 5)
-    result = run(30, bars, repeats)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        print(f"feature pass, 30 coins x {bars} hourly bars, {result['features']} features")
-        print(f"  quant (numpy, coins x time)  {result['quant_seconds']:.4f} s")
-        print(f"  quant incl. frame -> panel   {result['quant_with_pivot_seconds']:.4f} s")
-        print(f"  pandas groupby/rolling       {result['pandas_seconds']:.4f} s")
-        print(f"  ratio (pandas time / quant time): {result['ratio']:.2f}")
-        print(f"  ratio incl. building the panel: {result['ratio_with_pivot']:.2f}")
-    return result
+    return run_cli(
+        argv,
+        description=__doc__,
+        quick=(400, 1),
+        full=(17_520, 5),
+        run=lambda sizes: run(30, *sizes),
+        lines=lines,
+    )
 
 
 if __name__ == "__main__":

@@ -10,19 +10,22 @@ Run: ``uv run python benchmarks/bench_importers.py [--quick] [--json]``
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from quant_core import SimClock, Timeframe, iso_to_ns
 from quant_data.importers import import_file
 from quant_data.synthetic import SyntheticMarket
+
+if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
+    from benchmarks._harness import best_seconds, run_cli, throughput_lines
+else:  # run as a script (or by the test), this folder is on ``sys.path``
+    from _harness import best_seconds, run_cli, throughput_lines
 
 
 def write_archive(folder: Path, hours: int) -> Path:
@@ -40,15 +43,6 @@ def write_archive(folder: Path, hours: int) -> Path:
     return path
 
 
-def best_seconds(fn: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def run(hours: int, repeats: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = write_archive(Path(tmp), hours)
@@ -64,20 +58,19 @@ def run(hours: int, repeats: int) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    hours, repeats = (500, 2) if args.quick else (50_000, 3)
-    result = run(hours, repeats)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        print(f"import_file (Kraken OHLCVT) vs pandas.read_csv, {result['rows']:.0f} rows")
-        print(f"  quant    {result['quant_rows_per_s']:>12,.0f} rows/s")
-        print(f"  baseline {result['baseline_rows_per_s']:>12,.0f} rows/s")
-        print(f"  ratio (quant throughput / baseline throughput): {result['ratio']:.3f}")
-    return result
+    return run_cli(
+        argv,
+        description=__doc__,
+        quick=(500, 2),
+        full=(50_000, 3),
+        run=lambda sizes: run(*sizes),
+        lines=lambda _, result: throughput_lines(
+            f"import_file (Kraken OHLCVT) vs pandas.read_csv, {result['rows']:.0f} rows",
+            result,
+            "rows/s",
+            ">12,.0f",
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -10,18 +10,22 @@ Run: ``uv run python benchmarks/bench_ingest.py [--quick] [--json]``
 
 from __future__ import annotations
 
-import argparse
-import json
 import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from quant_core import SimClock, Timeframe
 from quant_data.records import FetchedPage, RawPage, SourceBar
 from quant_data.store import Store
+
+if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
+    from benchmarks._harness import run_cli, throughput_lines
+else:  # run as a script (or by the test), this folder is on ``sys.path``
+    from _harness import run_cli, throughput_lines
 
 H = Timeframe.H1.ns
 PAGE = 1000
@@ -114,20 +118,19 @@ def run(n: int, repeats: int) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    n, repeats = (2_000, 1) if args.quick else (50_000, 3)
-    result = run(n, repeats)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        print(f"store ingest vs sqlite3.executemany, {n} canonical bars")
-        print(f"  quant    {result['quant_rows_per_s']:>12,.0f} rows/s")
-        print(f"  baseline {result['baseline_rows_per_s']:>12,.0f} rows/s")
-        print(f"  ratio (quant throughput / baseline throughput): {result['ratio']:.3f}")
-    return result
+    return run_cli(
+        argv,
+        description=__doc__,
+        quick=(2_000, 1),
+        full=(50_000, 3),
+        run=lambda sizes: run(*sizes),
+        lines=lambda sizes, result: throughput_lines(
+            f"store ingest vs sqlite3.executemany, {sizes[0]} canonical bars",
+            result,
+            "rows/s",
+            ">12,.0f",
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -10,12 +10,9 @@ Run: ``uv run python benchmarks/bench_train_overhead.py [--quick] [--json]``
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
 import numpy as np
@@ -24,28 +21,17 @@ import xgboost as xgb
 from quant_core.rng import generator
 from quant_models.models import get_family
 
+if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
+    from benchmarks._harness import best_pair, run_cli
+else:  # run as a script (or by the test), this folder is on ``sys.path``
+    from _harness import best_pair, run_cli
+
 
 def matrix(rows: int, cols: int = 24, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
     rng = generator(seed, "benchmarks", "train")
     x = rng.normal(size=(rows, cols))
     y = (x[:, 0] * 0.2 + rng.normal(size=rows) > 0).astype(np.float64)
     return x, y
-
-
-def best_pair(
-    a: Callable[[], object], b: Callable[[], object], repeats: int
-) -> tuple[float, float]:
-    best_a = best_b = float("inf")
-    for _ in range(repeats):
-        for fn, slot in ((a, 0), (b, 1)):
-            start = time.perf_counter()
-            fn()
-            took = time.perf_counter() - start
-            if slot == 0:
-                best_a = min(best_a, took)
-            else:
-                best_b = min(best_b, took)
-    return best_a, best_b
 
 
 def run(rows: int, rounds: int, repeats: int) -> dict[str, Any]:
@@ -83,25 +69,28 @@ def run(rows: int, rounds: int, repeats: int) -> dict[str, Any]:
     return result
 
 
+def lines(sizes: tuple[int, int, int], result: dict[str, Any]) -> list[str]:
+    rows, rounds, _ = sizes
+    out = [f"training overhead, {rows} rows x 24 features, {rounds} rounds, 1 thread"]
+    out.extend(
+        f"  {name:<9} wrapper {result[f'{name}_ours_seconds']:.4f} s"
+        f"  raw {result[f'{name}_raw_seconds']:.4f} s"
+        f"  ratio {result[f'{name}_ratio']:.3f}"
+        for name in ("lightgbm", "xgboost")
+    )
+    out.append(f"  ratio (raw time / wrapper time, both libraries): {result['ratio']:.3f}")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    rows, rounds, repeats = (2_000, 10, 2) if args.quick else (50_000, 50, 3)
-    result = run(rows, rounds, repeats)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        print(f"training overhead, {rows} rows x 24 features, {rounds} rounds, 1 thread")
-        for name in ("lightgbm", "xgboost"):
-            print(
-                f"  {name:<9} wrapper {result[f'{name}_ours_seconds']:.4f} s"
-                f"  raw {result[f'{name}_raw_seconds']:.4f} s"
-                f"  ratio {result[f'{name}_ratio']:.3f}"
-            )
-        print(f"  ratio (raw time / wrapper time, both libraries): {result['ratio']:.3f}")
-    return result
+    return run_cli(
+        argv,
+        description=__doc__,
+        quick=(2_000, 10, 2),
+        full=(50_000, 50, 3),
+        run=lambda sizes: run(*sizes),
+        lines=lines,
+    )
 
 
 if __name__ == "__main__":

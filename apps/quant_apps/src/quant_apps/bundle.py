@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any
 
 import typer
@@ -124,18 +126,25 @@ def _out(document: dict[str, Any], as_json: bool, text: str) -> None:
         human().print(text, markup=False)
 
 
+@contextmanager
+def _keychain() -> Iterator[ModuleType]:
+    """The ``keyring`` module, imported late; its failures become ``KEYCHAIN_UNAVAILABLE``."""
+    import keyring
+    import keyring.errors
+
+    try:
+        yield keyring
+    except keyring.errors.KeyringError as exc:
+        raise BundleStorageError(
+            f"the OS keychain is unavailable: {type(exc).__name__}",
+            reason_code=reasons.KEYCHAIN_UNAVAILABLE,
+        ) from None
+
+
 def _signing_key(spec: str) -> PrivateKey:
     if spec.startswith("keyring:"):
-        import keyring
-        import keyring.errors
-
-        try:
+        with _keychain() as keyring:
             secret = keyring.get_password(KEYRING_SERVICE, spec.removeprefix("keyring:"))
-        except keyring.errors.KeyringError as exc:
-            raise BundleStorageError(
-                f"the OS keychain is unavailable: {type(exc).__name__}",
-                reason_code=reasons.KEYCHAIN_UNAVAILABLE,
-            ) from None
         if secret is None:
             raise BundleRejectedError(
                 f"no key named {spec.removeprefix('keyring:')!r} in the OS keychain",
@@ -158,16 +167,8 @@ def keygen(
     """Generate an Ed25519 signing key: a public file plus a private file (0600) or keychain."""
     key = generate_key()
     if use_keyring:  # the keychain first: on failure nothing is written, never a plain file
-        import keyring
-        import keyring.errors
-
-        try:
+        with _keychain() as keyring:
             keyring.set_password(KEYRING_SERVICE, name, key.seed_hex())
-        except keyring.errors.KeyringError as exc:
-            raise BundleStorageError(
-                f"the OS keychain is unavailable: {type(exc).__name__}",
-                reason_code=reasons.KEYCHAIN_UNAVAILABLE,
-            ) from None
     written = write_keypair(key, out, name, private=not use_keyring)
     if use_keyring:
         written["private"] = f"keyring:{name}"

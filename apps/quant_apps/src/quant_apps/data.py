@@ -93,6 +93,20 @@ def _instant(text: str | None) -> int | None:
     return None if text is None else iso_to_ns(text if "T" in text else text + "T00:00:00Z")
 
 
+def _settings_store(database_url: str | None) -> Store:
+    return open_store(database_url, config.load_settings(), WallClock())
+
+
+def _fetch_setup(
+    provider: str | None, seed: int, database_url: str | None
+) -> tuple[Clock, OhlcvProvider, Store]:
+    settings = config.load_settings()
+    clock = WallClock()
+    name = (provider or settings.hist_market_data_provider.value).lower()
+    source = make_provider(name, settings, clock, seed)
+    return clock, source, open_store(database_url, settings, clock)
+
+
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[backfill_mod.Progress], None] | None]:
     if not enabled:
@@ -207,11 +221,7 @@ def backfill(
     database_url: DbOption = None,
 ) -> None:
     """Backfill history from a provider; resumable after a crash (rerun the same command)."""
-    settings = config.load_settings()
-    clock = WallClock()
-    name = (provider or settings.hist_market_data_provider.value).lower()
-    source = make_provider(name, settings, clock, seed)
-    store = open_store(database_url, settings, clock)
+    _, source, store = _fetch_setup(provider, seed, database_url)
     wanted = _symbols(symbols)
     with _progress(not json_output) as progress:
         report = backfill_mod.backfill(
@@ -260,11 +270,7 @@ def sync(
     database_url: DbOption = None,
 ) -> None:
     """Append newly closed candles; with --follow, keep going on the clock."""
-    settings = config.load_settings()
-    clock = WallClock()
-    name = (provider or settings.hist_market_data_provider.value).lower()
-    source = make_provider(name, settings, clock, seed)
-    store = open_store(database_url, settings, clock)
+    clock, source, store = _fetch_setup(provider, seed, database_url)
     done = 0
     while True:
         report = sync_series(
@@ -291,8 +297,7 @@ def sync(
 @guarded()
 def status(json_output: JsonOption = False, database_url: DbOption = None) -> None:
     """Coverage, gaps, quarantine and corrections per series."""
-    settings = config.load_settings()
-    store = open_store(database_url, settings, WallClock())
+    store = _settings_store(database_url)
     series = store.status()
     if json_output:
         emit_json(
@@ -324,8 +329,7 @@ def status(json_output: JsonOption = False, database_url: DbOption = None) -> No
 @guarded()
 def verify(json_output: JsonOption = False, database_url: DbOption = None) -> None:
     """Check ordering, duplicates, schema and the gap ledger; exit 3 on failure."""
-    settings = config.load_settings()
-    store = open_store(database_url, settings, WallClock())
+    store = _settings_store(database_url)
     report = store.verify()
     if json_output:
         emit_json(attrs.asdict(report))
@@ -356,8 +360,7 @@ def materialize(
     database_url: DbOption = None,
 ) -> None:
     """Write a dataset (bars.csv + dataset.json) and print its hash and summary."""
-    settings = config.load_settings()
-    store = open_store(database_url, settings, WallClock())
+    store = _settings_store(database_url)
     dataset = store.materialize(
         _symbols(symbols),
         quote,

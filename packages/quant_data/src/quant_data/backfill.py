@@ -95,13 +95,22 @@ class BackfillReport:
     requests: int
 
 
-def _check_window(timeframe: str, start_ns: int, end_ns: int) -> Timeframe:
+def _parse_timeframe(timeframe: str) -> Timeframe:
+    """The timeframe named ``timeframe``.
+
+    Raises:
+        QuantUsageError: ``STORE_REQUEST_INVALID`` for an unknown timeframe.
+    """
     try:
-        tf = Timeframe(timeframe)
+        return Timeframe(timeframe)
     except ValueError:
         raise QuantUsageError(
             f"unknown timeframe {timeframe!r}", reason_code=reasons.STORE_REQUEST_INVALID
         ) from None
+
+
+def _check_window(timeframe: str, start_ns: int, end_ns: int) -> Timeframe:
+    tf = _parse_timeframe(timeframe)
     if start_ns < 0 or end_ns <= start_ns:
         raise QuantUsageError(
             f"empty or negative window [{start_ns}, {end_ns})",
@@ -141,6 +150,18 @@ def _fold(report: SeriesReport, result: IngestResult) -> SeriesReport:
         gaps_confirmed=report.gaps_confirmed + result.gaps_confirmed,
         gaps_filled=report.gaps_filled + result.gaps_filled,
     )
+
+
+def _requests_since(
+    provider: OhlcvProvider, before: object, reports: Sequence[SeriesReport]
+) -> int:
+    """Requests sent since the provider's ``requests`` counter read ``before``.
+
+    Without such a counter (``before`` not an int), one request per page is assumed.
+    """
+    if isinstance(before, int):
+        return int(getattr(provider, "requests", before)) - before
+    return sum(r.pages for r in reports)
 
 
 def run_series(
@@ -224,10 +245,9 @@ def backfill(
         )
         for s in symbols
     )
-    requests = sum(r.pages for r in reports)
-    if isinstance(before, int):
-        requests = int(getattr(provider, "requests", before)) - before
-    return BackfillReport(provider.name, quote, tf.value, reports, requests)
+    return BackfillReport(
+        provider.name, quote, tf.value, reports, _requests_since(provider, before, reports)
+    )
 
 
 def plan_gap_retries(

@@ -335,7 +335,7 @@ def status_error(provider: str, response: Response, message: str) -> ProviderErr
     if status == 200:
         return None
     text = f"{provider}: HTTP {status} for {response.raw.request}: {message}"
-    if status == 429:
+    if status == 429 or status in _RETRYABLE_STATUS or status >= 500:
         return ProviderError(
             text,
             provider=provider,
@@ -344,18 +344,9 @@ def status_error(provider: str, response: Response, message: str) -> ProviderErr
             retry_after_s=parse_retry_after(
                 response.headers.get("retry-after"), response.raw.received_at_ns
             ),
-            reason_code=reasons.PROVIDER_RATE_LIMITED,
-        )
-    if status in _RETRYABLE_STATUS or status >= 500:
-        return ProviderError(
-            text,
-            provider=provider,
-            status=status,
-            retryable=True,
-            retry_after_s=parse_retry_after(
-                response.headers.get("retry-after"), response.raw.received_at_ns
+            reason_code=(
+                reasons.PROVIDER_RATE_LIMITED if status == 429 else reasons.PROVIDER_UNAVAILABLE
             ),
-            reason_code=reasons.PROVIDER_UNAVAILABLE,
         )
     code = {
         400: reasons.PROVIDER_BAD_REQUEST,

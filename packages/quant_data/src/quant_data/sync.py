@@ -33,9 +33,16 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from quant_core import QuantUsageError, Timeframe
+from quant_core import QuantUsageError
 from quant_data import reasons
-from quant_data.backfill import BackfillReport, Progress, SeriesReport, run_series
+from quant_data.backfill import (
+    BackfillReport,
+    Progress,
+    SeriesReport,
+    _parse_timeframe,
+    _requests_since,
+    run_series,
+)
 from quant_data.records import OhlcvProvider
 from quant_data.store.core import CursorUpdate, SeriesKey, Store
 
@@ -61,12 +68,7 @@ def sync(
         QuantUsageError: ``STORE_REQUEST_INVALID`` for an unknown timeframe, or a series that
             has no cursor, no stored bar and no ``start_ns`` (backfill it first).
     """
-    try:
-        tf = Timeframe(timeframe)
-    except ValueError:
-        raise QuantUsageError(
-            f"unknown timeframe {timeframe!r}", reason_code=reasons.STORE_REQUEST_INVALID
-        ) from None
+    tf = _parse_timeframe(timeframe)
     end = tf.floor(store.clock.now_ns())
     reports: list[SeriesReport] = []
     before = getattr(provider, "requests", None)
@@ -103,7 +105,6 @@ def sync(
             quarantined=report.quarantined,
         )
         reports.append(attrs.evolve(report, start_ns=begin, end_ns=end))
-    requests = sum(r.pages for r in reports)
-    if isinstance(before, int):
-        requests = int(getattr(provider, "requests", before)) - before
-    return BackfillReport(provider.name, quote, tf.value, tuple(reports), requests)
+    return BackfillReport(
+        provider.name, quote, tf.value, tuple(reports), _requests_since(provider, before, reports)
+    )

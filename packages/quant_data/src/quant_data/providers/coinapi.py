@@ -56,12 +56,12 @@ from quant_core.errors import QuantError
 from quant_core.secret import Secret
 from quant_data import reasons
 from quant_data.errors import ProviderError, ProviderUsageError
-from quant_data.http import (
-    HttpClient,
-    HttpPolicy,
-    RateLimiter,
-    Response,
-    parse_reset_time,
+from quant_data.http import HttpPolicy, RateLimiter, Response, parse_reset_time
+from quant_data.providers._common import (
+    HttpAdapter,
+    fetched_page,
+    invalid_response,
+    payload_excerpt,
 )
 from quant_data.records import FetchedPage, RawPage, SourceBar
 
@@ -107,7 +107,7 @@ def _load(raw_payload: bytes) -> Any:
     return json.loads(raw_payload, parse_float=str, parse_int=str)
 
 
-class CoinApiProvider:
+class CoinApiProvider(HttpAdapter):
     """The CoinAPI OHLCV history adapter (an :class:`~quant_data.records.OhlcvProvider`).
 
     Args:
@@ -145,8 +145,7 @@ class CoinApiProvider:
             )
         self._page_limit = page_limit
         self._exchange = exchange
-        self._clock = clock
-        self.http = HttpClient(
+        super().__init__(
             NAME,
             base_url,
             clock=clock,
@@ -157,10 +156,6 @@ class CoinApiProvider:
             secret_headers={"X-CoinAPI-Key": api_key} if api_key is not None else None,
             limiter=limiter,
         )
-
-    def close(self) -> None:
-        """Close the HTTP connection pool (the adapter cannot be used afterwards)."""
-        self.http.close()
 
     def __repr__(self) -> str:
         return f"CoinApiProvider({self.http!r}, page_limit={self._page_limit})"
@@ -207,7 +202,7 @@ class CoinApiProvider:
         try:
             body = _load(response.raw.payload)
         except ValueError:
-            return response.raw.payload[:200].decode("utf-8", "replace")
+            return payload_excerpt(response)
         if isinstance(body, dict):
             return str(body.get("error") or body.get("detail") or body.get("title") or body)
         return str(body)[:200]
@@ -237,12 +232,8 @@ class CoinApiProvider:
         self, response: Response, symbol: str, quote: str, timeframe: Timeframe
     ) -> tuple[SourceBar, ...]:
         def invalid(why: str) -> ProviderError:
-            return ProviderError(
-                f"coinapi: malformed OHLCV page for {response.raw.request}: {why}",
-                provider=NAME,
-                status=response.status,
-                retryable=True,
-                reason_code=reasons.PROVIDER_RESPONSE_INVALID,
+            return invalid_response(
+                NAME, f"malformed OHLCV page for {response.raw.request}: {why}", response
             )
 
         try:
@@ -307,11 +298,5 @@ class CoinApiProvider:
                 last_end = max(b.open_time_ns for b in bars) + timeframe.ns
                 # A full page proves coverage only up to its last period's end.
                 window_end = min(end_ns, max(last_end, cursor + timeframe.ns))
-            yield FetchedPage(
-                raw=raw,
-                bars=bars,
-                window_start_ns=cursor,
-                window_end_ns=window_end,
-                next_start_ns=window_end if window_end < end_ns else None,
-            )
+            yield fetched_page(raw, bars, cursor, window_end, end_ns)
             cursor = window_end

@@ -45,7 +45,13 @@ from quant_core.secret import Secret
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE, Universe
 from quant_data import reasons
 from quant_data.errors import ProviderError, ProviderUsageError
-from quant_data.http import HttpClient, HttpPolicy, RateLimiter, Response
+from quant_data.http import HttpPolicy, RateLimiter, Response
+from quant_data.providers._common import (
+    HttpAdapter,
+    fetched_page,
+    invalid_response,
+    payload_excerpt,
+)
 from quant_data.records import FetchedPage, RawPage, SourceBar
 from quant_data.trades import Trade, trades_to_bars
 
@@ -164,19 +170,13 @@ def _kraken_error(errors: Sequence[Any], response: Response) -> ProviderError:
 
 
 def _invalid(response: Response, why: str) -> ProviderError:
-    return ProviderError(
-        f"kraken: malformed answer to {response.raw.request}: {why}",
-        provider=NAME,
-        status=response.status,
-        retryable=True,
-        reason_code=reasons.PROVIDER_RESPONSE_INVALID,
-    )
+    return invalid_response(NAME, f"malformed answer to {response.raw.request}: {why}", response)
 
 
 def _result(response: Response) -> dict[str, Any]:
     """The ``result`` object of a Kraken envelope, or the classified error."""
     if response.status != 200:
-        response.expect_ok(NAME, response.raw.payload[:200].decode("utf-8", "replace"))
+        response.expect_ok(NAME, payload_excerpt(response))
     try:
         body = json.loads(response.raw.payload, parse_float=str)
     except ValueError:
@@ -210,7 +210,7 @@ def _trade_time_ns(row: Sequence[Any]) -> int:
     return int(Decimal(str(row[2])) * _NS)
 
 
-class KrakenPublicProvider:
+class KrakenPublicProvider(HttpAdapter):
     """The Kraken public-data adapter (an :class:`~quant_data.records.OhlcvProvider`).
 
     Args:
@@ -246,10 +246,9 @@ class KrakenPublicProvider:
                 reason_code=reasons.PROVIDER_BAD_REQUEST,
             )
         del credentials  # public endpoints take no key
-        self._clock = clock
         self._universe = universe
         self._trades_count = trades_count
-        self.http = HttpClient(
+        super().__init__(
             NAME,
             base_url,
             clock=clock,
@@ -259,10 +258,6 @@ class KrakenPublicProvider:
             transport=transport,
             limiter=limiter,
         )
-
-    def close(self) -> None:
-        """Close the HTTP connection pool (the adapter cannot be used afterwards)."""
-        self.http.close()
 
     def __repr__(self) -> str:
         return f"KrakenPublicProvider({self.http!r})"
@@ -446,15 +441,14 @@ class KrakenPublicProvider:
                 # Kraken serves no-trade candles too, so rows ending before `last` mean a cut
                 # answer: claim only what arrived and ask again for the rest.
                 window_end = newest + timeframe.ns
-            more = window_end < closed_end
-            yield FetchedPage(
-                raw=raw,
-                bars=tuple(b for b in bars if cursor <= b.open_time_ns < window_end),
-                window_start_ns=cursor,
-                window_end_ns=window_end,
-                next_start_ns=window_end if more else None,
+            yield fetched_page(
+                raw,
+                tuple(b for b in bars if cursor <= b.open_time_ns < window_end),
+                cursor,
+                window_end,
+                closed_end,
             )
-            if not more:
+            if window_end >= closed_end:
                 return
             cursor = window_end
 
@@ -491,14 +485,12 @@ class KrakenPublicProvider:
             complete_end = max(window_start, complete_end)
             ready = [t for t in buffer if t.time_ns < complete_end]
             buffer = [t for t in buffer if t.time_ns >= complete_end]
-            yield FetchedPage(
-                raw=raw,
-                bars=trades_to_bars(
-                    ready, source=NAME, symbol=symbol, quote=quote, timeframe=timeframe
-                ),
-                window_start_ns=window_start,
-                window_end_ns=complete_end,
-                next_start_ns=complete_end if complete_end < end_ns else None,
+            yield fetched_page(
+                raw,
+                trades_to_bars(ready, source=NAME, symbol=symbol, quote=quote, timeframe=timeframe),
+                window_start,
+                complete_end,
+                end_ns,
             )
             window_start = complete_end
             since = newest if cut and newest is not None else last
