@@ -149,3 +149,15 @@ def test_content_hash_is_the_digest_of_the_canonical_bytes(algorithm: str) -> No
 def test_content_hash_refuses_unknown_algorithms() -> None:
     with pytest.raises(ValueError, match="md5"):
         content_hash({}, "md5")
+
+
+def test_bytes_hash_is_the_project_notation_over_raw_bytes() -> None:
+    import hashlib
+
+    from quant_core import bytes_hash
+
+    data = b"quant \x00 bytes"
+    assert bytes_hash(data) == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert bytes_hash(data, "sha384") == "sha384:" + hashlib.sha384(data).hexdigest()
+    with pytest.raises(ValueError, match="unsupported"):
+        bytes_hash(data, "md5")

@@ -42,6 +42,7 @@ from quant_core.errors import CanonicalizationError
 
 __all__ = [
     "HASH_ALGORITHMS",
+    "bytes_hash",
     "canonical_json",
     "canonical_text",
     "content_hash",
@@ -139,6 +140,21 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def bytes_hash(data: bytes, algorithm: str = "sha256") -> str:
+    """Hash raw bytes; returns ``"<algorithm>:<hex digest>"``, the project's hash notation.
+
+    Raises:
+        ValueError: ``algorithm`` is not in :data:`HASH_ALGORITHMS`.
+
+    Examples:
+        >>> bytes_hash(b"")
+        'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+    """
+    if algorithm not in HASH_ALGORITHMS:
+        raise ValueError(f"unsupported hash algorithm {algorithm!r}")
+    return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+
+
 def content_hash(value: Any, algorithm: str = "sha256") -> str:
     """Hash the canonical JSON of ``value``; returns ``"<algorithm>:<hex digest>"``.
 
@@ -148,5 +164,4 @@ def content_hash(value: Any, algorithm: str = "sha256") -> str:
     """
     if algorithm not in HASH_ALGORITHMS:
         raise ValueError(f"unsupported hash algorithm {algorithm!r}")
-    digest = hashlib.new(algorithm, canonical_json(value)).hexdigest()
-    return f"{algorithm}:{digest}"
+    return bytes_hash(canonical_json(value), algorithm)

@@ -35,12 +35,8 @@ Examples:
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -54,10 +50,12 @@ from quant_core import (
     IntegrityError,
     Timeframe,
     ValidationError,
+    bytes_hash,
     canonical_json,
     structure,
     unstructure,
 )
+from quant_core.files import write_tree_atomic
 from quant_data import reasons
 
 if TYPE_CHECKING:
@@ -139,10 +137,6 @@ def _csv_bytes(bars: Iterable[Bar]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _hash(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 @attrs.frozen
 class Dataset:
     """Canonical bars plus their manifest. Build with :meth:`from_bars`."""
@@ -197,7 +191,7 @@ class Dataset:
         data = _csv_bytes(ordered)
         manifest = DatasetManifest(
             format=DATASET_FORMAT,
-            dataset_hash=_hash(data),
+            dataset_hash=bytes_hash(data),
             quote=quotes.pop().value,
             timeframe=timeframe.value,
             symbols=tuple(sorted({b.instrument.base for b in ordered})),
@@ -254,28 +248,14 @@ def write_dataset(directory: Path, dataset: Dataset) -> str:
     place, so a reader never sees half a dataset: a mismatch between the two files is
     impossible. An existing directory is moved aside and replaced.
     """
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        for name, data in (
-            (BARS_FILE, dataset.csv_bytes),
-            (MANIFEST_FILE, canonical_json(unstructure(dataset.manifest)) + b"\n"),
-        ):
-            with open(staging / name, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            directory.rename(old)
-            staging.rename(directory)
-            shutil.rmtree(old)
-        else:
-            staging.rename(directory)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    write_tree_atomic(
+        Path(directory),
+        {
+            BARS_FILE: dataset.csv_bytes,
+            MANIFEST_FILE: canonical_json(unstructure(dataset.manifest)) + b"\n",
+        },
+        replace=True,
+    )
     return dataset.manifest.dataset_hash
 
 
@@ -307,7 +287,7 @@ def read_dataset(directory: Path) -> Dataset:
         raise ValidationError(
             f"unsupported dataset format {manifest.format!r}", reason_code=reasons.DATASET_INVALID
         )
-    actual = _hash(data)
+    actual = bytes_hash(data)
     if actual != manifest.dataset_hash:
         raise IntegrityError(
             f"{directory / BARS_FILE} hashes to {actual}, manifest says {manifest.dataset_hash}",

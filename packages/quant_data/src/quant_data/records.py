@@ -18,13 +18,12 @@ Examples:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 import attrs
 
-from quant_core import Timeframe
+from quant_core import Timeframe, bytes_hash
 
 __all__ = [
     "FetchedPage",
@@ -56,7 +55,7 @@ class RawPage:
     @property
     def payload_hash(self) -> str:
         """``sha256:<hex>`` of the payload."""
-        return "sha256:" + hashlib.sha256(self.payload).hexdigest()
+        return bytes_hash(self.payload)
 
 
 @attrs.frozen

@@ -22,10 +22,7 @@ Examples:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from decimal import Decimal
@@ -35,8 +32,9 @@ from typing import Any
 
 import attrs
 
-from quant_core import canonical_json, canonical_text
+from quant_core import bytes_hash, canonical_json, canonical_text
 from quant_core.errors import ValidationError
+from quant_core.files import write_file_atomic
 from quant_exec import reasons
 
 __all__ = [
@@ -201,7 +199,7 @@ def _decision_line(record: DecisionRecord) -> bytes:
 
 def log_hash(data: bytes) -> str:
     """The hash of a decision log's bytes: ``"sha256:<hex>"``."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return bytes_hash(data)
 
 
 class DecisionLog:
@@ -249,16 +247,8 @@ class DecisionLog:
 
     def write(self, path: Path | str) -> str:
         """Write the log atomically (temp file, fsync, rename) and return its hash."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         data = self.to_bytes()
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        write_file_atomic(path, data)
         return log_hash(data)
 
 

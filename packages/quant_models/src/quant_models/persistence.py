@@ -27,9 +27,7 @@ Examples:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,8 @@ from typing import Any
 import attrs
 
 from quant_core import canonical_json, content_hash, structure
+from quant_core.canonical import sha256_hex
+from quant_core.files import write_files_synced
 from quant_models import reasons
 from quant_models.calibration import Calibrator
 from quant_models.errors import ArtifactError
@@ -152,7 +152,7 @@ class ModelSet:
                     "params": e.params,
                     "calibrator": e.calibrator.to_dict(),
                     "file": e.file,
-                    "sha256": hashlib.sha256(files[e.file]).hexdigest(),
+                    "sha256": sha256_hex(files[e.file]),
                 }
                 for e in self.entries
             ],
@@ -174,13 +174,7 @@ def artifact_files(model_set: ModelSet) -> dict[str, bytes]:
 
 def write_files(directory: Path, files: Mapping[str, bytes]) -> None:
     """Write ``files`` under ``directory`` (which should be a fresh staging directory)."""
-    for name, data in sorted(files.items()):
-        path = Path(directory) / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+    write_files_synced(directory, files)
 
 
 def load_model_set(directory: Path) -> ModelSet:
@@ -211,7 +205,7 @@ def load_model_set(directory: Path) -> ModelSet:
         if not path.is_file():
             raise ArtifactError(f"missing model file {path}", reason_code=reasons.ARTIFACT_MISSING)
         data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != item["sha256"]:
+        if sha256_hex(data) != item["sha256"]:
             raise ArtifactError(f"{path} does not match its hash in {METADATA_FILE}")
         entries.append(
             ModelEntry(

@@ -26,7 +26,15 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from quant_core import QuantUsageError, canonical_json, content_hash, structure, unstructure
+from quant_core import (
+    QuantUsageError,
+    bytes_hash,
+    canonical_json,
+    content_hash,
+    structure,
+    unstructure,
+)
+from quant_core.files import write_tree_atomic
 from quant_core.rng import derive_seed
 from quant_models import reasons
 from quant_models.baselines import BASELINES, fit_climatology, fit_logistic, fit_persistence
@@ -606,7 +614,7 @@ def train_panel(
         library_versions=library_versions(),
         metrics=metrics,
         search={"budget": config.search_budget, "trials": trials},
-        artifacts={name: "sha256:" + _sha(files[name]) for name in sorted(files)},
+        artifacts={name: bytes_hash(files[name]) for name in sorted(files)},
         model_id=model_set.model_id,
     )
     files["run.json"] = canonical_json(unstructure(record)) + b"\n"
@@ -616,12 +624,6 @@ def train_panel(
     files["evidence.json"] = canonical_json(unstructure(evidence)) + b"\n"
     files["decision.json"] = canonical_json(unstructure(decision)) + b"\n"
     return TrainResult(model_set, files, record, evidence, decision, metrics)
-
-
-def _sha(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
 
 
 def _verify(files: Mapping[str, bytes], model_id: str) -> tuple[bool, tuple[str, ...]]:
@@ -663,16 +665,7 @@ def train(
         panel, config, dataset_hash=dataset.manifest.dataset_hash, champion=champion
     )
     if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        try:
-            write_files(staging, result.files)
-            if out.exists():
-                out.rmdir()
-            staging.rename(out)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        write_tree_atomic(Path(out), result.files)
     return result
 
 

@@ -73,6 +73,7 @@ from quant_core import (
     QuantUsageError,
     QuoteCurrency,
     Timeframe,
+    bytes_hash,
     canonical_json,
     get_universe,
     ns_to_iso,
@@ -1072,7 +1073,7 @@ class Store:
             for seq, payload, payload_hash in conn.execute(
                 select(_RAW.c.seq, _RAW.c.payload, _RAW.c.payload_hash).order_by(_RAW.c.seq)
             ):
-                actual = "sha256:" + hashlib.sha256(payload).hexdigest()
+                actual = bytes_hash(payload)
                 if seq != expected or actual != payload_hash:
                     return _fail(
                         passed,
