@@ -184,8 +184,9 @@ def test_import_real_files(shared_data: Path) -> None:
     assert kraken["rows"] >= kraken["bars_new"] + kraken["quarantined"]
     usdt = files[ton.name]
     assert usdt["rows"] > 100
-    assert usdt["quarantine_reasons"] == {"STORE_QUOTE_UNSUPPORTED": usdt["rows"]}
-    assert usdt["bars_new"] == 0
+    # USDT is a supported data quote (decision record 0047): a clean USDT file lands whole.
+    assert usdt["quarantine_reasons"] == {}
+    assert usdt["bars_new"] == usdt["rows"]
     again = _json(["data", "import", str(near)])
     assert again["files"][0]["bars_new"] == 0
     human = runner.invoke(app, ["data", "import", str(near)])
@@ -272,3 +273,16 @@ def test_open_store_accepts_memory_and_creates_sqlite_dirs(tmp_path: Path) -> No
     nested = tmp_path / "a" / "b" / "q.db"
     open_store(f"sqlite:///{nested}", settings, SimClock(0))
     assert nested.exists()
+
+
+def test_import_reports_quarantine_reasons_per_file(tmp_path: Path) -> None:
+    # A Kraken OHLCVT export (headerless time,open,high,low,close,volume,trades) whose second
+    # row has its high below its low: one bar lands, one is quarantined with its reason.
+    path = tmp_path / "XBTUSD_60.csv"
+    path.write_text("1704067200,100,110,90,105,1.5,7\n1704070800,105,95,100,101,2.0,9\n")
+    report = _json(["data", "import", str(path)])
+    (entry,) = report["files"]
+    assert (entry["rows"], entry["bars_new"], entry["quarantined"]) == (2, 1, 1)
+    (reason,) = entry["quarantine_reasons"]
+    assert entry["quarantine_reasons"][reason] == 1
+    assert reason.startswith("STORE_")

@@ -274,3 +274,67 @@ def test_train_with_a_registry_keeps_the_champion_on_rejection(
     assert json.loads(second.stdout)["reasons"] == ["GATE_NOT_BETTER_THAN_CHAMPION"]
     assert json.loads((reg / "champion.json").read_bytes()) == pointer
     assert len((reg / "history.jsonl").read_text().splitlines()) == 2
+
+
+def test_train_from_a_real_store_end_to_end(tmp_path: Path) -> None:
+    """--symbols against a real embedded SQLite store filled from the synthetic market."""
+    import os
+
+    from quant_core import SimClock, iso_to_ns
+    from quant_data.records import FetchedPage, RawPage
+    from quant_data.store import Store
+    from quant_data.synthetic import SyntheticMarket
+    from quant_models import load_model_set
+
+    start = iso_to_ns("2024-01-01T00:00:00Z")
+    n_bars = 420
+    end = start + n_bars * 3_600_000_000_000
+    market = SyntheticMarket(seed=21, symbols=("BTC", "ETH", "SOL"), start_ns=start, end_ns=end)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    store = Store.open(f"sqlite:///{data_dir / 'quant.db'}", clock=SimClock(end + 1))
+    for symbol in market.symbols:
+        bars = market.source_bars(symbol)
+        raw = RawPage("synthetic", f"GET /ohlc?pair={symbol}", end, 200, b"synthetic page")
+        store.ingest_page(FetchedPage(raw, bars, start, end, None))
+    # what the command should train on, materialized here independently
+    expected = store.materialize(["BTC", "ETH"], "USD", "1h", start, end)
+    store.engine.dispose()
+    cfg = _config(tmp_path, min_samples=10, min_bss=-1.0, max_ece=1.0)
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "quant_apps",
+            "train",
+            "--symbols",
+            "btc, eth",
+            "--start",
+            "2024-01-01T00:00:00Z",
+            "--end",
+            "2024-01-18T12:00:00Z",
+            "--config",
+            str(cfg),
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "QUANT_DATA_DIR": str(data_dir)},
+    )
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["dataset_hash"] == expected.manifest.dataset_hash
+    run = json.loads((out / "run.json").read_bytes())
+    assert run["dataset_hash"] == expected.manifest.dataset_hash
+    assert run["window"]["symbols"] == ["BTC", "ETH"]
+    assert run["window"]["start_ns"] == start
+    assert run["window"]["bars"] == n_bars
+    model_set = load_model_set(out)
+    assert model_set.model_id == doc["model_id"]
+    assert model_set.dataset_hash == expected.manifest.dataset_hash
+    assert model_set.symbols == ("BTC", "ETH")

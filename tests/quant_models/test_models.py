@@ -59,6 +59,26 @@ def test_family_learns_saves_and_loads_identically(family: str) -> None:
     assert twin.to_bytes() == data
 
 
+def test_random_forest_fast_path_is_scikit_learns_answer_bit_for_bit() -> None:
+    x, y = _xy()
+    x = x.copy()
+    x[::7, 1] = np.nan  # gaps in the features reach the model as NaN
+    model = get_family("random_forest").build({"n_estimators": 7, "min_samples_leaf": 5}, seed=4)
+    model.fit(x, y)
+    forest = model.model  # type: ignore[attr-defined]
+    reference = forest.predict_proba(x)[:, list(forest.classes_).index(1)]
+    assert np.array_equal(model.predict_proba(x), reference)
+    assert np.array_equal(model.predict_proba(x[5:6]), reference[5:6])  # one row
+    assert np.array_equal(model.predict_proba(np.asfortranarray(x)), reference)
+    # input scikit-learn refuses is refused the same way
+    with pytest.raises(ValueError, match="features"):
+        model.predict_proba(x[:, :2])
+    bad = x[:3].copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        model.predict_proba(bad)
+
+
 def test_saved_formats_are_the_native_ones() -> None:
     x, y = _xy()
     fams = {name: get_family(name).build({"n_estimators": 3}, seed=1) for name in FAMILIES}

@@ -45,6 +45,26 @@ def test_valid_page_becomes_canonical_bars(
     assert ds.manifest.summary["symbols"]["BTC"]["missing_slots"] == 0
 
 
+def test_usdt_is_a_data_quote_kept_apart_from_usd(
+    store: Store, make_bar: MakeBar, make_page: MakePage
+) -> None:
+    """USDT candles land as USDT (decision record 0047), never relabelled or mixed with USD."""
+    import attrs
+
+    usd = [make_bar(i) for i in range(3)]
+    usdt = [
+        attrs.evolve(make_bar(i, close=f"{200 + i}"), quote="USDT", high="300") for i in range(3)
+    ]
+    result = store.ingest_page(make_page([*usd, *usdt], 0, 3))
+    assert (result.bars_new, result.quarantined) == (6, {})
+    tether = store.materialize(["BTC"], "USDT", "1h", 0, 3 * H)
+    dollar = store.materialize(["BTC"], "USD", "1h", 0, 3 * H)
+    assert [b.close for b in tether.bars()] == [Decimal(200 + i) for i in range(3)]
+    assert {b.instrument.quote.value for b in tether.bars()} == {"USDT"}
+    assert [b.close for b in dollar.bars()] == [Decimal(f"{100 + i}.5") for i in range(3)]
+    assert tether.manifest.dataset_hash != dollar.manifest.dataset_hash
+
+
 BAD_ROWS: list[tuple[dict[str, Any], str]] = [
     ({"close": "NaN"}, reasons.STORE_PRICE_NAN),
     ({"volume": "Infinity"}, reasons.STORE_PRICE_NAN),

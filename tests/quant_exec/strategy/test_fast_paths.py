@@ -120,7 +120,7 @@ def test_a_record_without_canonical_form_is_refused_by_both_paths() -> None:
 
 
 def test_full_caches_still_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    for cache in ("_TEXT", "_CODES", "_IDENTITY"):
+    for cache in ("_TEXT", "_PIECES"):
         monkeypatch.setattr(decisions, cache, {})
     monkeypatch.setattr(decisions, "_CACHE_LIMIT", 0)
     log = DecisionLog({})
@@ -128,5 +128,4 @@ def test_full_caches_still_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch) 
         log.append(DecisionRecord(**{**BASE, "instrument": f"I{n}", "reason_codes": (f"C{n}",)}))
     assert log.to_bytes() == reference(log)
     assert not decisions._TEXT
-    assert not decisions._CODES
-    assert not decisions._IDENTITY
+    assert not decisions._PIECES

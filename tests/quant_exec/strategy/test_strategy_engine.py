@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -174,6 +175,17 @@ class Scripted:
         return (Prediction(BTC, as_of_ns, as_of_ns, (near, far), self.model_id),)
 
 
+# The scenarios below are written against these thresholds (the first governed defaults),
+# pinned so that retuning the defaults does not move them.
+SCENARIO_THRESHOLDS: dict[str, Any] = {
+    "entry_min_up_probability": Decimal("0.58"),
+    "entry_max_downside_probability": Decimal("0.40"),
+    "dip_min_recovery_probability": Decimal("0.6"),
+    "exit_min_negative_probability": Decimal("0.62"),
+    "exit_max_rebound_probability": Decimal("0.35"),
+}
+
+
 def scenario(
     closes: Sequence[str],
     script: Mapping[int, tuple[float, float, float]],
@@ -182,7 +194,7 @@ def scenario(
     **kw: object,
 ) -> BacktestResult:
     config = BacktestConfig.from_profiles(
-        strategy or StrategyProfile(),
+        strategy or StrategyProfile(**SCENARIO_THRESHOLDS),
         risk or RiskProfile(),
         slippage=SlippageModel(base_bps=0, impact_bps=0),
         max_volume_share=Decimal(1),

@@ -2,25 +2,35 @@
 
 ``quant backtest --data DIR --predictions FILE --profile FILE --out DIR`` replays recorded
 predictions over a dataset directory (written by ``quant data``) through the quant_exec
-engine; ``quant backtest --example --out DIR`` runs the same engine on the built-in synthetic
-example. Either way ``--out`` receives ``decisions.jsonl`` (the decision log), ``report.html``
-(the self-contained report) and ``summary.json``, and the command prints the summary metrics
-and the replay hash (the decision log's hash).
+engine; ``quant backtest --data DIR --bundle RELEASE [--keys KEYS]`` predicts with the models
+of a signed bundle release instead, activated through :func:`quant_apps.runtime.activate_bundle`
+(verify, install into a temporary store, load the active bundle); ``quant backtest --example
+--out DIR`` runs the same engine on the built-in synthetic example. Either way ``--out``
+receives ``decisions.jsonl`` (the decision log), ``report.html`` (the self-contained report)
+and ``summary.json``, and the command prints the summary metrics and the replay hash (the
+decision log's hash). With ``--bundle`` the session's ``model_id`` is the bundle hash (the
+manifest digest) and the summary and report add the bundle's version, model id and training
+lineage; a tampered or untrusted bundle exits 3 with the bundle's reason code.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
+import attrs
 import typer
 
 from quant_apps.output import emit_json, guarded, human
+from quant_apps.runtime import ActiveModel, BundledPredictor, activate_bundle, shipped_keys_dir
+from quant_bundle import TrustStore
 from quant_core import (
     InMemoryFeed,
+    Predictor,
     ProfileError,
     QuantUsageError,
     RiskProfile,
@@ -41,7 +51,7 @@ from quant_exec import (
     summary,
 )
 
-__all__ = ["load_profiles", "register"]
+__all__ = ["bundle_predictor", "load_profiles", "register"]
 
 DECISIONS_FILE = "decisions.jsonl"
 REPORT_FILE = "report.html"
@@ -90,6 +100,28 @@ def load_profiles(path: Path) -> tuple[StrategyProfile, RiskProfile]:
     return strategy, risk
 
 
+def bundle_predictor(release: Path, keys: Path | None = None) -> tuple[Predictor, ActiveModel]:
+    """Activate ``release`` in a throw-away store and wrap its predictor for a backtest.
+
+    The release is verified against ``keys`` (default: the shipped ``bundles/keys``),
+    installed through the real install path into a temporary install root, loaded back as the
+    active bundle, and its models kept in memory; the store is removed afterwards.
+
+    Raises:
+        BundleRejectedError: the reason code of the failed check (``SIG_INVALID``,
+            ``KEY_UNTRUSTED``, ``ARCHIVE_DIGEST_MISMATCH``, ``BUNDLE_MISSING``, …).
+    """
+    trust = TrustStore.load(shipped_keys_dir() if keys is None else keys)
+    with tempfile.TemporaryDirectory(prefix="quant-backtest-bundle-") as state:
+        active = activate_bundle(Path(state), release, trust=trust, require=True)
+    return BundledPredictor(active), active
+
+
+_SOURCES = (
+    "give either --example, or --data DIR with exactly one of --predictions FILE or --bundle DIR"
+)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``backtest`` command to ``app``."""
 
@@ -111,40 +143,53 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--profile", help="JSON/TOML file with 'strategy' and 'risk' tables."),
         ] = None,
+        bundle: Annotated[
+            Path | None,
+            typer.Option("--bundle", help="A signed bundle release directory to predict with."),
+        ] = None,
+        keys: Annotated[
+            Path | None,
+            typer.Option("--keys", help="Trusted public keys for --bundle (default: shipped)."),
+        ] = None,
         example: Annotated[
             bool, typer.Option("--example", help="Run the built-in synthetic example.")
         ] = False,
         json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:
-        """Replay predictions over bars through strategy, risk gates and paper broker."""
-        if example and (data is not None or predictions is not None):
-            raise QuantUsageError(
-                "give either --example, or --data DIR together with --predictions FILE",
-                reason_code=core_reasons.USAGE_ERROR,
-            )
+        """Replay predictions (a file or a bundle's models) over bars through the engine."""
+        if keys is not None and bundle is None:
+            raise QuantUsageError("--keys goes with --bundle", reason_code=core_reasons.USAGE_ERROR)
+        if example != (data is None) or (example and (predictions or bundle)):
+            raise QuantUsageError(_SOURCES, reason_code=core_reasons.USAGE_ERROR)
         strategy, risk = load_profiles(profile) if profile else (StrategyProfile(), RiskProfile())
-        if example:
+        active: ActiveModel | None = None
+        predictor: Predictor
+        dataset_hash: str | None = None
+        if data is None:
             feed, predictor = example_inputs()
-            config = BacktestConfig.from_profiles(strategy, risk)
             title = "quant backtest — built-in synthetic example"
-        elif data is not None and predictions is not None:
+        else:
+            if (predictions is None) == (bundle is None):
+                raise QuantUsageError(_SOURCES, reason_code=core_reasons.USAGE_ERROR)
             dataset = read_dataset(data)
             feed = InMemoryFeed(dataset.bars())
-            predictor = RecordedPredictor(read_predictions(predictions))
-            config = BacktestConfig.from_profiles(
-                strategy, risk, dataset_hash=dataset.manifest.dataset_hash
-            )
-            title = f"quant backtest — {data.name}"
-        else:
-            raise QuantUsageError(
-                "give either --example, or --data DIR together with --predictions FILE",
-                reason_code=core_reasons.USAGE_ERROR,
-            )
+            dataset_hash = dataset.manifest.dataset_hash
+            if bundle is not None:
+                predictor, active = bundle_predictor(bundle, keys)
+                title = f"quant backtest — {data.name} — bundle {active.bundle_version}"
+            else:
+                predictor = RecordedPredictor(read_predictions(cast(Path, predictions)))
+                title = f"quant backtest — {data.name}"
+        config = BacktestConfig.from_profiles(strategy, risk, dataset_hash=dataset_hash)
         result = run_backtest(feed, predictor, config)
         out.mkdir(parents=True, exist_ok=True)
         result.log.write(out / DECISIONS_FILE)
-        (out / REPORT_FILE).write_text(render_report(result.report_data(title)), encoding="utf-8")
+        report = result.report_data(title)
         document = {"ok": True, "out": str(out), **summary(result)}
+        if active is not None:
+            document["bundle"] = active.identity()
+            report = attrs.evolve(report, identity={**report.identity, **active.identity()})
+        (out / REPORT_FILE).write_text(render_report(report), encoding="utf-8")
         (out / SUMMARY_FILE).write_bytes(canonical_json(document) + b"\n")
         if json_output:
             emit_json(document)
@@ -154,4 +199,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"{name:>18}: {value}", markup=False)
         console.print(f"{'replay hash':>18}: {result.log_hash}", markup=False)
         console.print(f"{'model':>18}: {result.session['model_id']}", markup=False)
+        if active is not None:
+            console.print(
+                f"{'bundle':>18}: {active.bundle_version} (models {active.model_id})",
+                markup=False,
+            )
+        if config.dataset_hash is not None:
+            console.print(f"{'dataset':>18}: {config.dataset_hash}", markup=False)
         console.print(f"wrote {out / DECISIONS_FILE}, {out / REPORT_FILE}", markup=False)

@@ -1,9 +1,13 @@
-"""``quant bundle …``: keys, build, verify, install, status, rollback and updates.
+"""``quant bundle …``: keys, build, verify, install, activate, status, rollback, updates.
 
 Every command takes ``--json`` and follows :mod:`quant_apps.output`: exit 3 with the reason
 code on every rejection (the active bundle is unchanged), 1 on storage failures, 2 on usage
 errors. The install root defaults to ``<data dir>/bundles`` (``--root`` overrides); trusted
 public keys default to ``bundles/keys`` in the working directory (``--trusted-keys``).
+
+``quant bundle build DIR`` on a ``quant train --out`` directory takes the manifest's feature
+schema hash from ``metadata.json`` and the training lineage from ``run.json`` (decision record
+0054); :mod:`quant_apps.runtime` is what loads the models of an installed bundle.
 
 ``QUANT_REQUIRE_BUNDLE=1`` (read here, never in the library) makes ``quant bundle check`` a
 hard error when no verified bundle can be loaded, instead of reporting the fallback.
@@ -57,7 +61,8 @@ KEYRING_SERVICE = "quant-bundle-signing"
 """The OS keychain service under which ``keygen --keyring`` stores private keys."""
 
 app = typer.Typer(
-    help="Signed model bundles: keygen, build, verify, install, status, rollback, updates.",
+    help="Signed model bundles: keygen, build, verify, install, activate, status, rollback,"
+    " updates.",
     no_args_is_help=True,
 )
 
@@ -154,6 +159,20 @@ def _signing_key(spec: str) -> PrivateKey:
     return load_private_key(Path(spec))
 
 
+_NO_SCHEMA = "sha256:" + "0" * 64
+_LINEAGE_KEYS = ("run_id", "model_id", "dataset_hash", "config_hash", "seed")
+
+
+def _train_defaults(artifact_dir: Path) -> tuple[str, dict[str, Any]]:
+    """Feature schema hash and lineage of a ``quant train --out`` directory, if it is one."""
+    try:
+        meta = json.loads((artifact_dir / "metadata.json").read_bytes())
+        run = json.loads((artifact_dir / "run.json").read_bytes())
+        return str(meta["feature_schema_hash"]), {k: run[k] for k in _LINEAGE_KEYS}
+    except (OSError, ValueError, KeyError, TypeError):
+        return _NO_SCHEMA, {}
+
+
 @app.command("keygen")
 @guarded()
 def keygen(
@@ -199,8 +218,13 @@ def build(
         ),
     ] = None,
     feature_schema_hash: Annotated[
-        str, typer.Option("--feature-schema-hash", help="Feature schema hash of the models.")
-    ] = "sha256:" + "0" * 64,
+        str | None,
+        typer.Option(
+            "--feature-schema-hash",
+            help="Feature schema hash of the models (default: from a quant train"
+            " metadata.json in ARTIFACT_DIR).",
+        ),
+    ] = None,
     pointer_days: Annotated[
         float, typer.Option("--pointer-days", help="Days until the 'latest' pointer expires.")
     ] = 30.0,
@@ -248,7 +272,11 @@ def build(
         if unknown:
             raise QuantUsageError(f"unknown --metadata keys: {sorted(unknown)}")
     key = _signing_key(sign_key)
-    spec = BundleSpec(bundle_version=version, feature_schema_hash=feature_schema_hash, **extra)
+    schema, lineage = _train_defaults(artifact_dir)
+    extra.setdefault("training_lineage_metadata", lineage)
+    spec = BundleSpec(
+        bundle_version=version, feature_schema_hash=feature_schema_hash or schema, **extra
+    )
     manifest = build_release(artifact_dir, spec, [key], out)
     now = WallClock().now_ns()
     write_pointer(
@@ -367,6 +395,54 @@ def check(
             json_output,
             f"no verified bundle, running in fallback mode [{result.reason_code}]",
         )
+
+
+@app.command("activate")
+@guarded()
+def activate(
+    source: Annotated[
+        Path | None,
+        typer.Argument(help="Release directory (default: QUANT_BUNDLE_SOURCE or bundles/default)."),
+    ] = None,
+    trusted_keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--trusted-keys", help="Trusted public keys (default: QUANT_BUNDLE_KEYS or shipped)."
+        ),
+    ] = None,
+    root: RootOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Verify, install and load a release's models as the app does at startup.
+
+    Nothing is installed when the release is already active. QUANT_REQUIRE_BUNDLE=1 makes a
+    missing or refused bundle an error (exit 3); otherwise the fallback is reported.
+    """
+    from quant_apps import runtime
+
+    heard: list[tuple[str, str]] = []
+    active = runtime.activate_bundle(
+        _root(root),
+        source if source is not None else runtime.shipped_bundle_dir(),
+        trust=TrustStore.load(trusted_keys) if trusted_keys is not None else None,
+        require=require_bundle(),
+        clock=WallClock(),
+        on_fallback=lambda code, message: heard.append((code, message)),
+    )
+    if active is None:
+        code, message = heard[0]
+        _out(
+            {"loaded": False, "fallback": True, "reason_code": code, "message": message},
+            json_output,
+            f"no bundle activated, running in fallback mode [{code}]",
+        )
+        return
+    _out(
+        {"loaded": True, **active.identity(), "path": str(active.path)},
+        json_output,
+        f"bundle {active.bundle_version} active: models {active.model_id}, trained on "
+        f"{active.dataset_hash} (config {active.config_hash}, seed {active.seed})",
+    )
 
 
 @app.command("rollback")

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from quant_apps import audit, backtest, bundle, data, emulator, train
+from quant_apps import audit, backtest, bundle, data, demo, emulator, train
 from quant_apps.doctor import doctor_report, package_versions
 from quant_apps.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, human
 
@@ -29,6 +29,7 @@ app.add_typer(bundle.app, name="bundle")
 app.add_typer(data.app, name="data")
 app.add_typer(emulator.app, name="emulator")
 backtest.register(app)
+demo.register(app)
 train.register(app)
 
 

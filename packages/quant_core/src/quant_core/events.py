@@ -204,7 +204,10 @@ class Prediction:
     model_id: str
 
     def __attrs_post_init__(self) -> None:
-        horizons = [f.horizon_ns for f in self.forecasts]
+        forecasts = self.forecasts
+        if len(forecasts) == 1 and self.model_id:  # one horizon is always in order: skip the sort
+            return
+        horizons = [f.horizon_ns for f in forecasts]
         if not horizons or horizons != sorted(set(horizons)):
             raise _invalid_prediction(
                 f"forecasts must be non-empty with unique ascending horizons, got {horizons}"

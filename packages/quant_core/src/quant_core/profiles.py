@@ -214,14 +214,14 @@ _STRATEGY_SPECS: dict[str, ParameterSpec] = {
         3, 1, 96, "Consecutive evaluations an outlook must hold before it drives an exit.", "evals"
     ),
     "entry_min_up_probability": _p(
-        "0.58", "0.5", "0.95", "Probability of a rise required before entering."
+        "0.55", "0.5", "0.95", "Probability of a rise required before entering."
     ),
     "entry_max_downside_probability": _p(
-        "0.40", "0.05", "0.6", "Near-term downside probability above which entry is gated."
+        "0.46", "0.05", "0.6", "Near-term downside probability above which entry is gated."
     ),
     "dip_min_drop_pct": _p("3", "0.5", "40", "Drop that qualifies as a dip for entry.", "%"),
     "dip_min_recovery_probability": _p(
-        "0.6", "0.5", "0.95", "Predicted recovery probability required to buy a dip."
+        "0.54", "0.5", "0.95", "Predicted recovery probability required to buy a dip."
     ),
     "take_profit_trigger_pct": _p(
         "6", "0.5", "200", "Unrealised gain at which partial profit-taking is considered.", "%"
@@ -233,10 +233,10 @@ _STRATEGY_SPECS: dict[str, ParameterSpec] = {
         "0.05", "0", "0.5", "Probability edge over 0.5 required for a tactical re-entry."
     ),
     "exit_min_negative_probability": _p(
-        "0.62", "0.5", "0.95", "Persistent downside probability that argues for a final exit."
+        "0.56", "0.5", "0.95", "Persistent downside probability that argues for a final exit."
     ),
     "exit_max_rebound_probability": _p(
-        "0.35", "0.05", "0.5", "Rebound probability below which the outlook counts as weak."
+        "0.45", "0.05", "0.5", "Rebound probability below which the outlook counts as weak."
     ),
     "severe_loss_pct": _p(
         "20", "5", "90", "Adverse move at which severe-loss recovery analysis starts.", "%"

@@ -71,11 +71,30 @@ def to_decimal(value: Decimal | int | str) -> Decimal:
 
 
 class QuoteCurrency(enum.Enum):
-    """The quote currencies the runtime supports (historical data spec §4.2)."""
+    """The quote currencies bars may carry.
+
+    ``CAD``, ``USD`` and ``USDC`` are the runtime quotes (historical data spec §4.2): the
+    ones the universe trades and the risk and order paths accept. ``USDT`` is a *data* quote
+    only: Binance's hourly history is USDT-quoted, and a BTC/USDT bar stays BTC/USDT in the
+    store (decision record 0047) instead of being quarantined or relabelled. Check
+    :attr:`runtime` before trading in a quote.
+
+    Examples:
+        >>> [q.value for q in QuoteCurrency if q.runtime]
+        ['CAD', 'USD', 'USDC']
+        >>> QuoteCurrency("USDT").runtime
+        False
+    """
 
     CAD = "CAD"
     USD = "USD"
     USDC = "USDC"
+    USDT = "USDT"
+
+    @property
+    def runtime(self) -> bool:
+        """Whether the runtime trades in this quote (spec §4.2); ``USDT`` is data-only."""
+        return self is not QuoteCurrency.USDT
 
 
 class Timeframe(enum.Enum):
@@ -93,7 +112,9 @@ class Timeframe(enum.Enum):
     @property
     def seconds(self) -> int:
         """Length in seconds."""
-        return _TIMEFRAME_SECONDS[self.value]
+        # ``_value_`` is the plain attribute behind ``value`` (no descriptor call): every
+        # bar's close time reads this.
+        return _TIMEFRAME_SECONDS[self._value_]
 
     @property
     def ns(self) -> int:
@@ -135,12 +156,13 @@ def _check_asset_code(_inst: object, attribute: attrs.Attribute[str], value: str
         )
 
 
-@attrs.frozen(order=True)
+@attrs.frozen(order=True, cache_hash=True)
 class Instrument:
     """A spot instrument: a base asset in a quote currency (``BTC/USD``).
 
     ``base`` uses the canonical symbol (``BTC``, not Kraken's ``XBT``); venue codes are a
-    mapping in :mod:`quant_core.universe`.
+    mapping in :mod:`quant_core.universe`. Instruments key the engine's per-bar lookups, so the
+    hash is computed once per value (``cache_hash``) rather than on every lookup.
     """
 
     base: str = attrs.field(validator=_check_asset_code)

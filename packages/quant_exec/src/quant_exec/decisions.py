@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -99,8 +99,7 @@ class DecisionRecord:
 
 _CACHE_LIMIT = 4096
 _TEXT: dict[str, str] = {}
-_CODES: dict[tuple[str, ...], str] = {}
-_IDENTITY: dict[tuple[str | None, str | None], str] = {}
+_PIECES: dict[tuple[Any, ...], tuple[str, str, str, str, str]] = {}
 _OPTIONAL_STR = (str, type(None))
 
 
@@ -119,81 +118,192 @@ def _text(value: str) -> str:
     return text
 
 
-def _codes(codes: tuple[str, ...]) -> str:
-    """``"reason_codes":[...],"seq":`` for ``codes``, memoised."""
-    text = _CODES.get(codes)
-    if text is None:
-        text = '"reason_codes":[' + ",".join([_text(c) for c in codes]) + '],"seq":'
-        if len(_CODES) < _CACHE_LIMIT:
-            _CODES[codes] = text
-    return text
+_Pieces = tuple[str, str, str, str, str]
 
 
-def _identity(instrument: str | None, model_id: str | None) -> str:
-    """``,"instrument":…,"kind":"decision","model_id":…,"order_id":``, memoised."""
-    key = (instrument, model_id)
-    text = _IDENTITY.get(key)
-    if text is None:
-        text = (
-            ',"instrument":'
-            + ("null" if instrument is None else _text(instrument))
-            + ',"kind":"decision","model_id":'
-            + ("null" if model_id is None else _text(model_id))
-            + ',"order_id":'
-        )
-        if len(_IDENTITY) < _CACHE_LIMIT:
-            _IDENTITY[key] = text
-    return text
+def _pieces(
+    action: str,
+    instrument: str | None,
+    model_id: str | None,
+    profile: str,
+    codes: tuple[str, ...],
+    trigger: str,
+) -> _Pieces:
+    """The fixed text between a line's varying values, memoised per combination.
+
+    A line is ``a + inputs + b + order_id + c + quantity + d + seq + e + ts_ns + "}"`` with
+    ``a = {"action":…,"inputs":``, ``b = ,"instrument":…,"kind":"decision","model_id":…,
+    "order_id":``, ``c = ,"profile":…,"quantity":``, ``d = ,"reason_codes":[…],"seq":`` and
+    ``e = ,"trigger":…,"ts_ns":`` (keys in sorted order). A run repeats a few combinations of
+    action, instrument, model, profile, reason codes and trigger, so one lookup gives all
+    five. The caller reads the memo (``_PIECES``) itself and calls this on a miss, which
+    makes the pieces and memoises them while the bounded memo has room.
+    """
+    pieces = (
+        '{"action":' + _text(action) + ',"inputs":',
+        ',"instrument":'
+        + ("null" if instrument is None else _text(instrument))
+        + ',"kind":"decision","model_id":'
+        + ("null" if model_id is None else _text(model_id))
+        + ',"order_id":',
+        ',"profile":' + _text(profile) + ',"quantity":',
+        ',"reason_codes":[' + ",".join([_text(c) for c in codes]) + '],"seq":',
+        ',"trigger":' + _text(trigger) + ',"ts_ns":',
+    )
+    if len(_PIECES) < _CACHE_LIMIT:
+        _PIECES[(action, instrument, model_id, profile, codes, trigger)] = pieces
+    return pieces
+
+
+_TEMPLATES: dict[tuple[Any, ...], tuple[tuple[str, str], ...] | None] = {}
+_float_repr = float.__repr__
+_int_repr = int.__repr__
+
+
+def _template(keys: tuple[Any, ...]) -> tuple[tuple[str, str], ...] | None:
+    """The keys of a dict in sorted order, each with its ``{"key":`` / ``,"key":`` prefix.
+
+    Memoised by the keys in insertion order (the strategy builds its inputs in a few fixed
+    shapes); ``None`` when a key is not a plain ``str`` (the general encoder decides then).
+    The memo is looked up by equality, as dict keys are, so a key of a ``str`` subclass that
+    equals a memoised ``str`` key is written as that string: what the encoder writes for it.
+    """
+    template = _TEMPLATES.get(keys)
+    if template is None and keys not in _TEMPLATES:
+        if all(type(key) is str for key in keys):
+            template = tuple(
+                (key, ("{" if i == 0 else ",") + _text(key) + ":")
+                for i, key in enumerate(sorted(keys))
+            )
+        if len(_TEMPLATES) < _CACHE_LIMIT:
+            _TEMPLATES[keys] = template
+    return template
+
+
+def _object_text(value: dict[Any, Any], *, nested: bool = False) -> str | None:
+    """The canonical JSON text of a dict of plain values, or ``None`` to use the encoder.
+
+    Takes ``str`` keys and values of exactly the types :class:`decimal.Decimal` (finite),
+    ``float`` (finite; ``-0.0`` is written ``0.0``), ``int``, ``str``, ``None`` and, at the
+    top level only, ``dict`` (such as the per-horizon ``p_up``); anything else (``bool``,
+    subclasses, lists, non-finite numbers, other key types, deeper nesting, so also a dict
+    that holds itself) returns ``None`` so that :func:`~quant_core.canonical_text` writes, or
+    refuses, it. Each value is written exactly as the canonical encoder writes it: a Decimal
+    as the JSON string of ``str(value)``, a float as ``float.__repr__``, an int as
+    ``int.__repr__``.
+    """
+    if not value:
+        return "{}"
+    keys = tuple(value)
+    template = _TEMPLATES.get(keys) or _template(keys)  # the memo read inline: once per dict
+    if template is None:
+        return None
+    parts: list[str] = []
+    append = parts.append
+    for key, prefix in template:
+        item = value[key]
+        kind = type(item)
+        if kind is Decimal:
+            if not item.is_finite():
+                return None
+            append(prefix + '"' + str(item) + '"')
+        elif kind is float:
+            if item == 0.0:  # 0.0 and -0.0 alike
+                append(prefix + "0.0")
+            elif item - item == 0.0:  # finite (inf - inf and nan - nan are nan)
+                append(prefix + _float_repr(item))
+            else:
+                return None
+        elif kind is int:
+            append(prefix + _int_repr(item))
+        elif kind is str:
+            append(prefix + encode_basestring(item))
+        elif item is None:
+            append(prefix + "null")
+        elif kind is dict and not nested:
+            inner = _object_text(item, nested=True)
+            if inner is None:
+                return None
+            append(prefix + inner)
+        else:
+            return None
+    append("}")
+    return "".join(parts)
+
+
+def _inputs_text(inputs: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a decision's inputs: the fast writer, else the encoder."""
+    plain = inputs if type(inputs) is dict else dict(inputs)
+    text = _object_text(plain)
+    return canonical_text(plain) if text is None else text
 
 
 def _decision_line(record: DecisionRecord) -> bytes:
-    """One log line: the canonical JSON of ``record.to_record()`` and a newline, built faster.
+    """One log line: the canonical JSON of ``record.to_record()`` and a newline."""
+    return _line(
+        record.ts_ns,
+        record.trigger,
+        record.instrument,
+        record.action,
+        record.reason_codes,
+        record.profile,
+        record.inputs,
+        record.quantity,
+        record.order_id,
+        record.model_id,
+        record.seq,
+    )
+
+
+def _line(
+    ts_ns: int,
+    trigger: str,
+    instrument: str | None,
+    action: str,
+    codes: tuple[str, ...],
+    profile: str,
+    inputs: Mapping[str, Any],
+    quantity: Decimal | None,
+    order_id: str | None,
+    model_id: str | None,
+    seq: int,
+) -> bytes:
+    """The line of the record with these fields (in :class:`DecisionRecord` order), built fast.
 
     The record's keys are fixed, so the line is assembled in their sorted order (``action``,
     ``inputs``, ``instrument``, ``kind``, ``model_id``, ``order_id``, ``profile``,
     ``quantity``, ``reason_codes``, ``seq``, ``trigger``, ``ts_ns``) from memoised literals,
-    and only ``inputs`` goes through the canonical encoder. A field of any type other than
-    the annotated ones takes the general path, so the bytes are those of
-    :func:`~quant_core.canonical_json` in every case.
+    and ``inputs`` by :func:`_inputs_text`. A field of any type other than the annotated ones
+    takes the general path, so the bytes are those of :func:`~quant_core.canonical_json` in
+    every case.
     """
-    quantity, codes, order_id = record.quantity, record.reason_codes, record.order_id
     if not (
-        type(record.ts_ns) is int
-        and type(record.seq) is int
-        and type(record.trigger) is str
-        and type(record.action) is str
-        and type(record.profile) is str
+        type(ts_ns) is int
+        and type(seq) is int
+        and type(trigger) is str
+        and type(action) is str
+        and type(profile) is str
         and type(codes) is tuple
-        and all(type(code) is str for code in codes)
-        and type(record.instrument) in _OPTIONAL_STR
+        and ((len(codes) == 1 and type(codes[0]) is str) or all(type(c) is str for c in codes))
+        and type(instrument) in _OPTIONAL_STR
         and type(order_id) in _OPTIONAL_STR
-        and type(record.model_id) in _OPTIONAL_STR
+        and type(model_id) in _OPTIONAL_STR
         and (quantity is None or (type(quantity) is Decimal and quantity.is_finite()))
     ):
+        record = DecisionRecord(
+            ts_ns, trigger, instrument, action, codes, profile, inputs,
+            quantity, order_id, model_id, seq,
+        )  # fmt: skip
         return canonical_json(record.to_record()) + b"\n"
-    inputs = record.inputs
-    line = "".join(
-        (
-            '{"action":',
-            _text(record.action),
-            ',"inputs":',
-            canonical_text(inputs if type(inputs) is dict else dict(inputs)),
-            _identity(record.instrument, record.model_id),
-            "null" if order_id is None else encode_basestring(order_id),  # unique: not cached
-            ',"profile":',
-            _text(record.profile),
-            ',"quantity":',
-            "null" if quantity is None else f'"{quantity}"',
-            ",",
-            _codes(codes),
-            str(record.seq),
-            ',"trigger":',
-            _text(record.trigger),
-            ',"ts_ns":',
-            str(record.ts_ns),
-            "}\n",
-        )
-    )
+    key = (action, instrument, model_id, profile, codes, trigger)
+    a, b, c, d, e = _PIECES.get(key) or _pieces(*key)  # the memo read inline
+    plain = inputs if type(inputs) is dict else dict(inputs)  # as _inputs_text, inline
+    values = _object_text(plain)
+    if values is None:
+        values = canonical_text(plain)
+    oid = "null" if order_id is None else encode_basestring(order_id)  # unique: not cached
+    amount = "null" if quantity is None else '"' + str(quantity) + '"'
+    line = f"{a}{values}{b}{oid}{c}{amount}{d}{seq!s}{e}{ts_ns!s}}}\n"
     return line.encode("utf-8")
 
 
@@ -211,30 +321,77 @@ class DecisionLog:
 
     def __init__(self, session: Mapping[str, Any]) -> None:
         self._lines: list[bytes] = [canonical_json({"kind": SESSION_KIND, **session}) + b"\n"]
-        self._records: list[DecisionRecord] = []
+        # Records in order; a decision added by :meth:`add` is kept as its field tuple until
+        # :attr:`records` is read (then it is made into its record, once).
+        self._rows: list[DecisionRecord | tuple[Any, ...]] = []
+        self._made = 0  # rows before this index are all records
 
     def append(self, record: DecisionRecord) -> DecisionRecord:
         """Number ``record``, append it, and return the numbered record.
 
         A record that already carries the next number is appended as it is.
         """
-        seq = len(self._records) + 1
+        seq = len(self._rows) + 1
         numbered = record if record.seq == seq else attrs.evolve(record, seq=seq)
         self._lines.append(_decision_line(numbered))
-        self._records.append(numbered)
+        self._rows.append(numbered)
         return numbered
+
+    def add(
+        self,
+        ts_ns: int,
+        trigger: str,
+        instrument: str | None,
+        action: str,
+        reason_codes: tuple[str, ...],
+        profile: str,
+        inputs: Mapping[str, Any],
+        quantity: Decimal | None = None,
+        order_id: str | None = None,
+        model_id: str | None = None,
+    ) -> int:
+        """Append the decision with these fields (see :class:`DecisionRecord`); return its seq.
+
+        The same line as ``append(DecisionRecord(...))`` writes; the record object itself is
+        made only when :attr:`records` is read (the engine's per-bar path).
+
+        Examples:
+            >>> log = DecisionLog({})
+            >>> log.add(5, "bar", "BTC/USD", "none", ("NO_EDGE",), "p1", {"price": 1.5})
+            1
+            >>> other = DecisionLog({})
+            >>> _ = other.append(DecisionRecord(5, "bar", "BTC/USD", "none", ("NO_EDGE",), "p1",
+            ...                                 {"price": 1.5}))
+            >>> log.to_bytes() == other.to_bytes(), log.records == other.records
+            (True, True)
+        """
+        rows = self._rows
+        seq = len(rows) + 1
+        fields = (
+            ts_ns, trigger, instrument, action, reason_codes, profile, inputs,
+            quantity, order_id, model_id, seq,
+        )  # fmt: skip
+        self._lines.append(_line(*fields))
+        rows.append(fields)
+        return seq
 
     @property
     def records(self) -> tuple[DecisionRecord, ...]:
         """The decisions so far, oldest first."""
-        return tuple(self._records)
+        rows = self._rows
+        for i in range(self._made, len(rows)):
+            row = rows[i]
+            if isinstance(row, tuple):
+                rows[i] = DecisionRecord(*row)
+        self._made = len(rows)
+        return cast("tuple[DecisionRecord, ...]", tuple(rows))  # every row is a record now
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._rows)
 
     def reason_counts(self) -> dict[str, int]:
         """How often each reason code appears, sorted by code."""
-        counts = Counter(code for r in self._records for code in r.reason_codes)
+        counts = Counter(code for r in self.records for code in r.reason_codes)
         return dict(sorted(counts.items()))
 
     def to_bytes(self) -> bytes:

@@ -78,7 +78,14 @@ from quant_exec.orders import (
 from quant_exec.report import ReportData
 from quant_exec.risk import Approved, RiskContext, check_order
 from quant_exec.slippage import SlippageModel
-from quant_exec.strategy import Evaluation, MarketContext, PositionView, StrategyState, decide
+from quant_exec.strategy import (
+    Evaluation,
+    Intent,
+    MarketContext,
+    PositionView,
+    StrategyState,
+    decide,
+)
 from quant_exec.venue import KRAKEN_SPOT_RULES, VenueRulebook
 
 __all__ = [
@@ -396,6 +403,9 @@ class TradingSession:
         }
         self.fills: list[FillRecord] = []
         self.rejections = 0
+        # The ledger snapshot of the current event time, made when the first intent of that
+        # time needs one for the risk gates (``None``: not made yet; see ``_snapshot``).
+        self._snap: PortfolioSnapshot | None = None
 
     # --- orders and fills ---------------------------------------------------------------
 
@@ -424,11 +434,23 @@ class TradingSession:
         return False
 
     def _working(self, instrument: Instrument) -> bool:
-        orders = self.orders
-        return bool(orders) and any(s.order.instrument == instrument for s in orders.values())
+        return any(s.order.instrument == instrument for s in self.orders.values())
 
     def _kill_state(self) -> KillSwitchState:
         return self.kill_switch.state if self.kill_switch is not None else KillSwitchState()
+
+    def _snapshot(self) -> PortfolioSnapshot:
+        """The ledger snapshot every risk check of the current event time reads.
+
+        Made lazily, on the first intent of the event time: only an approved order's venue
+        events change the ledger, and those come after that first check, so the snapshot is
+        the one that would have been taken before any evaluation. Most bars have no intent
+        and so copy no marks.
+        """
+        snap = self._snap
+        if snap is None:
+            snap = self._snap = self.ledger.snapshot()
+        return snap
 
     # --- one evaluation -----------------------------------------------------------------
 
@@ -439,22 +461,28 @@ class TradingSession:
         trigger: str,
         ts: int,
         new_bar: bool,
-        snapshot: PortfolioSnapshot,
-        portfolio_value: Decimal,
+        valuation: tuple[Decimal, Mapping[str, Position], Decimal],
     ) -> None:
-        """Evaluate ``instrument`` on ``snapshot`` (whose PV the caller computed once)."""
-        position = book.position_view(snapshot.positions.get(instrument.base))
+        """Evaluate ``instrument`` on the event time's ``(cash, positions, PV)``."""
+        cash, positions, portfolio_value = valuation
+        position = book.position_view(positions.get(instrument.base))
         context = MarketContext(
             book.history[-1].close,
             portfolio_value,
-            snapshot.cash,
+            cash,
             book.lot,
-            self._working(instrument),
+            bool(self.orders) and self._working(instrument),  # most bars: nothing is working
         )
         prediction = self.latest.get(instrument)
         outcome = decide(book.state, position, context, prediction, self.profile, new_bar=new_bar)
         book.state = outcome.state
-        self._act(instrument, book.name, trigger, ts, outcome, prediction, snapshot)
+        if outcome.intent is None:  # "no action", most evaluations: logged here, in one call
+            model_id = prediction.model_id if prediction is not None else None
+            codes = (outcome.reason_code,)
+            self.log.add(ts, trigger, book.name, "none", codes, self.label, outcome.inputs,
+                         None, None, model_id)  # fmt: skip
+            return
+        self._act(instrument, book.name, trigger, ts, outcome, outcome.intent, prediction)
 
     def _act(
         self,
@@ -463,27 +491,12 @@ class TradingSession:
         trigger: str,
         ts: int,
         outcome: Evaluation,
+        intent: Intent,
         prediction: Prediction | None,
-        snapshot: PortfolioSnapshot,
     ) -> None:
+        """Check ``intent`` with the risk gates; submit it if approved; log either way."""
         log = self.log
         model_id = prediction.model_id if prediction is not None else None
-        intent = outcome.intent
-        if intent is None:
-            log.append(
-                DecisionRecord(
-                    ts,
-                    trigger,
-                    name,
-                    "none",
-                    (outcome.reason_code,),
-                    self.label,
-                    outcome.inputs,
-                    model_id=model_id,
-                    seq=len(log) + 1,
-                )
-            )
-            return
         self.sequence += 1
         order = Order.create(
             instrument,
@@ -496,7 +509,7 @@ class TradingSession:
         )
         context = RiskContext(
             profile=self.config.risk,
-            portfolio=snapshot,
+            portfolio=self._snapshot(),
             kill_switch=self._kill_state(),
             venue=self.config.venue,
             clusters=self.config.clusters,
@@ -507,41 +520,36 @@ class TradingSession:
         decision = check_order(order, context)
         if not isinstance(decision, Approved):
             self.rejections += 1
-            log.append(
-                DecisionRecord(
-                    ts,
-                    trigger,
-                    name,
-                    "rejected",
-                    (outcome.reason_code, decision.reason_code),
-                    self.label,
-                    outcome.inputs,
-                    quantity=intent.quantity,
-                    model_id=model_id,
-                    seq=len(log) + 1,
-                )
+            log.add(
+                ts,
+                trigger,
+                name,
+                "rejected",
+                (outcome.reason_code, decision.reason_code),
+                self.label,
+                outcome.inputs,
+                quantity=intent.quantity,
+                model_id=model_id,
             )
             return
-        seq = len(log) + 1  # numbered before the venue answers, as every decision is
+        # The decision is numbered as it is made; the venue's answer appends nothing to the
+        # log, so appending it after the submit keeps that number.
         oid = order.client_order_id
         self.orders[oid] = new_state(order)
         self.order_reason[oid] = intent.reason_code
         for event in self.venue.submit(order):
             self._apply(event)
-        log.append(
-            DecisionRecord(
-                ts,
-                trigger,
-                name,
-                intent.side,
-                (outcome.reason_code,),
-                self.label,
-                outcome.inputs,
-                quantity=intent.quantity,
-                order_id=oid,
-                model_id=model_id,
-                seq=seq,
-            )
+        log.add(
+            ts,
+            trigger,
+            name,
+            intent.side,
+            (outcome.reason_code,),
+            self.label,
+            outcome.inputs,
+            quantity=intent.quantity,
+            order_id=oid,
+            model_id=model_id,
         )
 
     # --- the loop -----------------------------------------------------------------------
@@ -568,14 +576,12 @@ class TradingSession:
                     inputs={},
                 )
             )
-        snapshot = self.ledger.snapshot()
+        self._snap = None
         if held:
-            portfolio_value = snapshot.portfolio_value
+            valuation = self.ledger.valuation()
             for instrument in held:
                 book = self.books[instrument]
-                self._evaluate(
-                    instrument, book, "heartbeat", now_ns, False, snapshot, portfolio_value
-                )
+                self._evaluate(instrument, book, "heartbeat", now_ns, False, valuation)
 
     def on_bars(self, bars: Sequence[Bar], *, now_ns: int | None = None) -> None:
         """Process the bars that closed at one instant.
@@ -627,16 +633,17 @@ class TradingSession:
         latest = self.latest
         for prediction in self.predictor.predict(ts, self.history):
             latest[prediction.instrument] = prediction
-        # Only fills change the ledger, and they all came above: one snapshot (and one PV)
-        # serves every evaluation at this event time (working orders go to the gates apart).
-        snapshot = ledger.snapshot()
-        portfolio_value = snapshot.portfolio_value
+        # Only fills change the ledger, and they all came above: one valuation (and one
+        # snapshot, made for the first intent) serves every evaluation at this event time
+        # (working orders go to the gates apart).
+        valuation = ledger.valuation()
+        self._snap = None
         evaluate = self._evaluate
         for bar, book in work:
             instrument = bar.instrument
             trigger = "fill" if filled and instrument in filled else "bar"
-            evaluate(instrument, book, trigger, now, True, snapshot, portfolio_value)
-        self.equity.append((ts, portfolio_value))
+            evaluate(instrument, book, trigger, now, True, valuation)
+        self.equity.append((ts, valuation[2]))
 
     def result(self) -> BacktestResult:
         """The session so far: decision log, equity, closes, fills, metrics.

@@ -67,6 +67,20 @@ COST_QUANTUM = Decimal("1e-12")
 """The share of cost basis a partial sell removes is rounded to this quantum."""
 
 
+def _holdings_value(positions: Mapping[str, Position], marks: Mapping[str, Decimal]) -> Decimal:
+    """Market value of ``positions`` at ``marks`` (the average cost where there is no mark).
+
+    Summed in the order held, starting from zero: the one formula behind
+    :attr:`PortfolioSnapshot.positions_value` and :meth:`Ledger.valuation`, so both give the
+    same Decimal (digits and exponent alike).
+    """
+    total = _ZERO
+    for base, position in positions.items():
+        mark = marks.get(base)
+        total += position.quantity * (position.avg_cost if mark is None else mark)
+    return total
+
+
 @attrs.frozen
 class Position:
     """A long holding of one base asset.
@@ -158,11 +172,7 @@ class PortfolioSnapshot:
     @property
     def positions_value(self) -> Decimal:
         """Market value of every holding."""
-        total, marks = _ZERO, self.marks
-        for base, position in self.positions.items():  # summed in the order held, from zero
-            mark = marks.get(base)
-            total += position.quantity * (position.avg_cost if mark is None else mark)
-        return total
+        return _holdings_value(self.positions, self.marks)
 
     @property
     def portfolio_value(self) -> Decimal:
@@ -260,21 +270,34 @@ class Ledger:
         """Whether a fill with ``trade_id`` has been booked."""
         return trade_id in self._trade_ids
 
-    def snapshot(self) -> PortfolioSnapshot:
-        """An immutable view of the current state."""
+    def _frozen_positions(self) -> Mapping[str, Position]:
+        """A frozen copy of the positions, made again only after a fill changed them."""
         positions = self._positions_view
         if positions is None:
             positions = self._positions_view = MappingProxyType(dict(self._positions))
+        return positions
+
+    def snapshot(self) -> PortfolioSnapshot:
+        """An immutable view of the current state."""
         return PortfolioSnapshot(
             quote=self.quote,
             cash=self._cash,
-            positions=positions,
+            positions=self._frozen_positions(),
             marks=MappingProxyType(dict(self._marks)),
             peak_pv=self._peak,
             realized_pnl=self._realized,
             fees_paid=self._fees,
             net_deposits=self._net_deposits,
         )
+
+    def valuation(self) -> tuple[Decimal, Mapping[str, Position], Decimal]:
+        """``(cash, positions, PV)`` now, exactly as :meth:`snapshot` would give them.
+
+        The positions are the same frozen view a snapshot holds and the PV is the snapshot's
+        ``portfolio_value``; it costs no copy of the marks, for callers that need no more.
+        """
+        positions, cash = self._frozen_positions(), self._cash
+        return cash, positions, cash + _holdings_value(positions, self._marks)
 
     def portfolio_value(self) -> Decimal:
         """Current PV (cash + holdings at their marks)."""

@@ -233,11 +233,12 @@ _LAST_THRESHOLDS: tuple[StrategyProfile, _Thresholds] | None = None
 
 
 def _thresholds(profile: StrategyProfile) -> _Thresholds:
-    """The thresholds of ``profile``; the last profile's are kept (held, so compared by id)."""
+    """Make the thresholds of ``profile`` and keep them as the last profile's.
+
+    :func:`decide` reads the kept pair itself (one read of an immutable pair: safe across
+    threads; the profile is held, so compared by identity) and calls this on a miss.
+    """
     global _LAST_THRESHOLDS
-    last = _LAST_THRESHOLDS  # one read of an immutable pair: safe across threads
-    if last is not None and last[0] is profile:
-        return last[1]
     made = _Thresholds(profile)
     _LAST_THRESHOLDS = (profile, made)
     return made
@@ -251,10 +252,6 @@ def _floor(quantity: Decimal, lot: Decimal) -> Decimal:
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal:
     return part / whole * _HUNDRED
-
-
-def _remember(closes: tuple[Decimal, ...], price: Decimal, keep: int) -> tuple[Decimal, ...]:
-    return (*closes, price)[-keep:]
 
 
 def decide(
@@ -280,32 +277,44 @@ def decide(
     Returns:
         The evaluation; its ``intent`` is ``None`` for every "no action" outcome.
     """
-    closes = state.closes
-    if new_bar:
-        closes = _remember(closes, context.price, profile.dip_lookback_bars)
-    flat = not position.is_open
+    closes, price, held = state.closes, context.price, position.quantity
+    if new_bar:  # the close joins the dip window, which keeps the last dip_lookback_bars
+        closes = (*closes, price)[-profile.dip_lookback_bars :]
+    flat = not held > 0  # PositionView.is_open, read once
     streak, seen = state.negative_streak, state.last_prediction_ts
-    inputs: dict[str, Any] = {"price": context.price, "position": position.quantity}
-    limits = _thresholds(profile)
-    p_down = downside_probability(prediction) if prediction is not None else 0.0
+    inputs: dict[str, Any] = {"price": price, "position": held}
+    last = _LAST_THRESHOLDS  # the memo of _thresholds, read inline
+    limits = last[1] if last is not None and last[0] is profile else _thresholds(profile)
+    if prediction is None:
+        p_down = 0.0
+    else:  # downside_probability, with its direction-only case inline
+        first = prediction.forecasts[0]
+        no_buckets = not first.bucket_edges
+        p_down = 1.0 - first.p_up if no_buckets else downside_probability(prediction)
     if prediction is not None and prediction.ts_event != seen:  # a new prediction counts once
         rebound = prediction.forecasts[-1].p_up
         negative = p_down >= limits.exit_min_negative and rebound <= limits.exit_max_rebound
         streak, seen = (streak + 1 if negative else 0), prediction.ts_event
-    # One new state value per evaluation (flat: no position memory survives).
+    # One new state value per evaluation (flat: no position memory survives); positional in
+    # field order: closes, negative_streak, last_prediction_ts, take_profit_ref,
+    # reentry_quantity, exit_prediction_ts, derisked.
     state = StrategyState(
-        closes=closes,
-        negative_streak=streak,
-        last_prediction_ts=seen,
-        take_profit_ref=None if flat else state.take_profit_ref,
-        reentry_quantity=state.reentry_quantity,
-        exit_prediction_ts=state.exit_prediction_ts,
-        derisked=False if flat else state.derisked,
+        closes,
+        streak,
+        seen,
+        None if flat else state.take_profit_ref,
+        state.reentry_quantity,
+        state.exit_prediction_ts,
+        False if flat else state.derisked,
     )
     if prediction is None:
         return Evaluation(state, None, reasons.NO_PREDICTION, inputs)
-    near = prediction.forecasts[0]
-    inputs["p_up"] = {_label(f): f.p_up for f in prediction.forecasts}
+    forecasts = prediction.forecasts
+    near = forecasts[0]
+    if len(forecasts) == 1:  # the common single-horizon case, without a comprehension
+        inputs["p_up"] = {(_LABELS.get(near.horizon_ns) or _label(near)): near.p_up}
+    else:
+        inputs["p_up"] = {_label(f): f.p_up for f in forecasts}
     inputs["p_down_near"] = p_down
     inputs["negative_streak"] = streak
     inputs["prediction_ts"] = prediction.ts_event

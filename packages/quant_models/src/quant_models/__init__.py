@@ -10,7 +10,14 @@ The names below are the stable surface; import them from ``quant_models`` direct
 
 from quant_models.calibration import Calibrator, choose_calibrator, fit_calibrator
 from quant_models.errors import ArtifactError, ConfigError, DataError, ModelFamilyError
-from quant_models.evaluation import ForwardCheck, forward_check, hindcast, score_forward
+from quant_models.evaluation import (
+    ForwardCheck,
+    Hindcast,
+    forward_check,
+    hindcast,
+    run_hindcast,
+    score_forward,
+)
 from quant_models.features import FeatureConfig, FeatureSchema, FeatureSet, compute_features
 from quant_models.gates import Evidence, GateConfig, GateDecision, HorizonEvidence, decide
 from quant_models.lineage import RunRecord, library_versions
@@ -19,7 +26,7 @@ from quant_models.models import FAMILIES, ModelFamily, get_family, register_fami
 from quant_models.panel import Panel
 from quant_models.persistence import ModelSet, load_model_set
 from quant_models.pipeline import FoldConfig, TrainConfig, TrainResult, load_config, train
-from quant_models.predictor import ModelSetPredictor
+from quant_models.predictor import ModelSetPredictor, feature_lookback
 from quant_models.registry import ModelRegistry
 from quant_models.splits import Fold, walk_forward
 from quant_models.targets import HorizonSpec, make_targets
@@ -40,6 +47,7 @@ __all__ = [
     "ForwardCheck",
     "GateConfig",
     "GateDecision",
+    "Hindcast",
     "HorizonEvidence",
     "HorizonSpec",
     "ModelFamily",
@@ -56,6 +64,7 @@ __all__ = [
     "choose_calibrator",
     "compute_features",
     "decide",
+    "feature_lookback",
     "fit_calibrator",
     "forward_check",
     "get_family",
@@ -65,6 +74,7 @@ __all__ = [
     "load_model_set",
     "make_targets",
     "register_family",
+    "run_hindcast",
     "score",
     "score_forward",
     "simulate_long_only",

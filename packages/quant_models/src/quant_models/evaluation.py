@@ -1,13 +1,17 @@
 """Hindcast, forward check and rolling evaluation (historical data spec §5.3).
 
-* :func:`hindcast` — with data up to ``T - 2d``, fit and predict every bar close of the day
-  ``(T - 2d, T - 1d]``, and score the predictions whose outcome is realised by ``T``.
+* :func:`hindcast` — with data up to ``T - 2d``, train and predict every bar close of the day
+  ``(T - 2d, T - 1d]``, and score the predictions whose outcome is realised by ``T``
+  (:func:`run_hindcast` also returns the training run it scored).
 * :func:`forward_check` — with data up to ``T``, predict ``T + h`` for every configured
   horizon; :func:`score_forward` scores it later, once the outcomes are realised, and reports
   the rest as pending.
 * :func:`rolling_hindcast` — hindcasts at several ``T`` (e.g. one per walk-forward window).
 
-The model is fitted on the cut data only, and features are causal, so nothing after the cut
+Both run the whole pipeline (:func:`quant_models.pipeline.train_panel`) on the cut data: the
+walk-forward selection picks each horizon's family and scope, with its tuned parameters and
+out-of-sample-chosen calibration, exactly as the model set a training run at that time would
+ship. The model sees the cut data only, and features are causal, so nothing after the cut
 reaches a prediction.
 """
 
@@ -25,15 +29,17 @@ from quant_models.errors import DataError
 from quant_models.features import compute_features
 from quant_models.metrics import ScoreCard, score
 from quant_models.panel import Panel
-from quant_models.pipeline import TrainConfig, fit_model_set
+from quant_models.pipeline import TrainConfig, TrainResult, train_panel
 from quant_models.predictor import ModelSetPredictor
 
 __all__ = [
     "DAY_NS",
     "ForwardCheck",
+    "Hindcast",
     "forward_check",
     "hindcast",
     "rolling_hindcast",
+    "run_hindcast",
     "score_forward",
 ]
 
@@ -47,27 +53,53 @@ def _index_at(panel: Panel, close_ns: int) -> int:
     return int(where[0])
 
 
-def hindcast(panel: Panel, config: TrainConfig, as_of_ns: int) -> dict[str, ScoreCard]:
-    """Fit on data to ``T - 2d``, predict ``(T - 2d, T - 1d]``, score what ``T`` realised.
+@attrs.frozen(eq=False)
+class Hindcast:
+    """A hindcast at ``T`` and the training run it scored.
 
-    Returns:
-        Per horizon label (``"h4"``), the score card of the realised predictions.
+    Attributes:
+        as_of_ns: ``T``.
+        cards: per horizon label (``"h4"``), the score card of the realised predictions.
+        training: the pipeline run on the data to ``T - 2d``; its model set made the
+            predictions.
+    """
+
+    as_of_ns: int
+    cards: dict[str, ScoreCard]
+    training: TrainResult
+
+    @property
+    def served(self) -> dict[str, str]:
+        """Per horizon label, the ``family/scope`` that won the walk-forward selection."""
+        served: dict[str, str] = self.training.metrics["served"]
+        return served
+
+
+def run_hindcast(
+    panel: Panel, config: TrainConfig, as_of_ns: int, *, dataset_hash: str = "hindcast"
+) -> Hindcast:
+    """Train on data to ``T - 2d``, predict ``(T - 2d, T - 1d]``, score what ``T`` realised.
+
+    Each horizon is predicted by the model set the pipeline ships when trained on the cut
+    panel (its walk-forward winner, a coin's specialist or the global model), and scored
+    against each coin's up-rate before the cut.
 
     Raises:
-        DataError: ``T - 2d`` or ``T`` is not a bar close in the panel, or too little data.
+        DataError: ``T - 2d`` or ``T`` is not a bar close in the panel, or too little data
+            before the cut for the walk-forward folds.
     """
     cut = _index_at(panel, as_of_ns - 2 * DAY_NS)
     end = _index_at(panel, as_of_ns)
-    model_set = fit_model_set(panel.upto(cut), config, dataset_hash="hindcast")
+    before = panel.upto(cut)
+    training = train_panel(before, config, dataset_hash=dataset_hash)
     known = panel.upto(end)
     features = compute_features(known, config.features)
-    step = panel.timeframe.ns
-    day = DAY_NS // step
+    day = DAY_NS // panel.timeframe.ns
     out: dict[str, ScoreCard] = {}
     for spec in config.horizons:
         h = spec.bars
         ts = np.arange(cut + 1, min(cut + day, end - h) + 1)
-        entries = [e for e in model_set.entries if e.horizon_bars == h]
+        entries = [e for e in training.model_set.entries if e.horizon_bars == h]
         empty = np.empty(0)
         ps, ys, fs, cl = [empty], [empty], [empty], [empty]
         for entry in entries:
@@ -87,8 +119,7 @@ def hindcast(panel: Panel, config: TrainConfig, as_of_ns: int) -> dict[str, Scor
                 ps.append(p)
                 ys.append((fwd > 0).astype(np.float64))
                 fs.append(fwd)
-                past = model_set_up_rate(panel.upto(cut), s, h)
-                cl.append(np.full(t.size, past))
+                cl.append(np.full(t.size, model_set_up_rate(before, s, h)))
         out[f"h{h}"] = score(
             np.concatenate(ps),
             np.concatenate(ys),
@@ -97,7 +128,16 @@ def hindcast(panel: Panel, config: TrainConfig, as_of_ns: int) -> dict[str, Scor
             threshold=config.threshold,
             fee=config.fee,
         )
-    return out
+    return Hindcast(as_of_ns, out, training)
+
+
+def hindcast(panel: Panel, config: TrainConfig, as_of_ns: int) -> dict[str, ScoreCard]:
+    """The score cards of :func:`run_hindcast`: per horizon label (``"h4"``), one card.
+
+    Raises:
+        DataError: ``T - 2d`` or ``T`` is not a bar close in the panel, or too little data.
+    """
+    return run_hindcast(panel, config, as_of_ns).cards
 
 
 def model_set_up_rate(panel: Panel, symbol: int, h: int) -> float:
@@ -112,11 +152,16 @@ def model_set_up_rate(panel: Panel, symbol: int, h: int) -> float:
 def rolling_hindcast(
     panel: Panel, config: TrainConfig, as_of: Iterable[int]
 ) -> list[dict[str, Any]]:
-    """:func:`hindcast` at each ``T`` in ``as_of``; one row per ``T`` and horizon."""
+    """:func:`run_hindcast` at each ``T`` in ``as_of``; one row per ``T`` and horizon.
+
+    Each row names the served ``model`` (``family/scope``) beside the score card.
+    """
     rows = []
     for t in as_of:
-        for horizon, card in hindcast(panel, config, t).items():
-            rows.append({"as_of_ns": t, "horizon": horizon, **card.as_dict()})
+        run = run_hindcast(panel, config, t)
+        for horizon, card in run.cards.items():
+            row = {"as_of_ns": t, "horizon": horizon, "model": run.served[horizon]}
+            rows.append({**row, **card.as_dict()})
     return rows
 
 
@@ -127,18 +172,26 @@ class ForwardCheck:
     Attributes:
         as_of_ns: the bar close ``T`` the forecasts were made at.
         predictions: one per coin, with every configured horizon.
+        served: per horizon label, the ``family/scope`` that made the forecasts.
     """
 
     as_of_ns: int
     predictions: tuple[Prediction, ...]
+    served: dict[str, str] = attrs.field(factory=dict)
 
 
 def forward_check(panel: Panel, config: TrainConfig, as_of_ns: int) -> ForwardCheck:
-    """Fit on data to ``T`` and forecast ``T + h`` for every horizon."""
+    """Train on data to ``T`` (the shipped model set) and forecast ``T + h`` for every horizon.
+
+    Raises:
+        DataError: ``T`` is not a bar close in the panel, or too little data.
+    """
     t = _index_at(panel, as_of_ns)
     known = panel.upto(t)
-    predictor = ModelSetPredictor(fit_model_set(known, config, dataset_hash="forward"))
-    return ForwardCheck(as_of_ns, predictor.predict(as_of_ns, _history(known)))
+    training = train_panel(known, config, dataset_hash="forward")
+    predictor = ModelSetPredictor(training.model_set)
+    predictions = predictor.predict(as_of_ns, _history(known))
+    return ForwardCheck(as_of_ns, predictions, dict(training.metrics["served"]))
 
 
 def _history(panel: Panel) -> dict[Any, list[Any]]:

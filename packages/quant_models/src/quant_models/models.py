@@ -44,7 +44,7 @@ import numpy as np
 
 from quant_models import reasons
 from quant_models.errors import ArtifactError, ModelFamilyError
-from quant_models.panel import FloatArray
+from quant_models.panel import FeatureMatrix, FloatArray
 
 __all__ = [
     "FAMILIES",
@@ -64,11 +64,11 @@ class Classifier(Protocol):
 
     family: str
 
-    def fit(self, x: FloatArray, y: FloatArray) -> None:
+    def fit(self, x: FeatureMatrix, y: FloatArray) -> None:
         """Train on the design matrix ``x`` and 0/1 labels ``y``."""
         ...
 
-    def predict_proba(self, x: FloatArray) -> FloatArray:
+    def predict_proba(self, x: FeatureMatrix) -> FloatArray:
         """Probability of class 1 for each row of ``x``."""
         ...
 
@@ -150,6 +150,7 @@ class XGBoostClassifier:
 
     def __init__(self, params: dict[str, Any], seed: int, threads: int) -> None:
         self.rounds = int(params["n_estimators"])
+        self.threads = threads
         self.params = {
             "objective": "binary:logistic",
             "tree_method": "hist",
@@ -163,17 +164,19 @@ class XGBoostClassifier:
         }
         self.booster: Any = None
 
-    def fit(self, x: FloatArray, y: FloatArray) -> None:
+    def fit(self, x: FeatureMatrix, y: FloatArray) -> None:
         """Train ``n_estimators`` rounds."""
         import xgboost as xgb
 
-        self.booster = xgb.train(self.params, xgb.DMatrix(x, label=y), self.rounds)
+        matrix = xgb.DMatrix(x, label=y, nthread=self.threads)
+        self.booster = xgb.train(self.params, matrix, self.rounds)
 
-    def predict_proba(self, x: FloatArray) -> FloatArray:
-        """Probability of an up move."""
+    def predict_proba(self, x: FeatureMatrix) -> FloatArray:
+        """Probability of an up move (on the model's fixed thread count, cheap for one row)."""
         import xgboost as xgb
 
-        return np.asarray(self.booster.predict(xgb.DMatrix(x)), dtype=np.float64)
+        matrix = xgb.DMatrix(x, nthread=self.threads)
+        return np.asarray(self.booster.predict(matrix), dtype=np.float64)
 
     def to_bytes(self) -> bytes:
         """XGBoost JSON."""
@@ -181,11 +184,11 @@ class XGBoostClassifier:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> XGBoostClassifier:
-        """Load XGBoost JSON."""
+        """Load XGBoost JSON (predicting on one thread: the file does not keep a thread count)."""
         import xgboost as xgb
 
         model = cls(dict(_XGB_DEFAULTS), 0, 1)
-        booster = xgb.Booster()
+        booster = xgb.Booster({"nthread": model.threads})
         try:
             booster.load_model(bytearray(data))
         except xgb.core.XGBoostError as exc:
@@ -226,14 +229,14 @@ class LightGBMClassifier:
         }
         self.booster: Any = None
 
-    def fit(self, x: FloatArray, y: FloatArray) -> None:
+    def fit(self, x: FeatureMatrix, y: FloatArray) -> None:
         """Train ``n_estimators`` rounds."""
         import lightgbm as lgb
 
         data = lgb.Dataset(x, label=y, params={"verbosity": -1})
         self.booster = lgb.train(self.params, data, num_boost_round=self.rounds)
 
-    def predict_proba(self, x: FloatArray) -> FloatArray:
+    def predict_proba(self, x: FeatureMatrix) -> FloatArray:
         """Probability of an up move."""
         return np.asarray(self.booster.predict(x, num_threads=1), dtype=np.float64)
 
@@ -320,17 +323,36 @@ class RandomForestModel:
             n_jobs=threads,
         )
 
-    def fit(self, x: FloatArray, y: FloatArray) -> None:
+    def fit(self, x: FeatureMatrix, y: FloatArray) -> None:
         """Grow the forest."""
         self.model.fit(x, y.astype(np.int64))
 
-    def predict_proba(self, x: FloatArray) -> FloatArray:
+    def predict_proba(self, x: FeatureMatrix) -> FloatArray:
         """Probability of an up move (0 when training saw no up move)."""
-        proba = self.model.predict_proba(x)
         classes = list(self.model.classes_)
         if 1 not in classes:
             return np.zeros(x.shape[0])
-        return np.asarray(proba[:, classes.index(1)], dtype=np.float64)
+        return np.asarray(self._forest_proba(x)[:, classes.index(1)], dtype=np.float64)
+
+    def _forest_proba(self, x: FeatureMatrix) -> FloatArray:
+        """``RandomForestClassifier.predict_proba``, minus its per-call overhead.
+
+        scikit-learn validates the input, then adds up every tree's class probabilities in
+        tree order through a thread pool and divides by the number of trees. For the input it
+        would accept as is (2-D, the fitted width, no infinity) this does the same sums in the
+        same order — the same bits, several times faster for the one-row calls of a predictor.
+        Anything else goes through scikit-learn, and its errors.
+        """
+        forest = self.model
+        x32 = np.asarray(x, dtype=np.float32)
+        if x32.ndim != 2 or x32.shape[1] != forest.n_features_in_ or np.isinf(x32).any():
+            return np.asarray(forest.predict_proba(x), dtype=np.float64)
+        x32 = np.ascontiguousarray(x32)
+        total = np.zeros((x32.shape[0], forest.n_classes_))
+        for tree in forest.estimators_:
+            total += tree.predict_proba(x32, check_input=False)
+        total /= len(forest.estimators_)
+        return total
 
     def to_bytes(self) -> bytes:
         """The skops archive, normalised with :func:`stable_skops_bytes`."""

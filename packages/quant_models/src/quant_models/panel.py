@@ -16,7 +16,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -34,6 +34,9 @@ __all__ = ["FIELDS", "Panel"]
 FIELDS = ("open", "high", "low", "close", "volume")
 
 FloatArray = npt.NDArray[np.float64]
+
+FeatureMatrix = npt.NDArray[np.floating[Any]]
+"""What a model takes: the float32 feature matrix, or any other floating-point rows."""
 
 
 @attrs.frozen(eq=False)

@@ -525,24 +525,8 @@ def train_panel(
         h = spec.bars
         family, scope = served[h].split("/")
         start = config.features.warmup
-        for unit in _unit_symbols(data, scope):
-            who = panel.symbols[unit] if unit is not None else None
-            fitted = _fit_one(
-                data,
-                config,
-                family,
-                tuned[(family, h)],
-                h,
-                start,
-                panel.n_times,
-                unit,
-                (family, scope, who or "all", f"h{h}", "final"),
-            )
-            entries.append(
-                ModelEntry(
-                    h, family, scope, who, tuned[(family, h)], fitted.calibrator, fitted.model
-                )
-            )
+        for unit, fitted, entry in _fit_final(data, config, h, family, scope, tuned[(family, h)]):
+            entries.append(entry)
             if unit is None or unit == 0:
                 sym, t = data.rows(h, start, panel.n_times, unit)
                 x, y, fwd = data.xy(h, sym, t)
@@ -557,7 +541,7 @@ def train_panel(
                 )
                 metrics["in_sample"][f"h{h}"] = {
                     "model": served[h],
-                    "symbol": who,
+                    "symbol": entry.symbol,
                     "sample": "in_sample",
                     **card.as_dict(),
                 }
@@ -576,15 +560,7 @@ def train_panel(
             )
         )
     metrics["served"] = {f"h{h}": key for h, key in served.items()}
-    model_set = ModelSet(
-        data.features.schema,
-        config.features,
-        panel.quote,
-        panel.symbols,
-        dataset_hash,
-        tuple(_bucket_table(data, spec) for spec in config.horizons),
-        tuple(entries),
-    )
+    model_set = _model_set(data, config, dataset_hash, entries)
     files = artifact_files(model_set)
     files["oof.csv"] = _oof_csv(oof, panel.symbols, panel.open_times_ns)
     step = panel.timeframe.ns
@@ -669,6 +645,46 @@ def train(
     return result
 
 
+def _fit_final(
+    data: _Data, config: TrainConfig, h: int, family: str, scope: str, params: Mapping[str, Any]
+) -> list[tuple[int | None, _Fitted, ModelEntry]]:
+    """Fit ``family``/``scope`` at horizon ``h`` on all labelled bars: the served models.
+
+    Returns one (coin row or ``None`` for a global model, fit, entry) per model.
+    """
+    out = []
+    for unit in _unit_symbols(data, scope):
+        who = data.panel.symbols[unit] if unit is not None else None
+        fitted = _fit_one(
+            data,
+            config,
+            family,
+            params,
+            h,
+            config.features.warmup,
+            data.panel.n_times,
+            unit,
+            (family, scope, who or "all", f"h{h}", "final"),
+        )
+        entry = ModelEntry(h, family, scope, who, dict(params), fitted.calibrator, fitted.model)
+        out.append((unit, fitted, entry))
+    return out
+
+
+def _model_set(
+    data: _Data, config: TrainConfig, dataset_hash: str, entries: list[ModelEntry]
+) -> ModelSet:
+    return ModelSet(
+        data.features.schema,
+        config.features,
+        data.panel.quote,
+        data.panel.symbols,
+        dataset_hash,
+        tuple(_bucket_table(data, spec) for spec in config.horizons),
+        tuple(entries),
+    )
+
+
 def fit_model_set(
     panel: Panel,
     config: TrainConfig,
@@ -677,40 +693,21 @@ def fit_model_set(
     family: str | None = None,
     scope: str | None = None,
 ) -> ModelSet:
-    """Fit one family and scope per horizon on all labelled bars of ``panel``, no folds.
+    """Fit one given family and scope per horizon on all labelled bars, without selection.
 
-    Used by hindcasts and forward checks, which cut the panel at a time first. Defaults are
-    the first configured family and scope.
+    The same final fit as :func:`train_panel` applies to its walk-forward winner (same seeds,
+    calibration split and bucket tables), with the family's configured parameters and no
+    search. Defaults are the first configured family and scope. Hindcasts and forward checks
+    do not use this: they run :func:`train_panel` on the cut data, so they score the model the
+    pipeline would ship.
     """
     family = family or config.families[0]
     scope = scope or config.scopes[0]
     data = _Data.of(panel, config)
-    entries = []
-    for spec in config.horizons:
-        h = spec.bars
-        params = dict(config.params.get(family, {}))
-        for unit in _unit_symbols(data, scope):
-            symbol = panel.symbols[unit] if unit is not None else None
-            fitted = _fit_one(
-                data,
-                config,
-                family,
-                params,
-                h,
-                config.features.warmup,
-                panel.n_times,
-                unit,
-                (family, scope, symbol or "all", f"h{h}", "fit"),
-            )
-            entries.append(
-                ModelEntry(h, family, scope, symbol, params, fitted.calibrator, fitted.model)
-            )
-    return ModelSet(
-        data.features.schema,
-        config.features,
-        panel.quote,
-        panel.symbols,
-        dataset_hash,
-        tuple(_bucket_table(data, spec) for spec in config.horizons),
-        tuple(entries),
-    )
+    params = dict(config.params.get(family, {}))
+    entries = [
+        entry
+        for spec in config.horizons
+        for _, _, entry in _fit_final(data, config, spec.bars, family, scope, params)
+    ]
+    return _model_set(data, config, dataset_hash, entries)

@@ -1,0 +1,644 @@
+"""``quant demo``: the whole product in one offline command, in seconds to a couple of minutes.
+
+The demo walks data → model bundle → execution end to end, on this machine only:
+
+1. **emulator** — starts the provider emulator on ``127.0.0.1`` (an ephemeral port) serving a
+   seeded :class:`~quant_data.synthetic.SyntheticMarket`, or the real files under ``--data``;
+2. **backfill** — backfills the chosen coins over real HTTP through the CoinAPI adapter into a
+   fresh SQLite store under ``--out``, retries the gaps once and reports what is still missing
+   from the gap ledger (gaps are reported, never filled);
+3. **dataset** — materializes the window from the store into ``--out/dataset`` and prints its
+   content hash;
+4. **bundle** — verifies and activates the model bundle (the shipped ``bundles/default`` or
+   ``--bundle DIR``, trusted through the shipped keys or ``--keys DIR``) through
+   :func:`quant_apps.runtime.activate_bundle`; ``QUANT_REQUIRE_BUNDLE=1`` turns a missing or
+   tampered bundle into a hard stop (exit 3 with its reason code); otherwise the demo goes on
+   without a model and says so (every decision is then "no prediction");
+5. **backtest** — runs the risk-gated, prediction-led backtest with the governed default
+   profiles over the materialized bars;
+6. **report** — writes ``report.html`` (equity and drawdown against buy-and-hold, per-coin
+   prices with entries and exits, reason-code counts, bundle and dataset hashes),
+   ``decisions.jsonl`` (the decision log) and ``summary.json`` into ``--out``, and prints the
+   replay hash.
+
+Nothing that enters a hash depends on the wall clock, the port or the output path: the
+emulator, the store and the provider run on a fixed simulated clock inside the data window, so
+two runs with the same options print the same dataset hash and the same replay hash.
+
+``--out`` defaults to ``./quant-demo`` (see decision 0050). The demo only ever replaces what
+it wrote itself: a non-empty directory without its ``.quant-demo`` marker is refused.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Annotated, Any
+
+import attrs
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from quant_apps import config
+from quant_apps.clock import WallClock
+from quant_apps.output import emit_json, guarded, human
+from quant_core import (
+    Bar,
+    InMemoryFeed,
+    Instrument,
+    MarketDataFeed,
+    Prediction,
+    QuantUsageError,
+    Secret,
+    SimClock,
+    Timeframe,
+    canonical_json,
+    iso_to_ns,
+    ns_to_iso,
+)
+from quant_core.reasons import USAGE_ERROR
+
+__all__ = [
+    "DEFAULT_BARS",
+    "DEFAULT_OUT",
+    "DEFAULT_SYMBOLS",
+    "MARKER",
+    "SYNTHETIC_START",
+    "DemoOptions",
+    "NoModel",
+    "Steps",
+    "register",
+    "run_demo",
+]
+
+DEFAULT_OUT = Path("quant-demo")
+"""Where the demo writes when ``--out`` is not given (relative to the working directory)."""
+DEFAULT_SYMBOLS = ("BTC", "ETH", "SOL")
+"""The coins the demo trades unless ``--symbols`` says otherwise."""
+DEFAULT_BARS = 24 * 60
+"""Hourly bars in the demo window: the last 60 days of the source."""
+MARKER = ".quant-demo"
+"""The file that marks a directory as the demo's own (so reruns may replace its contents)."""
+SYNTHETIC_START = "2024-01-01T00:00:00Z"
+"""The synthetic market's first bar (a fixed date: the demo never asks the wall clock)."""
+
+TIMEFRAME = Timeframe.H1
+DECISIONS_FILE = "decisions.jsonl"
+REPORT_FILE = "report.html"
+SUMMARY_FILE = "summary.json"
+DATASET_DIR = "dataset"
+STORE_FILE = "store.sqlite"
+BUNDLE_STATE_DIR = "bundle-state"
+_OWNED = (DECISIONS_FILE, REPORT_FILE, SUMMARY_FILE, DATASET_DIR, STORE_FILE, BUNDLE_STATE_DIR)
+_QUOTE_PREFERENCE = ("USD", "USDT", "USDC", "EUR")
+_DEMO_KEY = "quant-demo-key"  # the emulator accepts any CoinAPI key; this one is not secret
+
+
+def _usage(message: str) -> QuantUsageError:
+    return QuantUsageError(message, reason_code=USAGE_ERROR)
+
+
+@attrs.frozen
+class DemoOptions:
+    """What one demo run does (the CLI options, parsed).
+
+    Attributes:
+        out: the output directory.
+        data: real data files or a directory of them (``None``: the synthetic market).
+        symbols: the coins wanted (Universe V1 codes); with ``data`` the ones present are used.
+        bars: hourly bars in the window (the last ``bars`` of the source).
+        seed: the synthetic market's and the broker's root seed.
+        bundle: a release directory (``None``: the shipped default bundle).
+        keys: a directory of trusted public keys (``None``: the shipped keys).
+        require_bundle: stop when no verified bundle activates (``QUANT_REQUIRE_BUNDLE``).
+    """
+
+    out: Path = DEFAULT_OUT
+    data: Path | None = None
+    symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    bars: int = DEFAULT_BARS
+    seed: int = 0
+    bundle: Path | None = None
+    keys: Path | None = None
+    require_bundle: bool = False
+
+
+class Steps:
+    """Progress reporting for the demo's six steps: rich bars on stderr, or nothing."""
+
+    def __init__(self, progress: Progress | None = None) -> None:
+        """Report into ``progress`` (``None``: stay silent)."""
+        self.progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def start(self, key: str, description: str, total: float | None = None) -> None:
+        """Show a new bar (``total=None``: a spinner until :meth:`done`)."""
+        if self.progress is not None:
+            self._tasks[key] = self.progress.add_task(description, total=total)
+
+    def update(self, key: str, completed: float, total: float | None = None) -> None:
+        """Move bar ``key`` to ``completed`` (of ``total`` when given)."""
+        if self.progress is not None and key in self._tasks:
+            self.progress.update(self._tasks[key], completed=completed, total=total)
+
+    def done(self, key: str, description: str | None = None) -> None:
+        """Fill bar ``key`` and optionally replace its text."""
+        if self.progress is not None and key in self._tasks:
+            task = self._tasks[key]
+            total = self.progress.tasks[task].total or 1
+            self.progress.update(task, total=total, completed=total, description=description)
+
+
+def _progress_bars() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<34}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=human(),
+        transient=False,
+    )
+
+
+# --- 1. the source ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Source:
+    """The bars the emulator serves and the window the demo trades."""
+
+    book: Any  # a quant_data.emulator.BarBook
+    kind: str
+    quote: str
+    symbols: tuple[str, ...]
+    start_ns: int
+    end_ns: int
+    skipped: tuple[str, ...] = ()
+
+
+def _synthetic_source(options: DemoOptions) -> _Source:
+    from quant_data.emulator import BarBook
+    from quant_data.synthetic import SyntheticMarket
+
+    start = iso_to_ns(SYNTHETIC_START)
+    end = start + options.bars * TIMEFRAME.ns
+    market = SyntheticMarket(
+        seed=options.seed,
+        symbols=options.symbols,
+        start_ns=start,
+        end_ns=end,
+        timeframe=TIMEFRAME,
+        quote="USD",
+    )
+    book = BarBook.from_synthetic(market)
+    return _Source(book, "synthetic", "USD", options.symbols, start, end)
+
+
+def _pick_quote(pairs: Sequence[tuple[str, str]], wanted: Sequence[str]) -> str:
+    counts: dict[str, int] = {}
+    for symbol, quote in pairs:
+        if symbol in wanted:
+            counts[quote] = counts.get(quote, 0) + 1
+    if not counts:
+        raise _usage(f"the data holds none of {', '.join(wanted)} (try --symbols)")
+
+    def rank(quote: str) -> tuple[int, int, str]:
+        preferred = _QUOTE_PREFERENCE.index(quote) if quote in _QUOTE_PREFERENCE else 99
+        return (-counts[quote], preferred, quote)
+
+    return min(counts, key=rank)
+
+
+def _file_source(options: DemoOptions, path: Path) -> _Source:
+    from quant_data.emulator import BarBook
+
+    if not path.exists():
+        raise _usage(f"--data {path}: no such file or directory")
+    # The import clock only stamps raw-page receipt times; a fixed one keeps runs identical.
+    book = BarBook.from_files([path], clock=SimClock(0), seed=options.seed)
+    quote = _pick_quote(book.pairs(), options.symbols)
+    series = {s: book.series(s, quote, TIMEFRAME) for s in options.symbols}
+    present = tuple(s for s in options.symbols if series[s])
+    if not present:
+        raise _usage(f"--data {path} has no hourly bars for {', '.join(options.symbols)}")
+    end = min(series[s][-1].open_time_ns for s in present) + TIMEFRAME.ns
+    first = min(series[s][0].open_time_ns for s in present)
+    start = max(first, end - options.bars * TIMEFRAME.ns)
+    skipped = tuple(s for s in options.symbols if s not in present)
+    return _Source(book, "files", quote, present, start, end, skipped)
+
+
+# --- 2 and 3. backfill and dataset ---------------------------------------------------------
+
+
+def _backfill_and_materialize(
+    source: _Source, options: DemoOptions, steps: Steps
+) -> tuple[dict[str, Any], Any]:
+    from quant_data.backfill import Progress as BackfillProgress
+    from quant_data.backfill import backfill, retry_gaps
+    from quant_data.dataset import write_dataset
+    from quant_data.emulator import serve_emulator
+    from quant_data.providers import CoinApiProvider
+    from quant_data.store import Store
+
+    # Half a bar after the window: every bar in it has closed, none after it is visible.
+    now = source.end_ns + TIMEFRAME.ns // 2
+    store_path = options.out / STORE_FILE
+    store = Store.open(f"sqlite:///{store_path}", clock=SimClock(now))
+    window = (source.end_ns - source.start_ns) // TIMEFRAME.ns  # in bars
+
+    def on_progress(step: BackfillProgress) -> None:
+        bars = step.total_ns // TIMEFRAME.ns or window
+        steps.update(f"backfill:{step.symbol}", min(step.done_ns // TIMEFRAME.ns, bars), bars)
+
+    try:
+        steps.start("emulator", "1/6 start the provider emulator")
+        with serve_emulator(source.book, seed=options.seed, clock=SimClock(now)) as emulator:
+            steps.done("emulator", f"1/6 emulator on 127.0.0.1:{emulator.port}")
+            provider = CoinApiProvider(
+                emulator.base_url("coinapi"),
+                Secret(_DEMO_KEY),
+                clock=SimClock(now),
+                seed=options.seed,
+                page_limit=1000,
+            )
+            for symbol in source.symbols:
+                steps.start(f"backfill:{symbol}", f"2/6 backfill {symbol}/{source.quote}", window)
+            report = backfill(
+                store,
+                provider,
+                symbols=list(source.symbols),
+                quote=source.quote,
+                timeframe=TIMEFRAME.value,
+                start_ns=source.start_ns,
+                end_ns=source.end_ns,
+                progress=on_progress,
+            )
+            retried = retry_gaps(
+                store,
+                provider,
+                symbols=list(source.symbols),
+                quote=source.quote,
+                timeframe=TIMEFRAME.value,
+            )
+            for symbol in source.symbols:
+                steps.done(f"backfill:{symbol}")
+        steps.start("dataset", "3/6 materialize the dataset")
+        dataset = store.materialize(
+            list(source.symbols), source.quote, TIMEFRAME.value, source.start_ns, source.end_ns
+        )
+        write_dataset(options.out / DATASET_DIR, dataset)
+        steps.done("dataset")
+        status = {
+            s.symbol: {"bars": s.bars, "gaps": dict(s.gaps), "quarantined": s.quarantined}
+            for s in store.status()
+        }
+    finally:
+        store.engine.dispose()
+    by_symbol = {s.symbol: s for s in report.series}
+    data_doc = {
+        "provider": "coinapi (emulated)",
+        "requests": report.requests + retried.requests,
+        "series": {
+            symbol: {
+                "bars": status.get(symbol, {}).get("bars", 0),
+                "pages": by_symbol[symbol].pages,
+                "gaps_found": by_symbol[symbol].gaps_opened,
+                "gaps": status.get(symbol, {}).get("gaps", {}),
+                "quarantined": status.get(symbol, {}).get("quarantined", 0),
+            }
+            for symbol in source.symbols
+        },
+    }
+    return data_doc, dataset
+
+
+# --- 4. the bundle -------------------------------------------------------------------------
+
+
+class NoModel:
+    """The stand-in when no bundle activates (and none is required): it predicts nothing.
+
+    The strategy never trades without a prediction, so every decision is logged as
+    "no prediction"; the report says that no model was active and why.
+    """
+
+    def __init__(self, reason_code: str) -> None:
+        """Name the reason no model is active."""
+        self.reason_code = reason_code
+
+    @property
+    def model_id(self) -> str:
+        """``none:<reason code>``."""
+        return f"none:{self.reason_code}"
+
+    @property
+    def horizons_ns(self) -> tuple[int, ...]:
+        """No horizons."""
+        return ()
+
+    def predict(
+        self, as_of_ns: int, history: Mapping[Instrument, Sequence[Bar]]
+    ) -> tuple[Prediction, ...]:
+        """Nothing, ever."""
+        return ()
+
+
+def _activate(options: DemoOptions, steps: Steps) -> tuple[Any, dict[str, Any]]:
+    from quant_apps import runtime
+    from quant_bundle import BundleRejectedError, TrustStore
+
+    steps.start("bundle", "4/6 verify and activate the bundle")
+    source = options.bundle if options.bundle is not None else runtime.shipped_bundle_dir()
+    why: list[tuple[str, str]] = []
+    try:
+        trust = (
+            TrustStore.load(options.keys) if options.keys is not None else runtime.shipped_trust()
+        )
+    except BundleRejectedError as exc:  # no or bad keys: nothing can verify
+        if options.require_bundle:
+            raise
+        why.append((exc.reason_code, exc.message))
+        active = None
+    else:
+        active = runtime.activate_bundle(
+            options.out / BUNDLE_STATE_DIR,
+            source,
+            trust=trust,
+            require=options.require_bundle,
+            on_fallback=lambda code, message: why.append((code, message)),
+        )
+    if active is None:
+        code, message = why[0] if why else ("BUNDLE_MISSING", "no bundle activated")
+        steps.done("bundle", f"4/6 no model bundle ({code})")
+        doc = {"active": False, "source": str(source), "reason_code": code, "message": message}
+        return NoModel(code), doc
+    steps.done("bundle", f"4/6 bundle {active.bundle_version} active")
+    doc = {"active": True, "source": str(source), **active.identity()}
+    return runtime.BundledPredictor(active), doc
+
+
+# --- 5. the backtest -----------------------------------------------------------------------
+
+
+class _CountingFeed:
+    """A feed that reports every bar the engine takes from it."""
+
+    def __init__(self, feed: MarketDataFeed, tick: Callable[[int], None]) -> None:
+        self._feed, self._tick = feed, tick
+
+    @property
+    def instruments(self) -> tuple[Instrument, ...]:
+        return self._feed.instruments
+
+    @property
+    def timeframe(self) -> Timeframe:
+        return self._feed.timeframe
+
+    def bars(self, start_ns: int, end_ns: int) -> Iterator[Bar]:
+        for count, bar in enumerate(self._feed.bars(start_ns, end_ns), start=1):
+            if count % 64 == 0:
+                self._tick(count)
+            yield bar
+
+
+# --- the whole run -------------------------------------------------------------------------
+
+
+def _prepare_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise _usage(f"--out {out} is a file")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise _usage(f"--out {out} is not empty and was not written by quant demo")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by quant demo; reruns replace its files\n")
+    for name in _OWNED:  # a fresh store and bundle state on every run
+        target = out / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+
+
+def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]:
+    """Run the six demo steps and return the summary document (also in ``summary.json``).
+
+    Args:
+        options: what to run.
+        steps: where progress goes (default: nowhere).
+
+    Examples:
+        Two synthetic days, with a keys directory that trusts nobody (so no model runs):
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> tmp = Path(tempfile.mkdtemp())
+        >>> options = DemoOptions(out=tmp / "demo", bars=48, bundle=tmp / "none", keys=tmp)
+        >>> doc = run_demo(options)
+        >>> doc["bundle"]["reason_code"], doc["backtest"]["reason_counts"].keys()
+        ('BUNDLE_MISSING', dict_keys(['NO_PREDICTION']))
+        >>> run_demo(attrs.evolve(options, out=tmp / "again"))["replay_hash"] == doc["replay_hash"]
+        True
+
+    Raises:
+        QuantUsageError: bad options, an ``--out`` that is not the demo's, or data without
+            the wanted coins.
+        BundleRejectedError: ``options.require_bundle`` and no verified bundle activates.
+    """
+    from quant_exec import BacktestConfig, render_report, run_backtest
+    from quant_exec.report import buy_and_hold_return_pct
+
+    steps = steps or Steps()
+    if options.bars < 2:
+        raise _usage("--bars must be at least 2")
+    if not options.symbols:
+        raise _usage("--symbols names no coin")
+    _prepare_out(options.out)
+    source = _file_source(options, options.data) if options.data else _synthetic_source(options)
+    data_doc, dataset = _backfill_and_materialize(source, options, steps)
+    predictor, bundle_doc = _activate(options, steps)
+
+    bars = dataset.bars()
+    steps.start("backtest", "5/6 risk-gated backtest", len(bars))
+    feed = _CountingFeed(InMemoryFeed(bars), lambda n: steps.update("backtest", n))
+    config = BacktestConfig.defaults(dataset_hash=dataset.manifest.dataset_hash, seed=options.seed)
+    result = run_backtest(feed, predictor, config)
+    steps.done("backtest")
+
+    steps.start("report", "6/6 write the report and decision log")
+    result.log.write(options.out / DECISIONS_FILE)
+    report = result.report_data("quant demo — risk-gated, prediction-led backtest")
+    identity = {
+        **report.identity,
+        "bundle_hash": bundle_doc.get("bundle_hash", "none"),
+        "bundle_version": bundle_doc.get("bundle_version", "none"),
+        "training_dataset_hash": bundle_doc.get("training_dataset_hash", "none"),
+    }
+    tables = {
+        "Data": {
+            "source": source.kind if options.data is None else f"files ({options.data.name})",
+            "window": f"{ns_to_iso(source.start_ns)} .. {ns_to_iso(source.end_ns)}",
+            "coins": ", ".join(f"{s}/{source.quote}" for s in source.symbols),
+            "bars": dataset.manifest.rows,
+            "gaps (missing slots)": sum(
+                s["gaps"].get("open", 0) + s["gaps"].get("retried", 0)
+                for s in data_doc["series"].values()
+            ),
+            "provider requests": data_doc["requests"],
+        },
+        "Model bundle": {k: v for k, v in bundle_doc.items() if k != "source"},
+    }
+    report = attrs.evolve(report, identity=identity, tables=tables)
+    (options.out / REPORT_FILE).write_text(render_report(report), encoding="utf-8")
+    hold = buy_and_hold_return_pct(report)
+    document: dict[str, Any] = {
+        "ok": True,
+        "out": str(options.out),
+        "source": {
+            "kind": source.kind,
+            "path": None if options.data is None else str(options.data),
+            "seed": options.seed,
+            "quote": source.quote,
+            "symbols": list(source.symbols),
+            "skipped_symbols": list(source.skipped),
+            "timeframe": TIMEFRAME.value,
+            "start": ns_to_iso(source.start_ns),
+            "end": ns_to_iso(source.end_ns),
+        },
+        "data": data_doc,
+        "dataset": {
+            "hash": dataset.manifest.dataset_hash,
+            "rows": dataset.manifest.rows,
+            "symbols": list(dataset.manifest.symbols),
+        },
+        "bundle": {k: v for k, v in bundle_doc.items() if k != "source"},
+        "backtest": {
+            "metrics": dict(result.metrics),
+            "buy_and_hold_return_pct": None if hold is None else str(hold),
+            "reason_counts": result.log.reason_counts(),
+            "profile": result.session["profile"],
+            "model_id": result.session["model_id"],
+        },
+        "replay_hash": result.log_hash,
+        "files": {
+            "report": str(options.out / REPORT_FILE),
+            "decisions": str(options.out / DECISIONS_FILE),
+            "summary": str(options.out / SUMMARY_FILE),
+            "dataset": str(options.out / DATASET_DIR),
+        },
+    }
+    (options.out / SUMMARY_FILE).write_bytes(canonical_json(document) + b"\n")
+    steps.done("report")
+    return document
+
+
+def _print_summary(doc: dict[str, Any], elapsed_s: float) -> None:
+    console = human()
+    src, metrics = doc["source"], doc["backtest"]["metrics"]
+
+    def line(name: str, value: object) -> None:
+        console.print(f"  {name:<18} {value}", markup=False)
+
+    console.print("")
+    console.print(f"quant demo — done in {elapsed_s:.1f} s", markup=False)
+    line("data", f"{src['kind']}: {', '.join(src['symbols'])} /{src['quote']} {src['timeframe']}")
+    line("window", f"{src['start']} .. {src['end']}")
+    if src["skipped_symbols"]:
+        line("not in the data", ", ".join(src["skipped_symbols"]))
+    for symbol, s in doc["data"]["series"].items():
+        gaps = ", ".join(f"{k} {v}" for k, v in sorted(s["gaps"].items()) if v) or "none"
+        line(f"backfill {symbol}", f"{s['bars']} bars in {s['pages']} pages; gaps: {gaps}")
+    line("dataset hash", doc["dataset"]["hash"])
+    bundle = doc["bundle"]
+    if bundle["active"]:
+        line("bundle", f"{bundle['bundle_version']} {bundle['bundle_hash']}")
+    else:
+        line("bundle", f"NONE [{bundle['reason_code']}] {bundle['message']}")
+    line(
+        "return",
+        f"{metrics['return_pct']} % (buy and hold {doc['backtest']['buy_and_hold_return_pct']} %)",
+    )
+    line("max drawdown", f"{metrics['max_drawdown_pct']} %")
+    line(
+        "decisions",
+        f"{metrics['decisions']} ({metrics['fills']} fills, "
+        f"{metrics['rejections']} risk rejections)",
+    )
+    top = sorted(doc["backtest"]["reason_counts"].items(), key=lambda kv: (-kv[1], kv[0]))[:4]
+    line("top reasons", ", ".join(f"{code} {n}" for code, n in top))
+    line("replay hash", doc["replay_hash"])
+    line("report", doc["files"]["report"])
+
+
+def _symbols(text: str) -> tuple[str, ...]:
+    wanted = tuple(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
+    if not wanted:
+        raise _usage("--symbols names no coin")
+    return wanted
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``demo`` command to ``app``."""
+
+    @app.command("demo")
+    @guarded()
+    def demo(
+        out: Annotated[
+            Path, typer.Option("--out", help="Output directory (default ./quant-demo).")
+        ] = DEFAULT_OUT,
+        data: Annotated[
+            Path | None,
+            typer.Option("--data", help="Serve real data files (a file or directory)."),
+        ] = None,
+        symbols: Annotated[
+            str, typer.Option("--symbols", help="Comma-separated coins.")
+        ] = ",".join(DEFAULT_SYMBOLS),
+        bars: Annotated[
+            int, typer.Option("--bars", help="Hourly bars in the window (the latest ones).")
+        ] = DEFAULT_BARS,
+        seed: Annotated[int, typer.Option("--seed", help="Root seed.")] = 0,
+        bundle: Annotated[
+            Path | None,
+            typer.Option("--bundle", help="Release directory (default: bundles/default)."),
+        ] = None,
+        keys: Annotated[
+            Path | None,
+            typer.Option("--keys", help="Trusted public keys (default: bundles/keys)."),
+        ] = None,
+        json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    ) -> None:
+        """Emulator → backfill → dataset → bundle → backtest → report, offline."""
+        from quant_apps.bundle import require_bundle
+
+        options = DemoOptions(
+            out=out,
+            data=data,
+            symbols=_symbols(symbols),
+            bars=bars,
+            seed=seed,
+            bundle=bundle,
+            keys=keys,
+            require_bundle=require_bundle(config.environ()),
+        )
+        clock = WallClock()
+        started = clock.now_ns()
+        bars_cm: AbstractContextManager[Progress | None] = (
+            nullcontext(None) if json_output else _progress_bars()
+        )
+        with bars_cm as progress:
+            document = run_demo(options, Steps(progress))
+        if json_output:
+            emit_json(document)
+        else:
+            _print_summary(document, (clock.now_ns() - started) / 1e9)

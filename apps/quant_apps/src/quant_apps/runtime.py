@@ -1,0 +1,488 @@
+"""The one way the apps get a model: verify → install → load the active bundle → predictor.
+
+A model bundle's artifacts are exactly the files ``quant train --out DIR`` writes (the model
+set, ``run.json``, ``evidence.json``, ``decision.json``, ``oof.csv``), packed and signed by
+``quant bundle build``. :func:`activate_bundle` takes a release directory, verifies its
+signature and digests, installs it into a :class:`quant_bundle.BundleStore` through the real
+staged, atomic install path (a no-op when that bundle is already active), loads the *active*
+bundle back (re-verifying every file) and builds a
+:class:`quant_models.predictor.ModelSetPredictor` from it. Nothing else in the code loads
+models: a backtest (``quant backtest --bundle``), the demo and the paper/live sessions all
+come through here.
+
+A bundle whose models do not load, whose run record is missing, whose feature schema hash
+differs from the manifest's, or whose gate decision did not promote is refused at install time
+(the store's smoke check, ``SMOKE_TEST_FAILED``) and again at load time.
+
+``QUANT_REQUIRE_BUNDLE=1`` (see :func:`quant_apps.bundle.require_bundle`) turns a missing or
+tampered bundle into a hard stop carrying the bundle's reason code; unset, the caller gets
+``None`` and reports the reason it is handed (``on_fallback``).
+
+Examples:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> state = Path(tempfile.mkdtemp())
+    >>> seen = []
+    >>> activate_bundle(state, state / "no-such-release", trust=None, require=False,
+    ...                 on_fallback=lambda code, message: seen.append(code)) is None
+    True
+    >>> seen
+    ['BUNDLE_MISSING']
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final, Literal, overload
+
+import attrs
+
+from quant_bundle import (
+    BundleFallback,
+    BundleRejectedError,
+    BundleStorageError,
+    BundleStore,
+    Manifest,
+    RuntimeVersions,
+    TrustStore,
+    load_active_bundle,
+    parse_manifest,
+    reasons,
+    verify_installed,
+    verify_release,
+)
+from quant_core import Bar, Clock, Instrument, Prediction, Predictor
+
+__all__ = [
+    "ARTIFACTS_DIR",
+    "BUNDLE_KEYS_VAR",
+    "BUNDLE_SOURCE_VAR",
+    "ActiveModel",
+    "BundledPredictor",
+    "activate_bundle",
+    "load_active_model",
+    "model_from_bundle",
+    "shipped_bundle_dir",
+    "shipped_keys_dir",
+    "shipped_trust",
+    "startup_model",
+]
+
+ARTIFACTS_DIR: Final = "artifacts"
+"""Where an installed bundle keeps the ``quant train --out`` files."""
+BUNDLE_SOURCE_VAR: Final = "QUANT_BUNDLE_SOURCE"
+"""App setting: a release directory used instead of the shipped ``bundles/default``."""
+BUNDLE_KEYS_VAR: Final = "QUANT_BUNDLE_KEYS"
+"""App setting: a trusted-keys directory used instead of the shipped ``bundles/keys``."""
+RUN_FILE: Final = "run.json"
+DECISION_FILE: Final = "decision.json"
+
+Fallback = Callable[[str, str], None]
+"""``on_fallback(reason_code, message)``: told why no model was activated (require off)."""
+
+
+@attrs.frozen
+class ActiveModel:
+    """A predictor built from a verified, installed, active bundle, and its identity.
+
+    Attributes:
+        predictor: the :class:`quant_core.Predictor` (a ``ModelSetPredictor``).
+        bundle_hash: the manifest digest (``sha384:…``): the bundle's identity, which pins the
+            archive and every artifact file.
+        bundle_version: the bundle version ``X.Y.Z``.
+        model_id: the model set's content hash.
+        dataset_hash: the training dataset hash (from the run record).
+        config_hash: the training config hash (from the run record).
+        seed: the training root seed (from the run record).
+        manifest: the manifest as its JSON object.
+        run_id: the run record's id.
+        path: the installed bundle directory.
+        degraded_reason: set when the active bundle failed verification and the previous
+            known-good one was loaded instead.
+    """
+
+    predictor: Predictor = attrs.field(repr=False)
+    bundle_hash: str
+    bundle_version: str
+    model_id: str
+    dataset_hash: str
+    config_hash: str
+    seed: int
+    manifest: Mapping[str, Any] = attrs.field(repr=False)
+    run_id: str = ""
+    path: Path | None = None
+    degraded_reason: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """The bundle and lineage hashes a report or summary shows."""
+        return {
+            "bundle_hash": self.bundle_hash,
+            "bundle_version": self.bundle_version,
+            "model_id": self.model_id,
+            "training_dataset_hash": self.dataset_hash,
+            "config_hash": self.config_hash,
+            "seed": self.seed,
+            "run_id": self.run_id,
+        }
+
+
+class BundledPredictor:
+    """A predictor whose ``model_id`` is the bundle hash; predictions pass through unchanged.
+
+    The engine writes ``predictor.model_id`` into the decision log's session header and the
+    report, so a backtest of a bundle names the bundle it ran; each decision still names the
+    model set id its prediction came from (which the bundle's manifest pins).
+    """
+
+    def __init__(self, active: ActiveModel) -> None:
+        """Wrap ``active.predictor``."""
+        self.active = active
+        self._inner = active.predictor
+
+    @property
+    def model_id(self) -> str:
+        """The bundle hash (the manifest digest)."""
+        return self.active.bundle_hash
+
+    @property
+    def horizons_ns(self) -> tuple[int, ...]:
+        """The wrapped predictor's horizons."""
+        return self._inner.horizons_ns
+
+    def predict(
+        self, as_of_ns: int, history: Mapping[Instrument, Sequence[Bar]]
+    ) -> tuple[Prediction, ...]:
+        """Delegate to the wrapped predictor."""
+        return self._inner.predict(as_of_ns, history)
+
+
+def _repo_root() -> Path | None:
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "bundles" / "keys").is_dir():
+            return parent
+    return None
+
+
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    if env is not None:
+        return env
+    from quant_apps.config import environ
+
+    return environ()
+
+
+def shipped_bundle_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The release directory the app activates by default.
+
+    ``QUANT_BUNDLE_SOURCE`` (from ``env``, default the process environment and ``.env``)
+    overrides it; otherwise it is ``bundles/default`` in the repository holding this file (the
+    first parent directory with ``bundles/keys/``), or in the working directory when the app
+    is installed outside a checkout.
+
+    Examples:
+        >>> shipped_bundle_dir({"QUANT_BUNDLE_SOURCE": "/srv/release"}).as_posix()
+        '/srv/release'
+        >>> shipped_bundle_dir({}).parts[-2:]
+        ('bundles', 'default')
+    """
+    override = _env(env).get(BUNDLE_SOURCE_VAR, "").strip()
+    if override:
+        return Path(override).expanduser()
+    root = _repo_root()
+    return (root if root is not None else Path.cwd()) / "bundles" / "default"
+
+
+def shipped_keys_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The trusted public keys: ``bundles/keys`` of the repository holding this file.
+
+    ``QUANT_BUNDLE_KEYS`` (from ``env``, default the process environment and ``.env``)
+    overrides it; outside a checkout it is ``bundles/keys`` in the working directory.
+
+    Examples:
+        >>> shipped_keys_dir({"QUANT_BUNDLE_KEYS": "/srv/keys"}).as_posix()
+        '/srv/keys'
+        >>> shipped_keys_dir({}).parts[-2:]
+        ('bundles', 'keys')
+    """
+    override = _env(env).get(BUNDLE_KEYS_VAR, "").strip()
+    if override:
+        return Path(override).expanduser()
+    root = _repo_root()
+    return (root if root is not None else Path.cwd()) / "bundles" / "keys"
+
+
+def shipped_trust(env: Mapping[str, str] | None = None) -> TrustStore:
+    """The trust store of the public keys in :func:`shipped_keys_dir` (``bundles/keys/``).
+
+    Raises:
+        BundleRejectedError: ``BUNDLE_MISSING`` when no public key is committed,
+            ``KEY_FILE_INVALID`` / ``KEY_ROTATION_INVALID`` for a bad key or rotation file.
+    """
+    return TrustStore.load(shipped_keys_dir(env))
+
+
+def _runtime() -> RuntimeVersions:
+    from quant_apps.bundle import runtime_versions
+
+    return runtime_versions()
+
+
+def _refuse(message: str, code: str = reasons.SMOKE_TEST_FAILED) -> BundleRejectedError:
+    return BundleRejectedError(message, reason_code=code)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise _refuse(f"the bundle has no {path.name}", reasons.MISSING_MEMBER) from None
+    except (OSError, ValueError) as exc:
+        raise _refuse(f"{path.name} in the bundle is unreadable: {exc}") from None
+
+
+def model_from_bundle(
+    path: Path,
+    manifest: Manifest,
+    *,
+    clock: Clock | None = None,
+    degraded_reason: str | None = None,
+) -> ActiveModel:
+    """Build the :class:`ActiveModel` of an installed, already verified bundle directory.
+
+    Args:
+        path: the installed bundle (``manifest.json`` and ``artifacts/``).
+        manifest: its verified manifest.
+        clock: stamps ``ts_init`` on live predictions (``None`` for replays).
+        degraded_reason: passed through to :attr:`ActiveModel.degraded_reason`.
+
+    Raises:
+        BundleRejectedError: ``MISSING_MEMBER`` without a run record or gate decision;
+            ``SMOKE_TEST_FAILED`` when the models do not load, the gate decision did not
+            promote, or the run record or feature schema disagree with the model set;
+            ``INCOMPATIBLE_FEATURE_SCHEMA`` when the manifest names another schema.
+    """
+    from quant_core import QuantError
+    from quant_models.persistence import load_model_set
+    from quant_models.predictor import ModelSetPredictor
+
+    artifacts = path / ARTIFACTS_DIR
+    run = _read_json(artifacts / RUN_FILE)
+    decision = _read_json(artifacts / DECISION_FILE)
+    if not (isinstance(decision, dict) and decision.get("promote") is True):
+        raise _refuse("the bundle's gate decision did not promote its models")
+    try:
+        model_set = load_model_set(artifacts)
+        predictor = ModelSetPredictor(model_set, clock=clock)
+    except QuantError as exc:
+        raise _refuse(f"the bundle's models do not load: {exc.message}") from None
+    if manifest.feature_schema_hash != model_set.schema.schema_hash:
+        raise _refuse(
+            f"the manifest names feature schema {manifest.feature_schema_hash}, the models use "
+            f"{model_set.schema.schema_hash}",
+            reasons.INCOMPATIBLE_FEATURE_SCHEMA,
+        )
+    try:
+        lineage = {k: run[k] for k in ("model_id", "dataset_hash", "config_hash", "seed")}
+        run_id = str(run["run_id"])
+    except (KeyError, TypeError):
+        raise _refuse(f"{RUN_FILE} in the bundle is not a run record") from None
+    if lineage["model_id"] != model_set.model_id:
+        raise _refuse(f"{RUN_FILE} names model {lineage['model_id']}, not {model_set.model_id}")
+    return ActiveModel(
+        predictor=predictor,
+        bundle_hash=manifest.digest,
+        bundle_version=manifest.bundle_version,
+        model_id=model_set.model_id,
+        dataset_hash=str(lineage["dataset_hash"]),
+        config_hash=str(lineage["config_hash"]),
+        seed=int(lineage["seed"]),
+        manifest=manifest.to_dict(),
+        run_id=run_id,
+        path=path,
+        degraded_reason=degraded_reason,
+    )
+
+
+def _smoke(trust: TrustStore, runtime: RuntimeVersions) -> Callable[[Path, Manifest], None]:
+    def check(path: Path, manifest: Manifest) -> None:
+        verify_installed(path, trust, runtime)
+        model_from_bundle(path, manifest)
+
+    return check
+
+
+def _active_digest(state_dir: Path) -> str | None:
+    try:
+        return parse_manifest((state_dir / "current" / "manifest.json").read_bytes()).digest
+    except (OSError, BundleRejectedError):
+        return None
+
+
+def _give_up(exc: BundleRejectedError | BundleStorageError, on_fallback: Fallback | None) -> None:
+    if on_fallback is not None:
+        on_fallback(exc.reason_code, exc.message)
+
+
+def load_active_model(
+    state_dir: Path,
+    *,
+    require: bool,
+    trust: TrustStore | None = None,
+    clock: Clock | None = None,
+    on_fallback: Fallback | None = None,
+) -> ActiveModel | None:
+    """Load the active bundle of an install root and build its predictor (no install).
+
+    Args:
+        state_dir: the install root of a :class:`quant_bundle.BundleStore`.
+        require: raise instead of returning ``None`` when no verified bundle loads.
+        trust: the trusted keys (default :func:`shipped_trust`).
+        clock: stamps ``ts_init`` on live predictions (``None`` for replays).
+        on_fallback: told ``(reason_code, message)`` when ``None`` is returned.
+
+    Raises:
+        BundleRejectedError: ``require`` is set and nothing verifies or loads (its reason code:
+            ``BUNDLE_MISSING``, ``ACTIVE_CORRUPT``, a signature reason, ``SMOKE_TEST_FAILED``…).
+    """
+    try:
+        keys = shipped_trust() if trust is None else trust
+        loaded = load_active_bundle(Path(state_dir), keys, require=require, runtime=_runtime())
+        if isinstance(loaded, BundleFallback):
+            if on_fallback is not None:
+                on_fallback(loaded.reason_code, loaded.message)
+            return None
+        return model_from_bundle(
+            loaded.path, loaded.manifest, clock=clock, degraded_reason=loaded.degraded_reason
+        )
+    except (BundleRejectedError, BundleStorageError) as exc:
+        if require:
+            raise
+        _give_up(exc, on_fallback)
+        return None
+
+
+@overload
+def activate_bundle(
+    state_dir: Path,
+    source: Path | None = ...,
+    *,
+    trust: TrustStore | None = ...,
+    require: Literal[True],
+    clock: Clock | None = ...,
+    on_fallback: Fallback | None = ...,
+) -> ActiveModel: ...
+
+
+@overload
+def activate_bundle(
+    state_dir: Path,
+    source: Path | None = ...,
+    *,
+    trust: TrustStore | None = ...,
+    require: bool,
+    clock: Clock | None = ...,
+    on_fallback: Fallback | None = ...,
+) -> ActiveModel | None: ...
+
+
+def activate_bundle(
+    state_dir: Path,
+    source: Path | None = None,
+    *,
+    trust: TrustStore | None = None,
+    require: bool,
+    clock: Clock | None = None,
+    on_fallback: Fallback | None = None,
+) -> ActiveModel | None:
+    """Verify the release in ``source``, install it under ``state_dir``, load the active bundle.
+
+    Installing is skipped when this very bundle is already active, and a store that already
+    holds a newer bundle (the release would be a ``ROLLBACK``) keeps it: the active bundle is
+    what gets loaded.
+
+    Args:
+        state_dir: the :class:`quant_bundle.BundleStore` install root (created if needed).
+        source: a release directory (``manifest.json``, ``manifest.sig``, ``bundle.tar.zst``);
+            default :func:`shipped_bundle_dir`.
+        trust: the trusted keys (default :func:`shipped_trust`).
+        require: raise the bundle error instead of returning ``None``.
+        clock: the store's audit clock and the predictor's ``ts_init`` stamp; default a wall
+            clock for the audit and ``None`` (replay stamps) for the predictor.
+        on_fallback: told ``(reason_code, message)`` when ``None`` is returned.
+
+    Raises:
+        BundleRejectedError: with ``require``: ``BUNDLE_MISSING``, a signature reason,
+            ``ARCHIVE_DIGEST_MISMATCH``, ``MANIFEST_*``, ``INCOMPATIBLE_*``,
+            ``VERSION_REUSED``, ``SMOKE_TEST_FAILED``, ``ACTIVE_CORRUPT``…
+        BundleStorageError: with ``require``: the install root cannot be written.
+    """
+    from quant_apps.clock import WallClock
+
+    state = Path(state_dir)
+    try:
+        keys = shipped_trust() if trust is None else trust
+        runtime = _runtime()
+        release = verify_release(shipped_bundle_dir() if source is None else source, keys, runtime)
+        if _active_digest(state) != release.manifest.digest:
+            store = BundleStore(
+                state,
+                keys,
+                clock if clock is not None else WallClock(),
+                runtime=runtime,
+                smoke=_smoke(keys, runtime),
+            )
+            try:
+                store.install(release.directory)
+            except BundleRejectedError as exc:
+                if exc.reason_code not in (reasons.ROLLBACK, reasons.ALREADY_INSTALLED):
+                    raise
+    except (BundleRejectedError, BundleStorageError) as exc:
+        if require:
+            raise
+        _give_up(exc, on_fallback)
+        return None
+    return load_active_model(
+        state, require=require, trust=keys, clock=clock, on_fallback=on_fallback
+    )
+
+
+def startup_model(
+    state_dir: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    trust: TrustStore | None = None,
+    clock: Clock | None = None,
+    on_fallback: Fallback | None = None,
+) -> ActiveModel | None:
+    """Activate the default bundle at startup, as ``QUANT_REQUIRE_BUNDLE`` demands.
+
+    The source is :func:`shipped_bundle_dir` (``QUANT_BUNDLE_SOURCE`` overrides it), the trust
+    is ``trust`` or else :func:`shipped_trust` (``QUANT_BUNDLE_KEYS`` overrides it). With
+    ``QUANT_REQUIRE_BUNDLE=1`` a missing or tampered bundle raises with its reason code (the
+    app stops, exit 3); otherwise ``None`` comes back and ``on_fallback`` hears why.
+
+    Raises:
+        BundleRejectedError: ``QUANT_REQUIRE_BUNDLE=1`` and no verified bundle activates.
+        QuantUsageError: ``QUANT_REQUIRE_BUNDLE`` is not a boolean.
+    """
+    from quant_apps.bundle import require_bundle
+
+    values = _env(env)
+    require = require_bundle(values)
+    try:
+        keys = shipped_trust(values) if trust is None else trust
+    except BundleRejectedError as exc:
+        if require:
+            raise
+        _give_up(exc, on_fallback)
+        return None
+    return activate_bundle(
+        state_dir,
+        shipped_bundle_dir(values),
+        trust=keys,
+        require=require,
+        clock=clock,
+        on_fallback=on_fallback,
+    )

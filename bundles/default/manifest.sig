@@ -1,0 +1,1 @@
+{"signatures":[{"algorithm":"ed25519","key_id":"ed25519:7bd0d64ae55091189d3b4fde33b5cb68","signature":"0aa49d8fbdcabe7aa5a83cdfd5cbaa2dd6516d73ebac73bf538083d0431d3239f719e21608df5b621fdc245232a3d3f3a2ac20522dcf19cd8cc7deb6b6f8f802"}]}
