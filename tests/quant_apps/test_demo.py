@@ -234,6 +234,9 @@ def test_a_tampered_bundle_stops_when_required_and_is_reported_otherwise(
     doc = json.loads(strict.stdout)
     assert doc["reason_code"] == bundle["reason_code"]
     assert not (tmp_path / "strict" / "decisions.jsonl").exists()
+    # The bundle is checked first: no store was opened, no data fetched, no dataset written.
+    assert not (tmp_path / "strict" / "store.sqlite").exists()
+    assert not (tmp_path / "strict" / "dataset").exists()
 
 
 def test_a_bad_require_flag_is_a_usage_error(

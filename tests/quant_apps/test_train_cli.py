@@ -18,24 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "quant_models"))
 _helpers = importlib.import_module("helpers")
 dataset_from_frame = _helpers.dataset_from_frame
 synthetic_frame = _helpers.synthetic_frame
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+_bundles = importlib.import_module("_bundles")
 
 runner = CliRunner()
 
-CONFIG = {
-    "horizons": [{"bars": 1, "bucket_edges": [-0.005, 0.0, 0.005]}, {"bars": 4}],
-    "features": {
-        "return_windows": [1, 4, 12],
-        "vol_windows": [12],
-        "range_windows": [12],
-        "volume_windows": [12],
-        "trend_windows": [12],
-        "cross_windows": [1, 12],
-    },
-    "families": ["lightgbm"],
-    "scopes": ["global"],
-    "params": {"lightgbm": {"n_estimators": 8, "min_data_in_leaf": 20}},
-    "folds": {"n_folds": 2, "test_size": 60, "embargo": 4, "min_train": 150},
-}
+# The tiny training config the bundle tests use, without their gate and seed overrides.
+CONFIG = {k: v for k, v in _bundles.TINY_CONFIG.items() if k not in ("gates", "seed")}
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,10 @@ predictions, never from the code under test.
 
 from __future__ import annotations
 
+import importlib
+import sys
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
 
 import attrs
 import pytest
@@ -27,15 +29,8 @@ from quant_exec.strategy import (
 
 BTC = Instrument("BTC", "USD")
 H = 3_600 * 10**9
-# The scenarios below are written against these thresholds (the first governed defaults),
-# pinned so that retuning the defaults does not move them.
-SCENARIO_THRESHOLDS: dict[str, Any] = {
-    "entry_min_up_probability": Decimal("0.58"),
-    "entry_max_downside_probability": Decimal("0.40"),
-    "dip_min_recovery_probability": Decimal("0.6"),
-    "exit_min_negative_probability": Decimal("0.62"),
-    "exit_max_rebound_probability": Decimal("0.35"),
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+SCENARIO_THRESHOLDS = importlib.import_module("_scenario").SCENARIO_THRESHOLDS
 PROFILE = StrategyProfile(**SCENARIO_THRESHOLDS)
 LOT = Decimal("0.001")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -9,7 +10,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
@@ -175,15 +175,8 @@ class Scripted:
         return (Prediction(BTC, as_of_ns, as_of_ns, (near, far), self.model_id),)
 
 
-# The scenarios below are written against these thresholds (the first governed defaults),
-# pinned so that retuning the defaults does not move them.
-SCENARIO_THRESHOLDS: dict[str, Any] = {
-    "entry_min_up_probability": Decimal("0.58"),
-    "entry_max_downside_probability": Decimal("0.40"),
-    "dip_min_recovery_probability": Decimal("0.6"),
-    "exit_min_negative_probability": Decimal("0.62"),
-    "exit_max_rebound_probability": Decimal("0.35"),
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+SCENARIO_THRESHOLDS = importlib.import_module("_scenario").SCENARIO_THRESHOLDS
 
 
 def scenario(

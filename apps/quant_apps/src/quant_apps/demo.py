@@ -2,18 +2,19 @@
 
 The demo walks data → model bundle → execution end to end, on this machine only:
 
-1. **emulator** — starts the provider emulator on ``127.0.0.1`` (an ephemeral port) serving a
-   seeded :class:`~quant_data.synthetic.SyntheticMarket`, or the real files under ``--data``;
-2. **backfill** — backfills the chosen coins over real HTTP through the CoinAPI adapter into a
-   fresh SQLite store under ``--out``, retries the gaps once and reports what is still missing
-   from the gap ledger (gaps are reported, never filled);
-3. **dataset** — materializes the window from the store into ``--out/dataset`` and prints its
-   content hash;
-4. **bundle** — verifies and activates the model bundle (the shipped ``bundles/default`` or
-   ``--bundle DIR``, trusted through the shipped keys or ``--keys DIR``) through
+1. **bundle** — first, so that a bad bundle stops the demo before any other work: verifies
+   and activates the model bundle (the shipped ``bundles/default`` or ``--bundle DIR``,
+   trusted through the shipped keys or ``--keys DIR``) through
    :func:`quant_apps.runtime.activate_bundle`; ``QUANT_REQUIRE_BUNDLE=1`` turns a missing or
    tampered bundle into a hard stop (exit 3 with its reason code); otherwise the demo goes on
    without a model and says so (every decision is then "no prediction");
+2. **emulator** — starts the provider emulator on ``127.0.0.1`` (an ephemeral port) serving a
+   seeded :class:`~quant_data.synthetic.SyntheticMarket`, or the real files under ``--data``;
+3. **backfill** — backfills the chosen coins over real HTTP through the CoinAPI adapter into a
+   fresh SQLite store under ``--out``, retries the gaps once and reports what is still missing
+   from the gap ledger (gaps are reported, never filled);
+4. **dataset** — materializes the window from the store into ``--out/dataset`` and prints its
+   content hash;
 5. **backtest** — runs the risk-gated, prediction-led backtest with the governed default
    profiles over the materialized bars;
 6. **report** — writes ``report.html`` (equity and drawdown against buy-and-hold, per-coin
@@ -171,7 +172,7 @@ def _progress_bars() -> Progress:
     )
 
 
-# --- 1. the source ------------------------------------------------------------------------
+# --- 2. the source ------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -239,7 +240,7 @@ def _file_source(options: DemoOptions, path: Path) -> _Source:
     return _Source(book, "files", quote, present, start, end, skipped)
 
 
-# --- 2 and 3. backfill and dataset ---------------------------------------------------------
+# --- 3 and 4. backfill and dataset ---------------------------------------------------------
 
 
 def _backfill_and_materialize(
@@ -263,9 +264,9 @@ def _backfill_and_materialize(
         steps.update(f"backfill:{step.symbol}", min(step.done_ns // TIMEFRAME.ns, bars), bars)
 
     try:
-        steps.start("emulator", "1/6 start the provider emulator")
+        steps.start("emulator", "2/6 start the provider emulator")
         with serve_emulator(source.book, seed=options.seed, clock=SimClock(now)) as emulator:
-            steps.done("emulator", f"1/6 emulator on 127.0.0.1:{emulator.port}")
+            steps.done("emulator", f"2/6 emulator on 127.0.0.1:{emulator.port}")
             provider = CoinApiProvider(
                 emulator.base_url("coinapi"),
                 Secret(_DEMO_KEY),
@@ -274,7 +275,7 @@ def _backfill_and_materialize(
                 page_limit=1000,
             )
             for symbol in source.symbols:
-                steps.start(f"backfill:{symbol}", f"2/6 backfill {symbol}/{source.quote}", window)
+                steps.start(f"backfill:{symbol}", f"3/6 backfill {symbol}/{source.quote}", window)
             report = backfill(
                 store,
                 provider,
@@ -294,7 +295,7 @@ def _backfill_and_materialize(
             )
             for symbol in source.symbols:
                 steps.done(f"backfill:{symbol}")
-        steps.start("dataset", "3/6 materialize the dataset")
+        steps.start("dataset", "4/6 materialize the dataset")
         dataset = store.materialize(
             list(source.symbols), source.quote, TIMEFRAME.value, source.start_ns, source.end_ns
         )
@@ -324,7 +325,7 @@ def _backfill_and_materialize(
     return data_doc, dataset
 
 
-# --- 4. the bundle -------------------------------------------------------------------------
+# --- 1. the bundle -------------------------------------------------------------------------
 
 
 class NoModel:
@@ -359,7 +360,7 @@ def _activate(options: DemoOptions, steps: Steps) -> tuple[Any, dict[str, Any]]:
     from quant_apps import runtime
     from quant_bundle import BundleRejectedError, TrustStore
 
-    steps.start("bundle", "4/6 verify and activate the bundle")
+    steps.start("bundle", "1/6 verify and activate the bundle")
     source = options.bundle if options.bundle is not None else runtime.shipped_bundle_dir()
     why: list[tuple[str, str]] = []
     try:
@@ -381,10 +382,10 @@ def _activate(options: DemoOptions, steps: Steps) -> tuple[Any, dict[str, Any]]:
         )
     if active is None:
         code, message = why[0] if why else ("BUNDLE_MISSING", "no bundle activated")
-        steps.done("bundle", f"4/6 no model bundle ({code})")
+        steps.done("bundle", f"1/6 no model bundle ({code})")
         doc = {"active": False, "source": str(source), "reason_code": code, "message": message}
         return NoModel(code), doc
-    steps.done("bundle", f"4/6 bundle {active.bundle_version} active")
+    steps.done("bundle", f"1/6 bundle {active.bundle_version} active")
     doc = {"active": True, "source": str(source), **active.identity()}
     return runtime.BundledPredictor(active), doc
 
@@ -466,8 +467,9 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
         raise _usage("--symbols names no coin")
     _prepare_out(options.out)
     source = _file_source(options, options.data) if options.data else _synthetic_source(options)
-    data_doc, dataset = _backfill_and_materialize(source, options, steps)
+    # The bundle first: a missing or tampered one stops the demo before any work is done.
     predictor, bundle_doc = _activate(options, steps)
+    data_doc, dataset = _backfill_and_materialize(source, options, steps)
 
     bars = dataset.bars()
     steps.start("backtest", "5/6 risk-gated backtest", len(bars))
