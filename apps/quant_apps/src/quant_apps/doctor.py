@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from quant_apps.config import data_dir, database_url, environ
-from quant_core.errors import SettingsError
+from quant_core.errors import QuantUsageError, SettingsError
 from quant_core.reasons import SETTINGS_INVALID
 from quant_core.settings import ENV_VARS, Settings, redact_url
 
-__all__ = ["QUANT_PACKAGES", "doctor_report", "package_versions"]
+__all__ = ["QUANT_PACKAGES", "bundle_report", "doctor_report", "package_versions"]
 
 QUANT_PACKAGES = (
     "quant-core",
@@ -70,6 +70,34 @@ def keyring_report() -> dict[str, Any]:
     return {"backend": name, "usable": usable, "priority": getattr(backend, "priority", None)}
 
 
+def bundle_report(env: dict[str, str]) -> dict[str, Any]:
+    """Whether the shipped (or ``QUANT_BUNDLE_SOURCE``) model bundle verifies.
+
+    Signature, manifest and archive digest are checked against the trusted keys, as an install
+    would; nothing is extracted or installed.
+    """
+    from quant_apps import runtime
+    from quant_bundle import BundleRejectedError, verify_release
+
+    source = runtime.shipped_bundle_dir(env)
+    try:
+        release = verify_release(source, runtime.shipped_trust(env))
+    except BundleRejectedError as exc:
+        return {
+            "source": str(source),
+            "verified": False,
+            "reason_code": exc.reason_code,
+            "detail": exc.message,
+        }
+    return {
+        "source": str(source),
+        "verified": True,
+        "bundle_version": release.manifest.bundle_version,
+        "bundle_hash": release.manifest.digest,
+        "signers": list(release.signers),
+    }
+
+
 def _dir_report(path: Path) -> dict[str, Any]:
     existing = path
     while not existing.exists() and existing != existing.parent:
@@ -117,6 +145,20 @@ def doctor_report(env: dict[str, str] | None = None) -> dict[str, Any]:
         {"name": "keyring", "status": "ok" if keyring["usable"] else "warn",
          "detail": keyring["backend"] or "no backend"}
     )  # fmt: skip
+    bundle = bundle_report(env)
+    from quant_apps.bundle import require_bundle  # that module imports this one
+
+    try:
+        required = require_bundle(env)
+    except QuantUsageError:  # an unreadable flag is treated as the strict setting
+        required = True
+    checks.append(
+        {"name": "model bundle",
+         "status": "ok" if bundle["verified"] else "fail" if required else "warn",
+         "detail": f"{bundle['bundle_version']} verified ({bundle['source']})" if bundle["verified"]
+         else f"{bundle['reason_code']}: {bundle['detail']}",
+         **({} if bundle["verified"] else {"reason_code": bundle["reason_code"]})}
+    )  # fmt: skip
     secrets = {
         var.env: ("set" if getattr(settings, var.field) is not None else "unset")
         for var in ENV_VARS
@@ -136,6 +178,7 @@ def doctor_report(env: dict[str, str] | None = None) -> dict[str, Any]:
         "data_dir": _dir_report(data_dir(settings)),
         "database_url": redact_url(database_url(settings)),
         "keyring": keyring,
+        "bundle": bundle,
         "settings": {
             "hist_market_data_provider": settings.hist_market_data_provider.value,
             "training_universe_version": settings.training_universe_version,

@@ -1,0 +1,57 @@
+"""``quant doctor`` verifies the shipped model bundle and reports why one does not verify."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from quant_apps import runtime
+from quant_apps.doctor import doctor_report
+from quant_bundle import reasons as bundle_reasons
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+_bundles = importlib.import_module("_bundles")
+
+
+def _check(report: dict[str, object]) -> dict[str, object]:
+    checks = report["checks"]
+    assert isinstance(checks, list)
+    (check,) = [c for c in checks if c["name"] == "model bundle"]
+    return dict(check)
+
+
+def test_the_shipped_bundle_verifies() -> None:
+    shipped = runtime.shipped_bundle_dir({})
+    if not (shipped / "manifest.json").is_file():
+        pytest.fail(f"the shipped default bundle is missing from {shipped}")
+    report = doctor_report({})
+    assert report["bundle"]["verified"] is True
+    assert report["bundle"]["bundle_hash"].startswith("sha384:")
+    assert _check(report)["status"] == "ok"
+
+
+@pytest.mark.parametrize("require", ["", "1"])
+def test_a_tampered_bundle_warns_or_fails_with_its_reason(tmp_path: Path, require: str) -> None:
+    copy = tmp_path / "release"
+    shutil.copytree(runtime.shipped_bundle_dir({}), copy)
+    archive = copy / "bundle.tar.zst"
+    _bundles.flip_byte(archive, len(archive.read_bytes()) // 2)
+    env = {"QUANT_BUNDLE_SOURCE": str(copy), "QUANT_REQUIRE_BUNDLE": require}
+    report = doctor_report(env)
+    assert report["bundle"]["verified"] is False
+    assert report["bundle"]["reason_code"] == bundle_reasons.ARCHIVE_DIGEST_MISMATCH
+    check = _check(report)
+    assert check["reason_code"] == bundle_reasons.ARCHIVE_DIGEST_MISMATCH
+    assert check["status"] == ("fail" if require else "warn")
+    assert report["ok"] is (not require)
+
+
+def test_a_missing_bundle_with_an_unreadable_flag_counts_as_required(tmp_path: Path) -> None:
+    env = {"QUANT_BUNDLE_SOURCE": str(tmp_path / "none"), "QUANT_REQUIRE_BUNDLE": "maybe"}
+    report = doctor_report(env)
+    assert report["bundle"]["reason_code"] == bundle_reasons.BUNDLE_MISSING
+    assert _check(report)["status"] == "fail"
