@@ -341,3 +341,19 @@ def test_human_output_and_real_process(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["version"] == "1.0.0"
+
+
+def test_the_shipped_keys_are_the_default_trust(monkeypatch: pytest.MonkeyPatch) -> None:
+    from quant_apps import runtime
+
+    # From any working directory (the fixture moved it into tmp_path), a release verifies
+    # against the checkout's committed public keys unless --trusted-keys says otherwise.
+    monkeypatch.delenv("QUANT_BUNDLE_KEYS", raising=False)
+    shipped = runtime.shipped_bundle_dir({})
+    code, doc = _run("verify", str(shipped))
+    assert code == 0, doc
+    committed = sorted(p.stem for p in runtime.shipped_keys_dir({}).glob("*.pub"))
+    assert committed, "no public key is committed under bundles/keys"
+    assert len(doc["signers"]) == 1
+    assert doc["ok"] is True
+    assert "archive_digest" in doc["checks"]

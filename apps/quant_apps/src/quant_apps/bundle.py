@@ -3,7 +3,8 @@
 Every command takes ``--json`` and follows :mod:`quant_apps.output`: exit 3 with the reason
 code on every rejection (the active bundle is unchanged), 1 on storage failures, 2 on usage
 errors. The install root defaults to ``<data dir>/bundles`` (``--root`` overrides); trusted
-public keys default to ``bundles/keys`` in the working directory (``--trusted-keys``).
+public keys default to the shipped ``bundles/keys`` (:func:`quant_apps.runtime.shipped_keys_dir`:
+the checkout's, or ``QUANT_BUNDLE_KEYS``; ``--trusted-keys`` overrides).
 
 ``quant bundle build DIR`` on a ``quant train --out`` directory takes the manifest's feature
 schema hash from ``metadata.json`` and the training lineage from ``run.json`` (decision record
@@ -70,7 +71,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 RootOpt = Annotated[
     Path | None, typer.Option("--root", help="Install root (default: <data dir>/bundles).")
 ]
-KeysOpt = Annotated[Path, typer.Option("--trusted-keys", help="Directory of trusted public keys.")]
+KeysOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--trusted-keys",
+        help="Directory of trusted public keys [default: the shipped bundles/keys].",
+    ),
+]
 RetentionOpt = Annotated[
     int, typer.Option("--retention", help="Previous known-good bundles to keep (>= 1).")
 ]
@@ -78,7 +85,6 @@ SchemaOpt = Annotated[
     str | None,
     typer.Option("--feature-schema-hash", help="Running feature schema hash to require."),
 ]
-_DEFAULT_KEYS = Path("bundles/keys")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -112,12 +118,19 @@ def _root(root: Path | None) -> Path:
     return root if root is not None else data_dir(load_settings()) / "bundles"
 
 
+def _trust(keys: Path | None) -> TrustStore:
+    """The trusted keys in ``keys``, or the shipped ones (``runtime.shipped_keys_dir``)."""
+    from quant_apps import runtime
+
+    return TrustStore.load(keys if keys is not None else runtime.shipped_keys_dir())
+
+
 def _store(
-    root: Path | None, keys: Path, schema: str | None = None, retention: int = 1
+    root: Path | None, keys: Path | None, schema: str | None = None, retention: int = 1
 ) -> BundleStore:
     return BundleStore(
         _root(root),
-        TrustStore.load(keys),
+        _trust(keys),
         WallClock(),
         runtime=runtime_versions(schema),
         retention=retention,
@@ -234,14 +247,14 @@ def build(
     validate: Annotated[
         bool, typer.Option("--validate", help="Validate the existing release in --out instead.")
     ] = False,
-    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    trusted_keys: KeysOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Build (or with ``--validate`` check) a signed release: archive, manifest, signature."""
     if out is None:
         raise QuantUsageError("--out is required")
     if validate:
-        release = verify_release(out, TrustStore.load(trusted_keys))
+        release = verify_release(out, _trust(trusted_keys))
         with tempfile.TemporaryDirectory() as tmp:
             extract_archive(out / "bundle.tar.zst", Path(tmp), release.manifest)
         _out(
@@ -303,14 +316,12 @@ def build(
 @guarded()
 def verify(
     directory: Annotated[Path, typer.Argument(help="Release directory to verify.")],
-    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    trusted_keys: KeysOpt = None,
     feature_schema_hash: SchemaOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Verify signature, manifest, compatibility and archive digest (nothing is extracted)."""
-    release = verify_release(
-        directory, TrustStore.load(trusted_keys), runtime_versions(feature_schema_hash)
-    )
+    release = verify_release(directory, _trust(trusted_keys), runtime_versions(feature_schema_hash))
     _out(
         {
             "version": release.manifest.bundle_version,
@@ -328,7 +339,7 @@ def verify(
 @guarded()
 def install(
     directory: Annotated[Path, typer.Argument(help="Release directory to install.")],
-    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    trusted_keys: KeysOpt = None,
     root: RootOpt = None,
     feature_schema_hash: SchemaOpt = None,
     retention: RetentionOpt = 1,
@@ -342,12 +353,12 @@ def install(
 @app.command("status")
 @guarded()
 def status(
-    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    trusted_keys: KeysOpt = None,
     root: RootOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Show the active and previous bundles, the version floor, retention and quarantine."""
-    report = BundleStore(_root(root), TrustStore.load(trusted_keys), WallClock()).status()
+    report = BundleStore(_root(root), _trust(trusted_keys), WallClock()).status()
     _out(
         report,
         json_output,
@@ -359,7 +370,7 @@ def status(
 @app.command("check")
 @guarded()
 def check(
-    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    trusted_keys: KeysOpt = None,
     root: RootOpt = None,
     feature_schema_hash: SchemaOpt = None,
     json_output: JsonOpt = False,
@@ -367,7 +378,7 @@ def check(
     """Load the active bundle as the runtime would; QUANT_REQUIRE_BUNDLE=1 makes absence fatal."""
     result = load_active_bundle(
         _root(root),
-        TrustStore.load(trusted_keys),
+        _trust(trusted_keys),
         require=require_bundle(),
         runtime=runtime_versions(feature_schema_hash),
     )
@@ -448,7 +459,7 @@ def activate(
 @app.command("rollback")
 @guarded()
 def rollback(
-    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    trusted_keys: KeysOpt = None,
     root: RootOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -461,7 +472,7 @@ def rollback(
 @guarded()
 def check_update_cmd(
     source: Annotated[str, typer.Argument(help="Directory or URL of release assets.")],
-    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    trusted_keys: KeysOpt = None,
     root: RootOpt = None,
     feature_schema_hash: SchemaOpt = None,
     json_output: JsonOpt = False,
@@ -486,7 +497,7 @@ def check_update_cmd(
 @guarded()
 def apply_update_cmd(
     source: Annotated[str, typer.Argument(help="Directory or URL of release assets.")],
-    trusted_keys: KeysOpt = _DEFAULT_KEYS,
+    trusted_keys: KeysOpt = None,
     root: RootOpt = None,
     feature_schema_hash: SchemaOpt = None,
     retention: RetentionOpt = 1,
