@@ -29,10 +29,13 @@ bar is not sent: there is no next bar to fill it (the other engines leave it unf
 
 Only ``engine.run()`` is timed (``run_s``); building the engine and adding the data is timed
 apart (``setup_s``). Neither includes creating the environment or importing nautilus_trader.
+``loop_s`` is the part of ``run_s`` until the strategy is stopped, which leaves out the
+engine's post-run analysis (per-position statistics kept in pandas).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sys
@@ -44,18 +47,22 @@ from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.common.config import LoggingConfig
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.indicators.averages import SimpleMovingAverage
-from nautilus_trader.model.currencies import BTC, USD
+from nautilus_trader.model.currencies import BTC
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.enums import AccountType, OmsType, OrderSide
+from nautilus_trader.model.enums import AccountType, CurrencyType, OmsType, OrderSide
 from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue
 from nautilus_trader.model.instruments import CurrencyPair
-from nautilus_trader.model.objects import Money, Price, Quantity
+from nautilus_trader.model.objects import Currency, Money, Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 VENUE = Venue("SIM")
 INSTRUMENT_ID = InstrumentId(Symbol("BTC/USD"), VENUE)
 BAR_TYPE = BarType.from_str(f"{INSTRUMENT_ID}-1-HOUR-LAST-EXTERNAL")
-HOUR_NS = 3_600 * 10**9
+# The dollar with the exact precision of a lot times a tick (8 + 2 decimals): nautilus rounds
+# balances to their currency's precision, and the stock USD (2 decimals) would round every
+# fill's notional to cents, which the other two engines do not (quantities would drift apart
+# by a few lots over hundreds of trades).
+USD = Currency("USD", 10, 840, "United States dollar (exact notional)", CurrencyType.FIAT)
 
 
 class SmaCrossConfig(StrategyConfig, frozen=True):
@@ -65,6 +72,7 @@ class SmaCrossConfig(StrategyConfig, frozen=True):
     slow: int
     size_pct: int
     lot: float
+    lot_decimals: int
     last_ts: int
 
 
@@ -76,6 +84,12 @@ class SmaCross(Strategy):
         self.fast = SimpleMovingAverage(config.fast)
         self.slow = SimpleMovingAverage(config.slow)
         self.trades: list[tuple[int, str, float, float]] = []
+        self.stopped_at = 0.0
+
+    def on_stop(self) -> None:
+        # engine.run() stops the trader once the data is done, then runs its post-run
+        # analysis (statistics per position, in pandas): this splits the two.
+        self.stopped_at = time.perf_counter()
 
     def on_start(self) -> None:
         self.instrument = self.cache.instrument(INSTRUMENT_ID)
@@ -99,7 +113,7 @@ class SmaCross(Strategy):
             raw = value * self.config.size_pct / 100 / close
             lots = math.floor(raw / self.config.lot)
             order = self.order_factory.market(
-                INSTRUMENT_ID, OrderSide.BUY, Quantity.from_raw_lots(lots)
+                INSTRUMENT_ID, OrderSide.BUY, _quantity(lots, self.config.lot_decimals)
             )
             self.submit_order(order)
         elif not flat and fast < slow:
@@ -109,11 +123,12 @@ class SmaCross(Strategy):
         side = "buy" if event.order_side == OrderSide.BUY else "sell"
         # nautilus stamps the fill with the decision bar's close: the next bar's open time.
         self.trades.append(
-            (event.ts_event, side, event.last_px.as_double(), event.last_qty.as_double())
+            (event.ts_event, side, float(str(event.last_px)), float(str(event.last_qty)))
         )
 
 
-def _quantity_from_lots(lots: int, decimals: int) -> Quantity:
+def _quantity(lots: int, decimals: int) -> Quantity:
+    """``lots`` whole lots of ``10**-decimals``, exactly."""
     return Quantity.from_str(str(Decimal(lots).scaleb(-decimals)))
 
 
@@ -157,6 +172,7 @@ def build(spec: dict[str, Any], bars: list[Bar]) -> tuple[BacktestEngine, SmaCro
             slow=spec["slow"],
             size_pct=spec["size_pct"],
             lot=10.0**-decimals,
+            lot_decimals=decimals,
             last_ts=bars[-1].ts_event,
         )
     )
@@ -171,7 +187,7 @@ def nautilus_bars(spec: dict[str, Any]) -> list[Bar]:
         SystemExit: if a bar does not open at the previous bar's close (see the module notes).
     """
     rows = spec["bars"]
-    for before, after in zip(rows, rows[1:]):
+    for before, after in itertools.pairwise(rows):
         if Decimal(after[1]) != Decimal(before[4]):
             raise SystemExit(
                 f"bar at {after[0]} opens at {after[1]}, not at the previous close {before[4]}:"
@@ -200,12 +216,9 @@ def main(argv: list[str]) -> None:
     """Read the spec, run once for the trades and ``repeats`` times for timings, write JSON."""
     with open(argv[0], encoding="utf-8") as f:
         spec = json.load(f)
-    global Quantity_from_raw_lots  # noqa: PLW0603
-    decimals = spec["lot_decimals"]
-    Quantity.from_raw_lots = staticmethod(lambda lots: _quantity_from_lots(lots, decimals))
     bars = nautilus_bars(spec)
     trades: list[Any] = []
-    run_s, setup_s = [], []
+    run_s, setup_s, loop_s = [], [], []
     for _ in range(max(1, spec["repeats"])):
         start = time.perf_counter()
         engine, strategy = build(spec, bars)
@@ -214,6 +227,7 @@ def main(argv: list[str]) -> None:
         done = time.perf_counter()
         setup_s.append(ready - start)
         run_s.append(done - ready)
+        loop_s.append(strategy.stopped_at - ready)
         if trades and strategy.trades != trades:
             raise SystemExit("nautilus_trader gave different trades on a repeated run")
         trades = strategy.trades
@@ -226,6 +240,7 @@ def main(argv: list[str]) -> None:
                 "version": nautilus_trader.__version__,
                 "trades": trades,
                 "run_s": run_s,
+                "loop_s": loop_s,
                 "setup_s": setup_s,
             },
             f,

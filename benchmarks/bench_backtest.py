@@ -12,8 +12,13 @@ timed alternately and the best run of each is kept, so a busy machine slows both
 output gives events/s and microseconds per bar of each, the ratio, and the goal (at least
 20x backtrader) with whether it is met.
 
-nautilus_trader is not installed in this environment; the output says so rather than
-guessing a number.
+nautilus_trader runs the same strategy too, in full runs only. It needs pandas < 3, so it
+cannot join the workspace; ``_peer_nautilus.py`` runs it in a throwaway environment
+(``uv run --no-project --isolated --with nautilus_trader==1.221.0``; the first run downloads
+it), with the bars going in and the trade list and timings coming back as JSON. Its trade
+list is checked against quant's from an untimed run first; only then is it timed, best of the
+same number of runs, engine run only. ``--quick`` skips it; where uv or the download is not
+available the output says why and the rest is still reported.
 
 Run: ``uv run python benchmarks/bench_backtest.py [--quick] [--json]``
 """
@@ -21,12 +26,17 @@ Run: ``uv run python benchmarks/bench_backtest.py [--quick] [--json]``
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
+import json
 import math
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
@@ -66,6 +76,9 @@ FAST, SLOW, SIZE_PCT = 10, 30, 30
 LOT = Decimal("0.00000001")
 CASH = 10_000
 GOAL = 20
+NAUTILUS = "nautilus_trader==1.221.0"
+NAUTILUS_PEER = Path(__file__).resolve().with_name("_peer_nautilus.py")
+NAUTILUS_TIMEOUT_S = 900  # the first run downloads about 100 MB
 
 
 def make_bars(n: int, seed: int = 11) -> list[Bar]:
@@ -200,14 +213,102 @@ def same_trades(ours: list[Any], theirs: list[Any]) -> bool:
     )
 
 
-def run(n: int, repeats: int) -> dict[str, Any]:
+class NautilusUnavailableError(Exception):
+    """nautilus_trader could not be run here; the message says why."""
+
+
+def nautilus_peer(bars: list[Bar], repeats: int) -> dict[str, Any]:
+    """Run ``_peer_nautilus.py`` in a throwaway environment; return its JSON answer.
+
+    ``repeats=0`` runs the backtest once, for its trade list; otherwise it is run ``repeats``
+    times, each timed.
+
+    Raises:
+        NautilusUnavailableError: no uv, the environment could not be made, the run failed or took
+            longer than ``NAUTILUS_TIMEOUT_S``.
+    """
+    uv = shutil.which("uv")
+    if uv is None:
+        raise NautilusUnavailableError("uv not found on PATH")
+    spec = {
+        "bars": [
+            [b.open_time_ns, str(b.open), str(b.high), str(b.low), str(b.close), str(b.volume)]
+            for b in bars
+        ],
+        "bar_ns": TF.ns,
+        "fast": FAST,
+        "slow": SLOW,
+        "size_pct": SIZE_PCT,
+        "cash": CASH,
+        "lot_decimals": -int(LOT.log10()),  # 8
+        "price_decimals": 2,  # make_bars writes two decimals
+        "repeats": repeats,
+    }
+    # The workspace's environment must not leak into the throwaway one.
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    with tempfile.TemporaryDirectory(prefix="bench-nautilus-") as tmp:
+        spec_path, out_path = Path(tmp, "in.json"), Path(tmp, "out.json")
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        command = [uv, "run", "--no-project", "--isolated", "--python", "3.11"]
+        command += ["--with", NAUTILUS, "python", str(NAUTILUS_PEER), str(spec_path)]
+        try:
+            done = subprocess.run(
+                [*command, str(out_path)],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=NAUTILUS_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise NautilusUnavailableError(f"no answer in {NAUTILUS_TIMEOUT_S} s") from None
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise NautilusUnavailableError(f"exit {done.returncode}: {last}")
+        answer: dict[str, Any] = json.loads(out_path.read_text(encoding="utf-8"))
+    return answer
+
+
+def trade_difference(ours: list[Any], theirs: list[Any]) -> str:
+    """Where two trade lists first part (for a report, when :func:`same_trades` fails)."""
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
+        if not same_trades([a], [b]):
+            return f"trade {i}: quant {tuple(a)} vs nautilus {tuple(b)}"
+    return f"quant has {len(ours)} trades, nautilus {len(theirs)}"
+
+
+def nautilus(bars: list[Bar], ours: list[Any], repeats: int) -> dict[str, Any]:
+    """Check nautilus's trades against ``ours`` (untimed run), then time it; or say why not."""
+    try:
+        theirs = nautilus_peer(bars, 0)["trades"]
+        if not same_trades(ours, theirs):
+            return {
+                "nautilus_trader": "trade lists differ, not timed: "
+                + trade_difference(ours, theirs)
+            }
+        timed = nautilus_peer(bars, repeats)
+    except NautilusUnavailableError as exc:
+        return {"nautilus_trader": f"unavailable ({exc})"}
+    if not same_trades(ours, timed["trades"]):  # the timed runs did the same work
+        return {"nautilus_trader": "trade lists differ in the timed runs, not reported"}
+    best = min(timed["run_s"])
+    return {
+        "nautilus_trader": timed["version"],
+        "nautilus_events_per_s": len(bars) / best,
+        "nautilus_us_per_bar": best / len(bars) * 1e6,
+        "nautilus_loop_us_per_bar": min(timed["loop_s"]) / len(bars) * 1e6,
+        "nautilus_setup_s": min(timed["setup_s"]),
+    }
+
+
+def run(n: int, repeats: int, with_nautilus: bool) -> dict[str, Any]:
     bars = make_bars(n)
     ours, theirs = quant_trades(bars), backtrader_trades(bars)
     if not same_trades(ours, theirs):
         raise SystemExit(f"trade lists differ: quant {ours[:3]}... vs backtrader {theirs[:3]}...")
     # Alternating runs, best of each: a busy machine slows both alike.
     q, b = best_pair(lambda: quant_trades(bars), lambda: backtrader_trades(bars), repeats)
-    return {
+    result = {
         "bars": n,
         "trades": len(ours),
         "quant_events_per_s": n / q,
@@ -216,13 +317,39 @@ def run(n: int, repeats: int) -> dict[str, Any]:
         "backtrader_us_per_bar": b / n * 1e6,
         "ratio": b / q,
         "goal": GOAL,
-        "nautilus_trader": "installed, not benchmarked"
-        if importlib.util.find_spec("nautilus_trader")
-        else "not installed",
     }
+    if not with_nautilus:
+        return result | {"nautilus_trader": "measured in full runs only"}
+    result |= nautilus(bars, ours, repeats)
+    if "nautilus_events_per_s" in result:
+        result["quant_over_nautilus"] = (
+            result["quant_events_per_s"] / result["nautilus_events_per_s"]
+        )
+        result["nautilus_over_backtrader"] = (
+            result["nautilus_events_per_s"] / result["backtrader_events_per_s"]
+        )
+    return result
 
 
-def lines(sizes: tuple[int, int], result: dict[str, Any]) -> list[str]:
+def nautilus_lines(result: dict[str, Any]) -> list[str]:
+    if "nautilus_events_per_s" not in result:
+        return [f"  nautilus_trader: {result['nautilus_trader']}"]
+    return [
+        (
+            f"  nautilus    {result['nautilus_events_per_s']:>12,.0f} events/s"
+            f"  ({result['nautilus_us_per_bar']:.1f} us/bar, engine.run(); the data loop alone"
+            f" {result['nautilus_loop_us_per_bar']:.1f} us/bar)"
+        ),
+        (
+            f"  nautilus_trader {result['nautilus_trader']} in an isolated environment;"
+            " its trade list identical: yes (an untimed run, then the timed ones)"
+        ),
+        f"  ratio quant / nautilus: {result['quant_over_nautilus']:.2f}",
+        f"  ratio nautilus / backtrader: {result['nautilus_over_backtrader']:.2f}",
+    ]
+
+
+def lines(sizes: tuple[int, int, bool], result: dict[str, Any]) -> list[str]:
     verdict = "met" if result["ratio"] >= GOAL else "not met"
     return [
         (
@@ -238,7 +365,7 @@ def lines(sizes: tuple[int, int], result: dict[str, Any]) -> list[str]:
             f"  backtrader  {result['backtrader_events_per_s']:>12,.0f} events/s"
             f"  ({result['backtrader_us_per_bar']:.1f} us/bar)"
         ),
-        f"  nautilus_trader: {result['nautilus_trader']}",
+        *nautilus_lines(result),
         f"  ratio (quant throughput / backtrader throughput): {result['ratio']:.2f}",
         f"  goal: >= {GOAL}x backtrader ({verdict})",
         (
@@ -252,8 +379,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return run_cli(
         argv,
         description=__doc__,
-        quick=(400, 1),
-        full=(20_000, 3),
+        quick=(400, 1, False),
+        full=(20_000, 3, True),
         run=lambda sizes: run(*sizes),
         lines=lines,
     )
