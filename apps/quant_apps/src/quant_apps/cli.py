@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from quant_apps import audit, backtest, bundle, data, demo, emulator, train
+from quant_apps import audit, backtest, bundle, data, demo, emulator, paper, train
 from quant_apps.doctor import doctor_report, package_versions
 from quant_apps.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, human
 
@@ -30,6 +30,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(emulator.app, name="emulator")
 backtest.register(app)
 demo.register(app)
+paper.register(app)
 train.register(app)
 
 

@@ -71,6 +71,7 @@ from quant_core.audit import AuditLog
 from quant_core.canonical import canonical_json
 from quant_core.clock import Clock
 from quant_core.errors import QuantError
+from quant_core.files import fsync_dir, write_files_synced
 
 __all__ = [
     "CHECKPOINTS",
@@ -214,25 +215,6 @@ def _storage_error(exc: OSError, what: str) -> BundleStorageError:
     else:
         code = reasons.BUNDLE_IO_FAILED
     return BundleStorageError(f"{what}: {exc.strerror or exc}", reason_code=code)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def verify_installed(
@@ -409,21 +391,21 @@ class BundleStore:
 
     def _write_state(self, state: BundleState) -> None:
         tmp = self.root / ".state.json.tmp"
-        _write_file(tmp, canonical_json(state.to_dict()))
+        write_files_synced(self.root, {tmp.name: canonical_json(state.to_dict())})
         self._cp("state_tmp_written")
         try:
             os.replace(tmp, self.root / "state.json")
         except OSError:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         self._cp("state_written")
 
     def _swap_link(self, name: str, target: str | None, cp: str | None = None) -> None:
         link = self.root / name
         if target is None:
             link.unlink(missing_ok=True)
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
             return
         tmp = self.root / f".{name}.tmp"
         tmp.unlink(missing_ok=True)
@@ -435,7 +417,7 @@ class BundleStore:
         except OSError:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def _valid_seal(self, name: str) -> bool:
         directory = self.store / name
@@ -545,7 +527,7 @@ class BundleStore:
                     shutil.rmtree(entry)
                     removed.append(entry.name)
             if removed:
-                _fsync_dir(self.store)
+                fsync_dir(self.store)
         return removed
 
     # --- status --------------------------------------------------------------------------
@@ -672,8 +654,9 @@ class BundleStore:
         manifest_bytes = read_capped(release_dir / MANIFEST_NAME, MANIFEST_MAX_BYTES)
         signature_bytes = read_capped(release_dir / SIGNATURE_NAME, 64 * 1024)
         staging.mkdir(parents=True)
-        _write_file(staging / MANIFEST_NAME, manifest_bytes)
-        _write_file(staging / SIGNATURE_NAME, signature_bytes)
+        write_files_synced(
+            staging, {MANIFEST_NAME: manifest_bytes, SIGNATURE_NAME: signature_bytes}
+        )
         self._cp("fetched")
         manifest, _, passed = verify_manifest(
             manifest_bytes, signature_bytes, self.trust, self.runtime
@@ -697,17 +680,20 @@ class BundleStore:
         tree.mkdir()
         extract_archive(archive, tree, manifest, on_file=lambda _n: self._cp("extract_file"))
         checks.append("extract")
-        _write_file(tree / MANIFEST_NAME, manifest_bytes)
-        _write_file(tree / SIGNATURE_NAME, signature_bytes)
-        _write_file(tree / _VERIFIED, manifest.digest.encode("utf-8"))
-        _fsync_dir(tree)
+        seal = {
+            MANIFEST_NAME: manifest_bytes,
+            SIGNATURE_NAME: signature_bytes,
+            _VERIFIED: manifest.digest.encode("utf-8"),
+        }
+        write_files_synced(tree, seal)
+        fsync_dir(tree)
         self._cp("sealed")
         name = _store_name(manifest)
         self.store.mkdir(exist_ok=True)
         # Recovery (under the same lock) removed any unreferenced store entry, and a store
         # entry that is current or previous has a version at or below the floor: no clash.
         os.rename(tree, self.store / name)
-        _fsync_dir(self.store)
+        fsync_dir(self.store)
         self._cp("promoted")
         try:
             if self._smoke is None:

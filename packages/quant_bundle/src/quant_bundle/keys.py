@@ -23,7 +23,6 @@ Examples:
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -37,6 +36,7 @@ from quant_bundle import reasons
 from quant_bundle.errors import BundleRejectedError, BundleStorageError
 from quant_bundle.manifest import strict_json
 from quant_core.canonical import canonical_json
+from quant_core.files import write_file_atomic
 
 __all__ = [
     "ROTATION_SCHEMA",
@@ -208,16 +208,6 @@ def private_key_from_hex(seed_hex: str) -> PrivateKey:
         raise _key_error("keychain entry is not a valid private key") from None
 
 
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_keypair(
     key: PrivateKey, out_dir: Path | str, name: str, *, private: bool = True
 ) -> dict[str, str]:
@@ -234,9 +224,10 @@ def write_keypair(
         out.mkdir(parents=True, exist_ok=True)
         if private:
             doc = {"algorithm": "ed25519", "key_id": key.key_id, "private_key": key.seed_hex()}
-            _write_new(out / f"{name}.key", canonical_json(doc), 0o600)
+            write_file_atomic(out / f"{name}.key", canonical_json(doc), mode=0o600, exclusive=True)
             written["private"] = str(out / f"{name}.key")
-        _write_new(out / f"{name}.pub", canonical_json(key.public.to_dict()), 0o644)
+        pub = canonical_json(key.public.to_dict())
+        write_file_atomic(out / f"{name}.pub", pub, mode=0o644, exclusive=True)
     except OSError as exc:
         raise BundleStorageError(f"cannot write key files in {out}: {exc.strerror}") from None
     return written

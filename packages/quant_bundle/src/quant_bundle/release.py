@@ -29,7 +29,6 @@ Examples:
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -53,6 +52,7 @@ from quant_bundle.manifest import (
     safe_path,
 )
 from quant_bundle.manifest import _check_collisions as check_collisions
+from quant_core.files import write_file_atomic
 
 __all__ = [
     "BundleSpec",
@@ -150,15 +150,6 @@ def _collect(artifact_dir: Path) -> dict[str, bytes]:
     return files
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def build_release(
     artifact_dir: Path | str,
     spec: BundleSpec,
@@ -199,9 +190,9 @@ def build_release(
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        _write_atomic(out / ARCHIVE_NAME, archive)
-        _write_atomic(out / MANIFEST_NAME, data)
-        _write_atomic(out / SIGNATURE_NAME, sign_document(data, signers))
+        write_file_atomic(out / ARCHIVE_NAME, archive)
+        write_file_atomic(out / MANIFEST_NAME, data)
+        write_file_atomic(out / SIGNATURE_NAME, sign_document(data, signers))
     except OSError as exc:
         raise BundleStorageError(f"cannot write the release to {out}: {exc.strerror}") from None
     return manifest

@@ -1,17 +1,24 @@
 r"""Crash-safe file writes: a reader sees the old content or the new, never half of it.
 
-Datasets, training outputs and decision logs are all written the same way: bytes go to a
-temporary sibling, are fsynced, and the sibling is renamed into place. One module does it so
-every package gets the same guarantee.
+Datasets, training outputs, decision logs, bundle releases, bundle stores and signing keys are
+all written the same way: bytes go to a temporary sibling, are fsynced, and the sibling is
+renamed into place (or, with ``exclusive=True``, hard-linked so an existing file is never
+replaced). One module does it so every package gets the same guarantee. Every byte goes
+through ``os.write`` and every flush through ``os.fsync``, never symlinks are followed on the
+final component, and :func:`fsync_dir` makes a rename or a new directory entry durable.
 
 Examples:
     >>> import tempfile
     >>> from pathlib import Path
     >>> root = Path(tempfile.mkdtemp())
     >>> write_file_atomic(root / "log.jsonl", b"{}\n")
+    >>> write_file_atomic(root / "signing.key", b"secret", mode=0o600, exclusive=True)
+    >>> oct((root / "signing.key").stat().st_mode & 0o777)
+    '0o600'
     >>> write_tree_atomic(root / "out", {"a.txt": b"1", "sub/b.txt": b"2"})
     >>> sorted(p.relative_to(root / "out").as_posix() for p in (root / "out").rglob("*.txt"))
     ['a.txt', 'sub/b.txt']
+    >>> fsync_dir(root)
 """
 
 from __future__ import annotations
@@ -21,39 +28,115 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Final
 
 __all__ = [
+    "fsync_dir",
     "write_file_atomic",
     "write_files_synced",
     "write_tree_atomic",
 ]
 
+_CREATE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
 
-def write_files_synced(directory: Path, files: Mapping[str, bytes]) -> None:
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` (short writes resumed), then fsync it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
+
+
+def fsync_dir(path: Path | str) -> None:
+    """Fsync the directory ``path`` so renames, links and new entries in it are durable.
+
+    Examples:
+        >>> import tempfile
+        >>> fsync_dir(tempfile.mkdtemp())
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_files_synced(directory: Path | str, files: Mapping[str, bytes]) -> None:
     """Write ``files`` (relative name → bytes) under ``directory``, fsyncing each one.
 
-    Not atomic by itself; :func:`write_tree_atomic` uses it on a staging directory.
+    Each file is created (or truncated) with mode 0644 less the umask; a symlink in place of
+    a file is refused (``OSError`` ``ELOOP``), never followed. Not atomic by itself:
+    :func:`write_tree_atomic` uses it on a staging directory, and callers that publish the
+    files themselves follow it with a rename and :func:`fsync_dir`.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> root = Path(tempfile.mkdtemp())
+        >>> write_files_synced(root, {"a/b.txt": b"x"})
+        >>> (root / "a" / "b.txt").read_bytes()
+        b'x'
     """
     for name, data in sorted(files.items()):
         path = Path(directory) / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        fd = os.open(path, _CREATE_FLAGS, 0o644)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
 
 
-def write_file_atomic(path: Path | str, data: bytes) -> None:
-    """Write one file atomically: temporary sibling, fsync, mode 0644, rename over ``path``."""
+def write_file_atomic(
+    path: Path | str, data: bytes, *, mode: int = 0o644, exclusive: bool = False
+) -> None:
+    """Write one file atomically: temporary sibling, fsync, ``mode``, rename over ``path``.
+
+    The temporary sibling is created with mode 0600 and set to ``mode`` before any byte is
+    written, so a 0600 secret is never readable by others, not even for a moment. On any
+    failure the temporary file is removed and ``path`` is left as it was.
+
+    Args:
+        path: the file to write; missing parent directories are created.
+        data: the complete new content.
+        mode: the file's permission bits (not subject to the umask).
+        exclusive: never replace an existing ``path``: the file is published with a hard
+            link, which fails with ``FileExistsError`` when ``path`` exists.
+
+    Raises:
+        FileExistsError: ``exclusive`` and ``path`` exists (nothing was written).
+        OSError: the file cannot be written (nothing was published).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> target = Path(tempfile.mkdtemp()) / "a.key"
+        >>> write_file_atomic(target, b"1", exclusive=True)
+        >>> try:
+        ...     write_file_atomic(target, b"2", exclusive=True)
+        ... except FileExistsError:
+        ...     print("kept", target.read_bytes())
+        kept b'1'
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, target)
+    try:
+        try:
+            os.fchmod(fd, mode)
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        if exclusive:
+            os.link(tmp, target)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    if exclusive:
+        os.unlink(tmp)
 
 
 def write_tree_atomic(

@@ -152,18 +152,6 @@ def _fold(report: SeriesReport, result: IngestResult) -> SeriesReport:
     )
 
 
-def _requests_since(
-    provider: OhlcvProvider, before: object, reports: Sequence[SeriesReport]
-) -> int:
-    """Requests sent since the provider's ``requests`` counter read ``before``.
-
-    Without such a counter (``before`` not an int), one request per page is assumed.
-    """
-    if isinstance(before, int):
-        return int(getattr(provider, "requests", before)) - before
-    return sum(r.pages for r in reports)
-
-
 def run_series(
     store: Store,
     provider: OhlcvProvider,
@@ -237,7 +225,7 @@ def backfill(
     start = tf.floor(FULL_HISTORY_START_NS if start_ns is None else start_ns)
     end = tf.floor(store.clock.now_ns()) if end_ns is None else end_ns
     _check_window(timeframe, start, end)
-    before = getattr(provider, "requests", None)
+    before = provider.requests
     job = f"backfill:{start}:{end}"
     reports = tuple(
         run_series(
@@ -245,9 +233,7 @@ def backfill(
         )
         for s in symbols
     )
-    return BackfillReport(
-        provider.name, quote, tf.value, reports, _requests_since(provider, before, reports)
-    )
+    return BackfillReport(provider.name, quote, tf.value, reports, provider.requests - before)
 
 
 def plan_gap_retries(

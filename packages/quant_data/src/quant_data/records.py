@@ -124,6 +124,14 @@ class OhlcvProvider(Protocol):
         """Whether a slot missing from a successful page means no trade happened there."""
         ...
 
+    @property
+    def requests(self) -> int:
+        """How many requests the provider has sent so far, retries included (never decreases).
+
+        Backfill and sync report the difference across a run as their request count.
+        """
+        ...
+
     def fetch_ohlcv(
         self, symbol: str, quote: str, timeframe: Timeframe, start_ns: int, end_ns: int
     ) -> Iterator[FetchedPage]:

@@ -40,7 +40,6 @@ from quant_data.backfill import (
     Progress,
     SeriesReport,
     _parse_timeframe,
-    _requests_since,
     run_series,
 )
 from quant_data.records import OhlcvProvider
@@ -71,7 +70,7 @@ def sync(
     tf = _parse_timeframe(timeframe)
     end = tf.floor(store.clock.now_ns())
     reports: list[SeriesReport] = []
-    before = getattr(provider, "requests", None)
+    before = provider.requests
     for symbol in symbols:
         series = SeriesKey(provider.name, symbol, quote, tf.value)
         saved = store.cursor(SYNC_JOB, series)
@@ -106,5 +105,5 @@ def sync(
         )
         reports.append(attrs.evolve(report, start_ns=begin, end_ns=end))
     return BackfillReport(
-        provider.name, quote, tf.value, tuple(reports), _requests_since(provider, before, reports)
+        provider.name, quote, tf.value, tuple(reports), provider.requests - before
     )

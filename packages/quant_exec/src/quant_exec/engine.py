@@ -319,10 +319,12 @@ class TradingSession:
             :class:`~quant_exec.broker.PaperBroker` on ``clock`` built from the config).
         clock: the session clock (default: a :class:`~quant_core.SimClock` at 0).
         kill_switch: halts new risk while engaged.
+        header: extra keys for the decision log's session header (a paper session names its
+            run there); they cannot replace the engine's own keys.
 
     Raises:
-        EngineInputError: no instruments, several quote currencies, or an instrument without
-            venue rules.
+        EngineInputError: no instruments, several quote currencies, an instrument without
+            venue rules, or a ``header`` key the engine writes itself.
 
     Examples:
         >>> from quant_exec.example import example_bars, example_predictions
@@ -348,6 +350,7 @@ class TradingSession:
         venue: ExecutionVenue | None = None,
         clock: SimClock | None = None,
         kill_switch: KillSwitch | None = None,
+        header: Mapping[str, Any] | None = None,
     ) -> None:
         instruments = sorted(instruments, key=lambda i: (i.base, i.quote.value))
         quotes = {i.quote for i in instruments}
@@ -390,6 +393,11 @@ class TradingSession:
             "instruments": [str(i) for i in instruments],
             "timeframe": timeframe.value,
         }
+        if header:
+            clash = sorted(set(header) & set(self.session))
+            if clash:
+                raise EngineInputError(f"the session header already has {clash}")
+            self.session.update(header)
         self.log = DecisionLog(self.session)
         self.history: dict[Instrument, list[Bar]] = {i: b.history for i, b in self.books.items()}
         self.latest: dict[Instrument, Prediction] = {}
@@ -582,6 +590,32 @@ class TradingSession:
             for instrument in held:
                 book = self.books[instrument]
                 self._evaluate(instrument, book, "heartbeat", now_ns, False, valuation)
+
+    def warm(self, bars: Sequence[Bar]) -> None:
+        """Give the predictor history before the session starts: ``bars`` are not evaluated.
+
+        A paper session loads the bars its features look back on from the store this way, so
+        its first live bar is predicted on the same history a backtest would have seen. No
+        decision is logged, nothing is marked or traded.
+
+        Args:
+            bars: closed bars of the session's instruments, oldest first per instrument.
+
+        Raises:
+            EngineInputError: a bar was already processed, an instrument is unknown, or an
+                instrument's bars are not in open-time order (after any it already has).
+        """
+        if self.bars_seen:
+            raise EngineInputError("warm up a session before its first bar")
+        last = {i: b.history[-1].open_time_ns for i, b in self.books.items() if b.history}
+        for bar in bars:  # all checked before any is kept: a refused call changes nothing
+            if bar.instrument not in self.books:
+                raise EngineInputError(f"warm-up bar of unknown {bar.instrument}")
+            if last.get(bar.instrument, -1) >= bar.open_time_ns:
+                raise EngineInputError(f"warm-up bars of {bar.instrument} are out of order")
+            last[bar.instrument] = bar.open_time_ns
+        for bar in bars:
+            self.books[bar.instrument].history.append(bar)
 
     def on_bars(self, bars: Sequence[Bar], *, now_ns: int | None = None) -> None:
         """Process the bars that closed at one instant.

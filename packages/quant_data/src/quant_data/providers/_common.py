@@ -55,6 +55,11 @@ class HttpAdapter:
             limiter=limiter,
         )
 
+    @property
+    def requests(self) -> int:
+        """How many HTTP requests the adapter has sent so far, retries included."""
+        return self.http.requests_sent
+
     def close(self) -> None:
         """Close the HTTP connection pool (the adapter cannot be used afterwards)."""
         self.http.close()

@@ -65,7 +65,7 @@ class MemoryProvider:
         self._on_page = on_page
         self._bars: dict[tuple[str, str, str, str, int], SourceBar] = {}
         self.revise(bars)
-        self.requests = 0
+        self._requests = 0
 
     @property
     def name(self) -> str:
@@ -81,6 +81,11 @@ class MemoryProvider:
     def confirms_no_trade(self) -> bool:
         """Whether a missing slot means no trade."""
         return self._confirms
+
+    @property
+    def requests(self) -> int:
+        """How many pages (one request each) the provider has served so far."""
+        return self._requests
 
     def revise(self, bars: Iterable[SourceBar]) -> None:
         """Add or replace candles (a late arrival or a revision)."""
@@ -118,7 +123,7 @@ class MemoryProvider:
                 payload=payload,
             )
             if self._on_page is not None:
-                self._on_page(self.requests)
-            self.requests += 1
+                self._on_page(self._requests)
+            self._requests += 1
             yield FetchedPage(raw, tuple(rows), start, end, end if end < end_ns else None)
             start = end

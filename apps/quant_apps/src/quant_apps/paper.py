@@ -1,0 +1,577 @@
+"""``quant paper``: a paper-trading session on live bars, through the backtest's code path.
+
+``quant paper --provider kraken --symbols BTC,ETH --out DIR`` activates the model bundle (only
+through :func:`quant_apps.runtime.activate_bundle` / :func:`~quant_apps.runtime.startup_model`),
+opens the store as ``quant data`` does, loads the bars the predictor's features look back on
+from the store (backfilling them when the store lacks them) into a
+:class:`quant_exec.engine.TradingSession` as history, and then runs cycles:
+
+1. sync the newly closed candles of every symbol into the store
+   (:func:`quant_data.sync.sync`);
+2. hand the bars not seen yet to :meth:`~quant_exec.engine.TradingSession.on_bars`, one close
+   time at a time, with ``now_ns`` the wall-clock time they were observed, or, when no bar
+   closed, call :meth:`~quant_exec.engine.TradingSession.heartbeat`;
+3. append the new decision lines to ``DIR/decisions.jsonl`` (written, flushed and fsynced
+   before the cycle's summary line is printed);
+4. sleep until the next bar close plus a small grace (``--cycles N`` stops after N cycles).
+
+The strategy, the risk gates, the :class:`~quant_exec.broker.PaperBroker` (fees, slippage,
+partial fills, latency on the session clock) and the ledger are exactly those of
+``quant backtest``: only the clock differs (it is moved to when each bar was seen).
+
+The decision log file is append-only and holds one *segment* per run: a session header line
+naming the run (``paper.run``, counted from 1 in the file) followed by that run's decision
+lines. A restart never rewrites or repeats earlier lines: it starts a fresh session (fresh
+ledger, fresh strategy memory) under a new header. A line torn by a crash mid-write is cut off
+when the next run starts. :func:`read_paper_log` reads the segments back; each one is a valid
+decision log on its own (:func:`quant_exec.decisions.read_decision_log`), and its log hash is
+the hash of its bytes. Ctrl-C ends the session after the current step: the log stays intact
+and the final summary is printed.
+
+Examples:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from quant_exec import DecisionLog
+    >>> path = Path(tempfile.mkdtemp()) / "decisions.jsonl"
+    >>> writer = PaperLogWriter(path)
+    >>> writer.next_run
+    1
+    >>> writer.flush(DecisionLog({"paper": {"run": 1}}))
+    1
+    >>> [header["paper"]["run"] for header, _ in read_paper_log(path)]
+    [1]
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
+
+import attrs
+import typer
+
+from quant_apps import config
+from quant_apps.clock import WallClock
+from quant_apps.output import emit_json, guarded, human
+from quant_core import (
+    Bar,
+    Clock,
+    Instrument,
+    Predictor,
+    QuantUsageError,
+    RejectedError,
+    RiskProfile,
+    SimClock,
+    StrategyProfile,
+    Timeframe,
+    ValidationError,
+    ns_to_iso,
+)
+from quant_core import reasons as core_reasons
+from quant_data.backfill import backfill
+from quant_data.records import OhlcvProvider
+from quant_data.store import Store
+from quant_data.sync import sync
+from quant_exec import BacktestConfig, DecisionLog, TradingSession
+from quant_exec import reasons as exec_reasons
+
+__all__ = [
+    "GRACE_S",
+    "LOG_FILE",
+    "CycleReport",
+    "PaperLogWriter",
+    "PaperSession",
+    "read_paper_log",
+    "register",
+    "run",
+    "warm_bars_needed",
+]
+
+LOG_FILE = "decisions.jsonl"
+"""The decision log inside ``--out``."""
+GRACE_S = 2.0
+"""Seconds after a bar's close before the next cycle asks for it (providers publish late)."""
+
+
+def _invalid(path: Path, why: str) -> ValidationError:
+    return ValidationError(f"{path}: {why}", reason_code=exec_reasons.DECISION_LOG_INVALID)
+
+
+def read_paper_log(path: Path | str) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Read a paper decision log: one ``(session header, decisions)`` pair per run, in order.
+
+    Raises:
+        ValidationError: ``DECISION_LOG_INVALID`` when a line is not JSON, the file does not
+            start with a session header, or a line is neither a header nor a decision.
+    """
+    import json
+
+    path = Path(path)
+    runs: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise _invalid(path, f"line {number} is not JSON") from None
+        kind = row.get("kind") if isinstance(row, dict) else None
+        if kind == "session":
+            runs.append((row, []))
+        elif kind == "decision" and runs:
+            runs[-1][1].append(row)
+        else:
+            raise _invalid(path, f"line {number} is neither a session header nor a decision")
+    return runs
+
+
+class PaperLogWriter:
+    """Appends a session's decision lines to the paper log, segment by segment.
+
+    Opening it cuts a torn last line (a crash mid-write) and checks the rest with
+    :func:`read_paper_log`; :meth:`flush` appends the lines a session's log gained since its
+    last flush (then flushes and fsyncs the file): the first flush of a log begins its segment.
+
+    Args:
+        path: the log file (created with its directory if missing).
+
+    Raises:
+        ValidationError: ``DECISION_LOG_INVALID`` when the existing file is not a paper log.
+    """
+
+    def __init__(self, path: Path) -> None:
+        """Open ``path`` for appending (see the class docs)."""
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.torn_bytes = 0
+        data = path.read_bytes() if path.exists() else b""
+        keep = data.rfind(b"\n") + 1
+        if keep < len(data):
+            self.torn_bytes = len(data) - keep
+            with path.open("r+b") as fh:
+                fh.truncate(keep)
+        self.next_run = len(read_paper_log(path)) + 1 if keep else 1
+        self._log: DecisionLog | None = None
+        self._written = 0
+
+    def flush(self, log: DecisionLog) -> int:
+        """Append what ``log`` gained since its last flush; return its segment's line count."""
+        if log is not self._log:
+            self._log, self._written = log, 0
+        data = log.to_bytes()
+        if len(data) > self._written:
+            with self.path.open("ab") as fh:
+                _append(fh, data[self._written :])
+            self._written = len(data)
+        return data.count(b"\n")
+
+
+def _append(fh: BinaryIO, data: bytes) -> None:
+    fh.write(data)
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def warm_bars_needed(predictor: Predictor) -> int:
+    """Bars of history per instrument the predictor needs before it predicts (at least 1).
+
+    A :class:`quant_models.predictor.ModelSetPredictor` (or a wrapper exposing one as
+    ``active.predictor``) predicts a coin once it has more than its feature warm-up bars.
+
+    Examples:
+        >>> from quant_apps.demo import NoModel
+        >>> warm_bars_needed(NoModel("BUNDLE_MISSING"))
+        1
+    """
+    from quant_models.predictor import ModelSetPredictor
+
+    inner = getattr(getattr(predictor, "active", None), "predictor", predictor)
+    if isinstance(inner, ModelSetPredictor):
+        warmup = inner.model_set.feature_config.warmup
+        return max(inner.lookback_bars, warmup) + 1
+    return 1
+
+
+@attrs.frozen
+class CycleReport:
+    """What one cycle did.
+
+    Attributes:
+        cycle: the cycle number, from 1.
+        now_ns: the wall-clock time the cycle observed its bars (UTC ns).
+        bars: bars handed to the session.
+        decisions: decisions logged.
+        fills: fills booked.
+        portfolio_value: the portfolio value after the cycle (quote currency).
+        heartbeat: whether the cycle was a liveness heartbeat (no new bar).
+        synced: bars the sync added to the store.
+    """
+
+    cycle: int
+    now_ns: int
+    bars: int
+    decisions: int
+    fills: int
+    portfolio_value: Decimal
+    heartbeat: bool
+    synced: int
+
+    def line(self) -> str:
+        """The one-line human summary."""
+        kind = "heartbeat" if self.heartbeat else f"{self.bars} bars"
+        return (
+            f"cycle {self.cycle} {ns_to_iso(self.now_ns)}: {kind}, {self.decisions} decisions, "
+            f"{self.fills} fills, PV {self.portfolio_value}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """As plain JSON data (the PV as its decimal string)."""
+        doc = attrs.asdict(self)
+        doc["portfolio_value"] = str(self.portfolio_value)
+        return doc
+
+
+class PaperSession:
+    """The paper-trading loop around one :class:`~quant_exec.engine.TradingSession`.
+
+    Args:
+        store: the market-data store.
+        provider: where new candles come from.
+        clock: the wall clock (the store's and provider's clock too).
+        symbols: base assets.
+        quote: the quote currency.
+        timeframe: the bar length.
+        predictor: the model's predictor.
+        config: profiles, cash, fees, latency, venue rules.
+        writer: the decision log file.
+        header: extra session-header keys (the run's identity).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        provider: OhlcvProvider,
+        clock: Clock,
+        symbols: Sequence[str],
+        quote: str,
+        timeframe: Timeframe,
+        predictor: Predictor,
+        config: BacktestConfig,
+        writer: PaperLogWriter,
+        header: Mapping[str, Any],
+    ) -> None:
+        """Build the engine session on a clock that starts at ``clock``'s now."""
+        self.store, self.provider, self.clock = store, provider, clock
+        self.symbols, self.quote, self.timeframe = list(symbols), quote, timeframe
+        self.instruments = [Instrument(s, quote) for s in self.symbols]
+        self._now = clock.now_ns()
+        self.engine = TradingSession(
+            self.instruments,
+            timeframe,
+            predictor,
+            config,
+            clock=SimClock(self._now),
+            header=header,
+        )
+        self.writer, self.header = writer, header
+        writer.flush(self.engine.log)
+        self.need = warm_bars_needed(predictor)
+        self.seen: dict[Instrument, int] = {}
+        self.cycles: list[CycleReport] = []
+        self.backfilled = 0
+
+    def _now_ns(self) -> int:
+        """The wall clock, never behind what the session already saw."""
+        self._now = max(self._now, self.clock.now_ns())
+        return self._now
+
+    def _bars(self, start_ns: int, end_ns: int) -> list[Bar]:
+        if end_ns <= start_ns:
+            return []
+        try:
+            dataset = self.store.materialize(
+                self.symbols,
+                self.quote,
+                self.timeframe.value,
+                start_ns,
+                end_ns,
+                prefer=[self.provider.name],
+            )
+        except RejectedError:  # STORE_NO_DATA: nothing in the window
+            return []
+        return sorted(dataset.bars(), key=lambda b: (b.open_time_ns, b.instrument.base))
+
+    def warm_up(self) -> int:
+        """Load the history the predictor needs (backfilling it if missing); return its bars."""
+        step = self.timeframe.ns
+        end = self.timeframe.floor(self._now_ns())
+        start = end - self.need * step
+        bars = self._bars(start, end)
+        if any(sum(b.instrument == i for b in bars) < self.need for i in self.instruments):
+            report = backfill(
+                self.store,
+                self.provider,
+                symbols=self.symbols,
+                quote=self.quote,
+                timeframe=self.timeframe.value,
+                start_ns=start,
+                end_ns=end,
+            )
+            self.backfilled = sum(s.bars_new for s in report.series)
+            bars = self._bars(start, end)
+        self.engine.warm(bars)
+        for bar in bars:
+            self.seen[bar.instrument] = bar.open_time_ns
+        return len(bars)
+
+    def cycle(self) -> CycleReport:
+        """Sync, hand the new bars to the engine (or heartbeat), append the decisions."""
+        engine = self.engine
+        step = self.timeframe.ns
+        before_decisions, before_fills = len(engine.log), len(engine.fills)
+        report = sync(
+            self.store,
+            self.provider,
+            symbols=self.symbols,
+            quote=self.quote,
+            timeframe=self.timeframe.value,
+            start_ns=self.timeframe.floor(self._now),
+        )
+        now = self._now_ns()
+        first = min(self.seen.values(), default=self.timeframe.floor(now) - step) + step
+        fresh = [
+            b
+            for b in self._bars(first, self.timeframe.floor(now))
+            if b.open_time_ns > self.seen.get(b.instrument, -1)
+        ]
+        groups: dict[int, list[Bar]] = {}
+        for bar in fresh:
+            groups.setdefault(bar.open_time_ns, []).append(bar)
+        for open_ns in sorted(groups):
+            group = groups[open_ns]
+            engine.on_bars(group, now_ns=max(now, open_ns + step))
+            for bar in group:
+                self.seen[bar.instrument] = open_ns
+        if not groups:
+            engine.heartbeat(now)
+        self.writer.flush(engine.log)
+        result = CycleReport(
+            cycle=len(self.cycles) + 1,
+            now_ns=now,
+            bars=len(fresh),
+            decisions=len(engine.log) - before_decisions,
+            fills=len(engine.fills) - before_fills,
+            portfolio_value=engine.ledger.valuation()[2],
+            heartbeat=not groups,
+            synced=sum(s.bars_new for s in report.series),
+        )
+        self.cycles.append(result)
+        return result
+
+    def sleep_s(self) -> float:
+        """Seconds until the next bar close plus :data:`GRACE_S`."""
+        now = self.clock.now_ns()
+        next_close = self.timeframe.floor(now) + self.timeframe.ns
+        return max(0.0, (next_close - now) / 1e9) + GRACE_S
+
+    def summary(self, *, interrupted: bool) -> dict[str, Any]:
+        """The final summary: totals, the run's log hash and its metrics."""
+        engine = self.engine
+        self.writer.flush(engine.log)
+        snapshot = engine.ledger.snapshot()
+        return {
+            "ok": True,
+            "interrupted": interrupted,
+            "run": self.header.get("paper", {}).get("run"),
+            "log": str(self.writer.path),
+            "log_hash": engine.log.log_hash(),
+            "model_id": engine.session["model_id"],
+            "cycles": [c.to_dict() for c in self.cycles],
+            "bars": engine.bars_seen,
+            "decisions": len(engine.log),
+            "fills": len(engine.fills),
+            "portfolio_value": str(snapshot.portfolio_value),
+            "cash": str(snapshot.cash),
+            "open_positions": snapshot.open_positions,
+            "reason_counts": engine.log.reason_counts(),
+            "backfilled": self.backfilled,
+        }
+
+
+def _activate(
+    bundle: Path | None, keys: Path | None, root: Path, clock: Clock
+) -> tuple[Predictor, dict[str, Any]]:
+    """The predictor of the activated bundle, or the no-model stand-in, and its description."""
+    from quant_apps import runtime
+    from quant_apps.bundle import require_bundle
+    from quant_apps.demo import NoModel
+    from quant_bundle import BundleRejectedError, TrustStore
+
+    why: list[tuple[str, str]] = []
+
+    def heard(code: str, message: str) -> None:
+        why.append((code, message))
+
+    require = require_bundle()
+    active: runtime.ActiveModel | None
+    if bundle is None and keys is None:
+        active = runtime.startup_model(root, clock=clock, on_fallback=heard)
+    else:
+        try:
+            trust = TrustStore.load(keys) if keys is not None else runtime.shipped_trust()
+        except BundleRejectedError as exc:
+            if require:
+                raise
+            heard(exc.reason_code, exc.message)
+            active = None
+        else:
+            source = bundle if bundle is not None else runtime.shipped_bundle_dir()
+            active = runtime.activate_bundle(
+                root, source, trust=trust, require=require, clock=clock, on_fallback=heard
+            )
+    if active is None:
+        code, message = why[0] if why else (core_reasons.INTERNAL_ERROR, "no bundle activated")
+        return NoModel(code), {"active": False, "reason_code": code, "message": message}
+    return runtime.BundledPredictor(active), {"active": True, **active.identity()}
+
+
+def _symbols(text: str) -> list[str]:
+    out = sorted({s.strip().upper() for s in text.split(",") if s.strip()})
+    if not out:
+        raise QuantUsageError("--symbols names no asset", reason_code=core_reasons.USAGE_ERROR)
+    return out
+
+
+def run(
+    session: PaperSession,
+    *,
+    cycles: int,
+    on_cycle: Callable[[CycleReport], None],
+) -> dict[str, Any]:
+    """Run ``cycles`` cycles (0: until interrupted), sleeping between them; return the summary.
+
+    A :class:`KeyboardInterrupt` (Ctrl-C) during a cycle or a sleep ends the loop cleanly: the
+    lines logged so far are flushed and the summary says ``interrupted``.
+    """
+    interrupted = False
+    try:
+        while True:
+            on_cycle(session.cycle())
+            if cycles and len(session.cycles) >= cycles:
+                break
+            time.sleep(session.sleep_s())
+    except KeyboardInterrupt:
+        interrupted = True
+    return session.summary(interrupted=interrupted)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``paper`` command to ``app``."""
+
+    @app.command("paper")
+    @guarded()
+    def paper(
+        provider: Annotated[
+            str, typer.Option("--provider", help="kraken or coinapi: where live bars come from.")
+        ],
+        symbols: Annotated[str, typer.Option("--symbols", help="Comma-separated base assets.")],
+        quote: Annotated[str, typer.Option("--quote", help="Quote currency.")] = "USD",
+        timeframe: Annotated[str, typer.Option("--timeframe", help="Bar length.")] = "1h",
+        bundle: Annotated[
+            Path | None,
+            typer.Option("--bundle", help="A signed bundle release (default: the shipped one)."),
+        ] = None,
+        keys: Annotated[
+            Path | None,
+            typer.Option("--keys", help="Trusted public keys (default: the shipped ones)."),
+        ] = None,
+        profile: Annotated[
+            Path | None,
+            typer.Option("--profile", help="JSON/TOML file with 'strategy' and 'risk' tables."),
+        ] = None,
+        cycles: Annotated[
+            int, typer.Option("--cycles", min=0, help="Stop after this many cycles (0: never).")
+        ] = 0,
+        out: Annotated[Path, typer.Option("--out", help="Directory of the decision log.")] = Path(
+            "paper"
+        ),
+        seed: Annotated[int, typer.Option("--seed", help="Broker and retry seed.")] = 0,
+        database_url: Annotated[
+            str | None, typer.Option("--database-url", help="Store URL (default: settings).")
+        ] = None,
+        json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    ) -> None:
+        """Paper-trade live bars through the backtest's strategy, risk and broker code."""
+        from quant_apps.backtest import load_profiles
+        from quant_apps.data import make_provider, open_store
+
+        name = provider.strip().lower()
+        if name not in ("kraken", "coinapi"):
+            raise QuantUsageError(
+                f"unknown provider {provider!r} (kraken or coinapi)",
+                reason_code=core_reasons.USAGE_ERROR,
+            )
+        try:
+            tf = Timeframe(timeframe)
+        except ValueError:
+            raise QuantUsageError(
+                f"unknown timeframe {timeframe!r}", reason_code=core_reasons.USAGE_ERROR
+            ) from None
+        wanted = _symbols(symbols)
+        strategy, risk = load_profiles(profile) if profile else (StrategyProfile(), RiskProfile())
+        settings = config.load_settings()
+        clock = WallClock()
+        predictor, model = _activate(bundle, keys, config.data_dir(settings) / "bundles", clock)
+        store = open_store(database_url, settings, clock)
+        source = make_provider(name, settings, clock, seed)
+        writer = PaperLogWriter(out / LOG_FILE)
+        header = {
+            "paper": {
+                "run": writer.next_run,
+                "started_ns": clock.now_ns(),
+                "provider": name,
+                "bundle": model,
+            }
+        }
+        session = PaperSession(
+            store=store,
+            provider=source,
+            clock=clock,
+            symbols=wanted,
+            quote=quote.upper(),
+            timeframe=tf,
+            predictor=predictor,
+            config=BacktestConfig.from_profiles(strategy, risk, seed=seed),
+            writer=writer,
+            header=header,
+        )
+        console = human()
+        if not model["active"]:
+            console.print(f"no model bundle active [{model['reason_code']}]", markup=False)
+        warm = session.warm_up()
+        console.print(
+            f"paper run {writer.next_run}: {', '.join(wanted)} {quote.upper()} {tf.value}, "
+            f"{warm} history bars, log {writer.path}",
+            markup=False,
+        )
+
+        def print_cycle(report: CycleReport) -> None:
+            console.print(report.line(), markup=False)
+
+        document = run(session, cycles=cycles, on_cycle=print_cycle)
+        document["bundle"] = model
+        document["torn_bytes_cut"] = writer.torn_bytes
+        if json_output:
+            emit_json(document)
+            return
+        if document["interrupted"]:
+            console.print("interrupted: the log is intact", markup=False)
+        console.print(
+            f"{document['bars']} bars, {document['decisions']} decisions, {document['fills']} "
+            f"fills, PV {document['portfolio_value']}",
+            markup=False,
+        )
+        console.print(f"log hash (run {document['run']}): {document['log_hash']}", markup=False)

@@ -1,0 +1,343 @@
+"""``quant paper``: live bars from the provider emulator drive the backtest's engine.
+
+The emulator serves a synthetic market over real HTTP on 127.0.0.1 with a clock the test
+controls; the app's wall clock is replaced by that same clock, and the fake sleep moves it one
+bar forward per cycle, so every cycle sees exactly one newly closed bar.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from quant_apps.cli import app
+from quant_core import InMemoryFeed, SimClock, Timeframe, ValidationError
+from quant_data.emulator import Emulator, start_emulator
+from quant_data.store import Store
+from quant_data.synthetic import SyntheticMarket
+from quant_exec import BacktestConfig, RecordedPredictor, run_backtest
+from quant_exec.decisions import log_hash, read_decision_log
+from quant_models.persistence import load_model_set
+from quant_models.predictor import ModelSetPredictor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+_bundles = importlib.import_module("_bundles")
+
+runner = CliRunner()
+H = Timeframe.H1.ns
+START = _bundles.START_NS
+T0 = START + 300 * H  # the emulator's clock at startup: exactly a bar close
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A signed release, its keys and its artifacts (the same files, unsigned)."""
+    root = tmp_path_factory.mktemp("paper")
+    rel, keys = _bundles.make_release(root)
+    return rel, keys, root / "release-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(("HIST_", "KRAKEN_", "UNIVERSE_", "QUANT_", "TRAINING_", "ENABLE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("QUANT_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """The emulator on a SimClock at T0 that is also the app's wall clock."""
+    market = SyntheticMarket(seed=5, symbols=("BTC", "ETH"), start_ns=START, end_ns=START + 400 * H)
+    clock = SimClock(T0)
+    emu = start_emulator(market, clock=clock)
+    monkeypatch.setenv("KRAKEN_PUBLIC_BASE_URL", emu.base_url("kraken"))
+    monkeypatch.setattr("quant_apps.paper.WallClock", lambda: clock)
+    yield emu
+    emu.stop()
+
+
+class FakeSleep:
+    """Moves the shared clock one bar per sleep; raises Ctrl-C on sleep number ``interrupt``."""
+
+    def __init__(self, clock: SimClock, interrupt: int | None = None) -> None:
+        self.clock, self.interrupt = clock, interrupt
+        self.asked: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        if self.interrupt is not None and len(self.asked) >= self.interrupt:
+            raise KeyboardInterrupt
+        self.clock.advance_by(H)
+
+
+def _sleep(
+    monkeypatch: pytest.MonkeyPatch, emu: Emulator, interrupt: int | None = None
+) -> FakeSleep:
+    fake = FakeSleep(emu.clock, interrupt)  # type: ignore[arg-type]
+    monkeypatch.setattr("quant_apps.paper.time.sleep", fake)
+    return fake
+
+
+def _paper(
+    release: tuple[Path, Path, Path] | None, out: Path, *extra: str, code: int = 0
+) -> dict[str, Any]:
+    args = ["paper", "--provider", "kraken", "--symbols", "btc,ETH", "--out", str(out)]
+    if release is not None:
+        args += ["--bundle", str(release[0]), "--keys", str(release[1])]
+    result = runner.invoke(app, [*args, *extra, "--json"])
+    assert result.exit_code == code, result.output
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def _store_bars(tmp_path: Path, end_ns: int) -> list[Any]:
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'quant.db'}", clock=SimClock(end_ns))
+    data = store.materialize(["BTC", "ETH"], "USD", "1h", START, end_ns, prefer=["kraken"])
+    return list(data.bars())
+
+
+def test_bars_flow_into_the_backtests_decisions(
+    release: tuple[Path, Path, Path],
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    fake = _sleep(monkeypatch, emulator)
+    out = tmp_path / "paper"
+    doc = _paper(release, out, "--cycles", "4")
+    # cycle 1 finds no newly closed bar (the warm-up loaded the store up to T0): a heartbeat;
+    # each later cycle finds the one bar per symbol that closed during the (fake) sleep.
+    assert [(c["heartbeat"], c["bars"]) for c in doc["cycles"]] == [
+        (True, 0),
+        (False, 2),
+        (False, 2),
+        (False, 2),
+    ]
+    # Each cycle observed its bar a little after the close (the provider's request pacing
+    # moved the shared clock): that is the time the decisions carry.
+    closes = [T0, T0 + H, T0 + 2 * H, T0 + 3 * H]
+    assert all(
+        0 <= c["now_ns"] - t < 60 * 10**9 for c, t in zip(doc["cycles"], closes, strict=True)
+    )
+    assert len(fake.asked) == 3  # no sleep after the last cycle
+    assert all(0 < s <= 3600 + 2.0 for s in fake.asked)
+    assert doc["interrupted"] is False
+    assert doc["bars"] == 6
+    assert doc["bundle"]["active"] is True
+    assert doc["backfilled"] > 0
+
+    header, decisions = read_decision_log(out / "decisions.jsonl")
+    assert header["paper"]["run"] == 1
+    assert header["paper"]["provider"] == "kraken"
+    assert header["model_id"] == doc["bundle"]["bundle_hash"]
+    assert log_hash((out / "decisions.jsonl").read_bytes()) == doc["log_hash"]
+    assert len(decisions) == doc["decisions"] == sum(c["decisions"] for c in doc["cycles"])
+    beats = [d for d in decisions if d["trigger"] == "heartbeat"]
+    assert [(d["ts_ns"], d["reason_codes"]) for d in beats] == [
+        (doc["cycles"][0]["now_ns"], ["HEARTBEAT_IDLE"])
+    ]
+    live = [d for d in decisions if d["trigger"] != "heartbeat"]
+    assert {(d["ts_ns"], d["instrument"]) for d in live} == {
+        (doc["cycles"][k]["now_ns"], s) for k in (1, 2, 3) for s in ("BTC/USD", "ETH/USD")
+    }
+    # The model predicted on the warmed-up history: every bar decision has its p_up inputs.
+    assert all("NO_PREDICTION" not in d["reason_codes"] for d in live)
+
+    # The same bars and the same model's predictions through run_backtest: the same strategy
+    # and risk path. The backtest decides at each close, the paper session when it saw the bar
+    # (the provider's request pacing moved the shared clock a little past the close), so:
+    # every decision has the same instrument, trigger, prediction and price inputs; the
+    # decisions up to the first orders agree in everything but time and order id (same
+    # actions, quantities, reasons); after that the paper broker fills the paper order one bar
+    # later (it was sent after the next bar opened), so position-dependent inputs may differ.
+    # The timestamp-exact comparison, fills included, is in test_paper_session.py.
+    bars = _store_bars(tmp_path, T0 + 3 * H)
+    history: dict[Any, list[Any]] = {}
+    for bar in sorted(bars, key=lambda b: b.open_time_ns):
+        history.setdefault(bar.instrument, []).append(bar)
+    model = ModelSetPredictor(load_model_set(release[2]))
+    predictions = [p for k in (1, 2, 3) for p in model.predict(T0 + k * H, history)]
+    live_bars = [b for b in bars if b.open_time_ns >= T0]
+    assert len(live_bars) == 6
+    result = run_backtest(
+        InMemoryFeed(live_bars), RecordedPredictor(predictions), BacktestConfig.defaults()
+    )
+    expected = _records(result)
+    assert len(live) == len(expected)
+    observed = {c["now_ns"] for c in doc["cycles"]}
+    for paper, backtest in zip(live, expected, strict=True):
+        assert paper["ts_ns"] in observed
+        assert 0 <= paper["ts_ns"] - backtest["ts_ns"] < 60 * 10**9
+        for key in ("instrument", "model_id", "profile"):
+            assert paper[key] == backtest[key]
+        for key in ("p_up", "p_down_near", "prediction_ts", "price"):
+            assert paper["inputs"][key] == backtest["inputs"][key]
+    acted = [i for i, d in enumerate(expected) if d["action"] != "none"]
+    upto = expected[acted[0]]["ts_ns"] if acted else expected[-1]["ts_ns"]
+    same = [i for i, d in enumerate(expected) if d["ts_ns"] <= upto]
+    for i in same:
+        assert _timeless(live[i]) == _timeless(expected[i])
+
+
+def _records(result: Any) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in result.log.to_bytes().splitlines()[1:]]
+
+
+def _timeless(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in ("seq", "ts_ns", "order_id")}
+
+
+def test_restart_appends_a_new_run_and_ctrl_c_ends_cleanly(
+    release: tuple[Path, Path, Path],
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from quant_apps.paper import read_paper_log
+
+    _sleep(monkeypatch, emulator)
+    out = tmp_path / "paper"
+    first = _paper(release, out, "--cycles", "2")
+    log = out / "decisions.jsonl"
+    before = log.read_bytes()
+    # A crash mid-write left half a line: the next run cuts it and appends its own segment.
+    log.write_bytes(before + b'{"kind":"decis')
+    fake = _sleep(monkeypatch, emulator, interrupt=2)
+    args = ["paper", "--provider", "kraken", "--symbols", "BTC,ETH", "--out", str(out)]
+    args += ["--bundle", str(release[0]), "--keys", str(release[1])]
+    human = runner.invoke(app, args)  # --cycles 0: until Ctrl-C (the 2nd sleep)
+    assert human.exit_code == 0, human.output
+    assert "interrupted: the log is intact" in human.stderr
+    assert "log hash (run 2)" in human.stderr
+    assert len(fake.asked) == 2
+    data = log.read_bytes()
+    assert data.startswith(before)  # run 1's lines untouched, not repeated
+    runs = read_paper_log(log)
+    assert [h["paper"]["run"] for h, _ in runs] == [1, 2]
+    assert len(runs[0][1]) == first["decisions"]
+    # Run 2 began where run 1 stopped: a bar-free first cycle (heartbeat), then the next bar.
+    second = runs[1][1]
+    assert second[0]["trigger"] == "heartbeat"
+    assert 0 <= second[0]["ts_ns"] - (T0 + H) < 60 * 10**9
+    assert {d["trigger"] for d in second[1:]} == {"bar"}
+    # Run 1 decided on the bar closing at T0 + H, run 2 on the one closing at T0 + 2 H: no bar
+    # was handed to the engine twice, none was skipped.
+    assert {d["inputs"]["prediction_ts"] for d in runs[0][1][1:]} == {T0 + H}
+    assert {d["inputs"]["prediction_ts"] for d in second[1:]} == {T0 + 2 * H}
+    # Each run's segment is a decision log on its own, hashed as printed.
+    segment = data[len(before) :]
+    assert log_hash(segment) in human.stderr
+    (tmp_path / "seg.jsonl").write_bytes(segment)
+    header, decisions = read_decision_log(tmp_path / "seg.jsonl")
+    assert header["paper"]["run"] == 2
+    assert len(decisions) == len(runs[1][1])
+
+
+def test_tampered_bundle_exits_3_and_fallback_runs_without_a_model(
+    release: tuple[Path, Path, Path],
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "bad"
+    shutil.copytree(release[0], bad)
+    _bundles.flip_byte(bad / "bundle.tar.zst")
+    tampered = (bad, release[1], release[2])
+    _sleep(monkeypatch, emulator)
+    monkeypatch.setenv("QUANT_REQUIRE_BUNDLE", "1")
+    doc = _paper(tampered, tmp_path / "p1", "--cycles", "1", code=3)
+    assert doc["reason_code"] == "ARCHIVE_DIGEST_MISMATCH"
+    assert not (tmp_path / "p1" / "decisions.jsonl").exists()  # stopped before any decision
+    monkeypatch.setenv("QUANT_REQUIRE_BUNDLE", "0")
+    loose = _paper(tampered, tmp_path / "p2", "--cycles", "2")
+    assert loose["bundle"] == {
+        "active": False,
+        "reason_code": "ARCHIVE_DIGEST_MISMATCH",
+        "message": loose["bundle"]["message"],
+    }
+    _, decisions = read_decision_log(tmp_path / "p2" / "decisions.jsonl")
+    assert [d["reason_codes"] for d in decisions if d["trigger"] == "bar"] == [
+        ["NO_PREDICTION"],
+        ["NO_PREDICTION"],
+    ]
+
+
+def test_shipped_bundle_settings_profile_and_untrusted_keys(
+    release: tuple[Path, Path, Path],
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    _sleep(monkeypatch, emulator)
+    monkeypatch.setenv("QUANT_BUNDLE_SOURCE", str(release[0]))
+    monkeypatch.setenv("QUANT_BUNDLE_KEYS", str(release[1]))
+    profile = tmp_path / "profile.toml"
+    profile.write_text("[risk]\nmax_concurrent_positions = 1\n", encoding="utf-8")
+    doc = _paper(None, tmp_path / "p", "--cycles", "1", "--profile", str(profile))
+    assert doc["bundle"]["active"] is True
+    header, _ = read_decision_log(tmp_path / "p" / "decisions.jsonl")
+    assert header["risk_profile"]["values"]["max_concurrent_positions"] == 1
+    # Keys that are not a key directory: with require off, a run without a model; human output.
+    empty = tmp_path / "no-keys"
+    empty.mkdir()
+    args = ["paper", "--provider", "kraken", "--symbols", "BTC", "--out", str(tmp_path / "q")]
+    result = runner.invoke(app, [*args, "--keys", str(empty), "--cycles", "1"])
+    assert result.exit_code == 0, result.output
+    assert "no model bundle active [BUNDLE_MISSING]" in result.stderr
+    assert "log hash (run 1)" in result.stderr
+    monkeypatch.setenv("QUANT_REQUIRE_BUNDLE", "1")
+    refused = runner.invoke(app, [*args, "--keys", str(empty), "--json"])
+    assert refused.exit_code == 3
+    assert json.loads(refused.stdout)["reason_code"] == "BUNDLE_MISSING"
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["--provider", "binance", "--symbols", "BTC"], 2),
+        (["--provider", "kraken", "--symbols", ","], 2),
+        (["--provider", "kraken", "--symbols", "BTC", "--timeframe", "7x"], 2),
+    ],
+)
+def test_usage_errors(args: list[str], code: int, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["paper", *args, "--out", str(tmp_path), "--json"])
+    assert result.exit_code == code, result.output
+    assert json.loads(result.stdout)["reason_code"] == "USAGE_ERROR"
+
+
+def test_a_log_that_is_not_a_paper_log_is_refused(tmp_path: Path) -> None:
+    from quant_apps.paper import PaperLogWriter, read_paper_log
+
+    path = tmp_path / "decisions.jsonl"
+    for text in ('{"kind":"decision"}\n', "not json\n"):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ValidationError) as caught:
+            PaperLogWriter(path)
+        assert caught.value.reason_code == "DECISION_LOG_INVALID"
+    path.write_text("", encoding="utf-8")
+    assert read_paper_log(path) == []
+    assert PaperLogWriter(path).next_run == 1
+
+
+def test_the_command_refuses_to_append_to_a_foreign_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "decisions.jsonl").write_text('{"kind":"decision"}\n', encoding="utf-8")
+    empty = tmp_path / "no-keys"
+    empty.mkdir()
+    args = ["paper", "--provider", "kraken", "--symbols", "BTC", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--keys", str(empty), "--json"])
+    assert result.exit_code == 3, result.output
+    assert json.loads(result.stdout)["reason_code"] == "DECISION_LOG_INVALID"
+    assert (out / "decisions.jsonl").read_text(encoding="utf-8") == '{"kind":"decision"}\n'
