@@ -40,13 +40,7 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
         self.store.pop((service, username), None)
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith(("HIST_", "KRAKEN_", "UNIVERSE_", "QUANT_", "TRAINING_", "ENABLE_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("QUANT_DATA_DIR", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("isolated_env")
 
 
 def _run(*args: str) -> tuple[int, dict[str, Any]]:

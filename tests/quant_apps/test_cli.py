@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,14 +22,7 @@ from quant_core.settings import Settings
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No stray .env or settings from the developer's shell leak into these tests."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith(("HIST_", "KRAKEN_", "UNIVERSE_", "QUANT_", "TRAINING_", "ENABLE_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("QUANT_DATA_DIR", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("isolated_env")
 
 
 def test_version_lists_every_package() -> None:

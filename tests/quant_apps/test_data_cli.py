@@ -26,13 +26,7 @@ START = iso_to_ns("2024-01-01T00:00:00Z")
 END = iso_to_ns("2024-01-03T00:00:00Z")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith(("HIST_", "KRAKEN_", "UNIVERSE_", "QUANT_", "TRAINING_", "ENABLE_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("QUANT_DATA_DIR", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("isolated_env")
 
 
 @pytest.fixture

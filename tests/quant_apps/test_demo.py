@@ -34,13 +34,7 @@ REAL_SOURCE = "real/kraken_cryptodatadownload__loveulin-bitcapitalca"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No stray .env or bundle settings from the developer's shell leak into these tests."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith(("HIST_", "KRAKEN_", "QUANT_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("QUANT_DATA_DIR", str(tmp_path / "data"))
+def _no_shipped_bundle(isolated_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Runs without --bundle see no shipped bundle, whatever the checkout holds.
     monkeypatch.setenv("QUANT_BUNDLE_SOURCE", str(tmp_path / "no-shipped-bundle"))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -46,13 +45,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
     return rel, keys, root / "release-artifacts"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith(("HIST_", "KRAKEN_", "UNIVERSE_", "QUANT_", "TRAINING_", "ENABLE_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("QUANT_DATA_DIR", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("isolated_env")
 
 
 @pytest.fixture
