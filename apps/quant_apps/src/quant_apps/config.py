@@ -1,4 +1,4 @@
-"""Where the application reads its configuration: the environment and ``.env``.
+"""Where the application reads its configuration: the environment, ``.env`` and options.
 
 Libraries never read the process environment; this module does it once and hands them a
 :class:`quant_core.settings.Settings`.
@@ -13,9 +13,11 @@ from pathlib import Path
 import platformdirs
 from dotenv import dotenv_values
 
+from quant_core.errors import QuantUsageError
+from quant_core.reasons import USAGE_ERROR
 from quant_core.settings import Settings
 
-__all__ = ["data_dir", "database_url", "environ", "load_settings"]
+__all__ = ["data_dir", "database_url", "environ", "load_settings", "symbol_list"]
 
 APP_NAME = "quant"
 
@@ -46,3 +48,19 @@ def database_url(settings: Settings) -> str:
     if settings.database_url is not None:
         return settings.database_url.reveal()
     return f"sqlite:///{data_dir(settings) / 'quant.db'}"
+
+
+def symbol_list(text: str, *, reason_code: str = USAGE_ERROR) -> list[str]:
+    """A ``--symbols`` option (``"btc, eth"``) as upper-case symbols, first mention first.
+
+    Raises:
+        QuantUsageError: the text names no symbol (with ``reason_code``).
+
+    Examples:
+        >>> symbol_list(" btc,eth , BTC,")
+        ['BTC', 'ETH']
+    """
+    wanted = list(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
+    if not wanted:
+        raise QuantUsageError("--symbols names no asset", reason_code=reason_code)
+    return wanted

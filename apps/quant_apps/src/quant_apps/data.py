@@ -82,13 +82,6 @@ def make_provider(name: str, settings: Settings, clock: Clock, seed: int) -> Ohl
     raise QuantUsageError(f"unknown provider {name!r} (coinapi or kraken)", reason_code=USAGE_ERROR)
 
 
-def _symbols(text: str) -> list[str]:
-    out = [s.strip().upper() for s in text.split(",") if s.strip()]
-    if not out:
-        raise QuantUsageError("--symbols names no asset", reason_code=reasons.STORE_REQUEST_INVALID)
-    return out
-
-
 def _instant(text: str | None) -> int | None:
     return None if text is None else iso_to_ns(text if "T" in text else text + "T00:00:00Z")
 
@@ -222,7 +215,7 @@ def backfill(
 ) -> None:
     """Backfill history from a provider; resumable after a crash (rerun the same command)."""
     _, source, store = _fetch_setup(provider, seed, database_url)
-    wanted = _symbols(symbols)
+    wanted = config.symbol_list(symbols, reason_code=reasons.STORE_REQUEST_INVALID)
     with _progress(not json_output) as progress:
         report = backfill_mod.backfill(
             store,
@@ -276,7 +269,7 @@ def sync(
         report = sync_series(
             store,
             source,
-            symbols=_symbols(symbols),
+            symbols=config.symbol_list(symbols, reason_code=reasons.STORE_REQUEST_INVALID),
             quote=quote,
             timeframe=timeframe,
             start_ns=_instant(start),
@@ -362,7 +355,7 @@ def materialize(
     """Write a dataset (bars.csv + dataset.json) and print its hash and summary."""
     store = _settings_store(database_url)
     dataset = store.materialize(
-        _symbols(symbols),
+        config.symbol_list(symbols, reason_code=reasons.STORE_REQUEST_INVALID),
         quote,
         timeframe,
         _instant(start) or 0,

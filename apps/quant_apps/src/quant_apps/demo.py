@@ -583,13 +583,6 @@ def _print_summary(doc: dict[str, Any], elapsed_s: float) -> None:
     line("report", doc["files"]["report"])
 
 
-def _symbols(text: str) -> tuple[str, ...]:
-    wanted = tuple(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
-    if not wanted:
-        raise _usage("--symbols names no coin")
-    return wanted
-
-
 def register(app: typer.Typer) -> None:
     """Add the ``demo`` command to ``app``."""
 
@@ -626,7 +619,7 @@ def register(app: typer.Typer) -> None:
         options = DemoOptions(
             out=out,
             data=data,
-            symbols=_symbols(symbols),
+            symbols=tuple(config.symbol_list(symbols)),
             bars=bars,
             seed=seed,
             bundle=bundle,

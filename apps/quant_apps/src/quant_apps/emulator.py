@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from quant_apps.clock import WallClock
+from quant_apps.config import symbol_list
 from quant_apps.output import emit_json, guarded, human
 from quant_core import Clock, SimClock, Timeframe, iso_to_ns, ns_to_iso
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
@@ -48,7 +49,7 @@ def _book(
     end: str,
 ) -> BarBook:
     if sources == ["synthetic"]:
-        wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+        wanted = symbol_list(symbols)
         if wanted == ["ALL"]:
             wanted = list(UNIVERSE_V1_TOP30_NON_STABLE.symbols)
         try:

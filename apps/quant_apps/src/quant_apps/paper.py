@@ -438,13 +438,6 @@ def _activate(
     return runtime.BundledPredictor(active), {"active": True, **active.identity()}
 
 
-def _symbols(text: str) -> list[str]:
-    out = sorted({s.strip().upper() for s in text.split(",") if s.strip()})
-    if not out:
-        raise QuantUsageError("--symbols names no asset", reason_code=core_reasons.USAGE_ERROR)
-    return out
-
-
 def run(
     session: PaperSession,
     *,
@@ -520,7 +513,7 @@ def register(app: typer.Typer) -> None:
             raise QuantUsageError(
                 f"unknown timeframe {timeframe!r}", reason_code=core_reasons.USAGE_ERROR
             ) from None
-        wanted = _symbols(symbols)
+        wanted = sorted(config.symbol_list(symbols))
         strategy, risk = load_profiles(profile) if profile else (StrategyProfile(), RiskProfile())
         settings = config.load_settings()
         clock = WallClock()

@@ -17,10 +17,10 @@ __all__ = ["register"]
 def _materialize(symbols: str, quote: str, timeframe: str, start: str, end: str) -> Any:
     """Materialize a dataset from the governed store configured in the settings."""
     from quant_apps.clock import WallClock
-    from quant_apps.config import database_url, load_settings
+    from quant_apps.config import database_url, load_settings, symbol_list
     from quant_data.store import Store
 
-    wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+    wanted = symbol_list(symbols)
     store = Store.open(database_url(load_settings()), clock=WallClock())
     return store.materialize(wanted, quote, timeframe, iso_to_ns(start), iso_to_ns(end))
 
