@@ -26,8 +26,7 @@ import attrs
 import typer
 
 from quant_apps.output import emit_json, guarded, human
-from quant_apps.runtime import ActiveModel, BundledPredictor, activate_bundle, shipped_keys_dir
-from quant_bundle import TrustStore
+from quant_apps.runtime import ActiveModel, BundledPredictor, activate_bundle, trust_for
 from quant_core import (
     InMemoryFeed,
     Predictor,
@@ -111,7 +110,7 @@ def bundle_predictor(release: Path, keys: Path | None = None) -> tuple[Predictor
         BundleRejectedError: the reason code of the failed check (``SIG_INVALID``,
             ``KEY_UNTRUSTED``, ``ARCHIVE_DIGEST_MISMATCH``, ``BUNDLE_MISSING``, …).
     """
-    trust = TrustStore.load(shipped_keys_dir() if keys is None else keys)
+    trust = trust_for(keys)
     with tempfile.TemporaryDirectory(prefix="quant-backtest-bundle-") as state:
         active = activate_bundle(Path(state), release, trust=trust, require=True)
     return BundledPredictor(active), active

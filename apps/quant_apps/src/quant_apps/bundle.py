@@ -119,10 +119,10 @@ def _root(root: Path | None) -> Path:
 
 
 def _trust(keys: Path | None) -> TrustStore:
-    """The trusted keys in ``keys``, or the shipped ones (``runtime.shipped_keys_dir``)."""
+    """The trusted keys in ``keys``, or the shipped ones (``runtime.trust_for``)."""
     from quant_apps import runtime
 
-    return TrustStore.load(keys if keys is not None else runtime.shipped_keys_dir())
+    return runtime.trust_for(keys)
 
 
 def _store(

@@ -33,7 +33,7 @@ it wrote itself: a non-empty directory without its ``.quant-demo`` marker is ref
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,7 +58,7 @@ from quant_core import (
     InMemoryFeed,
     Instrument,
     MarketDataFeed,
-    Prediction,
+    Predictor,
     QuantUsageError,
     Secret,
     SimClock,
@@ -76,7 +76,6 @@ __all__ = [
     "MARKER",
     "SYNTHETIC_START",
     "DemoOptions",
-    "NoModel",
     "Steps",
     "register",
     "run_demo",
@@ -328,66 +327,23 @@ def _backfill_and_materialize(
 # --- 1. the bundle -------------------------------------------------------------------------
 
 
-class NoModel:
-    """The stand-in when no bundle activates (and none is required): it predicts nothing.
-
-    The strategy never trades without a prediction, so every decision is logged as
-    "no prediction"; the report says that no model was active and why.
-    """
-
-    def __init__(self, reason_code: str) -> None:
-        """Name the reason no model is active."""
-        self.reason_code = reason_code
-
-    @property
-    def model_id(self) -> str:
-        """``none:<reason code>``."""
-        return f"none:{self.reason_code}"
-
-    @property
-    def horizons_ns(self) -> tuple[int, ...]:
-        """No horizons."""
-        return ()
-
-    def predict(
-        self, as_of_ns: int, history: Mapping[Instrument, Sequence[Bar]]
-    ) -> tuple[Prediction, ...]:
-        """Nothing, ever."""
-        return ()
-
-
-def _activate(options: DemoOptions, steps: Steps) -> tuple[Any, dict[str, Any]]:
+def _activate(options: DemoOptions, steps: Steps) -> tuple[Predictor, dict[str, Any]]:
     from quant_apps import runtime
-    from quant_bundle import BundleRejectedError, TrustStore
 
     steps.start("bundle", "1/6 verify and activate the bundle")
     source = options.bundle if options.bundle is not None else runtime.shipped_bundle_dir()
-    why: list[tuple[str, str]] = []
-    try:
-        trust = (
-            TrustStore.load(options.keys) if options.keys is not None else runtime.shipped_trust()
-        )
-    except BundleRejectedError as exc:  # no or bad keys: nothing can verify
-        if options.require_bundle:
-            raise
-        why.append((exc.reason_code, exc.message))
-        active = None
+    predictor, doc = runtime.serve_bundle(
+        options.out / BUNDLE_STATE_DIR,
+        source,
+        options.keys,
+        require=options.require_bundle,
+    )
+    doc = {"active": doc["active"], "source": str(source), **doc}
+    if doc["active"]:
+        steps.done("bundle", f"1/6 bundle {doc['bundle_version']} active")
     else:
-        active = runtime.activate_bundle(
-            options.out / BUNDLE_STATE_DIR,
-            source,
-            trust=trust,
-            require=options.require_bundle,
-            on_fallback=lambda code, message: why.append((code, message)),
-        )
-    if active is None:
-        code, message = why[0] if why else ("BUNDLE_MISSING", "no bundle activated")
-        steps.done("bundle", f"1/6 no model bundle ({code})")
-        doc = {"active": False, "source": str(source), "reason_code": code, "message": message}
-        return NoModel(code), doc
-    steps.done("bundle", f"1/6 bundle {active.bundle_version} active")
-    doc = {"active": True, "source": str(source), **active.identity()}
-    return runtime.BundledPredictor(active), doc
+        steps.done("bundle", f"1/6 no model bundle ({doc['reason_code']})")
+    return predictor, doc
 
 
 # --- 5. the backtest -----------------------------------------------------------------------

@@ -54,7 +54,7 @@ from typing import Annotated, Any, BinaryIO
 import attrs
 import typer
 
-from quant_apps import config
+from quant_apps import config, runtime
 from quant_apps.clock import WallClock
 from quant_apps.output import emit_json, guarded, human
 from quant_core import (
@@ -181,7 +181,7 @@ def warm_bars_needed(predictor: Predictor) -> int:
     ``active.predictor``) predicts a coin once it has more than its feature warm-up bars.
 
     Examples:
-        >>> from quant_apps.demo import NoModel
+        >>> from quant_apps.runtime import NoModel
         >>> warm_bars_needed(NoModel("BUNDLE_MISSING"))
         1
     """
@@ -401,43 +401,6 @@ class PaperSession:
         }
 
 
-def _activate(
-    bundle: Path | None, keys: Path | None, root: Path, clock: Clock
-) -> tuple[Predictor, dict[str, Any]]:
-    """The predictor of the activated bundle, or the no-model stand-in, and its description."""
-    from quant_apps import runtime
-    from quant_apps.bundle import require_bundle
-    from quant_apps.demo import NoModel
-    from quant_bundle import BundleRejectedError, TrustStore
-
-    why: list[tuple[str, str]] = []
-
-    def heard(code: str, message: str) -> None:
-        why.append((code, message))
-
-    require = require_bundle()
-    active: runtime.ActiveModel | None
-    if bundle is None and keys is None:
-        active = runtime.startup_model(root, clock=clock, on_fallback=heard)
-    else:
-        try:
-            trust = TrustStore.load(keys) if keys is not None else runtime.shipped_trust()
-        except BundleRejectedError as exc:
-            if require:
-                raise
-            heard(exc.reason_code, exc.message)
-            active = None
-        else:
-            source = bundle if bundle is not None else runtime.shipped_bundle_dir()
-            active = runtime.activate_bundle(
-                root, source, trust=trust, require=require, clock=clock, on_fallback=heard
-            )
-    if active is None:
-        code, message = why[0] if why else (core_reasons.INTERNAL_ERROR, "no bundle activated")
-        return NoModel(code), {"active": False, "reason_code": code, "message": message}
-    return runtime.BundledPredictor(active), {"active": True, **active.identity()}
-
-
 def run(
     session: PaperSession,
     *,
@@ -499,6 +462,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Paper-trade live bars through the backtest's strategy, risk and broker code."""
         from quant_apps.backtest import load_profiles
+        from quant_apps.bundle import require_bundle
         from quant_apps.data import make_provider, open_store
 
         name = provider.strip().lower()
@@ -517,7 +481,13 @@ def register(app: typer.Typer) -> None:
         strategy, risk = load_profiles(profile) if profile else (StrategyProfile(), RiskProfile())
         settings = config.load_settings()
         clock = WallClock()
-        predictor, model = _activate(bundle, keys, config.data_dir(settings) / "bundles", clock)
+        predictor, model = runtime.serve_bundle(
+            config.data_dir(settings) / "bundles",
+            bundle,
+            keys,
+            require=require_bundle(),
+            clock=clock,
+        )
         store = open_store(database_url, settings, clock)
         source = make_provider(name, settings, clock, seed)
         writer = PaperLogWriter(out / LOG_FILE)

@@ -61,13 +61,16 @@ __all__ = [
     "BUNDLE_SOURCE_VAR",
     "ActiveModel",
     "BundledPredictor",
+    "NoModel",
     "activate_bundle",
     "load_active_model",
     "model_from_bundle",
+    "serve_bundle",
     "shipped_bundle_dir",
     "shipped_keys_dir",
     "shipped_trust",
     "startup_model",
+    "trust_for",
 ]
 
 ARTIFACTS_DIR: Final = "artifacts"
@@ -158,6 +161,39 @@ class BundledPredictor:
         return self._inner.predict(as_of_ns, history)
 
 
+class NoModel:
+    """The stand-in when no bundle activates (and none is required): it predicts nothing.
+
+    The strategy never trades without a prediction, so every decision is logged as
+    "no prediction"; the caller reports that no model was active and why.
+
+    Examples:
+        >>> stand_in = NoModel("BUNDLE_MISSING")
+        >>> stand_in.model_id, stand_in.horizons_ns, stand_in.predict(0, {})
+        ('none:BUNDLE_MISSING', (), ())
+    """
+
+    def __init__(self, reason_code: str) -> None:
+        """Name the reason no model is active."""
+        self.reason_code = reason_code
+
+    @property
+    def model_id(self) -> str:
+        """``none:<reason code>``."""
+        return f"none:{self.reason_code}"
+
+    @property
+    def horizons_ns(self) -> tuple[int, ...]:
+        """No horizons."""
+        return ()
+
+    def predict(
+        self, as_of_ns: int, history: Mapping[Instrument, Sequence[Bar]]
+    ) -> tuple[Prediction, ...]:
+        """Nothing, ever."""
+        return ()
+
+
 def _repo_root() -> Path | None:
     for parent in Path(__file__).resolve().parents:
         if (parent / "bundles" / "keys").is_dir():
@@ -221,6 +257,15 @@ def shipped_trust(env: Mapping[str, str] | None = None) -> TrustStore:
             ``KEY_FILE_INVALID`` / ``KEY_ROTATION_INVALID`` for a bad key or rotation file.
     """
     return TrustStore.load(shipped_keys_dir(env))
+
+
+def trust_for(keys: Path | None) -> TrustStore:
+    """The trusted public keys in ``keys``, or the shipped ones (:func:`shipped_trust`).
+
+    Raises:
+        BundleRejectedError: as :func:`shipped_trust`, for ``keys`` or the shipped keys.
+    """
+    return TrustStore.load(keys) if keys is not None else shipped_trust()
 
 
 def _runtime() -> RuntimeVersions:
@@ -486,3 +531,48 @@ def startup_model(
         clock=clock,
         on_fallback=on_fallback,
     )
+
+
+def serve_bundle(
+    state_dir: Path,
+    source: Path | None = None,
+    keys: Path | None = None,
+    *,
+    require: bool,
+    clock: Clock | None = None,
+) -> tuple[Predictor, dict[str, Any]]:
+    """The predictor a session serves, and what to report about it.
+
+    Loads the trusted keys (``keys`` or the shipped ones) and runs :func:`activate_bundle` on
+    ``source`` (default the shipped release). When no bundle activates and ``require`` is off,
+    the predictor is the :class:`NoModel` stand-in and the description says why.
+
+    Returns:
+        ``(BundledPredictor, {"active": True, **identity})`` or
+        ``(NoModel, {"active": False, "reason_code": …, "message": …})``.
+
+    Raises:
+        BundleRejectedError: ``require`` and the keys or the bundle do not verify.
+        BundleStorageError: ``require`` and the install root cannot be written.
+    """
+    why: list[tuple[str, str]] = []
+
+    def heard(code: str, message: str) -> None:
+        why.append((code, message))
+
+    active: ActiveModel | None
+    try:
+        trust = trust_for(keys)
+    except BundleRejectedError as exc:  # no or bad keys: nothing can verify
+        if require:
+            raise
+        heard(exc.reason_code, exc.message)
+        active = None
+    else:
+        active = activate_bundle(
+            state_dir, source, trust=trust, require=require, clock=clock, on_fallback=heard
+        )
+    if active is None:
+        code, message = why[0] if why else (reasons.BUNDLE_MISSING, "no bundle activated")
+        return NoModel(code), {"active": False, "reason_code": code, "message": message}
+    return BundledPredictor(active), {"active": True, **active.identity()}
