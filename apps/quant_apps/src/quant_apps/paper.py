@@ -1,9 +1,9 @@
 """``quant paper``: a paper-trading session on live bars, through the backtest's code path.
 
 ``quant paper --provider kraken --symbols BTC,ETH --out DIR`` activates the model bundle (only
-through :func:`quant_apps.runtime.activate_bundle` / :func:`~quant_apps.runtime.startup_model`),
-opens the store as ``quant data`` does, loads the bars the predictor's features look back on
-from the store (backfilling them when the store lacks them) into a
+through :func:`quant_apps.runtime.serve_bundle`), opens the store as ``quant data`` does,
+loads the bars the predictor's features look back on from the store (backfilling them when
+the store lacks them) into a
 :class:`quant_exec.engine.TradingSession` as history, and then runs cycles:
 
 1. sync the newly closed candles of every symbol into the store

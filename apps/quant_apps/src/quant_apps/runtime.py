@@ -515,21 +515,35 @@ def startup_model(
     from quant_apps.bundle import require_bundle
 
     values = _env(env)
-    require = require_bundle(values)
+    return _activate_trusted(
+        state_dir,
+        shipped_bundle_dir(values),
+        lambda: shipped_trust(values) if trust is None else trust,
+        require=require_bundle(values),
+        clock=clock,
+        on_fallback=on_fallback,
+    )
+
+
+def _activate_trusted(
+    state_dir: Path,
+    source: Path | None,
+    load_trust: Callable[[], TrustStore],
+    *,
+    require: bool,
+    clock: Clock | None,
+    on_fallback: Fallback | None,
+) -> ActiveModel | None:
+    """:func:`activate_bundle` after loading the keys; bad keys fall back as a bad bundle does."""
     try:
-        keys = shipped_trust(values) if trust is None else trust
-    except BundleRejectedError as exc:
+        keys = load_trust()
+    except BundleRejectedError as exc:  # no or bad keys: nothing can verify
         if require:
             raise
         _give_up(exc, on_fallback)
         return None
     return activate_bundle(
-        state_dir,
-        shipped_bundle_dir(values),
-        trust=keys,
-        require=require,
-        clock=clock,
-        on_fallback=on_fallback,
+        state_dir, source, trust=keys, require=require, clock=clock, on_fallback=on_fallback
     )
 
 
@@ -560,18 +574,9 @@ def serve_bundle(
     def heard(code: str, message: str) -> None:
         why.append((code, message))
 
-    active: ActiveModel | None
-    try:
-        trust = trust_for(keys)
-    except BundleRejectedError as exc:  # no or bad keys: nothing can verify
-        if require:
-            raise
-        heard(exc.reason_code, exc.message)
-        active = None
-    else:
-        active = activate_bundle(
-            state_dir, source, trust=trust, require=require, clock=clock, on_fallback=heard
-        )
+    active = _activate_trusted(
+        state_dir, source, lambda: trust_for(keys), require=require, clock=clock, on_fallback=heard
+    )
     if active is None:
         code, message = why[0] if why else (reasons.BUNDLE_MISSING, "no bundle activated")
         return NoModel(code), {"active": False, "reason_code": code, "message": message}
