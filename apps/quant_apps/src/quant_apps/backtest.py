@@ -42,7 +42,9 @@ from quant_core import reasons as core_reasons
 from quant_data import read_dataset
 from quant_exec import (
     BacktestConfig,
+    BacktestResult,
     RecordedPredictor,
+    ReportData,
     example_inputs,
     read_predictions,
     render_report,
@@ -50,11 +52,20 @@ from quant_exec import (
     summary,
 )
 
-__all__ = ["bundle_predictor", "load_profiles", "register"]
+__all__ = ["bundle_predictor", "load_profiles", "register", "write_outputs"]
 
 DECISIONS_FILE = "decisions.jsonl"
 REPORT_FILE = "report.html"
 SUMMARY_FILE = "summary.json"
+
+
+def write_outputs(
+    out: Path, result: BacktestResult, report: ReportData, document: Mapping[str, Any]
+) -> None:
+    """Write a run's decision log, HTML report and summary (canonical JSON) into ``out``."""
+    result.log.write(out / DECISIONS_FILE)
+    (out / REPORT_FILE).write_text(render_report(report), encoding="utf-8")
+    (out / SUMMARY_FILE).write_bytes(canonical_json(document) + b"\n")
 
 
 def _plain(value: Any) -> Any:
@@ -182,14 +193,12 @@ def register(app: typer.Typer) -> None:
         config = BacktestConfig.from_profiles(strategy, risk, dataset_hash=dataset_hash)
         result = run_backtest(feed, predictor, config)
         out.mkdir(parents=True, exist_ok=True)
-        result.log.write(out / DECISIONS_FILE)
         report = result.report_data(title)
         document = {"ok": True, "out": str(out), **summary(result)}
         if active is not None:
             document["bundle"] = active.identity()
             report = attrs.evolve(report, identity={**report.identity, **active.identity()})
-        (out / REPORT_FILE).write_text(render_report(report), encoding="utf-8")
-        (out / SUMMARY_FILE).write_bytes(canonical_json(document) + b"\n")
+        write_outputs(out, result, report, document)
         if json_output:
             emit_json(document)
             return

@@ -51,6 +51,7 @@ from rich.progress import (
 )
 
 from quant_apps import config
+from quant_apps.backtest import DECISIONS_FILE, REPORT_FILE, SUMMARY_FILE, write_outputs
 from quant_apps.clock import WallClock
 from quant_apps.output import emit_json, guarded, human
 from quant_core import (
@@ -63,7 +64,6 @@ from quant_core import (
     Secret,
     SimClock,
     Timeframe,
-    canonical_json,
     iso_to_ns,
     ns_to_iso,
 )
@@ -93,9 +93,6 @@ SYNTHETIC_START = "2024-01-01T00:00:00Z"
 """The synthetic market's first bar (a fixed date: the demo never asks the wall clock)."""
 
 TIMEFRAME = Timeframe.H1
-DECISIONS_FILE = "decisions.jsonl"
-REPORT_FILE = "report.html"
-SUMMARY_FILE = "summary.json"
 DATASET_DIR = "dataset"
 STORE_FILE = "store.sqlite"
 BUNDLE_STATE_DIR = "bundle-state"
@@ -413,7 +410,7 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
             the wanted coins.
         BundleRejectedError: ``options.require_bundle`` and no verified bundle activates.
     """
-    from quant_exec import BacktestConfig, render_report, run_backtest
+    from quant_exec import BacktestConfig, run_backtest
     from quant_exec.report import buy_and_hold_return_pct
 
     steps = steps or Steps()
@@ -435,7 +432,6 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
     steps.done("backtest")
 
     steps.start("report", "6/6 write the report and decision log")
-    result.log.write(options.out / DECISIONS_FILE)
     report = result.report_data("quant demo — risk-gated, prediction-led backtest")
     identity = {
         **report.identity,
@@ -458,7 +454,6 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
         "Model bundle": {k: v for k, v in bundle_doc.items() if k != "source"},
     }
     report = attrs.evolve(report, identity=identity, tables=tables)
-    (options.out / REPORT_FILE).write_text(render_report(report), encoding="utf-8")
     hold = buy_and_hold_return_pct(report)
     document: dict[str, Any] = {
         "ok": True,
@@ -496,7 +491,7 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
             "dataset": str(options.out / DATASET_DIR),
         },
     }
-    (options.out / SUMMARY_FILE).write_bytes(canonical_json(document) + b"\n")
+    write_outputs(options.out, result, report, document)
     steps.done("report")
     return document
 
