@@ -62,7 +62,17 @@ SUMMARY_FILE = "summary.json"
 def write_outputs(
     out: Path, result: BacktestResult, report: ReportData, document: Mapping[str, Any]
 ) -> None:
-    """Write a run's decision log, HTML report and summary (canonical JSON) into ``out``."""
+    """Write a run's decision log, HTML report and summary (canonical JSON) into ``out``.
+
+    Examples:
+        >>> import tempfile
+        >>> from quant_exec import example_inputs
+        >>> result = run_backtest(*example_inputs(n_bars=72), BacktestConfig.defaults())
+        >>> out = Path(tempfile.mkdtemp())
+        >>> write_outputs(out, result, result.report_data(), summary(result))
+        >>> sorted(p.name for p in out.iterdir())
+        ['decisions.jsonl', 'report.html', 'summary.json']
+    """
     result.log.write(out / DECISIONS_FILE)
     (out / REPORT_FILE).write_text(render_report(report), encoding="utf-8")
     (out / SUMMARY_FILE).write_bytes(canonical_json(document) + b"\n")

@@ -75,6 +75,11 @@ def bundle_report(env: dict[str, str]) -> dict[str, Any]:
 
     Signature, manifest and archive digest are checked against the trusted keys, as an install
     would; nothing is extracted or installed.
+
+    Examples:
+        >>> report = bundle_report({"QUANT_BUNDLE_SOURCE": "/nonexistent/release"})
+        >>> report["verified"], report["reason_code"]
+        (False, 'BUNDLE_MISSING')
     """
     from quant_apps import runtime
     from quant_bundle import BundleRejectedError, verify_release

@@ -264,6 +264,14 @@ def trust_for(keys: Path | None) -> TrustStore:
 
     Raises:
         BundleRejectedError: as :func:`shipped_trust`, for ``keys`` or the shipped keys.
+
+    Examples:
+        >>> import tempfile
+        >>> try:
+        ...     trust_for(Path(tempfile.mkdtemp()))  # a directory without public keys
+        ... except BundleRejectedError as exc:
+        ...     print(exc.reason_code)
+        BUNDLE_MISSING
     """
     return TrustStore.load(keys) if keys is not None else shipped_trust()
 
@@ -568,6 +576,13 @@ def serve_bundle(
     Raises:
         BundleRejectedError: ``require`` and the keys or the bundle do not verify.
         BundleStorageError: ``require`` and the install root cannot be written.
+
+    Examples:
+        >>> import tempfile
+        >>> state = Path(tempfile.mkdtemp())
+        >>> predictor, about = serve_bundle(state, state / "no-such-release", require=False)
+        >>> predictor.model_id, about["active"], about["reason_code"]
+        ('none:BUNDLE_MISSING', False, 'BUNDLE_MISSING')
     """
     why: list[tuple[str, str]] = []
 

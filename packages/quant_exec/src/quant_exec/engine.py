@@ -604,6 +604,18 @@ class TradingSession:
         Raises:
             EngineInputError: a bar was already processed, an instrument is unknown, or an
                 instrument's bars are not in open-time order (after any it already has).
+
+        Examples:
+            >>> from quant_exec.example import example_bars, example_predictions
+            >>> from quant_exec.predictions import RecordedPredictor
+            >>> from quant_core import Timeframe
+            >>> bars = example_bars(n_bars=30)
+            >>> session = TradingSession(sorted({b.instrument for b in bars}), Timeframe.H1,
+            ...                          RecordedPredictor(example_predictions(bars)),
+            ...                          BacktestConfig.defaults())
+            >>> session.warm(bars[:10])
+            >>> session.bars_seen, len(session.log.records)
+            (0, 0)
         """
         if self.bars_seen:
             raise EngineInputError("warm up a session before its first bar")
