@@ -24,7 +24,7 @@ from quant_data.emulator import Emulator, start_emulator
 from quant_data.store import Store
 from quant_data.synthetic import SyntheticMarket
 from quant_exec import BacktestConfig, RecordedPredictor, run_backtest
-from quant_exec.decisions import log_hash, read_decision_log
+from quant_exec.decisions import log_hash, read_decision_log, read_log
 from quant_models.persistence import load_model_set
 from quant_models.predictor import ModelSetPredictor
 
@@ -184,7 +184,9 @@ def test_bars_flow_into_the_backtests_decisions(
 
 
 def _records(result: Any) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in result.log.to_bytes().splitlines()[1:]]
+    """The decision lines of a result's log, as written (its order lines left out)."""
+    lines = [json.loads(line) for line in result.log.to_bytes().splitlines()[1:]]
+    return [line for line in lines if line["kind"] == "decision"]
 
 
 def _timeless(record: dict[str, Any]) -> dict[str, Any]:
@@ -197,8 +199,6 @@ def test_restart_appends_a_new_run_and_ctrl_c_ends_cleanly(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    from quant_apps.paper import read_paper_log
-
     _sleep(monkeypatch, emulator)
     out = tmp_path / "paper"
     first = _paper(release, out, "--cycles", "2")
@@ -216,17 +216,17 @@ def test_restart_appends_a_new_run_and_ctrl_c_ends_cleanly(
     assert len(fake.asked) == 2
     data = log.read_bytes()
     assert data.startswith(before)  # run 1's lines untouched, not repeated
-    runs = read_paper_log(log)
-    assert [h["paper"]["run"] for h, _ in runs] == [1, 2]
-    assert len(runs[0][1]) == first["decisions"]
+    runs = read_log(log)
+    assert [run.session["paper"]["run"] for run in runs] == [1, 2]
+    assert len(runs[0].decisions) == first["decisions"]
     # Run 2 began where run 1 stopped: a bar-free first cycle (heartbeat), then the next bar.
-    second = runs[1][1]
+    second = runs[1].decisions
     assert second[0]["trigger"] == "heartbeat"
     assert 0 <= second[0]["ts_ns"] - (T0 + H) < 60 * 10**9
     assert {d["trigger"] for d in second[1:]} == {"bar"}
     # Run 1 decided on the bar closing at T0 + H, run 2 on the one closing at T0 + 2 H: no bar
     # was handed to the engine twice, none was skipped.
-    assert {d["inputs"]["prediction_ts"] for d in runs[0][1][1:]} == {T0 + H}
+    assert {d["inputs"]["prediction_ts"] for d in runs[0].decisions[1:]} == {T0 + H}
     assert {d["inputs"]["prediction_ts"] for d in second[1:]} == {T0 + 2 * H}
     # Each run's segment is a decision log on its own, hashed as printed.
     segment = data[len(before) :]
@@ -234,7 +234,7 @@ def test_restart_appends_a_new_run_and_ctrl_c_ends_cleanly(
     (tmp_path / "seg.jsonl").write_bytes(segment)
     header, decisions = read_decision_log(tmp_path / "seg.jsonl")
     assert header["paper"]["run"] == 2
-    assert len(decisions) == len(runs[1][1])
+    assert len(decisions) == len(runs[1].decisions)
 
 
 def test_tampered_bundle_exits_3_and_fallback_runs_without_a_model(
@@ -264,6 +264,32 @@ def test_tampered_bundle_exits_3_and_fallback_runs_without_a_model(
         ["NO_PREDICTION"],
         ["NO_PREDICTION"],
     ]
+
+
+def test_ctrl_c_during_startup_exits_130_with_a_valid_log(
+    release: tuple[Path, Path, Path],
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    def interrupted(self: object) -> int:
+        raise KeyboardInterrupt
+
+    _sleep(monkeypatch, emulator)
+    monkeypatch.setattr("quant_apps.paper.PaperSession.warm_up", interrupted)
+    doc = _paper(release, tmp_path / "p", "--cycles", "1", code=130)
+    assert doc["reason_code"] == "INTERRUPTED"
+    assert doc["exit_code"] == 130
+    # The run's header was written before the warm-up: a segment with no decisions yet.
+    (run,) = read_log(tmp_path / "p" / "decisions.jsonl")
+    assert run.session["paper"]["run"] == 1
+    assert run.decisions == run.orders == []
+    human = runner.invoke(
+        app, ["paper", "--provider", "kraken", "--symbols", "BTC", "--out", str(tmp_path / "p")]
+    )
+    assert human.exit_code == 130
+    assert "error [INTERRUPTED]" in human.output
+    assert "Traceback" not in human.output
 
 
 def test_shipped_bundle_settings_profile_and_untrusted_keys(
@@ -310,7 +336,7 @@ def test_usage_errors(args: list[str], code: int, tmp_path: Path) -> None:
 
 
 def test_a_log_that_is_not_a_paper_log_is_refused(tmp_path: Path) -> None:
-    from quant_apps.paper import PaperLogWriter, read_paper_log
+    from quant_apps.paper import PaperLogWriter
 
     path = tmp_path / "decisions.jsonl"
     for text in ('{"kind":"decision"}\n', "not json\n"):
@@ -319,8 +345,9 @@ def test_a_log_that_is_not_a_paper_log_is_refused(tmp_path: Path) -> None:
             PaperLogWriter(path)
         assert caught.value.reason_code == "DECISION_LOG_INVALID"
     path.write_text("", encoding="utf-8")
-    assert read_paper_log(path) == []
-    assert PaperLogWriter(path).next_run == 1
+    with pytest.raises(ValidationError, match="no session header"):
+        read_log(path)
+    assert PaperLogWriter(path).next_run == 1  # an empty file is a log with no runs yet
 
 
 def test_the_command_refuses_to_append_to_a_foreign_file(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from quant_apps.paper import PaperLogWriter, PaperSession, read_paper_log
+from quant_apps.paper import PaperLogWriter, PaperSession
 from quant_core import InMemoryFeed, Instrument, SimClock, Timeframe
 from quant_data.records import SourceBar
 from quant_data.store import MemoryProvider, Store
@@ -21,6 +21,7 @@ from quant_exec import (
     EngineInputError,
     RecordedPredictor,
     TradingSession,
+    read_log,
     run_backtest,
 )
 from quant_exec.example import example_bars, example_predictions
@@ -90,9 +91,10 @@ def test_paper_cycles_equal_the_backtest_on_the_same_bars(tmp_path: Path) -> Non
     assert str(engine.ledger.snapshot().portfolio_value) == result.metrics["final_value"]
     # The file holds exactly the session's log, flushed cycle by cycle.
     assert (tmp_path / "decisions.jsonl").read_bytes() == engine.log.to_bytes()
-    [(header, records)] = read_paper_log(tmp_path / "decisions.jsonl")
-    assert header["paper"] == {"run": 1}
-    assert len(records) == len(engine.log)
+    [run] = read_log(tmp_path / "decisions.jsonl")
+    assert run.session["paper"] == {"run": 1}
+    assert len(run.decisions) == len(engine.log)
+    assert run.orders == list(engine.log.orders)
     summary = session.summary(interrupted=False)
     assert summary["log_hash"] == engine.log.log_hash()
     assert summary["fills"] == len(result.fills)

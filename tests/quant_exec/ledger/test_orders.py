@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ import attrs
 import pytest
 
 from quant_core import Instrument, RejectedError
+from quant_core.errors import ValidationError
 from quant_exec import reasons
 from quant_exec.errors import InvalidTransitionError, OrderError
 from quant_exec.orders import (
@@ -33,6 +35,7 @@ from quant_exec.orders import (
     OrderType,
     Side,
     apply,
+    event_from_record,
     new_state,
 )
 
@@ -254,3 +257,25 @@ def test_the_concept_page_lists_exactly_the_transition_table() -> None:
                     status if target == "unchanged" else OrderStatus[target]
                 )
     assert documented == dict(TRANSITIONS)
+
+
+@pytest.mark.parametrize("kind", list(EventKind), ids=lambda k: k.value)
+def test_every_event_reads_back_from_its_record(kind: EventKind) -> None:
+    event = event_for(kind, state_in(S.ACCEPTED))
+    record = event.to_record()
+    again = event_from_record(json.loads(json.dumps(record)))  # as a log line holds it
+    assert again == event
+    assert type(again) is type(event)
+
+
+def test_a_record_that_is_not_an_event_is_refused() -> None:
+    good = OrderSubmitted(CID, ts_event=1, ts_init=1).to_record()
+    for bad, code in (
+        ({**good, "event": "OrderTeleported"}, "INVALID_INPUT"),
+        ({k: v for k, v in good.items() if k != "event"}, "INVALID_INPUT"),
+        ({**good, "colour": "red"}, "UNKNOWN_KEY"),
+        ({**good, "ts_event": "soon"}, "INVALID_INPUT"),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            event_from_record(bad)
+        assert caught.value.reason_code == code

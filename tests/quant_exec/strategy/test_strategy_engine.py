@@ -10,6 +10,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -26,8 +27,10 @@ from quant_core import (
     StrategyProfile,
     Timeframe,
 )
+from quant_core.errors import ValidationError
 from quant_exec import reasons
-from quant_exec.decisions import read_decision_log
+from quant_exec.broker import PaperBroker
+from quant_exec.decisions import LogRun, read_decision_log, read_log, replay_ledger
 from quant_exec.engine import (
     BacktestConfig,
     BacktestResult,
@@ -38,6 +41,7 @@ from quant_exec.engine import (
 from quant_exec.errors import EngineInputError
 from quant_exec.example import example_inputs
 from quant_exec.killswitch import KillSwitch
+from quant_exec.orders import Order, OrderEvent, OrderFilled, event_from_record
 from quant_exec.predictions import RecordedPredictor
 from quant_exec.slippage import SlippageModel
 
@@ -88,7 +92,92 @@ def test_the_written_log_hashes_to_the_replay_hash(tmp_path: Path) -> None:
     assert session["model_id"] == "example:oracle-with-noise/1"
     assert session["strategy_profile"]["version"] == 1
     assert len(records) == len(result.log) == result.metrics["decisions"]
-    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    (run,) = read_log(tmp_path / "sub" / "decisions.jsonl")
+    assert run.decisions == records
+    assert run.orders == list(result.log.orders)
+    # Decisions and order events share one numbering, in the order they were written.
+    lines = (tmp_path / "sub" / "decisions.jsonl").read_bytes().splitlines()[1:]
+    assert [json.loads(line)["seq"] for line in lines] == list(range(1, len(lines) + 1))
+    assert len(lines) == len(records) + len(run.orders)
+
+
+def test_every_order_event_is_logged_after_the_decision_that_made_it() -> None:
+    result = example_run()
+    decisions = result.log.records
+    orders = result.log.orders
+    created = {d.order_id: d for d in decisions if d.order_id is not None}
+    assert created, "the example trades"
+    assert {o["order_id"] for o in orders} == set(created)
+    for order in orders:
+        assert order["seq"] > created[order["order_id"]].seq
+        assert order["event"]["client_order_id"] == order["order_id"]
+    # Each order's lines start with its submission; read back, each event is the one applied.
+    by_order: dict[str, list[dict[str, Any]]] = {}
+    for order in orders:
+        by_order.setdefault(str(order["order_id"]), []).append(order)
+    for events in by_order.values():
+        assert events[0]["event"]["event"] == "OrderSubmitted"
+        assert events[0]["status"] == "submitted"
+        for line in events:
+            assert event_from_record(line["event"]).to_record() == line["event"]
+    # Every fill the engine booked has its order line, with the same trade, price and quantity.
+    logged = [
+        (o["event"]["trade_id"], o["event"]["price"], o["event"]["quantity"])
+        for o in orders
+        if o["event"]["event"] == "OrderFilled" and not o["duplicate"]
+    ]
+    assert len(logged) == len(result.fills)
+    assert [(str(p), str(q)) for _, p, q in logged] == [
+        (str(f.price), str(f.quantity)) for f in result.fills
+    ]
+
+
+class _RepeatingVenue:
+    """A paper broker whose every fill is delivered twice (a venue resending an execution)."""
+
+    def __init__(self, clock: SimClock, config: BacktestConfig) -> None:
+        self.broker = PaperBroker(
+            clock, fees=config.fees, slippage=config.slippage, venue=config.venue
+        )
+
+    def _twice(self, events: Sequence[OrderEvent]) -> list[OrderEvent]:
+        out: list[OrderEvent] = []
+        for event in events:
+            out += [event, event] if isinstance(event, OrderFilled) else [event]
+        return out
+
+    def submit(self, order: Order) -> Sequence[OrderEvent]:
+        return self._twice(self.broker.submit(order))
+
+    def poll(self) -> Sequence[OrderEvent]:
+        return self._twice(self.broker.poll())
+
+    def on_bar(self, bar: Bar, *, cash_available: Decimal | None = None) -> Sequence[OrderEvent]:
+        return self._twice(self.broker.on_bar(bar, cash_available=cash_available))
+
+
+def test_a_resent_fill_is_logged_as_a_duplicate_and_booked_once() -> None:
+    feed, predictor = example_inputs(n_bars=SMALL)
+    config = BacktestConfig.defaults()
+    plain = run_backtest(feed, predictor, config)
+    clock = SimClock()
+    feed, predictor = example_inputs(n_bars=SMALL)
+    twice = run_backtest(feed, predictor, config, venue=_RepeatingVenue(clock, config), clock=clock)
+    fills = [o for o in twice.log.orders if o["event"]["event"] == "OrderFilled"]
+    first, repeats = fills[0::2], fills[1::2]
+    assert first
+    assert len(first) == len(repeats) == len(plain.fills) == len(twice.fills)
+    assert not any(o["duplicate"] for o in first)
+    assert all(o["duplicate"] for o in repeats)
+    assert [o["event"] for o in first] == [o["event"] for o in repeats]
+    # The repeat changes nothing: same status, same books, same decisions.
+    assert [o["status"] for o in first] == [o["status"] for o in repeats]
+    assert twice.fills == plain.fills
+    assert twice.metrics == plain.metrics
+    # The same decisions (numbered apart: the repeats take line numbers of their own).
+    assert [attrs.evolve(r, seq=0) for r in twice.log.records] == [
+        attrs.evolve(r, seq=0) for r in plain.log.records
+    ]
 
 
 def test_every_bar_gets_a_logged_decision_with_its_provenance() -> None:
@@ -419,6 +508,41 @@ def test_a_session_fed_by_hand_reproduces_the_backtest() -> None:
     for ts in times:
         session.on_bars([b for b in feed.bars(0, 2**62) if b.close_time_ns == ts])
     assert session.result().log.to_bytes() == run_backtest(feed, predictor, config).log.to_bytes()
+
+
+def test_the_log_alone_rebuilds_the_sessions_books(tmp_path: Path) -> None:
+    # Partial fills (a small volume share), fees and latency: many order lines per order.
+    feed, predictor = example_inputs(n_bars=SMALL)
+    config = BacktestConfig.defaults(max_volume_share=Decimal("0.00002"), latency_ns=10**9)
+    session = TradingSession(feed.instruments, feed.timeframe, predictor, config)
+    for ts in sorted({b.close_time_ns for b in feed.bars(0, 2**62)}):
+        session.on_bars([b for b in feed.bars(0, 2**62) if b.close_time_ns == ts])
+    statuses = {o["status"] for o in session.log.orders}
+    assert {"partially_filled", "filled"} <= statuses
+    session.log.write(tmp_path / "decisions.jsonl")
+    (run,) = read_log(tmp_path / "decisions.jsonl")
+    books, kept = replay_ledger(run), session.ledger
+    assert books.cash == kept.cash
+    assert books.positions == kept.positions
+    assert books.realized_pnl == kept.realized_pnl
+    assert books.fees_paid == kept.fees_paid
+    assert [e.fill for e in books.entries] == [e.fill for e in kept.entries]
+
+
+def test_a_log_that_cannot_be_replayed_is_refused() -> None:
+    result = example_run()
+    run = read_log_run(result)
+    for header in ({}, {**run.session, "instruments": []}):
+        with pytest.raises(ValidationError) as caught:
+            replay_ledger(attrs.evolve(run, session=header))
+        assert caught.value.reason_code == reasons.DECISION_LOG_INVALID
+    broken = [dict(o, event={"event": "OrderFilled", "price": "x"}) for o in run.orders]
+    with pytest.raises(ValidationError):
+        replay_ledger(attrs.evolve(run, orders=broken))
+
+
+def read_log_run(result: BacktestResult) -> LogRun:
+    return LogRun(dict(result.session), [], list(result.log.orders))
 
 
 def test_a_paper_style_session_stamps_decisions_when_bars_were_seen() -> None:

@@ -2,7 +2,7 @@
 
 * ``--json`` prints one JSON document on stdout; without it, human output goes to stderr.
 * Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 rejected input or failed
-  verification. A failure's JSON carries a stable ``reason_code``.
+  verification, 130 interrupted (Ctrl-C). A failure's JSON carries a stable ``reason_code``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import typer
 from rich.console import Console
 
 from quant_core.errors import QuantError
-from quant_core.reasons import INTERNAL_ERROR
+from quant_core.reasons import INTERNAL_ERROR, INTERRUPTED
 
 __all__ = [
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_REJECTED",
     "EXIT_RUNTIME",
@@ -33,6 +34,7 @@ EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
 EXIT_REJECTED = 3
+EXIT_INTERRUPTED = 130  # the shell's 128 + SIGINT
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -50,7 +52,12 @@ def emit_json(document: Any) -> None:
 
 
 def guarded(json_param: str = "json_output") -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Turn :class:`QuantError` (and any unexpected error) into the exit-code convention."""
+    """Turn :class:`QuantError` (and any unexpected error) into the exit-code convention.
+
+    Ctrl-C is not an error: the command stops with ``INTERRUPTED`` and exit 130, one line (or
+    its JSON document) instead of a traceback. A command that must finish a step cleanly on
+    Ctrl-C (``quant paper``'s loop) catches it itself, and so never gets here.
+    """
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(func)
@@ -60,6 +67,18 @@ def guarded(json_param: str = "json_output") -> Callable[[Callable[P, R]], Calla
                 return func(*args, **kwargs)
             except typer.Exit:
                 raise
+            except KeyboardInterrupt:
+                _fail(
+                    {
+                        "ok": False,
+                        "error": "KeyboardInterrupt",
+                        "reason_code": INTERRUPTED,
+                        "message": "interrupted (Ctrl-C) before the command finished",
+                        "exit_code": EXIT_INTERRUPTED,
+                    },
+                    as_json,
+                )
+                raise typer.Exit(EXIT_INTERRUPTED) from None
             except QuantError as exc:
                 _fail(exc.to_dict(), as_json)
                 raise typer.Exit(exc.exit_code) from None

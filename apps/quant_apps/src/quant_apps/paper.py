@@ -11,8 +11,8 @@ the store lacks them) into a
 2. hand the bars not seen yet to :meth:`~quant_exec.engine.TradingSession.on_bars`, one close
    time at a time, with ``now_ns`` the wall-clock time they were observed, or, when no bar
    closed, call :meth:`~quant_exec.engine.TradingSession.heartbeat`;
-3. append the new decision lines to ``DIR/decisions.jsonl`` (written, flushed and fsynced
-   before the cycle's summary line is printed);
+3. append the new decision and order event lines to ``DIR/decisions.jsonl`` (written,
+   flushed and fsynced before the cycle's summary line is printed);
 4. sleep until the next bar close plus a small grace (``--cycles N`` stops after N cycles).
 
 The strategy, the risk gates, the :class:`~quant_exec.broker.PaperBroker` (fees, slippage,
@@ -21,24 +21,25 @@ partial fills, latency on the session clock) and the ledger are exactly those of
 
 The decision log file is append-only and holds one *segment* per run: a session header line
 naming the run (``paper.run``, counted from 1 in the file) followed by that run's decision
-lines. A restart never rewrites or repeats earlier lines: it starts a fresh session (fresh
-ledger, fresh strategy memory) under a new header. A line torn by a crash mid-write is cut off
-when the next run starts. :func:`read_paper_log` reads the segments back; each one is a valid
-decision log on its own (:func:`quant_exec.decisions.read_decision_log`), and its log hash is
-the hash of its bytes. Ctrl-C ends the session after the current step: the log stays intact
-and the final summary is printed.
+and order event lines. A restart never rewrites or repeats earlier lines: it starts a fresh
+session (fresh ledger, fresh strategy memory) under a new header. A line torn by a crash
+mid-write is cut off when the next run starts. :func:`quant_exec.decisions.read_log` reads
+the segments back; each one is a valid decision log on its own
+(:func:`quant_exec.decisions.read_decision_log`), and its log hash is the hash of its bytes.
+Ctrl-C ends the session after the current step: the log stays intact and the final summary
+is printed.
 
 Examples:
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from quant_exec import DecisionLog
+    >>> from quant_exec import DecisionLog, read_log
     >>> path = Path(tempfile.mkdtemp()) / "decisions.jsonl"
     >>> writer = PaperLogWriter(path)
     >>> writer.next_run
     1
     >>> writer.flush(DecisionLog({"paper": {"run": 1}}))
     1
-    >>> [header["paper"]["run"] for header, _ in read_paper_log(path)]
+    >>> [run.session["paper"]["run"] for run in read_log(path)]
     [1]
 """
 
@@ -68,7 +69,6 @@ from quant_core import (
     SimClock,
     StrategyProfile,
     Timeframe,
-    ValidationError,
     ns_to_iso,
 )
 from quant_core import reasons as core_reasons
@@ -76,8 +76,7 @@ from quant_data.backfill import backfill
 from quant_data.records import OhlcvProvider
 from quant_data.store import Store
 from quant_data.sync import sync
-from quant_exec import BacktestConfig, DecisionLog, TradingSession
-from quant_exec import reasons as exec_reasons
+from quant_exec import BacktestConfig, DecisionLog, TradingSession, read_log
 
 __all__ = [
     "GRACE_S",
@@ -85,7 +84,6 @@ __all__ = [
     "CycleReport",
     "PaperLogWriter",
     "PaperSession",
-    "read_paper_log",
     "register",
     "run",
     "warm_bars_needed",
@@ -97,42 +95,13 @@ GRACE_S = 2.0
 """Seconds after a bar's close before the next cycle asks for it (providers publish late)."""
 
 
-def _invalid(path: Path, why: str) -> ValidationError:
-    return ValidationError(f"{path}: {why}", reason_code=exec_reasons.DECISION_LOG_INVALID)
-
-
-def read_paper_log(path: Path | str) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """Read a paper decision log: one ``(session header, decisions)`` pair per run, in order.
-
-    Raises:
-        ValidationError: ``DECISION_LOG_INVALID`` when a line is not JSON, the file does not
-            start with a session header, or a line is neither a header nor a decision.
-    """
-    import json
-
-    path = Path(path)
-    runs: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise _invalid(path, f"line {number} is not JSON") from None
-        kind = row.get("kind") if isinstance(row, dict) else None
-        if kind == "session":
-            runs.append((row, []))
-        elif kind == "decision" and runs:
-            runs[-1][1].append(row)
-        else:
-            raise _invalid(path, f"line {number} is neither a session header nor a decision")
-    return runs
-
-
 class PaperLogWriter:
     """Appends a session's decision lines to the paper log, segment by segment.
 
     Opening it cuts a torn last line (a crash mid-write) and checks the rest with
-    :func:`read_paper_log`; :meth:`flush` appends the lines a session's log gained since its
-    last flush (then flushes and fsyncs the file): the first flush of a log begins its segment.
+    :func:`quant_exec.decisions.read_log`; :meth:`flush` appends the lines a session's log
+    gained since its last flush (then flushes and fsyncs the file): the first flush of a log
+    begins its segment.
 
     Args:
         path: the log file (created with its directory if missing).
@@ -152,7 +121,7 @@ class PaperLogWriter:
             self.torn_bytes = len(data) - keep
             with path.open("r+b") as fh:
                 fh.truncate(keep)
-        self.next_run = len(read_paper_log(path)) + 1 if keep else 1
+        self.next_run = len(read_log(path)) + 1 if keep else 1
         self._log: DecisionLog | None = None
         self._written = 0
 

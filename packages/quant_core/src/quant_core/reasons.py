@@ -78,6 +78,9 @@ def register(code: str, doc: str) -> str:
 # --- quant_core's own branch -------------------------------------------------------------
 
 INTERNAL_ERROR = register("INTERNAL_ERROR", "An unexpected internal failure; a bug to report.")
+INTERRUPTED = register(
+    "INTERRUPTED", "The user interrupted a command (Ctrl-C) before it finished its work."
+)
 USAGE_ERROR = register("USAGE_ERROR", "The caller asked for something the API does not allow.")
 INVALID_INPUT = register("INVALID_INPUT", "Input failed validation and was rejected unchanged.")
 UNKNOWN_KEY = register(

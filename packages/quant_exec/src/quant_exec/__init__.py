@@ -2,7 +2,14 @@
 
 from quant_exec.broker import PaperBroker
 from quant_exec.clusters import DEFAULT_CLUSTERS, ClusterMap
-from quant_exec.decisions import DecisionLog, DecisionRecord, log_hash, read_decision_log
+from quant_exec.decisions import (
+    DecisionLog,
+    DecisionRecord,
+    LogRun,
+    log_hash,
+    read_decision_log,
+    read_log,
+)
 from quant_exec.engine import (
     BacktestConfig,
     BacktestResult,
@@ -103,6 +110,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerError",
     "Liquidity",
+    "LogRun",
     "MarketContext",
     "Order",
     "OrderAccepted",
@@ -148,6 +156,7 @@ __all__ = [
     "log_hash",
     "new_state",
     "read_decision_log",
+    "read_log",
     "read_predictions",
     "render_report",
     "run_backtest",

@@ -1,11 +1,14 @@
-"""The decision log: every decision, including "no action", as canonical JSON lines.
+"""The decision log: every decision, including "no action", and every order event, as JSON lines.
 
 A log starts with one ``session`` line (model id, dataset hash, the full strategy and risk
-profiles with their versions) followed by one ``decision`` line per evaluation, in the order
-they were made. Each line is the canonical JSON (:mod:`quant_core.canonical`) of a plain
-record, so the file's bytes are a pure function of the inputs of the run; the *log hash* is
-the SHA-256 of those bytes. Replaying the same inputs, in any process and under any
-``PYTHONHASHSEED``, gives the same hash.
+profiles with their versions). Then come, in the order they happened, one ``decision`` line
+per evaluation and one ``order`` line per order lifecycle event the session applied
+(submitted, accepted, rejected, filled, canceled, expired, …, with the order's status after
+it, and duplicated fills marked as such). ``seq`` numbers the lines after the header from 1.
+Each line is the canonical JSON (:mod:`quant_core.canonical`) of a plain record, so the
+file's bytes are a pure function of the inputs of the run; the *log hash* is the SHA-256 of
+those bytes. Replaying the same inputs, in any process and under any ``PYTHONHASHSEED``,
+gives the same hash.
 
 Examples:
     >>> log = DecisionLog({"model_id": "m", "dataset_hash": None})
@@ -28,7 +31,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -36,16 +39,25 @@ from quant_core import bytes_hash, canonical_json, canonical_text
 from quant_core.errors import ValidationError
 from quant_core.files import write_file_atomic
 from quant_exec import reasons
+from quant_exec.ledger import Ledger
+from quant_exec.orders import OrderFilled, event_from_record
+
+if TYPE_CHECKING:
+    from quant_exec.orders import OrderEvent, OrderStatus
 
 __all__ = [
     "DecisionLog",
     "DecisionRecord",
+    "LogRun",
     "log_hash",
     "read_decision_log",
+    "read_log",
+    "replay_ledger",
 ]
 
 SESSION_KIND = "session"
 DECISION_KIND = "decision"
+ORDER_KIND = "order"
 
 
 @attrs.frozen
@@ -64,7 +76,8 @@ class DecisionRecord:
         quantity: the order quantity, when an order was created or refused.
         order_id: the created order's id.
         model_id: the model / bundle hash behind the prediction used.
-        seq: position in the log, from 1 (set by :meth:`DecisionLog.append`).
+        seq: position in the log (decision and order lines together), from 1 (set by
+            :meth:`DecisionLog.append`).
     """
 
     ts_ns: int
@@ -325,13 +338,14 @@ class DecisionLog:
         # :attr:`records` is read (then it is made into its record, once).
         self._rows: list[DecisionRecord | tuple[Any, ...]] = []
         self._made = 0  # rows before this index are all records
+        self._orders: list[dict[str, Any]] = []
 
     def append(self, record: DecisionRecord) -> DecisionRecord:
         """Number ``record``, append it, and return the numbered record.
 
         A record that already carries the next number is appended as it is.
         """
-        seq = len(self._rows) + 1
+        seq = len(self._lines)  # the header is line 0
         numbered = record if record.seq == seq else attrs.evolve(record, seq=seq)
         self._lines.append(_decision_line(numbered))
         self._rows.append(numbered)
@@ -366,7 +380,7 @@ class DecisionLog:
             (True, True)
         """
         rows = self._rows
-        seq = len(rows) + 1
+        seq = len(self._lines)  # the header is line 0
         fields = (
             ts_ns, trigger, instrument, action, reason_codes, profile, inputs,
             quantity, order_id, model_id, seq,
@@ -374,6 +388,46 @@ class DecisionLog:
         self._lines.append(_line(*fields))
         rows.append(fields)
         return seq
+
+    def add_order(
+        self, ts_ns: int, event: OrderEvent, status: OrderStatus, *, duplicate: bool = False
+    ) -> int:
+        """Append an order lifecycle event the session applied; return its seq.
+
+        Args:
+            ts_ns: when the session applied it (its clock; the event carries its own times).
+            event: the event, written as :meth:`~quant_exec.orders.OrderSubmitted.to_record`
+                gives it.
+            status: the order's status after the event.
+            duplicate: a fill whose trade id was already applied (it changed nothing).
+
+        Examples:
+            >>> from quant_exec.orders import OrderStatus, OrderSubmitted
+            >>> log = DecisionLog({})
+            >>> log.add_order(5, OrderSubmitted("O-1", ts_event=5, ts_init=5),
+            ...               OrderStatus.SUBMITTED)
+            1
+            >>> log.orders[0]["status"], log.orders[0]["event"]["event"]
+            ('submitted', 'OrderSubmitted')
+        """
+        seq = len(self._lines)
+        record = {
+            "kind": ORDER_KIND,
+            "seq": seq,
+            "ts_ns": ts_ns,
+            "order_id": event.client_order_id,
+            "status": status.value,
+            "duplicate": duplicate,
+            "event": event.to_record(),
+        }
+        self._lines.append(canonical_json(record) + b"\n")
+        self._orders.append(record)
+        return seq
+
+    @property
+    def orders(self) -> tuple[dict[str, Any], ...]:
+        """The order lines so far, oldest first, as plain records."""
+        return tuple(self._orders)
 
     @property
     def records(self) -> tuple[DecisionRecord, ...]:
@@ -387,6 +441,7 @@ class DecisionLog:
         return cast("tuple[DecisionRecord, ...]", tuple(rows))  # every row is a record now
 
     def __len__(self) -> int:
+        """The number of decisions (order lines not counted)."""
         return len(self._rows)
 
     def reason_counts(self) -> dict[str, int]:
@@ -409,24 +464,118 @@ class DecisionLog:
         return log_hash(data)
 
 
-def read_decision_log(path: Path | str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Read a decision log: its session header and its decision records.
+@attrs.frozen
+class LogRun:
+    """One session's part of a log file: its header, decisions and order events.
+
+    Attributes:
+        session: the session header.
+        decisions: the decision records, in order.
+        orders: the order event records, in order.
+    """
+
+    session: dict[str, Any]
+    decisions: list[dict[str, Any]]
+    orders: list[dict[str, Any]]
+
+
+def _invalid(path: Path | str, why: str) -> ValidationError:
+    return ValidationError(f"{path}: {why}", reason_code=reasons.DECISION_LOG_INVALID)
+
+
+def read_log(path: Path | str) -> list[LogRun]:
+    """Read a log file of one or more sessions (a paper log appends one per run).
 
     Raises:
-        ValidationError: ``DECISION_LOG_INVALID`` when a line is not JSON, the first line is
-            not a session header, or a later line is not a decision.
+        ValidationError: ``DECISION_LOG_INVALID`` when a line is not JSON, the file does not
+            start with a session header, or a line is neither a header, a decision nor an
+            order event.
+
+    Examples:
+        >>> import tempfile
+        >>> log = DecisionLog({"model_id": None})
+        >>> _ = log.add(5, "bar", "BTC/USD", "none", ("NO_EDGE",), "p1", {})
+        >>> path = Path(tempfile.mkdtemp()) / "decisions.jsonl"
+        >>> _ = log.write(path)
+        >>> [(len(run.decisions), len(run.orders)) for run in read_log(path)]
+        [(1, 0)]
     """
-    lines = Path(path).read_bytes().splitlines()
+    runs: list[LogRun] = []
+    for number, line in enumerate(Path(path).read_bytes().splitlines(), start=1):
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise _invalid(path, f"line {number} is not JSON: {exc}") from exc
+        kind = row.get("kind") if isinstance(row, dict) else None
+        if kind == SESSION_KIND:
+            runs.append(LogRun(row, [], []))
+        elif kind == DECISION_KIND and runs:
+            runs[-1].decisions.append(row)
+        elif kind == ORDER_KIND and runs:
+            runs[-1].orders.append(row)
+        else:
+            raise _invalid(
+                path, f"line {number} is neither a session header, a decision nor an order event"
+            )
+    if not runs:
+        raise _invalid(path, "no session header")
+    return runs
+
+
+def read_decision_log(path: Path | str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Read a one-session decision log: its session header and its decision records.
+
+    Order event lines are read by :func:`read_log`.
+
+    Raises:
+        ValidationError: ``DECISION_LOG_INVALID`` when :func:`read_log` refuses the file or it
+            holds more than one session.
+    """
+    runs = read_log(path)
+    if len(runs) != 1:
+        raise _invalid(path, f"{len(runs)} sessions in one decision log")
+    return runs[0].session, runs[0].decisions
+
+
+def replay_ledger(run: LogRun) -> Ledger:
+    """The session's books rebuilt from its log alone: the initial cash, then every fill.
+
+    The fills are the ``order`` lines' ``OrderFilled`` events, in log order, duplicates
+    skipped (as the session skipped them). Cash, positions, realized P&L and fees come out as
+    the session's ledger had them; marks are not in the log (the decisions' ``price`` inputs
+    are), so a portfolio value needs :meth:`~quant_exec.ledger.Ledger.mark`.
+
+    Raises:
+        ValidationError: ``DECISION_LOG_INVALID`` when the header names no instrument or
+            initial cash, or an order line's event cannot be read back.
+        LedgerError: a fill cannot be booked (the checks of the original booking).
+
+    Examples:
+        >>> from quant_exec.engine import BacktestConfig, run_backtest
+        >>> from quant_exec.example import example_inputs
+        >>> result = run_backtest(*example_inputs(n_bars=48), BacktestConfig.defaults())
+        >>> run = LogRun(result.session, [], list(result.log.orders))
+        >>> books = replay_ledger(run)
+        >>> str(books.fees_paid) == result.metrics["fees_paid"]
+        True
+        >>> str(books.realized_pnl) == result.metrics["realized_pnl"]
+        True
+    """
+    session = run.session
     try:
-        rows = [json.loads(line) for line in lines]
-    except ValueError as exc:
+        quote = str(session["instruments"][0]).split("/")[1]
+        ledger = Ledger(quote, session["initial_cash"])
+        fills = [
+            event_from_record(line["event"])
+            for line in run.orders
+            if line["event"]["event"] == "OrderFilled" and not line["duplicate"]
+        ]
+    except (KeyError, IndexError, TypeError, ValidationError) as exc:
         raise ValidationError(
-            f"{path}: not JSON lines: {exc}", reason_code=reasons.DECISION_LOG_INVALID
-        ) from exc
-    kinds = [row.get("kind") if isinstance(row, dict) else None for row in rows]
-    if not kinds or kinds[0] != SESSION_KIND or any(k != DECISION_KIND for k in kinds[1:]):
-        raise ValidationError(
-            f"{path}: not a decision log (a session line, then decision lines)",
+            f"the log cannot be replayed into a ledger: {exc}",
             reason_code=reasons.DECISION_LOG_INVALID,
-        )
-    return rows[0], rows[1:]
+        ) from exc
+    for fill in fills:
+        assert isinstance(fill, OrderFilled)  # selected by its event type above
+        ledger.apply_fill(fill)
+    return ledger

@@ -37,6 +37,7 @@ Examples:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
@@ -89,6 +90,7 @@ from quant_exec.strategy import (
 from quant_exec.venue import KRAKEN_SPOT_RULES, VenueRulebook
 
 __all__ = [
+    "ENGINE_VERSION",
     "BacktestConfig",
     "BacktestResult",
     "ExecutionVenue",
@@ -98,6 +100,8 @@ __all__ = [
     "summary",
 ]
 
+ENGINE_VERSION = "quant_exec.engine/2"
+"""The decision log contract the session header names: ``/2`` added the order event lines."""
 _ZERO = Decimal(0)
 _SYSTEM_CLOCK_START = 0
 _FLAT = PositionView()  # nothing held (a value: shared by every flat evaluation)
@@ -382,7 +386,7 @@ class TradingSession:
         self.profile = config.strategy.profile
         self.label = config.profile_label()
         self.session = {
-            "engine": "quant_exec.engine/1",
+            "engine": ENGINE_VERSION,
             "model_id": predictor.model_id,
             "horizons_ns": list(predictor.horizons_ns),
             "dataset_hash": config.dataset_hash,
@@ -421,6 +425,8 @@ class TradingSession:
         oid = event.client_order_id
         current = self.orders.get(oid) or self.done[oid]  # a fill may follow a cancel
         state = apply(current, event)
+        # ``apply`` returns the state itself only for a fill it already has (by trade id).
+        self.log.add_order(self.clock.now_ns(), event, state.status, duplicate=state is current)
         if state.is_open:
             self.orders[oid] = state
         else:  # done: it no longer reserves cash, quantity or exposure
@@ -540,13 +546,10 @@ class TradingSession:
                 model_id=model_id,
             )
             return
-        # The decision is numbered as it is made; the venue's answer appends nothing to the
-        # log, so appending it after the submit keeps that number.
+        # The decision goes in the log before the venue's answer to it (its order lines).
         oid = order.client_order_id
         self.orders[oid] = new_state(order)
         self.order_reason[oid] = intent.reason_code
-        for event in self.venue.submit(order):
-            self._apply(event)
         log.add(
             ts,
             trigger,
@@ -559,6 +562,8 @@ class TradingSession:
             order_id=oid,
             model_id=model_id,
         )
+        for event in self.venue.submit(order):
+            self._apply(event)
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -794,5 +799,8 @@ def summary(result: BacktestResult) -> dict[str, Any]:
         "dataset_hash": result.session["dataset_hash"],
         "profile": result.session["profile"],
         "reason_counts": result.log.reason_counts(),
+        "order_events": dict(
+            sorted(Counter(str(o["event"]["event"]) for o in result.log.orders).items())
+        ),
         "session": unstructure(dict(result.session)),
     }

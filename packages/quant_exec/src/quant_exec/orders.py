@@ -49,7 +49,9 @@ from typing import Any, ClassVar
 
 import attrs
 
-from quant_core import CONVERTER, Instrument, content_hash, to_decimal
+from quant_core import CONVERTER, Instrument, content_hash, structure, to_decimal
+from quant_core import reasons as core_reasons
+from quant_core.errors import ValidationError
 from quant_exec import reasons
 from quant_exec.errors import InvalidTransitionError, OrderError
 
@@ -74,6 +76,7 @@ __all__ = [
     "OrderType",
     "Side",
     "apply",
+    "event_from_record",
     "new_state",
 ]
 
@@ -441,6 +444,45 @@ OrderEvent = (
     | OrderFilled
 )
 """Any order event."""
+
+_EVENT_TYPES: Mapping[str, type[OrderEvent]] = MappingProxyType(
+    {
+        cls.__name__: cls
+        for cls in (
+            OrderDenied,
+            OrderSubmitted,
+            OrderAccepted,
+            OrderRejected,
+            OrderCancelRequested,
+            OrderCancelRejected,
+            OrderCanceled,
+            OrderExpired,
+            OrderFilled,
+        )
+    }
+)
+
+
+def event_from_record(record: Mapping[str, Any]) -> OrderEvent:
+    """The event a ``to_record()`` document describes (its inverse; a log line's ``event``).
+
+    Raises:
+        ValidationError: ``INVALID_INPUT`` for an unknown ``event`` type or a field of the
+            wrong type, ``UNKNOWN_KEY`` for a field the event does not have.
+
+    Examples:
+        >>> event = OrderSubmitted("O-1", ts_event=5, ts_init=6)
+        >>> event_from_record(event.to_record()) == event
+        True
+    """
+    data = dict(record)
+    cls = _EVENT_TYPES.get(str(data.pop("event", None)))
+    if cls is None:
+        raise ValidationError(
+            f"not an order event record: {record.get('event')!r}",
+            reason_code=core_reasons.INVALID_INPUT,
+        )
+    return structure(data, cls)
 
 
 @attrs.frozen
