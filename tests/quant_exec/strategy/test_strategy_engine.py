@@ -22,6 +22,8 @@ from quant_core import (
     InMemoryFeed,
     Instrument,
     Prediction,
+    ProfileHistory,
+    ProfileVersion,
     RiskProfile,
     SimClock,
     StrategyProfile,
@@ -341,6 +343,107 @@ def test_kill_switch_halts_new_entries_but_not_exits() -> None:
     assert refused
     assert all(r.reason_codes == (reasons.ENTRY, reasons.KILL_SWITCH_ENGAGED) for r in refused)
     assert switch.records[0].ts_ns == T0 + 3 * H  # stamped in simulated time
+    # The engage is logged once, as a risk line, before the decisions of the bar it came with.
+    (line,) = result.log.risk
+    assert line["change"] == "kill_switch"
+    assert line["kill_switch"] == switch.records[0].to_audit()
+    assert line["ts_ns"] == T0 + 3 * H
+    same_bar = [r.seq for r in result.log.records if r.ts_ns == line["ts_ns"]]
+    assert line["seq"] < min(same_bar)
+
+
+def _strategy_v2(**changes: object) -> ProfileVersion[StrategyProfile]:
+    history = ProfileHistory.create(
+        StrategyProfile(**SCENARIO_THRESHOLDS), author="ops", reason="v1", clock=SimClock(0)
+    )
+    return history.change(changes, author="ops", reason="looser entry", clock=SimClock(1)).active
+
+
+def _drill() -> tuple[TradingSession, KillSwitch, list[Bar]]:
+    """Flat BTC on a fading edge; the switch engaged, the entry loosened, the switch released.
+
+    Between bars 1 and 2: engage the switch (risk change 1), move to strategy v2 whose entry
+    threshold the fading edge clears (risk change 2: the entry is refused by the switch), then
+    release it (risk change 3: the entry goes through; it fills at bar 3's open).
+    """
+    clock = SimClock(T0)
+    switch = KillSwitch(clock)
+    config = BacktestConfig.from_profiles(
+        StrategyProfile(**SCENARIO_THRESHOLDS),
+        RiskProfile(),
+        slippage=SlippageModel(base_bps=0, impact_bps=0),
+        max_volume_share=Decimal(1),
+    )
+    script = dict.fromkeys(range(4), FADING)
+    session = TradingSession([BTC], Timeframe.H1, Scripted(script), config, clock=clock,
+                             kill_switch=switch)  # fmt: skip
+    closes = bars(BTC, ["100", "100", "101", "102"])
+    for bar in closes[:2]:
+        session.on_bars([bar])
+    now = closes[1].close_time_ns + 60 * 10**9
+    clock.advance_to(now)
+    switch.engage("drill", actor="ops")
+    session.on_risk_change(now)
+    session.on_risk_change(now + 1, strategy=_strategy_v2(entry_min_up_probability="0.5"))
+    clock.advance_to(now + 2)
+    switch.release("drill over", actor="ops")
+    session.on_risk_change(now + 2)
+    for bar in closes[2:]:
+        session.on_bars([bar])
+    return session, switch, closes
+
+
+def test_risk_changes_are_logged_and_re_evaluated_at_once() -> None:
+    session, switch, closes = _drill()
+    log = session.log
+    assert [(r["change"], r["ts_ns"] - log.risk[0]["ts_ns"]) for r in log.risk] == [
+        ("kill_switch", 0),
+        ("profile", 1),
+        ("kill_switch", 2),
+    ]
+    assert [r["kill_switch"] for r in log.risk if r["change"] == "kill_switch"] == [
+        rec.to_audit() for rec in switch.records
+    ]
+    profile = log.risk[1]
+    assert profile["strategy_profile"]["version"] == 2
+    assert profile["strategy_profile"]["diff"] == [
+        {"parameter": "entry_min_up_probability", "old": "0.58", "new": "0.5"}
+    ]
+    assert profile["profile"].startswith("strategy v2 / risk v1 / sha256:")
+    # One evaluation per risk change, right after its line: nothing to do, refused, entered.
+    by_risk = [r for r in log.records if r.trigger == "risk"]
+    assert [(r.action, r.reason_codes) for r in by_risk] == [
+        ("none", (reasons.NO_EDGE,)),
+        ("rejected", (reasons.ENTRY, reasons.KILL_SWITCH_ENGAGED)),
+        ("buy", (reasons.ENTRY,)),
+    ]
+    assert [r.seq for r in by_risk] == [line["seq"] + 1 for line in log.risk]
+    assert [r.profile.split(" / ")[0] for r in by_risk] == ["strategy v1"] + ["strategy v2"] * 2
+    assert {r.profile for r in log.records if r.ts_ns >= by_risk[1].ts_ns} == {profile["profile"]}
+    # The order, sent a minute into bar 2, filled at the open of the first bar opening after
+    # it was sent (bar 3): the broker never fills at a price from before the order.
+    result = session.result()
+    (fill,) = result.fills
+    assert (fill.side, fill.price, fill.reason_code) == ("buy", closes[3].open, reasons.ENTRY)
+
+
+def test_a_risk_change_replays_byte_for_byte() -> None:
+    first, _, _ = _drill()
+    second, _, _ = _drill()
+    assert first.log.to_bytes() == second.log.to_bytes()
+
+
+def test_refused_risk_changes_change_nothing() -> None:
+    session, _, _ = _drill()
+    before = session.log.to_bytes()
+    active = session.config.strategy
+    now = session.clock.now_ns()
+    with pytest.raises(EngineInputError, match="not newer"):
+        session.on_risk_change(now, strategy=active)
+    with pytest.raises(EngineInputError, match="before the session's clock"):
+        session.on_risk_change(now - 1)
+    assert session.log.to_bytes() == before
+    assert session.config.strategy is active
 
 
 class Both(Scripted):

@@ -18,8 +18,9 @@ from quant_core import (
     unstructure,
 )
 from quant_exec import reasons
-from quant_exec.decisions import DecisionLog, DecisionRecord, log_hash, read_decision_log
+from quant_exec.decisions import DecisionLog, DecisionRecord, log_hash, read_decision_log, read_log
 from quant_exec.errors import PredictionsFileError
+from quant_exec.orders import OrderStatus, OrderSubmitted
 from quant_exec.predictions import RecordedPredictor, read_predictions, write_predictions
 from quant_exec.report import ReportData, drawdown_series, render_report
 
@@ -143,7 +144,14 @@ def test_decision_log_is_canonical_lines_with_a_sha256(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"not json\n", b'{"kind":"decision"}\n', b'{"kind":"session"}\n[1]\n', b""],
+    [
+        b"not json\n",
+        b'{"kind":"decision"}\n',
+        b'{"kind":"session"}\n[1]\n',
+        b"",
+        b'{"kind":"session"}\n{"kind":"telemetry"}\n',
+        b'{"kind":"session"}\n{"kind":"session"}\n',  # two sessions: a paper log, not one run
+    ],
 )
 def test_a_malformed_decision_log_is_refused(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "d.jsonl"
@@ -151,6 +159,36 @@ def test_a_malformed_decision_log_is_refused(tmp_path: Path, content: bytes) -> 
     with pytest.raises(ValidationError) as info:
         read_decision_log(path)
     assert info.value.reason_code == reasons.DECISION_LOG_INVALID
+
+
+def test_order_and_risk_lines_share_the_numbering_and_read_back(tmp_path: Path) -> None:
+    log = DecisionLog({"model_id": "m"})
+    log.append(record(1, reasons.NO_EDGE))
+    log.add_risk(2, "kill_switch", {"kill_switch": {"action": "engage"}})
+    log.add_order(3, OrderSubmitted("O-1", ts_event=3, ts_init=3), OrderStatus.SUBMITTED)
+    seq = log.add(4, "bar", "BTC/USD", "none", (reasons.NO_EDGE,), "p", {})
+    assert seq == 4
+    assert len(log) == 2  # decisions only
+    path = tmp_path / "d.jsonl"
+    log.write(path)
+    (run,) = read_log(path)
+    assert [r["seq"] for r in run.decisions] == [1, 4]
+    assert [r["seq"] for r in run.risk] == [2]
+    assert [r["seq"] for r in run.orders] == [3]
+    assert run.orders == list(log.orders)
+    assert run.risk == list(log.risk)
+    # Two sessions in one file (a paper log): one run each.
+    path.write_bytes(log.to_bytes() * 2)
+    assert [len(r.decisions) for r in read_log(path)] == [2, 2]
+
+
+def test_a_risk_line_cannot_overwrite_its_own_keys() -> None:
+    log = DecisionLog({})
+    for key in ("kind", "seq", "ts_ns", "change"):
+        with pytest.raises(ValidationError) as info:
+            log.add_risk(1, "profile", {key: "x"})
+        assert info.value.reason_code == "INVALID_INPUT"
+    assert log.to_bytes().count(b"\n") == 1  # the header only
 
 
 # --- report ---------------------------------------------------------------------------------

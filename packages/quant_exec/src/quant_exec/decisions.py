@@ -4,7 +4,9 @@ A log starts with one ``session`` line (model id, dataset hash, the full strateg
 profiles with their versions). Then come, in the order they happened, one ``decision`` line
 per evaluation and one ``order`` line per order lifecycle event the session applied
 (submitted, accepted, rejected, filled, canceled, expired, …, with the order's status after
-it, and duplicated fills marked as such). ``seq`` numbers the lines after the header from 1.
+it, and duplicated fills marked as such), and one ``risk`` line per risk change the session
+saw (a kill-switch engage or release, a new profile version). ``seq`` numbers the lines after
+the header from 1.
 Each line is the canonical JSON (:mod:`quant_core.canonical`) of a plain record, so the
 file's bytes are a pure function of the inputs of the run; the *log hash* is the SHA-256 of
 those bytes. Replaying the same inputs, in any process and under any ``PYTHONHASHSEED``,
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any, cast
 import attrs
 
 from quant_core import bytes_hash, canonical_json, canonical_text
+from quant_core import reasons as core_reasons
 from quant_core.errors import ValidationError
 from quant_core.files import write_file_atomic
 from quant_exec import reasons
@@ -58,6 +61,7 @@ __all__ = [
 SESSION_KIND = "session"
 DECISION_KIND = "decision"
 ORDER_KIND = "order"
+RISK_KIND = "risk"
 
 
 @attrs.frozen
@@ -339,6 +343,7 @@ class DecisionLog:
         self._rows: list[DecisionRecord | tuple[Any, ...]] = []
         self._made = 0  # rows before this index are all records
         self._orders: list[dict[str, Any]] = []
+        self._risk: list[dict[str, Any]] = []
 
     def append(self, record: DecisionRecord) -> DecisionRecord:
         """Number ``record``, append it, and return the numbered record.
@@ -429,6 +434,41 @@ class DecisionLog:
         """The order lines so far, oldest first, as plain records."""
         return tuple(self._orders)
 
+    def add_risk(self, ts_ns: int, change: str, details: Mapping[str, Any]) -> int:
+        """Append a risk change the session saw; return its seq.
+
+        Args:
+            ts_ns: when the session saw it (its clock).
+            change: ``"kill_switch"`` or ``"profile"``.
+            details: what changed (plain JSON data; keys other than ``kind``, ``seq``,
+                ``ts_ns`` and ``change``).
+
+        Raises:
+            ValidationError: ``INVALID_INPUT`` when ``details`` reuses a key of the line.
+
+        Examples:
+            >>> log = DecisionLog({})
+            >>> log.add_risk(7, "kill_switch", {"action": "engage", "reason": "drill"})
+            1
+            >>> log.risk[0]["change"], log.risk[0]["action"]
+            ('kill_switch', 'engage')
+        """
+        clash = sorted({"kind", "seq", "ts_ns", "change"} & set(details))
+        if clash:
+            raise ValidationError(
+                f"risk line details cannot set {clash}", reason_code=core_reasons.INVALID_INPUT
+            )
+        seq = len(self._lines)
+        record = {"kind": RISK_KIND, "seq": seq, "ts_ns": ts_ns, "change": change, **details}
+        self._lines.append(canonical_json(record) + b"\n")
+        self._risk.append(record)
+        return seq
+
+    @property
+    def risk(self) -> tuple[dict[str, Any], ...]:
+        """The risk lines so far, oldest first, as plain records."""
+        return tuple(self._risk)
+
     @property
     def records(self) -> tuple[DecisionRecord, ...]:
         """The decisions so far, oldest first."""
@@ -466,17 +506,19 @@ class DecisionLog:
 
 @attrs.frozen
 class LogRun:
-    """One session's part of a log file: its header, decisions and order events.
+    """One session's part of a log file: its header, decisions, order events and risk changes.
 
     Attributes:
         session: the session header.
         decisions: the decision records, in order.
         orders: the order event records, in order.
+        risk: the risk change records, in order.
     """
 
     session: dict[str, Any]
     decisions: list[dict[str, Any]]
     orders: list[dict[str, Any]]
+    risk: list[dict[str, Any]] = attrs.field(factory=list)
 
 
 def _invalid(path: Path | str, why: str) -> ValidationError:
@@ -488,8 +530,8 @@ def read_log(path: Path | str) -> list[LogRun]:
 
     Raises:
         ValidationError: ``DECISION_LOG_INVALID`` when a line is not JSON, the file does not
-            start with a session header, or a line is neither a header, a decision nor an
-            order event.
+            start with a session header, or a line is not a session header, a decision, an
+            order event or a risk change.
 
     Examples:
         >>> import tempfile
@@ -497,8 +539,8 @@ def read_log(path: Path | str) -> list[LogRun]:
         >>> _ = log.add(5, "bar", "BTC/USD", "none", ("NO_EDGE",), "p1", {})
         >>> path = Path(tempfile.mkdtemp()) / "decisions.jsonl"
         >>> _ = log.write(path)
-        >>> [(len(run.decisions), len(run.orders)) for run in read_log(path)]
-        [(1, 0)]
+        >>> [(len(run.decisions), len(run.orders), len(run.risk)) for run in read_log(path)]
+        [(1, 0, 0)]
     """
     runs: list[LogRun] = []
     for number, line in enumerate(Path(path).read_bytes().splitlines(), start=1):
@@ -513,10 +555,10 @@ def read_log(path: Path | str) -> list[LogRun]:
             runs[-1].decisions.append(row)
         elif kind == ORDER_KIND and runs:
             runs[-1].orders.append(row)
+        elif kind == RISK_KIND and runs:
+            runs[-1].risk.append(row)
         else:
-            raise _invalid(
-                path, f"line {number} is neither a session header, a decision nor an order event"
-            )
+            raise _invalid(path, f"line {number} is not a session, decision, order or risk line")
     if not runs:
         raise _invalid(path, "no session header")
     return runs

@@ -418,6 +418,10 @@ class TradingSession:
         # The ledger snapshot of the current event time, made when the first intent of that
         # time needs one for the risk gates (``None``: not made yet; see ``_snapshot``).
         self._snap: PortfolioSnapshot | None = None
+        # The kill switch's records already logged, and the state they left (it is replaced
+        # on every engage or release, so an identity check finds a change).
+        self._kill_logged = 0
+        self._kill_seen = kill_switch.state if kill_switch is not None else None
 
     # --- orders and fills ---------------------------------------------------------------
 
@@ -465,6 +469,17 @@ class TradingSession:
         if snap is None:
             snap = self._snap = self.ledger.snapshot()
         return snap
+
+    def _note_kill_switch(self, now_ns: int) -> None:
+        """Log the kill switch's engages and releases since the last look (one line each)."""
+        switch = self.kill_switch
+        if switch is None or switch.state is self._kill_seen:
+            return
+        self._kill_seen = switch.state
+        records = switch.records
+        for record in records[self._kill_logged :]:
+            self.log.add_risk(now_ns, "kill_switch", {"kill_switch": record.to_audit()})
+        self._kill_logged = len(records)
 
     # --- one evaluation -----------------------------------------------------------------
 
@@ -576,6 +591,7 @@ class TradingSession:
         self.clock.advance_to(now_ns)
         for event in self.venue.poll():
             self._apply(event)
+        self._note_kill_switch(now_ns)
         held = [i for i in self.history if self.ledger.positions.get(i.base) is not None]
         if not held:
             self.log.append(
@@ -595,6 +611,82 @@ class TradingSession:
             for instrument in held:
                 book = self.books[instrument]
                 self._evaluate(instrument, book, "heartbeat", now_ns, False, valuation)
+
+    def on_risk_change(
+        self,
+        now_ns: int,
+        *,
+        strategy: ProfileVersion[StrategyProfile] | None = None,
+        risk: ProfileVersion[RiskProfile] | None = None,
+    ) -> None:
+        """A risk change at ``now_ns``: log it and re-evaluate every instrument at once.
+
+        Call it after engaging or releasing the kill switch, or with a newer version of the
+        strategy or risk profile (a governed settings change). The new versions are logged as
+        a ``risk`` line (``change: "profile"``, with the new label and both profile records)
+        and apply from this moment: every later decision carries the new label, every later
+        order the new risk version. Kill-switch engages and releases are logged as ``risk``
+        lines too (``change: "kill_switch"``; a bar or heartbeat logs them as well, so none
+        is missed). Then each instrument that has a bar is evaluated with trigger ``"risk"``
+        on its latest prediction: a held position may be exited under the new thresholds,
+        and an entry now allowed is made (or refused by the gates, with the reason).
+
+        Args:
+            now_ns: when the change took effect (not before the session's clock).
+            strategy: a newer strategy profile version, if it changed.
+            risk: a newer risk profile version, if it changed.
+
+        Raises:
+            EngineInputError: ``now_ns`` is before the session's clock, or a profile version
+                is not newer than the active one.
+
+        Examples:
+            >>> from quant_core import ProfileHistory, RiskProfile, SimClock
+            >>> from quant_exec.example import example_bars, example_predictions
+            >>> from quant_exec.predictions import RecordedPredictor
+            >>> bars = example_bars(n_bars=30)
+            >>> config = BacktestConfig.defaults()
+            >>> session = TradingSession(sorted({b.instrument for b in bars}), Timeframe.H1,
+            ...                          RecordedPredictor(example_predictions(bars)), config)
+            >>> session.on_bars([b for b in bars if b.open_time_ns == bars[0].open_time_ns])
+            >>> history = ProfileHistory.create(RiskProfile(), author="ops", reason="defaults",
+            ...                                 clock=SimClock(0))
+            >>> newer = history.change({"max_concurrent_positions": 1}, author="ops",
+            ...                        reason="fewer positions", clock=SimClock(1)).active
+            >>> session.on_risk_change(session.clock.now_ns(), risk=newer)
+            >>> [line["change"] for line in session.log.risk]
+            ['profile']
+            >>> [r.trigger for r in session.log.records][-2:], session.label.split(" / ")[1]
+            (['risk', 'risk'], 'risk v2')
+        """
+        config = self.config
+        if now_ns < self.clock.now_ns():
+            raise EngineInputError("a risk change before the session's clock")
+        for new, old in ((strategy, config.strategy), (risk, config.risk)):
+            if new is not None and new.version <= old.version:
+                raise EngineInputError(
+                    f"profile version {new.version} is not newer than the active {old.version}"
+                )
+        self.clock.advance_to(now_ns)
+        for event in self.venue.poll():
+            self._apply(event)
+        if strategy is not None or risk is not None:
+            self.config = config = attrs.evolve(
+                config, strategy=strategy or config.strategy, risk=risk or config.risk
+            )
+            self.profile, self.label = config.strategy.profile, config.profile_label()
+            details = {
+                "profile": self.label,
+                "strategy_profile": config.strategy.to_record(),
+                "risk_profile": config.risk.to_record(),
+            }
+            self.log.add_risk(now_ns, "profile", details)
+        self._note_kill_switch(now_ns)
+        self._snap = None
+        valuation = self.ledger.valuation()
+        for instrument, book in self.books.items():
+            if book.history:
+                self._evaluate(instrument, book, "risk", now_ns, False, valuation)
 
     def warm(self, bars: Sequence[Bar]) -> None:
         """Give the predictor history before the session starts: ``bars`` are not evaluated.
@@ -689,6 +781,8 @@ class TradingSession:
         # (working orders go to the gates apart).
         valuation = ledger.valuation()
         self._snap = None
+        if self.kill_switch is not None:
+            self._note_kill_switch(now)
         evaluate = self._evaluate
         for bar, book in work:
             instrument = bar.instrument
