@@ -321,6 +321,61 @@ def test_shipped_bundle_settings_profile_and_untrusted_keys(
     assert json.loads(refused.stdout)["reason_code"] == "BUNDLE_MISSING"
 
 
+class EditingSleep(FakeSleep):
+    """A fake sleep that also rewrites the profile file: ``edits[n]`` before cycle ``n + 1``."""
+
+    def __init__(self, clock: SimClock, path: Path, edits: dict[int, str]) -> None:
+        super().__init__(clock)
+        self.path, self.edits = path, edits
+
+    def __call__(self, seconds: float) -> None:
+        super().__call__(seconds)
+        text = self.edits.get(len(self.asked))
+        if text is not None:
+            self.path.write_text(text, encoding="utf-8")
+
+
+def test_an_edited_profile_file_becomes_a_new_version_at_the_next_cycle(
+    release: tuple[Path, Path, Path],
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    profile = tmp_path / "profile.toml"
+    profile.write_text("[strategy]\nentry_min_up_probability = 0.9\n", encoding="utf-8")
+    edits = {
+        1: "[strategy]\nentry_min_up_probability = 0.52\n",  # looser: applies at cycle 2
+        2: "[strategy]\nentry_min_up_probability = 7\n",  # out of bounds: refused at cycle 3
+    }
+    sleep = EditingSleep(emulator.clock, profile, edits)  # type: ignore[arg-type]
+    monkeypatch.setattr("quant_apps.paper.time.sleep", sleep)
+    doc = _paper(release, tmp_path / "p", "--cycles", "3", "--profile", str(profile))
+    changes = [c["profile"] for c in doc["cycles"]]
+    assert changes[0] == ""
+    assert changes[1].startswith("strategy v2 / risk v1 / sha256:")
+    assert changes[2].startswith("refused [PROFILE_OUT_OF_BOUNDS]")
+    (run,) = read_log(tmp_path / "p" / "decisions.jsonl")
+    assert run.session["strategy_profile"]["version"] == 1
+    (line,) = run.risk  # the refused edit is not a change
+    assert line["change"] == "profile"
+    assert line["profile"] == changes[1]
+    version = line["strategy_profile"]
+    assert (version["version"], version["author"]) == (2, "profile-file")
+    assert version["reason"].startswith("profile.toml changed (sha256:")
+    assert version["diff"] == [
+        {"parameter": "entry_min_up_probability", "old": "0.9", "new": "0.52"}
+    ]
+    # Both instruments were evaluated at once under the new version, right after its line;
+    # every later decision carries it, the refused edit's cycle included.
+    risk = [d for d in run.decisions if d["trigger"] == "risk"]
+    assert [d["instrument"] for d in risk] == ["BTC/USD", "ETH/USD"]
+    assert risk[0]["seq"] == line["seq"] + 1
+    later = [d for d in run.decisions if d["seq"] > line["seq"]]
+    assert {d["profile"] for d in later} == {changes[1]}
+    assert [d["profile"] for d in run.decisions if d["seq"] < line["seq"]] != []
+    assert changes[1] not in {d["profile"] for d in run.decisions if d["seq"] < line["seq"]}
+
+
 @pytest.mark.parametrize(
     ("args", "code"),
     [
@@ -361,3 +416,34 @@ def test_the_command_refuses_to_append_to_a_foreign_file(tmp_path: Path) -> None
     assert result.exit_code == 3, result.output
     assert json.loads(result.stdout)["reason_code"] == "DECISION_LOG_INVALID"
     assert (out / "decisions.jsonl").read_text(encoding="utf-8") == '{"kind":"decision"}\n'
+
+
+def test_the_profile_watcher_refuses_bad_edits_and_ignores_no_change(tmp_path: Path) -> None:
+    from quant_apps.paper import ProfileUpdate, ProfileWatcher
+    from quant_core import RiskProfile, StrategyProfile
+    from quant_exec import BacktestConfig
+
+    path = tmp_path / "profile.json"
+    path.write_text('{"risk": {"max_concurrent_positions": 3}}', encoding="utf-8")
+    risk = RiskProfile(max_concurrent_positions=3)
+    config = BacktestConfig.from_profiles(StrategyProfile(), risk)
+    watcher = ProfileWatcher(path, config, SimClock(T0))
+    # The same values written differently: no new version.
+    path.write_text('{ "risk": { "max_concurrent_positions": 3 } }\n', encoding="utf-8")
+    assert watcher.poll() == ProfileUpdate()
+    # Both tables change at once: one new version of each, stamped by the clock.
+    both = '{"strategy": {"persistence": 4}, "risk": {"max_concurrent_positions": 2}}'
+    path.write_text(both, encoding="utf-8")
+    update = watcher.poll()
+    assert update.strategy is not None
+    assert update.risk is not None
+    assert (update.strategy.version, update.risk.version) == (2, 2)
+    assert update.strategy.created_ns == update.risk.created_ns == T0
+    # A deleted file and a malformed one are refused; the last good versions stay active.
+    path.unlink()
+    assert watcher.poll().refused.startswith("[INVALID_INPUT]")
+    assert watcher.poll() == ProfileUpdate()  # the same (missing) file is not reported again
+    path.write_text('{"risk": {"max_concurrent_positions": 1}, "colour": 1}', encoding="utf-8")
+    assert watcher.poll().refused.startswith("[PROFILE_UNKNOWN_PARAMETER]")
+    assert watcher.risk.active.version == 2
+    assert watcher.risk.active.profile.max_concurrent_positions == 2

@@ -6,14 +6,18 @@ loads the bars the predictor's features look back on from the store (backfilling
 the store lacks them) into a
 :class:`quant_exec.engine.TradingSession` as history, and then runs cycles:
 
-1. sync the newly closed candles of every symbol into the store
+1. with ``--profile``, pick up an edit of the profile file as new governed profile versions
+   (:class:`ProfileWatcher`: attributed to ``profile-file``, applied at once through
+   :meth:`~quant_exec.engine.TradingSession.on_risk_change`; a file that fails validation
+   is refused and the last good profiles stay active);
+2. sync the newly closed candles of every symbol into the store
    (:func:`quant_data.sync.sync`);
-2. hand the bars not seen yet to :meth:`~quant_exec.engine.TradingSession.on_bars`, one close
+3. hand the bars not seen yet to :meth:`~quant_exec.engine.TradingSession.on_bars`, one close
    time at a time, with ``now_ns`` the wall-clock time they were observed, or, when no bar
    closed, call :meth:`~quant_exec.engine.TradingSession.heartbeat`;
-3. append the new decision and order event lines to ``DIR/decisions.jsonl`` (written,
+4. append the new decision, order event and risk lines to ``DIR/decisions.jsonl`` (written,
    flushed and fsynced before the cycle's summary line is printed);
-4. sleep until the next bar close plus a small grace (``--cycles N`` stops after N cycles).
+5. sleep until the next bar close plus a small grace (``--cycles N`` stops after N cycles).
 
 The strategy, the risk gates, the :class:`~quant_exec.broker.PaperBroker` (fees, slippage,
 partial fills, latency on the session clock) and the ledger are exactly those of
@@ -50,7 +54,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any, BinaryIO, TypeVar
 
 import attrs
 import typer
@@ -63,13 +67,18 @@ from quant_core import (
     Clock,
     Instrument,
     Predictor,
+    ProfileHistory,
+    ProfileVersion,
+    QuantError,
     QuantUsageError,
     RejectedError,
     RiskProfile,
     SimClock,
     StrategyProfile,
     Timeframe,
+    bytes_hash,
     ns_to_iso,
+    unstructure,
 )
 from quant_core import reasons as core_reasons
 from quant_data.backfill import backfill
@@ -84,6 +93,8 @@ __all__ = [
     "CycleReport",
     "PaperLogWriter",
     "PaperSession",
+    "ProfileUpdate",
+    "ProfileWatcher",
     "register",
     "run",
     "warm_bars_needed",
@@ -93,6 +104,7 @@ LOG_FILE = "decisions.jsonl"
 """The decision log inside ``--out``."""
 GRACE_S = 2.0
 """Seconds after a bar's close before the next cycle asks for it (providers publish late)."""
+P = TypeVar("P", StrategyProfile, RiskProfile)
 
 
 class PaperLogWriter:
@@ -176,6 +188,8 @@ class CycleReport:
         portfolio_value: the portfolio value after the cycle (quote currency).
         heartbeat: whether the cycle was a liveness heartbeat (no new bar).
         synced: bars the sync added to the store.
+        profile: the new profile label when the cycle applied an edited profile file, or why
+            the edit was refused (``"refused [REASON_CODE]: …"``); empty otherwise.
     """
 
     cycle: int
@@ -186,13 +200,15 @@ class CycleReport:
     portfolio_value: Decimal
     heartbeat: bool
     synced: int
+    profile: str = ""
 
     def line(self) -> str:
         """The one-line human summary."""
         kind = "heartbeat" if self.heartbeat else f"{self.bars} bars"
+        change = f", profile {self.profile}" if self.profile else ""
         return (
             f"cycle {self.cycle} {ns_to_iso(self.now_ns)}: {kind}, {self.decisions} decisions, "
-            f"{self.fills} fills, PV {self.portfolio_value}"
+            f"{self.fills} fills, PV {self.portfolio_value}{change}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -200,6 +216,102 @@ class CycleReport:
         doc = attrs.asdict(self)
         doc["portfolio_value"] = str(self.portfolio_value)
         return doc
+
+
+@attrs.frozen
+class ProfileUpdate:
+    """What :meth:`ProfileWatcher.poll` found.
+
+    Attributes:
+        strategy: the new strategy profile version, when its values changed.
+        risk: the new risk profile version, when its values changed.
+        refused: why an edited file was refused (``"[REASON_CODE] message"``), else empty.
+    """
+
+    strategy: ProfileVersion[StrategyProfile] | None = None
+    risk: ProfileVersion[RiskProfile] | None = None
+    refused: str = ""
+
+
+class ProfileWatcher:
+    r"""Turns edits of a profile file into new governed profile versions, between cycles.
+
+    The session starts on the file's profiles (version 1 of each). Each :meth:`poll` reads
+    the file: unchanged bytes give nothing; changed bytes are validated as ``quant backtest
+    --profile`` validates them, and the parameters that differ become the next version of
+    their profile. The new version is attributed to ``profile-file``, gives the file's new
+    hash as its reason, is stamped by ``clock`` and carries its diff. Both profiles are
+    checked before either changes. A file that fails validation is refused as a whole, the
+    last good versions stay active, and the same bytes are not reported again.
+
+    Args:
+        path: the profile file.
+        config: the session's configuration (its active versions are the starting point).
+        clock: stamps the new versions.
+
+    Examples:
+        >>> import tempfile
+        >>> from quant_core import SimClock
+        >>> path = Path(tempfile.mkdtemp()) / "profile.toml"
+        >>> _ = path.write_text("[risk]\nmax_concurrent_positions = 3\n", encoding="utf-8")
+        >>> config = BacktestConfig.from_profiles(StrategyProfile(), RiskProfile())
+        >>> watcher = ProfileWatcher(path, config, SimClock(5))
+        >>> watcher.poll() == ProfileUpdate()
+        True
+        >>> _ = path.write_text("[risk]\nmax_concurrent_positions = 2\n", encoding="utf-8")
+        >>> update = watcher.poll()
+        >>> update.strategy, update.risk.version, update.risk.author
+        (None, 2, 'profile-file')
+        >>> _ = path.write_text("[risk]\nmax_concurrent_positions = -1\n", encoding="utf-8")
+        >>> watcher.poll().refused.split("]")[0]
+        '[PROFILE_OUT_OF_BOUNDS'
+    """
+
+    AUTHOR = "profile-file"
+
+    def __init__(self, path: Path, config: BacktestConfig, clock: Clock) -> None:
+        """Start from ``config``'s active versions and the file's current bytes."""
+        self.path, self.clock = path, clock
+        self.strategy: ProfileHistory[StrategyProfile] = ProfileHistory((config.strategy,))
+        self.risk: ProfileHistory[RiskProfile] = ProfileHistory((config.risk,))
+        self._seen = self._digest()
+
+    def _digest(self) -> str:
+        try:
+            return bytes_hash(self.path.read_bytes())
+        except OSError as exc:
+            return f"unreadable: {exc}"
+
+    def poll(self) -> ProfileUpdate:
+        """New versions for what the file changed since the last poll (see the class docs)."""
+        from quant_apps.backtest import load_profiles
+
+        digest = self._digest()
+        if digest == self._seen:
+            return ProfileUpdate()
+        self._seen = digest
+        try:
+            strategy, risk = load_profiles(self.path)
+            reason = f"{self.path.name} changed ({digest})"
+            new_strategy = _next(self.strategy, strategy, reason, self.clock)
+            new_risk = _next(self.risk, risk, reason, self.clock)
+        except QuantError as exc:
+            return ProfileUpdate(refused=f"[{exc.reason_code}] {exc.message}")
+        update = ProfileUpdate(
+            strategy=new_strategy.active if new_strategy is not self.strategy else None,
+            risk=new_risk.active if new_risk is not self.risk else None,
+        )
+        self.strategy, self.risk = new_strategy, new_risk
+        return update
+
+
+def _next(history: ProfileHistory[P], profile: P, reason: str, clock: Clock) -> ProfileHistory[P]:
+    """``history`` with ``profile``'s differing values as its next version (itself if none)."""
+    old, new = unstructure(history.active.profile), unstructure(profile)
+    changes = {name: new[name] for name in new if new[name] != old[name]}
+    if not changes:
+        return history
+    return history.change(changes, author=ProfileWatcher.AUTHOR, reason=reason, clock=clock)
 
 
 class PaperSession:
@@ -216,6 +328,7 @@ class PaperSession:
         config: profiles, cash, fees, latency, venue rules.
         writer: the decision log file.
         header: extra session-header keys (the run's identity).
+        profile_file: the ``--profile`` file to watch for edits (``None``: profiles fixed).
     """
 
     def __init__(
@@ -231,6 +344,7 @@ class PaperSession:
         config: BacktestConfig,
         writer: PaperLogWriter,
         header: Mapping[str, Any],
+        profile_file: Path | None = None,
     ) -> None:
         """Build the engine session on a clock that starts at ``clock``'s now."""
         self.store, self.provider, self.clock = store, provider, clock
@@ -246,6 +360,7 @@ class PaperSession:
             header=header,
         )
         self.writer, self.header = writer, header
+        self.watcher = ProfileWatcher(profile_file, config, clock) if profile_file else None
         writer.flush(self.engine.log)
         self.need = warm_bars_needed(predictor)
         self.seen: dict[Instrument, int] = {}
@@ -301,6 +416,7 @@ class PaperSession:
         engine = self.engine
         step = self.timeframe.ns
         before_decisions, before_fills = len(engine.log), len(engine.fills)
+        profile = self._profile_change()
         report = sync(
             self.store,
             self.provider,
@@ -336,9 +452,22 @@ class PaperSession:
             portfolio_value=engine.ledger.valuation()[2],
             heartbeat=not groups,
             synced=sum(s.bars_new for s in report.series),
+            profile=profile,
         )
         self.cycles.append(result)
         return result
+
+    def _profile_change(self) -> str:
+        """Apply an edit of the profile file, if any; what the cycle report says about it."""
+        if self.watcher is None:
+            return ""
+        update = self.watcher.poll()
+        if update.refused:
+            return f"refused {update.refused}"
+        if update.strategy is None and update.risk is None:
+            return ""
+        self.engine.on_risk_change(self._now_ns(), strategy=update.strategy, risk=update.risk)
+        return self.engine.label
 
     def sleep_s(self) -> float:
         """Seconds until the next bar close plus :data:`GRACE_S`."""
@@ -479,6 +608,7 @@ def register(app: typer.Typer) -> None:
             config=BacktestConfig.from_profiles(strategy, risk, seed=seed),
             writer=writer,
             header=header,
+            profile_file=profile,
         )
         console = human()
         if not model["active"]:
