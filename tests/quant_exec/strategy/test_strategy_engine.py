@@ -43,7 +43,7 @@ from quant_exec.engine import (
 from quant_exec.errors import EngineInputError
 from quant_exec.example import example_inputs
 from quant_exec.killswitch import KillSwitch
-from quant_exec.orders import Order, OrderEvent, OrderFilled, event_from_record
+from quant_exec.orders import Order, OrderEvent, OrderFilled, Side, event_from_record
 from quant_exec.predictions import RecordedPredictor
 from quant_exec.slippage import SlippageModel
 
@@ -153,6 +153,9 @@ class _RepeatingVenue:
 
     def poll(self) -> Sequence[OrderEvent]:
         return self._twice(self.broker.poll())
+
+    def cancel(self, client_order_id: str) -> Sequence[OrderEvent]:
+        return self._twice(self.broker.cancel(client_order_id))
 
     def on_bar(self, bar: Bar, *, cash_available: Decimal | None = None) -> Sequence[OrderEvent]:
         return self._twice(self.broker.on_bar(bar, cash_available=cash_available))
@@ -350,6 +353,46 @@ def test_kill_switch_halts_new_entries_but_not_exits() -> None:
     assert line["ts_ns"] == T0 + 3 * H
     same_bar = [r.seq for r in result.log.records if r.ts_ns == line["ts_ns"]]
     assert line["seq"] < min(same_bar)
+
+
+def test_engaging_the_kill_switch_pulls_working_buys() -> None:
+    # A buy worked over many bars (at most a sliver of each bar's volume fills): the switch is
+    # engaged while it works; the rest of it is canceled, and what filled stays filled.
+    clock = SimClock(T0)
+    switch = KillSwitch(clock)
+    config = BacktestConfig.from_profiles(
+        StrategyProfile(**SCENARIO_THRESHOLDS),
+        RiskProfile(),
+        slippage=SlippageModel(base_bps=0, impact_bps=0),
+        max_volume_share=Decimal("0.00001"),
+    )
+    script = dict.fromkeys(range(8), STRONG)
+    session = TradingSession([BTC], Timeframe.H1, Scripted(script), config, clock=clock,
+                             kill_switch=switch)  # fmt: skip
+    closes = bars(BTC, ["100"] * 8)
+    for bar in closes[:3]:
+        session.on_bars([bar])
+    working = [s for s in session.orders.values() if s.order.side is Side.BUY]
+    assert working, "the buy is still being worked"
+    assert working[0].filled_qty > 0
+    now = closes[2].close_time_ns + 60 * 10**9
+    clock.advance_to(now)
+    switch.engage("drill", actor="ops")
+    session.on_risk_change(now)
+    for bar in closes[3:]:
+        session.on_bars([bar])
+    oid = working[0].client_order_id
+    (engage,) = session.log.risk
+    assert engage["cancel_requested"] == [oid]
+    events = [o["event"]["event"] for o in session.log.orders if o["order_id"] == oid]
+    assert events[-2:] == ["OrderCancelRequested", "OrderCanceled"]
+    assert session.done[oid].status.value == "canceled"
+    assert not session.orders  # nothing works any more
+    fills = [f for f in session.fills if f.side == "buy"]
+    assert sum(f.quantity for f in fills) == session.done[oid].filled_qty
+    assert all(f.ts_ns <= now for f in fills)
+    # Nothing new was sent after the engage.
+    assert all(r.order_id is None for r in session.log.records if r.ts_ns >= now)
 
 
 def _strategy_v2(**changes: object) -> ProfileVersion[StrategyProfile]:

@@ -73,6 +73,7 @@ from quant_exec.orders import (
     OrderEvent,
     OrderFilled,
     OrderState,
+    Side,
     apply,
     new_state,
 )
@@ -111,12 +112,16 @@ _FRESH = StrategyState()  # an instrument's memory before its first evaluation
 class ExecutionVenue(Protocol):
     """Where approved orders go; :class:`~quant_exec.broker.PaperBroker` is one.
 
-    A live adapter implements the same three calls, so the engine's strategy, risk and
+    A live adapter implements the same four calls, so the engine's strategy, risk and
     accounting path does not change between backtest, paper and live.
     """
 
     def submit(self, order: Order) -> Sequence[OrderEvent]:
         """Send ``order``; return the events it caused at once (e.g. submitted)."""
+        ...
+
+    def cancel(self, client_order_id: str) -> Sequence[OrderEvent]:
+        """Ask to cancel a working order; return the events it caused at once."""
         ...
 
     def poll(self) -> Sequence[OrderEvent]:
@@ -471,15 +476,32 @@ class TradingSession:
         return snap
 
     def _note_kill_switch(self, now_ns: int) -> None:
-        """Log the kill switch's engages and releases since the last look (one line each)."""
+        """Log the kill switch's engages and releases since the last look (one line each).
+
+        When the switch is engaged, the working buy orders are pulled as well: new risk
+        still in flight is halted with the rest (a cancel request for each, in the order
+        they were made; fills that reach the venue first still count). The engage's line
+        lists them under ``cancel_requested``.
+        """
         switch = self.kill_switch
         if switch is None or switch.state is self._kill_seen:
             return
         self._kill_seen = switch.state
         records = switch.records
-        for record in records[self._kill_logged :]:
-            self.log.add_risk(now_ns, "kill_switch", {"kill_switch": record.to_audit()})
+        pulled = [
+            oid
+            for oid, state in self.orders.items()
+            if switch.engaged and state.order.side is Side.BUY
+        ]
+        for i, record in enumerate(records[self._kill_logged :], start=self._kill_logged):
+            details: dict[str, Any] = {"kill_switch": record.to_audit()}
+            if i == len(records) - 1 and pulled:
+                details["cancel_requested"] = pulled
+            self.log.add_risk(now_ns, "kill_switch", details)
         self._kill_logged = len(records)
+        for oid in pulled:
+            for event in self.venue.cancel(oid):
+                self._apply(event)
 
     # --- one evaluation -----------------------------------------------------------------
 
