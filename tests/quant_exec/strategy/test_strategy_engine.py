@@ -395,6 +395,27 @@ def test_engaging_the_kill_switch_pulls_working_buys() -> None:
     assert all(r.order_id is None for r in session.log.records if r.ts_ns >= now)
 
 
+def test_a_risk_change_books_due_venue_events_and_skips_instruments_without_bars() -> None:
+    # BTC enters at its first close; the order reaches the venue 30 minutes later. A risk
+    # re-evaluation 40 minutes after the close books that acknowledgement first; ETH has had
+    # no bar yet, so only BTC is evaluated.
+    config = BacktestConfig.from_profiles(
+        StrategyProfile(**SCENARIO_THRESHOLDS), RiskProfile(), latency_ns=H // 2
+    )
+    session = TradingSession([BTC, ETH], Timeframe.H1, Scripted({0: STRONG}), config,
+                             clock=SimClock(T0))  # fmt: skip
+    (first,) = bars(BTC, ["100"])
+    session.on_bars([first])
+    assert [o["event"]["event"] for o in session.log.orders] == ["OrderSubmitted"]
+    later = first.close_time_ns + 40 * 60 * 10**9
+    session.on_risk_change(later)
+    accepted = session.log.orders[-1]
+    assert (accepted["event"]["event"], accepted["ts_ns"]) == ("OrderAccepted", later)
+    risk = [r for r in session.log.records if r.trigger == "risk"]
+    assert [(r.instrument, r.seq) for r in risk] == [("BTC/USD", accepted["seq"] + 1)]
+    assert session.log.risk == ()  # nothing changed: nothing to log but the evaluation
+
+
 def _strategy_v2(**changes: object) -> ProfileVersion[StrategyProfile]:
     history = ProfileHistory.create(
         StrategyProfile(**SCENARIO_THRESHOLDS), author="ops", reason="v1", clock=SimClock(0)
