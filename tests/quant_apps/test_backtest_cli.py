@@ -198,3 +198,76 @@ def test_backtest_on_real_kraken_bars(shared_data: Path, tmp_path: Path) -> None
     assert doc["model_id"] == "sha256:momentum-toy"
     second = runner.invoke(app, [*args, "--out", str(tmp_path / "b"), "--json"])
     assert json.loads(second.stdout)["log_hash"] == doc["log_hash"]
+
+
+def test_replay_parity_reruns_a_log_under_its_recorded_configuration(tmp_path: Path) -> None:
+    data, preds = _dataset(tmp_path)
+    profile = tmp_path / "profile.toml"
+    profile.write_text("[strategy]\npersistence = 2\n[risk]\nmax_concurrent_positions = 1\n")
+    source = ["--data", str(data), "--predictions", str(preds)]
+    first = runner.invoke(
+        app, ["backtest", *source, "--profile", str(profile), "--out", str(tmp_path / "a")]
+    )
+    assert first.exit_code == 0, first.output
+    recorded = tmp_path / "a" / "decisions.jsonl"
+    # No --profile: the profiles (and cash, fees, latency, ...) come from the log itself.
+    args = ["backtest", *source, "--replay", str(recorded), "--out", str(tmp_path / "b")]
+    again = runner.invoke(app, [*args, "--json"])
+    assert again.exit_code == 0, again.output
+    doc = json.loads(again.stdout)
+    assert doc["replay"] == {
+        "log": str(recorded),
+        "recorded_hash": log_hash(recorded.read_bytes()),
+        "identical": True,
+        "difference": None,
+    }
+    assert (tmp_path / "b" / "decisions.jsonl").read_bytes() == recorded.read_bytes()
+    human = runner.invoke(app, args)
+    assert human.exit_code == 0
+    assert f"replay parity: identical to {recorded}" in human.stderr
+
+
+def test_a_replay_that_differs_exits_3_and_says_where(tmp_path: Path) -> None:
+    out = tmp_path / "a"
+    assert runner.invoke(app, ["backtest", "--example", "--out", str(out)]).exit_code == 0
+    recorded = out / "decisions.jsonl"
+    lines = recorded.read_bytes().splitlines(keepends=True)
+    index = next(i for i, line in enumerate(lines) if i > 3 and b'"trigger":"bar"' in line)
+    lines[index] = lines[index].replace(b'"trigger":"bar"', b'"trigger":"fill"')
+    recorded.write_bytes(b"".join(lines))
+    args = ["backtest", "--example", "--replay", str(recorded), "--out", str(tmp_path / "b")]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 3, result.output
+    doc = json.loads(result.stdout)
+    assert doc["reason_code"] == "REPLAY_MISMATCH"
+    where = f"line {index + 1} (seq {index}, a decision line) is the first that differs"
+    assert where in doc["message"]
+    # The replay's own outputs are written for inspection.
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary["replay"]["identical"] is False
+    assert summary["replay"]["difference"] in doc["message"]
+
+
+def test_replay_refuses_profiles_paper_logs_and_headers_without_execution(tmp_path: Path) -> None:
+    from quant_exec import DecisionLog
+
+    out = tmp_path / "a"
+    assert runner.invoke(app, ["backtest", "--example", "--out", str(out)]).exit_code == 0
+    profile = tmp_path / "p.json"
+    profile.write_text("{}")
+    base = ["backtest", "--example", "--out", str(tmp_path / "b"), "--json"]
+    both = runner.invoke(
+        app, [*base, "--replay", str(out / "decisions.jsonl"), "--profile", str(profile)]
+    )
+    assert both.exit_code == 2
+    assert json.loads(both.stdout)["reason_code"] == "USAGE_ERROR"
+    paper = tmp_path / "paper.jsonl"
+    DecisionLog({"paper": {"run": 1}}).write(paper)
+    refused = runner.invoke(app, [*base, "--replay", str(paper)])
+    assert refused.exit_code == 2
+    assert "paper session" in json.loads(refused.stdout)["message"]
+    old = tmp_path / "old.jsonl"
+    DecisionLog({"engine": "quant_exec.engine/1"}).write(old)
+    unreplayable = runner.invoke(app, [*base, "--replay", str(old)])
+    assert unreplayable.exit_code == 3
+    assert json.loads(unreplayable.stdout)["reason_code"] == "ENGINE_INPUT_INVALID"

@@ -28,10 +28,12 @@ from quant_core import (
     SimClock,
     StrategyProfile,
     Timeframe,
+    unstructure,
 )
 from quant_core.errors import ValidationError
 from quant_exec import reasons
 from quant_exec.broker import PaperBroker
+from quant_exec.clusters import ClusterMap
 from quant_exec.decisions import LogRun, read_decision_log, read_log, replay_ledger
 from quant_exec.engine import (
     BacktestConfig,
@@ -42,10 +44,12 @@ from quant_exec.engine import (
 )
 from quant_exec.errors import EngineInputError
 from quant_exec.example import example_inputs
+from quant_exec.fees import FeeSchedule, FeeTier
 from quant_exec.killswitch import KillSwitch
 from quant_exec.orders import Order, OrderEvent, OrderFilled, Side, event_from_record
 from quant_exec.predictions import RecordedPredictor
 from quant_exec.slippage import SlippageModel
+from quant_exec.venue import VenueRulebook, VenueRules
 
 BTC = Instrument("BTC", "USD")
 ETH = Instrument("ETH", "USD")
@@ -183,6 +187,63 @@ def test_a_resent_fill_is_logged_as_a_duplicate_and_booked_once() -> None:
     assert [attrs.evolve(r, seq=0) for r in twice.log.records] == [
         attrs.evolve(r, seq=0) for r in plain.log.records
     ]
+
+
+def test_the_header_records_a_configuration_that_replays_the_run(tmp_path: Path) -> None:
+    feed, predictor = example_inputs(n_bars=SMALL)
+    config = BacktestConfig.from_profiles(
+        StrategyProfile(**SCENARIO_THRESHOLDS),
+        RiskProfile(max_concurrent_positions=2),
+        initial_cash="25000.5",
+        fees=FeeSchedule((FeeTier(0, "0.1", "0.3"), FeeTier(50_000, "0.05", "0.2"))),
+        slippage=SlippageModel(base_bps=3, impact_bps=20),
+        latency_ns=2 * 10**9,
+        max_volume_share="0.05",
+        seed=11,
+        venue=VenueRulebook(
+            {"BTC": VenueRules("0.0001", "0.5"), "XRP": VenueRules(1, "0.0001")},
+            default=VenueRules("0.001", "0.01", min_cost=5),
+        ),
+        clusters=ClusterMap({"BTC": "majors"}, fallback="alts"),
+        dataset_hash="sha256:data",
+        heartbeat_ns=H // 2,
+        market_buffer_bps=50,
+    )
+    result = run_backtest(feed, predictor, config)
+    assert result.fills, "the run trades, so fees, slippage and lots matter"
+    result.log.write(tmp_path / "decisions.jsonl")
+    header, _ = read_decision_log(tmp_path / "decisions.jsonl")
+    again = BacktestConfig.from_session(header)
+    # Everything but the venue and clusters comes back whole; those, for the traded assets.
+    keep = ("venue", "clusters")
+    assert attrs.evolve(again, venue=config.venue, clusters=config.clusters) == config
+    assert again.venue.rules == {"BTC": config.venue.rules["BTC"], "ETH": config.venue.default}
+    assert {b: again.clusters.cluster_of(b) for b in ("BTC", "ETH")} == {
+        "BTC": "majors",
+        "ETH": "alts",
+    }
+    assert all(k in header["execution"] for k in ("fees", "slippage", "seed", *keep))
+    feed, predictor = example_inputs(n_bars=SMALL)
+    assert run_backtest(feed, predictor, again).log.to_bytes() == result.log.to_bytes()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda h: h.pop("execution"),
+        lambda h: h["execution"].pop("fees"),
+        lambda h: h["execution"].update(seed="eleven"),
+        lambda h: h["execution"].update(venue={"BTC": {"lot_size": "-1", "tick_size": "1"}}),
+        lambda h: h["strategy_profile"].update(kind="risk"),
+        lambda h: h.update(initial_cash="-5"),
+    ],
+)
+def test_a_header_without_a_replayable_configuration_is_refused(damage: Any) -> None:
+    header = json.loads(json.dumps(unstructure(dict(example_run().session))))
+    damage(header)
+    with pytest.raises(EngineInputError) as caught:
+        BacktestConfig.from_session(header)
+    assert caught.value.reason_code == "ENGINE_INPUT_INVALID"
 
 
 def test_every_bar_gets_a_logged_decision_with_its_provenance() -> None:

@@ -18,7 +18,14 @@ from quant_core import (
     unstructure,
 )
 from quant_exec import reasons
-from quant_exec.decisions import DecisionLog, DecisionRecord, log_hash, read_decision_log, read_log
+from quant_exec.decisions import (
+    DecisionLog,
+    DecisionRecord,
+    log_hash,
+    read_decision_log,
+    read_log,
+    replay_difference,
+)
 from quant_exec.errors import PredictionsFileError
 from quant_exec.orders import OrderStatus, OrderSubmitted
 from quant_exec.predictions import RecordedPredictor, read_predictions, write_predictions
@@ -235,3 +242,20 @@ def test_report_copes_with_empty_inputs() -> None:
     html = render_report(data(equity=(), closes={}, fills=(), reason_counts={}))
     assert "(no data)" in html
     assert "(no decisions)" in html
+
+
+def test_replay_difference_names_the_first_line_that_differs() -> None:
+    log = DecisionLog({"model_id": "m"})
+    log.append(record(1, reasons.NO_EDGE))
+    log.append(record(2, reasons.NO_EDGE))
+    data = log.to_bytes()
+    assert replay_difference(data, data) is None
+    changed = data.replace(b'"ts_ns":2', b'"ts_ns":3')
+    assert replay_difference(data, changed) == (
+        "line 3 (seq 2, a decision line) is the first that differs"
+    )
+    torn = data.rsplit(b"\n", 2)[0] + b"\nnot json\n"
+    assert replay_difference(torn, data) == "line 3 (not a log line) is the first that differs"
+    assert replay_difference(data, data + data.splitlines(keepends=True)[1]) == (
+        "the first 3 lines agree; then the recorded log has 3 lines, the replay 4"
+    )

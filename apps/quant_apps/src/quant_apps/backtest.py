@@ -11,6 +11,12 @@ and ``summary.json``, and the command prints the summary metrics and the replay 
 decision log's hash). With ``--bundle`` the session's ``model_id`` is the bundle hash (the
 manifest digest) and the summary and report add the bundle's version, model id and training
 lineage; a tampered or untrusted bundle exits 3 with the bundle's reason code.
+
+``--replay LOG`` is the replay parity check: the profiles, initial cash and execution
+settings come from ``LOG``'s session header (:meth:`quant_exec.engine.BacktestConfig.from_session`)
+instead of ``--profile``, the run is made on the given data and predictions, and its log must
+equal ``LOG`` byte for byte. The outputs are written either way; a difference exits 3 with
+``REPLAY_MISMATCH`` and the first line that differs.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from quant_core import (
     Predictor,
     ProfileError,
     QuantUsageError,
+    RejectedError,
     RiskProfile,
     StrategyProfile,
     ValidationError,
@@ -46,11 +53,15 @@ from quant_exec import (
     RecordedPredictor,
     ReportData,
     example_inputs,
+    log_hash,
+    read_decision_log,
     read_predictions,
     render_report,
     run_backtest,
     summary,
 )
+from quant_exec import reasons as exec_reasons
+from quant_exec.decisions import replay_difference
 
 __all__ = ["bundle_predictor", "load_profiles", "register", "write_outputs"]
 
@@ -142,6 +153,23 @@ _SOURCES = (
 )
 
 
+def _recorded(path: Path) -> tuple[dict[str, Any], bytes]:
+    """A backtest log's session header and bytes, for ``--replay``.
+
+    Raises:
+        ValidationError: ``DECISION_LOG_INVALID`` for a file that is not a one-session log.
+        QuantUsageError: the log is a paper session's (its times are wall-clock times).
+    """
+    header, _ = read_decision_log(path)
+    if "paper" in header:
+        raise QuantUsageError(
+            f"{path} is a paper session's log: its decisions were made at the times the bars "
+            "were seen, which a backtest does not reproduce",
+            reason_code=core_reasons.USAGE_ERROR,
+        )
+    return header, path.read_bytes()
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``backtest`` command to ``app``."""
 
@@ -174,6 +202,14 @@ def register(app: typer.Typer) -> None:
         example: Annotated[
             bool, typer.Option("--example", help="Run the built-in synthetic example.")
         ] = False,
+        replay: Annotated[
+            Path | None,
+            typer.Option(
+                "--replay",
+                help="A backtest's decisions.jsonl: rerun under its recorded configuration "
+                "and check the new log is byte-identical (exit 3 if not).",
+            ),
+        ] = None,
         json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:
         """Replay predictions (a file or a bundle's models) over bars through the engine."""
@@ -181,6 +217,12 @@ def register(app: typer.Typer) -> None:
             raise QuantUsageError("--keys goes with --bundle", reason_code=core_reasons.USAGE_ERROR)
         if example != (data is None) or (example and (predictions or bundle)):
             raise QuantUsageError(_SOURCES, reason_code=core_reasons.USAGE_ERROR)
+        if replay is not None and profile is not None:
+            raise QuantUsageError(
+                "--replay takes the profiles from the log; leave out --profile",
+                reason_code=core_reasons.USAGE_ERROR,
+            )
+        recorded = _recorded(replay) if replay is not None else None
         strategy, risk = load_profiles(profile) if profile else (StrategyProfile(), RiskProfile())
         active: ActiveModel | None = None
         predictor: Predictor
@@ -200,7 +242,12 @@ def register(app: typer.Typer) -> None:
             else:
                 predictor = RecordedPredictor(read_predictions(cast(Path, predictions)))
                 title = f"quant backtest — {data.name}"
-        config = BacktestConfig.from_profiles(strategy, risk, dataset_hash=dataset_hash)
+        if recorded is None:
+            config = BacktestConfig.from_profiles(strategy, risk, dataset_hash=dataset_hash)
+        else:
+            config = attrs.evolve(
+                BacktestConfig.from_session(recorded[0]), dataset_hash=dataset_hash
+            )
         result = run_backtest(feed, predictor, config)
         out.mkdir(parents=True, exist_ok=True)
         report = result.report_data(title)
@@ -208,7 +255,21 @@ def register(app: typer.Typer) -> None:
         if active is not None:
             document["bundle"] = active.identity()
             report = attrs.evolve(report, identity={**report.identity, **active.identity()})
+        difference = None
+        if recorded is not None:
+            difference = replay_difference(recorded[1], result.log.to_bytes())
+            document["replay"] = {
+                "log": str(replay),
+                "recorded_hash": log_hash(recorded[1]),
+                "identical": difference is None,
+                "difference": difference,
+            }
         write_outputs(out, result, report, document)
+        if difference is not None:
+            raise RejectedError(
+                f"the replay of {replay} differs from it: {difference} (outputs in {out})",
+                reason_code=exec_reasons.REPLAY_MISMATCH,
+            )
         if json_output:
             emit_json(document)
             return
@@ -224,4 +285,6 @@ def register(app: typer.Typer) -> None:
             )
         if config.dataset_hash is not None:
             console.print(f"{'dataset':>18}: {config.dataset_hash}", markup=False)
+        if recorded is not None:
+            console.print(f"{'replay parity':>18}: identical to {replay}", markup=False)
         console.print(f"wrote {out / DECISIONS_FILE}, {out / REPORT_FILE}", markup=False)

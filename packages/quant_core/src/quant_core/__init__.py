@@ -56,6 +56,7 @@ from quant_core.profiles import (
     ProfileVersion,
     RiskProfile,
     StrategyProfile,
+    version_from_record,
 )
 from quant_core.reasons import REGISTRY as REASON_CODES
 from quant_core.rng import derive_seed, generator
@@ -152,4 +153,5 @@ __all__ = [
     "to_decimal",
     "unstructure",
     "verify_audit_log",
+    "version_from_record",
 ]

@@ -60,6 +60,7 @@ __all__ = [
     "ProfileVersion",
     "RiskProfile",
     "StrategyProfile",
+    "version_from_record",
 ]
 
 Number = Decimal | int
@@ -367,6 +368,47 @@ def _build(cls: type[P], values: Mapping[str, Any]) -> P:
         raise ProfileError(exc.message, reason_code=code) from None
 
 
+def version_from_record(record: Mapping[str, Any], cls: type[P]) -> ProfileVersion[P]:
+    """The :class:`ProfileVersion` a :meth:`ProfileVersion.to_record` document describes.
+
+    This is how the profile store reads its versions back, and how a decision log's session
+    header gives back the profiles a session ran under.
+
+    Raises:
+        ProfileError: ``INVALID_INPUT`` for a record of another profile kind or a missing or
+            malformed field, ``PROFILE_UNKNOWN_PARAMETER`` for a value the profile lacks.
+
+    Examples:
+        >>> from quant_core import SimClock
+        >>> history = ProfileHistory.create(RiskProfile(), author="ops", reason="start",
+        ...                                 clock=SimClock(0))
+        >>> record = history.active.to_record()
+        >>> version_from_record(record, RiskProfile) == history.active
+        True
+    """
+    if not isinstance(record, Mapping) or record.get("kind") != cls.KIND:
+        raise ProfileError(
+            f"not a {cls.KIND} profile version record", reason_code=reasons.INVALID_INPUT
+        )
+    try:
+        return ProfileVersion(
+            name=str(record["name"]),
+            version=int(record["version"]),
+            profile=_build(cls, record["values"]),
+            author=str(record["author"]),
+            reason=str(record["reason"]),
+            created_ns=int(record["created_ns"]),
+            diff=tuple(structure(c, ParameterChange) for c in record["diff"]),
+        )
+    except (KeyError, TypeError, ValueError, ValidationError) as exc:
+        if isinstance(exc, ProfileError):
+            raise
+        raise ProfileError(
+            f"a malformed {cls.KIND} profile version record: {exc}",
+            reason_code=reasons.INVALID_INPUT,
+        ) from None
+
+
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[ParameterChange, ...]:
     return tuple(
         ParameterChange(name, old.get(name), new[name])
@@ -489,17 +531,7 @@ class ProfileStore(Generic[P]):
             data = record.data
             if record.kind != _RECORD_KIND or data["kind"] != self._cls.KIND:
                 continue
-            versions.append(
-                ProfileVersion(
-                    name=data["name"],
-                    version=data["version"],
-                    profile=_build(self._cls, data["values"]),
-                    author=data["author"],
-                    reason=data["reason"],
-                    created_ns=data["created_ns"],
-                    diff=tuple(structure(c, ParameterChange) for c in data["diff"]),
-                )
-            )
+            versions.append(version_from_record(data, self._cls))
         return ProfileHistory(tuple(versions)) if versions else None
 
     def _defaults(self) -> ProfileHistory[P]:

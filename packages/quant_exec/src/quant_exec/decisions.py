@@ -55,6 +55,7 @@ __all__ = [
     "log_hash",
     "read_decision_log",
     "read_log",
+    "replay_difference",
     "replay_ledger",
 ]
 
@@ -621,3 +622,37 @@ def replay_ledger(run: LogRun) -> Ledger:
         assert isinstance(fill, OrderFilled)  # selected by its event type above
         ledger.apply_fill(fill)
     return ledger
+
+
+def replay_difference(expected: bytes, actual: bytes) -> str | None:
+    r"""Where a replayed log parts from the recorded one, in words; ``None`` when identical.
+
+    Examples:
+        >>> a = b'{"kind":"session"}\n{"kind":"decision","seq":1}\n'
+        >>> replay_difference(a, a) is None
+        True
+        >>> replay_difference(a, a.replace(b"seq", b"SEQ"))
+        'line 2 (seq 1, a decision line) is the first that differs'
+        >>> replay_difference(a, b'{"kind":"session","x":1}\n')
+        'line 1 (the session header) differs: not the recorded model, data or configuration'
+        >>> replay_difference(a, a + a[:19])
+        'the first 2 lines agree; then the recorded log has 2 lines, the replay 3'
+    """
+    if expected == actual:
+        return None
+    old, new = expected.splitlines(), actual.splitlines()
+    differ = [n for n, (a, b) in enumerate(zip(old, new, strict=False), start=1) if a != b]
+    if not differ:
+        return (
+            f"the first {min(len(old), len(new))} lines agree; then the recorded log has "
+            f"{len(old)} lines, the replay {len(new)}"
+        )
+    number = differ[0]
+    if number == 1:
+        return "line 1 (the session header) differs: not the recorded model, data or configuration"
+    try:
+        row = json.loads(old[number - 1])
+        what = f"seq {row['seq']}, a {row['kind']} line"
+    except (ValueError, KeyError, TypeError):
+        what = "not a log line"
+    return f"line {number} ({what}) is the first that differs"

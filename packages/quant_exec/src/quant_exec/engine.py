@@ -52,13 +52,16 @@ from quant_core import (
     Predictor,
     ProfileHistory,
     ProfileVersion,
+    QuantError,
     RiskProfile,
     SimClock,
     StrategyProfile,
     Timeframe,
     content_hash,
+    structure,
     to_decimal,
     unstructure,
+    version_from_record,
 )
 from quant_exec import reasons
 from quant_exec.broker import PaperBroker
@@ -88,7 +91,7 @@ from quant_exec.strategy import (
     StrategyState,
     decide,
 )
-from quant_exec.venue import KRAKEN_SPOT_RULES, VenueRulebook
+from quant_exec.venue import KRAKEN_SPOT_RULES, VenueRulebook, VenueRules
 
 __all__ = [
     "ENGINE_VERSION",
@@ -201,6 +204,73 @@ class BacktestConfig:
         return cls(
             strategy=_version(strategy, "strategy"), risk=_version(risk, "risk"), **overrides
         )
+
+    def execution_record(self, instruments: Sequence[Instrument]) -> dict[str, Any]:
+        """The execution settings, as plain data: the session header's ``execution``.
+
+        Venue rules and cluster names are those of ``instruments`` (what the session can
+        trade); everything else is recorded whole, so :meth:`from_session` gives back a
+        configuration that replays the session byte for byte.
+        """
+        bases = sorted({i.base for i in instruments})
+        rules = {i.base: self.venue.for_instrument(i) for i in instruments}
+        return {
+            "fees": unstructure(self.fees),
+            "slippage": unstructure(self.slippage),
+            "latency_ns": self.latency_ns,
+            "max_volume_share": str(self.max_volume_share),
+            "seed": self.seed,
+            "venue": {b: unstructure(r) for b, r in sorted(rules.items()) if r is not None},
+            "clusters": {b: self.clusters.cluster_of(b) for b in bases},
+            "heartbeat_ns": self.heartbeat_ns,
+            "market_buffer_bps": str(self.market_buffer_bps),
+        }
+
+    @classmethod
+    def from_session(cls, header: Mapping[str, Any]) -> BacktestConfig:
+        """The configuration a decision log's session header records (to replay the run).
+
+        The inverse of what :class:`TradingSession` writes: both profile versions (values,
+        author, reason, diff), the initial cash, the dataset hash and the ``execution``
+        settings (:meth:`execution_record`).
+
+        Raises:
+            EngineInputError: ``ENGINE_INPUT_INVALID`` when the header lacks any of them or
+                a value is refused (a log written before the header recorded its execution
+                settings cannot be replayed from the log alone).
+
+        Examples:
+            >>> from quant_exec.example import example_inputs
+            >>> config = BacktestConfig.defaults(latency_ns=10**9, seed=7)
+            >>> result = run_backtest(*example_inputs(n_bars=48), config)
+            >>> again = run_backtest(*example_inputs(n_bars=48),
+            ...                      BacktestConfig.from_session(result.session))
+            >>> again.log.to_bytes() == result.log.to_bytes()
+            True
+        """
+        try:
+            execution = header["execution"]
+            return cls(
+                strategy=version_from_record(header["strategy_profile"], StrategyProfile),
+                risk=version_from_record(header["risk_profile"], RiskProfile),
+                initial_cash=header["initial_cash"],
+                fees=structure(execution["fees"], FeeSchedule),
+                slippage=structure(execution["slippage"], SlippageModel),
+                latency_ns=int(execution["latency_ns"]),
+                max_volume_share=execution["max_volume_share"],
+                seed=int(execution["seed"]),
+                venue=VenueRulebook(
+                    {b: structure(r, VenueRules) for b, r in execution["venue"].items()}
+                ),
+                clusters=ClusterMap(dict(execution["clusters"])),
+                dataset_hash=header["dataset_hash"],
+                heartbeat_ns=execution["heartbeat_ns"],
+                market_buffer_bps=execution["market_buffer_bps"],
+            )
+        except (KeyError, TypeError, ValueError, AttributeError, QuantError) as exc:
+            raise EngineInputError(
+                f"the session header does not record a replayable configuration: {exc}"
+            ) from None
 
     def profile_label(self) -> str:
         """``"strategy v<n> / risk v<n> / <hash of both>"``: goes into every decision."""
@@ -401,6 +471,7 @@ class TradingSession:
             "initial_cash": config.initial_cash,
             "instruments": [str(i) for i in instruments],
             "timeframe": timeframe.value,
+            "execution": config.execution_record(instruments),
         }
         if header:
             clash = sorted(set(header) & set(self.session))

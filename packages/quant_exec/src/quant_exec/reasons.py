@@ -171,3 +171,7 @@ ENGINE_INPUT_INVALID = register(
 DECISION_LOG_INVALID = register(
     "DECISION_LOG_INVALID", "A decision log file is malformed or not a decision log."
 )
+REPLAY_MISMATCH = register(
+    "REPLAY_MISMATCH",
+    "Replaying a run's recorded inputs did not reproduce its decision log byte for byte.",
+)
