@@ -31,6 +31,7 @@ from quant_core.profiles import (
     ProfileStore,
     RiskProfile,
     StrategyProfile,
+    version_from_record,
 )
 
 PROFILE_CLASSES: tuple[type[RiskProfile] | type[StrategyProfile], ...] = (
@@ -723,3 +724,43 @@ def test_strategy_sizing_and_dip_window_are_governed_parameters() -> None:
     with pytest.raises(ProfileError) as info:
         StrategyProfile(position_size_pct=Decimal("0.4"))
     assert info.value.reason_code == reasons.PROFILE_OUT_OF_BOUNDS
+
+
+def _good_record() -> dict[str, Any]:
+    history = ProfileHistory.create(
+        StrategyProfile(), author="ops", reason="start", clock=SimClock(0)
+    ).change({"persistence": 4}, author="ops", reason="slower", clock=SimClock(5))
+    record: dict[str, Any] = json.loads(json.dumps(history.active.to_record()))
+    return record
+
+
+def test_a_version_reads_back_from_its_record_diff_and_all() -> None:
+    record = _good_record()
+    version = version_from_record(record, StrategyProfile)
+    assert version.to_record() == record
+    assert version.content_hash() == content_hash(record)
+
+
+@pytest.mark.parametrize(
+    ("damage", "code"),
+    [
+        (lambda r: r.update(kind="risk"), reasons.INVALID_INPUT),
+        (lambda r: r.pop("author"), reasons.INVALID_INPUT),
+        (lambda r: r.update(version="two"), reasons.INVALID_INPUT),
+        (lambda r: r.update(diff=[{"parameter": "persistence"}]), reasons.INVALID_INPUT),
+        (lambda r: r["values"].update(colour="red"), reasons.PROFILE_UNKNOWN_PARAMETER),
+        (lambda r: r["values"].update(persistence=10_000), reasons.PROFILE_OUT_OF_BOUNDS),
+    ],
+)
+def test_a_malformed_version_record_is_refused(damage: Any, code: str) -> None:
+    record = _good_record()
+    damage(record)
+    with pytest.raises(ProfileError) as caught:
+        version_from_record(record, StrategyProfile)
+    assert caught.value.reason_code == code
+
+
+def test_a_record_that_is_not_a_mapping_is_refused() -> None:
+    with pytest.raises(ProfileError) as caught:
+        version_from_record([1, 2], RiskProfile)  # type: ignore[arg-type]
+    assert caught.value.reason_code == reasons.INVALID_INPUT

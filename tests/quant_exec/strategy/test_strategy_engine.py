@@ -445,6 +445,8 @@ def test_engaging_the_kill_switch_pulls_working_buys() -> None:
     oid = working[0].client_order_id
     (engage,) = session.log.risk
     assert engage["cancel_requested"] == [oid]
+    (text,) = session.result().report_data().tables["Risk changes"].values()
+    assert text == "kill switch engage by ops: drill; 1 working buys pulled"
     events = [o["event"]["event"] for o in session.log.orders if o["order_id"] == oid]
     assert events[-2:] == ["OrderCancelRequested", "OrderCanceled"]
     assert session.done[oid].status.value == "canceled"
@@ -550,6 +552,15 @@ def test_risk_changes_are_logged_and_re_evaluated_at_once() -> None:
     result = session.result()
     (fill,) = result.fills
     assert (fill.side, fill.price, fill.reason_code) == ("buy", closes[3].open, reasons.ENTRY)
+    # The report lists the changes in words, and the order events by type.
+    tables = result.report_data().tables
+    assert list(tables["Risk changes"].values()) == [
+        "kill switch engage by ops: drill",
+        f"profile now {profile['profile']}",
+        "kill switch release by ops: drill over",
+    ]
+    assert tables["Order events"] == summary(result)["order_events"]
+    assert tables["Order events"]["OrderFilled"] == 1
 
 
 def test_a_risk_change_replays_byte_for_byte() -> None:
@@ -810,3 +821,10 @@ def test_session_input_errors() -> None:
         BacktestConfig.defaults(initial_cash=0)
     with pytest.raises(EngineInputError, match="one quote currency"):
         TradingSession([], feed.timeframe, predictor, config)
+
+
+def test_a_run_without_orders_or_risk_changes_has_no_extra_report_tables() -> None:
+    result = scenario(["100"] * 4, {})
+    assert result.log.orders == ()
+    assert result.report_data().tables == {}
+    assert summary(result)["order_events"] == {}

@@ -452,6 +452,7 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
             "provider requests": data_doc["requests"],
         },
         "Model bundle": {k: v for k, v in bundle_doc.items() if k != "source"},
+        **report.tables,
     }
     report = attrs.evolve(report, identity=identity, tables=tables)
     hold = buy_and_hold_return_pct(report)

@@ -400,9 +400,9 @@ def version_from_record(record: Mapping[str, Any], cls: type[P]) -> ProfileVersi
             created_ns=int(record["created_ns"]),
             diff=tuple(structure(c, ParameterChange) for c in record["diff"]),
         )
+    except ProfileError:
+        raise
     except (KeyError, TypeError, ValueError, ValidationError) as exc:
-        if isinstance(exc, ProfileError):
-            raise
         raise ProfileError(
             f"a malformed {cls.KIND} profile version record: {exc}",
             reason_code=reasons.INVALID_INPUT,

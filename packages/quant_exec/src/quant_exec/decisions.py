@@ -490,6 +490,11 @@ class DecisionLog:
         counts = Counter(code for r in self.records for code in r.reason_codes)
         return dict(sorted(counts.items()))
 
+    def order_event_counts(self) -> dict[str, int]:
+        """How often each order event type was applied, sorted by type."""
+        counts = Counter(str(line["event"]["event"]) for line in self._orders)
+        return dict(sorted(counts.items()))
+
     def to_bytes(self) -> bytes:
         """The log as canonical JSON lines."""
         return b"".join(self._lines)

@@ -37,7 +37,6 @@ Examples:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
@@ -58,6 +57,7 @@ from quant_core import (
     StrategyProfile,
     Timeframe,
     content_hash,
+    ns_to_iso,
     structure,
     to_decimal,
     unstructure,
@@ -326,6 +326,13 @@ class BacktestResult:
             "profile": self.session["profile"],
             "decision_log_hash": self.log_hash,
         }
+        tables: dict[str, dict[str, Any]] = {}
+        if self.log.orders:
+            tables["Order events"] = dict(self.log.order_event_counts())
+        if self.log.risk:
+            tables["Risk changes"] = {
+                f"{ns_to_iso(r['ts_ns'])} (seq {r['seq']})": _risk_text(r) for r in self.log.risk
+            }
         return ReportData(
             title=title,
             equity=self.equity,
@@ -334,7 +341,18 @@ class BacktestResult:
             reason_counts=self.log.reason_counts(),
             metrics=self.metrics,
             identity=identity,
+            tables=tables,
         )
+
+
+def _risk_text(line: Mapping[str, Any]) -> str:
+    """One risk line in words, for the report."""
+    if line["change"] == "kill_switch":
+        switch = line["kill_switch"]
+        pulled = len(line.get("cancel_requested", ()))
+        extra = f"; {pulled} working buys pulled" if pulled else ""
+        return f"kill switch {switch['action']} by {switch['actor']}: {switch['reason']}{extra}"
+    return f"profile now {line['profile']}"
 
 
 class _Book:
@@ -986,8 +1004,6 @@ def summary(result: BacktestResult) -> dict[str, Any]:
         "dataset_hash": result.session["dataset_hash"],
         "profile": result.session["profile"],
         "reason_counts": result.log.reason_counts(),
-        "order_events": dict(
-            sorted(Counter(str(o["event"]["event"]) for o in result.log.orders).items())
-        ),
+        "order_events": result.log.order_event_counts(),
         "session": unstructure(dict(result.session)),
     }
