@@ -376,6 +376,80 @@ def test_an_edited_profile_file_becomes_a_new_version_at_the_next_cycle(
     assert changes[1] not in {d["profile"] for d in run.decisions if d["seq"] < line["seq"]}
 
 
+class HaltingSleep(FakeSleep):
+    """A fake sleep that writes the halt file after sleep 1 and removes it after sleep 2."""
+
+    def __init__(self, clock: SimClock, halt: Path) -> None:
+        super().__init__(clock)
+        self.halt = halt
+
+    def __call__(self, seconds: float) -> None:
+        super().__call__(seconds)
+        if len(self.asked) == 1:
+            self.halt.write_text("exchange outage\nsecond line ignored\n", encoding="utf-8")
+        elif len(self.asked) == 2:
+            self.halt.unlink()
+
+
+def test_the_halt_file_engages_and_releases_the_kill_switch(
+    release: tuple[Path, Path, Path],
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "p"
+    out.mkdir()
+    sleep = HaltingSleep(emulator.clock, out / "HALT")  # type: ignore[arg-type]
+    monkeypatch.setattr("quant_apps.paper.time.sleep", sleep)
+    doc = _paper(release, out, "--cycles", "3")
+    assert [c["kill_switch"] for c in doc["cycles"]] == [
+        "",
+        "engaged: exchange outage",
+        "released",
+    ]
+    assert [(r["action"], r["actor"], r["reason"]) for r in doc["kill_switch"]] == [
+        ("engage", "halt-file", "exchange outage"),
+        ("release", "halt-file", "halt file removed"),
+    ]
+    (run,) = read_log(out / "decisions.jsonl")
+    assert [line["kill_switch"] for line in run.risk] == doc["kill_switch"]
+    # Each change was re-evaluated at once: both instruments, at the change's time, before
+    # any bar after it.
+    for line in run.risk:
+        after = [d for d in run.decisions if d["seq"] > line["seq"]][:2]
+        assert [(d["trigger"], d["instrument"], d["ts_ns"]) for d in after] == [
+            ("risk", "BTC/USD", line["ts_ns"]),
+            ("risk", "ETH/USD", line["ts_ns"]),
+        ]
+    # While engaged, no decision created an order.
+    engaged, released = (line["seq"] for line in run.risk)
+    assert all(d["order_id"] is None for d in run.decisions if engaged < d["seq"] < released)
+
+
+@pytest.mark.parametrize(
+    ("directory", "reason"),
+    [(False, "halt file present"), (True, "unreadable halt file: Is a directory")],
+)
+def test_a_halt_file_present_at_start_halts_from_the_first_cycle(
+    release: tuple[Path, Path, Path],
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    directory: bool,
+    reason: str,
+) -> None:
+    _sleep(monkeypatch, emulator)
+    halt = tmp_path / "elsewhere" / "STOP"
+    halt.parent.mkdir()
+    if directory:  # there but unreadable: halting is the safe reading
+        halt.mkdir()
+    else:
+        halt.write_text("   \n", encoding="utf-8")  # no reason given
+    doc = _paper(release, tmp_path / "p", "--cycles", "2", "--halt-file", str(halt))
+    assert [c["kill_switch"] for c in doc["cycles"]] == [f"engaged: {reason}", ""]
+    assert len(doc["kill_switch"]) == 1
+
+
 @pytest.mark.parametrize(
     ("args", "code"),
     [

@@ -6,10 +6,13 @@ loads the bars the predictor's features look back on from the store (backfilling
 the store lacks them) into a
 :class:`quant_exec.engine.TradingSession` as history, and then runs cycles:
 
-1. with ``--profile``, pick up an edit of the profile file as new governed profile versions
-   (:class:`ProfileWatcher`: attributed to ``profile-file``, applied at once through
-   :meth:`~quant_exec.engine.TradingSession.on_risk_change`; a file that fails validation
-   is refused and the last good profiles stay active);
+1. apply risk changes at once, through
+   :meth:`~quant_exec.engine.TradingSession.on_risk_change`: with ``--profile``, an edit of
+   the profile file becomes new governed profile versions (:class:`ProfileWatcher`,
+   attributed to ``profile-file``; a file that fails validation is refused and the last good
+   profiles stay active); and while the halt file (``--halt-file``, default ``DIR/HALT``)
+   exists, the session's kill switch is engaged (no new risk, working buys pulled; the
+   file's first line is the reason), and it is released when the file is removed;
 2. sync the newly closed candles of every symbol into the store
    (:func:`quant_data.sync.sync`);
 3. hand the bars not seen yet to :meth:`~quant_exec.engine.TradingSession.on_bars`, one close
@@ -86,9 +89,12 @@ from quant_data.records import OhlcvProvider
 from quant_data.store import Store
 from quant_data.sync import sync
 from quant_exec import BacktestConfig, DecisionLog, TradingSession, read_log
+from quant_exec.killswitch import KillSwitch
 
 __all__ = [
     "GRACE_S",
+    "HALT_ACTOR",
+    "HALT_FILE",
     "LOG_FILE",
     "CycleReport",
     "PaperLogWriter",
@@ -102,6 +108,10 @@ __all__ = [
 
 LOG_FILE = "decisions.jsonl"
 """The decision log inside ``--out``."""
+HALT_FILE = "HALT"
+"""The default halt file inside ``--out``: while it exists, the kill switch is engaged."""
+HALT_ACTOR = "halt-file"
+"""Who engages and releases the kill switch on the halt file's behalf."""
 GRACE_S = 2.0
 """Seconds after a bar's close before the next cycle asks for it (providers publish late)."""
 P = TypeVar("P", StrategyProfile, RiskProfile)
@@ -190,6 +200,8 @@ class CycleReport:
         synced: bars the sync added to the store.
         profile: the new profile label when the cycle applied an edited profile file, or why
             the edit was refused (``"refused [REASON_CODE]: …"``); empty otherwise.
+        kill_switch: ``"engaged: <reason>"`` or ``"released"`` when the cycle changed the
+            kill switch (the halt file appeared or went); empty otherwise.
     """
 
     cycle: int
@@ -201,11 +213,13 @@ class CycleReport:
     heartbeat: bool
     synced: int
     profile: str = ""
+    kill_switch: str = ""
 
     def line(self) -> str:
         """The one-line human summary."""
         kind = "heartbeat" if self.heartbeat else f"{self.bars} bars"
         change = f", profile {self.profile}" if self.profile else ""
+        change += f", kill switch {self.kill_switch}" if self.kill_switch else ""
         return (
             f"cycle {self.cycle} {ns_to_iso(self.now_ns)}: {kind}, {self.decisions} decisions, "
             f"{self.fills} fills, PV {self.portfolio_value}{change}"
@@ -329,6 +343,7 @@ class PaperSession:
         writer: the decision log file.
         header: extra session-header keys (the run's identity).
         profile_file: the ``--profile`` file to watch for edits (``None``: profiles fixed).
+        halt_file: while this file exists the kill switch is engaged (``None``: never).
     """
 
     def __init__(
@@ -345,22 +360,26 @@ class PaperSession:
         writer: PaperLogWriter,
         header: Mapping[str, Any],
         profile_file: Path | None = None,
+        halt_file: Path | None = None,
     ) -> None:
         """Build the engine session on a clock that starts at ``clock``'s now."""
         self.store, self.provider, self.clock = store, provider, clock
         self.symbols, self.quote, self.timeframe = list(symbols), quote, timeframe
         self.instruments = [Instrument(s, quote) for s in self.symbols]
         self._now = clock.now_ns()
+        self.kill_switch = KillSwitch(clock)
         self.engine = TradingSession(
             self.instruments,
             timeframe,
             predictor,
             config,
             clock=SimClock(self._now),
+            kill_switch=self.kill_switch,
             header=header,
         )
         self.writer, self.header = writer, header
         self.watcher = ProfileWatcher(profile_file, config, clock) if profile_file else None
+        self.halt_file = halt_file
         writer.flush(self.engine.log)
         self.need = warm_bars_needed(predictor)
         self.seen: dict[Instrument, int] = {}
@@ -416,7 +435,7 @@ class PaperSession:
         engine = self.engine
         step = self.timeframe.ns
         before_decisions, before_fills = len(engine.log), len(engine.fills)
-        profile = self._profile_change()
+        profile, halt = self._risk_changes()
         report = sync(
             self.store,
             self.provider,
@@ -453,21 +472,38 @@ class PaperSession:
             heartbeat=not groups,
             synced=sum(s.bars_new for s in report.series),
             profile=profile,
+            kill_switch=halt,
         )
         self.cycles.append(result)
         return result
 
-    def _profile_change(self) -> str:
-        """Apply an edit of the profile file, if any; what the cycle report says about it."""
-        if self.watcher is None:
+    def _risk_changes(self) -> tuple[str, str]:
+        """Apply a profile file edit and a halt file change at once; what the report says."""
+        update = self.watcher.poll() if self.watcher is not None else ProfileUpdate()
+        halt = self._halt()
+        changed = update.strategy is not None or update.risk is not None
+        if changed or halt:
+            self.engine.on_risk_change(self._now_ns(), strategy=update.strategy, risk=update.risk)
+        profile = self.engine.label if changed else ""
+        return (f"refused {update.refused}" if update.refused else profile), halt
+
+    def _halt(self) -> str:
+        """Engage or release the kill switch to match the halt file; what changed, if any."""
+        if self.halt_file is None:
             return ""
-        update = self.watcher.poll()
-        if update.refused:
-            return f"refused {update.refused}"
-        if update.strategy is None and update.risk is None:
+        switch = self.kill_switch
+        try:
+            text = self.halt_file.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            if switch.release("halt file removed", actor=HALT_ACTOR) is None:
+                return ""
+            return "released"
+        except OSError as exc:  # there but unreadable: halting is the safe reading
+            text = f"unreadable halt file: {exc.strerror}"
+        reason = (text.strip().splitlines() or ["halt file present"])[0][:200]
+        if switch.engage(reason, actor=HALT_ACTOR) is None:
             return ""
-        self.engine.on_risk_change(self._now_ns(), strategy=update.strategy, risk=update.risk)
-        return self.engine.label
+        return f"engaged: {reason}"
 
     def sleep_s(self) -> float:
         """Seconds until the next bar close plus :data:`GRACE_S`."""
@@ -484,6 +520,7 @@ class PaperSession:
             "ok": True,
             "interrupted": interrupted,
             "run": self.header.get("paper", {}).get("run"),
+            "kill_switch": [r.to_audit() for r in self.kill_switch.records],
             "log": str(self.writer.path),
             "log_hash": engine.log.log_hash(),
             "model_id": engine.session["model_id"],
@@ -552,6 +589,14 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="Directory of the decision log.")] = Path(
             "paper"
         ),
+        halt_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--halt-file",
+                help="While this file exists the kill switch is engaged: no new risk, working "
+                "buys pulled (default: DIR/HALT).",
+            ),
+        ] = None,
         seed: Annotated[int, typer.Option("--seed", help="Broker and retry seed.")] = 0,
         database_url: Annotated[
             str | None, typer.Option("--database-url", help="Store URL (default: settings).")
@@ -609,6 +654,7 @@ def register(app: typer.Typer) -> None:
             writer=writer,
             header=header,
             profile_file=profile,
+            halt_file=halt_file or out / HALT_FILE,
         )
         console = human()
         if not model["active"]:
