@@ -413,6 +413,11 @@ def test_the_halt_file_engages_and_releases_the_kill_switch(
     ]
     (run,) = read_log(out / "decisions.jsonl")
     assert [line["kill_switch"] for line in run.risk] == doc["kill_switch"]
+    # The same records, hash-chained, in the run's audit log.
+    audit = runner.invoke(app, ["audit", "verify", str(out / "audit.jsonl"), "--json"])
+    assert audit.exit_code == 0, audit.output
+    kinds = [json.loads(line)["kind"] for line in (out / "audit.jsonl").read_text().splitlines()]
+    assert kinds == ["kill_switch.engage", "kill_switch.release"]
     # Each change was re-evaluated at once: both instruments, at the change's time, before
     # any bar after it.
     for line in run.risk:

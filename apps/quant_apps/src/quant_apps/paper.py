@@ -66,6 +66,7 @@ from quant_apps import config, runtime
 from quant_apps.clock import WallClock
 from quant_apps.output import emit_json, guarded, human
 from quant_core import (
+    AuditLog,
     Bar,
     Clock,
     Instrument,
@@ -92,6 +93,7 @@ from quant_exec import BacktestConfig, DecisionLog, TradingSession, read_log
 from quant_exec.killswitch import KillSwitch
 
 __all__ = [
+    "AUDIT_FILE",
     "GRACE_S",
     "HALT_ACTOR",
     "HALT_FILE",
@@ -108,6 +110,8 @@ __all__ = [
 
 LOG_FILE = "decisions.jsonl"
 """The decision log inside ``--out``."""
+AUDIT_FILE = "audit.jsonl"
+"""The hash-chained audit log inside ``--out`` (kill-switch engages and releases)."""
 HALT_FILE = "HALT"
 """The default halt file inside ``--out``: while it exists, the kill switch is engaged."""
 HALT_ACTOR = "halt-file"
@@ -344,6 +348,7 @@ class PaperSession:
         header: extra session-header keys (the run's identity).
         profile_file: the ``--profile`` file to watch for edits (``None``: profiles fixed).
         halt_file: while this file exists the kill switch is engaged (``None``: never).
+        audit: the hash-chained audit log that records every engage and release.
     """
 
     def __init__(
@@ -361,13 +366,14 @@ class PaperSession:
         header: Mapping[str, Any],
         profile_file: Path | None = None,
         halt_file: Path | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         """Build the engine session on a clock that starts at ``clock``'s now."""
         self.store, self.provider, self.clock = store, provider, clock
         self.symbols, self.quote, self.timeframe = list(symbols), quote, timeframe
         self.instruments = [Instrument(s, quote) for s in self.symbols]
         self._now = clock.now_ns()
-        self.kill_switch = KillSwitch(clock)
+        self.kill_switch = KillSwitch(clock, audit)
         self.engine = TradingSession(
             self.instruments,
             timeframe,
@@ -655,6 +661,7 @@ def register(app: typer.Typer) -> None:
             header=header,
             profile_file=profile,
             halt_file=halt_file or out / HALT_FILE,
+            audit=AuditLog(out / AUDIT_FILE, clock),
         )
         console = human()
         if not model["active"]:
