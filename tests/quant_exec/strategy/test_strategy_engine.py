@@ -334,6 +334,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 SCENARIO_THRESHOLDS = importlib.import_module("_scenario").SCENARIO_THRESHOLDS
 
 
+def scenario_config(
+    strategy: StrategyProfile | None = None,
+    risk: RiskProfile | None = None,
+    max_volume_share: Decimal = Decimal(1),
+) -> BacktestConfig:
+    """The scenarios' configuration: pinned thresholds, no slippage, whole-bar fills."""
+    return BacktestConfig.from_profiles(
+        strategy or StrategyProfile(**SCENARIO_THRESHOLDS),
+        risk or RiskProfile(),
+        slippage=SlippageModel(base_bps=0, impact_bps=0),
+        max_volume_share=max_volume_share,
+    )
+
+
 def scenario(
     closes: Sequence[str],
     script: Mapping[int, tuple[float, float, float]],
@@ -341,12 +355,7 @@ def scenario(
     risk: RiskProfile | None = None,
     **kw: object,
 ) -> BacktestResult:
-    config = BacktestConfig.from_profiles(
-        strategy or StrategyProfile(**SCENARIO_THRESHOLDS),
-        risk or RiskProfile(),
-        slippage=SlippageModel(base_bps=0, impact_bps=0),
-        max_volume_share=Decimal(1),
-    )
+    config = scenario_config(strategy, risk)
     return run_backtest(InMemoryFeed(bars(BTC, closes)), Scripted(script), config, **kw)  # type: ignore[arg-type]
 
 
@@ -385,13 +394,7 @@ def test_kill_switch_halts_new_entries_but_not_exits() -> None:
     # bars 2-4) but is refused; the negative-outlook exit still goes through.
     negative = (0.2, 0.8, 0.2)
     script = {0: STRONG, 1: negative, 2: negative, 3: negative, 4: STRONG, 5: STRONG}
-    strategy = StrategyProfile(persistence=3)
-    config = BacktestConfig.from_profiles(
-        strategy,
-        RiskProfile(),
-        slippage=SlippageModel(base_bps=0, impact_bps=0),
-        max_volume_share=Decimal(1),
-    )
+    config = scenario_config(StrategyProfile(persistence=3))
     result = run_backtest(
         InMemoryFeed(bars(BTC, ["100"] * 8)),
         Scripted(script, engage),
@@ -421,12 +424,7 @@ def test_engaging_the_kill_switch_pulls_working_buys() -> None:
     # engaged while it works; the rest of it is canceled, and what filled stays filled.
     clock = SimClock(T0)
     switch = KillSwitch(clock)
-    config = BacktestConfig.from_profiles(
-        StrategyProfile(**SCENARIO_THRESHOLDS),
-        RiskProfile(),
-        slippage=SlippageModel(base_bps=0, impact_bps=0),
-        max_volume_share=Decimal("0.00001"),
-    )
+    config = scenario_config(max_volume_share=Decimal("0.00001"))
     script = dict.fromkeys(range(8), STRONG)
     session = TradingSession([BTC], Timeframe.H1, Scripted(script), config, clock=clock,
                              kill_switch=switch)  # fmt: skip
@@ -495,12 +493,7 @@ def _drill() -> tuple[TradingSession, KillSwitch, list[Bar]]:
     """
     clock = SimClock(T0)
     switch = KillSwitch(clock)
-    config = BacktestConfig.from_profiles(
-        StrategyProfile(**SCENARIO_THRESHOLDS),
-        RiskProfile(),
-        slippage=SlippageModel(base_bps=0, impact_bps=0),
-        max_volume_share=Decimal(1),
-    )
+    config = scenario_config()
     script = dict.fromkeys(range(4), FADING)
     session = TradingSession([BTC], Timeframe.H1, Scripted(script), config, clock=clock,
                              kill_switch=switch)  # fmt: skip

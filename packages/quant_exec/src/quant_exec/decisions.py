@@ -1,4 +1,4 @@
-"""The decision log: every decision, including "no action", and every order event, as JSON lines.
+"""The decision log: every decision ("no action" too), order event and risk change, as JSON lines.
 
 A log starts with one ``session`` line (model id, dataset hash, the full strategy and risk
 profiles with their versions). Then come, in the order they happened, one ``decision`` line
@@ -81,7 +81,7 @@ class DecisionRecord:
         quantity: the order quantity, when an order was created or refused.
         order_id: the created order's id.
         model_id: the model / bundle hash behind the prediction used.
-        seq: position in the log (decision and order lines together), from 1 (set by
+        seq: position in the log (decision, order and risk lines together), from 1 (set by
             :meth:`DecisionLog.append`).
     """
 
@@ -416,19 +416,16 @@ class DecisionLog:
             >>> log.orders[0]["status"], log.orders[0]["event"]["event"]
             ('submitted', 'OrderSubmitted')
         """
-        seq = len(self._lines)
         record = {
             "kind": ORDER_KIND,
-            "seq": seq,
+            "seq": len(self._lines),
             "ts_ns": ts_ns,
             "order_id": event.client_order_id,
             "status": status.value,
             "duplicate": duplicate,
             "event": event.to_record(),
         }
-        self._lines.append(canonical_json(record) + b"\n")
-        self._orders.append(record)
-        return seq
+        return self._keep(record, self._orders)
 
     @property
     def orders(self) -> tuple[dict[str, Any], ...]:
@@ -461,14 +458,18 @@ class DecisionLog:
             )
         seq = len(self._lines)
         record = {"kind": RISK_KIND, "seq": seq, "ts_ns": ts_ns, "change": change, **details}
-        self._lines.append(canonical_json(record) + b"\n")
-        self._risk.append(record)
-        return seq
+        return self._keep(record, self._risk)
 
     @property
     def risk(self) -> tuple[dict[str, Any], ...]:
         """The risk lines so far, oldest first, as plain records."""
         return tuple(self._risk)
+
+    def _keep(self, record: dict[str, Any], kept: list[dict[str, Any]]) -> int:
+        """Write a plain record (``seq`` already set) as the next line; keep it; its seq."""
+        self._lines.append(canonical_json(record) + b"\n")
+        kept.append(record)
+        return int(record["seq"])
 
     @property
     def records(self) -> tuple[DecisionRecord, ...]:
@@ -482,7 +483,7 @@ class DecisionLog:
         return cast("tuple[DecisionRecord, ...]", tuple(rows))  # every row is a record now
 
     def __len__(self) -> int:
-        """The number of decisions (order lines not counted)."""
+        """The number of decisions (order and risk lines not counted)."""
         return len(self._rows)
 
     def reason_counts(self) -> dict[str, int]:
@@ -646,13 +647,13 @@ def replay_difference(expected: bytes, actual: bytes) -> str | None:
     if expected == actual:
         return None
     old, new = expected.splitlines(), actual.splitlines()
-    differ = [n for n, (a, b) in enumerate(zip(old, new, strict=False), start=1) if a != b]
-    if not differ:
+    pairs = enumerate(zip(old, new, strict=False), start=1)
+    number = next((n for n, (a, b) in pairs if a != b), None)
+    if number is None:
         return (
             f"the first {min(len(old), len(new))} lines agree; then the recorded log has "
             f"{len(old)} lines, the replay {len(new)}"
         )
-    number = differ[0]
     if number == 1:
         return "line 1 (the session header) differs: not the recorded model, data or configuration"
     try:

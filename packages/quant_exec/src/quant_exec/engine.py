@@ -105,7 +105,10 @@ __all__ = [
 ]
 
 ENGINE_VERSION = "quant_exec.engine/2"
-"""The decision log contract the session header names: ``/2`` added the order event lines."""
+"""The decision log contract the session header names.
+
+``/2`` added the ``order`` and ``risk`` lines and the header's ``execution`` settings.
+"""
 _ZERO = Decimal(0)
 _SYSTEM_CLOCK_START = 0
 _FLAT = PositionView()  # nothing held (a value: shared by every flat evaluation)
@@ -564,6 +567,12 @@ class TradingSession:
             snap = self._snap = self.ledger.snapshot()
         return snap
 
+    def _catch_up(self, now_ns: int) -> None:
+        """Move the clock to ``now_ns`` and book the venue events that fell due by then."""
+        self.clock.advance_to(now_ns)
+        for event in self.venue.poll():
+            self._apply(event)
+
     def _note_kill_switch(self, now_ns: int) -> None:
         """Log the kill switch's engages and releases since the last look (one line each).
 
@@ -577,11 +586,8 @@ class TradingSession:
             return
         self._kill_seen = switch.state
         records = switch.records
-        pulled = [
-            oid
-            for oid, state in self.orders.items()
-            if switch.engaged and state.order.side is Side.BUY
-        ]
+        working = self.orders.items() if switch.engaged else ()
+        pulled = [oid for oid, state in working if state.order.side is Side.BUY]
         for i, record in enumerate(records[self._kill_logged :], start=self._kill_logged):
             details: dict[str, Any] = {"kill_switch": record.to_audit()}
             if i == len(records) - 1 and pulled:
@@ -699,9 +705,7 @@ class TradingSession:
         Each is evaluated on its latest prediction; with nothing held the heartbeat logs
         ``HEARTBEAT_IDLE``. Acknowledgements and cancels that fell due are booked first.
         """
-        self.clock.advance_to(now_ns)
-        for event in self.venue.poll():
-            self._apply(event)
+        self._catch_up(now_ns)
         self._note_kill_switch(now_ns)
         held = [i for i in self.history if self.ledger.positions.get(i.base) is not None]
         if not held:
@@ -778,9 +782,7 @@ class TradingSession:
                 raise EngineInputError(
                     f"profile version {new.version} is not newer than the active {old.version}"
                 )
-        self.clock.advance_to(now_ns)
-        for event in self.venue.poll():
-            self._apply(event)
+        self._catch_up(now_ns)
         if strategy is not None or risk is not None:
             self.config = config = attrs.evolve(
                 config, strategy=strategy or config.strategy, risk=risk or config.risk
@@ -871,11 +873,9 @@ class TradingSession:
         now = ts if now_ns is None else now_ns
         if unknown or now < ts:
             raise EngineInputError(f"bars of unknown {unknown} or observed before their close")
-        self.clock.advance_to(now)
+        self._catch_up(now)
         venue, ledger, apply_event = self.venue, self.ledger, self._apply
         filled: set[Instrument] = set()
-        for event in venue.poll():
-            apply_event(event)
         for bar, book in work:
             for event in venue.on_bar(bar, cash_available=ledger.cash):
                 if apply_event(event):
@@ -892,7 +892,7 @@ class TradingSession:
         # (working orders go to the gates apart).
         valuation = ledger.valuation()
         self._snap = None
-        if self.kill_switch is not None:
+        if self.kill_switch is not None:  # the common case skips the call on this per-bar path
             self._note_kill_switch(now)
         evaluate = self._evaluate
         for bar, book in work:

@@ -45,7 +45,7 @@ import enum
 from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 import attrs
 
@@ -446,20 +446,7 @@ OrderEvent = (
 """Any order event."""
 
 _EVENT_TYPES: Mapping[str, type[OrderEvent]] = MappingProxyType(
-    {
-        cls.__name__: cls
-        for cls in (
-            OrderDenied,
-            OrderSubmitted,
-            OrderAccepted,
-            OrderRejected,
-            OrderCancelRequested,
-            OrderCancelRejected,
-            OrderCanceled,
-            OrderExpired,
-            OrderFilled,
-        )
-    }
+    {cls.__name__: cls for cls in get_args(OrderEvent)}
 )
 
 
