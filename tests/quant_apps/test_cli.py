@@ -41,11 +41,8 @@ def test_doctor_json_reports_the_environment(tmp_path: Path) -> None:
     assert report["ok"] is True
     assert report["python"]["version"].startswith("3.")
     assert report["packages"] == {name: md.version(name) for name in doctor.QUANT_PACKAGES}
-    torch = report["torch"]
-    import torch as real_torch
-
-    assert torch["version"] == real_torch.__version__
-    assert torch["build"] == ("cuda" if real_torch.version.cuda else "cpu")
+    # No package installs torch (decision record 0061): doctor reports it missing.
+    assert report["torch"] == {"installed": False, "version": None, "build": None, "cuda": None}
     assert report["data_dir"]["path"] == str(tmp_path / "data")
     assert report["database_url"] == f"sqlite:///{tmp_path / 'data' / 'quant.db'}"
     assert "backend" in report["keyring"]
@@ -183,6 +180,40 @@ def test_the_console_script_runs_as_a_process() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ok"] is True
+
+
+def test_doctor_reports_a_torch_installed_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import importlib.util
+    import types
+
+    cpu = types.SimpleNamespace(
+        __version__="2.13.0+cpu",
+        version=types.SimpleNamespace(cuda=None),
+        cuda=types.SimpleNamespace(is_available=lambda: False),
+        get_num_threads=lambda: 4,
+    )
+    real_find_spec = importlib.util.find_spec
+    real_import = importlib.import_module
+
+    def find_spec(name: str, *args: object) -> object:
+        return object() if name == "torch" else real_find_spec(name)
+
+    def import_module(name: str, *args: object) -> object:
+        return cpu if name == "torch" else real_import(name)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(importlib, "import_module", import_module)
+    report = json.loads(runner.invoke(app, ["doctor", "--json"]).stdout)
+    assert report["torch"] == {
+        "installed": True,
+        "version": "2.13.0+cpu",
+        "build": "cpu",
+        "cuda": None,
+        "cuda_available": False,
+        "threads": 4,
+    }
+    assert {c["name"]: c["status"] for c in report["checks"]}["torch"] == "ok"
 
 
 def test_doctor_reports_missing_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
