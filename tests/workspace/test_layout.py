@@ -13,6 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 MEMBERS = {
     "quant_core": REPO / "packages/quant_core",
+    "quant_net": REPO / "packages/quant_net",
     "quant_data": REPO / "packages/quant_data",
     "quant_models": REPO / "packages/quant_models",
     "quant_exec": REPO / "packages/quant_exec",

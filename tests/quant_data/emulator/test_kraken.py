@@ -13,7 +13,6 @@ import pytest
 
 from quant_core import NS_PER_SECOND, SimClock, Timeframe, iso_to_ns
 from quant_data.emulator import Emulator, EmulatorOptions
-from quant_data.emulator.kraken import pair_names
 from quant_data.trades import Trade, trades_to_bars
 
 from ._shapes import same_shape
@@ -30,13 +29,6 @@ def _get(emu: Emulator, path: str, **params: Any) -> Any:
     response = httpx.get(emu.base_url("kraken") + path, params=params, timeout=10)
     assert response.status_code == 200
     return response.json()
-
-
-def test_pair_names_follow_kraken_conventions() -> None:
-    assert pair_names("BTC", "USDT") == ("XBTUSDT", "XBTUSDT", "XBT/USDT", "XXBT", "USDT")
-    assert pair_names("ETH", "CAD")[0] == "XETHZCAD"
-    assert pair_names("ADA", "USD")[3:] == ("ADA", "ZUSD")
-    assert pair_names("DOGEX", "USD")[0] == "DOGEXUSD"
 
 
 def test_ohlc_window_shape_and_cursor(

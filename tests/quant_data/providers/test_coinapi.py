@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from quant_core import Secret, SimClock, Timeframe, iso_to_ns, ns_to_iso
-from quant_data.errors import ProviderError, ProviderUsageError
-from quant_data.http import HttpPolicy
+from quant_data.errors import ProviderUsageError
 from quant_data.providers import CoinApiProvider, coinapi_symbol_id
 from quant_data.records import OhlcvProvider
+from quant_net import ProviderError, ReadPolicy
 
 Handler = Callable[[httpx.Request], httpx.Response]
 H = 3_600 * 1_000_000_000
@@ -237,7 +237,7 @@ def test_retries_exhausted_reports_rate_limited() -> None:
         calls.append(1)
         return httpx.Response(429, headers={"Retry-After": "1"})
 
-    p = _provider(handler, policy=HttpPolicy(max_attempts=4))
+    p = _provider(handler, policy=ReadPolicy(max_attempts=4))
     with pytest.raises(ProviderError) as info:
         list(p.fetch_ohlcv("BTC", "USD", Timeframe.H1, T0, T0 + H))
     assert (info.value.reason_code, len(calls)) == ("PROVIDER_RATE_LIMITED", 4)
@@ -258,7 +258,7 @@ def test_malformed_body_retried_then_invalid(body: bytes) -> None:
         calls.append(1)
         return httpx.Response(200, content=body)
 
-    p = _provider(handler, policy=HttpPolicy(max_attempts=2))
+    p = _provider(handler, policy=ReadPolicy(max_attempts=2))
     with pytest.raises(ProviderError) as info:
         list(p.fetch_ohlcv("BTC", "USD", Timeframe.H1, T0, T0 + H))
     assert info.value.reason_code == "PROVIDER_RESPONSE_INVALID"
@@ -297,7 +297,7 @@ def test_quota_headers_pause_the_limiter(shared_data: Path) -> None:
         headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
         return httpx.Response(200, content=b"[]", headers=headers)
 
-    p = _provider(handler, clock, policy=HttpPolicy(rate_per_s=100, burst=10))
+    p = _provider(handler, clock, policy=ReadPolicy(rate_per_s=100, burst=10))
     for _ in range(2):
         list(p.fetch_ohlcv("BTC", "USD", Timeframe.H1, T0, T0 + H))
     assert stamps[1] >= iso_to_ns(reset)
@@ -318,7 +318,7 @@ def test_quota_headers_pause_the_limiter(shared_data: Path) -> None:
             stamps.append(c.now_ns())
             return httpx.Response(200, content=b"[]", headers=h)
 
-        p2 = _provider(handler2, clock2, policy=HttpPolicy(rate_per_s=100, burst=10))
+        p2 = _provider(handler2, clock2, policy=ReadPolicy(rate_per_s=100, burst=10))
         for _ in range(2):
             list(p2.fetch_ohlcv("BTC", "USD", Timeframe.H1, T0, T0 + H))
         assert stamps[1] - stamps[0] < 1_000_000_000

@@ -17,9 +17,9 @@ import pytest
 from quant_core import Secret, SimClock
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE as V1
 from quant_core.universe import ExclusionCategory
-from quant_data.errors import ProviderError, ProviderUsageError
-from quant_data.http import HttpPolicy
+from quant_data.errors import ProviderUsageError
 from quant_data.providers import CoinGeckoClient, MarketCoin, propose_universe
+from quant_net import ProviderError, ReadPolicy
 
 Handler = Callable[[httpx.Request], httpx.Response]
 KEY = "CG-secret-demo-key-777"
@@ -115,7 +115,7 @@ def test_markets_errors(shared_data: Path) -> None:
         return httpx.Response(429, content=limited)
 
     with pytest.raises(ProviderError) as info:
-        _client(handler, policy=HttpPolicy(max_attempts=3)).markets()
+        _client(handler, policy=ReadPolicy(max_attempts=3)).markets()
     assert info.value.reason_code == "PROVIDER_RATE_LIMITED"
     assert "exceeded the Rate Limit" in str(info.value)
     assert len(calls) == 3
@@ -128,7 +128,7 @@ def test_markets_errors(shared_data: Path) -> None:
     ]:
         c = _client(
             _reply(status, body),
-            policy=HttpPolicy(max_attempts=1),
+            policy=ReadPolicy(max_attempts=1),
         )
         with pytest.raises(ProviderError) as info:
             c.markets()

@@ -23,8 +23,6 @@ from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE as V1
 from quant_data.emulator import Emulator, EmulatorOptions
 from quant_data.emulator.book import is_no_trade
 from quant_data.emulator.faults import FaultKind, FaultPlan, FaultRule
-from quant_data.errors import ProviderError
-from quant_data.http import HttpPolicy
 from quant_data.providers import (
     CoinApiProvider,
     CoinGeckoClient,
@@ -32,11 +30,12 @@ from quant_data.providers import (
     propose_universe,
 )
 from quant_data.records import FetchedPage, SourceBar
+from quant_net import ProviderError, ReadPolicy
 
 H = 3_600 * 1_000_000_000
 JAN1 = iso_to_ns("2024-01-01T00:00:00Z")
 KEY = "emulator-SECRET-coinapi-key"
-FAST = HttpPolicy(rate_per_s=50.0, burst=10, timeout_s=5.0, backoff_base_s=0.5)
+FAST = ReadPolicy(rate_per_s=50.0, burst=10, timeout_s=5.0, backoff_base_s=0.5)
 
 Factory = Callable[..., Emulator]
 
@@ -365,7 +364,7 @@ def test_coinapi_duplicated_and_shuffled_rows_are_passed_on(emulator_factory: Fa
 def test_timeout_is_retried(emulator_factory: Factory) -> None:
     plan = FaultPlan(rules=(FaultRule(FaultKind.DELAY, dialect="coinapi", delay_s=1.0),))
     emu = emulator_factory(faults=plan, options=EmulatorOptions(coinapi_api_key=KEY))
-    policy = HttpPolicy(timeout_s=0.3, rate_per_s=50, burst=10, backoff_base_s=0.1)
+    policy = ReadPolicy(timeout_s=0.3, rate_per_s=50, burst=10, backoff_base_s=0.1)
     provider = CoinApiProvider(
         emu.base_url("coinapi"), Secret(KEY), clock=emu.clock, seed=3, policy=policy
     )

@@ -13,11 +13,11 @@ import httpx
 import pytest
 
 from quant_core import SimClock, Timeframe, UniverseError
-from quant_data.errors import ProviderError, ProviderUsageError
-from quant_data.http import HttpPolicy
-from quant_data.providers import KrakenPublicProvider, kraken_interval, kraken_pair
+from quant_data.errors import ProviderUsageError
+from quant_data.providers import KrakenPublicProvider
 from quant_data.records import OhlcvProvider
 from quant_data.trades import Trade, trades_to_bars
+from quant_net import ProviderError, ReadPolicy, kraken
 
 Handler = Callable[[httpx.Request], httpx.Response]
 S = 1_000_000_000
@@ -42,7 +42,7 @@ def _provider(handler: Handler, now_ns: int, **kw: Any) -> KrakenPublicProvider:
         clock=kw.pop("clock", None) or SimClock(now_ns),
         seed=11,
         transport=httpx.MockTransport(handler),
-        policy=kw.pop("policy", HttpPolicy(rate_per_s=1000, burst=100)),
+        policy=kw.pop("policy", ReadPolicy(rate_per_s=1000, burst=100)),
         **kw,
     )
 
@@ -51,8 +51,8 @@ def test_protocol_and_mapping() -> None:
     p = _provider(lambda r: httpx.Response(200), 0)
     assert isinstance(p, OhlcvProvider)
     assert (p.name, p.page_limit, p.confirms_no_trade) == ("kraken", 720, True)
-    assert kraken_pair("BTC", "usd") == "XBTUSD"
-    assert kraken_interval(Timeframe.D1) == 1440
+    assert kraken.pair_name("BTC", "usd") == "XBTUSD"
+    assert kraken.INTERVALS[Timeframe.D1] == 1440
     assert "kraken.test" in repr(p)
     with pytest.raises(UniverseError):
         list(p.fetch_ohlcv("NOPE", "USD", Timeframe.H1, 0, H))
@@ -269,7 +269,7 @@ def test_errors_inside_http_200(shared_data: Path, sample: str, code: str, retry
         calls.append(1)
         return httpx.Response(200, content=body)
 
-    p = _provider(handler, 10 * H, policy=HttpPolicy(max_attempts=3, rate_per_s=100))
+    p = _provider(handler, 10 * H, policy=ReadPolicy(max_attempts=3, rate_per_s=100))
     with pytest.raises(ProviderError) as info:
         p.ohlc("BTC", "USD", Timeframe.H1)
     assert (info.value.reason_code, info.value.retryable) == (code, retryable)
@@ -288,7 +288,7 @@ def test_errors_inside_http_200(shared_data: Path, sample: str, code: str, retry
 def test_other_kraken_errors(message: str, code: str) -> None:
     body = json.dumps({"error": [message]}).encode()
     p = _provider(
-        lambda r: httpx.Response(200, content=body), 10 * H, policy=HttpPolicy(max_attempts=1)
+        lambda r: httpx.Response(200, content=body), 10 * H, policy=ReadPolicy(max_attempts=1)
     )
     with pytest.raises(ProviderError) as info:
         p.trades("BTC", "USD", 0)
@@ -349,7 +349,7 @@ def test_http_status_errors_and_malformed_bodies() -> None:
         p = _provider(
             _reply(status, body),
             10 * H,
-            policy=HttpPolicy(max_attempts=1),
+            policy=ReadPolicy(max_attempts=1),
         )
         with pytest.raises(ProviderError) as info:
             p.ohlc("BTC", "USD", Timeframe.H1)
@@ -360,7 +360,7 @@ def test_bad_trade_rows() -> None:
     bad_shape = _envelope("XXBTZUSD", [["1.0"]], "5")
     bad_value = _envelope("XXBTZUSD", [["-1.0", "1", 1.5, "b", "m", "", 1]], "5")
     p = _provider(
-        lambda r: httpx.Response(200, content=bad_shape), 0, policy=HttpPolicy(max_attempts=1)
+        lambda r: httpx.Response(200, content=bad_shape), 0, policy=ReadPolicy(max_attempts=1)
     )
     with pytest.raises(ProviderError) as info:
         p.trades("BTC", "USD", 0)
@@ -419,40 +419,6 @@ def test_asset_pairs_legacy_keys_and_errors(shared_data: Path) -> None:
     broken = b'{"error": [], "result": {"X": {"base": "XXBT"}}}'
     with pytest.raises(ProviderError) as info:
         _provider(
-            lambda r: httpx.Response(200, content=broken), 0, policy=HttpPolicy(max_attempts=1)
+            lambda r: httpx.Response(200, content=broken), 0, policy=ReadPolicy(max_attempts=1)
         ).asset_pairs()
     assert info.value.reason_code == "PROVIDER_RESPONSE_INVALID"
-
-
-def test_every_kraken_sample_envelope_is_classified(shared_data: Path) -> None:
-    from quant_data.http import Response
-    from quant_data.providers.kraken import _result
-    from quant_data.records import RawPage
-
-    files = sorted((shared_data / "api-samples" / "kraken").glob("*.json"))
-    assert len(files) >= 15
-    for path in files:
-        body = path.read_bytes()
-        response = Response(RawPage("kraken", "GET /x", 0, 200, body), {})
-        has_errors = bool(json.loads(body).get("error"))
-        if has_errors:
-            with pytest.raises(ProviderError):
-                _result(response)
-        else:
-            assert isinstance(_result(response), dict), path.name
-
-
-def test_legacy_asset_ids_map_like_their_altnames(shared_data: Path) -> None:
-    from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
-    from quant_data.providers.kraken import _asset
-
-    assets = json.loads(_k(shared_data, "horndev__Assets_legacy_raw.json"))["result"]
-    aliases = {"XBT": "BTC", "XDG": "DOGE"}  # Kraken's own names for BTC and DOGE
-    checked = 0
-    for key, info in assets.items():
-        if key[0] in "XZ" and len(key) == 4:
-            assert _asset(key, UNIVERSE_V1_TOP30_NON_STABLE) == aliases.get(
-                info["altname"], info["altname"]
-            )
-            checked += 1
-    assert checked == 12

@@ -61,12 +61,8 @@ def open_store(database_url: str | None, settings: Settings, clock: Clock) -> St
 
 def make_provider(name: str, settings: Settings, clock: Clock, seed: int) -> OhlcvProvider:
     """Build the named OHLCV provider from settings (base URL, API key)."""
-    from quant_data.providers import (
-        COINAPI_BASE_URL,
-        KRAKEN_BASE_URL,
-        CoinApiProvider,
-        KrakenPublicProvider,
-    )
+    from quant_data.providers import COINAPI_BASE_URL, CoinApiProvider, KrakenPublicProvider
+    from quant_net.kraken import BASE_URL as KRAKEN_BASE_URL
 
     if name == "coinapi":
         return CoinApiProvider(

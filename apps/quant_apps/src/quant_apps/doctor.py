@@ -20,6 +20,7 @@ __all__ = ["QUANT_PACKAGES", "bundle_report", "doctor_report", "package_versions
 
 QUANT_PACKAGES = (
     "quant-core",
+    "quant-net",
     "quant-data",
     "quant-models",
     "quant-exec",

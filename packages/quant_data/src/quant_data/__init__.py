@@ -9,7 +9,6 @@ from quant_data.dataset import (
     read_dataset,
     write_dataset,
 )
-from quant_data.http import HttpPolicy, RateLimiter
 from quant_data.importers import ImportResult, detect_format, import_file
 from quant_data.providers import (
     CoinApiProvider,
@@ -30,13 +29,11 @@ __all__ = [
     "Dataset",
     "DatasetManifest",
     "FetchedPage",
-    "HttpPolicy",
     "ImportResult",
     "IngestResult",
     "KrakenPublicProvider",
     "MemoryProvider",
     "OhlcvProvider",
-    "RateLimiter",
     "RawPage",
     "SeriesKey",
     "SourceBar",

@@ -19,15 +19,7 @@ __all__ = [
     "IMPORT_FILE_INVALID",
     "IMPORT_FORMAT_UNKNOWN",
     # --- providers
-    "PROVIDER_AUTH_FAILED",
-    "PROVIDER_BAD_REQUEST",
-    "PROVIDER_ERROR",
-    "PROVIDER_QUOTA_EXCEEDED",
-    "PROVIDER_RATE_LIMITED",
-    "PROVIDER_RESPONSE_INVALID",
-    "PROVIDER_SYMBOL_UNKNOWN",
     "PROVIDER_TIMEFRAME_UNSUPPORTED",
-    "PROVIDER_UNAVAILABLE",
     # --- store
     "STORE_BAR_NOT_CLOSED",
     "STORE_DUPLICATE_CONFLICT",
@@ -63,48 +55,9 @@ DATASET_HASH_MISMATCH = register(
     "DATASET_HASH_MISMATCH", "A dataset's bars do not hash to the hash its manifest pins."
 )
 
-# --- providers
-PROVIDER_AUTH_FAILED = register(
-    "PROVIDER_AUTH_FAILED",
-    "The provider refused the credentials (HTTP 401, or 403 not enough privileges); fatal, "
-    "never retried.",
-)
-PROVIDER_QUOTA_EXCEEDED = register(
-    "PROVIDER_QUOTA_EXCEEDED",
-    "The provider's usage quota or credits are exhausted (CoinAPI 403 quota body); fatal until "
-    "the plan or the rolling window changes.",
-)
-PROVIDER_RATE_LIMITED = register(
-    "PROVIDER_RATE_LIMITED",
-    "The provider throttled the calls (HTTP 429, Kraken 'EGeneral:Too many requests') and the "
-    "retry budget ran out.",
-)
-PROVIDER_UNAVAILABLE = register(
-    "PROVIDER_UNAVAILABLE",
-    "The provider failed transiently (HTTP 5xx, timeout, connection error) and the retry "
-    "budget ran out.",
-)
-PROVIDER_RESPONSE_INVALID = register(
-    "PROVIDER_RESPONSE_INVALID",
-    "A provider response could not be parsed (truncated or malformed body, missing field); "
-    "retried, then reported.",
-)
-PROVIDER_BAD_REQUEST = register(
-    "PROVIDER_BAD_REQUEST",
-    "The provider rejected the request's parameters (HTTP 400, Kraken 'EGeneral:Invalid "
-    "arguments'); fatal.",
-)
-PROVIDER_SYMBOL_UNKNOWN = register(
-    "PROVIDER_SYMBOL_UNKNOWN",
-    "The provider does not know the instrument (Kraken 'EQuery:Unknown asset pair' or "
-    "'EQuery:Invalid asset pair'); fatal.",
-)
+# --- providers (request, transport and answer codes live in quant_net)
 PROVIDER_TIMEFRAME_UNSUPPORTED = register(
     "PROVIDER_TIMEFRAME_UNSUPPORTED", "The provider offers no candles of the requested timeframe."
-)
-PROVIDER_ERROR = register(
-    "PROVIDER_ERROR",
-    "The provider reported an error this SDK does not classify more precisely; fatal.",
 )
 TRADE_INVALID = register(
     "TRADE_INVALID",

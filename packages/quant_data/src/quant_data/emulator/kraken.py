@@ -1,5 +1,9 @@
 """The Kraken public REST dialect (``/0/public/...``), faithful to the recorded samples.
 
+Kraken's wire facts (pair names and asset ids, the envelope, error strings, intervals, the
+720-candle window) come from :mod:`quant_net.kraken`, the same module the client reads them
+from.
+
 - Envelope ``{"error": [...], "result": {...}}``; errors arrive with HTTP 200.
 - ``AssetPairs``: result keyed by Kraken's pair key (``XXBTZUSD`` for legacy assets in fiat,
   the altname ``SOLUSD``/``XBTUSDT`` otherwise), fields as in the nautilus capture.
@@ -13,10 +17,8 @@
 - ``Time``: ``unixtime`` and ``rfc1123``.
 
 Examples:
-    >>> pair_names("BTC", "USD")
-    ('XXBTZUSD', 'XBTUSD', 'XBT/USD', 'XXBT', 'ZUSD')
-    >>> pair_names("SOL", "USD")
-    ('SOLUSD', 'SOLUSD', 'SOL/USD', 'SOL', 'ZUSD')
+    >>> throttled().body
+    b'{"error": ["EGeneral:Too many requests"]}'
 """
 
 from __future__ import annotations
@@ -29,92 +31,57 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from quant_core import NS_PER_SECOND, Timeframe, ns_to_datetime
-from quant_core.errors import UniverseError
 from quant_core.rng import generator
-from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 from quant_data.emulator.book import is_no_trade
 from quant_data.emulator.wire import Page, Reply, json_bytes
 from quant_data.records import SourceBar
+from quant_net import kraken
 
 if TYPE_CHECKING:
     from quant_data.emulator.server import Emulator
 
-__all__ = ["INTERVALS", "handle", "pair_names", "throttled"]
+__all__ = ["handle", "throttled"]
 
-INTERVALS: Mapping[int, Timeframe] = {
-    1: Timeframe.M1,
-    5: Timeframe.M5,
-    15: Timeframe.M15,
-    30: Timeframe.M30,
-    60: Timeframe.H1,
-    240: Timeframe.H4,
-    1440: Timeframe.D1,
-    10080: Timeframe.W1,
-}
-"""Kraken ``interval`` minutes → our timeframe (21600 is valid on Kraken but never served)."""
-_VALID_INTERVALS = (*INTERVALS, 21600)
-_LEGACY = {"XBT", "ETH", "XRP", "LTC", "XMR", "ZEC", "XLM", "ETC", "XDG", "REP", "MLN"}
-_FIAT = {"USD", "CAD", "EUR", "GBP", "JPY", "AUD", "CHF"}
-_WINDOW = 720
-_MAX_TRADES = 1000
+_TIMEFRAMES: Mapping[int, Timeframe] = {minutes: tf for tf, minutes in kraken.INTERVALS.items()}
 
 
 def _error(*messages: str, result: bool = False) -> Reply:
-    body: dict[str, Any] = {"error": list(messages)}
-    if result:
-        body["result"] = {}
-    return Reply(200, json_bytes(body))
+    return Reply(200, json_bytes(kraken.error_body(*messages, with_result=result)))
 
 
 def throttled() -> Reply:
     """Kraken's public throttle: HTTP 200 with ``EGeneral:Too many requests``."""
-    return _error("EGeneral:Too many requests")
+    return _error(kraken.THROTTLED)
 
 
 def failure(status: int, message: str | None) -> Reply:
     """An error answer for a fault: HTTP 200 + error text, or a bare HTTP error status."""
     if status == 200:
-        return _error(message or "EService:Unavailable")
+        return _error(message or kraken.SERVICE_UNAVAILABLE)
     return Reply(status, (message or "Service Unavailable").encode(), {"Content-Type": "text/html"})
-
-
-def _kraken_code(symbol: str) -> str:
-    try:
-        return UNIVERSE_V1_TOP30_NON_STABLE.to_kraken(symbol)
-    except UniverseError:
-        return symbol
-
-
-def pair_names(symbol: str, quote: str) -> tuple[str, str, str, str, str]:
-    """(result key, altname, wsname, base id, quote id) of our (symbol, quote) on Kraken."""
-    base = _kraken_code(symbol)
-    base_id = "X" + base if base in _LEGACY else base
-    quote_id = "Z" + quote if quote in _FIAT else quote
-    altname = base + quote
-    key = base_id + quote_id if base in _LEGACY and quote in _FIAT else altname
-    return key, altname, f"{base}/{quote}", base_id, quote_id
 
 
 def _pairs(em: Emulator) -> dict[str, tuple[str, str]]:
     """Every accepted pair spelling → (symbol, quote)."""
     names: dict[str, tuple[str, str]] = {}
     for symbol, quote in em.book.pairs():
-        for name in pair_names(symbol, quote)[:3]:
+        spelled = kraken.pair_names(symbol, quote)
+        for name in (spelled.key, spelled.altname, spelled.wsname):
             names[name] = (symbol, quote)
     return names
 
 
 def _pair_info(symbol: str, quote: str, decimals: int) -> dict[str, Any]:
-    _key, altname, wsname, base_id, quote_id = pair_names(symbol, quote)
+    names = kraken.pair_names(symbol, quote)
     fees = [[0, 0.4], [10000, 0.35], [50000, 0.24], [100000, 0.22], [250000, 0.2]]
     fees_maker = [[0, 0.25], [10000, 0.2], [50000, 0.14], [100000, 0.12], [250000, 0.1]]
     return {
-        "altname": altname,
-        "wsname": wsname,
+        "altname": names.altname,
+        "wsname": names.wsname,
         "aclass_base": "currency",
-        "base": base_id,
+        "base": names.base_id,
         "aclass_quote": "currency",
-        "quote": quote_id,
+        "quote": names.quote_id,
         "lot": "unit",
         "cost_decimals": 5,
         "pair_decimals": decimals,
@@ -164,7 +131,7 @@ def handle(em: Emulator, path: str, query: Mapping[str, str]) -> Reply | Page:
         return _ohlc(em, query)
     if path == "/0/public/Trades":
         return _trades(em, query)
-    return _error("EGeneral:Unknown method")
+    return _error(kraken.UNKNOWN_METHOD)
 
 
 def _asset_pairs(em: Emulator, query: Mapping[str, str]) -> Reply:
@@ -173,7 +140,7 @@ def _asset_pairs(em: Emulator, query: Mapping[str, str]) -> Reply:
     if wanted:
         missing = [p for p in wanted if p not in known]
         if missing:
-            return _error("EQuery:Unknown asset pair", result=True)
+            return _error(kraken.UNKNOWN_PAIR, result=True)
         chosen = sorted({known[p] for p in wanted})
     else:
         chosen = list(em.book.pairs())
@@ -181,17 +148,19 @@ def _asset_pairs(em: Emulator, query: Mapping[str, str]) -> Reply:
     for symbol, quote in chosen:
         tf = em.book.finest(symbol, quote) or Timeframe.M1  # a held pair always has a series
         series = em.book.series(symbol, quote, tf)
-        result[pair_names(symbol, quote)[0]] = _pair_info(symbol, quote, _decimals(series[-1]))
+        result[kraken.pair_names(symbol, quote).key] = _pair_info(
+            symbol, quote, _decimals(series[-1])
+        )
     return Reply(200, json_bytes({"error": [], "result": result}))
 
 
 def _resolve(em: Emulator, query: Mapping[str, str]) -> tuple[str, str] | Reply:
     pair = query.get("pair", "")
     if not pair:
-        return _error("EGeneral:Invalid arguments")
+        return _error(kraken.INVALID_ARGUMENTS)
     found = _pairs(em).get(pair)
     if found is None:
-        return _error("EQuery:Unknown asset pair", result=True)
+        return _error(kraken.UNKNOWN_PAIR, result=True)
     return found
 
 
@@ -211,17 +180,17 @@ def _ohlc(em: Emulator, query: Mapping[str, str]) -> Reply | Page:
     symbol, quote = resolved
     interval = _int(query.get("interval"), 1)
     since = _int(query.get("since"), 0)
-    if interval not in _VALID_INTERVALS or since is None:
-        return _error("EGeneral:Invalid arguments")
-    tf = INTERVALS.get(interval)
-    key = pair_names(symbol, quote)[0]
+    if interval not in kraken.INTERVAL_MINUTES or since is None:
+        return _error(kraken.INVALID_ARGUMENTS)
+    tf = _TIMEFRAMES.get(interval)
+    key = kraken.pair_names(symbol, quote).key
     now = em.now_ns()
     current = tf.floor(now) if tf is not None else now
     step = tf.ns if tf is not None else 0
     last_closed = (current - step) // NS_PER_SECOND
     rows: list[list[Any]] = []
     if tf is not None:
-        start = max(current - _WINDOW * step, tf.floor(since * NS_PER_SECOND))
+        start = max(current - kraken.OHLC_WINDOW * step, tf.floor(since * NS_PER_SECOND))
         for bar in em.visible(symbol, quote, tf, start, current + step):
             if bar.open_time_ns == current:
                 bar = _forming(bar, now, tf, em.seed)
@@ -346,10 +315,10 @@ def _trades(em: Emulator, query: Mapping[str, str]) -> Reply | Page:
         return resolved
     symbol, quote = resolved
     since = _int(query.get("since"), -1)
-    count = _int(query.get("count"), _MAX_TRADES)
-    if since is None or count is None or not 1 <= count <= _MAX_TRADES:
-        return _error("EGeneral:Invalid arguments")
-    key = pair_names(symbol, quote)[0]
+    count = _int(query.get("count"), kraken.TRADES_MAX_COUNT)
+    if since is None or count is None or not 1 <= count <= kraken.TRADES_MAX_COUNT:
+        return _error(kraken.INVALID_ARGUMENTS)
+    key = kraken.pair_names(symbol, quote).key
     now = em.now_ns()
     tf = em.book.finest(symbol, quote) or Timeframe.M1  # a served pair always has a series
     trades: list[_Trade] = []

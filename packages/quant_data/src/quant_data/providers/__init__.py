@@ -2,8 +2,9 @@
 
 Each OHLCV adapter implements :class:`quant_data.records.OhlcvProvider` and yields
 :class:`~quant_data.records.FetchedPage` values whose raw page holds the exact bytes received;
-all of them send their requests through :class:`quant_data.http.HttpClient` (timeouts, seeded
-jittered retries, a rate limiter on the injected clock, secret redaction).
+all of them send their requests through :class:`quant_net.ReadClient` (timeouts, seeded
+jittered retries, a rate limiter on the injected clock, secret redaction), and Kraken's wire
+format comes from :mod:`quant_net.kraken`.
 """
 
 from quant_data.providers.coinapi import COINAPI_BASE_URL, CoinApiProvider, coinapi_symbol_id
@@ -16,28 +17,18 @@ from quant_data.providers.coingecko import (
     UniverseProposal,
     propose_universe,
 )
-from quant_data.providers.kraken import (
-    KRAKEN_BASE_URL,
-    KrakenPair,
-    KrakenPublicProvider,
-    kraken_interval,
-    kraken_pair,
-)
+from quant_data.providers.kraken import KrakenPublicProvider
 
 __all__ = [
     "COINAPI_BASE_URL",
     "COINGECKO_BASE_URL",
-    "KRAKEN_BASE_URL",
     "CoinApiProvider",
     "CoinGeckoClient",
     "Exclusion",
-    "KrakenPair",
     "KrakenPublicProvider",
     "MarketCoin",
     "MarketsSnapshot",
     "UniverseProposal",
     "coinapi_symbol_id",
-    "kraken_interval",
-    "kraken_pair",
     "propose_universe",
 ]

@@ -1,4 +1,4 @@
-"""Plumbing the OHLCV adapters share: the HTTP client, error texts and page building."""
+"""Plumbing the OHLCV adapters share: the read client, raw records and page building."""
 
 from __future__ import annotations
 
@@ -8,21 +8,19 @@ import httpx
 
 from quant_core import Clock
 from quant_core.secret import Secret
-from quant_data import reasons
-from quant_data.errors import ProviderError
-from quant_data.http import HttpClient, HttpPolicy, RateLimiter, Response
 from quant_data.records import FetchedPage, RawPage, SourceBar
+from quant_net import RateLimiter, ReadClient, ReadPolicy, Response
 
 
 class HttpAdapter:
-    """An adapter talking to its provider through one :class:`~quant_data.http.HttpClient`.
+    """An adapter talking to its provider through one :class:`~quant_net.ReadClient`.
 
     Args:
         name: the provider name (source of the bars, label of the errors).
         base_url: the REST root.
         clock: the injected clock.
         seed: root seed of the retry jitter.
-        policy: the HTTP policy.
+        policy: the read policy.
         sleep: how to wait (default: advance a SimClock, or really sleep).
         transport: an httpx transport for tests.
         limiter: a rate limiter shared with other clients.
@@ -36,14 +34,14 @@ class HttpAdapter:
         *,
         clock: Clock,
         seed: int,
-        policy: HttpPolicy,
+        policy: ReadPolicy,
         sleep: Callable[[float], None] | None,
         transport: httpx.BaseTransport | None,
         limiter: RateLimiter | None,
         secret_headers: Mapping[str, Secret] | None = None,
     ) -> None:
         self._clock = clock
-        self.http = HttpClient(
+        self.http = ReadClient(
             name,
             base_url,
             clock=clock,
@@ -56,6 +54,11 @@ class HttpAdapter:
         )
 
     @property
+    def name(self) -> str:
+        """The provider name (the source of its bars)."""
+        return self.http.provider
+
+    @property
     def requests(self) -> int:
         """How many HTTP requests the adapter has sent so far, retries included."""
         return self.http.requests_sent
@@ -65,19 +68,14 @@ class HttpAdapter:
         self.http.close()
 
 
-def payload_excerpt(response: Response) -> str:
-    """The first 200 bytes of the answer as text, for an error message."""
-    return response.raw.payload[:200].decode("utf-8", "replace")
-
-
-def invalid_response(name: str, message: str, response: Response) -> ProviderError:
-    """The retryable ``PROVIDER_RESPONSE_INVALID`` error for a malformed answer."""
-    return ProviderError(
-        f"{name}: {message}",
-        provider=name,
+def raw_page(response: Response) -> RawPage:
+    """The raw record of an answer: its bytes, request text, status and arrival time."""
+    return RawPage(
+        source=response.provider,
+        request=response.request,
+        received_at_ns=response.received_at_ns,
         status=response.status,
-        retryable=True,
-        reason_code=reasons.PROVIDER_RESPONSE_INVALID,
+        payload=response.payload,
     )
 
 

@@ -54,16 +54,18 @@ from quant_core import Clock, Timeframe
 from quant_core.clock import iso_to_ns, ns_to_iso
 from quant_core.errors import QuantError
 from quant_core.secret import Secret
-from quant_data import reasons
-from quant_data.errors import ProviderError, ProviderUsageError
-from quant_data.http import HttpPolicy, RateLimiter, Response, parse_reset_time
-from quant_data.providers._common import (
-    HttpAdapter,
-    fetched_page,
-    invalid_response,
-    payload_excerpt,
-)
+from quant_data.errors import ProviderUsageError
+from quant_data.providers._common import HttpAdapter, fetched_page, raw_page
 from quant_data.records import FetchedPage, RawPage, SourceBar
+from quant_net import (
+    PROVIDER_BAD_REQUEST,
+    PROVIDER_QUOTA_EXCEEDED,
+    ProviderError,
+    RateLimiter,
+    ReadPolicy,
+    Response,
+    parse_reset_time,
+)
 
 __all__ = ["COINAPI_BASE_URL", "COINAPI_PERIODS", "CoinApiProvider", "coinapi_symbol_id"]
 
@@ -131,7 +133,7 @@ class CoinApiProvider(HttpAdapter):
         *,
         clock: Clock,
         seed: int,
-        policy: HttpPolicy | None = None,
+        policy: ReadPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
         page_limit: int = 100,
@@ -141,7 +143,7 @@ class CoinApiProvider(HttpAdapter):
         if not 1 <= page_limit <= 100_000:
             raise ProviderUsageError(
                 f"CoinAPI limit must be within 1..100000, got {page_limit}",
-                reason_code=reasons.PROVIDER_BAD_REQUEST,
+                reason_code=PROVIDER_BAD_REQUEST,
             )
         self._page_limit = page_limit
         self._exchange = exchange
@@ -150,7 +152,7 @@ class CoinApiProvider(HttpAdapter):
             base_url,
             clock=clock,
             seed=seed,
-            policy=policy or HttpPolicy(rate_per_s=5.0, burst=5),
+            policy=policy or ReadPolicy(rate_per_s=5.0, burst=5),
             sleep=sleep,
             transport=transport,
             secret_headers={"X-CoinAPI-Key": api_key} if api_key is not None else None,
@@ -159,11 +161,6 @@ class CoinApiProvider(HttpAdapter):
 
     def __repr__(self) -> str:
         return f"CoinApiProvider({self.http!r}, page_limit={self._page_limit})"
-
-    @property
-    def name(self) -> str:
-        """``"coinapi"``."""
-        return NAME
 
     @property
     def page_limit(self) -> int:
@@ -194,15 +191,15 @@ class CoinApiProvider(HttpAdapter):
                 f"coinapi: request credits exhausted until {ns_to_iso(reset_ns)}",
                 provider=NAME,
                 status=response.status,
-                reason_code=reasons.PROVIDER_QUOTA_EXCEEDED,
+                reason_code=PROVIDER_QUOTA_EXCEEDED,
             )
         self.http.limiter.pause_until(reset_ns)
 
     def _error_text(self, response: Response) -> str:
         try:
-            body = _load(response.raw.payload)
+            body = _load(response.payload)
         except ValueError:
-            return payload_excerpt(response)
+            return response.excerpt()
         if isinstance(body, dict):
             return str(body.get("error") or body.get("detail") or body.get("title") or body)
         return str(body)[:200]
@@ -212,19 +209,19 @@ class CoinApiProvider(HttpAdapter):
     ) -> Callable[[Response], tuple[RawPage, tuple[SourceBar, ...]]]:
         def parse(response: Response) -> tuple[RawPage, tuple[SourceBar, ...]]:
             if response.status == 550:
-                return response.raw, ()
+                return raw_page(response), ()
             if response.status != 200:
                 message = self._error_text(response)
                 if response.status == 403 and "quota" in message.lower():
                     raise ProviderError(
-                        f"coinapi: HTTP 403 for {response.raw.request}: {message}",
+                        f"coinapi: HTTP 403 for {response.request}: {message}",
                         provider=NAME,
                         status=403,
-                        reason_code=reasons.PROVIDER_QUOTA_EXCEEDED,
+                        reason_code=PROVIDER_QUOTA_EXCEEDED,
                     )
-                response.expect_ok(NAME, message)
+                response.expect_ok(message)
             self._observe_quota(response)
-            return response.raw, self._bars(response, symbol, quote, timeframe)
+            return raw_page(response), self._bars(response, symbol, quote, timeframe)
 
         return parse
 
@@ -232,12 +229,10 @@ class CoinApiProvider(HttpAdapter):
         self, response: Response, symbol: str, quote: str, timeframe: Timeframe
     ) -> tuple[SourceBar, ...]:
         def invalid(why: str) -> ProviderError:
-            return invalid_response(
-                NAME, f"malformed OHLCV page for {response.raw.request}: {why}", response
-            )
+            return response.invalid(f"malformed OHLCV page for {response.request}: {why}")
 
         try:
-            items = _load(response.raw.payload)
+            items = _load(response.payload)
         except ValueError:
             raise invalid("not JSON (truncated?)") from None
         if not isinstance(items, list):

@@ -40,10 +40,10 @@ from quant_core import Clock
 from quant_core.canonical import content_hash
 from quant_core.secret import Secret
 from quant_core.universe import Universe, UniverseMember
-from quant_data import reasons
-from quant_data.errors import ProviderError, ProviderUsageError
-from quant_data.http import HttpClient, HttpPolicy, RateLimiter, Response
+from quant_data.errors import ProviderUsageError
+from quant_data.providers._common import HttpAdapter, raw_page
 from quant_data.records import RawPage
+from quant_net import PROVIDER_BAD_REQUEST, RateLimiter, ReadPolicy, Response, kraken
 
 __all__ = [
     "COINGECKO_BASE_URL",
@@ -60,7 +60,6 @@ COINGECKO_BASE_URL: Final = "https://api.coingecko.com"
 
 NAME: Final = "coingecko"
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,16}$")
-_KRAKEN_CODES: Final = {"BTC": "XBT", "DOGE": "XDG"}
 
 NOT_TRADABLE: Final = "not_tradable"
 """Exclusion reason: the venue does not list the asset in the universe's quote currencies."""
@@ -175,7 +174,7 @@ class UniverseProposal:
             raise ProviderUsageError(
                 f"proposal was computed against {self.base_name} v{self.base_version} "
                 f"({self.base_hash}), not {base.name} v{base.version}",
-                reason_code=reasons.PROVIDER_BAD_REQUEST,
+                reason_code=PROVIDER_BAD_REQUEST,
             )
         return Universe(
             name=self.name,
@@ -223,7 +222,7 @@ def propose_universe(
     if wanted < 1:
         raise ProviderUsageError(
             f"a universe needs at least one member, got size={wanted}",
-            reason_code=reasons.PROVIDER_BAD_REQUEST,
+            reason_code=PROVIDER_BAD_REQUEST,
         )
     allowed = None if tradable is None else {s.upper() for s in tradable}
     old = {m.symbol: m for m in active.members}
@@ -258,7 +257,7 @@ def propose_universe(
                 symbol=symbol,
                 rank=len(chosen) + 1,
                 name=previous.name if previous else coin.name,
-                kraken_code=previous.kraken_code if previous else _KRAKEN_CODES.get(symbol, symbol),
+                kraken_code=previous.kraken_code if previous else kraken.asset_code(symbol),
             )
         )
     new_symbols = [m.symbol for m in chosen]
@@ -290,7 +289,7 @@ def _coin(item: Any) -> MarketCoin:
     )
 
 
-class CoinGeckoClient:
+class CoinGeckoClient(HttpAdapter):
     """``GET /api/v3/coins/markets`` under the shared HTTP policy.
 
     Args:
@@ -312,65 +311,50 @@ class CoinGeckoClient:
         *,
         clock: Clock,
         seed: int,
-        policy: HttpPolicy | None = None,
+        policy: ReadPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
         key_header: str = "x-cg-demo-api-key",
         limiter: RateLimiter | None = None,
     ) -> None:
-        self.http = HttpClient(
+        super().__init__(
             NAME,
             base_url,
             clock=clock,
             seed=seed,
-            policy=policy or HttpPolicy(rate_per_s=0.5, burst=1),
+            policy=policy or ReadPolicy(rate_per_s=0.5, burst=1),
             sleep=sleep,
             transport=transport,
             secret_headers={key_header: api_key} if api_key is not None else None,
             limiter=limiter,
         )
 
-    def close(self) -> None:
-        """Close the HTTP connection pool (the adapter cannot be used afterwards)."""
-        self.http.close()
-
     def __repr__(self) -> str:
         return f"CoinGeckoClient({self.http!r})"
 
     def _parse(self, response: Response) -> tuple[RawPage, tuple[MarketCoin, ...]]:
         try:
-            body = json.loads(response.raw.payload, parse_float=str, parse_int=str)
+            body = json.loads(response.payload, parse_float=str, parse_int=str)
         except ValueError:
             body = None
         if response.status != 200:
-            message = response.raw.payload[:200].decode("utf-8", "replace")
+            message = response.excerpt()
             if isinstance(body, dict):
                 status = body.get("status")
                 if isinstance(status, dict) and "error_message" in status:
                     message = str(status["error_message"])
                 elif "error" in body:
                     message = str(body["error"])
-            response.expect_ok(NAME, message)
+            response.expect_ok(message)
         if not isinstance(body, list):
-            raise ProviderError(
-                f"coingecko: malformed answer to {response.raw.request}",
-                provider=NAME,
-                status=response.status,
-                retryable=True,
-                reason_code=reasons.PROVIDER_RESPONSE_INVALID,
-            )
+            raise response.invalid(f"malformed answer to {response.request}")
         try:
             coins = tuple(_coin(item) for item in body)
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise ProviderError(
-                f"coingecko: a /coins/markets row lacks id, symbol or name "
-                f"in {response.raw.request}",
-                provider=NAME,
-                status=response.status,
-                retryable=True,
-                reason_code=reasons.PROVIDER_RESPONSE_INVALID,
+            raise response.invalid(
+                f"a /coins/markets row lacks id, symbol or name in {response.request}"
             ) from None
-        return response.raw, coins
+        return raw_page(response), coins
 
     def markets(
         self, vs_currency: str = "usd", *, per_page: int = 250, pages: int = 1
@@ -384,7 +368,7 @@ class CoinGeckoClient:
         if not 1 <= per_page <= 250 or pages < 1:
             raise ProviderUsageError(
                 f"per_page must be within 1..250 and pages >= 1 (got {per_page}, {pages})",
-                reason_code=reasons.PROVIDER_BAD_REQUEST,
+                reason_code=PROVIDER_BAD_REQUEST,
             )
         raws: list[RawPage] = []
         coins: list[MarketCoin] = []

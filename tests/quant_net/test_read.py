@@ -1,4 +1,4 @@
-"""The shared HTTP policy: retries, backoff determinism, rate limiting, redaction."""
+"""The read policy: retries, backoff determinism, rate limiting, redaction."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from quant_core import Secret, SimClock
-from quant_data.errors import ProviderError
-from quant_data.http import (
-    HttpClient,
-    HttpPolicy,
+from quant_net import (
+    ProviderError,
     RateLimiter,
+    ReadClient,
+    ReadPolicy,
     Response,
     default_sleep,
     parse_reset_time,
@@ -24,21 +24,20 @@ from quant_data.http import (
     sim_sleep,
     status_error,
 )
-from quant_data.records import RawPage
 
 NS = 1_000_000_000
 KEY = "sk-test-SECRET-0123456789"
 
 
 def _ok(response: Response) -> bytes:
-    return response.expect_ok("t").raw.payload
+    return response.expect_ok().payload
 
 
 def _client(
     handler: Callable[[httpx.Request], httpx.Response], clock: SimClock | None = None, **kw: Any
-) -> tuple[HttpClient, SimClock]:
+) -> tuple[ReadClient, SimClock]:
     clock = clock or SimClock(0)
-    client = HttpClient(
+    client = ReadClient(
         "t",
         "http://127.0.0.1:1/base/",
         clock=clock,
@@ -59,11 +58,11 @@ def test_policy_validation() -> None:
         {"backoff_base_s": -1},
     ):
         with pytest.raises(ValueError, match="must be"):
-            HttpPolicy(**bad)
+            ReadPolicy(**bad)
 
 
 def test_backoff_is_exponential_capped_and_jittered() -> None:
-    policy = HttpPolicy(backoff_base_s=2, backoff_max_s=10, jitter=0.5)
+    policy = ReadPolicy(backoff_base_s=2, backoff_max_s=10, jitter=0.5)
     # attempt 1: base 2; attempt 3: 8; attempt 5: capped at 10. unit 0 -> half, unit 1 -> full.
     assert policy.backoff_s(1, 0.0) == 1.0
     assert policy.backoff_s(3, 1.0) == 8.0
@@ -82,9 +81,9 @@ def test_retries_then_succeeds_and_path_and_query() -> None:
     assert len(seen) == 3 == client.requests_sent
     assert seen[0].url.path == "/base/x"
     assert seen[0].url.params["a"] == "b c"
-    assert client.last_raw is not None
-    assert client.last_raw.request == "GET /x?a=b+c&z=1"
-    assert client.last_raw.status == 200
+    assert client.last_response is not None
+    assert client.last_response.request == "GET /x?a=b+c&z=1"
+    assert client.last_response.status == 200
     assert clock.now_ns() > 0
 
 
@@ -98,7 +97,7 @@ def test_same_seed_same_delays_other_seed_differs() -> None:
             return httpx.Response(503)
 
         client, _ = _client(
-            handler, clock, seed=seed, policy=HttpPolicy(max_attempts=4, rate_per_s=1000, burst=10)
+            handler, clock, seed=seed, policy=ReadPolicy(max_attempts=4, rate_per_s=1000, burst=10)
         )
         with pytest.raises(ProviderError):
             client.get("/x", {}, parse=_ok)
@@ -119,7 +118,7 @@ def test_gives_up_after_max_attempts_with_reason() -> None:
         calls.append(1)
         return httpx.Response(503, content=b"busy")
 
-    client, _ = _client(handler, policy=HttpPolicy(max_attempts=3))
+    client, _ = _client(handler, policy=ReadPolicy(max_attempts=3))
     with pytest.raises(ProviderError) as info:
         client.get("/x", {}, parse=_ok)
     assert len(calls) == 3
@@ -154,14 +153,14 @@ def test_retry_after_honoured_and_too_long_fails() -> None:
             return httpx.Response(429, headers={"Retry-After": "30"})
         return httpx.Response(200, content=b"ok")
 
-    client, _ = _client(handler, clock, policy=HttpPolicy(backoff_base_s=0.1))
+    client, _ = _client(handler, clock, policy=ReadPolicy(backoff_base_s=0.1))
     assert client.get("/x", {}, parse=_ok) == b"ok"
     assert stamps[1] - stamps[0] >= 30 * NS
 
     def slow(request: httpx.Request) -> httpx.Response:
         return httpx.Response(429, headers={"Retry-After": "3600"})
 
-    client2, _ = _client(slow, policy=HttpPolicy(max_wait_s=60))
+    client2, _ = _client(slow, policy=ReadPolicy(max_wait_s=60))
     with pytest.raises(ProviderError) as info:
         client2.get("/x", {}, parse=_ok)
     assert info.value.reason_code == "PROVIDER_RATE_LIMITED"
@@ -195,12 +194,12 @@ def test_real_timeout_against_a_silent_local_server() -> None:
     port = server.getsockname()[1]
     try:
         clock = SimClock(0)
-        client = HttpClient(
+        client = ReadClient(
             "t",
             f"http://127.0.0.1:{port}",
             clock=clock,
             seed=0,
-            policy=HttpPolicy(timeout_s=0.2, max_attempts=1),
+            policy=ReadPolicy(timeout_s=0.2, max_attempts=1),
         )
         with pytest.raises(ProviderError) as info:
             client.get("/x", {}, parse=_ok)
@@ -233,7 +232,7 @@ def test_client_rate_limit_spaces_requests() -> None:
         stamps.append(clock.now_ns())
         return httpx.Response(200)
 
-    client, _ = _client(handler, clock, policy=HttpPolicy(rate_per_s=2.0, burst=1))
+    client, _ = _client(handler, clock, policy=ReadPolicy(rate_per_s=2.0, burst=1))
     for _ in range(4):
         client.get("/x", {}, parse=_ok)
     assert [b - a for a, b in itertools.pairwise(stamps)] == [NS // 2] * 3
@@ -241,8 +240,7 @@ def test_client_rate_limit_spaces_requests() -> None:
 
 def test_status_error_classification() -> None:
     def err(status: int, headers: dict[str, str] | None = None) -> ProviderError | None:
-        raw = RawPage("p", "GET /", 0, status, b"")
-        return status_error("p", Response(raw, headers or {}), "m")
+        return status_error(Response("p", "GET /", 0, status, b"", headers or {}), "m")
 
     assert err(200) is None
     expected = {
@@ -294,7 +292,7 @@ def test_secret_never_in_logs_reprs_errors_or_records(caplog: pytest.LogCaptureF
     client, _ = _client(handler, secret_headers={"X-Key": Secret(KEY)})
 
     def parse(response: Response) -> bytes:
-        return response.expect_ok("t", response.raw.payload.decode()).raw.payload
+        return response.expect_ok(response.payload.decode()).payload
 
     with pytest.raises(ProviderError) as info:
         client.get("/x", {"q": "1"}, parse=parse)
@@ -305,8 +303,8 @@ def test_secret_never_in_logs_reprs_errors_or_records(caplog: pytest.LogCaptureF
     assert KEY not in caplog.text
     assert "**********" in caplog.text
     assert KEY not in repr(client)
-    assert client.last_raw is not None
-    assert KEY not in client.last_raw.request
+    assert client.last_response is not None
+    assert KEY not in client.last_response.request
     assert info.value.__cause__ is None
 
 
@@ -318,17 +316,16 @@ def test_empty_secret_scrubs_nothing() -> None:
 _DELAYS_SCRIPT = """
 import httpx
 from quant_core import SimClock
-from quant_data.errors import ProviderError
-from quant_data.http import HttpClient, HttpPolicy
+from quant_net import ProviderError, ReadClient, ReadPolicy
 clock = SimClock(0)
 stamps = []
 def handler(request):
     stamps.append(clock.now_ns())
     return httpx.Response(503)
-client = HttpClient("t", "http://127.0.0.1:1", clock=clock, seed=42,
-                    policy=HttpPolicy(max_attempts=6), transport=httpx.MockTransport(handler))
+client = ReadClient("t", "http://127.0.0.1:1", clock=clock, seed=42,
+                    policy=ReadPolicy(max_attempts=6), transport=httpx.MockTransport(handler))
 try:
-    client.get("/x", {}, parse=lambda r: r.expect_ok("t"))
+    client.get("/x", {}, parse=lambda r: r.expect_ok())
 except ProviderError:
     pass
 print(stamps)
@@ -354,13 +351,26 @@ def test_backoff_schedule_identical_in_another_process() -> None:
     assert runs[0].count(",") == 5  # six attempts
 
 
-def test_adapters_close_their_pool() -> None:
-    from quant_data.providers import CoinApiProvider, CoinGeckoClient, KrakenPublicProvider
+def test_reads_retry_a_real_server_honouring_retry_after(fault_server: Any) -> None:
+    from .conftest import CLOSE, reply
 
-    for adapter in (
-        CoinApiProvider("http://x", None, clock=SimClock(0), seed=0),
-        KrakenPublicProvider("http://x", clock=SimClock(0), seed=0),
-        CoinGeckoClient("http://x", clock=SimClock(0), seed=0),
-    ):
-        adapter.close()
-        assert adapter.http._client.is_closed
+    server = fault_server(CLOSE, reply(503, b"busy", {"Retry-After": "7"}), reply(200, b"ok"))
+    clock = SimClock(0)
+    client = ReadClient(
+        "t", server.url, clock=clock, seed=5, policy=ReadPolicy(timeout_s=2, backoff_base_s=0.1)
+    )
+    assert client.get("/x", {"a": "1"}, parse=_ok) == b"ok"
+    assert [(s.method, s.path) for s in server.requests] == [("GET", "/x?a=1")] * 3
+    assert clock.now_ns() >= 7 * NS  # the Retry-After wait, on the simulated clock
+    client.close()
+
+
+def test_reads_give_up_on_a_refused_connection(refused_url: str) -> None:
+    client = ReadClient(
+        "t", refused_url, clock=SimClock(0), seed=0, policy=ReadPolicy(max_attempts=2)
+    )
+    with pytest.raises(ProviderError) as info:
+        client.get("/x", {}, parse=_ok)
+    assert info.value.reason_code == "PROVIDER_UNAVAILABLE"
+    assert "gave up after 2 attempts" in info.value.message
+    assert client.requests_sent == 2
