@@ -66,26 +66,14 @@ def test_v1_is_the_specified_list_in_order() -> None:
     assert UNIVERSES[V1.name] is V1
 
 
-def test_btc_maps_to_xbt_both_ways() -> None:
-    assert V1.to_kraken("BTC") == "XBT"
-    assert V1.from_kraken("XBT") == "BTC"
-    assert V1.from_kraken("XXBT") == "BTC"
-    assert V1.from_kraken("XETH") == "ETH"
-    assert V1.from_kraken("XXRP") == "XRP"
-    for symbol in V1.symbols:
-        assert V1.from_kraken(V1.to_kraken(symbol)) == symbol
-
-
-@pytest.mark.parametrize("code", ["XDG", "ZUSD", "XXXX", ""])
-def test_unknown_kraken_codes_raise(code: str) -> None:
-    with pytest.raises(UniverseError) as info:
-        V1.from_kraken(code)
-    assert info.value.reason_code == reasons.SYMBOL_UNKNOWN
+def test_members_record_their_kraken_code() -> None:
+    assert V1.member("BTC").kraken_code == "XBT"
+    assert all(m.kraken_code == m.symbol for m in V1.members if m.symbol != "BTC")
 
 
 def test_unknown_symbols_and_universes_raise() -> None:
     with pytest.raises(UniverseError):
-        V1.to_kraken("DOGE")
+        V1.member("DOGE")
     with pytest.raises(UniverseError) as info:
         get_universe("UNIVERSE_V9")
     assert info.value.reason_code == reasons.UNIVERSE_UNKNOWN

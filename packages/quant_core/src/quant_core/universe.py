@@ -1,8 +1,8 @@
 """The governed training universe, as versioned data.
 
 :data:`UNIVERSE_V1_TOP30_NON_STABLE` is the 30-symbol set of the historical data spec (§4.1),
-in its order, with Kraken's venue codes (``BTC`` trades as ``XBT``; some older assets also
-carry an ``X`` prefix in Kraken's asset ids, such as ``XXBT`` and ``XETH``), the quote
+in its order, with each member's Kraken asset code recorded as data (``BTC`` trades as
+``XBT``; the rules of Kraken's names live in ``quant_net.kraken``), the quote
 currencies CAD, USD and USDC, and the exclusion rule for stablecoins, tokenized fiat and
 wrapped or staked wrappers. The rule is *data* (:class:`ExclusionRule`), so a proposed next
 universe can be checked with the same rule, and changing the rule is a versioned change.
@@ -14,8 +14,8 @@ Examples:
     >>> from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE as V1
     >>> V1.symbols[:3]
     ('BTC', 'ETH', 'BNB')
-    >>> V1.to_kraken("BTC"), V1.from_kraken("XXBT"), V1.from_kraken("XBT")
-    ('XBT', 'BTC', 'BTC')
+    >>> V1.member("BTC").kraken_code
+    'XBT'
     >>> V1.exclusion("USDT", "Tether")
     <ExclusionCategory.STABLECOIN: 'stablecoin'>
     >>> V1.exclusion("WBTC", "Wrapped Bitcoin")
@@ -118,25 +118,6 @@ class Universe:
             if m.symbol == symbol:
                 return m
         raise UniverseError(f"{symbol!r} is not in {self.name}")
-
-    def to_kraken(self, symbol: str) -> str:
-        """Kraken's asset code (altname) for a canonical symbol (``BTC`` → ``XBT``)."""
-        return self.member(symbol).kraken_code
-
-    def from_kraken(self, code: str) -> str:
-        """The canonical symbol for a Kraken asset code or legacy id (``XXBT`` → ``BTC``).
-
-        Raises:
-            UniverseError: ``SYMBOL_UNKNOWN`` when no member has that code.
-        """
-        for m in self.members:
-            if code == m.kraken_code:
-                return m.symbol
-        if len(code) == 4 and code[0] == "X":
-            for m in self.members:
-                if code[1:] == m.kraken_code:
-                    return m.symbol
-        raise UniverseError(f"Kraken code {code!r} maps to no member of {self.name}")
 
     def instruments(self) -> tuple[Instrument, ...]:
         """Every (symbol, quote currency) pair, symbols in rank order."""

@@ -44,11 +44,11 @@ from pathlib import Path
 import attrs
 
 from quant_core import NS_PER_SECOND, Clock, Timeframe, ValidationError, iso_to_ns
-from quant_core.errors import UniverseError
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 from quant_data import reasons
 from quant_data.records import FetchedPage, RawPage, SourceBar
 from quant_data.trades import Trade, trades_to_bars
+from quant_net import kraken
 
 __all__ = [
     "FORMATS",
@@ -87,16 +87,7 @@ _QUOTES = (
     "XBT",
     "ETH",
 )
-_KRAKEN_MINUTES = {
-    1: "1m",
-    5: "5m",
-    15: "15m",
-    30: "30m",
-    60: "1h",
-    240: "4h",
-    1440: "1d",
-    10080: "1w",
-}
+_KRAKEN_MINUTES = {minutes: tf.value for tf, minutes in kraken.INTERVALS.items()}
 _COINAPI_PERIODS = {
     "1MIN": "1m",
     "5MIN": "5m",
@@ -148,17 +139,15 @@ def _map_symbol(code: str) -> str:
     upper = code.upper()
     if upper in UNIVERSE_V1_TOP30_NON_STABLE.symbols:
         return upper
-    try:
-        return UNIVERSE_V1_TOP30_NON_STABLE.from_kraken(upper)
-    except UniverseError:
-        return upper
+    mapped = kraken.symbol_of(upper)
+    return mapped if mapped in UNIVERSE_V1_TOP30_NON_STABLE.symbols else upper
 
 
 def _map_quote(code: str) -> str:
     upper = code.upper()
-    if len(upper) == 4 and upper[0] == "Z" and upper[1:] in {"USD", "CAD", "EUR", "GBP", "JPY"}:
+    if len(upper) == 4 and upper[0] == "Z" and upper[1:] in kraken.FIAT:
         return upper[1:]
-    return "BTC" if upper == "XBT" else upper
+    return kraken.symbol_of(upper) if upper in kraken.ASSET_CODES.values() else upper
 
 
 def split_pair(pair: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Final
+from typing import Final, Protocol, TypedDict
 
 import attrs
 import httpx
@@ -21,7 +21,14 @@ from quant_net import _reasons as reasons
 from quant_net._errors import ProviderError
 from quant_net._policy import RateLimiter, default_sleep, parse_retry_after
 
-__all__ = ["SENSITIVE_HEADERS", "Channel", "Response", "redact_headers", "status_error"]
+__all__ = [
+    "SENSITIVE_HEADERS",
+    "Channel",
+    "ChannelOptions",
+    "Response",
+    "redact_headers",
+    "status_error",
+]
 
 _log = logging.getLogger("quant_net")
 
@@ -142,6 +149,29 @@ def status_error(response: Response, message: str) -> ProviderError | None:
     return ProviderError(text, provider=provider, status=status, reason_code=code)
 
 
+class _Rated(Protocol):
+    """What a channel takes from a read or write policy."""
+
+    @property
+    def timeout_s(self) -> float: ...
+
+    @property
+    def rate_per_s(self) -> float: ...
+
+    @property
+    def burst(self) -> int: ...
+
+
+class ChannelOptions(TypedDict, total=False):
+    """The options both clients take besides their policy (see :class:`Channel`)."""
+
+    sleep: Callable[[float], None] | None
+    transport: httpx.BaseTransport | None
+    secret_headers: Mapping[str, Secret] | None
+    headers: Mapping[str, str] | None
+    limiter: RateLimiter | None
+
+
 class Channel:
     """One provider's connection, headers, secrets and rate limiter (base of both clients).
 
@@ -150,14 +180,14 @@ class Channel:
         base_url: the provider root (``https://api.kraken.com``, or an emulator's
             ``http://127.0.0.1:PORT/kraken``); request paths are appended to it.
         clock: the injected clock (``received_at_ns``, rate limiting, backoff).
-        timeout_s: per-request timeout, seconds.
-        limiter: the rate limiter the requests take their tokens from.
-        sleep: how to wait.
+        rate: the policy: its timeout, and the rate of the default limiter.
+        sleep: how to wait; default :func:`~quant_net.default_sleep` of ``clock``.
         transport: an httpx transport (``httpx.MockTransport`` in unit tests); default a real
             connection.
         secret_headers: headers whose values are secrets (``{"X-CoinAPI-Key": Secret(...)}``),
             revealed only when a request is sent.
         headers: other fixed headers.
+        limiter: a shared :class:`~quant_net.RateLimiter`; default one built from ``rate``.
     """
 
     def __init__(
@@ -166,21 +196,21 @@ class Channel:
         base_url: str,
         *,
         clock: Clock,
-        timeout_s: float,
-        limiter: RateLimiter,
-        sleep: Callable[[float], None],
-        transport: httpx.BaseTransport | None,
-        secret_headers: Mapping[str, Secret] | None,
-        headers: Mapping[str, str] | None,
+        rate: _Rated,
+        sleep: Callable[[float], None] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        secret_headers: Mapping[str, Secret] | None = None,
+        headers: Mapping[str, str] | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.clock = clock
-        self.sleep = sleep
-        self.limiter = limiter
+        self.sleep = sleep or default_sleep(clock)
+        self.limiter = limiter or RateLimiter(rate.rate_per_s, rate.burst, clock, self.sleep)
         self._secrets = dict(secret_headers or {})
         self._headers = {"Accept": "application/json", **(headers or {})}
-        self._client = httpx.Client(transport=transport, timeout=httpx.Timeout(timeout_s))
+        self._client = httpx.Client(transport=transport, timeout=httpx.Timeout(rate.timeout_s))
         self.requests_sent = 0
         self.last_response: Response | None = None
 
@@ -252,11 +282,3 @@ class Channel:
             len(answer.payload),
         )
         return answer
-
-
-def default_limiter(
-    clock: Clock, rate_per_s: float, burst: int, sleep: Callable[[float], None] | None
-) -> tuple[RateLimiter, Callable[[float], None]]:
-    """A limiter from a policy's rate (and the sleep it waits with)."""
-    wait = sleep or default_sleep(clock)
-    return RateLimiter(rate_per_s, burst, clock, wait), wait

@@ -43,18 +43,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import TypeVar, Unpack
 from urllib.parse import urlencode
 
 import httpx
 
 from quant_core import Clock
 from quant_core.rng import generator
-from quant_core.secret import Secret
 from quant_net import _reasons as reasons
-from quant_net._channel import Channel, Response, default_limiter
+from quant_net._channel import Channel, ChannelOptions, Response
 from quant_net._errors import ProviderError
-from quant_net._policy import RateLimiter, ReadPolicy
+from quant_net._policy import ReadPolicy
 
 __all__ = ["ReadClient"]
 
@@ -87,25 +86,10 @@ class ReadClient(Channel):
         clock: Clock,
         seed: int,
         policy: ReadPolicy | None = None,
-        sleep: Callable[[float], None] | None = None,
-        transport: httpx.BaseTransport | None = None,
-        secret_headers: Mapping[str, Secret] | None = None,
-        headers: Mapping[str, str] | None = None,
-        limiter: RateLimiter | None = None,
+        **options: Unpack[ChannelOptions],
     ) -> None:
         self.policy = policy or ReadPolicy()
-        own_limiter, wait = default_limiter(clock, self.policy.rate_per_s, self.policy.burst, sleep)
-        super().__init__(
-            provider,
-            base_url,
-            clock=clock,
-            timeout_s=self.policy.timeout_s,
-            limiter=limiter or own_limiter,
-            sleep=wait,
-            transport=transport,
-            secret_headers=secret_headers,
-            headers=headers,
-        )
+        super().__init__(provider, base_url, clock=clock, rate=self.policy, **options)
         # The stream's name predates the move to quant_net; kept so every delay stays the same.
         self._rng = generator(seed, "quant_data.http", provider)
 

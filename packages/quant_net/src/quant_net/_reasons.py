@@ -10,19 +10,6 @@ from __future__ import annotations
 
 from quant_core.reasons import register
 
-__all__ = [
-    "PROVIDER_AUTH_FAILED",
-    "PROVIDER_BAD_REQUEST",
-    "PROVIDER_ERROR",
-    "PROVIDER_QUOTA_EXCEEDED",
-    "PROVIDER_RATE_LIMITED",
-    "PROVIDER_RESPONSE_INVALID",
-    "PROVIDER_SYMBOL_UNKNOWN",
-    "PROVIDER_UNAVAILABLE",
-    "WRITE_NOT_SENT",
-    "WRITE_OUTCOME_UNKNOWN",
-]
-
 PROVIDER_AUTH_FAILED = register(
     "PROVIDER_AUTH_FAILED",
     "The provider refused the credentials (HTTP 401, or 403 not enough privileges); fatal, "

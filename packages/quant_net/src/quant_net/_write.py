@@ -38,17 +38,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Final, TypeVar
+from typing import Final, TypeVar, Unpack
 from urllib.parse import urlencode
 
 import httpx
 
 from quant_core import Clock
-from quant_core.secret import Secret
 from quant_net import _reasons as reasons
-from quant_net._channel import Channel, Response, default_limiter
+from quant_net._channel import Channel, ChannelOptions, Response
 from quant_net._errors import ProviderError, UnknownOutcomeError, WriteNotSentError
-from quant_net._policy import RateLimiter, WritePolicy
+from quant_net._policy import WritePolicy
 
 __all__ = ["WriteClient"]
 
@@ -68,16 +67,9 @@ _NOT_SENT: Final = (
 class WriteClient(Channel):
     """One exchange's client for writes, under the :class:`WritePolicy`: one attempt each.
 
-    Args:
-        provider: the provider name used in responses, errors and logs.
-        base_url: the exchange root; request paths are appended to it.
-        clock: the injected clock (``received_at_ns``, rate limiting).
-        policy: the :class:`WritePolicy`.
-        sleep: how the rate limiter waits; default :func:`~quant_net.default_sleep`.
-        transport: an httpx transport for tests.
-        secret_headers: headers whose values are secrets, revealed only when sending.
-        headers: other fixed headers.
-        limiter: a shared :class:`RateLimiter`; default one built from ``policy``.
+    It takes what :class:`~quant_net.ReadClient` takes (``sleep``, ``transport``,
+    ``secret_headers``, ``headers``, ``limiter`` as keyword options), except the seed: with no
+    retry there is no jitter to draw.
     """
 
     def __init__(
@@ -87,25 +79,10 @@ class WriteClient(Channel):
         *,
         clock: Clock,
         policy: WritePolicy | None = None,
-        sleep: Callable[[float], None] | None = None,
-        transport: httpx.BaseTransport | None = None,
-        secret_headers: Mapping[str, Secret] | None = None,
-        headers: Mapping[str, str] | None = None,
-        limiter: RateLimiter | None = None,
+        **options: Unpack[ChannelOptions],
     ) -> None:
         self.policy = policy or WritePolicy()
-        own_limiter, wait = default_limiter(clock, self.policy.rate_per_s, self.policy.burst, sleep)
-        super().__init__(
-            provider,
-            base_url,
-            clock=clock,
-            timeout_s=self.policy.timeout_s,
-            limiter=limiter or own_limiter,
-            sleep=wait,
-            transport=transport,
-            secret_headers=secret_headers,
-            headers=headers,
-        )
+        super().__init__(provider, base_url, clock=clock, rate=self.policy, **options)
 
     def _unknown(
         self, request_text: str, why: str, cause: str, status: int | None = None
