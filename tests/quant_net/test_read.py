@@ -374,3 +374,28 @@ def test_reads_give_up_on_a_refused_connection(refused_url: str) -> None:
     assert info.value.reason_code == "PROVIDER_UNAVAILABLE"
     assert "gave up after 2 attempts" in info.value.message
     assert client.requests_sent == 2
+
+
+def test_idempotent_posts_retry_with_a_fresh_form_each_attempt(fault_server: Any) -> None:
+    from .conftest import CLOSE, reply
+
+    server = fault_server(CLOSE, reply(502, b"gateway"), reply(200, b'{"error": []}'))
+    nonces = iter(range(100, 200))
+    signed: list[bytes] = []
+
+    def form() -> dict[str, str]:
+        return {"nonce": str(next(nonces)), "txid": "O1"}
+
+    def sign(path: str, body: bytes) -> dict[str, str]:
+        signed.append(body)
+        return {"API-Sign": f"sig-{len(signed)}"}
+
+    client = ReadClient("kraken", server.url, clock=SimClock(0), seed=2)
+    assert client.post("/0/private/QueryOrders", form, parse=_ok, sign=sign) == b'{"error": []}'
+    bodies = [s.body for s in server.requests]
+    assert bodies == [b"nonce=100&txid=O1", b"nonce=101&txid=O1", b"nonce=102&txid=O1"]
+    assert bodies == signed
+    assert [s.headers["api-sign"] for s in server.requests] == ["sig-1", "sig-2", "sig-3"]
+    assert {s.path for s in server.requests} == {"/0/private/QueryOrders"}
+    assert client.last_response is not None
+    assert client.last_response.request == "POST /0/private/QueryOrders"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final, Protocol, TypedDict
+from urllib.parse import urlencode
 
 import attrs
 import httpx
@@ -26,9 +27,13 @@ __all__ = [
     "Channel",
     "ChannelOptions",
     "Response",
+    "Signer",
     "redact_headers",
     "status_error",
 ]
+
+Signer = Callable[[str, bytes], Mapping[str, str]]
+"""Headers computed from a request's path and exact body bytes (an ``API-Sign``)."""
 
 _log = logging.getLogger("quant_net")
 
@@ -282,3 +287,13 @@ class Channel:
             len(answer.payload),
         )
         return answer
+
+    def _send_form(
+        self, path: str, request_text: str, form: Mapping[str, str], sign: Signer | None
+    ) -> Response:
+        """POST ``form`` form-encoded in its order, with ``sign``'s headers over the body."""
+        body = urlencode(list(form.items())).encode("ascii")
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if sign is not None:
+            headers.update(sign(path, body))
+        return self._send("POST", path, request_text, content=body, extra_headers=headers)

@@ -51,7 +51,7 @@ import httpx
 from quant_core import Clock
 from quant_core.rng import generator
 from quant_net import _reasons as reasons
-from quant_net._channel import Channel, ChannelOptions, Response
+from quant_net._channel import Channel, ChannelOptions, Response, Signer
 from quant_net._errors import ProviderError
 from quant_net._policy import ReadPolicy
 
@@ -110,10 +110,10 @@ class ReadClient(Channel):
         )
         self.sleep(delay)
 
-    def _attempt(self, path: str, query: list[tuple[str, str]], request_text: str) -> Response:
-        """One GET; a transport failure becomes a retryable ``PROVIDER_UNAVAILABLE``."""
+    def _attempt(self, request_text: str, send: Callable[[], Response]) -> Response:
+        """One attempt; a transport failure becomes a retryable ``PROVIDER_UNAVAILABLE``."""
         try:
-            return self._send("GET", path, request_text, query=query)
+            return send()
         except httpx.TimeoutException:
             raise ProviderError(
                 f"{self.provider}: timeout after {self.policy.timeout_s}s for {request_text}",
@@ -128,6 +128,26 @@ class ReadClient(Channel):
                 retryable=True,
                 reason_code=reasons.PROVIDER_UNAVAILABLE,
             ) from None
+
+    def _retrying(
+        self, request_text: str, send: Callable[[], Response], parse: Callable[[Response], T]
+    ) -> T:
+        """Send and parse until it succeeds, fails fatally, or the policy gives up."""
+        attempt = 0
+        while True:
+            attempt += 1
+            self.limiter.acquire()
+            try:
+                return parse(self._attempt(request_text, send))
+            except ProviderError as error:
+                self.scrub_error(error)
+                if not error.retryable or attempt >= self.policy.max_attempts:
+                    if error.retryable:
+                        error.message += f" (gave up after {attempt} attempts)"
+                        error.args = (error.message,)
+                    _log.warning("%s: %s", self.provider, error)
+                    raise
+                self._pause_or_fail(error, attempt)
 
     def get(
         self,
@@ -151,18 +171,36 @@ class ReadClient(Channel):
         """
         query = sorted(params.items())
         request_text = f"GET {path}" + (f"?{urlencode(query, safe=':,')}" if query else "")
-        attempt = 0
-        while True:
-            attempt += 1
-            self.limiter.acquire()
-            try:
-                return parse(self._attempt(path, query, request_text))
-            except ProviderError as error:
-                self.scrub_error(error)
-                if not error.retryable or attempt >= self.policy.max_attempts:
-                    if error.retryable:
-                        error.message += f" (gave up after {attempt} attempts)"
-                        error.args = (error.message,)
-                    _log.warning("%s: %s", self.provider, error)
-                    raise
-                self._pause_or_fail(error, attempt)
+        return self._retrying(
+            request_text,
+            lambda: self._send("GET", path, request_text, query=query),
+            parse,
+        )
+
+    def post(
+        self,
+        path: str,
+        form: Callable[[], Mapping[str, str]],
+        *,
+        parse: Callable[[Response], T],
+        sign: Signer | None = None,
+    ) -> T:
+        """POST an idempotent query (a balance, an order by id), retried like a GET.
+
+        Only for requests that change nothing at the other end: writes go through
+        :class:`~quant_net.WriteClient`.
+
+        Args:
+            path: the provider's own path (``/0/private/QueryOrders``).
+            form: makes the body's fields, once per attempt, so that each attempt carries a
+                fresh nonce (never recorded or logged).
+            parse: as for :meth:`get`.
+            sign: headers computed from the path and each attempt's exact body bytes.
+
+        Raises:
+            ProviderError: as for :meth:`get`.
+        """
+        request_text = f"POST {path}"
+        return self._retrying(
+            request_text, lambda: self._send_form(path, request_text, form(), sign), parse
+        )

@@ -39,13 +39,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from typing import Final, TypeVar, Unpack
-from urllib.parse import urlencode
 
 import httpx
 
 from quant_core import Clock
 from quant_net import _reasons as reasons
-from quant_net._channel import Channel, ChannelOptions, Response
+from quant_net._channel import Channel, ChannelOptions, Response, Signer
 from quant_net._errors import ProviderError, UnknownOutcomeError, WriteNotSentError
 from quant_net._policy import WritePolicy
 
@@ -95,10 +94,10 @@ class WriteClient(Channel):
         )
 
     def _attempt(
-        self, path: str, body: bytes, request_text: str, headers: Mapping[str, str]
+        self, path: str, request_text: str, form: Mapping[str, str], sign: Signer | None
     ) -> Response:
         try:
-            return self._send("POST", path, request_text, content=body, extra_headers=headers)
+            return self._send_form(path, request_text, form, sign)
         except _NOT_SENT as exc:
             raise WriteNotSentError(
                 self.scrub(f"{self.provider}: {type(exc).__name__} for {request_text}: not sent"),
@@ -123,7 +122,7 @@ class WriteClient(Channel):
         form: Mapping[str, str],
         *,
         parse: Callable[[Response], T],
-        sign: Callable[[str, bytes], Mapping[str, str]] | None = None,
+        sign: Signer | None = None,
     ) -> T:
         """POST ``form`` (form-encoded, in the given order) to ``base_url + path``, once.
 
@@ -143,13 +142,9 @@ class WriteClient(Channel):
             ProviderError: a definitive refusal from the parse callback.
         """
         request_text = f"POST {path}"
-        body = urlencode(list(form.items())).encode("ascii")
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        if sign is not None:
-            headers.update(sign(path, body))
         self.limiter.acquire()
         try:
-            return parse(self._attempt(path, body, request_text, headers))
+            return parse(self._attempt(path, request_text, form, sign))
         except ProviderError as error:
             self.scrub_error(error)
             known = isinstance(error, UnknownOutcomeError | WriteNotSentError)
