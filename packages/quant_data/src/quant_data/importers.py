@@ -46,6 +46,7 @@ import attrs
 from quant_core import NS_PER_SECOND, Clock, Timeframe, ValidationError, iso_to_ns
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 from quant_data import reasons
+from quant_data.providers.coinapi import PERIOD_IDS
 from quant_data.records import FetchedPage, RawPage, SourceBar
 from quant_data.trades import Trade, trades_to_bars
 from quant_net import kraken
@@ -88,16 +89,7 @@ _QUOTES = (
     "ETH",
 )
 _KRAKEN_MINUTES = {minutes: tf.value for tf, minutes in kraken.INTERVALS.items()}
-_COINAPI_PERIODS = {
-    "1MIN": "1m",
-    "5MIN": "5m",
-    "15MIN": "15m",
-    "30MIN": "30m",
-    "1HRS": "1h",
-    "4HRS": "4h",
-    "1DAY": "1d",
-    "7DAY": "1w",
-}
+_COINAPI_PERIODS = {pid: tf.value for pid, tf in PERIOD_IDS.items()}
 _MAX_SKIP_NOTES = 50
 
 

@@ -14,8 +14,6 @@
 Examples:
     >>> iso7(1_483_228_800 * 10**9)
     '2017-01-01T00:00:00.0000000Z'
-    >>> PERIODS["1HRS"].value
-    '1h'
 """
 
 from __future__ import annotations
@@ -26,24 +24,13 @@ from typing import TYPE_CHECKING, Any
 from quant_core import NS_PER_SECOND, Timeframe, ValidationError, iso_to_ns, ns_to_datetime
 from quant_data.emulator.book import is_no_trade
 from quant_data.emulator.wire import Page, Reply, json_bytes, raw_number, render_json
+from quant_data.providers.coinapi import PERIOD_IDS
 from quant_data.records import SourceBar
 
 if TYPE_CHECKING:
     from quant_data.emulator.server import Emulator
 
-__all__ = ["PERIODS", "failure", "handle", "iso7", "throttled"]
-
-PERIODS: Mapping[str, Timeframe] = {
-    "1MIN": Timeframe.M1,
-    "5MIN": Timeframe.M5,
-    "15MIN": Timeframe.M15,
-    "30MIN": Timeframe.M30,
-    "1HRS": Timeframe.H1,
-    "4HRS": Timeframe.H4,
-    "1DAY": Timeframe.D1,
-    "7DAY": Timeframe.W1,
-}
-"""CoinAPI ``period_id`` → our timeframe (the ids this emulator serves)."""
+__all__ = ["failure", "handle", "iso7", "throttled"]
 
 ERROR_401 = {"error": "Invalid API key"}
 ERROR_403 = {
@@ -160,7 +147,7 @@ def handle(
     if len(parts) != 4 or parts[:2] != ["v1", "ohlcv"] or parts[3] != "history":
         return _json(404, {"error": "Not found"})
     pieces = parts[2].split("_")
-    tf = PERIODS.get(query.get("period_id", ""))
+    tf = PERIOD_IDS.get(query.get("period_id", ""))
     if tf is None:
         return _json(400, {"error": "Wrong or missing period_id parameter."})
     if len(pieces) != 4 or pieces[0] != "KRAKEN" or pieces[1] != "SPOT":

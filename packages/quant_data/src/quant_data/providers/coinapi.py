@@ -45,7 +45,7 @@ Examples:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 import httpx
@@ -67,22 +67,35 @@ from quant_net import (
     parse_reset_time,
 )
 
-__all__ = ["COINAPI_BASE_URL", "COINAPI_PERIODS", "CoinApiProvider", "coinapi_symbol_id"]
+__all__ = [
+    "COINAPI_BASE_URL",
+    "COINAPI_PERIODS",
+    "PERIOD_IDS",
+    "CoinApiProvider",
+    "coinapi_symbol_id",
+]
 
 COINAPI_BASE_URL: Final = "https://rest.coinapi.io"
 """The production REST root."""
 
-COINAPI_PERIODS: Final = {
-    Timeframe.M1: "1MIN",
-    Timeframe.M5: "5MIN",
-    Timeframe.M15: "15MIN",
-    Timeframe.M30: "30MIN",
-    Timeframe.H1: "1HRS",
-    Timeframe.H4: "4HRS",
-    Timeframe.D1: "1DAY",
+PERIOD_IDS: Final[Mapping[str, Timeframe]] = {
+    "1MIN": Timeframe.M1,
+    "5MIN": Timeframe.M5,
+    "15MIN": Timeframe.M15,
+    "30MIN": Timeframe.M30,
+    "1HRS": Timeframe.H1,
+    "4HRS": Timeframe.H4,
+    "1DAY": Timeframe.D1,
+    "7DAY": Timeframe.W1,
 }
-"""``period_id`` per timeframe. Weekly is absent: CoinAPI's ``7DAY`` grid is not documented to
-start on Monday, so it would not line up with :meth:`quant_core.Timeframe.floor`."""
+"""Every CoinAPI ``period_id`` this SDK reads (file names, the emulator) → our timeframe."""
+
+COINAPI_PERIODS: Final[Mapping[Timeframe, str]] = {
+    tf: pid for pid, tf in PERIOD_IDS.items() if tf is not Timeframe.W1
+}
+"""``period_id`` per timeframe the adapter requests. Weekly is absent: CoinAPI's ``7DAY`` grid
+is not documented to start on Monday, so it would not line up with
+:meth:`quant_core.Timeframe.floor`."""
 
 NAME: Final = "coinapi"
 
