@@ -204,7 +204,7 @@ def test_required_bundle_missing_stops_with_exit_3(
 
 
 def _bundle_keys(tmp_path: Path) -> Path:
-    from quant_bundle import generate_key, write_keypair
+    from quant_bundle.keys import generate_key, write_keypair
 
     keys = tmp_path / "fresh-keys"
     write_keypair(generate_key(), keys, "fresh", private=False)

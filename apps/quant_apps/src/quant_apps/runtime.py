@@ -46,13 +46,13 @@ from quant_bundle import (
     BundleStore,
     Manifest,
     RuntimeVersions,
-    TrustStore,
     load_active_bundle,
     parse_manifest,
     reasons,
     verify_installed,
     verify_release,
 )
+from quant_bundle.keys import TrustStore
 from quant_core import Bar, Clock, Instrument, Prediction, Predictor
 
 __all__ = [

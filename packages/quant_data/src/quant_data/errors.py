@@ -28,22 +28,18 @@ __all__ = [
 # --- store
 
 
-class StoreError(StorageError):
+class StoreError(StorageError, reason=reasons.STORE_ERROR):
     """The market-data store could not be opened, read or written (exit code 1)."""
 
-    default_reason = reasons.STORE_ERROR
 
-
-class StoreIntegrityError(IntegrityError):
+class StoreIntegrityError(IntegrityError, reason=reasons.STORE_VERSIONS_BROKEN):
     """The store's contents failed verification (exit code 3)."""
-
-    default_reason = reasons.STORE_VERSIONS_BROKEN
 
 
 # --- providers
 
 
-class ProviderError(QuantRuntimeError):
+class ProviderError(QuantRuntimeError, reason=reasons.PROVIDER_ERROR):
     """A market-data provider call failed (exit code 1).
 
     The message names the provider, the request (never a credential) and the provider's own
@@ -63,8 +59,6 @@ class ProviderError(QuantRuntimeError):
         ('PROVIDER_RATE_LIMITED', True, 1)
     """
 
-    default_reason = reasons.PROVIDER_ERROR
-
     def __init__(
         self,
         message: str,
@@ -82,16 +76,12 @@ class ProviderError(QuantRuntimeError):
         self.retry_after_s = retry_after_s
 
 
-class ProviderUsageError(QuantUsageError):
+class ProviderUsageError(QuantUsageError, reason=reasons.PROVIDER_TIMEFRAME_UNSUPPORTED):
     """A provider was asked for something it cannot serve (a timeframe, a symbol; exit 2)."""
-
-    default_reason = reasons.PROVIDER_TIMEFRAME_UNSUPPORTED
 
 
 # --- emulator and importers
 
 
-class EmulatorUsageError(QuantUsageError):
+class EmulatorUsageError(QuantUsageError, reason=reasons.EMULATOR_INVALID):
     """The emulator was started with unusable options (exit code 2)."""
-
-    default_reason = reasons.EMULATOR_INVALID
