@@ -12,8 +12,8 @@ import pytest
 
 from quant_bundle import BundleSpec, BundleStore, RuntimeVersions, build_release, verify_installed
 from quant_bundle.keys import PrivateKey, TrustStore, generate_key
+from quant_core import SimClock
 from quant_core.audit import read_audit_log
-from quant_core.clock import SimClock
 
 SCHEMA = "sha256:" + "ab" * 32
 RUNTIME = RuntimeVersions(app="0.1.0", backend="0.1.0", model="0.1.0", feature_schema_hash=SCHEMA)

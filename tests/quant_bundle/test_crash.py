@@ -21,7 +21,7 @@ SCRIPT = """
 import os, sys, pathlib
 from quant_bundle import BundleStore, RuntimeVersions
 from quant_bundle.keys import TrustStore, generate_key
-from quant_core.clock import SimClock
+from quant_core import SimClock
 
 root, release, target, nth, mode = sys.argv[1:6]
 seen = {"n": 0}

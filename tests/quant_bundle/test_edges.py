@@ -24,7 +24,7 @@ from quant_bundle import (
 from quant_bundle._manifest import parse_manifest
 from quant_bundle.keys import TrustStore, load_private_key, load_public_key, sign_document
 from quant_bundle.update import DirectorySource, apply_update, check_update, write_pointer
-from quant_core.canonical import canonical_json
+from quant_core import canonical_json
 
 from .conftest import SCHEMA, Kit
 

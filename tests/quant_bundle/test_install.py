@@ -113,7 +113,7 @@ def test_bnd05_rollback_and_version_reuse_survive_restart(kit: Kit, unchanged: U
         "import sys, pathlib\n"
         "from quant_bundle import BundleRejectedError, BundleStore\n"
         "from quant_bundle.keys import TrustStore, generate_key\n"
-        "from quant_core.clock import SimClock\n"
+        "from quant_core import SimClock\n"
         "trust = TrustStore.from_keys([generate_key(seed=b'\\x01' * 32).public])\n"
         "store = BundleStore(pathlib.Path(sys.argv[1]), trust, SimClock(5))\n"
         "try:\n    store.install(pathlib.Path(sys.argv[2]))\n"

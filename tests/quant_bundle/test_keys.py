@@ -22,7 +22,7 @@ from quant_bundle.keys import (
     verify_signatures,
     write_keypair,
 )
-from quant_core.canonical import canonical_json
+from quant_core import canonical_json
 
 from .conftest import Kit
 

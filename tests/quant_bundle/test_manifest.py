@@ -19,7 +19,7 @@ from quant_bundle._manifest import (
     safe_path,
     strict_json,
 )
-from quant_core.canonical import canonical_json
+from quant_core import canonical_json
 
 from .conftest import SCHEMA, Kit
 

@@ -25,7 +25,7 @@ from quant_bundle.update import (
     verify_pointer,
     write_pointer,
 )
-from quant_core.clock import NS_PER_SECOND
+from quant_core import NS_PER_SECOND
 
 from .conftest import Kit
 

@@ -14,7 +14,8 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from quant_core import Secret, SimClock, Timeframe, iso_to_ns, ns_to_iso
+from quant_core import SimClock, Timeframe, iso_to_ns, ns_to_iso
+from quant_core.settings import Secret
 from quant_data.errors import ProviderError, ProviderUsageError
 from quant_data.http import HttpPolicy
 from quant_data.providers import CoinApiProvider, coinapi_symbol_id

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from quant_core import SimClock, Timeframe, UniverseError
+from quant_core import SimClock, Timeframe
+from quant_core.errors import UniverseError
 from quant_data.errors import ProviderError, ProviderUsageError
 from quant_data.http import HttpPolicy
 from quant_data.providers import KrakenPublicProvider, kraken_interval, kraken_pair

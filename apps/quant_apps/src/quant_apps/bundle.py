@@ -52,7 +52,7 @@ from quant_bundle.keys import (
     write_keypair,
 )
 from quant_bundle.update import apply_update, check_update, open_source, write_pointer
-from quant_core.clock import NS_PER_SECOND
+from quant_core import NS_PER_SECOND
 from quant_core.errors import QuantUsageError
 
 __all__ = ["KEYRING_SERVICE", "app", "require_bundle", "runtime_versions"]

@@ -1,6 +1,6 @@
 """The bundle manifest: schema, strict parsing, safe names and compatibility (pure).
 
-``manifest.json`` is canonical JSON (:mod:`quant_core.canonical`) of one object with exactly
+``manifest.json`` is canonical JSON (:func:`quant_core.canonical_json`) of one object with exactly
 these keys::
 
     schema                    "quant.bundle.manifest/1"
@@ -38,7 +38,7 @@ import attrs
 
 from quant_bundle import reasons
 from quant_bundle._errors import BundleRejectedError
-from quant_core.canonical import canonical_json, content_hash
+from quant_core import canonical_json, content_hash
 from quant_core.errors import CanonicalizationError
 
 __all__ = [

@@ -19,7 +19,7 @@ import attrs
 from quant_bundle import reasons
 from quant_bundle._errors import BundleRejectedError, BundleStorageError
 from quant_bundle._manifest import Manifest, parse_version
-from quant_core.convert import structure, unstructure
+from quant_core import structure, unstructure
 from quant_core.errors import QuantError
 
 __all__ = [

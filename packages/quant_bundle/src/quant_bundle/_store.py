@@ -26,7 +26,7 @@ Examples:
     >>> import tempfile, pathlib
     >>> from quant_bundle import BundleStore
     >>> from quant_bundle.keys import TrustStore, generate_key
-    >>> from quant_core.clock import SimClock
+    >>> from quant_core import SimClock
     >>> key = generate_key(seed=bytes(32))
     >>> store = BundleStore(pathlib.Path(tempfile.mkdtemp()), TrustStore.from_keys([key.public]),
     ...                     SimClock(0))
@@ -66,9 +66,8 @@ from quant_bundle._manifest import (
 )
 from quant_bundle._state import CHECKPOINTS, BundleState, InstallResult, version_of
 from quant_bundle.keys import TrustStore
+from quant_core import Clock, canonical_json
 from quant_core.audit import AuditLog
-from quant_core.canonical import canonical_json
-from quant_core.clock import Clock
 from quant_core.errors import QuantError
 from quant_core.files import fsync_dir, write_files_synced
 

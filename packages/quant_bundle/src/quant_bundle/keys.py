@@ -36,7 +36,7 @@ from quant_bundle import reasons
 from quant_bundle._errors import BundleRejectedError, BundleStorageError
 from quant_bundle._io import read_capped
 from quant_bundle._manifest import strict_json
-from quant_core.canonical import canonical_json
+from quant_core import canonical_json
 from quant_core.files import write_file_atomic
 
 __all__ = [

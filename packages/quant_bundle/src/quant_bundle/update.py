@@ -45,9 +45,7 @@ from quant_bundle._release import verify_manifest
 from quant_bundle._state import InstallResult, check_floor
 from quant_bundle._store import BundleStore
 from quant_bundle.keys import PrivateKey, TrustStore, sign_document, verify_signatures
-from quant_core.canonical import canonical_json
-from quant_core.clock import NS_PER_SECOND, Clock
-from quant_core.convert import unstructure
+from quant_core import NS_PER_SECOND, Clock, canonical_json, unstructure
 
 __all__ = [
     "POINTER_MAX_BYTES",

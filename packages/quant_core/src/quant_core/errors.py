@@ -24,7 +24,7 @@ in one way: its default reason code (and, for a new branch, its exit code) as cl
 ``class BundleMissingError(BundleRejectedError, reason=reasons.BUNDLE_MISSING)``. Business
 outcomes such as a risk check rejecting an order are *values*, not exceptions.
 
-Messages never contain secret values: :class:`quant_core.secret.Secret` masks itself.
+Messages never contain secret values: :class:`~quant_core.settings.Secret` masks itself.
 """
 
 from __future__ import annotations

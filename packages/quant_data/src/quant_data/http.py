@@ -4,18 +4,18 @@ Every adapter sends its requests through one :class:`HttpClient`, which
 
 - applies the :class:`HttpPolicy` timeout to each request;
 - takes a token from a per-provider :class:`RateLimiter` (a token bucket on the injected
-  :class:`~quant_core.clock.Clock`) before each request, and honours pauses that the adapter
+  :class:`~quant_core.Clock`) before each request, and honours pauses that the adapter
   derives from the provider's rate-limit headers;
 - retries *retryable* failures (HTTP 408/425/429/5xx, timeouts, connection errors, truncated or
   malformed bodies, and any :class:`~quant_data.errors.ProviderError` whose ``retryable`` is
   set) with exponential backoff and jitter; the jitter comes from a generator seeded through
-  :func:`quant_core.rng.generator`, and ``Retry-After`` raises the delay to what the provider
+  :func:`quant_core.generator`, and ``Retry-After`` raises the delay to what the provider
   asked for; fatal failures (bad credentials, unknown symbol, bad request) raise at once;
-- waits only through an injected ``sleep`` — with a :class:`~quant_core.clock.SimClock`,
+- waits only through an injected ``sleep`` — with a :class:`~quant_core.SimClock`,
   :func:`sim_sleep` advances the clock instead of the process sleeping, so tests run instantly
   and every delay is reproducible;
 - never lets a credential out: auth headers are built at the point of sending from a
-  :class:`~quant_core.secret.Secret`, log lines show :func:`redact_headers` output, the
+  :class:`~quant_core.settings.Secret`, log lines show :func:`redact_headers` output, the
   canonical request text recorded in :class:`~quant_data.records.RawPage` holds the path and the
   query only, and any error text a provider echoes is scrubbed of the secret's value.
 
@@ -53,11 +53,9 @@ from urllib.parse import urlencode
 import attrs
 import httpx
 
-from quant_core import Clock, SimClock
-from quant_core.clock import NS_PER_SECOND, iso_to_ns
+from quant_core import NS_PER_SECOND, Clock, SimClock, generator, iso_to_ns
 from quant_core.errors import QuantError
-from quant_core.rng import generator
-from quant_core.secret import MASK, Secret
+from quant_core.settings import MASK, Secret
 from quant_data import reasons
 from quant_data.errors import ProviderError
 from quant_data.records import RawPage

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from quant_core import Clock
-from quant_core.secret import Secret
+from quant_core.settings import Secret
 from quant_data import reasons
 from quant_data.errors import ProviderError
 from quant_data.http import HttpClient, HttpPolicy, RateLimiter, Response

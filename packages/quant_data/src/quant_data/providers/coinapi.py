@@ -50,10 +50,9 @@ from typing import Any, Final
 
 import httpx
 
-from quant_core import Clock, Timeframe
-from quant_core.clock import iso_to_ns, ns_to_iso
+from quant_core import Clock, Timeframe, iso_to_ns, ns_to_iso
 from quant_core.errors import QuantError
-from quant_core.secret import Secret
+from quant_core.settings import Secret
 from quant_data import reasons
 from quant_data.errors import ProviderError, ProviderUsageError
 from quant_data.http import HttpPolicy, RateLimiter, Response, parse_reset_time
