@@ -43,6 +43,7 @@ from quant_bundle._state import (
     CHECKPOINTS,
     BundleFallback,
     BundleState,
+    InstallOutcome,
     InstallResult,
     LoadedBundle,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "BundleState",
     "BundleStorageError",
     "BundleStore",
+    "InstallOutcome",
     "InstallResult",
     "LoadedBundle",
     "Manifest",

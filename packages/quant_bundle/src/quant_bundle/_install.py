@@ -31,7 +31,14 @@ from quant_bundle._manifest import (
     Manifest,
 )
 from quant_bundle._release import verify_manifest
-from quant_bundle._state import BundleState, InstallResult, check_floor, store_name, version_of
+from quant_bundle._state import (
+    BundleState,
+    InstallOutcome,
+    InstallResult,
+    check_floor,
+    store_name,
+    version_of,
+)
 from quant_core.errors import QuantError
 from quant_core.files import fsync_dir, write_files_synced
 
@@ -79,7 +86,11 @@ class _Attempt:
                 raise storage_error(exc, "install failed") from None
         except QuantError as exc:
             self.target.restore(self.state)
-            outcome = "rolled_back" if exc.reason_code == reasons.ROLLED_BACK else "rejected"
+            outcome = (
+                InstallOutcome.ROLLED_BACK
+                if exc.reason_code == reasons.ROLLED_BACK
+                else InstallOutcome.REJECTED
+            )
             self.target.record_attempt(outcome, exc.reason_code, self.state, self.checks, self.info)
             raise
         finally:
@@ -178,7 +189,7 @@ class _Attempt:
             self.target.write_state(final)
         self.target.collect_garbage(final)
         result = InstallResult(
-            "installed",
+            InstallOutcome.INSTALLED,
             manifest.bundle_version,
             manifest.digest,
             version_of(old) if old else None,

@@ -250,6 +250,7 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as the JSON object written to ``manifest.json``."""
+        # Hand-written: the signed file format nests archive and signature and adds constants.
         return {
             "schema": MANIFEST_SCHEMA,
             "bundle_version": self.bundle_version,

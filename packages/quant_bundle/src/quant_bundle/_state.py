@@ -11,6 +11,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +28,7 @@ __all__ = [
     "STATE_SCHEMA",
     "BundleFallback",
     "BundleState",
+    "InstallOutcome",
     "InstallResult",
     "LoadedBundle",
     "check_floor",
@@ -87,11 +89,26 @@ class BundleState:
             raise mismatch from None
 
 
+class InstallOutcome(StrEnum):
+    """What an install, rollback or integrity check did (the ``outcome`` of results and audits)."""
+
+    INSTALLED = "installed"
+    """A new bundle is active."""
+    ROLLED_BACK = "rolled_back"
+    """The previous bundle is active again (operator rollback, or a failed health check)."""
+    RECOVERED = "recovered"
+    """The active bundle was corrupt and the previous known-good one took its place."""
+    OK = "ok"
+    """The active bundle verified; nothing changed."""
+    REJECTED = "rejected"
+    """The attempt was refused; nothing changed."""
+
+
 @attrs.frozen
 class InstallResult:
     """The outcome of an install, rollback or repair that changed (or confirmed) the store."""
 
-    outcome: str
+    outcome: InstallOutcome
     version: str | None
     manifest_digest: str | None
     previous_version: str | None

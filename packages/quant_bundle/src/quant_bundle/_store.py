@@ -64,7 +64,13 @@ from quant_bundle._manifest import (
     parse_version,
     strict_json,
 )
-from quant_bundle._state import CHECKPOINTS, BundleState, InstallResult, version_of
+from quant_bundle._state import (
+    CHECKPOINTS,
+    BundleState,
+    InstallOutcome,
+    InstallResult,
+    version_of,
+)
 from quant_bundle.keys import TrustStore
 from quant_core import Clock, canonical_json
 from quant_core.audit import AuditLog
@@ -368,7 +374,7 @@ class BundleStore:
 
     def record_attempt(
         self,
-        outcome: str,
+        outcome: InstallOutcome,
         reason: str | None,
         state: BundleState,
         checks: list[str],
@@ -377,7 +383,7 @@ class BundleStore:
         """Audit a refused or rolled-back attempt (skipped where the disk refuses the write).
 
         Args:
-            outcome: ``"rejected"`` or ``"rolled_back"``.
+            outcome: ``REJECTED`` or ``ROLLED_BACK``.
             reason: the refusal's reason code.
             state: the state before the attempt.
             checks: the checks that passed before the refusal.
@@ -405,9 +411,11 @@ class BundleStore:
         """
         with self.locked():
             state = self.read_state()
-            return self._rollback(state, "rolled_back", None)
+            return self._rollback(state, InstallOutcome.ROLLED_BACK, None)
 
-    def _rollback(self, state: BundleState, outcome: str, reason: str | None) -> InstallResult:
+    def _rollback(
+        self, state: BundleState, outcome: InstallOutcome, reason: str | None
+    ) -> InstallResult:
         target = state.history[-2] if len(state.history) > 1 else None
         try:
             if target is None:
@@ -424,7 +432,11 @@ class BundleStore:
         except BundleRejectedError as exc:
             self.audit.append(
                 "bundle.rollback",
-                {"outcome": "rejected", "reason_code": exc.reason_code, "from": state.active},
+                {
+                    "outcome": InstallOutcome.REJECTED,
+                    "reason_code": exc.reason_code,
+                    "from": state.active,
+                },
             )
             raise
         try:
@@ -469,7 +481,11 @@ class BundleStore:
             try:
                 manifest = verify_installed(self.store / state.active, self.trust, self.runtime)
             except BundleRejectedError as exc:
-                return self._rollback(state, "recovered", exc.reason_code)
+                return self._rollback(state, InstallOutcome.RECOVERED, exc.reason_code)
             return InstallResult(
-                "ok", manifest.bundle_version, manifest.digest, None, ("signature", "files")
+                InstallOutcome.OK,
+                manifest.bundle_version,
+                manifest.digest,
+                None,
+                ("signature", "files"),
             )

@@ -80,6 +80,7 @@ class PublicKey:
 
     def to_dict(self) -> dict[str, str]:
         """The key as its ``*.pub`` JSON object."""
+        # Hand-written: the key file format carries the algorithm and the key id beside the hex.
         return {"algorithm": "ed25519", "key_id": self.key_id, "public_key": self.raw.hex()}
 
     def __repr__(self) -> str:

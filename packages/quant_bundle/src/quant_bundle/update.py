@@ -42,7 +42,7 @@ from quant_bundle._manifest import (
     strict_json,
 )
 from quant_bundle._release import verify_manifest
-from quant_bundle._state import InstallResult, check_floor
+from quant_bundle._state import InstallOutcome, InstallResult, check_floor
 from quant_bundle._store import BundleStore
 from quant_bundle.keys import PrivateKey, TrustStore, sign_document, verify_signatures
 from quant_core import NS_PER_SECOND, Clock, canonical_json, unstructure
@@ -413,7 +413,7 @@ def apply_update(source: ReleaseSource, store: BundleStore, *, now_ns: int) -> I
                 raise storage_error(exc, "download failed") from None
         except BundleRejectedError as exc:
             store.record_attempt(
-                "rejected",
+                InstallOutcome.REJECTED,
                 exc.reason_code,
                 state,
                 ["download"],
