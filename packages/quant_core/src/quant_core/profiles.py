@@ -331,6 +331,8 @@ class ProfileVersion(Generic[P]):
 
     def to_record(self) -> dict[str, Any]:
         """The version as plain data (what the profile store writes)."""
+        # Hand-written: the stored and hashed record adds the profile kind and names the
+        # profile's converted fields ``values``.
         return {
             "kind": self.profile.KIND,
             "name": self.name,
