@@ -174,7 +174,7 @@ class _Attempt:
             active=name,
             history=(*state.history, name),
         )
-        # The commit point. A failure before state.json is replaced is undone by _restore.
+        # The commit point. A failure before state.json is replaced is undone by restore().
         self.target.swap_link("current", name, cp="current_tmp_linked")
         self.target.checkpoint("current_swapped")
         self.target.write_state(new_state)

@@ -87,6 +87,7 @@ class AuditRecord:
 
     def body(self) -> dict[str, Any]:
         """The record without its hash: what the hash is computed over."""
+        # Hand-written: the audit line format hashes exactly these five fields.
         return {
             "seq": self.seq,
             "ts_ns": self.ts_ns,
