@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from quant_core import Secret, SimClock, Timeframe, iso_to_ns
+from quant_core import SimClock, Timeframe, iso_to_ns
+from quant_core.settings import Secret
 from quant_data.backfill import backfill, minimum_requests
 from quant_data.emulator import serve_emulator
 from quant_data.providers import CoinApiProvider

@@ -41,17 +41,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
-from quant_core import (
-    Bar,
-    HorizonForecast,
-    InMemoryFeed,
-    Instrument,
-    Prediction,
-    RiskProfile,
-    StrategyProfile,
-    Timeframe,
-    generator,
-)
+from quant_core import Bar, Instrument, Timeframe, generator
+from quant_core.events import HorizonForecast, InMemoryFeed, Prediction
+from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_exec.engine import BacktestConfig, run_backtest
 from quant_exec.fees import FeeSchedule, FeeTier
 from quant_exec.slippage import SlippageModel

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 
 import nacl.signing
 
-from quant_bundle import BundleSpec, TrustStore, build_release, generate_key, verify_release
-from quant_core.rng import generator
+from quant_bundle import BundleSpec, build_release, verify_release
+from quant_bundle.keys import TrustStore, generate_key
+from quant_core import generator
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
     from benchmarks._harness import best_seconds, run_cli, throughput_lines

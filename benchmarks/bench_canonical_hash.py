@@ -16,8 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from quant_core.canonical import content_hash
-from quant_core.rng import generator
+from quant_core import content_hash, generator
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
     from benchmarks._harness import best_seconds, run_cli, throughput_lines

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from quant_core.rng import generator
+from quant_core import generator
 from quant_models.features import DEFAULT_WORKERS, FeatureConfig, compute_features
 from quant_models.panel import Panel
 

@@ -18,7 +18,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from quant_core import Bar, Instrument, Prediction, Timeframe, iso_to_ns
+from quant_core import Bar, Instrument, Timeframe, iso_to_ns
+from quant_core.events import Prediction
 from quant_data.synthetic import SyntheticMarket
 from quant_models.features import FeatureConfig
 from quant_models.panel import Panel

@@ -18,7 +18,7 @@ import lightgbm as lgb
 import numpy as np
 import xgboost as xgb
 
-from quant_core.rng import generator
+from quant_core import generator
 from quant_models.models import get_family
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``

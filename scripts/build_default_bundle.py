@@ -318,7 +318,7 @@ def _month_bootstrap(oof: Any, draws: int = 2000) -> dict[tuple[int, str], dict[
     import numpy as np
     import pandas as pd
 
-    from quant_core.rng import generator
+    from quant_core import generator
 
     frame = oof.assign(
         month=pd.to_datetime(oof["open_time_ns"], unit="ns", utc=True).dt.strftime("%Y-%m"),

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from quant_bundle import BundleRejectedError, TrustStore, extract_archive, verify_release
+from quant_bundle import BundleRejectedError, extract_archive, verify_release
+from quant_bundle.keys import TrustStore
 from quant_models.persistence import load_model_set
 from quant_models.pipeline import load_config
 

@@ -1,7 +1,7 @@
 """A Griffe extension that lets the API reference read quant's docstrings as written.
 
 quant's docstrings use the Google style with Sphinx cross-reference roles
-(``:class:`~quant_core.clock.Clock```), which read well in ``help()`` and editors, and
+(``:class:`~quant_core.Clock```), which read well in ``help()`` and editors, and
 reStructuredText literal blocks introduced by ``::``. Griffe's Google parser, which
 mkdocstrings uses, renders roles and ``::`` as plain text. Before a docstring is parsed, this
 extension rewrites its text for the documentation site (never the code):

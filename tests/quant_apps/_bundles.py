@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from quant_bundle import BundleSpec, build_release, generate_key, write_keypair
+from quant_bundle import BundleSpec, build_release
+from quant_bundle.keys import generate_key, write_keypair
 from quant_core import Timeframe
 from quant_data import Dataset, SyntheticMarket, write_dataset
 

@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 from quant_apps.cli import app
 from quant_bundle import reasons
-from quant_core import Bar, Instrument, Prediction
+from quant_core import Bar, Instrument
 from quant_core import reasons as core_reasons
+from quant_core.events import Prediction
 from quant_data import Dataset, write_dataset
 from quant_exec import write_predictions
 from quant_exec.decisions import log_hash, read_decision_log

@@ -13,9 +13,8 @@ from typer.testing import CliRunner
 
 from quant_apps import config, doctor
 from quant_apps.cli import app
-from quant_core import reasons
+from quant_core import SimClock, reasons
 from quant_core.audit import AuditLog
-from quant_core.clock import SimClock
 from quant_core.errors import StorageError, ValidationError
 from quant_core.settings import Settings
 

@@ -204,7 +204,7 @@ def test_required_bundle_missing_stops_with_exit_3(
 
 
 def _bundle_keys(tmp_path: Path) -> Path:
-    from quant_bundle import generate_key, write_keypair
+    from quant_bundle.keys import generate_key, write_keypair
 
     keys = tmp_path / "fresh-keys"
     write_keypair(generate_key(), keys, "fresh", private=False)
@@ -339,7 +339,7 @@ def test_daily_only_files_have_no_hourly_bars_to_trade(tmp_path: Path) -> None:
 
 
 def test_run_demo_refuses_an_empty_coin_list(tmp_path: Path) -> None:
-    from quant_core import QuantUsageError
+    from quant_core.errors import QuantUsageError
 
     with pytest.raises(QuantUsageError):
         demo.run_demo(demo.DemoOptions(out=tmp_path / "o", symbols=()))

@@ -19,7 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from quant_apps.cli import app
-from quant_core import InMemoryFeed, SimClock, Timeframe, ValidationError
+from quant_core import SimClock, Timeframe
+from quant_core.errors import ValidationError
+from quant_core.events import InMemoryFeed
 from quant_data.emulator import Emulator, start_emulator
 from quant_data.store import Store
 from quant_data.synthetic import SyntheticMarket
@@ -499,7 +501,7 @@ def test_the_command_refuses_to_append_to_a_foreign_file(tmp_path: Path) -> None
 
 def test_the_profile_watcher_refuses_bad_edits_and_ignores_no_change(tmp_path: Path) -> None:
     from quant_apps.paper import ProfileUpdate, ProfileWatcher
-    from quant_core import RiskProfile, StrategyProfile
+    from quant_core.profiles import RiskProfile, StrategyProfile
     from quant_exec import BacktestConfig
 
     path = tmp_path / "profile.json"

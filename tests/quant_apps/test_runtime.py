@@ -23,16 +23,8 @@ from quant_apps.runtime import (
     shipped_trust,
     startup_model,
 )
-from quant_bundle import (
-    BundleRejectedError,
-    BundleSpec,
-    BundleStore,
-    TrustStore,
-    build_release,
-    generate_key,
-    reasons,
-    write_keypair,
-)
+from quant_bundle import BundleRejectedError, BundleSpec, BundleStore, build_release, reasons
+from quant_bundle.keys import TrustStore, generate_key, write_keypair
 from quant_core import Bar, Instrument, SimClock
 from quant_core.errors import QuantUsageError
 from quant_models.persistence import load_model_set

@@ -188,7 +188,7 @@ def test_materialize_reads_the_configured_store(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("QUANT_DATA_DIR", str(tmp_path / "data"))
     (tmp_path / "data").mkdir()
-    from quant_core import QuantError
+    from quant_core.errors import QuantError
 
     with pytest.raises(QuantError):
         train_module._materialize(

@@ -10,18 +10,10 @@ from typing import Any
 
 import pytest
 
-from quant_bundle import (
-    BundleSpec,
-    BundleStore,
-    PrivateKey,
-    RuntimeVersions,
-    TrustStore,
-    build_release,
-    generate_key,
-    verify_installed,
-)
+from quant_bundle import BundleSpec, BundleStore, RuntimeVersions, build_release, verify_installed
+from quant_bundle.keys import PrivateKey, TrustStore, generate_key
+from quant_core import SimClock
 from quant_core.audit import read_audit_log
-from quant_core.clock import SimClock
 
 SCHEMA = "sha256:" + "ab" * 32
 RUNTIME = RuntimeVersions(app="0.1.0", backend="0.1.0", model="0.1.0", feature_schema_hash=SCHEMA)
@@ -101,7 +93,7 @@ class Kit:
         """I1-I6 of the fault-injection catalogue."""
         store = self.store()
         state = store.read_state()
-        current = store._link("current")
+        current = store.link("current")
         if current is not None:  # I1
             verify_installed(self.root / "store" / current, self.trust)
         assert state.active == current  # I2
@@ -114,7 +106,7 @@ class Kit:
             assert tuple(map(int, state.floor_version.split("."))) >= tuple(
                 map(int, floor_before.split("."))
             )
-        previous = store._link("previous")  # I6
+        previous = store.link("previous")  # I6
         if previous is not None:
             assert (self.root / "store" / previous).is_dir()
 

@@ -16,7 +16,7 @@ import pytest
 import zstandard
 
 from quant_bundle import BundleRejectedError, build_archive, extract_archive, reasons
-from quant_bundle.manifest import ArtifactEntry, Manifest
+from quant_bundle._manifest import ArtifactEntry, Manifest
 
 GOOD = b"model weights"
 
@@ -108,7 +108,8 @@ def test_release_bytes_identical_across_processes(tmp_path: Path) -> None:
     script = tmp_path / "build.py"
     script.write_text(
         "import sys, pathlib\n"
-        "from quant_bundle import BundleSpec, build_release, generate_key\n"
+        "from quant_bundle import BundleSpec, build_release\n"
+        "from quant_bundle.keys import generate_key\n"
         "src = pathlib.Path(sys.argv[1])\n"
         "build_release(src, BundleSpec(bundle_version='1.2.3', feature_schema_hash='sha256:00',"
         " training_lineage_metadata={'seed': 7, 'b': [1, 2]}), [generate_key(seed=bytes(32))],"

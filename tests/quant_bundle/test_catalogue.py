@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from quant_bundle import CHECKPOINTS, BundleRejectedError, verify_installed
-from quant_core.clock import SimClock
+from quant_core import SimClock
 
 from .conftest import Kit
 

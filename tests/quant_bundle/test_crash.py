@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from quant_bundle import CHECKPOINTS
-from quant_bundle.install import BundleStore
+from quant_bundle import CHECKPOINTS, BundleStore
 
 from .conftest import Kit
 
 SCRIPT = """
 import os, sys, pathlib
-from quant_bundle import BundleStore, TrustStore, generate_key, RuntimeVersions
-from quant_core.clock import SimClock
+from quant_bundle import BundleStore, RuntimeVersions
+from quant_bundle.keys import TrustStore, generate_key
+from quant_core import SimClock
 
 root, release, target, nth, mode = sys.argv[1:6]
 seen = {"n": 0}
@@ -86,7 +86,7 @@ def test_kill_at_checkpoint_then_recover(
     store.install(kit.release("1.0.0"))
     store.install(kit.release("1.1.0"))
     floor_before = store.read_state().floor_version
-    previous_before = store._link("previous")
+    previous_before = store.link("previous")
     release = kit.release("2.0.0")
     script = tmp_path / "installer.py"
     script.write_text(SCRIPT)
@@ -113,7 +113,7 @@ def test_kill_at_checkpoint_then_recover(
     if expected != "2.0.0" and mode != "rollback":
         assert previous_before is not None
         assert (kit.root / "store" / previous_before).exists()
-        assert recovered._link("previous") == previous_before
+        assert recovered.link("previous") == previous_before
     # The store is usable afterwards: the interrupted install can simply be retried.
     if mode == "install" and expected == "1.1.0":
         assert recovered.install(release).version == "2.0.0"

@@ -16,15 +16,9 @@ from typing import Any
 
 import pytest
 
-from quant_bundle import (
-    BundleSpec,
-    BundleStorageError,
-    build_release,
-    generate_key,
-    load_private_key,
-    write_keypair,
-)
-from quant_bundle.manifest import ARCHIVE_NAME, MANIFEST_NAME, SIGNATURE_NAME
+from quant_bundle import BundleSpec, BundleStorageError, build_release
+from quant_bundle._manifest import ARCHIVE_NAME, MANIFEST_NAME, SIGNATURE_NAME
+from quant_bundle.keys import generate_key, load_private_key, write_keypair
 
 from .conftest import SCHEMA, Kit
 

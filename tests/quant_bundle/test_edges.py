@@ -15,22 +15,16 @@ from quant_bundle import (
     BundleRejectedError,
     BundleSpec,
     BundleStorageError,
-    DirectorySource,
-    TrustStore,
-    apply_update,
+    BundleStore,
     build_release,
-    check_update,
-    load_private_key,
-    load_public_key,
     reasons,
-    sign_document,
     verify_installed,
     verify_release,
-    write_pointer,
 )
-from quant_bundle.install import BundleStore
-from quant_bundle.manifest import parse_manifest
-from quant_core.canonical import canonical_json
+from quant_bundle._manifest import parse_manifest
+from quant_bundle.keys import TrustStore, load_private_key, load_public_key, sign_document
+from quant_bundle.update import DirectorySource, apply_update, check_update, write_pointer
+from quant_core import canonical_json
 
 from .conftest import SCHEMA, Kit
 
@@ -199,14 +193,14 @@ def test_failure_after_commit_is_not_reported_as_success(
     store.install(kit.release("1.0.0"))
     store.install(kit.release("1.1.0"))
 
-    real_gc = BundleStore._gc
+    real_gc = BundleStore.collect_garbage
 
     def gc(self: BundleStore, state: Any) -> list[str]:
         if state.active is not None and state.active.startswith("2.0.0"):
             raise OSError(errno.EIO, "I/O error")
         return real_gc(self, state)
 
-    monkeypatch.setattr(BundleStore, "_gc", gc)
+    monkeypatch.setattr(BundleStore, "collect_garbage", gc)
     assert _code(store.install, kit.release("2.0.0")) == reasons.BUNDLE_IO_FAILED
     monkeypatch.undo()
     assert kit.audit()[-1].data["outcome"] == "rejected"

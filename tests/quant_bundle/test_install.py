@@ -21,14 +21,15 @@ from quant_bundle import (
     BundleFallback,
     BundleMissingError,
     BundleRejectedError,
+    BundleState,
     BundleStorageError,
+    BundleStore,
     LoadedBundle,
     RuntimeVersions,
     load_active_bundle,
     reasons,
     verify_release,
 )
-from quant_bundle.install import BundleState, BundleStore
 from quant_core.errors import QuantError
 
 from .conftest import RUNTIME, SCHEMA, Kit
@@ -110,8 +111,9 @@ def test_bnd05_rollback_and_version_reuse_survive_restart(kit: Kit, unchanged: U
     # A fresh process: the floor is read from disk.
     script = (
         "import sys, pathlib\n"
-        "from quant_bundle import BundleStore, TrustStore, generate_key, BundleRejectedError\n"
-        "from quant_core.clock import SimClock\n"
+        "from quant_bundle import BundleRejectedError, BundleStore\n"
+        "from quant_bundle.keys import TrustStore, generate_key\n"
+        "from quant_core import SimClock\n"
         "trust = TrustStore.from_keys([generate_key(seed=b'\\x01' * 32).public])\n"
         "store = BundleStore(pathlib.Path(sys.argv[1]), trust, SimClock(5))\n"
         "try:\n    store.install(pathlib.Path(sys.argv[2]))\n"
@@ -241,8 +243,9 @@ def test_bnd08_mix_and_match(kit: Kit, unchanged: Unchanged) -> None:
 
 def test_bnd08_file_swapped_from_another_release(kit: Kit, unchanged: Unchanged) -> None:
     """A file from another release inside an otherwise well-formed archive (re-signed pin)."""
-    from quant_bundle import build_archive, sign_document
-    from quant_bundle.manifest import parse_manifest
+    from quant_bundle import build_archive
+    from quant_bundle._manifest import parse_manifest
+    from quant_bundle.keys import sign_document
 
     store = kit.store()
     store.install(kit.release("1.0.0"))
@@ -275,8 +278,9 @@ def test_bnd09_extra_and_missing_members(kit: Kit, unchanged: Unchanged) -> None
 
     import attrs
 
-    from quant_bundle import build_archive, sign_document
-    from quant_bundle.manifest import parse_manifest
+    from quant_bundle import build_archive
+    from quant_bundle._manifest import parse_manifest
+    from quant_bundle.keys import sign_document
 
     store = kit.store()
     store.install(kit.release("1.0.0"))
@@ -519,6 +523,10 @@ def test_state_file_tampering_is_refused(kit: Kit) -> None:
     (kit.root / "state.json").write_text("not json")
     with pytest.raises(BundleStorageError):
         store.read_state()
+    good = BundleState().to_dict()
+    for bad in ({**good, "extra": 1}, {**good, "history": 7}):
+        with pytest.raises(BundleStorageError, match="does not match its schema"):
+            BundleState.from_dict(bad)
 
 
 def test_recovery_repoints_a_broken_current(kit: Kit) -> None:

@@ -9,23 +9,20 @@ from typing import Any
 
 import pytest
 
-from quant_bundle import (
-    BundleRejectedError,
+from quant_bundle import BundleRejectedError, BundleStorageError, reasons, verify_release
+from quant_bundle.keys import (
+    PrivateKey,
     TrustStore,
     generate_key,
     load_private_key,
     load_public_key,
     make_rotation,
     private_key_from_hex,
-    reasons,
     sign_document,
-    verify_release,
     verify_signatures,
     write_keypair,
 )
-from quant_bundle.errors import BundleStorageError
-from quant_bundle.keys import PrivateKey
-from quant_core.canonical import canonical_json
+from quant_core import canonical_json
 
 from .conftest import Kit
 

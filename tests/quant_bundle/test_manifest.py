@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quant_bundle import BundleRejectedError, RuntimeVersions, check_compatibility, reasons
-from quant_bundle.manifest import (
+from quant_bundle._manifest import (
     Manifest,
     manifest_from_dict,
     parse_manifest,
@@ -19,7 +19,7 @@ from quant_bundle.manifest import (
     safe_path,
     strict_json,
 )
-from quant_core.canonical import canonical_json
+from quant_core import canonical_json
 
 from .conftest import SCHEMA, Kit
 

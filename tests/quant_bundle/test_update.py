@@ -12,23 +12,20 @@ from typing import Any
 import httpx
 import pytest
 
-from quant_bundle import (
-    BundleRejectedError,
+from quant_bundle import BundleRejectedError, reasons
+from quant_bundle._manifest import parse_manifest
+from quant_bundle.keys import PrivateKey, TrustStore, make_rotation
+from quant_bundle.update import (
     DirectorySource,
     HttpSource,
-    TrustStore,
     apply_update,
     check_update,
-    make_rotation,
+    make_pointer,
     open_source,
-    reasons,
     verify_pointer,
     write_pointer,
 )
-from quant_bundle.keys import PrivateKey
-from quant_bundle.manifest import parse_manifest
-from quant_bundle.update import make_pointer
-from quant_core.clock import NS_PER_SECOND
+from quant_core import NS_PER_SECOND
 
 from .conftest import Kit
 
@@ -119,7 +116,7 @@ def test_pointer_rollback_mismatch_and_malformed(kit: Kit) -> None:
         apply_update(DirectorySource(mixed), store, now_ns=0)
     assert info.value.reason_code == reasons.POINTER_MISMATCH
     assert kit.snapshot() == before
-    from quant_bundle import sign_document
+    from quant_bundle.keys import sign_document
 
     bad = b'{"schema":"x"}'
     with pytest.raises(BundleRejectedError) as info:

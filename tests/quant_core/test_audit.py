@@ -17,7 +17,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from quant_core import reasons
+from quant_core import SimClock, reasons
 from quant_core.audit import (
     TORN_TAIL_RECOVERED,
     AuditLog,
@@ -25,7 +25,6 @@ from quant_core.audit import (
     read_audit_log,
     verify_audit_log,
 )
-from quant_core.clock import SimClock
 from quant_core.errors import (
     AuditChainError,
     CanonicalizationError,
@@ -38,7 +37,7 @@ from quant_core.errors import (
 
 
 def _canon(value: Any) -> bytes:
-    """Canonical JSON, written independently of quant_core.canonical (no floats used here)."""
+    """Canonical JSON, written independently of quant_core.canonical_json (no floats used here)."""
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")

@@ -14,10 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quant_core import reasons
-from quant_core.canonical import canonical_json, canonical_text, content_hash
+from quant_core import (
+    Instrument,
+    QuoteCurrency,
+    canonical_json,
+    canonical_text,
+    content_hash,
+    reasons,
+)
 from quant_core.errors import CanonicalizationError
-from quant_core.types import Instrument, QuoteCurrency
 
 finite_floats = st.floats(allow_nan=False, allow_infinity=False)
 scalars = st.none() | st.booleans() | st.integers() | finite_floats | st.text()

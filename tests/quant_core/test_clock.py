@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quant_core import reasons
-from quant_core.clock import (
+from quant_core import (
     NS_PER_SECOND,
     Clock,
     SimClock,
@@ -17,6 +16,7 @@ from quant_core.clock import (
     iso_to_ns,
     ns_to_datetime,
     ns_to_iso,
+    reasons,
 )
 from quant_core.errors import ClockError, ValidationError
 

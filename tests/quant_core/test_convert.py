@@ -8,12 +8,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quant_core import reasons
-from quant_core.convert import CONVERTER, make_converter, structure, unstructure
+from quant_core import (
+    CONVERTER,
+    Bar,
+    Instrument,
+    Money,
+    QuoteCurrency,
+    Timeframe,
+    reasons,
+    structure,
+    unstructure,
+)
+from quant_core._convert import make_converter
 from quant_core.errors import ValidationError
 from quant_core.profiles import ExposureLimit, RiskProfile
-from quant_core.secret import MASK, Secret
-from quant_core.types import Bar, Instrument, Money, QuoteCurrency, Timeframe
+from quant_core.settings import MASK, Secret
 
 prices = st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal(10**9), places=8)
 

@@ -14,23 +14,26 @@ PROGRAM = textwrap.dedent(
     import json, sys, tempfile, pathlib
     from decimal import Decimal
     import quant_core as q
+    from quant_core.audit import AuditLog
+    from quant_core.profiles import ProfileHistory, StrategyProfile
+    from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 
     keys = [f"k{i}" for i in range(50)]
     # Insertion order follows the salted hash(), so it differs from process to process.
     unordered = {k: int(k[1:]) for k in sorted(keys, key=hash)}
     bar = q.Bar(q.Instrument("BTC", "USD"), q.Timeframe.H1, 0, "1.5", "2", "1", "1.75", "10")
-    history = q.ProfileHistory.create(
-        q.StrategyProfile(), author="a", reason="r", clock=q.SimClock(7)
+    history = ProfileHistory.create(
+        StrategyProfile(), author="a", reason="r", clock=q.SimClock(7)
     ).change({"sensitivity": 0.75}, author="b", reason="s", clock=q.SimClock(9))
     path = pathlib.Path(tempfile.mkdtemp()) / "audit.jsonl"
-    log = q.AuditLog(path, q.SimClock(1))
+    log = AuditLog(path, q.SimClock(1))
     for i in range(5):
         log.append("demo.event", {"i": i, "labels": {k: 1 for k in sorted("abc", key=hash)}})
     out = {
         "unordered": q.content_hash(unordered),
         "bar": q.content_hash(bar),
         "profile": history.active.content_hash(),
-        "universe": q.UNIVERSE_V1_TOP30_NON_STABLE.content_hash(),
+        "universe": UNIVERSE_V1_TOP30_NON_STABLE.content_hash(),
         "seed": q.derive_seed(42, "models", "xgboost", "BTC"),
         "draws": q.generator(42, "demo").integers(0, 10**9, 5).tolist(),
         "decimal": q.content_hash({"m": Decimal("0.1")}),

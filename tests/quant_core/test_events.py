@@ -6,21 +6,16 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from quant_core import (
-    Bar,
+from quant_core import Bar, Instrument, Timeframe, canonical_json, structure, unstructure
+from quant_core.errors import ValidationError
+from quant_core.events import (
     BarClosed,
     Heartbeat,
     HorizonForecast,
     InMemoryFeed,
-    Instrument,
     MarketDataFeed,
     Prediction,
     Predictor,
-    Timeframe,
-    ValidationError,
-    canonical_json,
-    structure,
-    unstructure,
 )
 from quant_core.reasons import EVENT_INVALID, INVALID_INPUT, PREDICTION_INVALID
 

@@ -16,11 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quant_core import reasons
+from quant_core import SimClock, canonical_json, content_hash, reasons, unstructure
 from quant_core.audit import AuditLog, read_audit_log, verify_audit_log
-from quant_core.canonical import canonical_json, content_hash
-from quant_core.clock import SimClock
-from quant_core.convert import unstructure
 from quant_core.errors import AuditChainError, ProfileError, StorageError, ValidationError
 from quant_core.profiles import (
     ExposureLimit,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 from pathlib import Path
@@ -29,13 +30,29 @@ def test_every_constant_is_registered_under_its_own_name() -> None:
 
 def test_no_code_is_registered_twice_anywhere_in_the_source() -> None:
     """A static scan, so it also sees modules no test happens to import."""
-    pattern = re.compile(r"""register\(\s*["']([A-Z0-9_]+)["']""")
     seen: dict[str, Path] = {}
     for path in sorted((REPO / "packages").rglob("*.py")) + sorted((REPO / "apps").rglob("*.py")):
-        for code in pattern.findall(path.read_text()):
-            assert code not in seen, f"{code} registered in {seen.get(code)} and {path}"
-            seen[code] = path
+        source = path.read_text()
+        if "declare_codes(globals())" not in source:
+            continue
+        for node in ast.parse(source).body:
+            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)):
+                continue
+            code = node.targets[0].id if isinstance(node.targets[0], ast.Name) else ""
+            if code.isupper() and isinstance(node.value.value, str):
+                assert code not in seen, f"{code} declared in {seen.get(code)} and {path}"
+                seen[code] = path
     assert set(seen) >= set(REGISTRY)
+
+
+def test_declare_codes_binds_names_and_refuses_a_second_declaration() -> None:
+    registry = ReasonRegistry()
+    space: dict[str, object] = {"FIRST_CODE": "Documented.", "REGISTRY": registry, "x": "y"}
+    reasons.declare_codes(space, registry)
+    assert space == {"FIRST_CODE": "FIRST_CODE", "REGISTRY": registry, "x": "y"}
+    assert registry.describe("FIRST_CODE") == "Documented."
+    with pytest.raises(ValueError, match="already"):
+        reasons.declare_codes({"FIRST_CODE": "Again."}, registry)
 
 
 def test_registry_refuses_duplicates_and_malformed_codes() -> None:

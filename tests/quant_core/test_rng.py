@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quant_core.rng import derive_seed, generator
+from quant_core import derive_seed, generator
 
 paths = st.lists(st.text(max_size=10), max_size=4)
 

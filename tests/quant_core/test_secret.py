@@ -23,11 +23,9 @@ import attrs
 import pytest
 from typer.testing import CliRunner
 
-from quant_core.canonical import canonical_json
-from quant_core.convert import structure, unstructure
+from quant_core import canonical_json, structure, unstructure
 from quant_core.errors import SettingsError
-from quant_core.secret import MASK, Secret
-from quant_core.settings import ENV_VARS, Settings, redact_url
+from quant_core.settings import ENV_VARS, MASK, Secret, Settings, redact_url
 
 MARKER = "PLANTED"
 SECRET_VARS = [var for var in ENV_VARS if var.secret]

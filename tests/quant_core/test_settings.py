@@ -11,10 +11,10 @@ import pytest
 
 from quant_core import reasons
 from quant_core.errors import RejectedError, SettingsError, ValidationError
-from quant_core.secret import Secret
 from quant_core.settings import (
     ENV_VARS,
     HistoricalProvider,
+    Secret,
     Settings,
     UniverseProvider,
     redact_url,

@@ -11,18 +11,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quant_core import reasons
-from quant_core.clock import NS_PER_SECOND, ns_to_datetime
-from quant_core.errors import ValidationError
-from quant_core.types import (
+from quant_core import (
+    NS_PER_SECOND,
     Bar,
     Instrument,
     Money,
     Quantity,
     QuoteCurrency,
     Timeframe,
+    ns_to_datetime,
+    reasons,
     to_decimal,
 )
+from quant_core.errors import ValidationError
 
 BTC_USD = Instrument("BTC", QuoteCurrency.USD)
 HOUR = Timeframe.H1.ns

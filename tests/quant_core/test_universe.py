@@ -8,9 +8,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from quant_core import reasons
+from quant_core import QuoteCurrency, reasons
 from quant_core.errors import UniverseError
-from quant_core.types import QuoteCurrency
 from quant_core.universe import (
     UNIVERSE_V1_TOP30_NON_STABLE as V1,
 )

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from quant_core import Bar, Instrument, IntegrityError, Timeframe, ValidationError
+from quant_core import Bar, Instrument, Timeframe
+from quant_core.errors import IntegrityError, ValidationError
 from quant_data import Dataset, read_dataset, write_dataset
 from quant_data.dataset import BARS_FILE, MANIFEST_FILE, decimal_text
 from quant_data.reasons import DATASET_HASH_MISMATCH, DATASET_INVALID

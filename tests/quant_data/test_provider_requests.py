@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from quant_core import Secret, SimClock, Timeframe, iso_to_ns
+from quant_core import SimClock, Timeframe, iso_to_ns
+from quant_core.settings import Secret
 from quant_data.backfill import backfill
 from quant_data.emulator import FaultKind, FaultPlan, FaultRule
 from quant_data.providers import CoinApiProvider, KrakenPublicProvider

@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quant_core import Bar, Instrument, Timeframe
-from quant_core.rng import generator
+from quant_core import Bar, Instrument, Timeframe, generator
 from quant_data import Dataset
 from quant_models.features import FeatureConfig
 from quant_models.gates import GateConfig

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quant_core.rng import generator
+from quant_core import generator
 from quant_models import reasons
 from quant_models.calibration import Calibrator
 from quant_models.errors import ArtifactError, ModelFamilyError
@@ -208,7 +208,7 @@ import hashlib, sys
 sys.path.insert(0, {tests!r})
 import numpy as np
 from helpers import dataset_from_frame, synthetic_frame, tiny_config
-from quant_core.rng import generator
+from quant_core import generator
 from quant_models.models import FAMILIES, get_family
 from quant_models.pipeline import train
 ds = dataset_from_frame(synthetic_frame(("BTC", "ETH"), n=380, momentum=0.15))

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quant_core import Bar, Instrument, Predictor, QuantUsageError, SimClock, Timeframe
+from quant_core import Bar, Instrument, SimClock, Timeframe
+from quant_core.errors import QuantUsageError
+from quant_core.events import Predictor
 from quant_data import Dataset
 from quant_models import reasons
 from quant_models.errors import ConfigError, DataError

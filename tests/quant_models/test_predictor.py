@@ -10,7 +10,8 @@ import attrs
 import numpy as np
 import pytest
 
-from quant_core import Bar, Instrument, Predictor, Timeframe, iso_to_ns
+from quant_core import Bar, Instrument, Timeframe, iso_to_ns
+from quant_core.events import Predictor
 from quant_data.synthetic import SyntheticMarket
 from quant_models import reasons
 from quant_models.errors import ArtifactError, ConfigError, DataError

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quant_core.rng import generator
+from quant_core import generator
 from quant_models import reasons
 from quant_models.baselines import fit_climatology, fit_logistic, fit_persistence
 from quant_models.calibration import Calibrator, choose_calibrator, fit_calibrator

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from quant_core import Timeframe, UniverseError
+from quant_core import Timeframe
+from quant_core.errors import UniverseError
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 from quant_net import ProviderError, Response, kraken
 

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from quant_core import Secret, SimClock
+from quant_core import SimClock
+from quant_core.settings import Secret
 from quant_net import (
     ProviderError,
     RateLimiter,

@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 import httpx
 import pytest
 
-from quant_core import Secret, SimClock
+from quant_core import SimClock
+from quant_core.settings import Secret
 from quant_net import (
     ProviderError,
     Response,

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from quant_core import NS_PER_SECOND, SimClock, Timeframe, ValidationError, iso_to_ns
+from quant_core import NS_PER_SECOND, SimClock, Timeframe, iso_to_ns
+from quant_core.errors import ValidationError
 from quant_data.emulator import (
     Emulator,
     EmulatorOptions,

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from quant_core import NS_PER_SECOND, SimClock, Timeframe, ValidationError
+from quant_core import NS_PER_SECOND, SimClock, Timeframe
+from quant_core.errors import ValidationError
 from quant_data.emulator import BarBook, Emulator, serve_emulator
 from quant_data.emulator.book import is_no_trade
 from quant_data.emulator.kraken import bar_trades

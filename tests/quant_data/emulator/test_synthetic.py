@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from quant_core import Timeframe, ValidationError, iso_to_ns
+from quant_core import Timeframe, iso_to_ns
+from quant_core.errors import ValidationError
 from quant_data.synthetic import SlotKind, SyntheticMarket, price_decimals
 
 START = iso_to_ns("2024-01-01T00:00:00Z")

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from quant_core import Secret, SimClock
+from quant_core import SimClock
+from quant_core.settings import Secret
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE as V1
 from quant_core.universe import ExclusionCategory
 from quant_data.errors import ProviderUsageError

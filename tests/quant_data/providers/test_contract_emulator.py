@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from quant_core import Secret, Timeframe, iso_to_ns
+from quant_core import Timeframe, iso_to_ns
+from quant_core.settings import Secret
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE as V1
 from quant_data.emulator import Emulator, EmulatorOptions
 from quant_data.emulator.book import is_no_trade

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from quant_core import SimClock, Timeframe, UniverseError
+from quant_core import SimClock, Timeframe
+from quant_core.errors import UniverseError
 from quant_data.errors import ProviderUsageError
 from quant_data.providers import KrakenPublicProvider
 from quant_data.records import OhlcvProvider

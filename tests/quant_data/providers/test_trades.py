@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quant_core import Timeframe, ValidationError
+from quant_core import Timeframe
+from quant_core.errors import ValidationError
 from quant_data.records import SourceBar
 from quant_data.trades import Trade, trades_to_bars
 

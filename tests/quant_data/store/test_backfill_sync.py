@@ -12,7 +12,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from quant_core import QuantUsageError, SimClock, Timeframe
+from quant_core import SimClock, Timeframe
+from quant_core.errors import QuantUsageError
 from quant_data import reasons
 from quant_data.backfill import (
     FULL_HISTORY_START_NS,

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from quant_core import Secret, SimClock, Timeframe, iso_to_ns
+from quant_core import SimClock, Timeframe, iso_to_ns
+from quant_core.settings import Secret
 from quant_data.backfill import backfill, retry_gaps
 from quant_data.emulator import FaultKind, FaultPlan, FaultRule, LateCandle, Revision
 from quant_data.providers import CoinApiProvider, KrakenPublicProvider

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from quant_core import QuantUsageError, RejectedError, SimClock, Timeframe
+from quant_core import SimClock, Timeframe
+from quant_core.errors import QuantUsageError, RejectedError
 from quant_data import reasons
 from quant_data.errors import StoreError
 from quant_data.records import FetchedPage, RawPage, SourceBar

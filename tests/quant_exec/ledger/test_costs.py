@@ -105,7 +105,7 @@ def test_venue_rules_and_rounding() -> None:
 
 
 def test_kraken_rules_cover_the_v1_universe() -> None:
-    from quant_core import UNIVERSE_V1_TOP30_NON_STABLE
+    from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 
     for member in UNIVERSE_V1_TOP30_NON_STABLE.members:
         rules = KRAKEN_SPOT_RULES.for_instrument(Instrument(member.symbol, "USD"))
@@ -118,7 +118,7 @@ def test_kraken_rules_cover_the_v1_universe() -> None:
 
 
 def test_clusters() -> None:
-    from quant_core import UNIVERSE_V1_TOP30_NON_STABLE
+    from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 
     for member in UNIVERSE_V1_TOP30_NON_STABLE.members:
         assert DEFAULT_CLUSTERS.cluster_of(member.symbol) != "other", member.symbol

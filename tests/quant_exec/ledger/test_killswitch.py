@@ -7,17 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from quant_core import (
-    AuditLog,
-    Bar,
-    Instrument,
-    ProfileHistory,
-    QuantUsageError,
-    RiskProfile,
-    SimClock,
-    Timeframe,
-    verify_audit_log,
-)
+from quant_core import Bar, Instrument, SimClock, Timeframe
+from quant_core.audit import AuditLog, verify_audit_log
+from quant_core.errors import QuantUsageError
+from quant_core.profiles import ProfileHistory, RiskProfile
 from quant_exec import reasons
 from quant_exec.broker import PaperBroker
 from quant_exec.killswitch import KillSwitch, KillSwitchState

@@ -11,8 +11,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from quant_core import Instrument, RejectedError
-from quant_core.errors import ValidationError
+from quant_core import Instrument
+from quant_core.errors import RejectedError, ValidationError
 from quant_exec import reasons
 from quant_exec.errors import InvalidTransitionError, OrderError
 from quant_exec.orders import (

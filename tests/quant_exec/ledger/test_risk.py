@@ -8,14 +8,8 @@ from typing import Any
 import attrs
 import pytest
 
-from quant_core import (
-    ExposureLimit,
-    Instrument,
-    ProfileHistory,
-    ProfileVersion,
-    RiskProfile,
-    SimClock,
-)
+from quant_core import Instrument, SimClock
+from quant_core.profiles import ExposureLimit, ProfileHistory, ProfileVersion, RiskProfile
 from quant_exec import reasons
 from quant_exec.clusters import ClusterMap
 from quant_exec.errors import ExecConfigError

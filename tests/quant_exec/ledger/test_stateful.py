@@ -26,15 +26,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from quant_core import (
-    Bar,
-    ExposureLimit,
-    Instrument,
-    ProfileHistory,
-    RiskProfile,
-    SimClock,
-    Timeframe,
-)
+from quant_core import Bar, Instrument, SimClock, Timeframe
+from quant_core.profiles import ExposureLimit, ProfileHistory, RiskProfile
 from quant_exec.broker import PaperBroker
 from quant_exec.clusters import ClusterMap
 from quant_exec.errors import InvalidTransitionError, OrderError

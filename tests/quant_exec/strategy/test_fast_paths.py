@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quant_core import CanonicalizationError, canonical_json
+from quant_core import canonical_json
+from quant_core.errors import CanonicalizationError
 from quant_exec import decisions
 from quant_exec.decisions import DecisionLog, DecisionRecord
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from quant_core import HorizonForecast, Instrument, Prediction, StrategyProfile
+from quant_core import Instrument
+from quant_core.events import HorizonForecast, Prediction
+from quant_core.profiles import StrategyProfile
 from quant_exec import reasons
 from quant_exec.strategy import (
     BUY,

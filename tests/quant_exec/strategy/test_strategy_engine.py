@@ -15,22 +15,11 @@ from typing import Any
 import attrs
 import pytest
 
-from quant_core import (
-    REASON_CODES,
-    Bar,
-    HorizonForecast,
-    InMemoryFeed,
-    Instrument,
-    Prediction,
-    ProfileHistory,
-    ProfileVersion,
-    RiskProfile,
-    SimClock,
-    StrategyProfile,
-    Timeframe,
-    unstructure,
-)
+from quant_core import Bar, Instrument, SimClock, Timeframe, unstructure
 from quant_core.errors import ValidationError
+from quant_core.events import HorizonForecast, InMemoryFeed, Prediction
+from quant_core.profiles import ProfileHistory, ProfileVersion, RiskProfile, StrategyProfile
+from quant_core.reasons import REGISTRY as REASON_CODES
 from quant_exec import reasons
 from quant_exec.broker import PaperBroker
 from quant_exec.clusters import ClusterMap
@@ -702,7 +691,7 @@ def test_latency_delays_acknowledgement_and_fill() -> None:
 
 
 def test_a_gap_up_cuts_the_buy_to_what_cash_can_pay() -> None:
-    from quant_core import ExposureLimit
+    from quant_core.profiles import ExposureLimit
 
     risk = RiskProfile(
         max_total_exposure=ExposureLimit.percent(100),

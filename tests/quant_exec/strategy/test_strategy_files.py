@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from quant_core import (
-    HorizonForecast,
-    Instrument,
-    Prediction,
-    Predictor,
-    ValidationError,
-    unstructure,
-)
+from quant_core import Instrument, unstructure
+from quant_core.errors import ValidationError
+from quant_core.events import HorizonForecast, Prediction, Predictor
 from quant_exec import reasons
 from quant_exec.decisions import (
     DecisionLog,

@@ -8,15 +8,9 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quant_core import (
-    Bar,
-    HorizonForecast,
-    InMemoryFeed,
-    Instrument,
-    Prediction,
-    RiskProfile,
-    StrategyProfile,
-)
+from quant_core import Bar, Instrument
+from quant_core.events import HorizonForecast, InMemoryFeed, Prediction
+from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_exec import reasons
 from quant_exec.engine import BacktestConfig, run_backtest
 

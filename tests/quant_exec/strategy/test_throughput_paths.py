@@ -28,18 +28,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quant_core import (
-    Bar,
-    CanonicalizationError,
-    HorizonForecast,
-    Instrument,
-    Prediction,
-    Predictor,
-    StrategyProfile,
-    Timeframe,
-    canonical_json,
-    canonical_text,
-)
+from quant_core import Bar, Instrument, Timeframe, canonical_json, canonical_text
+from quant_core.errors import CanonicalizationError
+from quant_core.events import HorizonForecast, Prediction, Predictor
+from quant_core.profiles import StrategyProfile
 from quant_exec import decisions, risk
 from quant_exec import engine as engine_module
 from quant_exec.decisions import DecisionLog, DecisionRecord

@@ -33,19 +33,11 @@ import typer
 
 from quant_apps.output import emit_json, guarded, human
 from quant_apps.runtime import ActiveModel, BundledPredictor, activate_bundle, trust_for
-from quant_core import (
-    InMemoryFeed,
-    Predictor,
-    ProfileError,
-    QuantUsageError,
-    RejectedError,
-    RiskProfile,
-    StrategyProfile,
-    ValidationError,
-    canonical_json,
-    structure,
-)
+from quant_core import canonical_json, structure
 from quant_core import reasons as core_reasons
+from quant_core.errors import ProfileError, QuantUsageError, RejectedError, ValidationError
+from quant_core.events import InMemoryFeed, Predictor
+from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_data import read_dataset
 from quant_exec import (
     BacktestConfig,

@@ -36,24 +36,23 @@ from quant_bundle import (
     BundleStorageError,
     BundleStore,
     LoadedBundle,
-    PrivateKey,
     RuntimeVersions,
-    TrustStore,
-    apply_update,
     build_release,
-    check_update,
     extract_archive,
-    generate_key,
     load_active_bundle,
-    load_private_key,
-    open_source,
-    private_key_from_hex,
     reasons,
     verify_release,
-    write_keypair,
-    write_pointer,
 )
-from quant_core.clock import NS_PER_SECOND
+from quant_bundle.keys import (
+    PrivateKey,
+    TrustStore,
+    generate_key,
+    load_private_key,
+    private_key_from_hex,
+    write_keypair,
+)
+from quant_bundle.update import apply_update, check_update, open_source, write_pointer
+from quant_core import NS_PER_SECOND
 from quant_core.errors import QuantUsageError
 
 __all__ = ["KEYRING_SERVICE", "app", "require_bundle", "runtime_versions"]

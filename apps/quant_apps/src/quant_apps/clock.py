@@ -8,7 +8,7 @@ __all__ = ["WallClock"]
 
 
 class WallClock:
-    """The system's UTC clock, as a :class:`quant_core.clock.Clock`."""
+    """The system's UTC clock, as a :class:`quant_core.Clock`."""
 
     def now_ns(self) -> int:
         """Nanoseconds since the Unix epoch, from the operating system."""

@@ -19,7 +19,8 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from quant_apps import config
 from quant_apps.clock import WallClock
 from quant_apps.output import EXIT_REJECTED, emit_json, guarded, human
-from quant_core import Clock, QuantUsageError, Timeframe, iso_to_ns, ns_to_iso
+from quant_core import Clock, Timeframe, iso_to_ns, ns_to_iso
+from quant_core.errors import QuantUsageError
 from quant_core.reasons import USAGE_ERROR
 from quant_core.settings import Settings
 from quant_data import backfill as backfill_mod

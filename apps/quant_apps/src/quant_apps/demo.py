@@ -54,20 +54,11 @@ from quant_apps import config
 from quant_apps.backtest import DECISIONS_FILE, REPORT_FILE, SUMMARY_FILE, write_outputs
 from quant_apps.clock import WallClock
 from quant_apps.output import emit_json, guarded, human
-from quant_core import (
-    Bar,
-    InMemoryFeed,
-    Instrument,
-    MarketDataFeed,
-    Predictor,
-    QuantUsageError,
-    Secret,
-    SimClock,
-    Timeframe,
-    iso_to_ns,
-    ns_to_iso,
-)
+from quant_core import Bar, Instrument, SimClock, Timeframe, iso_to_ns, ns_to_iso
+from quant_core.errors import QuantUsageError
+from quant_core.events import InMemoryFeed, MarketDataFeed, Predictor
 from quant_core.reasons import USAGE_ERROR
+from quant_core.settings import Secret
 
 __all__ = [
     "DEFAULT_BARS",

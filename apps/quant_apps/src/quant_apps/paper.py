@@ -66,25 +66,20 @@ from quant_apps import config, runtime
 from quant_apps.clock import WallClock
 from quant_apps.output import emit_json, guarded, human
 from quant_core import (
-    AuditLog,
     Bar,
     Clock,
     Instrument,
-    Predictor,
-    ProfileHistory,
-    ProfileVersion,
-    QuantError,
-    QuantUsageError,
-    RejectedError,
-    RiskProfile,
     SimClock,
-    StrategyProfile,
     Timeframe,
     bytes_hash,
     ns_to_iso,
     unstructure,
 )
 from quant_core import reasons as core_reasons
+from quant_core.audit import AuditLog
+from quant_core.errors import QuantError, QuantUsageError, RejectedError
+from quant_core.events import Predictor
+from quant_core.profiles import ProfileHistory, ProfileVersion, RiskProfile, StrategyProfile
 from quant_data.backfill import backfill
 from quant_data.records import OhlcvProvider
 from quant_data.store import Store

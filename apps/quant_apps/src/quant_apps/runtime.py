@@ -46,14 +46,15 @@ from quant_bundle import (
     BundleStore,
     Manifest,
     RuntimeVersions,
-    TrustStore,
     load_active_bundle,
     parse_manifest,
     reasons,
     verify_installed,
     verify_release,
 )
-from quant_core import Bar, Clock, Instrument, Prediction, Predictor
+from quant_bundle.keys import TrustStore
+from quant_core import Bar, Clock, Instrument
+from quant_core.events import Prediction, Predictor
 
 __all__ = [
     "ARTIFACTS_DIR",
@@ -316,7 +317,7 @@ def model_from_bundle(
             promote, or the run record or feature schema disagree with the model set;
             ``INCOMPATIBLE_FEATURE_SCHEMA`` when the manifest names another schema.
     """
-    from quant_core import QuantError
+    from quant_core.errors import QuantError
     from quant_models.persistence import load_model_set
     from quant_models.predictor import ModelSetPredictor
 

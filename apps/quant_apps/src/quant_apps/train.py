@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from quant_apps.output import EXIT_REJECTED, emit_json, guarded, human
-from quant_core import QuantUsageError, iso_to_ns, structure
+from quant_core import iso_to_ns, structure
+from quant_core.errors import QuantUsageError
 
 __all__ = ["register"]
 

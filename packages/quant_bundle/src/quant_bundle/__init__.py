@@ -6,6 +6,13 @@ file's SHA-384 and the archive's SHA-384 and length, signed (Ed25519, detached
 the archive digest check out; installs are staged, extracted under an allow-list, swapped in
 atomically, guarded by a persisted version floor, and recorded in a hash-chained audit log.
 
+The package has one door and two public rooms beside it:
+
+* ``quant_bundle`` (below): manifests, releases, archives, the bundle store and its errors;
+* :mod:`quant_bundle.keys`: signing keys, signatures, the trust store and key rotation;
+* :mod:`quant_bundle.update`: the signed ``latest`` pointer, release sources and updates;
+* :mod:`quant_bundle.reasons`: the package's reason codes.
+
 Examples:
     >>> import quant_bundle
     >>> "BundleStore" in quant_bundle.__all__
@@ -13,59 +20,41 @@ Examples:
 """
 
 from quant_bundle import reasons
-from quant_bundle.archive import build_archive, extract_archive
-from quant_bundle.errors import (
+from quant_bundle._archive import build_archive, extract_archive
+from quant_bundle._errors import (
     BundleMissingError,
     BundleRejectedError,
     BundleStorageError,
     UpdateInProgressError,
 )
-from quant_bundle.install import (
-    CHECKPOINTS,
-    BundleFallback,
-    BundleState,
-    BundleStore,
-    InstallResult,
-    LoadedBundle,
-    load_active_bundle,
-    verify_installed,
-)
-from quant_bundle.keys import (
-    PrivateKey,
-    PublicKey,
-    TrustStore,
-    generate_key,
-    load_private_key,
-    load_public_key,
-    make_rotation,
-    private_key_from_hex,
-    sign_document,
-    verify_signatures,
-    write_keypair,
-)
-from quant_bundle.manifest import (
+from quant_bundle._installed import load_active_bundle, verify_installed
+from quant_bundle._manifest import (
+    ARCHIVE_NAME,
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
     ArtifactEntry,
     Manifest,
     RuntimeVersions,
     check_compatibility,
     parse_manifest,
 )
-from quant_bundle.release import BundleSpec, VerifiedRelease, build_release, verify_release
-from quant_bundle.update import (
-    DirectorySource,
-    HttpSource,
-    Pointer,
-    UpdateCheck,
-    apply_update,
-    check_update,
-    open_source,
-    verify_pointer,
-    write_pointer,
+from quant_bundle._release import BundleSpec, VerifiedRelease, build_release, verify_release
+from quant_bundle._state import (
+    CHECKPOINTS,
+    BundleFallback,
+    BundleState,
+    InstallOutcome,
+    InstallResult,
+    LoadedBundle,
 )
+from quant_bundle._store import BundleStore
 
 __version__ = "0.1.0"
 __all__ = [
+    "ARCHIVE_NAME",
     "CHECKPOINTS",
+    "MANIFEST_NAME",
+    "SIGNATURE_NAME",
     "ArtifactEntry",
     "BundleFallback",
     "BundleMissingError",
@@ -74,40 +63,21 @@ __all__ = [
     "BundleState",
     "BundleStorageError",
     "BundleStore",
-    "DirectorySource",
-    "HttpSource",
+    "InstallOutcome",
     "InstallResult",
     "LoadedBundle",
     "Manifest",
-    "Pointer",
-    "PrivateKey",
-    "PublicKey",
     "RuntimeVersions",
-    "TrustStore",
-    "UpdateCheck",
     "UpdateInProgressError",
     "VerifiedRelease",
     "__version__",
-    "apply_update",
     "build_archive",
     "build_release",
     "check_compatibility",
-    "check_update",
     "extract_archive",
-    "generate_key",
     "load_active_bundle",
-    "load_private_key",
-    "load_public_key",
-    "make_rotation",
-    "open_source",
     "parse_manifest",
-    "private_key_from_hex",
     "reasons",
-    "sign_document",
     "verify_installed",
-    "verify_pointer",
     "verify_release",
-    "verify_signatures",
-    "write_keypair",
-    "write_pointer",
 ]

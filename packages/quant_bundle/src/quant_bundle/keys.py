@@ -33,9 +33,10 @@ import nacl.exceptions
 import nacl.signing
 
 from quant_bundle import reasons
-from quant_bundle.errors import BundleRejectedError, BundleStorageError
-from quant_bundle.manifest import strict_json
-from quant_core.canonical import canonical_json
+from quant_bundle._errors import BundleRejectedError, BundleStorageError
+from quant_bundle._io import read_capped
+from quant_bundle._manifest import strict_json
+from quant_core import canonical_json
 from quant_core.files import write_file_atomic
 
 __all__ = [
@@ -79,6 +80,7 @@ class PublicKey:
 
     def to_dict(self) -> dict[str, str]:
         """The key as its ``*.pub`` JSON object."""
+        # Hand-written: the key file format carries the algorithm and the key id beside the hex.
         return {"algorithm": "ed25519", "key_id": self.key_id, "public_key": self.raw.hex()}
 
     def __repr__(self) -> str:
@@ -132,23 +134,6 @@ def _key_error(message: str) -> BundleRejectedError:
     return BundleRejectedError(message, reason_code=reasons.KEY_FILE_INVALID)
 
 
-def _read_small(path: Path, limit: int = SIGNATURE_MAX_BYTES) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
-    except FileNotFoundError:
-        raise BundleRejectedError(
-            f"{path.name} is missing", reason_code=reasons.BUNDLE_MISSING
-        ) from None
-    except OSError as exc:
-        raise BundleStorageError(f"cannot read {path.name}: {exc.strerror}") from None
-    if len(data) > limit:
-        raise BundleRejectedError(
-            f"{path.name} exceeds {limit} bytes", reason_code=reasons.LENGTH_EXCEEDED
-        )
-    return data
-
-
 def _parse_public(doc: Any) -> PublicKey:
     if not (isinstance(doc, dict) and set(doc) == {"algorithm", "key_id", "public_key"}):
         raise _key_error("not a public key object")
@@ -169,7 +154,7 @@ def load_public_key(path: Path | str) -> PublicKey:
         BundleRejectedError: ``KEY_FILE_INVALID`` (or ``BUNDLE_MISSING`` if absent).
     """
     try:
-        doc = strict_json(_read_small(Path(path)))
+        doc = strict_json(read_capped(Path(path), SIGNATURE_MAX_BYTES))
     except BundleRejectedError as exc:
         if exc.reason_code == reasons.BUNDLE_MISSING:
             raise
@@ -183,7 +168,7 @@ def load_private_key(path: Path | str) -> PrivateKey:
     Raises:
         BundleRejectedError: ``KEY_FILE_INVALID`` (or ``BUNDLE_MISSING`` if absent).
     """
-    data = _read_small(Path(path))
+    data = read_capped(Path(path), SIGNATURE_MAX_BYTES)
     try:
         doc = strict_json(data)
         if not (isinstance(doc, dict) and set(doc) == {"algorithm", "key_id", "private_key"}):
@@ -280,7 +265,7 @@ class TrustStore:
         statements = []
         for path in rotations:
             try:
-                statements.append(strict_json(_read_small(path)))
+                statements.append(strict_json(read_capped(path, SIGNATURE_MAX_BYTES)))
             except BundleRejectedError as exc:
                 raise BundleRejectedError(
                     f"{path.name}: {exc.message}", reason_code=reasons.KEY_ROTATION_INVALID

@@ -12,164 +12,62 @@ Examples:
 
 from __future__ import annotations
 
-from quant_core.reasons import register
+from quant_core.reasons import declare_codes
 
-__all__ = [
-    "ACTIVE_CORRUPT",
-    "ALREADY_INSTALLED",
-    "ARCHIVE_DIGEST_MISMATCH",
-    "ARCHIVE_MALFORMED",
-    "ARCHIVE_TRUNCATED",
-    "BUNDLE_IO_FAILED",
-    "BUNDLE_MISSING",
-    "DISK_FULL",
-    "DUPLICATE_MEMBER",
-    "FILE_DIGEST_MISMATCH",
-    "INCOMPATIBLE_APP",
-    "INCOMPATIBLE_BACKEND",
-    "INCOMPATIBLE_FEATURE_SCHEMA",
-    "INCOMPATIBLE_MODEL",
-    "KEYCHAIN_UNAVAILABLE",
-    "KEY_FILE_INVALID",
-    "KEY_REVOKED",
-    "KEY_ROTATION_INVALID",
-    "KEY_UNTRUSTED",
-    "LENGTH_EXCEEDED",
-    "MANIFEST_BAD_PATH",
-    "MANIFEST_MALFORMED",
-    "MEMBER_TYPE_FORBIDDEN",
-    "MISSING_MEMBER",
-    "NO_ROLLBACK_TARGET",
-    "POINTER_EXPIRED",
-    "POINTER_MISMATCH",
-    "POINTER_ROLLBACK",
-    "ROLLBACK",
-    "ROLLED_BACK",
-    "SIG_INVALID",
-    "SLOW_RETRIEVAL",
-    "SMOKE_TEST_FAILED",
-    "STORAGE_READONLY",
-    "THRESHOLD_NOT_MET",
-    "UNLISTED_MEMBER",
-    "UPDATE_IN_PROGRESS",
-    "UPDATE_SOURCE_UNAVAILABLE",
-    "VERSION_REUSED",
-]
+BUNDLE_MISSING = "No verified model bundle is installed (or a release asset is missing)."
+SIG_INVALID = "A bundle signature does not verify over the exact signed bytes."
+KEY_UNTRUSTED = "A bundle is signed by a key that is not trusted."
+KEY_REVOKED = "A bundle is signed by a key revoked by a rotation."
+THRESHOLD_NOT_MET = "Fewer distinct trusted keys signed than the threshold requires."
+KEY_ROTATION_INVALID = (
+    "A key rotation statement is malformed, out of sequence or not signed by a trusted key."
+)
+KEYCHAIN_UNAVAILABLE = (
+    "The OS keychain cannot store or read a signing key; nothing falls back to a plain file."
+)
+KEY_FILE_INVALID = "A key file is malformed or has the wrong kind."
+ARCHIVE_DIGEST_MISMATCH = (
+    "The archive's SHA-384 or length differs from what the signed manifest pins."
+)
+FILE_DIGEST_MISMATCH = "An artifact file's SHA-384 or size differs from the manifest."
+ROLLBACK = "The offered bundle is older than the persisted version floor (anti-rollback)."
+VERSION_REUSED = "The offered bundle reuses the floor version with different content."
+ALREADY_INSTALLED = "The offered bundle's version is already at the version floor."
+POINTER_EXPIRED = "The signed 'latest' pointer has expired: the update channel is stale."
+POINTER_ROLLBACK = "The signed 'latest' pointer is older than the one already seen."
+POINTER_MISMATCH = "The signed 'latest' pointer does not name the offered manifest."
+INCOMPATIBLE_APP = "The bundle's compatibility range excludes the running app version."
+INCOMPATIBLE_BACKEND = "The bundle's compatibility range excludes the running backend version."
+INCOMPATIBLE_MODEL = (
+    "The bundle's compatibility range excludes the installed model package version."
+)
+INCOMPATIBLE_FEATURE_SCHEMA = (
+    "The bundle was trained on a feature schema other than the running one."
+)
+UNLISTED_MEMBER = "The archive holds a member the signed manifest does not list."
+MISSING_MEMBER = "A file the signed manifest lists is missing from the archive."
+DUPLICATE_MEMBER = "The archive holds the same member twice."
+MEMBER_TYPE_FORBIDDEN = (
+    "The archive holds a link, device, FIFO, sparse or other non-regular member."
+)
+ARCHIVE_TRUNCATED = "The archive's compressed stream or tar data ends early."
+ARCHIVE_MALFORMED = "The archive is not a well-formed zstd-compressed tar within limits."
+LENGTH_EXCEEDED = "A download, a manifest or the decompressed archive exceeded its cap."
+SLOW_RETRIEVAL = "A download did not finish within its deadline or timed out."
+MANIFEST_MALFORMED = (
+    "The manifest (or pointer) is not strict canonical JSON of the expected schema."
+)
+MANIFEST_BAD_PATH = (
+    "A manifest file name is unsafe: traversal, absolute, odd characters or a collision."
+)
+SMOKE_TEST_FAILED = "The pre-activation smoke check of a new bundle failed."
+ROLLED_BACK = "A new bundle failed after activation and the last known good bundle was restored."
+ACTIVE_CORRUPT = "The active bundle's files no longer match its verified manifest."
+NO_ROLLBACK_TARGET = "There is no retained previous known-good bundle to roll back to."
+DISK_FULL = "The bundle store ran out of space; nothing was activated."
+STORAGE_READONLY = "The bundle directory is not writable; nothing was changed."
+BUNDLE_IO_FAILED = "A file operation of the bundle installer failed; nothing was activated."
+UPDATE_IN_PROGRESS = "Another process holds the bundle installer lock."
+UPDATE_SOURCE_UNAVAILABLE = "The update source cannot be read or answered with an error."
 
-BUNDLE_MISSING = register(
-    "BUNDLE_MISSING", "No verified model bundle is installed (or a release asset is missing)."
-)
-SIG_INVALID = register(
-    "SIG_INVALID", "A bundle signature does not verify over the exact signed bytes."
-)
-KEY_UNTRUSTED = register("KEY_UNTRUSTED", "A bundle is signed by a key that is not trusted.")
-KEY_REVOKED = register("KEY_REVOKED", "A bundle is signed by a key revoked by a rotation.")
-THRESHOLD_NOT_MET = register(
-    "THRESHOLD_NOT_MET", "Fewer distinct trusted keys signed than the threshold requires."
-)
-KEY_ROTATION_INVALID = register(
-    "KEY_ROTATION_INVALID",
-    "A key rotation statement is malformed, out of sequence or not signed by a trusted key.",
-)
-KEYCHAIN_UNAVAILABLE = register(
-    "KEYCHAIN_UNAVAILABLE",
-    "The OS keychain cannot store or read a signing key; nothing falls back to a plain file.",
-)
-KEY_FILE_INVALID = register("KEY_FILE_INVALID", "A key file is malformed or has the wrong kind.")
-ARCHIVE_DIGEST_MISMATCH = register(
-    "ARCHIVE_DIGEST_MISMATCH",
-    "The archive's SHA-384 or length differs from what the signed manifest pins.",
-)
-FILE_DIGEST_MISMATCH = register(
-    "FILE_DIGEST_MISMATCH", "An artifact file's SHA-384 or size differs from the manifest."
-)
-ROLLBACK = register(
-    "ROLLBACK", "The offered bundle is older than the persisted version floor (anti-rollback)."
-)
-VERSION_REUSED = register(
-    "VERSION_REUSED", "The offered bundle reuses the floor version with different content."
-)
-ALREADY_INSTALLED = register(
-    "ALREADY_INSTALLED", "The offered bundle's version is already at the version floor."
-)
-POINTER_EXPIRED = register(
-    "POINTER_EXPIRED", "The signed 'latest' pointer has expired: the update channel is stale."
-)
-POINTER_ROLLBACK = register(
-    "POINTER_ROLLBACK", "The signed 'latest' pointer is older than the one already seen."
-)
-POINTER_MISMATCH = register(
-    "POINTER_MISMATCH", "The signed 'latest' pointer does not name the offered manifest."
-)
-INCOMPATIBLE_APP = register(
-    "INCOMPATIBLE_APP", "The bundle's compatibility range excludes the running app version."
-)
-INCOMPATIBLE_BACKEND = register(
-    "INCOMPATIBLE_BACKEND",
-    "The bundle's compatibility range excludes the running backend version.",
-)
-INCOMPATIBLE_MODEL = register(
-    "INCOMPATIBLE_MODEL",
-    "The bundle's compatibility range excludes the installed model package version.",
-)
-INCOMPATIBLE_FEATURE_SCHEMA = register(
-    "INCOMPATIBLE_FEATURE_SCHEMA",
-    "The bundle was trained on a feature schema other than the running one.",
-)
-UNLISTED_MEMBER = register(
-    "UNLISTED_MEMBER", "The archive holds a member the signed manifest does not list."
-)
-MISSING_MEMBER = register(
-    "MISSING_MEMBER", "A file the signed manifest lists is missing from the archive."
-)
-DUPLICATE_MEMBER = register("DUPLICATE_MEMBER", "The archive holds the same member twice.")
-MEMBER_TYPE_FORBIDDEN = register(
-    "MEMBER_TYPE_FORBIDDEN",
-    "The archive holds a link, device, FIFO, sparse or other non-regular member.",
-)
-ARCHIVE_TRUNCATED = register(
-    "ARCHIVE_TRUNCATED", "The archive's compressed stream or tar data ends early."
-)
-ARCHIVE_MALFORMED = register(
-    "ARCHIVE_MALFORMED", "The archive is not a well-formed zstd-compressed tar within limits."
-)
-LENGTH_EXCEEDED = register(
-    "LENGTH_EXCEEDED", "A download, a manifest or the decompressed archive exceeded its cap."
-)
-SLOW_RETRIEVAL = register(
-    "SLOW_RETRIEVAL", "A download did not finish within its deadline or timed out."
-)
-MANIFEST_MALFORMED = register(
-    "MANIFEST_MALFORMED",
-    "The manifest (or pointer) is not strict canonical JSON of the expected schema.",
-)
-MANIFEST_BAD_PATH = register(
-    "MANIFEST_BAD_PATH",
-    "A manifest file name is unsafe: traversal, absolute, odd characters or a collision.",
-)
-SMOKE_TEST_FAILED = register(
-    "SMOKE_TEST_FAILED", "The pre-activation smoke check of a new bundle failed."
-)
-ROLLED_BACK = register(
-    "ROLLED_BACK",
-    "A new bundle failed after activation and the last known good bundle was restored.",
-)
-ACTIVE_CORRUPT = register(
-    "ACTIVE_CORRUPT", "The active bundle's files no longer match its verified manifest."
-)
-NO_ROLLBACK_TARGET = register(
-    "NO_ROLLBACK_TARGET", "There is no retained previous known-good bundle to roll back to."
-)
-DISK_FULL = register("DISK_FULL", "The bundle store ran out of space; nothing was activated.")
-STORAGE_READONLY = register(
-    "STORAGE_READONLY", "The bundle directory is not writable; nothing was changed."
-)
-BUNDLE_IO_FAILED = register(
-    "BUNDLE_IO_FAILED", "A file operation of the bundle installer failed; nothing was activated."
-)
-UPDATE_IN_PROGRESS = register(
-    "UPDATE_IN_PROGRESS", "Another process holds the bundle installer lock."
-)
-UPDATE_SOURCE_UNAVAILABLE = register(
-    "UPDATE_SOURCE_UNAVAILABLE", "The update source cannot be read or answered with an error."
-)
+declare_codes(globals())

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, BinaryIO, Final, Protocol
 
 import attrs
 import httpx
 
 from quant_bundle import reasons
-from quant_bundle.errors import BundleRejectedError, BundleStorageError
-from quant_bundle.install import BundleStore, InstallResult, _storage_error
-from quant_bundle.keys import PrivateKey, TrustStore, sign_document, verify_signatures
-from quant_bundle.manifest import (
+from quant_bundle._errors import BundleRejectedError, BundleStorageError
+from quant_bundle._io import CHUNK, read_capped, storage_error
+from quant_bundle._manifest import (
     ARCHIVE_NAME,
     MANIFEST_MAX_BYTES,
     MANIFEST_NAME,
@@ -41,9 +41,11 @@ from quant_bundle.manifest import (
     parse_version,
     strict_json,
 )
-from quant_bundle.release import read_capped, verify_manifest
-from quant_core.canonical import canonical_json
-from quant_core.clock import NS_PER_SECOND, Clock
+from quant_bundle._release import verify_manifest
+from quant_bundle._state import InstallOutcome, InstallResult, check_floor
+from quant_bundle._store import BundleStore
+from quant_bundle.keys import PrivateKey, TrustStore, sign_document, verify_signatures
+from quant_core import NS_PER_SECOND, Clock, canonical_json, unstructure
 
 __all__ = [
     "POINTER_MAX_BYTES",
@@ -166,6 +168,35 @@ def verify_pointer(
     )
 
 
+def _read_chunks(src: BinaryIO, max_bytes: int) -> Iterator[bytes]:
+    """Chunks of ``src``, reading at most one byte past ``max_bytes`` in all."""
+    total = 0
+    while chunk := src.read(min(CHUNK, max_bytes + 1 - total)):
+        total += len(chunk)
+        yield chunk
+
+
+def _write_capped(
+    name: str,
+    chunks: Iterable[bytes],
+    dest: Path,
+    max_bytes: int,
+    after_chunk: Callable[[], None] | None = None,
+) -> None:
+    """Write ``chunks`` to ``dest``, refusing more than ``max_bytes`` (``LENGTH_EXCEEDED``)."""
+    total = 0
+    with open(dest, "wb") as out:
+        for chunk in chunks:
+            total += len(chunk)
+            if total > max_bytes:
+                raise BundleRejectedError(
+                    f"{name} exceeds {max_bytes} bytes", reason_code=reasons.LENGTH_EXCEEDED
+                )
+            out.write(chunk)
+            if after_chunk is not None:
+                after_chunk()
+
+
 class ReleaseSource(Protocol):
     """Where release assets come from."""
 
@@ -183,16 +214,8 @@ class DirectorySource:
     def fetch(self, name: str, dest: Path, max_bytes: int) -> None:
         """Copy ``name`` with a byte cap (``LENGTH_EXCEEDED`` past ``max_bytes``)."""
         try:
-            with open(self.path / name, "rb") as src, open(dest, "wb") as out:
-                total = 0
-                while chunk := src.read(min(1 << 20, max_bytes + 1 - total)):
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise BundleRejectedError(
-                            f"{name} exceeds {max_bytes} bytes",
-                            reason_code=reasons.LENGTH_EXCEEDED,
-                        )
-                    out.write(chunk)
+            with open(self.path / name, "rb") as src:
+                _write_capped(name, _read_chunks(src, max_bytes), dest, max_bytes)
         except FileNotFoundError:
             raise BundleRejectedError(
                 f"{name} is missing from the source", reason_code=reasons.BUNDLE_MISSING
@@ -237,18 +260,12 @@ class HttpSource:
                         f"{name}: HTTP {response.status_code}",
                         reason_code=reasons.UPDATE_SOURCE_UNAVAILABLE,
                     )
-                total = 0
-                with open(dest, "wb") as out:
-                    for chunk in response.iter_raw():
-                        total += len(chunk)
-                        if total > max_bytes:
-                            raise BundleRejectedError(
-                                f"{name} exceeds {max_bytes} bytes",
-                                reason_code=reasons.LENGTH_EXCEEDED,
-                            )
-                        out.write(chunk)
-                        if self.clock.now_ns() > deadline:
-                            raise slow
+
+                def check_deadline() -> None:
+                    if self.clock.now_ns() > deadline:
+                        raise slow
+
+                _write_capped(name, response.iter_raw(), dest, max_bytes, check_deadline)
         except httpx.TimeoutException:
             raise slow from None
         except httpx.HTTPError as exc:
@@ -291,7 +308,8 @@ class UpdateCheck:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary."""
-        return attrs.asdict(self)
+        result: dict[str, Any] = unstructure(self)
+        return result
 
 
 def _fetch_metadata(
@@ -350,12 +368,12 @@ def check_update(source: ReleaseSource, store: BundleStore, *, now_ns: int) -> U
         try:
             pointer, manifest, checks = _fetch_metadata(source, work, store, now_ns)
         except OSError as exc:
-            raise _storage_error(exc, "cannot stage the update metadata") from None
+            raise storage_error(exc, "cannot stage the update metadata") from None
         finally:
             shutil.rmtree(work, ignore_errors=True)
         status = store.status()
         try:
-            store._check_floor(manifest, store.read_state())
+            check_floor(manifest, store.read_state())
         except BundleRejectedError as exc:
             if exc.reason_code != reasons.ALREADY_INSTALLED:
                 raise
@@ -389,13 +407,13 @@ def apply_update(source: ReleaseSource, store: BundleStore, *, now_ns: int) -> I
         try:
             try:
                 pointer, manifest, _ = _fetch_metadata(source, work, store, now_ns)
-                store._check_floor(manifest, state)
+                check_floor(manifest, state)
                 source.fetch(ARCHIVE_NAME, work / ARCHIVE_NAME, manifest.archive_size)
             except OSError as exc:
-                raise _storage_error(exc, "download failed") from None
+                raise storage_error(exc, "download failed") from None
         except BundleRejectedError as exc:
-            store._audit_attempt(
-                "rejected",
+            store.record_attempt(
+                InstallOutcome.REJECTED,
                 exc.reason_code,
                 state,
                 ["download"],
@@ -409,7 +427,7 @@ def apply_update(source: ReleaseSource, store: BundleStore, *, now_ns: int) -> I
             for key_id in pointer.signers:
                 floors[key_id] = max(floors.get(key_id, 0), pointer.pointer_version)
             with contextlib.suppress(OSError):
-                store._write_state(attrs.evolve(store.read_state(), pointer_floors=floors))
+                store.write_state(attrs.evolve(store.read_state(), pointer_floors=floors))
             return result
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -6,7 +6,7 @@ JSON::
     {"data":{...},"hash":"sha256:…","kind":"profile.change","prev":"sha256:…","seq":7,"ts_ns":…}
 
 ``seq`` counts from 1, ``prev`` is the previous record's ``hash`` (``null`` for the first),
-and ``hash`` is the :func:`~quant_core.canonical.content_hash` of the record without its
+and ``hash`` is the :func:`~quant_core.content_hash` of the record without its
 ``hash`` key. Editing, deleting or reordering any record therefore breaks the chain at that
 line, and :func:`verify_audit_log` names the first bad line and a reason code:
 
@@ -30,7 +30,7 @@ hash elsewhere and pass it to :func:`verify_audit_log` as ``expected_head``.
 Examples:
     >>> import tempfile, pathlib
     >>> from quant_core.audit import AuditLog, verify_audit_log
-    >>> from quant_core.clock import SimClock
+    >>> from quant_core import SimClock
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "audit.jsonl"
     >>> log = AuditLog(path, SimClock(1_000))
     >>> log.append("demo.started", {"run": 1}).seq
@@ -54,8 +54,8 @@ from typing import Any
 import attrs
 
 from quant_core import reasons
-from quant_core.canonical import canonical_json, content_hash, sha256_hex
-from quant_core.clock import Clock
+from quant_core._canonical import canonical_json, content_hash, sha256_hex
+from quant_core._clock import Clock
 from quant_core.errors import AuditChainError, QuantUsageError, StorageError
 
 __all__ = [
@@ -87,6 +87,7 @@ class AuditRecord:
 
     def body(self) -> dict[str, Any]:
         """The record without its hash: what the hash is computed over."""
+        # Hand-written: the audit line format hashes exactly these five fields.
         return {
             "seq": self.seq,
             "ts_ns": self.ts_ns,

@@ -19,13 +19,17 @@ Every exception quant raises on purpose derives from one root, carries a stable
         └── StorageError                      reading or writing durable state failed
 
 Each library adds its own branch under these classes (for example a data package's
-``ProviderError`` under :class:`QuantRuntimeError`), never a new root. Business outcomes such
-as a risk check rejecting an order are *values*, not exceptions.
+``ProviderError`` under :class:`QuantRuntimeError`), never a new root, and declares each class
+in one way: its default reason code (and, for a new branch, its exit code) as class keywords,
+``class BundleMissingError(BundleRejectedError, reason=reasons.BUNDLE_MISSING)``. Business
+outcomes such as a risk check rejecting an order are *values*, not exceptions.
 
-Messages never contain secret values: :class:`quant_core.secret.Secret` masks itself.
+Messages never contain secret values: :class:`~quant_core.settings.Secret` masks itself.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from quant_core import reasons
 
@@ -49,6 +53,9 @@ __all__ = [
 class QuantError(Exception):
     """Root of every error quant raises deliberately.
 
+    A subclass names its default reason code and, where its branch differs, its exit code as
+    class keywords: ``class ClockError(QuantUsageError, reason=reasons.CLOCK_BACKWARDS)``.
+
     Args:
         message: a human explanation (never containing secret values).
         reason_code: a code registered in :data:`quant_core.reasons.REGISTRY`; defaults to
@@ -57,6 +64,15 @@ class QuantError(Exception):
 
     exit_code: int = 1
     default_reason: str = reasons.INTERNAL_ERROR
+
+    def __init_subclass__(
+        cls, *, reason: str | None = None, exit_code: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if reason is not None:
+            cls.default_reason = reason
+        if exit_code is not None:
+            cls.exit_code = exit_code
 
     def __init__(self, message: str, *, reason_code: str | None = None) -> None:
         super().__init__(message)
@@ -79,64 +95,44 @@ class QuantError(Exception):
         return f"[{self.reason_code}] {self.message}"
 
 
-class QuantUsageError(QuantError):
+class QuantUsageError(QuantError, exit_code=2, reason=reasons.USAGE_ERROR):
     """The caller asked for something the API does not allow (exit code 2)."""
 
-    exit_code = 2
-    default_reason = reasons.USAGE_ERROR
 
-
-class ClockError(QuantUsageError):
+class ClockError(QuantUsageError, reason=reasons.CLOCK_BACKWARDS):
     """A simulated clock was asked to move backwards."""
 
-    default_reason = reasons.CLOCK_BACKWARDS
 
-
-class UniverseError(QuantUsageError):
+class UniverseError(QuantUsageError, reason=reasons.SYMBOL_UNKNOWN):
     """An unknown universe version, symbol or venue code."""
 
-    default_reason = reasons.SYMBOL_UNKNOWN
 
-
-class QuantRuntimeError(QuantError):
+class QuantRuntimeError(QuantError, exit_code=1):
     """A correctly made call failed while running (exit code 1)."""
 
-    exit_code = 1
 
-
-class RejectedError(QuantRuntimeError):
+class RejectedError(QuantRuntimeError, exit_code=3, reason=reasons.INVALID_INPUT):
     """Input was rejected or verification failed; nothing was changed (exit code 3)."""
-
-    exit_code = 3
-    default_reason = reasons.INVALID_INPUT
 
 
 class ValidationError(RejectedError):
     """A value breaks its schema, its bounds or its time grid."""
 
 
-class CanonicalizationError(ValidationError):
+class CanonicalizationError(ValidationError, reason=reasons.NOT_CANONICAL):
     """A value has no canonical JSON form (NaN, infinity, non-string key, foreign type)."""
 
-    default_reason = reasons.NOT_CANONICAL
 
-
-class ProfileError(ValidationError):
+class ProfileError(ValidationError, reason=reasons.PROFILE_OUT_OF_BOUNDS):
     """A governed profile value or change was refused."""
 
-    default_reason = reasons.PROFILE_OUT_OF_BOUNDS
 
-
-class SettingsError(ValidationError):
+class SettingsError(ValidationError, reason=reasons.SETTINGS_INVALID):
     """An environment setting was refused (the message names the variable, never a secret)."""
 
-    default_reason = reasons.SETTINGS_INVALID
 
-
-class IntegrityError(RejectedError):
+class IntegrityError(RejectedError, reason=reasons.AUDIT_CHAIN_BROKEN):
     """Stored evidence (a hash chain, a checksum) failed verification."""
-
-    default_reason = reasons.AUDIT_CHAIN_BROKEN
 
 
 class AuditChainError(IntegrityError):
@@ -151,7 +147,5 @@ class AuditChainError(IntegrityError):
         self.line = line
 
 
-class StorageError(QuantRuntimeError):
+class StorageError(QuantRuntimeError, reason=reasons.IO_FAILURE):
     """Reading or writing durable state failed."""
-
-    default_reason = reasons.IO_FAILURE

@@ -2,7 +2,7 @@
 
 Every event carries two nanosecond timestamps, as in nautilus_trader: ``ts_event`` is when the
 thing happened in the market or at the provider, ``ts_init`` is when this system observed it
-(read from the injected :class:`~quant_core.clock.Clock`). Replays sort by ``ts_event`` and
+(read from the injected :class:`~quant_core.Clock`). Replays sort by ``ts_event`` and
 never consult the wall clock.
 
 The two protocols here are how packages meet without importing each other:
@@ -39,9 +39,9 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from quant_core import reasons
-from quant_core.clock import NS_PER_SECOND
+from quant_core._clock import NS_PER_SECOND
+from quant_core._types import Bar, Instrument, Timeframe
 from quant_core.errors import ValidationError
-from quant_core.types import Bar, Instrument, Timeframe
 
 __all__ = [
     "BarClosed",

@@ -13,7 +13,7 @@ version readable. :class:`ProfileStore` persists a history in a hash-chained aud
 record of who changed what, when and why is itself tamper-evident.
 
 Examples:
-    >>> from quant_core.clock import SimClock
+    >>> from quant_core import SimClock
     >>> from quant_core.profiles import ProfileHistory, RiskProfile
     >>> history = ProfileHistory.create(RiskProfile(), author="ops", reason="initial",
     ...                                 clock=SimClock(0))
@@ -43,12 +43,12 @@ from typing import Any, ClassVar, Generic, TypeVar
 import attrs
 
 from quant_core import reasons
+from quant_core._canonical import content_hash
+from quant_core._clock import Clock
+from quant_core._convert import CONVERTER, structure
+from quant_core._types import to_decimal
 from quant_core.audit import AuditLog
-from quant_core.canonical import content_hash
-from quant_core.clock import Clock
-from quant_core.convert import CONVERTER, structure
 from quant_core.errors import ProfileError, ValidationError
-from quant_core.types import to_decimal
 
 __all__ = [
     "ExposureLimit",
@@ -331,6 +331,8 @@ class ProfileVersion(Generic[P]):
 
     def to_record(self) -> dict[str, Any]:
         """The version as plain data (what the profile store writes)."""
+        # Hand-written: the stored and hashed record adds the profile kind and names the
+        # profile's converted fields ``values``.
         return {
             "kind": self.profile.KIND,
             "name": self.name,

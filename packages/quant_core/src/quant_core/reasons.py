@@ -5,9 +5,14 @@ changes meaning once released. Codes travel in exceptions (``QuantError.reason_c
 JSON output of every ``quant`` command, in audit records and in decision logs, so that tools
 can react to *why* something happened without parsing prose.
 
-Every code is registered exactly once, with its documentation, through :func:`register`.
-Registering the same code twice raises, so two packages can never give one code two meanings.
-Each package registers its own branch of codes in its own ``reasons`` module at import time.
+Every code is registered exactly once, with its documentation. Registering the same code twice
+raises, so two packages can never give one code two meanings. Each package declares its own
+branch in its own ``reasons`` module in one way: one module-level assignment per code, the name
+being the code and the value its one-line documentation, then :func:`declare_codes` at the end
+of the module, which registers every such name and binds it to its own code::
+
+    SIG_INVALID = "A bundle signature does not verify over the exact signed bytes."
+    declare_codes(globals())   # now SIG_INVALID == "SIG_INVALID", documented in REGISTRY
 
 Examples:
     >>> from quant_core.reasons import REGISTRY, AUDIT_CHAIN_BROKEN
@@ -20,12 +25,12 @@ Examples:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 
 __all__ = [
     "REGISTRY",
     "ReasonRegistry",
-    "register",
+    "declare_codes",
 ]
 
 _CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
@@ -70,75 +75,71 @@ REGISTRY = ReasonRegistry()
 """The project-wide registry; every package registers its codes here."""
 
 
-def register(code: str, doc: str) -> str:
-    """Register ``code`` in the project-wide :data:`REGISTRY` and return it."""
-    return REGISTRY.register(code, doc)
+def declare_codes(
+    namespace: MutableMapping[str, object], registry: ReasonRegistry | None = None
+) -> None:
+    """Register a ``reasons`` module's codes and bind each name to its own code.
+
+    Every ``UPPER_SNAKE_CASE`` name in ``namespace`` bound to a string is a code, and that
+    string is its documentation; other names (``REGISTRY``, ``__all__``, imports) are left
+    alone. Call it once, as the last statement of the module, with ``globals()``.
+
+    Args:
+        namespace: the module's globals.
+        registry: where to register (default: the project-wide :data:`REGISTRY`).
+
+    Raises:
+        ValueError: a code is undocumented or already registered.
+
+    Examples:
+        >>> registry = ReasonRegistry()
+        >>> space = {"EXAMPLE_CODE": "An example.", "note": "not a code"}
+        >>> declare_codes(space, registry)
+        >>> space
+        {'EXAMPLE_CODE': 'EXAMPLE_CODE', 'note': 'not a code'}
+        >>> registry.describe("EXAMPLE_CODE")
+        'An example.'
+    """
+    target = REGISTRY if registry is None else registry
+    for name, doc in list(namespace.items()):
+        if isinstance(doc, str) and _CODE_PATTERN.fullmatch(name):
+            namespace[name] = target.register(name, doc)
 
 
 # --- quant_core's own branch -------------------------------------------------------------
 
-INTERNAL_ERROR = register("INTERNAL_ERROR", "An unexpected internal failure; a bug to report.")
-INTERRUPTED = register(
-    "INTERRUPTED", "The user interrupted a command (Ctrl-C) before it finished its work."
+INTERNAL_ERROR = "An unexpected internal failure; a bug to report."
+INTERRUPTED = "The user interrupted a command (Ctrl-C) before it finished its work."
+USAGE_ERROR = "The caller asked for something the API does not allow."
+INVALID_INPUT = "Input failed validation and was rejected unchanged."
+UNKNOWN_KEY = "A structured document carried a key the schema does not define."
+NOT_CANONICAL = (
+    "A value cannot be canonically serialized (NaN, infinity, non-string key, unsupported type)."
 )
-USAGE_ERROR = register("USAGE_ERROR", "The caller asked for something the API does not allow.")
-INVALID_INPUT = register("INVALID_INPUT", "Input failed validation and was rejected unchanged.")
-UNKNOWN_KEY = register(
-    "UNKNOWN_KEY", "A structured document carried a key the schema does not define."
+CLOCK_BACKWARDS = "A simulated clock was asked to move to an earlier time."
+TIMESTAMP_INVALID = "A timestamp is not a UTC nanosecond instant, or is off its grid."
+BAR_INVALID = "A bar violates OHLCV invariants (non-positive price, high < low, volume < 0)."
+SYMBOL_UNKNOWN = "A symbol or venue code is not in the universe."
+SYMBOL_EXCLUDED = (
+    "An asset is excluded from the training universe (stablecoin, tokenized fiat, wrapper)."
 )
-NOT_CANONICAL = register(
-    "NOT_CANONICAL",
-    "A value cannot be canonically serialized (NaN, infinity, non-string key, unsupported type).",
+UNIVERSE_UNKNOWN = "No universe version with that name exists."
+PROFILE_OUT_OF_BOUNDS = "A profile parameter lies outside its governed bounds."
+PROFILE_UNKNOWN_PARAMETER = "A profile change names a parameter the profile does not have."
+PROFILE_NO_CHANGE = "A profile change would not change any value; no version is created."
+PROFILE_CHANGE_UNATTRIBUTED = "A profile change lacks an author or a reason."
+PROFILE_VERSION_UNKNOWN = "The requested profile version does not exist."
+SETTINGS_INVALID = "An environment setting has a value the settings schema refuses."
+AUDIT_CHAIN_BROKEN = (
+    "An audit record's hash or link does not match: a record was edited, removed or reordered."
 )
-CLOCK_BACKWARDS = register(
-    "CLOCK_BACKWARDS", "A simulated clock was asked to move to an earlier time."
-)
-TIMESTAMP_INVALID = register(
-    "TIMESTAMP_INVALID", "A timestamp is not a UTC nanosecond instant, or is off its grid."
-)
-BAR_INVALID = register(
-    "BAR_INVALID", "A bar violates OHLCV invariants (non-positive price, high < low, volume < 0)."
-)
-SYMBOL_UNKNOWN = register("SYMBOL_UNKNOWN", "A symbol or venue code is not in the universe.")
-SYMBOL_EXCLUDED = register(
-    "SYMBOL_EXCLUDED",
-    "An asset is excluded from the training universe (stablecoin, tokenized fiat, wrapper).",
-)
-UNIVERSE_UNKNOWN = register("UNIVERSE_UNKNOWN", "No universe version with that name exists.")
-PROFILE_OUT_OF_BOUNDS = register(
-    "PROFILE_OUT_OF_BOUNDS", "A profile parameter lies outside its governed bounds."
-)
-PROFILE_UNKNOWN_PARAMETER = register(
-    "PROFILE_UNKNOWN_PARAMETER", "A profile change names a parameter the profile does not have."
-)
-PROFILE_NO_CHANGE = register(
-    "PROFILE_NO_CHANGE", "A profile change would not change any value; no version is created."
-)
-PROFILE_CHANGE_UNATTRIBUTED = register(
-    "PROFILE_CHANGE_UNATTRIBUTED", "A profile change lacks an author or a reason."
-)
-PROFILE_VERSION_UNKNOWN = register(
-    "PROFILE_VERSION_UNKNOWN", "The requested profile version does not exist."
-)
-SETTINGS_INVALID = register(
-    "SETTINGS_INVALID", "An environment setting has a value the settings schema refuses."
-)
-AUDIT_CHAIN_BROKEN = register(
-    "AUDIT_CHAIN_BROKEN",
-    "An audit record's hash or link does not match: a record was edited, removed or reordered.",
-)
-AUDIT_TORN_TAIL = register(
-    "AUDIT_TORN_TAIL", "The audit log ends in an incomplete (torn) line from an interrupted write."
-)
-AUDIT_RECORD_MALFORMED = register(
-    "AUDIT_RECORD_MALFORMED", "An audit line is not a well-formed audit record."
-)
-IO_FAILURE = register("IO_FAILURE", "Reading or writing a file failed.")
-PREDICTION_INVALID = register(
-    "PREDICTION_INVALID",
+AUDIT_TORN_TAIL = "The audit log ends in an incomplete (torn) line from an interrupted write."
+AUDIT_RECORD_MALFORMED = "An audit line is not a well-formed audit record."
+IO_FAILURE = "Reading or writing a file failed."
+PREDICTION_INVALID = (
     "A prediction is malformed: probability outside [0, 1], buckets that do not sum to 1, "
-    "unsorted or duplicated horizons, or a horizon that is not positive.",
+    "unsorted or duplicated horizons, or a horizon that is not positive."
 )
-EVENT_INVALID = register(
-    "EVENT_INVALID", "An event's timestamps are negative or contradict the data it carries."
-)
+EVENT_INVALID = "An event's timestamps are negative or contradict the data it carries."
+
+declare_codes(globals())

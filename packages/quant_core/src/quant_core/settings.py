@@ -7,7 +7,7 @@ environment over an optional ``.env`` file, see ``quant_apps.config``), which ke
 code deterministic and testable.
 
 API keys, secrets and the database URL (which may carry a password) are
-:class:`~quant_core.secret.Secret` values: they never show in a ``repr``, a log line, an
+:class:`~quant_core.settings.Secret` values: they never show in a ``repr``, a log line, an
 exception or serialized output. Errors name the variable, and show the offending value only
 for variables that are not secret.
 
@@ -35,13 +35,15 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import attrs
 
+from quant_core._secret import MASK, Secret
 from quant_core.errors import QuantError, SettingsError
-from quant_core.secret import Secret
 from quant_core.universe import get_universe
 
 __all__ = [
     "ENV_VARS",
+    "MASK",
     "HistoricalProvider",
+    "Secret",
     "Settings",
     "UniverseProvider",
     "redact_url",

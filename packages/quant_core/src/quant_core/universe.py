@@ -34,9 +34,9 @@ from types import MappingProxyType
 import attrs
 
 from quant_core import reasons
-from quant_core.canonical import content_hash
+from quant_core._canonical import content_hash
+from quant_core._types import Instrument, QuoteCurrency
 from quant_core.errors import UniverseError
-from quant_core.types import Instrument, QuoteCurrency
 
 __all__ = [
     "UNIVERSES",

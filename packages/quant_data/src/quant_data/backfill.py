@@ -34,7 +34,8 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from quant_core import QuantUsageError, Timeframe, iso_to_ns
+from quant_core import Timeframe, iso_to_ns
+from quant_core.errors import QuantUsageError
 from quant_data import reasons
 from quant_data.records import OhlcvProvider
 from quant_data.store.core import CursorUpdate, IngestResult, SeriesKey, Store

@@ -47,14 +47,13 @@ import attrs
 from quant_core import (
     Bar,
     Instrument,
-    IntegrityError,
     Timeframe,
-    ValidationError,
     bytes_hash,
     canonical_json,
     structure,
     unstructure,
 )
+from quant_core.errors import IntegrityError, ValidationError
 from quant_core.files import write_tree_atomic
 from quant_data import reasons
 

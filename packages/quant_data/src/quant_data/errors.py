@@ -27,31 +27,23 @@ __all__ = [
 # --- store
 
 
-class StoreError(StorageError):
+class StoreError(StorageError, reason=reasons.STORE_ERROR):
     """The market-data store could not be opened, read or written (exit code 1)."""
 
-    default_reason = reasons.STORE_ERROR
 
-
-class StoreIntegrityError(IntegrityError):
+class StoreIntegrityError(IntegrityError, reason=reasons.STORE_VERSIONS_BROKEN):
     """The store's contents failed verification (exit code 3)."""
-
-    default_reason = reasons.STORE_VERSIONS_BROKEN
 
 
 # --- providers
 
 
-class ProviderUsageError(QuantUsageError):
+class ProviderUsageError(QuantUsageError, reason=reasons.PROVIDER_TIMEFRAME_UNSUPPORTED):
     """A provider was asked for something it cannot serve (a timeframe, a symbol; exit 2)."""
-
-    default_reason = reasons.PROVIDER_TIMEFRAME_UNSUPPORTED
 
 
 # --- emulator and importers
 
 
-class EmulatorUsageError(QuantUsageError):
+class EmulatorUsageError(QuantUsageError, reason=reasons.EMULATOR_INVALID):
     """The emulator was started with unusable options (exit code 2)."""
-
-    default_reason = reasons.EMULATOR_INVALID

@@ -43,7 +43,8 @@ from pathlib import Path
 
 import attrs
 
-from quant_core import NS_PER_SECOND, Clock, Timeframe, ValidationError, iso_to_ns
+from quant_core import NS_PER_SECOND, Clock, Timeframe, iso_to_ns
+from quant_core.errors import ValidationError
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 from quant_data import reasons
 from quant_data.providers.coinapi import PERIOD_IDS

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from quant_core import QuantUsageError
+from quant_core.errors import QuantUsageError
 from quant_data import reasons
 from quant_data.backfill import (
     BackfillReport,

@@ -2,7 +2,7 @@
 
 :class:`SyntheticMarket` draws one joint path for every requested symbol on a timeframe grid.
 The same seed, symbols, window and timeframe give byte-identical candles on every machine and
-in every process (randomness comes from :func:`quant_core.rng.generator`, never the global RNG).
+in every process (randomness comes from :func:`quant_core.generator`, never the global RNG).
 The model has the stylised facts of real crypto returns:
 
 - **heavy tails**: innovations are Student-t (4 degrees of freedom), so excess kurtosis > 0;
@@ -41,8 +41,8 @@ from decimal import Decimal
 import attrs
 import numpy as np
 
-from quant_core import Bar, Instrument, QuoteCurrency, Timeframe, ValidationError
-from quant_core.rng import generator
+from quant_core import Bar, Instrument, QuoteCurrency, Timeframe, generator
+from quant_core.errors import ValidationError
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 from quant_data import reasons
 from quant_data.records import SourceBar

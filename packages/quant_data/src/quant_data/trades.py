@@ -34,7 +34,8 @@ from decimal import Decimal, InvalidOperation
 
 import attrs
 
-from quant_core import Timeframe, ValidationError
+from quant_core import Timeframe
+from quant_core.errors import ValidationError
 from quant_data import reasons
 from quant_data.records import SourceBar
 

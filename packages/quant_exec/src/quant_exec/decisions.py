@@ -7,7 +7,7 @@ per evaluation and one ``order`` line per order lifecycle event the session appl
 it, and duplicated fills marked as such), and one ``risk`` line per risk change the session
 saw (a kill-switch engage or release, a new profile version). ``seq`` numbers the lines after
 the header from 1.
-Each line is the canonical JSON (:mod:`quant_core.canonical`) of a plain record, so the
+Each line is the canonical JSON (:func:`quant_core.canonical_json`) of a plain record, so the
 file's bytes are a pure function of the inputs of the run; the *log hash* is the SHA-256 of
 those bytes. Replaying the same inputs, in any process and under any ``PYTHONHASHSEED``,
 gives the same hash.

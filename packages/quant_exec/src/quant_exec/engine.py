@@ -46,21 +46,21 @@ import attrs
 from quant_core import (
     Bar,
     Instrument,
-    MarketDataFeed,
-    Prediction,
-    Predictor,
-    ProfileHistory,
-    ProfileVersion,
-    QuantError,
-    RiskProfile,
     SimClock,
-    StrategyProfile,
     Timeframe,
     content_hash,
     ns_to_iso,
     structure,
     to_decimal,
     unstructure,
+)
+from quant_core.errors import QuantError
+from quant_core.events import MarketDataFeed, Prediction, Predictor
+from quant_core.profiles import (
+    ProfileHistory,
+    ProfileVersion,
+    RiskProfile,
+    StrategyProfile,
     version_from_record,
 )
 from quant_exec import reasons
@@ -756,7 +756,8 @@ class TradingSession:
                 is not newer than the active one.
 
         Examples:
-            >>> from quant_core import ProfileHistory, RiskProfile, SimClock
+            >>> from quant_core.profiles import ProfileHistory, RiskProfile
+            >>> from quant_core import SimClock
             >>> from quant_exec.example import example_bars, example_predictions
             >>> from quant_exec.predictions import RecordedPredictor
             >>> bars = example_bars(n_bars=30)

@@ -34,53 +34,37 @@ __all__ = [
 # --- orders, risk, ledger ----------------------------------------------------------------
 
 
-class OrderError(RejectedError):
+class OrderError(RejectedError, reason=reasons.ORDER_INVALID):
     """An order or an order event was refused; the order state is unchanged."""
 
-    default_reason = reasons.ORDER_INVALID
 
-
-class InvalidTransitionError(OrderError):
+class InvalidTransitionError(OrderError, reason=reasons.ORDER_INVALID_TRANSITION):
     """An order event is not allowed in the order's current state."""
 
-    default_reason = reasons.ORDER_INVALID_TRANSITION
 
-
-class UnknownOrderError(QuantUsageError):
+class UnknownOrderError(QuantUsageError, reason=reasons.ORDER_UNKNOWN):
     """A client order id the broker has never seen."""
 
-    default_reason = reasons.ORDER_UNKNOWN
 
-
-class LedgerError(RejectedError):
+class LedgerError(RejectedError, reason=reasons.LEDGER_SHORT_POSITION):
     """A ledger entry was refused; the ledger is unchanged."""
 
-    default_reason = reasons.LEDGER_SHORT_POSITION
 
-
-class InsufficientCashError(LedgerError):
+class InsufficientCashError(LedgerError, reason=reasons.LEDGER_INSUFFICIENT_CASH):
     """A fill or withdrawal would make cash negative; the ledger is unchanged."""
 
-    default_reason = reasons.LEDGER_INSUFFICIENT_CASH
 
-
-class ExecConfigError(ValidationError):
+class ExecConfigError(ValidationError, reason=reasons.VENUE_RULES_INVALID):
     """Fee schedule, slippage model, venue rules or cluster data are malformed."""
-
-    default_reason = reasons.VENUE_RULES_INVALID
 
 
 # --- strategy, backtest, decision log ----------------------------------------------------
 # (owned by the strategy helper)
 
 
-class PredictionsFileError(ValidationError):
+class PredictionsFileError(ValidationError, reason=reasons.PREDICTIONS_INVALID):
     """A recorded predictions file is malformed or out of time order."""
 
-    default_reason = reasons.PREDICTIONS_INVALID
 
-
-class EngineInputError(ValidationError):
+class EngineInputError(ValidationError, reason=reasons.ENGINE_INPUT_INVALID):
     """The inputs of a backtest contradict each other (no bars, unknown instrument, ...)."""
-
-    default_reason = reasons.ENGINE_INPUT_INVALID

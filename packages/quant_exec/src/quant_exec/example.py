@@ -25,16 +25,8 @@ import math
 from collections.abc import Sequence
 from decimal import Decimal
 
-from quant_core import (
-    Bar,
-    HorizonForecast,
-    InMemoryFeed,
-    Instrument,
-    Prediction,
-    QuoteCurrency,
-    Timeframe,
-    generator,
-)
+from quant_core import Bar, Instrument, QuoteCurrency, Timeframe, generator
+from quant_core.events import HorizonForecast, InMemoryFeed, Prediction
 from quant_exec.predictions import RecordedPredictor
 
 __all__ = [

@@ -27,7 +27,9 @@ from typing import Any
 
 import attrs
 
-from quant_core import AuditLog, Clock, QuantUsageError
+from quant_core import Clock
+from quant_core.audit import AuditLog
+from quant_core.errors import QuantUsageError
 from quant_exec import reasons
 
 __all__ = ["KillSwitch", "KillSwitchRecord", "KillSwitchState"]

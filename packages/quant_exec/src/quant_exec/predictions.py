@@ -10,7 +10,8 @@ are ordered by ``ts_event`` then instrument, and every prediction names the same
 Examples:
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from quant_core import HorizonForecast, Instrument, Prediction, Predictor
+    >>> from quant_core.events import HorizonForecast, Prediction, Predictor
+    >>> from quant_core import Instrument
     >>> btc = Instrument("BTC", "USD")
     >>> h = 3_600 * 10**9
     >>> preds = [Prediction(btc, ts_event=t * h, ts_init=t * h, model_id="sha256:m",
@@ -30,8 +31,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from quant_core import Bar, Instrument, Prediction, canonical_json, structure, unstructure
+from quant_core import Bar, Instrument, canonical_json, structure, unstructure
 from quant_core.errors import QuantError
+from quant_core.events import Prediction
 from quant_exec.errors import PredictionsFileError
 
 __all__ = ["RecordedPredictor", "read_predictions", "write_predictions"]

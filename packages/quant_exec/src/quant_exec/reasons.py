@@ -12,166 +12,92 @@ Examples:
 
 from __future__ import annotations
 
-from quant_core.reasons import register
+from quant_core.reasons import declare_codes
 
 # --- orders, risk, ledger ----------------------------------------------------------------
 
-ORDER_INVALID = register(
-    "ORDER_INVALID",
+ORDER_INVALID = (
     "An order is malformed: non-positive quantity, a limit order without a positive price, "
-    "or a market order with a price.",
+    "or a market order with a price."
 )
-ORDER_INVALID_TRANSITION = register(
-    "ORDER_INVALID_TRANSITION",
-    "An order event is not allowed in the order's current state (see the transition table).",
+ORDER_INVALID_TRANSITION = (
+    "An order event is not allowed in the order's current state (see the transition table)."
 )
-ORDER_EVENT_MISMATCH = register(
-    "ORDER_EVENT_MISMATCH", "An order event names another order, instrument or side."
+ORDER_EVENT_MISMATCH = "An order event names another order, instrument or side."
+ORDER_OVERFILL = "A fill would take an order's filled quantity above its quantity."
+ORDER_UNKNOWN = "No order with that client order id is known."
+ORDER_DUPLICATE = "An order with the same client order id was already submitted."
+ORDER_INSUFFICIENT_FUNDS = (
+    "The paper broker canceled the rest of a buy order because free cash could not pay for it."
 )
-ORDER_OVERFILL = register(
-    "ORDER_OVERFILL", "A fill would take an order's filled quantity above its quantity."
+RISK_PROFILE_MISSING = "No active risk profile version was supplied; no order is admitted."
+RISK_PROFILE_STALE = (
+    "The order was decided under a risk profile version that is no longer the active one."
 )
-ORDER_UNKNOWN = register("ORDER_UNKNOWN", "No order with that client order id is known.")
-ORDER_DUPLICATE = register(
-    "ORDER_DUPLICATE", "An order with the same client order id was already submitted."
+RISK_MAX_POSITIONS = "Opening another position would exceed max_concurrent_positions."
+RISK_TOTAL_EXPOSURE = "The order would take total exposure above max_total_exposure."
+RISK_CLUSTER_EXPOSURE = "The order would take its cluster's exposure above max_cluster_exposure."
+RISK_DRAWDOWN = "Portfolio drawdown from its peak is at or beyond drawdown_limit_pct; no new risk."
+RISK_INSUFFICIENT_CASH = (
+    "Free cash cannot pay for the order and its worst-case fee (no leverage, margin or borrowing)."
 )
-ORDER_INSUFFICIENT_FUNDS = register(
-    "ORDER_INSUFFICIENT_FUNDS",
-    "The paper broker canceled the rest of a buy order because free cash could not pay for it.",
+RISK_NO_SHORT = "A sell exceeds the free quantity held: spot trading is long-only."
+RISK_BELOW_MIN_QUANTITY = "The order quantity is below the venue's minimum order size."
+RISK_BELOW_MIN_COST = "The order value is below the venue's minimum order cost."
+RISK_LOT_SIZE = "The order quantity is not a whole multiple of the venue's lot size."
+RISK_TICK_SIZE = "The limit price is not a whole multiple of the venue's tick size."
+RISK_NO_MARK = "No mark price is known for the order's instrument."
+RISK_VENUE_UNKNOWN = "The venue has no trading rules for the order's instrument."
+RISK_QUOTE_MISMATCH = "The order's quote currency is not the portfolio's quote currency."
+KILL_SWITCH_ENGAGED = "The kill switch is engaged: every order adding risk is rejected."
+KILL_SWITCH_STATE = (
+    "A kill-switch action needs a reason and an actor, or does not fit its current state."
 )
-RISK_PROFILE_MISSING = register(
-    "RISK_PROFILE_MISSING", "No active risk profile version was supplied; no order is admitted."
+LEDGER_INSUFFICIENT_CASH = (
+    "A fill or withdrawal would make ledger cash negative; it was refused and nothing changed."
 )
-RISK_PROFILE_STALE = register(
-    "RISK_PROFILE_STALE",
-    "The order was decided under a risk profile version that is no longer the active one.",
+LEDGER_SHORT_POSITION = "A sell fill exceeds the position held; it was refused and nothing changed."
+LEDGER_CURRENCY_MISMATCH = "A fill's quote currency differs from the ledger's."
+FEE_SCHEDULE_INVALID = (
+    "A fee schedule is malformed: no tier at zero volume, unsorted tiers or negative rates."
 )
-RISK_MAX_POSITIONS = register(
-    "RISK_MAX_POSITIONS", "Opening another position would exceed max_concurrent_positions."
-)
-RISK_TOTAL_EXPOSURE = register(
-    "RISK_TOTAL_EXPOSURE", "The order would take total exposure above max_total_exposure."
-)
-RISK_CLUSTER_EXPOSURE = register(
-    "RISK_CLUSTER_EXPOSURE",
-    "The order would take its cluster's exposure above max_cluster_exposure.",
-)
-RISK_DRAWDOWN = register(
-    "RISK_DRAWDOWN",
-    "Portfolio drawdown from its peak is at or beyond drawdown_limit_pct; no new risk.",
-)
-RISK_INSUFFICIENT_CASH = register(
-    "RISK_INSUFFICIENT_CASH",
-    "Free cash cannot pay for the order and its worst-case fee (no leverage, margin or borrowing).",
-)
-RISK_NO_SHORT = register(
-    "RISK_NO_SHORT", "A sell exceeds the free quantity held: spot trading is long-only."
-)
-RISK_BELOW_MIN_QUANTITY = register(
-    "RISK_BELOW_MIN_QUANTITY", "The order quantity is below the venue's minimum order size."
-)
-RISK_BELOW_MIN_COST = register(
-    "RISK_BELOW_MIN_COST", "The order value is below the venue's minimum order cost."
-)
-RISK_LOT_SIZE = register(
-    "RISK_LOT_SIZE", "The order quantity is not a whole multiple of the venue's lot size."
-)
-RISK_TICK_SIZE = register(
-    "RISK_TICK_SIZE", "The limit price is not a whole multiple of the venue's tick size."
-)
-RISK_NO_MARK = register("RISK_NO_MARK", "No mark price is known for the order's instrument.")
-RISK_VENUE_UNKNOWN = register(
-    "RISK_VENUE_UNKNOWN", "The venue has no trading rules for the order's instrument."
-)
-RISK_QUOTE_MISMATCH = register(
-    "RISK_QUOTE_MISMATCH", "The order's quote currency is not the portfolio's quote currency."
-)
-KILL_SWITCH_ENGAGED = register(
-    "KILL_SWITCH_ENGAGED", "The kill switch is engaged: every order adding risk is rejected."
-)
-KILL_SWITCH_STATE = register(
-    "KILL_SWITCH_STATE",
-    "A kill-switch action needs a reason and an actor, or does not fit its current state.",
-)
-LEDGER_INSUFFICIENT_CASH = register(
-    "LEDGER_INSUFFICIENT_CASH",
-    "A fill or withdrawal would make ledger cash negative; it was refused and nothing changed.",
-)
-LEDGER_SHORT_POSITION = register(
-    "LEDGER_SHORT_POSITION",
-    "A sell fill exceeds the position held; it was refused and nothing changed.",
-)
-LEDGER_CURRENCY_MISMATCH = register(
-    "LEDGER_CURRENCY_MISMATCH", "A fill's quote currency differs from the ledger's."
-)
-FEE_SCHEDULE_INVALID = register(
-    "FEE_SCHEDULE_INVALID",
-    "A fee schedule is malformed: no tier at zero volume, unsorted tiers or negative rates.",
-)
-VENUE_RULES_INVALID = register(
-    "VENUE_RULES_INVALID", "Venue trading rules are malformed (non-positive lot or tick size)."
-)
-CLUSTER_MAP_INVALID = register(
-    "CLUSTER_MAP_INVALID", "Cluster data is malformed: an asset is assigned to two clusters."
-)
+VENUE_RULES_INVALID = "Venue trading rules are malformed (non-positive lot or tick size)."
+CLUSTER_MAP_INVALID = "Cluster data is malformed: an asset is assigned to two clusters."
 
 # --- strategy, backtest, decision log ----------------------------------------------------
 # (owned by the strategy helper)
 
-NO_PREDICTION = register(
-    "NO_PREDICTION", "No prediction is available for the instrument; the strategy stays put."
+NO_PREDICTION = "No prediction is available for the instrument; the strategy stays put."
+NO_EDGE = "Flat, and the predicted up probability does not clear the entry thresholds."
+ENTRY = "Prediction-led entry: near-term and outlook probabilities agree."
+ENTRY_GATED_DOWNSIDE = "Entry gated: near-term downside probability is above the profile's."
+ENTRY_DIP = "Dip-aware entry: a qualifying drop with a predicted recovery."
+DIP_FALLING_KNIFE = "A qualifying drop, but the near-term outlook predicts continuation: no entry."
+HOLD_POSITION = "A position is open and no exit, profit-taking or re-entry condition holds."
+TAKE_PROFIT_PARTIAL = (
+    "Tactical partial profit-taking: gain above trigger while the near-term edge fades."
 )
-NO_EDGE = register(
-    "NO_EDGE", "Flat, and the predicted up probability does not clear the entry thresholds."
+REENTRY = "Tactical re-entry: the local edge recovered after a partial exit."
+EXIT_NEGATIVE_OUTLOOK = (
+    "Final exit: a negative outlook with weak rebound probability persisted long enough."
 )
-ENTRY = register("ENTRY", "Prediction-led entry: near-term and outlook probabilities agree.")
-ENTRY_GATED_DOWNSIDE = register(
-    "ENTRY_GATED_DOWNSIDE", "Entry gated: near-term downside probability is above the profile's."
+SEVERE_LOSS_HOLD = "Severe-loss recovery: deeply adverse, rebound predicted; hold."
+SEVERE_LOSS_DERISK = (
+    "Severe-loss recovery: deeply adverse, outlook mixed; sell a fraction to de-risk."
 )
-ENTRY_DIP = register("ENTRY_DIP", "Dip-aware entry: a qualifying drop with a predicted recovery.")
-DIP_FALLING_KNIFE = register(
-    "DIP_FALLING_KNIFE",
-    "A qualifying drop, but the near-term outlook predicts continuation: no entry.",
+SEVERE_LOSS_EXIT = (
+    "Severe-loss recovery: deeply adverse and continuation persistently predicted; exit."
 )
-HOLD_POSITION = register(
-    "HOLD_POSITION", "A position is open and no exit, profit-taking or re-entry condition holds."
+ORDER_PENDING = "An order for the instrument is still working; no new intent is made."
+INTENT_TOO_SMALL = "The sized order rounds to nothing; no order."
+HEARTBEAT_IDLE = "A liveness heartbeat found nothing to evaluate."
+PREDICTIONS_INVALID = "A recorded predictions file is malformed or not time-ordered."
+ENGINE_INPUT_INVALID = (
+    "Backtest inputs are inconsistent (no bars, unknown instrument, mismatched window)."
 )
-TAKE_PROFIT_PARTIAL = register(
-    "TAKE_PROFIT_PARTIAL",
-    "Tactical partial profit-taking: gain above trigger while the near-term edge fades.",
+DECISION_LOG_INVALID = "A decision log file is malformed or not a decision log."
+REPLAY_MISMATCH = (
+    "Replaying a run's recorded inputs did not reproduce its decision log byte for byte."
 )
-REENTRY = register("REENTRY", "Tactical re-entry: the local edge recovered after a partial exit.")
-EXIT_NEGATIVE_OUTLOOK = register(
-    "EXIT_NEGATIVE_OUTLOOK",
-    "Final exit: a negative outlook with weak rebound probability persisted long enough.",
-)
-SEVERE_LOSS_HOLD = register(
-    "SEVERE_LOSS_HOLD", "Severe-loss recovery: deeply adverse, rebound predicted; hold."
-)
-SEVERE_LOSS_DERISK = register(
-    "SEVERE_LOSS_DERISK",
-    "Severe-loss recovery: deeply adverse, outlook mixed; sell a fraction to de-risk.",
-)
-SEVERE_LOSS_EXIT = register(
-    "SEVERE_LOSS_EXIT",
-    "Severe-loss recovery: deeply adverse and continuation persistently predicted; exit.",
-)
-ORDER_PENDING = register(
-    "ORDER_PENDING", "An order for the instrument is still working; no new intent is made."
-)
-INTENT_TOO_SMALL = register("INTENT_TOO_SMALL", "The sized order rounds to nothing; no order.")
-HEARTBEAT_IDLE = register("HEARTBEAT_IDLE", "A liveness heartbeat found nothing to evaluate.")
-PREDICTIONS_INVALID = register(
-    "PREDICTIONS_INVALID", "A recorded predictions file is malformed or not time-ordered."
-)
-ENGINE_INPUT_INVALID = register(
-    "ENGINE_INPUT_INVALID",
-    "Backtest inputs are inconsistent (no bars, unknown instrument, mismatched window).",
-)
-DECISION_LOG_INVALID = register(
-    "DECISION_LOG_INVALID", "A decision log file is malformed or not a decision log."
-)
-REPLAY_MISMATCH = register(
-    "REPLAY_MISMATCH",
-    "Replaying a run's recorded inputs did not reproduce its decision log byte for byte.",
-)
+
+declare_codes(globals())

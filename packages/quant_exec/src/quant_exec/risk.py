@@ -32,7 +32,8 @@ no-leverage / no-margin rule. Open orders count towards exposure and position co
 
 Examples:
     >>> from decimal import Decimal
-    >>> from quant_core import Instrument, ProfileHistory, RiskProfile, SimClock
+    >>> from quant_core import Instrument, SimClock
+    >>> from quant_core.profiles import ProfileHistory, RiskProfile
     >>> from quant_exec.ledger import Ledger
     >>> from quant_exec.orders import Order, Side
     >>> from quant_exec.risk import RiskContext, check_order
@@ -59,7 +60,8 @@ from types import MappingProxyType
 
 import attrs
 
-from quant_core import ProfileVersion, RiskProfile, to_decimal
+from quant_core import to_decimal
+from quant_core.profiles import ProfileVersion, RiskProfile
 from quant_exec import reasons
 from quant_exec.clusters import DEFAULT_CLUSTERS, ClusterMap
 from quant_exec.fees import KRAKEN_SPOT_FEES, FeeSchedule

@@ -48,7 +48,9 @@ Even odds (one half) is the definition of "no edge", not a tunable threshold.
 
 Examples:
     >>> from decimal import Decimal
-    >>> from quant_core import HorizonForecast, Instrument, Prediction, StrategyProfile
+    >>> from quant_core.events import HorizonForecast, Prediction
+    >>> from quant_core import Instrument
+    >>> from quant_core.profiles import StrategyProfile
     >>> btc = Instrument("BTC", "USD")
     >>> h = 3_600 * 10**9
     >>> pred = Prediction(btc, ts_event=h, ts_init=h, model_id="m",
@@ -68,7 +70,9 @@ from typing import Any
 
 import attrs
 
-from quant_core import HorizonForecast, Instrument, Prediction, StrategyProfile
+from quant_core import Instrument
+from quant_core.events import HorizonForecast, Prediction
+from quant_core.profiles import StrategyProfile
 from quant_exec import reasons
 
 __all__ = [
@@ -178,7 +182,8 @@ def downside_probability(prediction: Prediction) -> float:
     """Near-term downside probability of ``prediction`` (see the module docs).
 
     Examples:
-        >>> from quant_core import HorizonForecast, Instrument, Prediction
+        >>> from quant_core.events import HorizonForecast, Prediction
+        >>> from quant_core import Instrument
         >>> f = HorizonForecast(3600 * 10**9, 0.6, (-0.02, 0.0, 0.02), (0.1, 0.2, 0.4, 0.3))
         >>> p = Prediction(Instrument("BTC", "USD"), ts_event=0, ts_init=0,
         ...                forecasts=(f,), model_id="m")

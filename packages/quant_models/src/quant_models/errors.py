@@ -14,25 +14,17 @@ from quant_models import reasons
 __all__ = ["ArtifactError", "ConfigError", "DataError", "ModelFamilyError"]
 
 
-class ConfigError(ValidationError):
+class ConfigError(ValidationError, reason=reasons.CONFIG_INVALID):
     """A training configuration is malformed (exit 3, ``CONFIG_INVALID``)."""
 
-    default_reason = reasons.CONFIG_INVALID
 
-
-class DataError(ValidationError):
+class DataError(ValidationError, reason=reasons.INSUFFICIENT_DATA):
     """The data cannot support the request (bad grid, too few bars)."""
 
-    default_reason = reasons.INSUFFICIENT_DATA
 
-
-class ModelFamilyError(QuantUsageError):
+class ModelFamilyError(QuantUsageError, reason=reasons.MODEL_FAMILY_UNKNOWN):
     """An unknown model family was asked for."""
 
-    default_reason = reasons.MODEL_FAMILY_UNKNOWN
 
-
-class ArtifactError(IntegrityError):
+class ArtifactError(IntegrityError, reason=reasons.ARTIFACT_INVALID):
     """A saved artifact set is missing a file, or a file does not match its hash."""
-
-    default_reason = reasons.ARTIFACT_INVALID

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from quant_core import Prediction
+from quant_core.events import Prediction
 from quant_models import reasons
 from quant_models.errors import DataError
 from quant_models.features import compute_features

@@ -13,7 +13,7 @@ family             format                                       file
 =================  ===========================================  ===========
 
 Determinism: thread counts are fixed (``nthread`` / ``num_threads`` / ``n_jobs``), seeds come
-from :func:`quant_core.rng.derive_seed`, LightGBM runs ``deterministic`` and
+from :func:`quant_core.derive_seed`, LightGBM runs ``deterministic`` and
 ``force_row_wise``. Later families (sequence models, regime classifier, meta-learner)
 register themselves with :func:`register_family` and slot into the same pipeline.
 

@@ -34,8 +34,7 @@ from typing import Any
 
 import attrs
 
-from quant_core import canonical_json, content_hash, structure
-from quant_core.canonical import sha256_hex
+from quant_core import canonical_json, content_hash, sha256_hex, structure
 from quant_core.files import write_files_synced
 from quant_models import reasons
 from quant_models.calibration import Calibrator

@@ -26,16 +26,9 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from quant_core import (
-    QuantUsageError,
-    bytes_hash,
-    canonical_json,
-    content_hash,
-    structure,
-    unstructure,
-)
+from quant_core import bytes_hash, canonical_json, content_hash, derive_seed, structure, unstructure
+from quant_core.errors import QuantUsageError
 from quant_core.files import write_tree_atomic
-from quant_core.rng import derive_seed
 from quant_models import reasons
 from quant_models.baselines import BASELINES, fit_climatology, fit_logistic, fit_persistence
 from quant_models.calibration import METHODS, Calibrator, choose_calibrator

@@ -26,7 +26,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from quant_core import Bar, Clock, HorizonForecast, Instrument, Prediction, Timeframe
+from quant_core import Bar, Clock, Instrument, Timeframe
+from quant_core.events import HorizonForecast, Prediction
 from quant_models import reasons
 from quant_models.errors import ArtifactError, ConfigError, DataError
 from quant_models.features import FeatureConfig, compute_features

@@ -11,78 +11,39 @@ Examples:
 
 from __future__ import annotations
 
-from quant_core.reasons import register
+from quant_core.reasons import declare_codes
 
-__all__ = [
-    "ARTIFACT_INVALID",
-    "ARTIFACT_MISSING",
-    "CONFIG_INVALID",
-    "FEATURE_INPUT_INVALID",
-    "GATE_ARTIFACTS_INCOMPLETE",
-    "GATE_BSS_BELOW_MIN",
-    "GATE_ECE_ABOVE_MAX",
-    "GATE_IN_SAMPLE_EVIDENCE",
-    "GATE_NOT_BETTER_THAN_CHAMPION",
-    "GATE_PASSED",
-    "GATE_RISK_VIOLATION",
-    "GATE_TOO_FEW_SAMPLES",
-    "GATE_UTILITY_BELOW_MIN",
-    "INSUFFICIENT_DATA",
-    "MODEL_FAMILY_UNKNOWN",
-    "SCHEMA_MISMATCH",
-]
+CONFIG_INVALID = "A training configuration is malformed or asks for something impossible."
+FEATURE_INPUT_INVALID = (
+    "Bars given to the feature pipeline mix timeframes or quotes, or are off the time grid."
+)
+INSUFFICIENT_DATA = (
+    "Too few labelled bars for the requested walk-forward folds, horizons and windows."
+)
+MODEL_FAMILY_UNKNOWN = "A model family name is not in the model-family registry."
+ARTIFACT_MISSING = "A model artifact directory lacks a file its metadata lists."
+ARTIFACT_INVALID = (
+    "A model artifact does not match the hash in its metadata, or its metadata is malformed."
+)
+SCHEMA_MISMATCH = (
+    "A saved model was trained on a feature schema other than the one computing its inputs."
+)
+GATE_PASSED = "Every promotion gate passed; the candidate is promoted."
+GATE_IN_SAMPLE_EVIDENCE = (
+    "Promotion evidence was not out-of-sample; in-sample metrics never justify a promotion."
+)
+GATE_TOO_FEW_SAMPLES = "The out-of-sample evidence has fewer scored predictions than required."
+GATE_BSS_BELOW_MIN = "Out-of-sample Brier skill vs climatology is below the gate threshold."
+GATE_ECE_ABOVE_MAX = "Out-of-sample expected calibration error is above the gate threshold."
+GATE_UTILITY_BELOW_MIN = (
+    "The fee-aware utility of the deterministic simulation is below the gate threshold."
+)
+GATE_RISK_VIOLATION = "Simulated actions broke a risk rule (shorting, or exposure over limit)."
+GATE_ARTIFACTS_INCOMPLETE = (
+    "The candidate's artifact set or run record is incomplete, so it cannot be replayed."
+)
+GATE_NOT_BETTER_THAN_CHAMPION = (
+    "The candidate does not beat the active champion's out-of-sample evidence by the margin."
+)
 
-CONFIG_INVALID = register(
-    "CONFIG_INVALID", "A training configuration is malformed or asks for something impossible."
-)
-FEATURE_INPUT_INVALID = register(
-    "FEATURE_INPUT_INVALID",
-    "Bars given to the feature pipeline mix timeframes or quotes, or are off the time grid.",
-)
-INSUFFICIENT_DATA = register(
-    "INSUFFICIENT_DATA",
-    "Too few labelled bars for the requested walk-forward folds, horizons and windows.",
-)
-MODEL_FAMILY_UNKNOWN = register(
-    "MODEL_FAMILY_UNKNOWN", "A model family name is not in the model-family registry."
-)
-ARTIFACT_MISSING = register(
-    "ARTIFACT_MISSING", "A model artifact directory lacks a file its metadata lists."
-)
-ARTIFACT_INVALID = register(
-    "ARTIFACT_INVALID",
-    "A model artifact does not match the hash in its metadata, or its metadata is malformed.",
-)
-SCHEMA_MISMATCH = register(
-    "SCHEMA_MISMATCH",
-    "A saved model was trained on a feature schema other than the one computing its inputs.",
-)
-GATE_PASSED = register("GATE_PASSED", "Every promotion gate passed; the candidate is promoted.")
-GATE_IN_SAMPLE_EVIDENCE = register(
-    "GATE_IN_SAMPLE_EVIDENCE",
-    "Promotion evidence was not out-of-sample; in-sample metrics never justify a promotion.",
-)
-GATE_TOO_FEW_SAMPLES = register(
-    "GATE_TOO_FEW_SAMPLES", "The out-of-sample evidence has fewer scored predictions than required."
-)
-GATE_BSS_BELOW_MIN = register(
-    "GATE_BSS_BELOW_MIN", "Out-of-sample Brier skill vs climatology is below the gate threshold."
-)
-GATE_ECE_ABOVE_MAX = register(
-    "GATE_ECE_ABOVE_MAX", "Out-of-sample expected calibration error is above the gate threshold."
-)
-GATE_UTILITY_BELOW_MIN = register(
-    "GATE_UTILITY_BELOW_MIN",
-    "The fee-aware utility of the deterministic simulation is below the gate threshold.",
-)
-GATE_RISK_VIOLATION = register(
-    "GATE_RISK_VIOLATION", "Simulated actions broke a risk rule (shorting, or exposure over limit)."
-)
-GATE_ARTIFACTS_INCOMPLETE = register(
-    "GATE_ARTIFACTS_INCOMPLETE",
-    "The candidate's artifact set or run record is incomplete, so it cannot be replayed.",
-)
-GATE_NOT_BETTER_THAN_CHAMPION = register(
-    "GATE_NOT_BETTER_THAN_CHAMPION",
-    "The candidate does not beat the active champion's out-of-sample evidence by the margin.",
-)
+declare_codes(globals())

@@ -17,7 +17,7 @@ import attrs
 import httpx
 
 from quant_core import Clock
-from quant_core.secret import MASK, Secret
+from quant_core.settings import MASK, Secret
 from quant_net import _reasons as reasons
 from quant_net._errors import ProviderError
 from quant_net._policy import RateLimiter, default_sleep, parse_retry_after

@@ -22,7 +22,7 @@ from quant_net import _reasons as reasons
 __all__ = ["ProviderError", "UnknownOutcomeError", "WriteNotSentError"]
 
 
-class ProviderError(QuantRuntimeError):
+class ProviderError(QuantRuntimeError, reason=reasons.PROVIDER_ERROR):
     """A call to a market-data provider or an exchange failed (exit code 1).
 
     The message names the provider, the request (never a credential) and the provider's own
@@ -41,8 +41,6 @@ class ProviderError(QuantRuntimeError):
         ('PROVIDER_RATE_LIMITED', True, 1)
     """
 
-    default_reason = reasons.PROVIDER_ERROR
-
     def __init__(
         self,
         message: str,
@@ -60,19 +58,17 @@ class ProviderError(QuantRuntimeError):
         self.retry_after_s = retry_after_s
 
 
-class WriteNotSentError(ProviderError):
+class WriteNotSentError(ProviderError, reason=reasons.WRITE_NOT_SENT):
     """A write was not sent: the connection could not be opened (``WRITE_NOT_SENT``).
 
     Nothing reached the other end, so sending the same write again is safe.
     """
 
-    default_reason = reasons.WRITE_NOT_SENT
-
     def __init__(self, message: str, *, provider: str = "") -> None:
         super().__init__(message, provider=provider, retryable=True)
 
 
-class UnknownOutcomeError(ProviderError):
+class UnknownOutcomeError(ProviderError, reason=reasons.WRITE_OUTCOME_UNKNOWN):
     """A write may or may not have taken effect (``WRITE_OUTCOME_UNKNOWN``).
 
     Raised for a timeout or a connection lost after the request may have been sent, an HTTP
@@ -84,8 +80,6 @@ class UnknownOutcomeError(ProviderError):
         cause: the reason code the same failure has on a read (``PROVIDER_UNAVAILABLE``,
             ``PROVIDER_RESPONSE_INVALID``).
     """
-
-    default_reason = reasons.WRITE_OUTCOME_UNKNOWN
 
     def __init__(
         self, message: str, *, provider: str = "", status: int | None = None, cause: str = ""

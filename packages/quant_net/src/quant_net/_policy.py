@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 import attrs
 
-from quant_core import Clock, SimClock
-from quant_core.clock import NS_PER_SECOND, iso_to_ns
+from quant_core import NS_PER_SECOND, Clock, SimClock, iso_to_ns
 from quant_core.errors import QuantError
 
 __all__ = [

@@ -48,8 +48,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from quant_core import Clock
-from quant_core.rng import generator
+from quant_core import Clock, generator
 from quant_net import _reasons as reasons
 from quant_net._channel import Channel, ChannelOptions, Response, Signer
 from quant_net._errors import ProviderError

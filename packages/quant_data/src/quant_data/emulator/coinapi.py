@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from quant_core import NS_PER_SECOND, Timeframe, ValidationError, iso_to_ns, ns_to_datetime
+from quant_core import NS_PER_SECOND, Timeframe, iso_to_ns, ns_to_datetime
+from quant_core.errors import ValidationError
 from quant_data.emulator.book import is_no_trade
 from quant_data.emulator.wire import Page, Reply, json_bytes, raw_number, render_json
 from quant_data.providers.coinapi import PERIOD_IDS

@@ -24,8 +24,8 @@ from typing import Any
 
 import attrs
 
-from quant_core import ValidationError, iso_to_ns
-from quant_core.rng import derive_seed
+from quant_core import derive_seed, iso_to_ns
+from quant_core.errors import ValidationError
 from quant_data import reasons
 from quant_data.records import SourceBar
 

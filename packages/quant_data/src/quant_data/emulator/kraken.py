@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from quant_core import NS_PER_SECOND, Timeframe, ns_to_datetime
-from quant_core.rng import generator
+from quant_core import NS_PER_SECOND, Timeframe, generator, ns_to_datetime
 from quant_data.emulator.book import is_no_trade
 from quant_data.emulator.wire import Page, Reply, json_bytes
 from quant_data.records import SourceBar

@@ -34,8 +34,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
-from quant_core import Clock, SimClock, Timeframe, ValidationError
-from quant_core.rng import generator
+from quant_core import Clock, SimClock, Timeframe, generator
+from quant_core.errors import ValidationError
 from quant_data import reasons
 from quant_data.emulator import coinapi, coingecko, kraken
 from quant_data.emulator.book import BarBook

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from quant_core import Clock
-from quant_core.secret import Secret
+from quant_core.settings import Secret
 from quant_data.records import FetchedPage, RawPage, SourceBar
 from quant_net import RateLimiter, ReadClient, ReadPolicy, Response
 

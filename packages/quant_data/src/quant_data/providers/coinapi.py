@@ -50,10 +50,9 @@ from typing import Any, Final
 
 import httpx
 
-from quant_core import Clock, Timeframe
-from quant_core.clock import iso_to_ns, ns_to_iso
+from quant_core import Clock, Timeframe, iso_to_ns, ns_to_iso
 from quant_core.errors import QuantError
-from quant_core.secret import Secret
+from quant_core.settings import Secret
 from quant_data.errors import ProviderUsageError
 from quant_data.providers._common import HttpAdapter, fetched_page, raw_page
 from quant_data.records import FetchedPage, RawPage, SourceBar

@@ -36,9 +36,8 @@ from typing import Any, Final
 import attrs
 import httpx
 
-from quant_core import Clock
-from quant_core.canonical import content_hash
-from quant_core.secret import Secret
+from quant_core import Clock, content_hash
+from quant_core.settings import Secret
 from quant_core.universe import Universe, UniverseMember
 from quant_data.errors import ProviderUsageError
 from quant_data.providers._common import HttpAdapter, raw_page

@@ -30,7 +30,7 @@ import httpx
 
 from quant_core import Clock, Timeframe
 from quant_core.errors import ValidationError
-from quant_core.secret import Secret
+from quant_core.settings import Secret
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE, Universe
 from quant_data import reasons
 from quant_data.errors import ProviderUsageError

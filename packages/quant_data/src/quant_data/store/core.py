@@ -66,18 +66,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from quant_core import (
-    UNIVERSE_V1_TOP30_NON_STABLE,
     Bar,
     Clock,
     Instrument,
-    QuantUsageError,
     QuoteCurrency,
     Timeframe,
     bytes_hash,
     canonical_json,
-    get_universe,
     ns_to_iso,
 )
+from quant_core.errors import QuantUsageError
+from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE, get_universe
 from quant_data import reasons
 from quant_data.dataset import Dataset, decimal_text
 from quant_data.errors import StoreError
@@ -888,7 +887,7 @@ class Store:
                 timeframe or quote, or an ``as_of`` beyond the newest ingest.
             RejectedError: ``STORE_NO_DATA`` when no bar matches.
         """
-        from quant_core import RejectedError
+        from quant_core.errors import RejectedError
 
         tf = _timeframe(timeframe)
         if quote not in _QUOTES or end_ns <= start_ns or not symbols:

@@ -13,12 +13,12 @@ decision logs are all hashes of *canonical JSON*:
   because it equals ``0.0``;
 * :class:`~decimal.Decimal` is written as a JSON *string* of its exact digits (money and
   quantities keep their precision), enums by value, tuples as arrays, attrs classes through the
-  project converter (:mod:`quant_core.convert`), numpy scalars and arrays as plain numbers and
+  project converter (:data:`quant_core.CONVERTER`), numpy scalars and arrays as plain numbers and
   arrays;
 * sets, bytes and other types without one obvious order or form are refused.
 
 Examples:
-    >>> from quant_core.canonical import canonical_json, content_hash
+    >>> from quant_core import canonical_json, content_hash
     >>> canonical_json({"b": 1, "a": [1.0, "é"]})
     b'{"a":[1.0,"\xc3\xa9"],"b":1}'
     >>> content_hash({"a": 1}) == content_hash({"a": 1})
@@ -62,7 +62,7 @@ def _default(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if attrs.has(type(value)):
-        from quant_core.convert import CONVERTER
+        from quant_core._convert import CONVERTER
 
         return CONVERTER.unstructure(value)
     if isinstance(value, np.integer):

@@ -6,7 +6,7 @@ quant never reads the wall clock in library code. A component that needs "now" r
 Unix epoch, UTC — the representation every event, bar and record uses.
 
 Examples:
-    >>> from quant_core.clock import SimClock, iso_to_ns, ns_to_iso
+    >>> from quant_core import SimClock, iso_to_ns, ns_to_iso
     >>> clock = SimClock(iso_to_ns("2024-01-01T00:00:00Z"))
     >>> clock.advance_by(3_600 * NS_PER_SECOND)
     >>> ns_to_iso(clock.now_ns())

@@ -1,6 +1,6 @@
 """The bundle manifest: schema, strict parsing, safe names and compatibility (pure).
 
-``manifest.json`` is canonical JSON (:mod:`quant_core.canonical`) of one object with exactly
+``manifest.json`` is canonical JSON (:func:`quant_core.canonical_json`) of one object with exactly
 these keys::
 
     schema                    "quant.bundle.manifest/1"
@@ -19,7 +19,7 @@ these keys::
 (``manifest.sig``) and covers these exact bytes; parsing happens only after it verified.
 
 Examples:
-    >>> from quant_bundle.manifest import parse_version, safe_path
+    >>> from quant_bundle._manifest import parse_version, safe_path
     >>> parse_version("1.10.0") > parse_version("1.9.9")
     True
     >>> safe_path("artifacts/model.json")
@@ -37,8 +37,8 @@ from typing import Any, Final
 import attrs
 
 from quant_bundle import reasons
-from quant_bundle.errors import BundleRejectedError
-from quant_core.canonical import canonical_json, content_hash
+from quant_bundle._errors import BundleRejectedError
+from quant_core import canonical_json, content_hash
 from quant_core.errors import CanonicalizationError
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "ArtifactEntry",
     "Manifest",
     "RuntimeVersions",
+    "check_collisions",
     "check_compatibility",
     "parse_manifest",
     "parse_version",
@@ -133,7 +134,7 @@ def safe_path(name: str) -> str:
     return name
 
 
-def _check_collisions(paths: Sequence[str]) -> None:
+def check_collisions(paths: Sequence[str]) -> None:
     """Refuse duplicates, case/Unicode twins and a file that is also another's directory."""
     seen: set[str] = set()
     folded: set[str] = set()
@@ -249,6 +250,7 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as the JSON object written to ``manifest.json``."""
+        # Hand-written: the signed file format nests archive and signature and adds constants.
         return {
             "schema": MANIFEST_SCHEMA,
             "bundle_version": self.bundle_version,
@@ -333,7 +335,7 @@ def manifest_from_dict(doc: Any) -> Manifest:
             type(entry["size"]) is int and entry["size"] >= 0, "artifact size must be an int >= 0"
         )
         artifacts.append(ArtifactEntry(safe_path(entry["path"]), entry["sha384"], entry["size"]))
-    _check_collisions([a.path for a in artifacts])
+    check_collisions([a.path for a in artifacts])
     _require([a.path for a in artifacts] == sorted(a.path for a in artifacts), "artifacts order")
     archive = doc["archive"]
     _require(isinstance(archive, dict) and set(archive) == {"name", "sha384", "size"}, "archive")
@@ -386,7 +388,7 @@ def check_compatibility(manifest: Manifest, runtime: RuntimeVersions) -> list[st
             failing range, for the first check (in that order) that fails.
 
     Examples:
-        >>> from quant_bundle.manifest import RuntimeVersions
+        >>> from quant_bundle._manifest import RuntimeVersions
         >>> RuntimeVersions(app="0.1.0", backend="0.1.0").model is None
         True
     """

@@ -26,25 +26,17 @@ __all__ = [
 ]
 
 
-class BundleRejectedError(RejectedError):
+class BundleRejectedError(RejectedError, reason=reasons.SIG_INVALID):
     """A bundle, release, key or rotation statement was refused; nothing was changed."""
 
-    default_reason = reasons.SIG_INVALID
 
-
-class BundleMissingError(BundleRejectedError):
+class BundleMissingError(BundleRejectedError, reason=reasons.BUNDLE_MISSING):
     """No verified bundle is available where one is required (``require=True``)."""
 
-    default_reason = reasons.BUNDLE_MISSING
 
-
-class BundleStorageError(StorageError):
+class BundleStorageError(StorageError, reason=reasons.BUNDLE_IO_FAILED):
     """The installer could not read or write its directory; nothing was activated."""
 
-    default_reason = reasons.BUNDLE_IO_FAILED
 
-
-class UpdateInProgressError(BundleStorageError):
+class UpdateInProgressError(BundleStorageError, reason=reasons.UPDATE_IN_PROGRESS):
     """Another process holds the installer lock."""
-
-    default_reason = reasons.UPDATE_IN_PROGRESS

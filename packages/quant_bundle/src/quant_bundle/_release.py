@@ -2,7 +2,7 @@
 
 A release directory (what ``quant bundle build`` writes and a GitHub release carries) holds::
 
-    manifest.json     canonical JSON (see quant_bundle.manifest)
+    manifest.json     canonical JSON (see quant_bundle.Manifest)
     manifest.sig      detached Ed25519 signature(s) over the exact manifest bytes
     bundle.tar.zst    the artifact archive, pinned by SHA-384 and length in the manifest
     latest.json/.sig  optional signed, expiring "latest" pointer (see quant_bundle.pointer)
@@ -13,8 +13,8 @@ and SHA-384, streamed.
 
 Examples:
     >>> import tempfile, pathlib
+    >>> from quant_bundle import BundleSpec, build_release, verify_release
     >>> from quant_bundle.keys import TrustStore, generate_key
-    >>> from quant_bundle.release import BundleSpec, build_release, verify_release
     >>> src = pathlib.Path(tempfile.mkdtemp())
     >>> (src / "model.json").write_bytes(b"{}")
     2
@@ -36,10 +36,10 @@ from typing import Any, Final
 import attrs
 
 from quant_bundle import reasons
-from quant_bundle.archive import build_archive
-from quant_bundle.errors import BundleRejectedError, BundleStorageError
-from quant_bundle.keys import PrivateKey, TrustStore, sign_document, verify_signatures
-from quant_bundle.manifest import (
+from quant_bundle._archive import build_archive
+from quant_bundle._errors import BundleRejectedError, BundleStorageError
+from quant_bundle._io import file_sha384, read_capped, reading
+from quant_bundle._manifest import (
     ARCHIVE_NAME,
     MANIFEST_MAX_BYTES,
     MANIFEST_NAME,
@@ -47,24 +47,22 @@ from quant_bundle.manifest import (
     ArtifactEntry,
     Manifest,
     RuntimeVersions,
+    check_collisions,
     check_compatibility,
     parse_manifest,
     safe_path,
 )
-from quant_bundle.manifest import _check_collisions as check_collisions
+from quant_bundle.keys import PrivateKey, TrustStore, sign_document, verify_signatures
 from quant_core.files import write_file_atomic
 
 __all__ = [
     "BundleSpec",
     "VerifiedRelease",
     "build_release",
-    "file_sha384",
-    "read_capped",
     "verify_manifest",
     "verify_release",
 ]
 
-_CHUNK: Final = 1 << 20
 _DEFAULT_RANGE: Final = {"min": "0.1.0", "max": "1.0.0"}
 
 
@@ -92,40 +90,6 @@ class VerifiedRelease:
     signature_bytes: bytes = attrs.field(repr=False)
     signers: tuple[str, ...]
     checks: tuple[str, ...]
-
-
-def read_capped(path: Path, limit: int) -> bytes:
-    """Read at most ``limit`` bytes of ``path``.
-
-    Raises:
-        BundleRejectedError: ``BUNDLE_MISSING`` (absent) or ``LENGTH_EXCEEDED``.
-        BundleStorageError: unreadable.
-    """
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
-    except FileNotFoundError:
-        raise BundleRejectedError(
-            f"{path.name} is missing", reason_code=reasons.BUNDLE_MISSING
-        ) from None
-    except OSError as exc:
-        raise BundleStorageError(f"cannot read {path.name}: {exc.strerror}") from None
-    if len(data) > limit:
-        raise BundleRejectedError(
-            f"{path.name} exceeds {limit} bytes", reason_code=reasons.LENGTH_EXCEEDED
-        )
-    return data
-
-
-def file_sha384(path: Path, expected_size: int) -> tuple[str, int]:
-    """Stream ``path`` into SHA-384, reading at most one byte past ``expected_size``."""
-    digest = hashlib.sha384()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(min(_CHUNK, expected_size + 1 - size)):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def _collect(artifact_dir: Path) -> dict[str, bytes]:
@@ -238,15 +202,8 @@ def verify_release(
     manifest_bytes = read_capped(root / MANIFEST_NAME, MANIFEST_MAX_BYTES)
     signature_bytes = read_capped(root / SIGNATURE_NAME, 64 * 1024)
     manifest, signers, checks = verify_manifest(manifest_bytes, signature_bytes, trust, runtime)
-    archive = root / ARCHIVE_NAME
-    try:
-        digest, size = file_sha384(archive, manifest.archive_size)
-    except FileNotFoundError:
-        raise BundleRejectedError(
-            f"{ARCHIVE_NAME} is missing", reason_code=reasons.BUNDLE_MISSING
-        ) from None
-    except OSError as exc:
-        raise BundleStorageError(f"cannot read {ARCHIVE_NAME}: {exc.strerror}") from None
+    with reading(ARCHIVE_NAME):
+        digest, size = file_sha384(root / ARCHIVE_NAME, manifest.archive_size)
     if size != manifest.archive_size or digest != manifest.archive_sha384:
         raise BundleRejectedError(
             f"archive is {size} bytes / sha384 {digest[:16]}…, the manifest pins "

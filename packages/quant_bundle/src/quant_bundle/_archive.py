@@ -10,7 +10,7 @@ whose names the signed manifest lists (each once, at the declared size), and wri
 itself with ``O_CREAT | O_EXCL | O_NOFOLLOW``, hashing and fsyncing as it goes.
 
 Examples:
-    >>> from quant_bundle.archive import build_archive
+    >>> from quant_bundle import build_archive
     >>> build_archive({"artifacts/a.txt": b"x"}) == build_archive({"artifacts/a.txt": b"x"})
     True
 """
@@ -29,8 +29,8 @@ from typing import IO, Final, Protocol, cast
 import zstandard
 
 from quant_bundle import reasons
-from quant_bundle.errors import BundleRejectedError
-from quant_bundle.manifest import Manifest
+from quant_bundle._errors import BundleRejectedError
+from quant_bundle._manifest import Manifest
 
 __all__ = [
     "MAX_WINDOW_SIZE",

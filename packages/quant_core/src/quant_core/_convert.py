@@ -3,14 +3,14 @@
 Every attrs value type crosses the edge of the program (JSON files, CLI output, databases,
 HTTP) through :data:`CONVERTER`. It refuses unknown keys, so a misspelt field in a profile or
 manifest is an error rather than a silently ignored setting. Decimals travel as strings,
-enums by value, :class:`~quant_core.secret.Secret` values as a mask (they never serialize).
+enums by value, :class:`~quant_core.settings.Secret` values as a mask (they never serialize).
 
 Use :func:`structure` and :func:`unstructure`, which turn cattrs' errors into quant's typed
 :class:`~quant_core.errors.ValidationError` with a reason code.
 
 Examples:
-    >>> from quant_core.convert import structure, unstructure
-    >>> from quant_core.types import Instrument
+    >>> from quant_core import structure, unstructure
+    >>> from quant_core import Instrument
     >>> unstructure(Instrument("ETH", "CAD"))
     {'base': 'ETH', 'quote': 'CAD'}
     >>> structure({"base": "ETH", "quote": "CAD"}, Instrument)
@@ -30,9 +30,9 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 
 from quant_core import reasons
+from quant_core._secret import MASK, Secret
+from quant_core._types import to_decimal
 from quant_core.errors import QuantError, ValidationError
-from quant_core.secret import MASK, Secret
-from quant_core.types import to_decimal
 
 __all__ = ["CONVERTER", "make_converter", "structure", "unstructure"]
 

@@ -10,7 +10,7 @@ This module is the only place allowed to construct numpy random generators; ever
 asks it for one (enforced by ruff's banned-api rule).
 
 Examples:
-    >>> from quant_core.rng import derive_seed, generator
+    >>> from quant_core import derive_seed, generator
     >>> derive_seed(42, "models", "xgboost") == derive_seed(42, "models", "xgboost")
     True
     >>> derive_seed(42, "a") != derive_seed(42, "b")
@@ -25,7 +25,7 @@ import hashlib
 
 import numpy as np
 
-from quant_core.canonical import canonical_json
+from quant_core._canonical import canonical_json
 
 __all__ = ["derive_seed", "generator"]
 

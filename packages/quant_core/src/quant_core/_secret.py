@@ -5,7 +5,7 @@ pickling and serialization (through the project converter) all give ``'*********
 value is read only by calling :meth:`Secret.reveal` at the point of use.
 
 Examples:
-    >>> from quant_core.secret import Secret
+    >>> from quant_core.settings import Secret
     >>> key = Secret("my-api-key")
     >>> key
     Secret('**********')

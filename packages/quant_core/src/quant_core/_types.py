@@ -7,7 +7,7 @@ float is not one tenth). Instants are ``int`` nanoseconds since the epoch, UTC.
 
 Examples:
     >>> from decimal import Decimal
-    >>> from quant_core.types import Bar, Instrument, QuoteCurrency, Timeframe
+    >>> from quant_core import Bar, Instrument, QuoteCurrency, Timeframe
     >>> btc = Instrument("BTC", QuoteCurrency.USD)
     >>> str(btc)
     'BTC/USD'
@@ -29,7 +29,7 @@ from typing import Self
 import attrs
 
 from quant_core import reasons
-from quant_core.clock import NS_PER_SECOND, ns_to_iso
+from quant_core._clock import NS_PER_SECOND, ns_to_iso
 from quant_core.errors import ValidationError
 
 __all__ = [

@@ -1,0 +1,247 @@
+"""One install attempt: verify, stage, extract, seal, promote, swap, check, audit.
+
+The attempt works on a :class:`~quant_bundle.BundleStore` through its public methods only
+(checkpoints, links, state, garbage collection, audit); the store runs :func:`install_release`
+from :meth:`~quant_bundle.BundleStore.install_locked` while it holds the installer lock. The
+steps and their checkpoints are listed in the store's module documentation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from quant_bundle import reasons
+from quant_bundle._archive import extract_archive
+from quant_bundle._errors import BundleRejectedError
+from quant_bundle._installed import VERIFIED_SEAL, verify_installed
+from quant_bundle._io import CHUNK, read_capped, storage_error
+from quant_bundle._manifest import (
+    ARCHIVE_NAME,
+    MANIFEST_MAX_BYTES,
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    Manifest,
+)
+from quant_bundle._release import verify_manifest
+from quant_bundle._state import (
+    BundleState,
+    InstallOutcome,
+    InstallResult,
+    check_floor,
+    store_name,
+    version_of,
+)
+from quant_core.errors import QuantError
+from quant_core.files import fsync_dir, write_files_synced
+
+if TYPE_CHECKING:
+    from quant_bundle._store import BundleStore
+
+__all__ = ["install_release"]
+
+
+def install_release(
+    store: BundleStore, release_dir: Path, expected: Callable[[Manifest], None] | None
+) -> InstallResult:
+    """Install the release in ``release_dir`` into ``store``, whose lock the caller holds.
+
+    Raises:
+        BundleRejectedError: any verification failure or refusal (audited, store unchanged).
+        BundleStorageError: a storage failure (audited, store unchanged).
+    """
+    return _Attempt(store, release_dir, expected).run()
+
+
+class _Attempt:
+    """One install attempt: what passed so far, and what to audit if it fails."""
+
+    def __init__(
+        self,
+        target: BundleStore,
+        release_dir: Path,
+        expected: Callable[[Manifest], None] | None,
+    ) -> None:
+        self.target = target
+        self.release_dir = release_dir
+        self.expected = expected
+        self.state = target.read_state()
+        self.staging = target.staging / "attempt"
+        self.checks: list[str] = []
+        self.info: dict[str, Any] = {"version": None, "manifest_digest": None}
+
+    def run(self) -> InstallResult:
+        """Run the attempt; on failure restore the store and audit the refusal."""
+        try:
+            try:
+                result = self._install()
+            except OSError as exc:
+                raise storage_error(exc, "install failed") from None
+        except QuantError as exc:
+            self.target.restore(self.state)
+            outcome = (
+                InstallOutcome.ROLLED_BACK
+                if exc.reason_code == reasons.ROLLED_BACK
+                else InstallOutcome.REJECTED
+            )
+            self.target.record_attempt(outcome, exc.reason_code, self.state, self.checks, self.info)
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                if self.staging.exists():
+                    shutil.rmtree(self.staging)
+        return result
+
+    def _install(self) -> InstallResult:
+        release_dir, state, staging = self.release_dir, self.state, self.staging
+        checks, info, expected = self.checks, self.info, self.expected
+        manifest_bytes = read_capped(release_dir / MANIFEST_NAME, MANIFEST_MAX_BYTES)
+        signature_bytes = read_capped(release_dir / SIGNATURE_NAME, 64 * 1024)
+        staging.mkdir(parents=True)
+        write_files_synced(
+            staging, {MANIFEST_NAME: manifest_bytes, SIGNATURE_NAME: signature_bytes}
+        )
+        self.target.checkpoint("fetched")
+        manifest, _, passed = verify_manifest(
+            manifest_bytes, signature_bytes, self.target.trust, self.target.runtime
+        )
+        checks.extend(passed)
+        info.update(version=manifest.bundle_version, manifest_digest=manifest.digest)
+        if expected is not None:
+            expected(manifest)
+            checks.append("pointer")
+        if manifest.digest in state.quarantine:
+            raise BundleRejectedError(
+                "this bundle failed its checks before and is quarantined",
+                reason_code=reasons.SMOKE_TEST_FAILED,
+            )
+        check_floor(manifest, state)
+        checks.append("version_floor")
+        archive = staging / ARCHIVE_NAME
+        self._copy_archive(release_dir / ARCHIVE_NAME, archive, manifest)
+        checks.append("archive_digest")
+        tree = staging / "tree"
+        tree.mkdir()
+        extract_archive(
+            archive, tree, manifest, on_file=lambda _n: self.target.checkpoint("extract_file")
+        )
+        checks.append("extract")
+        seal = {
+            MANIFEST_NAME: manifest_bytes,
+            SIGNATURE_NAME: signature_bytes,
+            VERIFIED_SEAL: manifest.digest.encode("utf-8"),
+        }
+        write_files_synced(tree, seal)
+        fsync_dir(tree)
+        self.target.checkpoint("sealed")
+        name = store_name(manifest)
+        self.target.store.mkdir(exist_ok=True)
+        # Recovery (under the same lock) removed any unreferenced store entry, and a store
+        # entry that is current or previous has a version at or below the floor: no clash.
+        os.rename(tree, self.target.store / name)
+        fsync_dir(self.target.store)
+        self.target.checkpoint("promoted")
+        try:
+            if self.target.smoke is None:
+                verify_installed(self.target.store / name, self.target.trust, self.target.runtime)
+            else:
+                self.target.smoke(self.target.store / name, manifest)
+        except Exception as exc:  # noqa: BLE001 - any smoke failure refuses the bundle
+            shutil.rmtree(self.target.store / name)
+            self.target.write_state(
+                attrs.evolve(state, quarantine=(*state.quarantine, manifest.digest))
+            )
+            raise BundleRejectedError(
+                f"smoke check failed: {type(exc).__name__}",
+                reason_code=reasons.SMOKE_TEST_FAILED,
+            ) from None
+        checks.append("smoke")
+        old = state.active
+        if old is not None:
+            self.target.swap_link("previous", old)
+        self.target.checkpoint("previous_swapped")
+        new_state = attrs.evolve(
+            state,
+            floor_version=manifest.bundle_version,
+            floor_digest=manifest.digest,
+            active=name,
+            history=(*state.history, name),
+        )
+        # The commit point. A failure before state.json is replaced is undone by restore().
+        self.target.swap_link("current", name, cp="current_tmp_linked")
+        self.target.checkpoint("current_swapped")
+        self.target.write_state(new_state)
+        if self.target.health is not None:
+            try:
+                self.target.health(self.target.store / name, manifest)
+            except Exception as exc:  # noqa: BLE001 - any health failure rolls back
+                self._auto_rollback(new_state, manifest, exc)
+        checks.append("health")
+        final = attrs.evolve(new_state, history=new_state.history[-(self.target.retention + 1) :])
+        if final != new_state:
+            self.target.write_state(final)
+        self.target.collect_garbage(final)
+        result = InstallResult(
+            InstallOutcome.INSTALLED,
+            manifest.bundle_version,
+            manifest.digest,
+            version_of(old) if old else None,
+            tuple(checks),
+        )
+        self.target.audit.append("bundle.install", {**result.audit_data(), "checks": checks})
+        return result
+
+    def _copy_archive(self, source: Path, dest: Path, manifest: Manifest) -> None:
+        part = dest.with_name(dest.name + ".part")
+        digest = hashlib.sha384()
+        size = 0
+        try:
+            src = open(source, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise BundleRejectedError(
+                f"{ARCHIVE_NAME} is missing", reason_code=reasons.BUNDLE_MISSING
+            ) from None
+        with src, open(part, "xb") as out:
+            while chunk := src.read(min(CHUNK, manifest.archive_size + 1 - size)):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+                self.target.checkpoint("archive_partial")
+                if size > manifest.archive_size:
+                    break
+            out.flush()
+            os.fsync(out.fileno())
+        if size != manifest.archive_size or digest.hexdigest() != manifest.archive_sha384:
+            part.unlink()
+            raise BundleRejectedError(
+                "archive does not match the length and SHA-384 the manifest pins",
+                reason_code=reasons.ARCHIVE_DIGEST_MISMATCH,
+            )
+        os.replace(part, dest)
+        self.target.checkpoint("archive_staged")
+
+    def _auto_rollback(self, new_state: BundleState, manifest: Manifest, exc: Exception) -> None:
+        state = self.state
+        self.target.swap_link("current", state.active)
+        self.target.checkpoint("rollback_swapped")
+        self.target.swap_link("previous", state.history[-2] if len(state.history) > 1 else None)
+        rolled = attrs.evolve(
+            new_state,
+            active=state.active,
+            history=state.history,
+            quarantine=(*state.quarantine, manifest.digest),
+        )
+        self.target.write_state(rolled)
+        self.target.collect_garbage(rolled)
+        raise BundleRejectedError(
+            f"health check failed after activation ({type(exc).__name__}); "
+            f"rolled back to {state.active or 'no bundle'}",
+            reason_code=reasons.ROLLED_BACK,
+        )
