@@ -37,7 +37,7 @@ import attrs
 from quant_core import QuantUsageError, Timeframe, iso_to_ns
 from quant_data import reasons
 from quant_data.records import OhlcvProvider
-from quant_data.store.core import CursorUpdate, IngestResult, SeriesKey, Store
+from quant_data.store import CursorUpdate, IngestResult, SeriesKey, Store
 
 __all__ = [
     "FULL_HISTORY_START_NS",

@@ -43,7 +43,7 @@ from quant_data.backfill import (
     run_series,
 )
 from quant_data.records import OhlcvProvider
-from quant_data.store.core import CursorUpdate, SeriesKey, Store
+from quant_data.store import CursorUpdate, SeriesKey, Store
 
 __all__ = ["SYNC_JOB", "sync"]
 

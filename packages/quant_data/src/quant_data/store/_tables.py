@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import BigInteger, LargeBinary, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Index, LargeBinary, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -61,6 +61,8 @@ class CanonicalBar(SQLModel, table=True):
     """One version of one validated candle."""
 
     __tablename__ = "qd_bar"
+    # Reads by open time across sources (datasets, the incremental feed) seek this index.
+    __table_args__ = (Index("ix_qd_bar_open_time", "symbol", "quote", "timeframe", "open_time_ns"),)
 
     source: str = Field(primary_key=True)
     symbol: str = Field(primary_key=True)
