@@ -68,6 +68,18 @@ def pg_url() -> str:
 
 
 @pytest.fixture
+def empty_postgres() -> Callable[[], str]:
+    """A function that empties the PostgreSQL database and returns its URL (for property tests)."""
+    url = postgres_url()
+
+    def empty() -> str:
+        reset_postgres(url)
+        return url
+
+    return empty
+
+
+@pytest.fixture
 def clock() -> SimClock:
     """The injected clock, far after the test bars."""
     return SimClock(NOW)

@@ -3,6 +3,7 @@
 The names below are the stable surface; import them from ``quant_data`` directly.
 """
 
+from quant_data._feed import StoreFeed
 from quant_data.dataset import (
     Dataset,
     DatasetManifest,
@@ -41,6 +42,7 @@ __all__ = [
     "SeriesKey",
     "SourceBar",
     "Store",
+    "StoreFeed",
     "SyntheticMarket",
     "Trade",
     "UniverseProposal",
