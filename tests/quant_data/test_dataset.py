@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from quant_core import Bar, Instrument, IntegrityError, Timeframe, ValidationError
-from quant_data import Dataset, read_dataset, write_dataset
-from quant_data.dataset import BARS_FILE, MANIFEST_FILE, decimal_text
+from quant_data import BARS_FILE, MANIFEST_FILE, Dataset, decimal_text, read_dataset, write_dataset
 from quant_data.reasons import DATASET_HASH_MISMATCH, DATASET_INVALID
 
 H = Timeframe.H1.ns
@@ -118,7 +117,7 @@ def test_decimal_text(text: str, want: str) -> None:
 
 def test_materialized_dataset_round_trips_with_its_store_summary(tmp_path: Path) -> None:
     from quant_core import SimClock
-    from quant_data.records import FetchedPage, RawPage, SourceBar
+    from quant_data import FetchedPage, RawPage, SourceBar
     from quant_data.store import Store
 
     store = Store.open("sqlite://", clock=SimClock(100 * H))

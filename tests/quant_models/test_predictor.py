@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from quant_core import Bar, Instrument, Predictor, Timeframe, iso_to_ns
-from quant_data.synthetic import SyntheticMarket
+from quant_data import SyntheticMarket
 from quant_models import reasons
 from quant_models.errors import ArtifactError, ConfigError, DataError
 from quant_models.features import FeatureConfig, compute_features

@@ -15,10 +15,9 @@ import httpx
 import pytest
 
 from quant_core import Secret, SimClock, Timeframe, iso_to_ns, ns_to_iso
-from quant_data.errors import ProviderError, ProviderUsageError
+from quant_data import OhlcvProvider, ProviderError, ProviderUsageError
 from quant_data.http import HttpPolicy
 from quant_data.providers import CoinApiProvider, coinapi_symbol_id
-from quant_data.records import OhlcvProvider
 
 Handler = Callable[[httpx.Request], httpx.Response]
 H = 3_600 * 1_000_000_000

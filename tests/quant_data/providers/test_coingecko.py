@@ -17,7 +17,7 @@ import pytest
 from quant_core import Secret, SimClock
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE as V1
 from quant_core.universe import ExclusionCategory
-from quant_data.errors import ProviderError, ProviderUsageError
+from quant_data import ProviderError, ProviderUsageError
 from quant_data.http import HttpPolicy
 from quant_data.providers import CoinGeckoClient, MarketCoin, propose_universe
 

@@ -20,10 +20,9 @@ import pytest
 
 from quant_core import Secret, Timeframe, iso_to_ns
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE as V1
-from quant_data.emulator import Emulator, EmulatorOptions
-from quant_data.emulator.book import is_no_trade
-from quant_data.emulator.faults import FaultKind, FaultPlan, FaultRule
-from quant_data.errors import ProviderError
+from quant_data import FetchedPage, ProviderError, SourceBar
+from quant_data.emulator import Emulator, EmulatorOptions, FaultKind, FaultPlan, FaultRule
+from quant_data.emulator._book import is_no_trade
 from quant_data.http import HttpPolicy
 from quant_data.providers import (
     CoinApiProvider,
@@ -31,7 +30,6 @@ from quant_data.providers import (
     KrakenPublicProvider,
     propose_universe,
 )
-from quant_data.records import FetchedPage, SourceBar
 
 H = 3_600 * 1_000_000_000
 JAN1 = iso_to_ns("2024-01-01T00:00:00Z")

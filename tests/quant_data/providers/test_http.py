@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from quant_core import Secret, SimClock
-from quant_data.errors import ProviderError
+from quant_data import ProviderError, RawPage
 from quant_data.http import (
     HttpClient,
     HttpPolicy,
@@ -24,7 +24,6 @@ from quant_data.http import (
     sim_sleep,
     status_error,
 )
-from quant_data.records import RawPage
 
 NS = 1_000_000_000
 KEY = "sk-test-SECRET-0123456789"
@@ -318,7 +317,7 @@ def test_empty_secret_scrubs_nothing() -> None:
 _DELAYS_SCRIPT = """
 import httpx
 from quant_core import SimClock
-from quant_data.errors import ProviderError
+from quant_data import ProviderError
 from quant_data.http import HttpClient, HttpPolicy
 clock = SimClock(0)
 stamps = []

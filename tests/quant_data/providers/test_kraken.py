@@ -13,11 +13,9 @@ import httpx
 import pytest
 
 from quant_core import SimClock, Timeframe, UniverseError
-from quant_data.errors import ProviderError, ProviderUsageError
+from quant_data import OhlcvProvider, ProviderError, ProviderUsageError, Trade, trades_to_bars
 from quant_data.http import HttpPolicy
 from quant_data.providers import KrakenPublicProvider, kraken_interval, kraken_pair
-from quant_data.records import OhlcvProvider
-from quant_data.trades import Trade, trades_to_bars
 
 Handler = Callable[[httpx.Request], httpx.Response]
 S = 1_000_000_000
@@ -425,9 +423,9 @@ def test_asset_pairs_legacy_keys_and_errors(shared_data: Path) -> None:
 
 
 def test_every_kraken_sample_envelope_is_classified(shared_data: Path) -> None:
+    from quant_data import RawPage
     from quant_data.http import Response
     from quant_data.providers.kraken import _result
-    from quant_data.records import RawPage
 
     files = sorted((shared_data / "api-samples" / "kraken").glob("*.json"))
     assert len(files) >= 15

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from quant_core import SimClock, Timeframe
-from quant_data.records import FetchedPage, RawPage, SourceBar
+from quant_data import FetchedPage, RawPage, SourceBar
 from quant_data.store import Store
 
 H = Timeframe.H1.ns

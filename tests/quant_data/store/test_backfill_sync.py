@@ -13,7 +13,7 @@ import attrs
 import pytest
 
 from quant_core import QuantUsageError, SimClock, Timeframe
-from quant_data import reasons
+from quant_data import OhlcvProvider, SourceBar, reasons
 from quant_data.backfill import (
     FULL_HISTORY_START_NS,
     Progress,
@@ -23,7 +23,6 @@ from quant_data.backfill import (
     plan_windows,
     retry_gaps,
 )
-from quant_data.records import OhlcvProvider, SourceBar
 from quant_data.store import MemoryProvider, SeriesKey, Store
 from quant_data.sync import sync
 
@@ -258,7 +257,7 @@ CRASH_SCRIPT = textwrap.dedent(
     import os, sys
     from quant_core import SimClock, Timeframe
     from quant_data.backfill import backfill
-    from quant_data.records import SourceBar
+    from quant_data import SourceBar
     from quant_data.store import MemoryProvider, Store
 
     H = Timeframe.H1.ns

@@ -11,9 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from quant_core import QuantUsageError, RejectedError, SimClock, Timeframe
-from quant_data import reasons
-from quant_data.errors import StoreError
-from quant_data.records import FetchedPage, RawPage, SourceBar
+from quant_data import FetchedPage, RawPage, SourceBar, StoreError, reasons
 from quant_data.store import SeriesKey, Store, source_preference
 
 H = Timeframe.H1.ns

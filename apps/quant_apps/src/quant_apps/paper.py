@@ -85,8 +85,8 @@ from quant_core import (
     unstructure,
 )
 from quant_core import reasons as core_reasons
+from quant_data import OhlcvProvider
 from quant_data.backfill import backfill
-from quant_data.records import OhlcvProvider
 from quant_data.store import Store
 from quant_data.sync import sync
 from quant_exec import BacktestConfig, DecisionLog, TradingSession, read_log

@@ -13,7 +13,7 @@ recording one more attempt for every slot that is still missing.
 
 Examples:
     >>> from quant_core import SimClock, Timeframe
-    >>> from quant_data.records import SourceBar
+    >>> from quant_data import SourceBar
     >>> from quant_data.store import MemoryProvider, Store
     >>> H = Timeframe.H1.ns
     >>> bars = [SourceBar("memory", "BTC", "USD", "1h", i * H, "1", "1", "1", "1", "0")
@@ -36,7 +36,7 @@ import attrs
 
 from quant_core import QuantUsageError, Timeframe, iso_to_ns
 from quant_data import reasons
-from quant_data.records import OhlcvProvider
+from quant_data._records import OhlcvProvider
 from quant_data.store import CursorUpdate, IngestResult, SeriesKey, Store
 
 __all__ = [

@@ -59,8 +59,8 @@ from quant_core.errors import QuantError
 from quant_core.rng import generator
 from quant_core.secret import MASK, Secret
 from quant_data import reasons
-from quant_data.errors import ProviderError
-from quant_data.records import RawPage
+from quant_data._errors import ProviderError
+from quant_data._records import RawPage
 
 __all__ = [
     "SENSITIVE_HEADERS",

@@ -9,9 +9,9 @@ import httpx
 from quant_core import Clock
 from quant_core.secret import Secret
 from quant_data import reasons
-from quant_data.errors import ProviderError
+from quant_data._errors import ProviderError
+from quant_data._records import FetchedPage, RawPage, SourceBar
 from quant_data.http import HttpClient, HttpPolicy, RateLimiter, Response
-from quant_data.records import FetchedPage, RawPage, SourceBar
 
 
 class HttpAdapter:

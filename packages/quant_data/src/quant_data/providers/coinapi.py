@@ -55,7 +55,8 @@ from quant_core.clock import iso_to_ns, ns_to_iso
 from quant_core.errors import QuantError
 from quant_core.secret import Secret
 from quant_data import reasons
-from quant_data.errors import ProviderError, ProviderUsageError
+from quant_data._errors import ProviderError, ProviderUsageError
+from quant_data._records import FetchedPage, RawPage, SourceBar
 from quant_data.http import HttpPolicy, RateLimiter, Response, parse_reset_time
 from quant_data.providers._common import (
     HttpAdapter,
@@ -63,7 +64,6 @@ from quant_data.providers._common import (
     invalid_response,
     payload_excerpt,
 )
-from quant_data.records import FetchedPage, RawPage, SourceBar
 
 __all__ = ["COINAPI_BASE_URL", "COINAPI_PERIODS", "CoinApiProvider", "coinapi_symbol_id"]
 

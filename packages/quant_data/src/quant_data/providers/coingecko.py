@@ -41,9 +41,9 @@ from quant_core.canonical import content_hash
 from quant_core.secret import Secret
 from quant_core.universe import Universe, UniverseMember
 from quant_data import reasons
-from quant_data.errors import ProviderError, ProviderUsageError
+from quant_data._errors import ProviderError, ProviderUsageError
+from quant_data._records import RawPage
 from quant_data.http import HttpClient, HttpPolicy, RateLimiter, Response
-from quant_data.records import RawPage
 
 __all__ = [
     "COINGECKO_BASE_URL",

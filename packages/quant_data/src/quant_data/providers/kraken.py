@@ -44,7 +44,9 @@ from quant_core.errors import UniverseError, ValidationError
 from quant_core.secret import Secret
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE, Universe
 from quant_data import reasons
-from quant_data.errors import ProviderError, ProviderUsageError
+from quant_data._errors import ProviderError, ProviderUsageError
+from quant_data._records import FetchedPage, RawPage, SourceBar
+from quant_data._trades import Trade, trades_to_bars
 from quant_data.http import HttpPolicy, RateLimiter, Response
 from quant_data.providers._common import (
     HttpAdapter,
@@ -52,8 +54,6 @@ from quant_data.providers._common import (
     invalid_response,
     payload_excerpt,
 )
-from quant_data.records import FetchedPage, RawPage, SourceBar
-from quant_data.trades import Trade, trades_to_bars
 
 __all__ = [
     "KRAKEN_BASE_URL",

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Table, and_, func, select
 
 from quant_core import QuantUsageError, RejectedError, Timeframe, ns_to_iso
 from quant_data import reasons
-from quant_data.dataset import Dataset
+from quant_data._dataset import Dataset
 from quant_data.store._bars import QUOTES, parse_timeframe, select_bars, to_bar
 from quant_data.store._db import CORR, GAP, QUAR, Database
 from quant_data.store._values import GAP_STATUSES

@@ -2,7 +2,7 @@
 
 Every concern of the store (ingest, canonical bars, gaps and corrections, datasets, jobs,
 audit) reaches the database through one :class:`Database`, so a failed statement always
-becomes a :class:`~quant_data.errors.StoreError` with ``STORE_ERROR`` and a rolled-back
+becomes a :class:`~quant_data.StoreError` with ``STORE_ERROR`` and a rolled-back
 transaction, whichever module ran it.
 """
 
@@ -32,7 +32,7 @@ from sqlalchemy.pool import StaticPool
 
 from quant_core import Clock
 from quant_data import reasons
-from quant_data.errors import StoreError
+from quant_data._errors import StoreError
 from quant_data.store._tables import (
     CanonicalBar,
     Correction,

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, or_, select
 from sqlalchemy import update as sa_update
 
 from quant_core import Timeframe
-from quant_data.records import FetchedPage
+from quant_data._records import FetchedPage
 from quant_data.store._db import (
     BAR,
     CORR,

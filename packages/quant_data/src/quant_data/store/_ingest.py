@@ -31,8 +31,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from quant_core import Timeframe, canonical_json
 from quant_data import reasons
-from quant_data.dataset import decimal_text
-from quant_data.records import FetchedPage, SourceBar
+from quant_data._dataset import decimal_text
+from quant_data._records import FetchedPage, SourceBar
 from quant_data.store._bars import QUOTES
 from quant_data.store._db import (
     BAR,

@@ -1,4 +1,4 @@
-"""An in-memory :class:`~quant_data.records.OhlcvProvider` with injectable faults.
+"""An in-memory :class:`~quant_data.OhlcvProvider` with injectable faults.
 
 It serves candles from a list, paged by ``page_limit`` over time windows exactly like a
 window-paging HTTP provider, so the backfill and sync engines (and their tests and benchmarks)
@@ -8,7 +8,7 @@ process mid-backfill).
 
 Examples:
     >>> from quant_core import Timeframe
-    >>> from quant_data.records import SourceBar
+    >>> from quant_data import SourceBar
     >>> H = Timeframe.H1.ns
     >>> bars = [SourceBar("memory", "BTC", "USD", "1h", i * H, "1", "1", "1", "1", "0")
     ...         for i in range(5)]
@@ -27,13 +27,13 @@ from collections.abc import Callable, Iterable, Iterator
 import attrs
 
 from quant_core import Clock, Timeframe
-from quant_data.records import FetchedPage, RawPage, SourceBar
+from quant_data._records import FetchedPage, RawPage, SourceBar
 
 __all__ = ["MemoryProvider"]
 
 
 class MemoryProvider:
-    """Serve ``bars`` as an :class:`~quant_data.records.OhlcvProvider`.
+    """Serve ``bars`` as an :class:`~quant_data.OhlcvProvider`.
 
     Args:
         bars: the candles the provider knows (their ``source`` should equal ``name``).

@@ -36,8 +36,8 @@ from quant_core import (
     get_universe,
 )
 from quant_data import reasons
-from quant_data.dataset import Dataset
-from quant_data.records import FetchedPage
+from quant_data._dataset import Dataset
+from quant_data._records import FetchedPage
 from quant_data.store import _audit, _bars, _datasets, _gaps, _jobs
 from quant_data.store._db import Database, open_engine
 from quant_data.store._ingest import Ingest

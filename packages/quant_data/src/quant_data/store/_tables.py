@@ -1,7 +1,7 @@
 """The store's tables (SQLModel), shared by SQLite and PostgreSQL.
 
 Every time is UTC integer nanoseconds (``BIGINT``); every price and volume is canonical decimal
-text (see :func:`quant_data.dataset.decimal_text`), so values read back are byte-identical on
+text (see :func:`quant_data.decimal_text`), so values read back are byte-identical on
 both backends. Sequence numbers (``seq``) are assigned by the store, not by database
 sequences, because PostgreSQL sequences advance on a conflicting insert and would make the two
 backends diverge.

@@ -32,12 +32,12 @@ from quant_core import NS_PER_SECOND, Timeframe, ns_to_datetime
 from quant_core.errors import UniverseError
 from quant_core.rng import generator
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
-from quant_data.emulator.book import is_no_trade
-from quant_data.emulator.wire import Page, Reply, json_bytes
-from quant_data.records import SourceBar
+from quant_data._records import SourceBar
+from quant_data.emulator._book import is_no_trade
+from quant_data.emulator._wire import Page, Reply, json_bytes
 
 if TYPE_CHECKING:
-    from quant_data.emulator.server import Emulator
+    from quant_data.emulator._server import Emulator
 
 __all__ = ["INTERVALS", "handle", "pair_names", "throttled"]
 

@@ -27,7 +27,7 @@ import attrs
 from quant_core import ValidationError, iso_to_ns
 from quant_core.rng import derive_seed
 from quant_data import reasons
-from quant_data.records import SourceBar
+from quant_data._records import SourceBar
 
 __all__ = ["FaultKind", "FaultPlan", "FaultRule", "LateCandle", "Revision"]
 

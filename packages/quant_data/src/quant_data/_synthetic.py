@@ -45,7 +45,7 @@ from quant_core import Bar, Instrument, QuoteCurrency, Timeframe, ValidationErro
 from quant_core.rng import generator
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 from quant_data import reasons
-from quant_data.records import SourceBar
+from quant_data._records import SourceBar
 
 __all__ = ["SlotKind", "SyntheticMarket", "SyntheticSlot", "price_decimals"]
 

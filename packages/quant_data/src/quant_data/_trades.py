@@ -36,7 +36,7 @@ import attrs
 
 from quant_core import Timeframe, ValidationError
 from quant_data import reasons
-from quant_data.records import SourceBar
+from quant_data._records import SourceBar
 
 __all__ = ["Trade", "trades_to_bars"]
 

@@ -4,7 +4,7 @@ Every class derives from a :mod:`quant_core.errors` class, so the exit-code conv
 each section belongs to one part of the package.
 
 Examples:
-    >>> from quant_data.errors import StoreError
+    >>> from quant_data import StoreError
     >>> StoreError("disk full").exit_code
     1
 """
@@ -56,7 +56,7 @@ class ProviderError(QuantRuntimeError):
         retry_after_s: the wait the provider asked for (``Retry-After``), if any.
 
     Examples:
-        >>> from quant_data.errors import ProviderError
+        >>> from quant_data import ProviderError
         >>> err = ProviderError("HTTP 429", provider="coinapi", status=429, retryable=True,
         ...                     reason_code="PROVIDER_RATE_LIMITED")
         >>> err.reason_code, err.retryable, err.exit_code
