@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
@@ -440,23 +440,23 @@ def start_emulator(
     )
 
 
+class _StartOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`start_emulator`, for :func:`serve_emulator`."""
+
+    faults: FaultPlan | None
+    port: int
+    seed: int
+    clock: Clock | None
+    options: EmulatorOptions | None
+
+
 @contextlib.contextmanager
-def serve_emulator(
-    source: EmulatorSource,
-    *,
-    faults: FaultPlan | None = None,
-    port: int = 0,
-    seed: int = 0,
-    clock: Clock | None = None,
-    options: EmulatorOptions | None = None,
-) -> Iterator[Emulator]:
+def serve_emulator(source: EmulatorSource, **options: Unpack[_StartOptions]) -> Iterator[Emulator]:
     """Serve ``source`` on 127.0.0.1 for the duration of a ``with`` block.
 
     Same arguments as :func:`start_emulator`.
     """
-    emulator = start_emulator(
-        source, faults=faults, port=port, seed=seed, clock=clock, options=options
-    )
+    emulator = start_emulator(source, **options)
     try:
         yield emulator
     finally:

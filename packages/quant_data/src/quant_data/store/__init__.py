@@ -14,8 +14,8 @@ from quant_data.store._bars import source_preference
 from quant_data.store._memory import MemoryProvider
 from quant_data.store._store import Store
 from quant_data.store._values import (
-    GAP_STATUSES,
     CursorUpdate,
+    GapStatus,
     IngestResult,
     SeriesKey,
     SeriesStatus,
@@ -23,8 +23,8 @@ from quant_data.store._values import (
 )
 
 __all__ = [
-    "GAP_STATUSES",
     "CursorUpdate",
+    "GapStatus",
     "IngestResult",
     "MemoryProvider",
     "SeriesKey",

@@ -14,7 +14,10 @@ from quant_core import bytes_hash, canonical_json
 from quant_data import reasons
 from quant_data.store._db import BAR, CORR, GAP, QUAR, RAW, Database
 from quant_data.store._tables import CONTENT_TABLES, all_tables, table_of
-from quant_data.store._values import GAP_STATUSES, SeriesKey, SeriesStatus, VerifyReport
+from quant_data.store._values import GapStatus, SeriesKey, SeriesStatus, VerifyReport
+
+#: Every status value, in ledger order (the summary's and the status report's keys).
+_STATUSES = tuple(s.value for s in GapStatus)
 
 
 def status(db: Database) -> list[SeriesStatus]:
@@ -32,7 +35,7 @@ def status(db: Database) -> list[SeriesStatus]:
                 ).group_by(*keys)
             )
         }
-        gaps: dict[SeriesKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(GAP_STATUSES, 0))
+        gaps: dict[SeriesKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_STATUSES, 0))
         gk = (GAP.c.source, GAP.c.symbol, GAP.c.quote, GAP.c.timeframe, GAP.c.status)
         for r in conn.execute(select(*gk, func.count()).group_by(*gk)):
             gaps[SeriesKey(r[0], r[1], r[2], r[3])][r[4]] = int(r[5])
@@ -55,7 +58,7 @@ def status(db: Database) -> list[SeriesStatus]:
                 bars=count,
                 first_open_ns=first,
                 last_open_ns=last,
-                gaps=dict(gaps.get(key, dict.fromkeys(GAP_STATUSES, 0))),
+                gaps=dict(gaps.get(key, dict.fromkeys(_STATUSES, 0))),
                 quarantined=quarantined.get(key, 0),
                 corrections=corrections.get(key, 0),
             )
@@ -129,7 +132,7 @@ def verify(db: Database) -> VerifyReport:
         for r in conn.execute(select(GAP).order_by(*GAP.primary_key.columns)):
             key = (r.source, r.symbol, r.quote, r.timeframe, int(r.open_time_ns))
             has_bar = key in versions
-            bad = r.status not in GAP_STATUSES or (has_bar != (r.status == "filled"))
+            bad = r.status not in _STATUSES or (has_bar != (r.status == GapStatus.FILLED))
             if bad:
                 return _fail(
                     passed,

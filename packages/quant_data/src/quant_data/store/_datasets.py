@@ -13,7 +13,10 @@ from quant_data import reasons
 from quant_data._dataset import Dataset
 from quant_data.store._bars import QUOTES, parse_timeframe, select_bars, to_bar
 from quant_data.store._db import CORR, GAP, QUAR, Database
-from quant_data.store._values import GAP_STATUSES
+from quant_data.store._values import GapStatus
+
+#: Every status value, in ledger order (the summary's and the status report's keys).
+_STATUSES = tuple(s.value for s in GapStatus)
 
 
 def materialize(
@@ -94,7 +97,7 @@ def _summary(
         quarantined = conn.execute(
             select(func.count()).where(in_window(QUAR), QUAR.c.ingest_seq <= seq)
         ).scalar_one()
-        gaps = dict.fromkeys(GAP_STATUSES, 0)
+        gaps = dict.fromkeys(_STATUSES, 0)
         for status, count in conn.execute(
             select(GAP.c.status, func.count())
             .where(in_window(GAP), GAP.c.detected_seq <= seq)

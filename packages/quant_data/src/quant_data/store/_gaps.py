@@ -27,7 +27,7 @@ from quant_data.store._db import (
     series_params,
     series_where,
 )
-from quant_data.store._values import SeriesKey
+from quant_data.store._values import GapStatus, SeriesKey
 
 _TIMEFRAMES = {t.value: t for t in Timeframe}
 _BAR_TIMES = select(BAR.c.open_time_ns).where(
@@ -98,22 +98,22 @@ def record_gaps(
     for slot in slots:
         existing = gap_rows.get(slot)
         if slot in have:
-            if existing is not None and existing.status in ("open", "retried"):
-                updates.append({"t": slot, "status": "filled", "by": None, "seq": seq})
+            if existing is not None and existing.status in (GapStatus.OPEN, GapStatus.RETRIED):
+                updates.append({"t": slot, "status": GapStatus.FILLED, "by": None, "seq": seq})
                 filled += 1
             continue
         confirm = confirms and slot not in in_page
         if confirm:
             confirmed_slots.append(slot)
         if existing is None:
-            status = "confirmed_no_trade" if confirm else "open"
+            status = GapStatus.CONFIRMED_NO_TRADE if confirm else GapStatus.OPEN
             by = target.source if confirm else None
             new_gaps.append((*wanted, slot, status, by, 0, seq, seq))
             confirmed += confirm
             opened += not confirm
-        elif confirm and existing.status in ("open", "retried"):
+        elif confirm and existing.status in (GapStatus.OPEN, GapStatus.RETRIED):
             updates.append(
-                {"t": slot, "status": "confirmed_no_trade", "by": target.source, "seq": seq}
+                {"t": slot, "status": GapStatus.CONFIRMED_NO_TRADE, "by": target.source, "seq": seq}
             )
             confirmed += 1
     db.insert_rows(conn, GAP, new_gaps)
@@ -126,9 +126,11 @@ def record_gaps(
                 GAP.c.quote == target.quote,
                 GAP.c.timeframe == target.timeframe,
                 GAP.c.open_time_ns == bindparam("t"),
-                or_(GAP.c.status == "open", GAP.c.status == "retried"),
+                or_(GAP.c.status == GapStatus.OPEN, GAP.c.status == GapStatus.RETRIED),
             )
-            .values(status="confirmed_no_trade", confirmed_by=target.source, updated_seq=seq),
+            .values(
+                status=GapStatus.CONFIRMED_NO_TRADE, confirmed_by=target.source, updated_seq=seq
+            ),
             [{"t": slot} for slot in confirmed_slots],
         )
     if updates:
@@ -168,9 +170,9 @@ def mark_retried(db: Database, series: SeriesKey, start_ns: int, end_ns: int) ->
                 series_filter(GAP, series),
                 GAP.c.open_time_ns >= start_ns,
                 GAP.c.open_time_ns < end_ns,
-                GAP.c.status.in_(["open", "retried"]),
+                GAP.c.status.in_([GapStatus.OPEN, GapStatus.RETRIED]),
             )
-            .values(status="retried", attempts=GAP.c.attempts + 1, updated_seq=seq)
+            .values(status=GapStatus.RETRIED, attempts=GAP.c.attempts + 1, updated_seq=seq)
         )
         return int(result.rowcount)
 

@@ -43,6 +43,7 @@ from quant_data.store._db import Database, open_engine
 from quant_data.store._ingest import Ingest
 from quant_data.store._values import (
     CursorUpdate,
+    GapStatus,
     IngestResult,
     SeriesKey,
     SeriesStatus,
@@ -128,7 +129,11 @@ class Store:
         """``(next_ns, done)`` of a job's cursor for one series, or ``None``."""
         return _jobs.read_cursor(self._db, job, series)
 
-    def gaps(self, series: SeriesKey, statuses: Iterable[str] = ("open", "retried")) -> list[int]:
+    def gaps(
+        self,
+        series: SeriesKey,
+        statuses: Iterable[str] = (GapStatus.OPEN, GapStatus.RETRIED),
+    ) -> list[int]:
         """Open times of the series' ledger slots in ``statuses``, ascending."""
         return _gaps.gap_slots(self._db, series, statuses)
 

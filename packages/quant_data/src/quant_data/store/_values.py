@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import enum
+
 import attrs
 
 __all__ = [
-    "GAP_STATUSES",
     "CursorUpdate",
+    "GapStatus",
     "IngestResult",
     "SeriesKey",
     "SeriesStatus",
     "VerifyReport",
 ]
 
-#: The statuses of a gap-ledger slot.
-GAP_STATUSES = ("open", "retried", "filled", "confirmed_no_trade")
+
+class GapStatus(enum.StrEnum):
+    """The status of a gap-ledger slot (stored as its value)."""
+
+    OPEN = "open"
+    """The source did not deliver the slot."""
+    RETRIED = "retried"
+    """Still missing after at least one retry."""
+    FILLED = "filled"
+    """A bar arrived later."""
+    CONFIRMED_NO_TRADE = "confirmed_no_trade"
+    """A source confirmed that nothing traded in the slot."""
 
 
 @attrs.frozen(order=True)
