@@ -230,6 +230,7 @@ class FaultPlan:
         Raises:
             ValidationError: ``EMULATOR_INVALID`` for unknown keys or kinds.
         """
+        # Hand-written, not the cattrs converter: the faults file takes instants as ISO text or ns.
         try:
             rules = tuple(FaultRule(**dict(r)) for r in data.get("rules", ()))
             late = tuple(

@@ -111,6 +111,7 @@ class MemoryProvider:
             )
             if self._duplicate and rows:
                 rows.insert(1, rows[0])
+            # The raw page's bytes (a stand-in wire format): its hash keys raw-page dedup.
             payload = json.dumps([attrs.astuple(b) for b in rows], separators=(",", ":")).encode()
             raw = RawPage(
                 source=self._name,
