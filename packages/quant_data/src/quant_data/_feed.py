@@ -83,12 +83,12 @@ class StoreFeed:
 
     @property
     def instruments(self) -> tuple[Instrument, ...]:
-        """The instruments this feed carries, sorted."""
+        """One instrument per symbol asked for (in the feed's quote), sorted by base asset."""
         return self._instruments
 
     @property
     def timeframe(self) -> Timeframe:
-        """The bar length of every bar in the feed."""
+        """The timeframe the feed reads from the store."""
         return self._timeframe
 
     def bars(self, start_ns: int, end_ns: int) -> Iterator[Bar]:
