@@ -8,11 +8,13 @@ missing slots, revisions, late arrivals), the order they land in and the poll cu
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 
 from quant_core import (
     Bar,
@@ -155,3 +157,29 @@ def test_latest_bars_refuses_an_unknown_timeframe(store: Store) -> None:
     with pytest.raises(QuantUsageError) as caught:
         store.latest_bars(["BTC"], "USD", "7m", 0, H)
     assert caught.value.reason_code == reasons.STORE_REQUEST_INVALID
+
+
+def test_a_poll_seeks_the_open_time_index_from_the_watermark(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'quant.db'}", clock=SimClock(NOW))
+    _land(store, [("kraken", s, i, 100) for s in SYMBOLS for i in range(SLOTS)], 0)
+    feed = StoreFeed(store, SYMBOLS, "USD", Timeframe.H1)
+    assert len(list(feed.bars(0, SLOTS * H))) == len(SYMBOLS) * SLOTS
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    assert feed.poll(NOW) == []
+    event.remove(store.engine, "before_cursor_execute", record)
+    reads = [(s, p) for s, p in seen if s.lstrip().startswith("SELECT")]
+    assert len(reads) == 1  # one watermark group: one query
+    statement, params = reads[0]
+    assert (SLOTS - 1) * H + 1 in params  # starts after the newest bar handed out
+    with store.engine.connect() as conn:
+        plan = " ".join(
+            str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
+        )
+    assert "SEARCH qd_bar USING INDEX ix_qd_bar_open_time" in plan
+    assert "open_time_ns>?" in plan
+    store.engine.dispose()
