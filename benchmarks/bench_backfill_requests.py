@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from quant_core import SimClock, Timeframe, iso_to_ns
 from quant_core.settings import Secret
+from quant_data import SyntheticMarket
 from quant_data.backfill import backfill, minimum_requests
 from quant_data.emulator import serve_emulator
 from quant_data.providers import CoinApiProvider
 from quant_data.store import Store
-from quant_data.synthetic import SyntheticMarket
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
     from benchmarks._harness import run_cli

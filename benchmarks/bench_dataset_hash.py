@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quant_core import Bar, Instrument, Timeframe
-from quant_data import Dataset, read_dataset, write_dataset
-from quant_data.dataset import BARS_FILE
+from quant_data import BARS_FILE, Dataset, read_dataset, write_dataset
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
     from benchmarks._harness import best_seconds, run_cli, throughput_lines

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from quant_core import SimClock, Timeframe, iso_to_ns
-from quant_data.importers import import_file
-from quant_data.synthetic import SyntheticMarket
+from quant_data import SyntheticMarket, import_file
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
     from benchmarks._harness import best_seconds, run_cli, throughput_lines

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quant_core import SimClock, Timeframe
-from quant_data.records import FetchedPage, RawPage, SourceBar
+from quant_data import FetchedPage, RawPage, SourceBar
 from quant_data.store import Store
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``

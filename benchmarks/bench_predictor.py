@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from quant_core import Bar, Instrument, Timeframe, iso_to_ns
 from quant_core.events import Prediction
-from quant_data.synthetic import SyntheticMarket
+from quant_data import SyntheticMarket
 from quant_models.features import FeatureConfig
 from quant_models.panel import Panel
 from quant_models.pipeline import FoldConfig, TrainConfig, fit_model_set

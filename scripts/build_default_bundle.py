@@ -105,7 +105,7 @@ def universe_symbols() -> tuple[str, ...]:
 def other_quote_hourly(shared: Path) -> list[dict[str, Any]]:
     """Hourly files in USD/CAD (Kraken, CoinAPI): read with the importer, not stored."""
     from quant_core import SimClock, ns_to_iso
-    from quant_data.importers import import_file
+    from quant_data import import_file
 
     found = []
     for pattern in OTHER_QUOTE_GLOBS:

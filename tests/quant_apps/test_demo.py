@@ -23,7 +23,7 @@ from quant_apps import demo, runtime
 from quant_apps.cli import app
 from quant_bundle import reasons as bundle_reasons
 from quant_core import Timeframe, iso_to_ns
-from quant_data.synthetic import SyntheticMarket
+from quant_data import SyntheticMarket
 from quant_exec.decisions import log_hash, read_decision_log
 
 from ._bundles import flip_byte, make_release

@@ -22,9 +22,9 @@ from quant_apps.cli import app
 from quant_core import SimClock, Timeframe
 from quant_core.errors import ValidationError
 from quant_core.events import InMemoryFeed
+from quant_data import SyntheticMarket
 from quant_data.emulator import Emulator, start_emulator
 from quant_data.store import Store
-from quant_data.synthetic import SyntheticMarket
 from quant_exec import BacktestConfig, RecordedPredictor, run_backtest
 from quant_exec.decisions import log_hash, read_decision_log, read_log
 from quant_models.persistence import load_model_set

@@ -15,7 +15,7 @@ import pytest
 from quant_apps.paper import PaperLogWriter, PaperSession
 from quant_core import Instrument, SimClock, Timeframe
 from quant_core.events import InMemoryFeed
-from quant_data.records import SourceBar
+from quant_data import SourceBar
 from quant_data.store import MemoryProvider, Store
 from quant_exec import (
     BacktestConfig,

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from quant_core import SimClock, Timeframe, iso_to_ns
+from quant_data import SyntheticMarket
 from quant_data.emulator import Emulator, start_emulator
-from quant_data.synthetic import SyntheticMarket
 
 DEFAULT_START = iso_to_ns("2024-01-01T00:00:00Z")
 DEFAULT_END = iso_to_ns("2024-02-01T00:00:00Z")

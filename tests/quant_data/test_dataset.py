@@ -10,8 +10,7 @@ import pytest
 
 from quant_core import Bar, Instrument, Timeframe
 from quant_core.errors import IntegrityError, ValidationError
-from quant_data import Dataset, read_dataset, write_dataset
-from quant_data.dataset import BARS_FILE, MANIFEST_FILE, decimal_text
+from quant_data import BARS_FILE, MANIFEST_FILE, Dataset, decimal_text, read_dataset, write_dataset
 from quant_data.reasons import DATASET_HASH_MISMATCH, DATASET_INVALID
 
 H = Timeframe.H1.ns
@@ -119,7 +118,7 @@ def test_decimal_text(text: str, want: str) -> None:
 
 def test_materialized_dataset_round_trips_with_its_store_summary(tmp_path: Path) -> None:
     from quant_core import SimClock
-    from quant_data.records import FetchedPage, RawPage, SourceBar
+    from quant_data import FetchedPage, RawPage, SourceBar
     from quant_data.store import Store
 
     store = Store.open("sqlite://", clock=SimClock(100 * H))

@@ -13,13 +13,12 @@ import pytest
 
 from quant_core import SimClock, Timeframe, iso_to_ns
 from quant_core.settings import Secret
+from quant_data import OhlcvProvider, SourceBar, SyntheticMarket
 from quant_data.backfill import backfill
 from quant_data.emulator import FaultKind, FaultPlan, FaultRule
 from quant_data.providers import CoinApiProvider, KrakenPublicProvider
-from quant_data.records import OhlcvProvider, SourceBar
 from quant_data.store import MemoryProvider, Store
 from quant_data.sync import sync
-from quant_data.synthetic import SyntheticMarket
 
 H = Timeframe.H1.ns
 START = iso_to_ns("2024-01-01T00:00:00Z")

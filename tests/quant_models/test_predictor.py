@@ -12,7 +12,7 @@ import pytest
 
 from quant_core import Bar, Instrument, Timeframe, iso_to_ns
 from quant_core.events import Predictor
-from quant_data.synthetic import SyntheticMarket
+from quant_data import SyntheticMarket
 from quant_models import reasons
 from quant_models.errors import ArtifactError, ConfigError, DataError
 from quant_models.features import FeatureConfig, compute_features

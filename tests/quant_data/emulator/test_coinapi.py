@@ -13,7 +13,7 @@ import pytest
 
 from quant_core import Timeframe, iso_to_ns
 from quant_data.emulator import Emulator, EmulatorOptions
-from quant_data.emulator.coinapi import iso7
+from quant_data.emulator._coinapi import iso7
 
 from ._shapes import same_shape
 

@@ -188,7 +188,7 @@ def test_partial_duplicate_and_out_of_order_rows(emulator_factory: Callable[...,
 
 
 def test_out_of_order_never_returns_the_same_order_for_two_rows() -> None:
-    from quant_data.emulator.server import _fault_rows
+    from quant_data.emulator._server import _fault_rows
 
     rule = FaultRule(FaultKind.OUT_OF_ORDER)
     for number in range(20):

@@ -17,8 +17,8 @@ import pytest
 from quant_core import NS_PER_SECOND, SimClock, Timeframe, iso_to_ns
 from quant_core.errors import ValidationError
 from quant_data import detect_format, import_file
+from quant_data._importers import FORMATS, import_paths, split_pair
 from quant_data.emulator import BarBook, Emulator
-from quant_data.importers import FORMATS, import_paths, split_pair
 
 CLOCK = SimClock(1_700_000_000 * NS_PER_SECOND)
 REAL = "real"

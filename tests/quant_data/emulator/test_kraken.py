@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from quant_core import NS_PER_SECOND, SimClock, Timeframe, iso_to_ns
+from quant_data import Trade, trades_to_bars
 from quant_data.emulator import Emulator, EmulatorOptions
-from quant_data.trades import Trade, trades_to_bars
 
 from ._shapes import same_shape
 

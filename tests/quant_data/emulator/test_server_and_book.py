@@ -11,11 +11,10 @@ import pytest
 
 from quant_core import NS_PER_SECOND, SimClock, Timeframe
 from quant_core.errors import ValidationError
+from quant_data import SourceBar, Trade, trades_to_bars
 from quant_data.emulator import BarBook, Emulator, serve_emulator
-from quant_data.emulator.book import is_no_trade
-from quant_data.emulator.kraken import bar_trades
-from quant_data.records import SourceBar
-from quant_data.trades import Trade, trades_to_bars
+from quant_data.emulator._book import is_no_trade
+from quant_data.emulator._kraken import bar_trades
 
 H = 3_600 * NS_PER_SECOND
 T0 = 1_700_000_000 // 3_600 * H  # an hour boundary
@@ -147,7 +146,7 @@ def test_dialects_on_bad_and_sparse_bars(emulator_factory: Callable[..., Emulato
 def test_an_internal_failure_answers_500(
     emulator_factory: Callable[..., Emulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from quant_data.emulator import kraken
+    from quant_data.emulator import _kraken as kraken
 
     def broken(*_args: object) -> None:
         raise RuntimeError("boom")

@@ -12,7 +12,8 @@ import pytest
 
 from quant_core import Timeframe, iso_to_ns
 from quant_core.errors import ValidationError
-from quant_data.synthetic import SlotKind, SyntheticMarket, price_decimals
+from quant_data import SyntheticMarket
+from quant_data._synthetic import SlotKind, price_decimals
 
 START = iso_to_ns("2024-01-01T00:00:00Z")
 
@@ -52,7 +53,7 @@ def test_hash_is_identical_in_another_process_with_another_hash_seed(
 ) -> None:
     code = (
         "from quant_core import Timeframe, iso_to_ns\n"
-        "from quant_data.synthetic import SyntheticMarket\n"
+        "from quant_data._synthetic import SyntheticMarket\n"
         "s = iso_to_ns('2024-01-01T00:00:00Z')\n"
         "m = SyntheticMarket(seed=11, symbols=('BTC', 'ETH', 'SOL'), start_ns=s,\n"
         "                    end_ns=s + 120 * 86400 * 10**9, timeframe=Timeframe.H1)\n"

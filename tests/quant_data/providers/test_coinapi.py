@@ -16,9 +16,8 @@ import pytest
 
 from quant_core import SimClock, Timeframe, iso_to_ns, ns_to_iso
 from quant_core.settings import Secret
-from quant_data.errors import ProviderUsageError
+from quant_data import OhlcvProvider, ProviderUsageError
 from quant_data.providers import CoinApiProvider, coinapi_symbol_id
-from quant_data.records import OhlcvProvider
 from quant_net import ProviderError, ReadPolicy
 
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -18,7 +18,7 @@ from quant_core import SimClock
 from quant_core.settings import Secret
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE as V1
 from quant_core.universe import ExclusionCategory
-from quant_data.errors import ProviderUsageError
+from quant_data import ProviderUsageError
 from quant_data.providers import CoinGeckoClient, MarketCoin, propose_universe
 from quant_net import ProviderError, ReadPolicy
 

@@ -21,16 +21,15 @@ import pytest
 from quant_core import Timeframe, iso_to_ns
 from quant_core.settings import Secret
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE as V1
-from quant_data.emulator import Emulator, EmulatorOptions
-from quant_data.emulator.book import is_no_trade
-from quant_data.emulator.faults import FaultKind, FaultPlan, FaultRule
+from quant_data import FetchedPage, SourceBar
+from quant_data.emulator import Emulator, EmulatorOptions, FaultKind, FaultPlan, FaultRule
+from quant_data.emulator._book import is_no_trade
 from quant_data.providers import (
     CoinApiProvider,
     CoinGeckoClient,
     KrakenPublicProvider,
     propose_universe,
 )
-from quant_data.records import FetchedPage, SourceBar
 from quant_net import ProviderError, ReadPolicy
 
 H = 3_600 * 1_000_000_000

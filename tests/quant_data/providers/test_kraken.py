@@ -14,10 +14,8 @@ import pytest
 
 from quant_core import SimClock, Timeframe
 from quant_core.errors import UniverseError
-from quant_data.errors import ProviderUsageError
+from quant_data import OhlcvProvider, ProviderUsageError, Trade, trades_to_bars
 from quant_data.providers import KrakenPublicProvider
-from quant_data.records import OhlcvProvider
-from quant_data.trades import Trade, trades_to_bars
 from quant_net import ProviderError, ReadPolicy, kraken
 
 Handler = Callable[[httpx.Request], httpx.Response]

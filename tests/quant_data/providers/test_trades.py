@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 
 from quant_core import Timeframe
 from quant_core.errors import ValidationError
-from quant_data.records import SourceBar
-from quant_data.trades import Trade, trades_to_bars
+from quant_data import SourceBar, Trade, trades_to_bars
 
 NS = 1_000_000_000
 H = 3_600 * NS

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from quant_core import SimClock, Timeframe
-from quant_data.records import FetchedPage, RawPage, SourceBar
+from quant_data import FetchedPage, RawPage, SourceBar
 from quant_data.store import Store
 
 H = Timeframe.H1.ns
@@ -65,6 +65,18 @@ def pg_url() -> str:
     url = postgres_url()
     reset_postgres(url)
     return url
+
+
+@pytest.fixture
+def empty_postgres() -> Callable[[], str]:
+    """A function that empties the PostgreSQL database and returns its URL (for property tests)."""
+    url = postgres_url()
+
+    def empty() -> str:
+        reset_postgres(url)
+        return url
+
+    return empty
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 
 from quant_core import SimClock, Timeframe
 from quant_core.errors import QuantUsageError
-from quant_data import reasons
+from quant_data import OhlcvProvider, SourceBar, reasons
 from quant_data.backfill import (
     FULL_HISTORY_START_NS,
     Progress,
@@ -24,7 +24,6 @@ from quant_data.backfill import (
     plan_windows,
     retry_gaps,
 )
-from quant_data.records import OhlcvProvider, SourceBar
 from quant_data.store import MemoryProvider, SeriesKey, Store
 from quant_data.sync import sync
 
@@ -259,7 +258,7 @@ CRASH_SCRIPT = textwrap.dedent(
     import os, sys
     from quant_core import SimClock, Timeframe
     from quant_data.backfill import backfill
-    from quant_data.records import SourceBar
+    from quant_data import SourceBar
     from quant_data.store import MemoryProvider, Store
 
     H = Timeframe.H1.ns

@@ -14,11 +14,11 @@ from typing import Any
 
 from quant_core import SimClock, Timeframe, iso_to_ns
 from quant_core.settings import Secret
+from quant_data import SyntheticMarket
 from quant_data.backfill import backfill, retry_gaps
 from quant_data.emulator import FaultKind, FaultPlan, FaultRule, LateCandle, Revision
 from quant_data.providers import CoinApiProvider, KrakenPublicProvider
 from quant_data.store import SeriesKey, Store
-from quant_data.synthetic import SyntheticMarket
 
 H = Timeframe.H1.ns
 START = iso_to_ns("2024-01-01T00:00:00Z")

@@ -12,9 +12,7 @@ from sqlalchemy import text
 
 from quant_core import SimClock, Timeframe
 from quant_core.errors import QuantUsageError, RejectedError
-from quant_data import reasons
-from quant_data.errors import StoreError
-from quant_data.records import FetchedPage, RawPage, SourceBar
+from quant_data import FetchedPage, RawPage, SourceBar, StoreError, reasons
 from quant_data.store import SeriesKey, Store, source_preference
 
 H = Timeframe.H1.ns

@@ -23,10 +23,8 @@ from quant_core import Clock, Timeframe, iso_to_ns, ns_to_iso
 from quant_core.errors import QuantUsageError
 from quant_core.reasons import USAGE_ERROR
 from quant_core.settings import Settings
+from quant_data import OhlcvProvider, reasons, write_dataset
 from quant_data import backfill as backfill_mod
-from quant_data import reasons
-from quant_data.dataset import write_dataset
-from quant_data.records import OhlcvProvider
 from quant_data.store import Store
 from quant_data.sync import sync as sync_series
 
@@ -152,7 +150,7 @@ def import_(
     database_url: DbOption = None,
 ) -> None:
     """Import real market-data files (Kraken, CryptoDataDownload, CoinAPI, freqtrade)."""
-    from quant_data.importers import import_file
+    from quant_data import import_file
 
     settings = config.load_settings()
     clock = WallClock()

@@ -9,7 +9,7 @@ The demo walks data → model bundle → execution end to end, on this machine o
    tampered bundle into a hard stop (exit 3 with its reason code); otherwise the demo goes on
    without a model and says so (every decision is then "no prediction");
 2. **emulator** — starts the provider emulator on ``127.0.0.1`` (an ephemeral port) serving a
-   seeded :class:`~quant_data.synthetic.SyntheticMarket`, or the real files under ``--data``;
+   seeded :class:`~quant_data.SyntheticMarket`, or the real files under ``--data``;
 3. **backfill** — backfills the chosen coins over real HTTP through the CoinAPI adapter into a
    fresh SQLite store under ``--out``, retries the gaps once and reports what is still missing
    from the gap ledger (gaps are reported, never filled);
@@ -176,8 +176,8 @@ class _Source:
 
 
 def _synthetic_source(options: DemoOptions) -> _Source:
+    from quant_data import SyntheticMarket
     from quant_data.emulator import BarBook
-    from quant_data.synthetic import SyntheticMarket
 
     start = iso_to_ns(SYNTHETIC_START)
     end = start + options.bars * TIMEFRAME.ns
@@ -233,9 +233,9 @@ def _file_source(options: DemoOptions, path: Path) -> _Source:
 def _backfill_and_materialize(
     source: _Source, options: DemoOptions, steps: Steps
 ) -> tuple[dict[str, Any], Any]:
+    from quant_data import write_dataset
     from quant_data.backfill import Progress as BackfillProgress
     from quant_data.backfill import backfill, retry_gaps
-    from quant_data.dataset import write_dataset
     from quant_data.emulator import serve_emulator
     from quant_data.providers import CoinApiProvider
     from quant_data.store import Store

@@ -19,10 +19,8 @@ from quant_apps.config import symbol_list
 from quant_apps.output import emit_json, guarded, human
 from quant_core import Clock, SimClock, Timeframe, iso_to_ns, ns_to_iso
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
-from quant_data import reasons
+from quant_data import EmulatorUsageError, SyntheticMarket, reasons
 from quant_data.emulator import DIALECTS, BarBook, EmulatorOptions, FaultPlan, start_emulator
-from quant_data.errors import EmulatorUsageError
-from quant_data.synthetic import SyntheticMarket
 
 __all__ = ["app", "serve"]
 

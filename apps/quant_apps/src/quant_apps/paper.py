@@ -80,8 +80,8 @@ from quant_core.audit import AuditLog
 from quant_core.errors import QuantError, QuantUsageError, RejectedError
 from quant_core.events import Predictor
 from quant_core.profiles import ProfileHistory, ProfileVersion, RiskProfile, StrategyProfile
+from quant_data import OhlcvProvider
 from quant_data.backfill import backfill
-from quant_data.records import OhlcvProvider
 from quant_data.store import Store
 from quant_data.sync import sync
 from quant_exec import BacktestConfig, DecisionLog, TradingSession, read_log

@@ -1,7 +1,7 @@
 """Backfill: fetch a series' history from any provider into the store, resumably.
 
 :func:`backfill` walks ``[start_ns, end_ns)`` page by page through
-:meth:`~quant_data.records.OhlcvProvider.fetch_ohlcv`. Each page is committed together with the
+:meth:`~quant_data._records.OhlcvProvider.fetch_ohlcv`. Each page is committed together with the
 job's cursor (``backfill:<start>:<end>``), so a backfill killed at any point and run again with
 the same arguments resumes after the last committed page and ends with the same store content
 as an uninterrupted run. By default the window is the full history: from
@@ -13,7 +13,7 @@ recording one more attempt for every slot that is still missing.
 
 Examples:
     >>> from quant_core import SimClock, Timeframe
-    >>> from quant_data.records import SourceBar
+    >>> from quant_data import SourceBar
     >>> from quant_data.store import MemoryProvider, Store
     >>> H = Timeframe.H1.ns
     >>> bars = [SourceBar("memory", "BTC", "USD", "1h", i * H, "1", "1", "1", "1", "0")
@@ -37,8 +37,8 @@ import attrs
 from quant_core import Timeframe, iso_to_ns
 from quant_core.errors import QuantUsageError
 from quant_data import reasons
-from quant_data.records import OhlcvProvider
-from quant_data.store.core import CursorUpdate, IngestResult, SeriesKey, Store
+from quant_data._records import OhlcvProvider
+from quant_data.store import CursorUpdate, IngestResult, SeriesKey, Store
 
 __all__ = [
     "FULL_HISTORY_START_NS",
@@ -209,7 +209,7 @@ def backfill(
 
     Args:
         store: where pages go.
-        provider: any :class:`~quant_data.records.OhlcvProvider`.
+        provider: any :class:`~quant_data._records.OhlcvProvider`.
         symbols: base assets, in the order they are fetched.
         quote: quote currency (``"USD"``).
         timeframe: bar length (``"1h"``).

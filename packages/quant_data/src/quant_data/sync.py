@@ -9,7 +9,7 @@ clock times have identical logs. ``quant data sync --follow`` calls :func:`sync`
 
 Examples:
     >>> from quant_core import SimClock, Timeframe
-    >>> from quant_data.records import SourceBar
+    >>> from quant_data import SourceBar
     >>> from quant_data.store import MemoryProvider, Store
     >>> H = Timeframe.H1.ns
     >>> bars = [SourceBar("memory", "BTC", "USD", "1h", i * H, "1", "1", "1", "1", "0")
@@ -35,6 +35,7 @@ import attrs
 
 from quant_core.errors import QuantUsageError
 from quant_data import reasons
+from quant_data._records import OhlcvProvider
 from quant_data.backfill import (
     BackfillReport,
     Progress,
@@ -42,8 +43,7 @@ from quant_data.backfill import (
     _parse_timeframe,
     run_series,
 )
-from quant_data.records import OhlcvProvider
-from quant_data.store.core import CursorUpdate, SeriesKey, Store
+from quant_data.store import CursorUpdate, SeriesKey, Store
 
 __all__ = ["SYNC_JOB", "sync"]
 

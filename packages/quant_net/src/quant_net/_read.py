@@ -4,18 +4,18 @@ Every read goes through one :class:`ReadClient`, which
 
 - applies the :class:`~quant_net.ReadPolicy` timeout to each request;
 - takes a token from a per-provider :class:`~quant_net.RateLimiter` (a token bucket on the
-  injected :class:`~quant_core.clock.Clock`) before each request, and honours pauses that an
+  injected :class:`~quant_core.Clock`) before each request, and honours pauses that an
   adapter derives from the provider's rate-limit headers;
 - retries *retryable* failures (HTTP 408/425/429/5xx, timeouts, connection errors, truncated or
   malformed bodies, and any :class:`~quant_net.ProviderError` whose ``retryable`` is set) with
   exponential backoff and jitter; the jitter comes from a generator seeded through
-  :func:`quant_core.rng.generator`, and ``Retry-After`` raises the delay to what the provider
+  :func:`quant_core.generator`, and ``Retry-After`` raises the delay to what the provider
   asked for; fatal failures (bad credentials, unknown symbol, bad request) raise at once;
-- waits only through an injected ``sleep`` — with a :class:`~quant_core.clock.SimClock`,
+- waits only through an injected ``sleep`` — with a :class:`~quant_core.SimClock`,
   :func:`~quant_net.sim_sleep` advances the clock instead of the process sleeping, so tests run
   instantly and every delay is reproducible;
 - never lets a credential out: auth headers are built at the point of sending from a
-  :class:`~quant_core.secret.Secret`, log lines show :func:`~quant_net.redact_headers` output,
+  :class:`~quant_core.settings.Secret`, log lines show :func:`~quant_net.redact_headers` output,
   the canonical request text of a :class:`~quant_net.Response` holds the path and the query
   only, and any error text a provider echoes is scrubbed of the secret's value.
 

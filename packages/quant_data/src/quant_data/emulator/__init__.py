@@ -1,6 +1,6 @@
 """The provider emulator: Kraken public, CoinAPI and CoinGecko over real HTTP on 127.0.0.1.
 
-It serves a deterministic :class:`~quant_data.synthetic.SyntheticMarket` or bars imported from
+It serves a deterministic :class:`~quant_data.SyntheticMarket` or bars imported from
 real files, speaks each provider's wire format as recorded in the API samples, and injects
 faults (:class:`FaultPlan`) so retries, paging and reconciliation can be tested end to end.
 
@@ -10,9 +10,9 @@ Examples:
     True
 """
 
-from quant_data.emulator.book import BarBook
-from quant_data.emulator.faults import FaultKind, FaultPlan, FaultRule, LateCandle, Revision
-from quant_data.emulator.server import (
+from quant_data.emulator._book import BarBook
+from quant_data.emulator._faults import FaultKind, FaultPlan, FaultRule, LateCandle, Revision
+from quant_data.emulator._server import (
     DIALECTS,
     Emulator,
     EmulatorOptions,

@@ -1,7 +1,7 @@
 """Provider adapters: CoinAPI OHLCV history, Kraken public market data, CoinGecko markets.
 
-Each OHLCV adapter implements :class:`quant_data.records.OhlcvProvider` and yields
-:class:`~quant_data.records.FetchedPage` values whose raw page holds the exact bytes received;
+Each OHLCV adapter implements :class:`quant_data.OhlcvProvider` and yields
+:class:`~quant_data._records.FetchedPage` values whose raw page holds the exact bytes received;
 all of them send their requests through :class:`quant_net.ReadClient` (timeouts, seeded
 jittered retries, a rate limiter on the injected clock, secret redaction), and Kraken's wire
 format comes from :mod:`quant_net.kraken`.

@@ -8,7 +8,7 @@ import httpx
 
 from quant_core import Clock
 from quant_core.settings import Secret
-from quant_data.records import FetchedPage, RawPage, SourceBar
+from quant_data._records import FetchedPage, RawPage, SourceBar
 from quant_net import RateLimiter, ReadClient, ReadPolicy, Response
 
 

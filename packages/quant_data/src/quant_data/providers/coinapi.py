@@ -53,9 +53,9 @@ import httpx
 from quant_core import Clock, Timeframe, iso_to_ns, ns_to_iso
 from quant_core.errors import QuantError
 from quant_core.settings import Secret
-from quant_data.errors import ProviderUsageError
+from quant_data._errors import ProviderUsageError
+from quant_data._records import FetchedPage, RawPage, SourceBar
 from quant_data.providers._common import HttpAdapter, fetched_page, raw_page
-from quant_data.records import FetchedPage, RawPage, SourceBar
 from quant_net import (
     PROVIDER_BAD_REQUEST,
     PROVIDER_QUOTA_EXCEEDED,
@@ -122,7 +122,7 @@ def _load(raw_payload: bytes) -> Any:
 
 
 class CoinApiProvider(HttpAdapter):
-    """The CoinAPI OHLCV history adapter (an :class:`~quant_data.records.OhlcvProvider`).
+    """The CoinAPI OHLCV history adapter (an :class:`~quant_data._records.OhlcvProvider`).
 
     Args:
         base_url: the REST root (``https://rest.coinapi.io`` or an emulator's

@@ -39,9 +39,9 @@ import httpx
 from quant_core import Clock, content_hash
 from quant_core.settings import Secret
 from quant_core.universe import Universe, UniverseMember
-from quant_data.errors import ProviderUsageError
+from quant_data._errors import ProviderUsageError
+from quant_data._records import RawPage
 from quant_data.providers._common import HttpAdapter, raw_page
-from quant_data.records import RawPage
 from quant_net import PROVIDER_BAD_REQUEST, RateLimiter, ReadPolicy, Response, kraken
 
 __all__ = [

@@ -8,8 +8,8 @@ stops when a page holds fewer than ``count`` rows or ``last`` stops moving.
 
 :meth:`KrakenPublicProvider.fetch_ohlcv` uses ``OHLC`` when the window lies inside the last 720
 candles of the clock's now, and rebuilds older history from ``Trades`` with
-:func:`quant_data.trades.trades_to_bars` (decision record 0012). Each trades response becomes
-one :class:`~quant_data.records.FetchedPage` whose window covers the grid slots completed so
+:func:`quant_data.trades_to_bars` (decision record 0012). Each trades response becomes
+one :class:`~quant_data._records.FetchedPage` whose window covers the grid slots completed so
 far (a slot is complete once a later trade has been seen), so every response is recorded
 raw and no candle is emitted half-built.
 
@@ -33,10 +33,10 @@ from quant_core.errors import ValidationError
 from quant_core.settings import Secret
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE, Universe
 from quant_data import reasons
-from quant_data.errors import ProviderUsageError
+from quant_data._errors import ProviderUsageError
+from quant_data._records import FetchedPage, RawPage, SourceBar
+from quant_data._trades import Trade, trades_to_bars
 from quant_data.providers._common import HttpAdapter, fetched_page, raw_page
-from quant_data.records import FetchedPage, RawPage, SourceBar
-from quant_data.trades import Trade, trades_to_bars
 from quant_net import PROVIDER_BAD_REQUEST, ProviderError, RateLimiter, ReadPolicy, Response, kraken
 
 __all__ = ["KrakenPublicProvider"]
@@ -47,7 +47,7 @@ _OHLC_ROW: Final = "OHLC row is not [time, o, h, l, c, vwap, v, n]"
 
 
 class KrakenPublicProvider(HttpAdapter):
-    """The Kraken public-data adapter (an :class:`~quant_data.records.OhlcvProvider`).
+    """The Kraken public-data adapter (an :class:`~quant_data._records.OhlcvProvider`).
 
     Args:
         base_url: the REST root (``https://api.kraken.com`` or an emulator's ``.../kraken``).

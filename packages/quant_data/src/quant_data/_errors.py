@@ -4,7 +4,7 @@ Every class derives from a :mod:`quant_core.errors` class, so the exit-code conv
 each section belongs to one part of the package.
 
 Examples:
-    >>> from quant_data.errors import StoreError
+    >>> from quant_data._errors import StoreError
     >>> StoreError("disk full").exit_code
     1
 """

@@ -7,7 +7,7 @@ wall clock: candles after it do not exist yet, the last Kraken candle is the one
 
 Examples:
     >>> from quant_core import SimClock, Timeframe, iso_to_ns
-    >>> from quant_data.synthetic import SyntheticMarket
+    >>> from quant_data import SyntheticMarket
     >>> import httpx
     >>> market = SyntheticMarket(seed=1, symbols=["BTC"], timeframe=Timeframe.H1,
     ...                          start_ns=iso_to_ns("2024-01-01T00:00:00Z"),
@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
@@ -37,12 +37,12 @@ import attrs
 from quant_core import Clock, SimClock, Timeframe, generator
 from quant_core.errors import ValidationError
 from quant_data import reasons
-from quant_data.emulator import coinapi, coingecko, kraken
-from quant_data.emulator.book import BarBook
-from quant_data.emulator.faults import FaultKind, FaultPlan, FaultRule
-from quant_data.emulator.wire import Page, Reply, json_bytes
-from quant_data.records import SourceBar
-from quant_data.synthetic import SyntheticMarket
+from quant_data._records import SourceBar
+from quant_data._synthetic import SyntheticMarket
+from quant_data.emulator import _coinapi, _coingecko, _kraken
+from quant_data.emulator._book import BarBook
+from quant_data.emulator._faults import FaultKind, FaultPlan, FaultRule
+from quant_data.emulator._wire import Page, Reply, json_bytes
 
 __all__ = [
     "DIALECTS",
@@ -284,7 +284,7 @@ class Emulator:
     ) -> tuple[Reply | None, str | None]:
         """The reply to one request (``None`` = drop the connection) and the fault applied."""
         if dialect == "kraken" and self._kraken_throttled(path, query):
-            return kraken.throttled(), "throttle"
+            return _kraken.throttled(), "throttle"
         picked = self._pick_fault(dialect, path)
         rule = picked[1] if picked else None
         if rule is not None and rule.kind is FaultKind.DELAY:
@@ -296,11 +296,11 @@ class Emulator:
             return pre, rule.kind.value if rule else None
         result: Reply | Page
         if dialect == "kraken":
-            result = kraken.handle(self, path, query)
+            result = _kraken.handle(self, path, query)
         elif dialect == "coinapi":
-            result = coinapi.handle(self, path, query, headers)
+            result = _coinapi.handle(self, path, query, headers)
         else:
-            result = coingecko.handle(self, path, query)
+            result = _coingecko.handle(self, path, query)
         if isinstance(result, Page):
             rows = result.rows
             if rule is not None and picked is not None:
@@ -316,19 +316,19 @@ def _fault_reply(dialect: str, rule: FaultRule) -> Reply | None:
     kind = rule.kind
     if kind is FaultKind.RATE_LIMIT:
         if dialect == "kraken":
-            return kraken.throttled()
+            return _kraken.throttled()
         if dialect == "coinapi":
-            return coinapi.throttled(rule.retry_after_s)
-        return coingecko.throttled(rule.retry_after_s)
+            return _coinapi.throttled(rule.retry_after_s)
+        return _coingecko.throttled(rule.retry_after_s)
     if kind in (FaultKind.SERVER_ERROR, FaultKind.STATUS):
         status = rule.status or (503 if kind is FaultKind.SERVER_ERROR else 400)
         if dialect == "kraken":
-            return kraken.failure(status, rule.message)
+            return _kraken.failure(status, rule.message)
         if dialect == "coinapi":
-            return coinapi.failure(status, rule.message, rule.retry_after_s)
-        return coingecko.failure(status, rule.message)
+            return _coinapi.failure(status, rule.message, rule.retry_after_s)
+        return _coingecko.failure(status, rule.message)
     if kind is FaultKind.KRAKEN_ERROR:
-        return kraken.failure(200, rule.message)
+        return _kraken.failure(200, rule.message)
     return None
 
 
@@ -440,23 +440,23 @@ def start_emulator(
     )
 
 
+class _StartOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`start_emulator`, for :func:`serve_emulator`."""
+
+    faults: FaultPlan | None
+    port: int
+    seed: int
+    clock: Clock | None
+    options: EmulatorOptions | None
+
+
 @contextlib.contextmanager
-def serve_emulator(
-    source: EmulatorSource,
-    *,
-    faults: FaultPlan | None = None,
-    port: int = 0,
-    seed: int = 0,
-    clock: Clock | None = None,
-    options: EmulatorOptions | None = None,
-) -> Iterator[Emulator]:
+def serve_emulator(source: EmulatorSource, **options: Unpack[_StartOptions]) -> Iterator[Emulator]:
     """Serve ``source`` on 127.0.0.1 for the duration of a ``with`` block.
 
     Same arguments as :func:`start_emulator`.
     """
-    emulator = start_emulator(
-        source, faults=faults, port=port, seed=seed, clock=clock, options=options
-    )
+    emulator = start_emulator(source, **options)
     try:
         yield emulator
     finally:

@@ -27,7 +27,7 @@ import attrs
 from quant_core import derive_seed, iso_to_ns
 from quant_core.errors import ValidationError
 from quant_data import reasons
-from quant_data.records import SourceBar
+from quant_data._records import SourceBar
 
 __all__ = ["FaultKind", "FaultPlan", "FaultRule", "LateCandle", "Revision"]
 
@@ -230,6 +230,7 @@ class FaultPlan:
         Raises:
             ValidationError: ``EMULATOR_INVALID`` for unknown keys or kinds.
         """
+        # Hand-written, not the cattrs converter: the faults file takes instants as ISO text or ns.
         try:
             rules = tuple(FaultRule(**dict(r)) for r in data.get("rules", ()))
             late = tuple(

@@ -22,6 +22,7 @@ __all__ = ["Page", "Reply", "json_bytes", "raw_number", "render_json"]
 
 def json_bytes(document: Any) -> bytes:
     """Compact-but-spaced JSON, like the providers send (keys in the given order)."""
+    # Not canonical JSON: the emulator must send the providers' own wire layout.
     return json.dumps(document).encode("utf-8")
 
 

@@ -1,8 +1,8 @@
 """Importers for real market-data files: every format found in the shared real-data set.
 
-Each importer turns one file into :class:`~quant_data.records.FetchedPage` values, exactly like
+Each importer turns one file into :class:`~quant_data._records.FetchedPage` values, exactly like
 a provider: the raw file bytes are kept for the append-only raw record (``source`` is
-``"import:<format>"``) and the rows become :class:`~quant_data.records.SourceBar` values mapped
+``"import:<format>"``) and the rows become :class:`~quant_data._records.SourceBar` values mapped
 to our symbols (Kraken's ``XBT`` → ``BTC``), the file's real quote currency and UTC
 nanoseconds. Rows with bad *values* (NaN, zero or negative prices, high < low) are passed on
 unchanged so the store can quarantine them with a reason; only rows that cannot be mapped at
@@ -19,7 +19,7 @@ Formats (:func:`detect_format` names):
   (index column, alphabetical columns); an empty answer is the 3-byte body ``""``.
 - ``freqtrade_feather``: ``BTC_USDT-1h.feather``: Arrow IPC with ``date`` (UTC) and OHLCV.
 - ``kraken_trades_csv``: ``BCHEUR.csv``: ``time,price,volume`` trades, rebuilt into candles
-  (1m unless asked otherwise) with :func:`quant_data.trades.trades_to_bars`.
+  (1m unless asked otherwise) with :func:`quant_data.trades_to_bars`.
 
 Files may be gzip-compressed (``.gz``). USDT-quoted files keep the quote ``"USDT"``, which is
 not one of the runtime's quote currencies: the store quarantines such bars rather than
@@ -47,9 +47,9 @@ from quant_core import NS_PER_SECOND, Clock, Timeframe, iso_to_ns
 from quant_core.errors import ValidationError
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 from quant_data import reasons
+from quant_data._records import FetchedPage, RawPage, SourceBar
+from quant_data._trades import Trade, trades_to_bars
 from quant_data.providers.coinapi import PERIOD_IDS
-from quant_data.records import FetchedPage, RawPage, SourceBar
-from quant_data.trades import Trade, trades_to_bars
 from quant_net import kraken
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The store's tables (SQLModel), shared by SQLite and PostgreSQL.
 
 Every time is UTC integer nanoseconds (``BIGINT``); every price and volume is canonical decimal
-text (see :func:`quant_data.dataset.decimal_text`), so values read back are byte-identical on
+text (see :func:`quant_data.decimal_text`), so values read back are byte-identical on
 both backends. Sequence numbers (``seq``) are assigned by the store, not by database
 sequences, because PostgreSQL sequences advance on a conflicting insert and would make the two
 backends diverge.
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import BigInteger, LargeBinary, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Index, LargeBinary, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -38,6 +38,16 @@ __all__ = [
     "all_tables",
     "table_of",
 ]
+
+
+class _Slot(SQLModel):
+    """The key columns that open a slot's table: one grid slot of one source's series."""
+
+    source: str = Field(primary_key=True)
+    symbol: str = Field(primary_key=True)
+    quote: str = Field(primary_key=True)
+    timeframe: str = Field(primary_key=True)
+    open_time_ns: int = Field(primary_key=True, sa_type=BigInteger)
 
 
 class RawIngest(SQLModel, table=True):
@@ -57,16 +67,13 @@ class RawIngest(SQLModel, table=True):
     payload: bytes = Field(sa_type=LargeBinary)
 
 
-class CanonicalBar(SQLModel, table=True):
+class CanonicalBar(_Slot, table=True):
     """One version of one validated candle."""
 
     __tablename__ = "qd_bar"
+    # Reads by open time across sources (datasets, the incremental feed) seek this index.
+    __table_args__ = (Index("ix_qd_bar_open_time", "symbol", "quote", "timeframe", "open_time_ns"),)
 
-    source: str = Field(primary_key=True)
-    symbol: str = Field(primary_key=True)
-    quote: str = Field(primary_key=True)
-    timeframe: str = Field(primary_key=True)
-    open_time_ns: int = Field(primary_key=True, sa_type=BigInteger)
     version: int = Field(primary_key=True)
     open: str
     high: str
@@ -77,16 +84,11 @@ class CanonicalBar(SQLModel, table=True):
     ingest_seq: int = Field(sa_type=BigInteger, index=True)
 
 
-class Correction(SQLModel, table=True):
+class Correction(_Slot, table=True):
     """A revision of a bar: the values of the version it replaced and of the new one."""
 
     __tablename__ = "qd_correction"
 
-    source: str = Field(primary_key=True)
-    symbol: str = Field(primary_key=True)
-    quote: str = Field(primary_key=True)
-    timeframe: str = Field(primary_key=True)
-    open_time_ns: int = Field(primary_key=True, sa_type=BigInteger)
     new_version: int = Field(primary_key=True)
     old_version: int
     old_values: str
@@ -111,16 +113,11 @@ class Quarantined(SQLModel, table=True):
     row: str
 
 
-class GapEntry(SQLModel, table=True):
+class GapEntry(_Slot, table=True):
     """A slot a source did not deliver: open, retried, filled or confirmed_no_trade."""
 
     __tablename__ = "qd_gap"
 
-    source: str = Field(primary_key=True)
-    symbol: str = Field(primary_key=True)
-    quote: str = Field(primary_key=True)
-    timeframe: str = Field(primary_key=True)
-    open_time_ns: int = Field(primary_key=True, sa_type=BigInteger)
     status: str
     confirmed_by: str | None = None
     attempts: int = 0

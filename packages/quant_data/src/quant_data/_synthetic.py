@@ -33,6 +33,7 @@ Examples:
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import math
 from collections.abc import Iterable
@@ -45,7 +46,7 @@ from quant_core import Bar, Instrument, QuoteCurrency, Timeframe, generator
 from quant_core.errors import ValidationError
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 from quant_data import reasons
-from quant_data.records import SourceBar
+from quant_data._records import SourceBar
 
 __all__ = ["SlotKind", "SyntheticMarket", "SyntheticSlot", "price_decimals"]
 
@@ -93,8 +94,8 @@ _REGIME_VOL = (1.0, 2.2)
 _REGIME_DRIFT = (0.0002, -0.0004)  # per-day drift in each regime
 
 
-class SlotKind:
-    """How a grid slot of a synthetic series turned out (string constants)."""
+class SlotKind(enum.StrEnum):
+    """How a grid slot of a synthetic series turned out."""
 
     TRADED = "traded"
     NO_TRADE = "no_trade"
@@ -114,7 +115,7 @@ class SyntheticSlot:
     """
 
     open_time_ns: int
-    kind: str
+    kind: SlotKind
     bar: Bar | None
 
 

@@ -1,11 +1,11 @@
 """The emulator's bar book: every series it can serve, indexed by (symbol, quote, timeframe).
 
-A :class:`BarBook` holds :class:`~quant_data.records.SourceBar` values from a synthetic market,
+A :class:`BarBook` holds :class:`~quant_data.SourceBar` values from a synthetic market,
 from imported real files, or from any iterable of bars. It serves coarser timeframes by
 aggregating a finer series it holds (1h from 1m, 1d from 1h), the way a venue builds them.
 
 Examples:
-    >>> from quant_data.records import SourceBar
+    >>> from quant_data import SourceBar
     >>> rows = [SourceBar("x", "BTC", "USD", "1h", h * 3_600_000_000_000, "1", "2", "1", "2",
     ...                   "1", 1) for h in range(4)]
     >>> book = BarBook(rows)
@@ -23,8 +23,8 @@ from pathlib import Path
 import attrs
 
 from quant_core import Clock, Timeframe
-from quant_data.records import SourceBar
-from quant_data.synthetic import SyntheticMarket
+from quant_data._records import SourceBar
+from quant_data._synthetic import SyntheticMarket
 
 __all__ = ["BarBook", "SeriesKey"]
 
@@ -76,7 +76,7 @@ class BarBook:
     @classmethod
     def from_files(cls, paths: Sequence[Path], *, clock: Clock, seed: int = 0) -> BarBook:
         """Bars imported from real files (a directory stands for the files in it)."""
-        from quant_data.importers import import_paths
+        from quant_data._importers import import_paths
 
         return cls(import_paths(paths, clock=clock), seed=seed)
 

@@ -37,7 +37,7 @@ import attrs
 from quant_core import Timeframe
 from quant_core.errors import ValidationError
 from quant_data import reasons
-from quant_data.records import SourceBar
+from quant_data._records import SourceBar
 
 __all__ = ["Trade", "trades_to_bars"]
 

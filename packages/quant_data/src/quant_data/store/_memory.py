@@ -1,4 +1,4 @@
-"""An in-memory :class:`~quant_data.records.OhlcvProvider` with injectable faults.
+"""An in-memory :class:`~quant_data.OhlcvProvider` with injectable faults.
 
 It serves candles from a list, paged by ``page_limit`` over time windows exactly like a
 window-paging HTTP provider, so the backfill and sync engines (and their tests and benchmarks)
@@ -8,7 +8,7 @@ process mid-backfill).
 
 Examples:
     >>> from quant_core import Timeframe
-    >>> from quant_data.records import SourceBar
+    >>> from quant_data import SourceBar
     >>> H = Timeframe.H1.ns
     >>> bars = [SourceBar("memory", "BTC", "USD", "1h", i * H, "1", "1", "1", "1", "0")
     ...         for i in range(5)]
@@ -27,60 +27,46 @@ from collections.abc import Callable, Iterable, Iterator
 import attrs
 
 from quant_core import Clock, Timeframe
-from quant_data.records import FetchedPage, RawPage, SourceBar
+from quant_data._records import FetchedPage, RawPage, SourceBar
 
 __all__ = ["MemoryProvider"]
 
 
+def _by_key(bars: Iterable[SourceBar]) -> dict[tuple[str, str, str, str, int], SourceBar]:
+    return {bar.key: bar for bar in bars}
+
+
+_FIXED = attrs.setters.frozen
+
+
+@attrs.define(eq=False)
 class MemoryProvider:
-    """Serve ``bars`` as an :class:`~quant_data.records.OhlcvProvider`.
+    """Serve ``bars`` as an :class:`~quant_data.OhlcvProvider`.
 
     Args:
         bars: the candles the provider knows (their ``source`` should equal ``name``).
         name: the source name.
         page_limit: the most candles one page holds (windows are ``page_limit`` slots wide).
-        confirms_no_trade: what the provider claims about missing slots.
+        confirms_no_trade: what the provider claims about missing slots (a missing slot means
+            no trade).
         clock: stamps ``received_at_ns`` (default: 0 on every page).
         duplicate_rows: repeat the first row of every page (an identical duplicate).
         on_page: called with the page number (0-based, counted over the provider's life)
             before each page is returned.
     """
 
-    def __init__(
-        self,
-        bars: Iterable[SourceBar],
-        *,
-        name: str = "memory",
-        page_limit: int = 100,
-        confirms_no_trade: bool = False,
-        clock: Clock | None = None,
-        duplicate_rows: bool = False,
-        on_page: Callable[[int], None] | None = None,
-    ) -> None:
-        self._name = name
-        self._page_limit = page_limit
-        self._confirms = confirms_no_trade
-        self._clock = clock
-        self._duplicate = duplicate_rows
-        self._on_page = on_page
-        self._bars: dict[tuple[str, str, str, str, int], SourceBar] = {}
-        self.revise(bars)
-        self._requests = 0
-
-    @property
-    def name(self) -> str:
-        """The source name."""
-        return self._name
-
-    @property
-    def page_limit(self) -> int:
-        """The most candles one page holds."""
-        return self._page_limit
-
-    @property
-    def confirms_no_trade(self) -> bool:
-        """Whether a missing slot means no trade."""
-        return self._confirms
+    _bars: dict[tuple[str, str, str, str, int], SourceBar] = attrs.field(
+        converter=_by_key, alias="bars", repr=False
+    )
+    name: str = attrs.field(default="memory", kw_only=True, on_setattr=_FIXED)
+    page_limit: int = attrs.field(default=100, kw_only=True, on_setattr=_FIXED)
+    confirms_no_trade: bool = attrs.field(default=False, kw_only=True, on_setattr=_FIXED)
+    _clock: Clock | None = attrs.field(default=None, kw_only=True, alias="clock")
+    _duplicate: bool = attrs.field(default=False, kw_only=True, alias="duplicate_rows")
+    _on_page: Callable[[int], None] | None = attrs.field(
+        default=None, kw_only=True, alias="on_page"
+    )
+    _requests: int = attrs.field(default=0, init=False)
 
     @property
     def requests(self) -> int:
@@ -96,7 +82,7 @@ class MemoryProvider:
         self, symbol: str, quote: str, timeframe: Timeframe, start_ns: int, end_ns: int
     ) -> Iterator[FetchedPage]:
         """Pages of at most ``page_limit`` slots covering ``[start_ns, end_ns)``."""
-        width = self._page_limit * timeframe.ns
+        width = self.page_limit * timeframe.ns
         start = timeframe.floor(start_ns)
         start = start if start >= start_ns else start + timeframe.ns
         while start < end_ns:
@@ -111,9 +97,10 @@ class MemoryProvider:
             )
             if self._duplicate and rows:
                 rows.insert(1, rows[0])
+            # The raw page's bytes (a stand-in wire format): its hash keys raw-page dedup.
             payload = json.dumps([attrs.astuple(b) for b in rows], separators=(",", ":")).encode()
             raw = RawPage(
-                source=self._name,
+                source=self.name,
                 request=(
                     f"GET /ohlcv?end={end}&quote={quote}&start={start}&symbol={symbol}"
                     f"&timeframe={timeframe.value}"

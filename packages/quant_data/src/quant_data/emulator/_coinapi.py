@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from quant_core import NS_PER_SECOND, Timeframe, iso_to_ns, ns_to_datetime
 from quant_core.errors import ValidationError
-from quant_data.emulator.book import is_no_trade
-from quant_data.emulator.wire import Page, Reply, json_bytes, raw_number, render_json
+from quant_data._records import SourceBar
+from quant_data.emulator._book import is_no_trade
+from quant_data.emulator._wire import Page, Reply, json_bytes, raw_number, render_json
 from quant_data.providers.coinapi import PERIOD_IDS
-from quant_data.records import SourceBar
 
 if TYPE_CHECKING:
-    from quant_data.emulator.server import Emulator
+    from quant_data.emulator._server import Emulator
 
 __all__ = ["failure", "handle", "iso7", "throttled"]
 

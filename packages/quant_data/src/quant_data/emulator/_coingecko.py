@@ -19,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from quant_core import ns_to_iso
-from quant_data.emulator.wire import Page, Reply, json_bytes
+from quant_data.emulator._wire import Page, Reply, json_bytes
 
 if TYPE_CHECKING:
-    from quant_data.emulator.server import Emulator
+    from quant_data.emulator._server import Emulator
 
 __all__ = ["DEFAULT_COINS", "ERROR_429", "failure", "handle", "market_items", "throttled"]
 

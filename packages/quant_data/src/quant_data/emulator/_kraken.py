@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from quant_core import NS_PER_SECOND, Timeframe, generator, ns_to_datetime
-from quant_data.emulator.book import is_no_trade
-from quant_data.emulator.wire import Page, Reply, json_bytes
-from quant_data.records import SourceBar
+from quant_data._records import SourceBar
+from quant_data.emulator._book import is_no_trade
+from quant_data.emulator._wire import Page, Reply, json_bytes
 from quant_net import kraken
 
 if TYPE_CHECKING:
-    from quant_data.emulator.server import Emulator
+    from quant_data.emulator._server import Emulator
 
 __all__ = ["handle", "throttled"]
 
