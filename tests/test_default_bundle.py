@@ -18,7 +18,7 @@ import pytest
 
 from quant_bundle import BundleRejectedError, TrustStore, extract_archive, verify_release
 from quant_models.persistence import load_model_set
-from quant_models.pipeline import load_config
+from quant_models.training import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASE = ROOT / "bundles" / "default"

@@ -18,9 +18,9 @@ from quant_models.evaluation import (
     run_hindcast,
 )
 from quant_models.panel import FIELDS, Panel
-from quant_models.pipeline import TrainConfig, train_panel
 from quant_models.predictor import ModelSetPredictor
 from quant_models.targets import HorizonSpec
+from quant_models.training import TrainConfig, train_panel
 
 from .helpers import dataset_from_frame, synthetic_frame, tiny_config
 

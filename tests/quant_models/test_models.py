@@ -210,7 +210,7 @@ import numpy as np
 from helpers import dataset_from_frame, synthetic_frame, tiny_config
 from quant_core.rng import generator
 from quant_models.models import FAMILIES, get_family
-from quant_models.pipeline import train
+from quant_models.training import train
 ds = dataset_from_frame(synthetic_frame(("BTC", "ETH"), n=380, momentum=0.15))
 cfg = tiny_config(families=("lightgbm", "xgboost"), search_budget=2)
 result = train(ds, cfg, out=__import__("pathlib").Path(sys.argv[1]))

@@ -26,10 +26,10 @@ from quant_models.gates import GateDecision
 from quant_models.metrics import brier
 from quant_models.panel import Panel
 from quant_models.persistence import load_model_set
-from quant_models.pipeline import FoldConfig, TrainConfig, TrainResult, load_config, train
 from quant_models.predictor import ModelSetPredictor
 from quant_models.registry import ModelRegistry
 from quant_models.targets import HorizonSpec
+from quant_models.training import FoldConfig, TrainConfig, TrainResult, load_config, train
 
 from .helpers import dataset_from_frame, real_frame, synthetic_frame, tiny_config
 
@@ -291,7 +291,7 @@ def test_coverage_edges(small_dataset: Dataset, tmp_path: Path) -> None:
     from quant_models.features import FeatureConfig, compute_features
     from quant_models.models import get_family
     from quant_models.persistence import ModelSet
-    from quant_models.pipeline import _verify
+    from quant_models.training._pipeline import _verify
 
     # an empty, existing output directory is fine
     (tmp_path / "empty").mkdir()

@@ -17,9 +17,9 @@ from quant_models.errors import ArtifactError, ConfigError, DataError
 from quant_models.features import FeatureConfig, compute_features
 from quant_models.panel import FIELDS, Panel
 from quant_models.persistence import ModelSet
-from quant_models.pipeline import fit_model_set
 from quant_models.predictor import ModelSetPredictor, feature_lookback
 from quant_models.targets import HorizonSpec
+from quant_models.training import fit_model_set
 
 from .helpers import TINY_FEATURES, tiny_config
 

@@ -128,3 +128,12 @@ def test_update_wants_one_row_of_five_values_per_symbol() -> None:
         stream.update(np.ones((2, 4)))
     assert caught.value.reason_code == reasons.FEATURE_INPUT_INVALID
     assert stream.next_open_ns == 0
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=["small", "few-families", "default"])
+def test_every_row_of_a_replay_equals_the_batch_over_its_history(config: FeatureConfig) -> None:
+    panel = make_panel(5, 4, 90, gaps=True)
+    _, rows = StreamingFeatures.replay(panel, config)
+    for t in range(90):
+        batch = compute_features(head(panel, t + 1), config).values[:, t]
+        assert rows[:, t].tobytes() == batch.tobytes()

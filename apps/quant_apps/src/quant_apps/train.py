@@ -76,8 +76,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train models, write artifacts, run record and gate decision; exit 3 if rejected."""
         from quant_data import read_dataset
-        from quant_models.pipeline import load_config, train
         from quant_models.registry import ModelRegistry
+        from quant_models.training import load_config, train
 
         if (dataset is None) == (symbols is None):
             raise QuantUsageError("give exactly one of --dataset DIR or --symbols A,B,...")

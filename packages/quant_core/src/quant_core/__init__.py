@@ -62,6 +62,7 @@ from quant_core.reasons import REGISTRY as REASON_CODES
 from quant_core.rng import derive_seed, generator
 from quant_core.secret import Secret
 from quant_core.settings import Settings
+from quant_core.tasks import SerialRunner, TaskRunner
 from quant_core.types import (
     Bar,
     Instrument,
@@ -124,11 +125,13 @@ __all__ = [
     "RejectedError",
     "RiskProfile",
     "Secret",
+    "SerialRunner",
     "Settings",
     "SettingsError",
     "SimClock",
     "StorageError",
     "StrategyProfile",
+    "TaskRunner",
     "Timeframe",
     "Universe",
     "UniverseError",

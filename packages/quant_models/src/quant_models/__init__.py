@@ -25,11 +25,11 @@ from quant_models.metrics import ScoreCard, score, simulate_long_only
 from quant_models.models import FAMILIES, ModelFamily, get_family, register_family
 from quant_models.panel import Panel
 from quant_models.persistence import ModelSet, load_model_set
-from quant_models.pipeline import FoldConfig, TrainConfig, TrainResult, load_config, train
 from quant_models.predictor import ModelSetPredictor, feature_lookback
 from quant_models.registry import ModelRegistry
 from quant_models.splits import Fold, walk_forward
 from quant_models.targets import HorizonSpec, make_targets
+from quant_models.training import FoldConfig, TrainConfig, TrainResult, load_config, train
 
 __version__ = "0.1.0"
 __all__ = [

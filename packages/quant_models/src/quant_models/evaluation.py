@@ -8,7 +8,7 @@
   the rest as pending.
 * :func:`rolling_hindcast` — hindcasts at several ``T`` (e.g. one per walk-forward window).
 
-Both run the whole pipeline (:func:`quant_models.pipeline.train_panel`) on the cut data: the
+Both run the whole pipeline (:func:`quant_models.training.train_panel`) on the cut data: the
 walk-forward selection picks each horizon's family and scope, with its tuned parameters and
 out-of-sample-chosen calibration, exactly as the model set a training run at that time would
 ship. The model sees the cut data only, and features are causal, so nothing after the cut
@@ -29,8 +29,8 @@ from quant_models.errors import DataError
 from quant_models.features import compute_features
 from quant_models.metrics import ScoreCard, score
 from quant_models.panel import Panel
-from quant_models.pipeline import TrainConfig, TrainResult, train_panel
 from quant_models.predictor import ModelSetPredictor
+from quant_models.training import TrainConfig, TrainResult, train_panel
 
 __all__ = [
     "DAY_NS",
