@@ -20,10 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from quant_core import Bar, Instrument, Prediction, Timeframe, iso_to_ns
 from quant_data.synthetic import SyntheticMarket
+from quant_models import HorizonSpec, ModelSetPredictor, Panel
 from quant_models.features import FeatureConfig
-from quant_models.panel import Panel
-from quant_models.predictor import ModelSetPredictor
-from quant_models.targets import HorizonSpec
 from quant_models.training import FoldConfig, TrainConfig, fit_model_set
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``

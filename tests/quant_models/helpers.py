@@ -12,9 +12,9 @@ from quant_core import Bar, Instrument, Timeframe
 from quant_core.rng import generator
 from quant_data import Dataset
 from quant_models.features import FeatureConfig
-from quant_models.gates import GateConfig
-from quant_models.targets import HorizonSpec
 from quant_models.training import FoldConfig, TrainConfig
+from quant_models.training._gates import GateConfig
+from quant_models.training._targets import HorizonSpec
 
 BINANCE_1H = "binance_spot_freqtrade__mounik-sample-scalping"
 H = Timeframe.H1.ns

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from quant_models import reasons
-from quant_models.errors import ConfigError, DataError
+from quant_models._errors import ConfigError, DataError
+from quant_models._panel import Panel
 from quant_models.features import (
     FeatureConfig,
     FeatureSchema,
@@ -21,8 +22,7 @@ from quant_models.features import (
     rolling_std,
     rolling_sum,
 )
-from quant_models.panel import Panel
-from quant_models.targets import HorizonSpec, make_targets
+from quant_models.training._targets import HorizonSpec, make_targets
 
 from .helpers import real_frame, synthetic_frame
 

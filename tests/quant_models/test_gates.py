@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from quant_models import reasons
-from quant_models.gates import Evidence, GateConfig, HorizonEvidence, decide
+from quant_models.training._gates import Evidence, GateConfig, HorizonEvidence, decide
 
 GOOD = HorizonEvidence(
     "h4",

@@ -14,22 +14,22 @@ import pytest
 from quant_core import Bar, Instrument, Predictor, QuantUsageError, SimClock, Timeframe
 from quant_data import Dataset
 from quant_models import reasons
-from quant_models.errors import ConfigError, DataError
-from quant_models.evaluation import (
+from quant_models._champion import ChampionRecord
+from quant_models._errors import ConfigError, DataError
+from quant_models._metrics import brier
+from quant_models._panel import Panel
+from quant_models._persistence import load_model_set
+from quant_models._predictor import ModelSetPredictor
+from quant_models.evaluation._hindcast import (
     DAY_NS,
     forward_check,
     hindcast,
     rolling_hindcast,
     score_forward,
 )
-from quant_models.gates import GateDecision
-from quant_models.metrics import brier
-from quant_models.panel import Panel
-from quant_models.persistence import load_model_set
-from quant_models.predictor import ModelSetPredictor
-from quant_models.registry import ModelRegistry
-from quant_models.targets import HorizonSpec
 from quant_models.training import FoldConfig, TrainConfig, TrainResult, load_config, train
+from quant_models.training._gates import GateDecision
+from quant_models.training._targets import HorizonSpec
 
 from .helpers import dataset_from_frame, real_frame, synthetic_frame, tiny_config
 
@@ -250,7 +250,7 @@ def test_hindcast_forward_check_and_rolling(small_dataset: Dataset) -> None:
 
 def test_registry_keeps_the_champion_on_failed_promotion(trained: Trained, tmp_path: Path) -> None:
     result, out, _ = trained
-    reg = ModelRegistry(tmp_path / "reg")
+    reg = ChampionRecord(tmp_path / "reg")
     assert reg.champion() is None
     assert reg.champion_evidence() is None
     assert reg.submit(out, result.model_set.model_id, GateDecision(True, ("GATE_PASSED",)))
@@ -288,9 +288,9 @@ def test_train_gap_in_data_is_not_filled() -> None:
 
 
 def test_coverage_edges(small_dataset: Dataset, tmp_path: Path) -> None:
+    from quant_models._persistence import ModelSet
+    from quant_models.families._trees import get_family
     from quant_models.features import FeatureConfig, compute_features
-    from quant_models.models import get_family
-    from quant_models.persistence import ModelSet
     from quant_models.training._pipeline import _verify
 
     # an empty, existing output directory is fine
@@ -317,7 +317,7 @@ def test_coverage_edges(small_dataset: Dataset, tmp_path: Path) -> None:
     # a predictor for a set with a missing horizon, or a different schema, refuses
     import attrs
 
-    from quant_models.errors import ArtifactError
+    from quant_models._errors import ArtifactError
 
     ms = result.model_set
     with pytest.raises(ArtifactError):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from quant_core import Timeframe
 from quant_models import Panel, reasons
-from quant_models.errors import DataError
+from quant_models._errors import DataError
 from quant_models.features import (
     FeatureConfig,
     StreamingFeatures,

@@ -13,10 +13,9 @@ from hypothesis import strategies as st
 
 from quant_core.rng import generator
 from quant_models import reasons
-from quant_models.baselines import fit_climatology, fit_logistic, fit_persistence
-from quant_models.calibration import Calibrator, choose_calibrator, fit_calibrator
-from quant_models.errors import ConfigError, DataError
-from quant_models.metrics import (
+from quant_models._calibration import Calibrator, choose_calibrator, fit_calibrator
+from quant_models._errors import ConfigError, DataError
+from quant_models._metrics import (
     brier,
     brier_skill,
     directional_accuracy,
@@ -25,8 +24,9 @@ from quant_models.metrics import (
     score,
     simulate_long_only,
 )
-from quant_models.search import grid_free_search
-from quant_models.splits import walk_forward
+from quant_models.training._baselines import fit_climatology, fit_logistic, fit_persistence
+from quant_models.training._search import grid_free_search
+from quant_models.training._splits import walk_forward
 
 
 @given(

@@ -180,7 +180,7 @@ def warm_bars_needed(predictor: Predictor) -> int:
         >>> warm_bars_needed(NoModel("BUNDLE_MISSING"))
         1
     """
-    from quant_models.predictor import ModelSetPredictor
+    from quant_models import ModelSetPredictor
 
     inner = getattr(getattr(predictor, "active", None), "predictor", predictor)
     if isinstance(inner, ModelSetPredictor):

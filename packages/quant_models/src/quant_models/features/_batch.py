@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from quant_models.errors import ConfigError
+from quant_models._errors import ConfigError
+from quant_models._panel import FloatArray, Panel
 from quant_models.features import _cross
 from quant_models.features._cross import calendar_features, context_features, market_context
 from quant_models.features._price import price_features
@@ -25,7 +26,6 @@ from quant_models.features._schema import (
 from quant_models.features._sums import _Scratch
 from quant_models.features._trend import trend_features
 from quant_models.features._volume import volume_features
-from quant_models.panel import FloatArray, Panel
 
 __all__ = ["compute_features"]
 

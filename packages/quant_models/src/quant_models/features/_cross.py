@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from quant_models._panel import FloatArray
 from quant_models.features._schema import FEATURE_DTYPE, FeatureConfig, Float32Array
 from quant_models.features._sums import _Scratch, _shift_diff
-from quant_models.panel import FloatArray
 
 __all__ = ["CHUNK", "calendar_features", "context_features", "market_context"]
 

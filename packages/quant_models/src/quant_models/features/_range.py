@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from quant_models._panel import FloatArray
 from quant_models.features._schema import FeatureConfig, Float32Array
 from quant_models.features._sums import _Scratch, _Windows
-from quant_models.panel import FloatArray
 
 __all__ = ["range_features"]
 

@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 
 from quant_core import content_hash, unstructure
-from quant_models.errors import ConfigError
-from quant_models.panel import Panel
+from quant_models._errors import ConfigError
+from quant_models._panel import Panel
 
 __all__ = [
     "DEFAULT_WORKERS",

@@ -43,11 +43,11 @@ import numpy as np
 
 from quant_core import Timeframe
 from quant_models import reasons
-from quant_models.errors import DataError
+from quant_models._errors import DataError
+from quant_models._panel import FloatArray, Panel
 from quant_models.features._cross import CHUNK, calendar_features
 from quant_models.features._schema import FEATURE_DTYPE, FeatureConfig, Float32Array
 from quant_models.features._sums import _BLOCK, _GROUP, _TRIU, _std32, _zscore32
-from quant_models.panel import FloatArray, Panel
 
 __all__ = ["StreamingFeatures"]
 

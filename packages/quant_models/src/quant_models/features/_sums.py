@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from quant_models._panel import FloatArray
 from quant_models.features._schema import Float32Array
-from quant_models.panel import FloatArray
 
 __all__ = ["rolling_mean", "rolling_std", "rolling_sum"]
 

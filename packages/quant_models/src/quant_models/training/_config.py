@@ -10,12 +10,12 @@ from typing import Any
 import attrs
 
 from quant_core import content_hash, structure, unstructure
-from quant_models.calibration import METHODS
-from quant_models.errors import ConfigError
+from quant_models._calibration import METHODS
+from quant_models._errors import ConfigError
+from quant_models.families._trees import FAMILIES, get_family
 from quant_models.features import FeatureConfig
-from quant_models.gates import GateConfig
-from quant_models.models import FAMILIES, get_family
-from quant_models.targets import HorizonSpec
+from quant_models.training._gates import GateConfig
+from quant_models.training._targets import HorizonSpec
 
 __all__ = ["SCOPES", "FoldConfig", "TrainConfig", "load_config"]
 
@@ -61,7 +61,7 @@ class TrainConfig:
     Attributes:
         horizons: forecast horizons, ascending.
         features: feature windows.
-        families: model families to train (see :data:`quant_models.models.FAMILIES`).
+        families: model families to train (see :data:`quant_models.families.FAMILIES`).
         scopes: ``"global"`` and/or ``"specialist"``.
         params: per family, hyperparameter overrides (e.g. ``n_estimators``).
         folds: walk-forward layout.

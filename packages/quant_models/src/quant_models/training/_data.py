@@ -11,14 +11,14 @@ import numpy.typing as npt
 
 from quant_core.rng import derive_seed
 from quant_models import reasons
-from quant_models.calibration import Calibrator, choose_calibrator
-from quant_models.errors import DataError
+from quant_models._calibration import Calibrator, choose_calibrator
+from quant_models._errors import DataError
+from quant_models._panel import FloatArray, Panel
+from quant_models._persistence import HorizonTable
+from quant_models.families._trees import Classifier, get_family
 from quant_models.features import FeatureSet, compute_features
-from quant_models.models import Classifier, get_family
-from quant_models.panel import FloatArray, Panel
-from quant_models.persistence import HorizonTable
-from quant_models.targets import HorizonSpec, Targets, make_targets
 from quant_models.training._config import TrainConfig
+from quant_models.training._targets import HorizonSpec, Targets, make_targets
 
 __all__ = ["Fitted", "IntArray", "TrainingData", "bucket_table", "fit_one", "unit_symbols"]
 

@@ -13,8 +13,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from quant_models.metrics import ScoreCard, score
-from quant_models.panel import FloatArray
+from quant_models._metrics import ScoreCard, score
+from quant_models._panel import FloatArray
 from quant_models.training._config import TrainConfig
 from quant_models.training._data import IntArray
 

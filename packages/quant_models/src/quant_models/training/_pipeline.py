@@ -31,21 +31,21 @@ from quant_core import (
     unstructure,
 )
 from quant_core.files import write_tree_atomic
-from quant_models.baselines import fit_climatology
-from quant_models.errors import ArtifactError
-from quant_models.gates import Evidence, GateDecision, HorizonEvidence, decide
-from quant_models.lineage import RunRecord, library_versions
-from quant_models.metrics import score
-from quant_models.panel import Panel
-from quant_models.persistence import (
+from quant_models._errors import ArtifactError
+from quant_models._metrics import score
+from quant_models._panel import Panel
+from quant_models._persistence import (
     ModelEntry,
     ModelSet,
     artifact_files,
     load_model_set,
     write_files,
 )
+from quant_models.training._baselines import fit_climatology
 from quant_models.training._config import TrainConfig
 from quant_models.training._data import Fitted, TrainingData, bucket_table
+from quant_models.training._gates import Evidence, GateDecision, HorizonEvidence, decide
+from quant_models.training._lineage import RunRecord, library_versions
 from quant_models.training._oof import OofTable, oos_metrics
 from quant_models.training._stages import fit_final, fit_folds, make_folds, tune
 

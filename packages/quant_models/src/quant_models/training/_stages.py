@@ -16,15 +16,20 @@ import attrs
 import numpy as np
 
 from quant_core import TaskRunner
-from quant_models.baselines import BASELINES, fit_climatology, fit_logistic, fit_persistence
-from quant_models.models import get_family
-from quant_models.persistence import ModelEntry
-from quant_models.search import SearchResult, grid_free_search
-from quant_models.splits import Fold, walk_forward
-from quant_models.targets import HorizonSpec
+from quant_models._persistence import ModelEntry
+from quant_models.families._trees import get_family
+from quant_models.training._baselines import (
+    BASELINES,
+    fit_climatology,
+    fit_logistic,
+    fit_persistence,
+)
 from quant_models.training._config import TrainConfig
 from quant_models.training._data import Fitted, TrainingData, fit_one, unit_symbols
 from quant_models.training._oof import OofBlock, OofTable
+from quant_models.training._search import SearchResult, grid_free_search
+from quant_models.training._splits import Fold, walk_forward
+from quant_models.training._targets import HorizonSpec
 
 __all__ = ["fit_final", "fit_folds", "make_folds", "tune"]
 

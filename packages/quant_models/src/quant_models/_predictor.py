@@ -28,10 +28,10 @@ import numpy as np
 
 from quant_core import Bar, Clock, HorizonForecast, Instrument, Prediction, Timeframe
 from quant_models import reasons
-from quant_models.errors import ArtifactError, ConfigError, DataError
+from quant_models._errors import ArtifactError, ConfigError, DataError
+from quant_models._panel import FIELDS, Panel
+from quant_models._persistence import HorizonTable, ModelEntry, ModelSet
 from quant_models.features import FeatureConfig, compute_features
-from quant_models.panel import FIELDS, Panel
-from quant_models.persistence import HorizonTable, ModelEntry, ModelSet
 
 __all__ = ["ModelSetPredictor", "feature_lookback"]
 
@@ -83,10 +83,10 @@ class ModelSetPredictor:
     Examples:
         >>> import numpy as np
         >>> from quant_core import Bar, Instrument, Timeframe
-        >>> from quant_models.calibration import Calibrator
+        >>> from quant_models._calibration import Calibrator
         >>> from quant_models.features import FeatureSchema
-        >>> from quant_models.models import get_family
-        >>> from quant_models.persistence import HorizonTable, ModelEntry
+        >>> from quant_models.families._trees import get_family
+        >>> from quant_models._persistence import HorizonTable, ModelEntry
         >>> cfg = FeatureConfig(return_windows=(1,), vol_windows=(2,), range_windows=(2,),
         ...                     volume_windows=(2,), trend_windows=(2,), cross_windows=(1,),
         ...                     calendar=False)

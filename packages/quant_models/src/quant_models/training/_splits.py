@@ -24,7 +24,7 @@ from typing import Literal
 import attrs
 
 from quant_models import reasons
-from quant_models.errors import ConfigError, DataError
+from quant_models._errors import ConfigError, DataError
 
 __all__ = ["Fold", "walk_forward"]
 

@@ -26,9 +26,9 @@ from typing import Any, Literal
 import attrs
 import numpy as np
 
-from quant_models.errors import ConfigError
-from quant_models.metrics import brier
-from quant_models.panel import FloatArray
+from quant_models._errors import ConfigError
+from quant_models._metrics import brier
+from quant_models._panel import FloatArray
 
 __all__ = ["METHODS", "Calibrator", "choose_calibrator", "fit_calibrator"]
 

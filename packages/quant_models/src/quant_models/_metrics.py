@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from quant_models.panel import FloatArray
+from quant_models._panel import FloatArray
 
 __all__ = [
     "ScoreCard",

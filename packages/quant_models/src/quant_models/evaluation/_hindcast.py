@@ -25,11 +25,11 @@ import numpy as np
 
 from quant_core import Prediction
 from quant_models import reasons
-from quant_models.errors import DataError
+from quant_models._errors import DataError
+from quant_models._metrics import ScoreCard, score
+from quant_models._panel import Panel
+from quant_models._predictor import ModelSetPredictor
 from quant_models.features import compute_features
-from quant_models.metrics import ScoreCard, score
-from quant_models.panel import Panel
-from quant_models.predictor import ModelSetPredictor
 from quant_models.training import TrainConfig, TrainResult, train_panel
 
 __all__ = [

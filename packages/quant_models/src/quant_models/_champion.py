@@ -1,22 +1,28 @@
-"""The active-model registry: which trained run is the champion.
+"""The promotion champion: the last trained run that passed the gates, the next one's yardstick.
 
-:meth:`ModelRegistry.submit` takes a finished run directory and its gate decision. A promoted
+It is not the active model. What trades is the bundle installed in the bundle store
+(``quant bundle install`` / ``quant bundle update``; the runtime loads its model set), and only
+the bundle store says which model is active (decision 0069). :class:`ChampionRecord` answers
+a narrower question for ``quant train --registry DIR``: which earlier run must a new candidate
+beat to be promoted.
+
+:meth:`ChampionRecord.submit` takes a finished run directory and its gate decision. A promoted
 run becomes the champion (the pointer file is replaced atomically); a rejected run leaves the
-prior active model set unchanged (historical data spec §6). Every submission is appended to
+prior champion unchanged (historical data spec §6). Every submission is appended to
 ``history.jsonl``.
 
 Examples:
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from quant_models.gates import GateDecision
-    >>> reg = ModelRegistry(Path(tempfile.mkdtemp()))
-    >>> reg.champion() is None
+    >>> from quant_models.training._gates import GateDecision
+    >>> record = ChampionRecord(Path(tempfile.mkdtemp()))
+    >>> record.champion() is None
     True
-    >>> reg.submit(Path("/runs/a"), "sha256:a", GateDecision(True, ("GATE_PASSED",)))
+    >>> record.submit(Path("/runs/a"), "sha256:a", GateDecision(True, ("GATE_PASSED",)))
     True
-    >>> reg.submit(Path("/runs/b"), "sha256:b", GateDecision(False, ("GATE_BSS_BELOW_MIN",)))
+    >>> record.submit(Path("/runs/b"), "sha256:b", GateDecision(False, ("GATE_BSS_BELOW_MIN",)))
     False
-    >>> reg.champion()["model_id"]
+    >>> record.champion()["model_id"]
     'sha256:a'
 """
 
@@ -28,13 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from quant_core import canonical_json, structure
-from quant_models.gates import Evidence, GateDecision
+from quant_models.training._gates import Evidence, GateDecision
 
-__all__ = ["ModelRegistry"]
+__all__ = ["ChampionRecord"]
 
 
-class ModelRegistry:
-    """A directory holding ``champion.json`` and ``history.jsonl``."""
+class ChampionRecord:
+    """A directory holding ``champion.json`` and ``history.jsonl`` (their formats are fixed)."""
 
     def __init__(self, root: Path) -> None:
         """Use (and create) ``root``."""

@@ -23,8 +23,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from quant_models.errors import ConfigError
-from quant_models.panel import FloatArray
+from quant_models._errors import ConfigError
+from quant_models._panel import FloatArray
 
 __all__ = ["HorizonSpec", "Targets", "make_targets"]
 

@@ -43,8 +43,8 @@ import attrs
 import numpy as np
 
 from quant_models import reasons
-from quant_models.errors import ArtifactError, ModelFamilyError
-from quant_models.panel import FeatureMatrix, FloatArray
+from quant_models._errors import ArtifactError, ModelFamilyError
+from quant_models._panel import FeatureMatrix, FloatArray
 
 __all__ = [
     "FAMILIES",

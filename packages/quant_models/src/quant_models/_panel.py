@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from quant_core import Bar, Instrument, Timeframe
 from quant_models import reasons
-from quant_models.errors import DataError
+from quant_models._errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,7 +1,7 @@
 """Saving and loading a model set without pickle.
 
 A model set directory holds one file per fitted model in its library's native format (see
-:mod:`quant_models.models`) and ``metadata.json``, canonical JSON with the feature schema
+:mod:`quant_models.families._trees`) and ``metadata.json``, canonical JSON with the feature schema
 (and its hash), the horizons with their bucket tables, and for every model its family, scope,
 symbol, parameters, calibration map and the SHA-256 of its file. The ``model_id`` is the
 content hash of that metadata, so it pins every byte of the set. Loading re-hashes every file
@@ -11,8 +11,8 @@ Examples:
     >>> import tempfile, numpy as np
     >>> from pathlib import Path
     >>> from quant_models.features import FeatureConfig, FeatureSchema
-    >>> from quant_models.models import get_family
-    >>> from quant_models.calibration import Calibrator
+    >>> from quant_models.families._trees import get_family
+    >>> from quant_models._calibration import Calibrator
     >>> cfg = FeatureConfig()
     >>> m = get_family("lightgbm").build({"n_estimators": 3, "min_data_in_leaf": 2}, seed=1)
     >>> X = np.arange(60.0).reshape(20, 3); m.fit(X, (X[:, 0] > 30).astype(float))
@@ -38,10 +38,10 @@ from quant_core import canonical_json, content_hash, structure
 from quant_core.canonical import sha256_hex
 from quant_core.files import write_files_synced
 from quant_models import reasons
-from quant_models.calibration import Calibrator
-from quant_models.errors import ArtifactError
+from quant_models._calibration import Calibrator
+from quant_models._errors import ArtifactError
+from quant_models.families._trees import Classifier, get_family
 from quant_models.features import FeatureConfig, FeatureSchema
-from quant_models.models import Classifier, get_family
 
 __all__ = [
     "METADATA_FILE",

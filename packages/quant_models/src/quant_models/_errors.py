@@ -1,7 +1,7 @@
 """The quant_models branch of the quant error tree.
 
 Examples:
-    >>> from quant_models.errors import ConfigError
+    >>> from quant_models._errors import ConfigError
     >>> ConfigError("bad").reason_code
     'CONFIG_INVALID'
 """

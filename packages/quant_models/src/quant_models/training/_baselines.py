@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from quant_models.panel import FloatArray
+from quant_models._panel import FloatArray
 
 __all__ = ["BASELINES", "Baseline", "fit_climatology", "fit_logistic", "fit_persistence"]
 

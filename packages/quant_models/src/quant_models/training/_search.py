@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from quant_core.rng import generator
-from quant_models.errors import ConfigError
+from quant_models._errors import ConfigError
 
 __all__ = ["SearchResult", "Trial", "grid_free_search"]
 
