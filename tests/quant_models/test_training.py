@@ -11,8 +11,16 @@ import pytest
 
 from quant_core import SerialRunner, TaskRunner
 from quant_data import Dataset
-from quant_models import Panel
-from quant_models.training import OofTable, TrainResult, train, train_panel
+from quant_models import ConfigError, Panel
+from quant_models.training import (
+    FoldConfig,
+    FoldMode,
+    OofTable,
+    Scope,
+    TrainResult,
+    train,
+    train_panel,
+)
 
 from .helpers import tiny_config
 
@@ -91,3 +99,13 @@ def test_train_panel_runs_serially_by_default(small_dataset: Dataset, serial: Tr
         panel, config, dataset_hash=small_dataset.manifest.dataset_hash, runner=SerialRunner()
     )
     assert result.files == serial.files
+
+
+def test_scopes_and_fold_modes_are_closed_sets() -> None:
+    assert tiny_config(scopes=("specialist",)).scopes == (Scope.SPECIALIST,)
+    assert FoldConfig(mode="sliding").mode is FoldMode.SLIDING
+    for bad in ((), ("everything",)):
+        with pytest.raises(ConfigError):
+            tiny_config(scopes=bad)
+    with pytest.raises(ConfigError, match="walk-forward mode"):
+        FoldConfig(mode="rolling")

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from quant_core import structure, unstructure
 from quant_core.rng import generator
 from quant_models import reasons
 from quant_models._calibration import Calibrator, choose_calibrator, fit_calibrator
@@ -133,7 +134,7 @@ def test_calibration_fixes_overconfidence_out_of_sample() -> None:
     assert platt.a == pytest.approx(1 / 3, abs=0.05)  # undoes the factor 3 on the logit
     iso = fit_calibrator("isotonic", raw, y)
     assert list(iso.x) == sorted(iso.x)
-    assert Calibrator.from_dict(iso.to_dict()) == iso
+    assert structure(unstructure(iso), Calibrator) == iso
 
 
 def test_calibration_keeps_calibrated_input_and_refuses_unknown() -> None:

@@ -15,7 +15,8 @@ Examples:
     >>> cal = fit_calibrator("platt", p, y)
     >>> bool(abs(float(cal.apply(np.array([0.75]))[0]) - 0.5) < 0.05)
     True
-    >>> Calibrator.from_dict(cal.to_dict()) == cal
+    >>> from quant_core import structure, unstructure
+    >>> structure(unstructure(cal), Calibrator) == cal
     True
 """
 
@@ -77,21 +78,6 @@ class Calibrator:
         else:
             out = p
         return np.asarray(np.clip(out, _EPS, 1 - _EPS), dtype=np.float64)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for canonical JSON."""
-        return {
-            "method": self.method,
-            "a": self.a,
-            "b": self.b,
-            "x": list(self.x),
-            "y": list(self.y),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Calibrator:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**data)
 
 
 def _platt(p: FloatArray, y: FloatArray) -> Calibrator:

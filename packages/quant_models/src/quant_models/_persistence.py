@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from quant_core import canonical_json, content_hash, structure
+from quant_core import canonical_json, content_hash, structure, unstructure
 from quant_core.canonical import sha256_hex
 from quant_core.files import write_files_synced
 from quant_models import reasons
@@ -133,16 +133,20 @@ class ModelSet:
         }
 
     def metadata(self, files: Mapping[str, bytes] | None = None) -> dict[str, Any]:
-        """The metadata document (without ``model_id``)."""
+        """The metadata document (without ``model_id``).
+
+        Built by hand around the converter's output: the ``quant.modelset/1`` file format adds
+        each model file's hash and fixes the layout that ``model_id`` hashes.
+        """
         files = self.model_bytes() if files is None else files
         return {
             "format": MODELSET_FORMAT,
-            "feature_schema": attrs.asdict(self.schema),
+            "feature_schema": unstructure(self.schema),
             "feature_schema_hash": self.schema.schema_hash,
             "quote": self.quote,
             "symbols": list(self.symbols),
             "dataset_hash": self.dataset_hash,
-            "horizons": [attrs.asdict(h) for h in self.horizons],
+            "horizons": [unstructure(h) for h in self.horizons],
             "models": [
                 {
                     "horizon_bars": e.horizon_bars,
@@ -150,7 +154,7 @@ class ModelSet:
                     "scope": e.scope,
                     "symbol": e.symbol,
                     "params": e.params,
-                    "calibrator": e.calibrator.to_dict(),
+                    "calibrator": unstructure(e.calibrator),
                     "file": e.file,
                     "sha256": sha256_hex(files[e.file]),
                 }
@@ -214,7 +218,7 @@ def load_model_set(directory: Path) -> ModelSet:
                 item["scope"],
                 item["symbol"],
                 item["params"],
-                Calibrator.from_dict(item["calibrator"]),
+                structure(item["calibrator"], Calibrator),
                 get_family(item["family"]).load(data),
                 raw=data,
             )

@@ -32,17 +32,6 @@ from quant_models._predictor import ModelSetPredictor
 from quant_models.features import compute_features
 from quant_models.training import TrainConfig, TrainResult, train_panel
 
-__all__ = [
-    "DAY_NS",
-    "ForwardCheck",
-    "Hindcast",
-    "forward_check",
-    "hindcast",
-    "rolling_hindcast",
-    "run_hindcast",
-    "score_forward",
-]
-
 DAY_NS = 86_400 * 1_000_000_000
 
 

@@ -46,16 +46,6 @@ from quant_models import reasons
 from quant_models._errors import ArtifactError, ModelFamilyError
 from quant_models._panel import FeatureMatrix, FloatArray
 
-__all__ = [
-    "FAMILIES",
-    "SKOPS_TRUSTED_TYPES",
-    "Classifier",
-    "ModelFamily",
-    "get_family",
-    "register_family",
-    "stable_skops_bytes",
-]
-
 Params = Mapping[str, Any]
 
 

@@ -12,16 +12,6 @@ from quant_core import content_hash, unstructure
 from quant_models._errors import ConfigError
 from quant_models._panel import Panel
 
-__all__ = [
-    "DEFAULT_WORKERS",
-    "FEATURE_DTYPE",
-    "FEATURE_SCHEMA_VERSION",
-    "FeatureConfig",
-    "FeatureSchema",
-    "FeatureSet",
-    "Float32Array",
-]
-
 FEATURE_SCHEMA_VERSION = "quant.features/2"
 
 FEATURE_DTYPE = np.float32

@@ -38,6 +38,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -235,26 +236,14 @@ class StreamingFeatures:
         self._gaps = False
         self._slab = max(1, CHUNK // max(rows, 1))
         self._market_part = {m: np.empty((rows, m)) for m in (1, 2)}
-        self._vol = (
-            _Sums(rows, max(config.vol_windows), plain=False, squares=True, centred=False, lead=1)
-            if config.vol_windows
-            else None
-        )
-        self._range = (
-            _Sums(rows, max(config.range_windows), plain=True, squares=False, centred=False, lead=0)
-            if config.range_windows
-            else None
-        )
-        self._volume = (
-            _Sums(rows, max(config.volume_windows), plain=True, squares=True, centred=True, lead=0)
-            if config.volume_windows
-            else None
-        )
-        self._trend = (
-            _Sums(rows, max(config.trend_windows), plain=True, squares=True, centred=True, lead=0)
-            if config.trend_windows
-            else None
-        )
+
+        def sums(windows: tuple[int, ...], **kind: Any) -> _Sums | None:
+            return _Sums(rows, max(windows), **kind) if windows else None
+
+        self._vol = sums(config.vol_windows, plain=False, squares=True, centred=False, lead=1)
+        self._range = sums(config.range_windows, plain=True, squares=False, centred=False, lead=0)
+        self._volume = sums(config.volume_windows, plain=True, squares=True, centred=True, lead=0)
+        self._trend = sums(config.trend_windows, plain=True, squares=True, centred=True, lead=0)
 
     @classmethod
     def replay(cls, panel: Panel, config: FeatureConfig) -> tuple[StreamingFeatures, Float32Array]:

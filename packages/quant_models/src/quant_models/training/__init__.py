@@ -11,7 +11,14 @@ record. The fits are tasks run by a :class:`quant_core.TaskRunner`;
 
 from quant_models._calibration import Calibrator, choose_calibrator, fit_calibrator
 from quant_models._metrics import ScoreCard, score, simulate_long_only
-from quant_models.training._config import SCOPES, FoldConfig, TrainConfig, load_config
+from quant_models.training._config import (
+    SCOPES,
+    FoldConfig,
+    FoldMode,
+    Scope,
+    TrainConfig,
+    load_config,
+)
 from quant_models.training._gates import Evidence, GateConfig, GateDecision, HorizonEvidence, decide
 from quant_models.training._lineage import RunRecord, library_versions
 from quant_models.training._oof import OofBlock, OofTable
@@ -25,6 +32,7 @@ __all__ = [
     "Evidence",
     "Fold",
     "FoldConfig",
+    "FoldMode",
     "GateConfig",
     "GateDecision",
     "HorizonEvidence",
@@ -32,6 +40,7 @@ __all__ = [
     "OofBlock",
     "OofTable",
     "RunRecord",
+    "Scope",
     "ScoreCard",
     "TrainConfig",
     "TrainResult",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,38 @@ from quant_models.features import FeatureConfig
 from quant_models.training._gates import GateConfig
 from quant_models.training._targets import HorizonSpec
 
-__all__ = ["SCOPES", "FoldConfig", "TrainConfig", "load_config"]
+__all__ = ["SCOPES", "FoldConfig", "FoldMode", "Scope", "TrainConfig", "load_config"]
 
-SCOPES = ("global", "specialist")
+
+class Scope(StrEnum):
+    """What one model covers: every coin (``global``) or one coin (``specialist``)."""
+
+    GLOBAL = "global"
+    SPECIALIST = "specialist"
+
+
+class FoldMode(StrEnum):
+    """How the walk-forward training range moves: it grows, or it slides at a fixed length."""
+
+    EXPANDING = "expanding"
+    SLIDING = "sliding"
+
+
+SCOPES = tuple(Scope)
+
+
+def _mode(value: Any) -> FoldMode:
+    try:
+        return FoldMode(value)
+    except ValueError:
+        raise ConfigError(f"unknown walk-forward mode {value!r}") from None
+
+
+def _scopes(value: Any) -> tuple[Scope, ...]:
+    try:
+        return tuple(Scope(v) for v in value)
+    except ValueError:
+        raise ConfigError(f"scopes must be among {[s.value for s in Scope]}, got {value}") from None
 
 
 def _horizons(value: Any) -> tuple[HorizonSpec, ...]:
@@ -46,12 +76,8 @@ class FoldConfig:
     n_folds: int = 3
     test_size: int = 168
     embargo: int = 24
-    mode: str = "expanding"
+    mode: FoldMode = attrs.field(default=FoldMode.EXPANDING, converter=_mode)
     min_train: int = 500
-
-    def __attrs_post_init__(self) -> None:
-        if self.mode not in ("expanding", "sliding"):
-            raise ConfigError(f"unknown walk-forward mode {self.mode!r}")
 
 
 @attrs.frozen
@@ -87,7 +113,7 @@ class TrainConfig:
     families: tuple[str, ...] = attrs.field(
         default=("lightgbm", "xgboost", "random_forest"), converter=_strings
     )
-    scopes: tuple[str, ...] = attrs.field(default=SCOPES, converter=_strings)
+    scopes: tuple[Scope, ...] = attrs.field(default=SCOPES, converter=_scopes)
     params: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     folds: FoldConfig = attrs.field(factory=FoldConfig)
     calibration_fraction: float = 0.3
@@ -106,8 +132,8 @@ class TrainConfig:
         unknown = sorted(set(self.families) - set(FAMILIES))
         if not self.families or unknown:
             raise ConfigError(f"unknown or no model families {unknown}; known {sorted(FAMILIES)}")
-        if not self.scopes or not set(self.scopes) <= set(SCOPES):
-            raise ConfigError(f"scopes must be among {SCOPES}, got {self.scopes}")
+        if not self.scopes:
+            raise ConfigError("scopes must not be empty")
         if not 0.0 < self.calibration_fraction < 1.0:
             raise ConfigError("calibration_fraction must be within (0, 1)")
         if not set(self.calibration_methods) <= set(METHODS) or not self.calibration_methods:

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from quant_core import content_hash
+from quant_core import content_hash, unstructure
 
 __all__ = ["LINEAGE_FORMAT", "RunRecord", "library_versions"]
 
@@ -62,7 +62,7 @@ class RunRecord:
 
     def body(self) -> dict[str, Any]:
         """The fields hashed into ``run_id``."""
-        data = attrs.asdict(self)
+        data: dict[str, Any] = unstructure(self)
         del data["format"], data["run_id"]
         return data
 

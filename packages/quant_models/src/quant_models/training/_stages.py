@@ -24,7 +24,7 @@ from quant_models.training._baselines import (
     fit_logistic,
     fit_persistence,
 )
-from quant_models.training._config import TrainConfig
+from quant_models.training._config import FoldMode, TrainConfig
 from quant_models.training._data import Fitted, TrainingData, fit_one, unit_symbols
 from quant_models.training._oof import OofBlock, OofTable
 from quant_models.training._search import SearchResult, grid_free_search
@@ -45,7 +45,7 @@ def make_folds(data: TrainingData, config: TrainConfig) -> tuple[Fold, ...]:
         embargo=fc.embargo,
         min_train=fc.min_train,
         start=config.features.warmup,
-        mode="sliding" if fc.mode == "sliding" else "expanding",
+        mode="sliding" if fc.mode is FoldMode.SLIDING else "expanding",
     )
 
 
@@ -204,6 +204,8 @@ def fit_final(
             unit,
             (family, scope, who or "all", f"h{h}", "final"),
         )
-        entry = ModelEntry(h, family, scope, who, dict(params), fitted.calibrator, fitted.model)
+        entry = ModelEntry(
+            h, family, str(scope), who, dict(params), fitted.calibrator, fitted.model
+        )
         out.append((unit, fitted, entry))
     return out
