@@ -9,9 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quant_models import reasons
-from quant_models._errors import ConfigError, DataError
-from quant_models._panel import Panel
+from quant_models import ConfigError, DataError, Panel, reasons
 from quant_models.features import (
     FeatureConfig,
     FeatureSchema,
@@ -22,7 +20,7 @@ from quant_models.features import (
     rolling_std,
     rolling_sum,
 )
-from quant_models.training._targets import HorizonSpec, make_targets
+from quant_models.training import HorizonSpec, make_targets
 
 from .helpers import real_frame, synthetic_frame
 

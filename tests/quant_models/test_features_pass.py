@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 
 from quant_core import content_hash
-from quant_models._errors import ConfigError
-from quant_models._panel import Panel
+from quant_models import ConfigError, Panel
 from quant_models.features import _batch, _cross, _sums, compute_features, rolling_std, rolling_sum
 
 from .helpers import synthetic_frame
@@ -172,7 +171,7 @@ _PANEL_SCRIPT = textwrap.dedent(
     import numpy as np
     from quant_core import Timeframe
     from quant_models.features import compute_features
-    from quant_models._panel import Panel
+    from quant_models import Panel
 
     rng = np.random.default_rng(8)
     n = 2000

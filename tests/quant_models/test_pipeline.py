@@ -13,23 +13,20 @@ import pytest
 
 from quant_core import Bar, Instrument, Predictor, QuantUsageError, SimClock, Timeframe
 from quant_data import Dataset
-from quant_models import reasons
-from quant_models._champion import ChampionRecord
-from quant_models._errors import ConfigError, DataError
-from quant_models._metrics import brier
-from quant_models._panel import Panel
-from quant_models._persistence import load_model_set
-from quant_models._predictor import ModelSetPredictor
-from quant_models.evaluation._hindcast import (
-    DAY_NS,
-    forward_check,
-    hindcast,
-    rolling_hindcast,
-    score_forward,
+from quant_models import (
+    ChampionRecord,
+    ConfigError,
+    DataError,
+    GateDecision,
+    HorizonSpec,
+    ModelSetPredictor,
+    Panel,
+    load_model_set,
+    reasons,
 )
+from quant_models._metrics import brier
+from quant_models.evaluation import DAY_NS, forward_check, hindcast, rolling_hindcast, score_forward
 from quant_models.training import FoldConfig, TrainConfig, TrainResult, load_config, train
-from quant_models.training._gates import GateDecision
-from quant_models.training._targets import HorizonSpec
 
 from .helpers import dataset_from_frame, real_frame, synthetic_frame, tiny_config
 
@@ -288,8 +285,8 @@ def test_train_gap_in_data_is_not_filled() -> None:
 
 
 def test_coverage_edges(small_dataset: Dataset, tmp_path: Path) -> None:
-    from quant_models._persistence import ModelSet
-    from quant_models.families._trees import get_family
+    from quant_models import ModelSet
+    from quant_models.families import get_family
     from quant_models.features import FeatureConfig, compute_features
     from quant_models.training._pipeline import _verify
 
@@ -317,7 +314,7 @@ def test_coverage_edges(small_dataset: Dataset, tmp_path: Path) -> None:
     # a predictor for a set with a missing horizon, or a different schema, refuses
     import attrs
 
-    from quant_models._errors import ArtifactError
+    from quant_models import ArtifactError
 
     ms = result.model_set
     with pytest.raises(ArtifactError):

@@ -12,14 +12,19 @@ import pytest
 
 from quant_core import Bar, Instrument, Predictor, Timeframe, iso_to_ns
 from quant_data.synthetic import SyntheticMarket
-from quant_models import reasons
-from quant_models._errors import ArtifactError, ConfigError, DataError
+from quant_models import (
+    ArtifactError,
+    ConfigError,
+    DataError,
+    HorizonSpec,
+    ModelSet,
+    ModelSetPredictor,
+    feature_lookback,
+    reasons,
+)
 from quant_models._panel import FIELDS, Panel
-from quant_models._persistence import ModelSet
-from quant_models._predictor import ModelSetPredictor, feature_lookback
 from quant_models.features import FeatureConfig, compute_features
 from quant_models.training import fit_model_set
-from quant_models.training._targets import HorizonSpec
 
 from .helpers import TINY_FEATURES, tiny_config
 

@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quant_core import Timeframe
-from quant_models import Panel, reasons
-from quant_models._errors import DataError
+from quant_models import DataError, Panel, reasons
 from quant_models.features import (
     FeatureConfig,
     StreamingFeatures,

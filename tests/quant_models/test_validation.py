@@ -13,9 +13,7 @@ from hypothesis import strategies as st
 
 from quant_core import structure, unstructure
 from quant_core.rng import generator
-from quant_models import reasons
-from quant_models._calibration import Calibrator, choose_calibrator, fit_calibrator
-from quant_models._errors import ConfigError, DataError
+from quant_models import ConfigError, DataError, reasons
 from quant_models._metrics import (
     brier,
     brier_skill,
@@ -25,9 +23,9 @@ from quant_models._metrics import (
     score,
     simulate_long_only,
 )
+from quant_models.training import Calibrator, choose_calibrator, fit_calibrator, walk_forward
 from quant_models.training._baselines import fit_climatology, fit_logistic, fit_persistence
 from quant_models.training._search import grid_free_search
-from quant_models.training._splits import walk_forward
 
 
 @given(
