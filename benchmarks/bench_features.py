@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from quant_core import generator
+from quant_models import Panel
 from quant_models.features import DEFAULT_WORKERS, FeatureConfig, compute_features
-from quant_models.panel import Panel
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
     from benchmarks._harness import best_seconds, run_cli

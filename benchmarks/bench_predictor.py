@@ -21,11 +21,9 @@ from typing import TYPE_CHECKING, Any
 from quant_core import Bar, Instrument, Timeframe, iso_to_ns
 from quant_core.events import Prediction
 from quant_data import SyntheticMarket
+from quant_models import HorizonSpec, ModelSetPredictor, Panel
 from quant_models.features import FeatureConfig
-from quant_models.panel import Panel
-from quant_models.pipeline import FoldConfig, TrainConfig, fit_model_set
-from quant_models.predictor import ModelSetPredictor
-from quant_models.targets import HorizonSpec
+from quant_models.training import FoldConfig, TrainConfig, fit_model_set
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
     from benchmarks._harness import best_pair, run_cli

@@ -19,7 +19,7 @@ import numpy as np
 import xgboost as xgb
 
 from quant_core import generator
-from quant_models.models import get_family
+from quant_models.families import get_family
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
     from benchmarks._harness import best_pair, run_cli

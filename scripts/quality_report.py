@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from quant_models import FeatureConfig, FoldConfig, GateConfig, HorizonSpec, Panel, TrainConfig
-from quant_models.pipeline import train_panel
+from quant_models.training import train_panel
 
 SOURCE = "binance_spot_freqtrade__mounik-sample-scalping"
 

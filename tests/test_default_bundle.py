@@ -18,8 +18,8 @@ import pytest
 
 from quant_bundle import BundleRejectedError, extract_archive, verify_release
 from quant_bundle.keys import TrustStore
-from quant_models.persistence import load_model_set
-from quant_models.pipeline import load_config
+from quant_models import load_model_set
+from quant_models.training import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASE = ROOT / "bundles" / "default"
@@ -114,7 +114,7 @@ def test_coverage_lists_every_universe_coin_once(extracted: tuple[Any, Path]) ->
 
 
 def test_training_config_keeps_the_governed_gate_thresholds() -> None:
-    from quant_models.gates import GateConfig
+    from quant_models import GateConfig
 
     assert load_config(CONFIG).gates == GateConfig()
 
@@ -124,7 +124,7 @@ def test_usdt_trained_models_predict_usd_bars_by_base_asset(extracted: tuple[Any
     import numpy as np
 
     from quant_core import Bar, Instrument, Timeframe
-    from quant_models.predictor import ModelSetPredictor
+    from quant_models import ModelSetPredictor
 
     _, artifacts = extracted
     model_set = load_model_set(artifacts)

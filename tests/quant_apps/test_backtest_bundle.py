@@ -23,8 +23,7 @@ from quant_core.events import Prediction
 from quant_data import Dataset, write_dataset
 from quant_exec import write_predictions
 from quant_exec.decisions import log_hash, read_decision_log
-from quant_models.persistence import load_model_set
-from quant_models.predictor import ModelSetPredictor
+from quant_models import ModelSetPredictor, load_model_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 _bundles = importlib.import_module("_bundles")

@@ -27,8 +27,7 @@ from quant_data.emulator import Emulator, start_emulator
 from quant_data.store import Store
 from quant_exec import BacktestConfig, RecordedPredictor, run_backtest
 from quant_exec.decisions import log_hash, read_decision_log, read_log
-from quant_models.persistence import load_model_set
-from quant_models.predictor import ModelSetPredictor
+from quant_models import ModelSetPredictor, load_model_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 _bundles = importlib.import_module("_bundles")

@@ -10,10 +10,9 @@ import pandas as pd
 
 from quant_core import Bar, Instrument, Timeframe, generator
 from quant_data import Dataset
+from quant_models import GateConfig, HorizonSpec
 from quant_models.features import FeatureConfig
-from quant_models.gates import GateConfig
-from quant_models.pipeline import FoldConfig, TrainConfig
-from quant_models.targets import HorizonSpec
+from quant_models.training import FoldConfig, TrainConfig
 
 BINANCE_1H = "binance_spot_freqtrade__mounik-sample-scalping"
 H = Timeframe.H1.ns

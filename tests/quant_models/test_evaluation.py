@@ -11,16 +11,10 @@ import numpy as np
 import pytest
 
 from quant_core import Bar, Instrument, Timeframe
-from quant_models.evaluation import (
-    DAY_NS,
-    forward_check,
-    rolling_hindcast,
-    run_hindcast,
-)
-from quant_models.panel import FIELDS, Panel
-from quant_models.pipeline import TrainConfig, train_panel
-from quant_models.predictor import ModelSetPredictor
-from quant_models.targets import HorizonSpec
+from quant_models import HorizonSpec, ModelSetPredictor
+from quant_models._panel import FIELDS, Panel
+from quant_models.evaluation import DAY_NS, forward_check, rolling_hindcast, run_hindcast
+from quant_models.training import TrainConfig, train_panel
 
 from .helpers import dataset_from_frame, synthetic_frame, tiny_config
 

@@ -9,18 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quant_models import features, reasons
-from quant_models.errors import ConfigError, DataError
+from quant_models import ConfigError, DataError, Panel, reasons
 from quant_models.features import (
     FeatureConfig,
     FeatureSchema,
+    _cross,
+    _sums,
     compute_features,
     rolling_mean,
     rolling_std,
     rolling_sum,
 )
-from quant_models.panel import Panel
-from quant_models.targets import HorizonSpec, make_targets
+from quant_models.training import HorizonSpec, make_targets
 
 from .helpers import real_frame, synthetic_frame
 
@@ -67,7 +67,7 @@ def _gappy(x: np.ndarray) -> np.ndarray:
 
 def test_rolling_helpers_across_running_sum_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny blocks: windows reaching back into the previous (re-centred) block match pandas."""
-    monkeypatch.setattr(features, "_BLOCK", 16)
+    monkeypatch.setattr(_sums, "_BLOCK", 16)
     x = _gappy(_panel(300).close)
     frame = pd.DataFrame(x.T)
     for w in (2, 5, 16, 24):
@@ -110,8 +110,8 @@ def test_features_do_not_depend_on_the_running_sum_blocks(monkeypatch: pytest.Mo
     panel = _gappy_panel()
     assert np.isnan(panel.close).any()
     one_block = compute_features(panel)
-    monkeypatch.setattr(features, "_BLOCK", 16)
-    monkeypatch.setattr(features, "_CHUNK", 400)  # two coins per chunk: a short last chunk
+    monkeypatch.setattr(_sums, "_BLOCK", 16)
+    monkeypatch.setattr(_cross, "CHUNK", 400)  # two coins per chunk: a short last chunk
     blocks = compute_features(panel)
     # float32 values: float64 sums taken in other blocks may round to the neighbouring float32
     np.testing.assert_allclose(blocks.values, one_block.values, rtol=2.4e-7, atol=1e-12)

@@ -13,10 +13,8 @@ import pandas as pd
 import pytest
 
 from quant_core import content_hash
-from quant_models import features
-from quant_models.errors import ConfigError
-from quant_models.features import compute_features, rolling_std, rolling_sum
-from quant_models.panel import Panel
+from quant_models import ConfigError, Panel
+from quant_models.features import _batch, _cross, _sums, compute_features, rolling_std, rolling_sum
 
 from .helpers import synthetic_frame
 
@@ -35,7 +33,7 @@ def test_running_sums_match_a_sequential_cumsum(n: int, block: int) -> None:
     x = rng.normal(5.0, 2.0, (3, n))
     width = -(-n // block) * block
     out = np.full((3, width), 7.0)
-    features._running_sums(x, out, block, features._Scratch())
+    _sums._running_sums(x, out, block, _sums._Scratch())
     np.testing.assert_allclose(out[:, :n], _blockwise_cumsum(x, block), rtol=1e-13, atol=1e-12)
 
 
@@ -47,7 +45,7 @@ def test_running_sums_with_a_non_finite_value_stay_causal(bad: float) -> None:
     x = rng.normal(0.0, 1.0, (2, n))
     x[1, k] = bad
     out = np.empty((2, n))
-    features._running_sums(x, out, 48, features._Scratch())
+    _sums._running_sums(x, out, 48, _sums._Scratch())
     reference = _blockwise_cumsum(x, 48)
     np.testing.assert_array_equal(out, reference)  # the sequential fallback, bit for bit
     assert np.isfinite(out[1, :k]).all()
@@ -107,8 +105,8 @@ def test_the_values_do_not_depend_on_the_number_of_threads(
     monkeypatch: pytest.MonkeyPatch, gappy: bool
 ) -> None:
     panel = _gappy_panel() if gappy else Panel.from_frame(synthetic_frame(("BTC", "ETH"), n=240))
-    monkeypatch.setattr(features, "_CHUNK", 240)  # one coin per chunk
-    monkeypatch.setattr(features, "_BLOCK", 64)
+    monkeypatch.setattr(_cross, "CHUNK", 240)  # one coin per chunk
+    monkeypatch.setattr(_sums, "_BLOCK", 64)
     digests = {_digest(compute_features(panel, workers=k).values) for k in (1, 2, 3, 8)}
     assert len(digests) == 1
 
@@ -173,7 +171,7 @@ _PANEL_SCRIPT = textwrap.dedent(
     import numpy as np
     from quant_core import Timeframe
     from quant_models.features import compute_features
-    from quant_models.panel import Panel
+    from quant_models import Panel
 
     rng = np.random.default_rng(8)
     n = 2000
@@ -234,7 +232,7 @@ def test_edge_cases_of_the_rolling_helpers() -> None:
 @pytest.mark.parametrize("n", [20, 32, 37, 50])
 def test_windows_across_a_short_last_block(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
     """One whole block and a partial one, or whole blocks only: the joins match pandas."""
-    monkeypatch.setattr(features, "_BLOCK", 16)
+    monkeypatch.setattr(_sums, "_BLOCK", 16)
     rng = np.random.default_rng(n)
     x = 1_000.0 + np.cumsum(rng.normal(0.0, 5.0, (2, n)), axis=1)
     x[1, 17] = np.nan
@@ -250,7 +248,7 @@ def test_windows_across_a_short_last_block(monkeypatch: pytest.MonkeyPatch, n: i
 
 def test_an_error_in_a_worker_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    real = features._coin_features
+    real = _batch.coin_features
 
     def flaky(*args: object, **kwargs: object) -> dict[int, np.ndarray]:
         calls.append(1)
@@ -258,8 +256,8 @@ def test_an_error_in_a_worker_reaches_the_caller(monkeypatch: pytest.MonkeyPatch
             raise RuntimeError("chunk failed")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(features, "_coin_features", flaky)
-    monkeypatch.setattr(features, "_CHUNK", 60)  # one coin per chunk
+    monkeypatch.setattr(_batch, "coin_features", flaky)
+    monkeypatch.setattr(_cross, "CHUNK", 60)  # one coin per chunk
     panel = Panel.from_frame(synthetic_frame(("BTC", "ETH", "SOL"), n=60))
     with pytest.raises(RuntimeError, match="chunk failed"):
         compute_features(panel, workers=2)

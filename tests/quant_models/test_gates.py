@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quant_models import reasons
-from quant_models.gates import Evidence, GateConfig, HorizonEvidence, decide
+from quant_models import Evidence, GateConfig, HorizonEvidence, decide, reasons
 
 GOOD = HorizonEvidence(
     "h4",

@@ -15,12 +15,8 @@ import numpy as np
 import pytest
 
 from quant_core import generator
-from quant_models import reasons
-from quant_models.calibration import Calibrator
-from quant_models.errors import ArtifactError, ModelFamilyError
-from quant_models.features import FeatureConfig, FeatureSchema
-from quant_models.models import FAMILIES, ModelFamily, get_family, register_family
-from quant_models.persistence import (
+from quant_models import ArtifactError, ModelFamilyError, reasons
+from quant_models._persistence import (
     HorizonTable,
     ModelEntry,
     ModelSet,
@@ -28,6 +24,9 @@ from quant_models.persistence import (
     load_model_set,
     write_files,
 )
+from quant_models.families import FAMILIES, ModelFamily, get_family, register_family
+from quant_models.features import FeatureConfig, FeatureSchema
+from quant_models.training import Calibrator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -209,8 +208,8 @@ sys.path.insert(0, {tests!r})
 import numpy as np
 from helpers import dataset_from_frame, synthetic_frame, tiny_config
 from quant_core import generator
-from quant_models.models import FAMILIES, get_family
-from quant_models.pipeline import train
+from quant_models.families import FAMILIES, get_family
+from quant_models.training import train
 ds = dataset_from_frame(synthetic_frame(("BTC", "ETH"), n=380, momentum=0.15))
 cfg = tiny_config(families=("lightgbm", "xgboost"), search_budget=2)
 result = train(ds, cfg, out=__import__("pathlib").Path(sys.argv[1]))

@@ -15,23 +15,20 @@ from quant_core import Bar, Instrument, SimClock, Timeframe
 from quant_core.errors import QuantUsageError
 from quant_core.events import Predictor
 from quant_data import Dataset
-from quant_models import reasons
-from quant_models.errors import ConfigError, DataError
-from quant_models.evaluation import (
-    DAY_NS,
-    forward_check,
-    hindcast,
-    rolling_hindcast,
-    score_forward,
+from quant_models import (
+    ChampionRecord,
+    ConfigError,
+    DataError,
+    GateDecision,
+    HorizonSpec,
+    ModelSetPredictor,
+    Panel,
+    load_model_set,
+    reasons,
 )
-from quant_models.gates import GateDecision
-from quant_models.metrics import brier
-from quant_models.panel import Panel
-from quant_models.persistence import load_model_set
-from quant_models.pipeline import FoldConfig, TrainConfig, TrainResult, load_config, train
-from quant_models.predictor import ModelSetPredictor
-from quant_models.registry import ModelRegistry
-from quant_models.targets import HorizonSpec
+from quant_models._metrics import brier
+from quant_models.evaluation import DAY_NS, forward_check, hindcast, rolling_hindcast, score_forward
+from quant_models.training import FoldConfig, TrainConfig, TrainResult, load_config, train
 
 from .helpers import dataset_from_frame, real_frame, synthetic_frame, tiny_config
 
@@ -252,7 +249,7 @@ def test_hindcast_forward_check_and_rolling(small_dataset: Dataset) -> None:
 
 def test_registry_keeps_the_champion_on_failed_promotion(trained: Trained, tmp_path: Path) -> None:
     result, out, _ = trained
-    reg = ModelRegistry(tmp_path / "reg")
+    reg = ChampionRecord(tmp_path / "reg")
     assert reg.champion() is None
     assert reg.champion_evidence() is None
     assert reg.submit(out, result.model_set.model_id, GateDecision(True, ("GATE_PASSED",)))
@@ -290,10 +287,10 @@ def test_train_gap_in_data_is_not_filled() -> None:
 
 
 def test_coverage_edges(small_dataset: Dataset, tmp_path: Path) -> None:
+    from quant_models import ModelSet
+    from quant_models.families import get_family
     from quant_models.features import FeatureConfig, compute_features
-    from quant_models.models import get_family
-    from quant_models.persistence import ModelSet
-    from quant_models.pipeline import _verify
+    from quant_models.training._pipeline import _verify
 
     # an empty, existing output directory is fine
     (tmp_path / "empty").mkdir()
@@ -319,7 +316,7 @@ def test_coverage_edges(small_dataset: Dataset, tmp_path: Path) -> None:
     # a predictor for a set with a missing horizon, or a different schema, refuses
     import attrs
 
-    from quant_models.errors import ArtifactError
+    from quant_models import ArtifactError
 
     ms = result.model_set
     with pytest.raises(ArtifactError):

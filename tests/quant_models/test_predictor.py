@@ -13,14 +13,19 @@ import pytest
 from quant_core import Bar, Instrument, Timeframe, iso_to_ns
 from quant_core.events import Predictor
 from quant_data import SyntheticMarket
-from quant_models import reasons
-from quant_models.errors import ArtifactError, ConfigError, DataError
+from quant_models import (
+    ArtifactError,
+    ConfigError,
+    DataError,
+    HorizonSpec,
+    ModelSet,
+    ModelSetPredictor,
+    feature_lookback,
+    reasons,
+)
+from quant_models._panel import FIELDS, Panel
 from quant_models.features import FeatureConfig, compute_features
-from quant_models.panel import FIELDS, Panel
-from quant_models.persistence import ModelSet
-from quant_models.pipeline import fit_model_set
-from quant_models.predictor import ModelSetPredictor, feature_lookback
-from quant_models.targets import HorizonSpec
+from quant_models.training import fit_model_set
 
 from .helpers import TINY_FEATURES, tiny_config
 

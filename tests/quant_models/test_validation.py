@@ -11,12 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quant_core import generator
-from quant_models import reasons
-from quant_models.baselines import fit_climatology, fit_logistic, fit_persistence
-from quant_models.calibration import Calibrator, choose_calibrator, fit_calibrator
-from quant_models.errors import ConfigError, DataError
-from quant_models.metrics import (
+from quant_core import generator, structure, unstructure
+from quant_models import ConfigError, DataError, reasons
+from quant_models._metrics import (
     brier,
     brier_skill,
     directional_accuracy,
@@ -25,8 +22,9 @@ from quant_models.metrics import (
     score,
     simulate_long_only,
 )
-from quant_models.search import grid_free_search
-from quant_models.splits import walk_forward
+from quant_models.training import Calibrator, choose_calibrator, fit_calibrator, walk_forward
+from quant_models.training._baselines import fit_climatology, fit_logistic, fit_persistence
+from quant_models.training._search import grid_free_search
 
 
 @given(
@@ -133,7 +131,7 @@ def test_calibration_fixes_overconfidence_out_of_sample() -> None:
     assert platt.a == pytest.approx(1 / 3, abs=0.05)  # undoes the factor 3 on the logit
     iso = fit_calibrator("isotonic", raw, y)
     assert list(iso.x) == sorted(iso.x)
-    assert Calibrator.from_dict(iso.to_dict()) == iso
+    assert structure(unstructure(iso), Calibrator) == iso
 
 
 def test_calibration_keeps_calibrated_input_and_refuses_unknown() -> None:

@@ -167,7 +167,7 @@ def _append(fh: BinaryIO, data: bytes) -> None:
 def warm_bars_needed(predictor: Predictor) -> int:
     """Bars of history per instrument the predictor needs before it predicts (at least 1).
 
-    A :class:`quant_models.predictor.ModelSetPredictor` (or a wrapper exposing one as
+    A :class:`quant_models.ModelSetPredictor` (or a wrapper exposing one as
     ``active.predictor``) predicts a coin once it has more than its feature warm-up bars.
 
     Examples:
@@ -175,7 +175,7 @@ def warm_bars_needed(predictor: Predictor) -> int:
         >>> warm_bars_needed(NoModel("BUNDLE_MISSING"))
         1
     """
-    from quant_models.predictor import ModelSetPredictor
+    from quant_models import ModelSetPredictor
 
     inner = getattr(getattr(predictor, "active", None), "predictor", predictor)
     if isinstance(inner, ModelSetPredictor):

@@ -6,7 +6,7 @@ set, ``run.json``, ``evidence.json``, ``decision.json``, ``oof.csv``), packed an
 signature and digests, installs it into a :class:`quant_bundle.BundleStore` through the real
 staged, atomic install path (a no-op when that bundle is already active), loads the *active*
 bundle back (re-verifying every file) and builds a
-:class:`quant_models.predictor.ModelSetPredictor` from it. Nothing else in the code loads
+:class:`quant_models.ModelSetPredictor` from it. Nothing else in the code loads
 models: a backtest (``quant backtest --bundle``), the demo and the paper/live sessions all
 come through here.
 
@@ -318,8 +318,7 @@ def model_from_bundle(
             ``INCOMPATIBLE_FEATURE_SCHEMA`` when the manifest names another schema.
     """
     from quant_core.errors import QuantError
-    from quant_models.persistence import load_model_set
-    from quant_models.predictor import ModelSetPredictor
+    from quant_models import ModelSetPredictor, load_model_set
 
     artifacts = path / ARTIFACTS_DIR
     run = _read_json(artifacts / RUN_FILE)

@@ -27,8 +27,7 @@ def _materialize(symbols: str, quote: str, timeframe: str, start: str, end: str)
 
 
 def _champion(path: Path | None) -> Any:
-    from quant_models.errors import ArtifactError
-    from quant_models.gates import Evidence
+    from quant_models import ArtifactError, Evidence
 
     if path is None:
         return None
@@ -77,8 +76,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train models, write artifacts, run record and gate decision; exit 3 if rejected."""
         from quant_data import read_dataset
-        from quant_models.pipeline import load_config, train
-        from quant_models.registry import ModelRegistry
+        from quant_models import ChampionRecord
+        from quant_models.training import load_config, train
 
         if (dataset is None) == (symbols is None):
             raise QuantUsageError("give exactly one of --dataset DIR or --symbols A,B,...")
@@ -89,7 +88,7 @@ def register(app: typer.Typer) -> None:
             if start is None or end is None:
                 raise QuantUsageError("--symbols needs --start and --end")
             data = _materialize(str(symbols), quote, timeframe, start, end)
-        models = None if registry is None else ModelRegistry(registry)
+        models = None if registry is None else ChampionRecord(registry)
         yardstick = _champion(champion)
         if yardstick is None and models is not None:
             yardstick = models.champion_evidence()

@@ -53,6 +53,7 @@ from quant_core._types import (
     Timeframe,
     to_decimal,
 )
+from quant_core.tasks import SerialRunner, TaskRunner
 
 __version__ = "0.1.0"
 
@@ -65,7 +66,9 @@ __all__ = [
     "Money",
     "Quantity",
     "QuoteCurrency",
+    "SerialRunner",
     "SimClock",
+    "TaskRunner",
     "Timeframe",
     "__version__",
     "bytes_hash",

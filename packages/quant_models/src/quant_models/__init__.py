@@ -5,79 +5,60 @@ The pipeline in one call: :func:`train` takes a ``quant_data.Dataset`` and a
 the out-of-sample evidence and the promotion-gate decision. :class:`ModelSetPredictor` serves
 a saved set through the core :class:`quant_core.Predictor` protocol.
 
-The names below are the stable surface; import them from ``quant_models`` directly.
+The names below are the stable surface; import them from ``quant_models`` directly. The
+public sub-packages carry the rest, each with its own ``__all__``: ``quant_models.features``
+(batch and streaming features), ``quant_models.training`` (the stages, the out-of-fold table,
+metrics, calibration, gates), ``quant_models.families`` (model families) and
+``quant_models.evaluation`` (hindcasts and forward checks); ``quant_models.reasons`` holds the
+reason codes. Every other module is private.
 """
 
-from quant_models.calibration import Calibrator, choose_calibrator, fit_calibrator
-from quant_models.errors import ArtifactError, ConfigError, DataError, ModelFamilyError
-from quant_models.evaluation import (
-    ForwardCheck,
-    Hindcast,
-    forward_check,
-    hindcast,
-    run_hindcast,
-    score_forward,
+from quant_models._champion import ChampionRecord
+from quant_models._errors import ArtifactError, ConfigError, DataError, ModelFamilyError
+from quant_models._panel import Panel
+from quant_models._persistence import ModelSet, load_model_set
+from quant_models._predictor import ModelSetPredictor, feature_lookback
+from quant_models.features import FeatureConfig, FeatureSet, StreamingFeatures, compute_features
+from quant_models.training import (
+    Evidence,
+    FoldConfig,
+    GateConfig,
+    GateDecision,
+    HorizonEvidence,
+    HorizonSpec,
+    TrainConfig,
+    TrainResult,
+    decide,
+    load_config,
+    train,
 )
-from quant_models.features import FeatureConfig, FeatureSchema, FeatureSet, compute_features
-from quant_models.gates import Evidence, GateConfig, GateDecision, HorizonEvidence, decide
-from quant_models.lineage import RunRecord, library_versions
-from quant_models.metrics import ScoreCard, score, simulate_long_only
-from quant_models.models import FAMILIES, ModelFamily, get_family, register_family
-from quant_models.panel import Panel
-from quant_models.persistence import ModelSet, load_model_set
-from quant_models.pipeline import FoldConfig, TrainConfig, TrainResult, load_config, train
-from quant_models.predictor import ModelSetPredictor, feature_lookback
-from quant_models.registry import ModelRegistry
-from quant_models.splits import Fold, walk_forward
-from quant_models.targets import HorizonSpec, make_targets
 
 __version__ = "0.1.0"
 __all__ = [
-    "FAMILIES",
     "ArtifactError",
-    "Calibrator",
+    "ChampionRecord",
     "ConfigError",
     "DataError",
     "Evidence",
     "FeatureConfig",
-    "FeatureSchema",
     "FeatureSet",
-    "Fold",
     "FoldConfig",
-    "ForwardCheck",
     "GateConfig",
     "GateDecision",
-    "Hindcast",
     "HorizonEvidence",
     "HorizonSpec",
-    "ModelFamily",
     "ModelFamilyError",
-    "ModelRegistry",
     "ModelSet",
     "ModelSetPredictor",
     "Panel",
-    "RunRecord",
-    "ScoreCard",
+    "StreamingFeatures",
     "TrainConfig",
     "TrainResult",
     "__version__",
-    "choose_calibrator",
     "compute_features",
     "decide",
     "feature_lookback",
-    "fit_calibrator",
-    "forward_check",
-    "get_family",
-    "hindcast",
-    "library_versions",
     "load_config",
     "load_model_set",
-    "make_targets",
-    "register_family",
-    "run_hindcast",
-    "score",
-    "score_forward",
-    "simulate_long_only",
     "train",
-    "walk_forward",
 ]

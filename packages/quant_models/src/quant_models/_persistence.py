@@ -1,0 +1,233 @@
+"""Saving and loading a model set without pickle.
+
+A model set directory holds one file per fitted model in its library's native format (see
+:mod:`quant_models.families._trees`) and ``metadata.json``, canonical JSON with the feature schema
+(and its hash), the horizons with their bucket tables, and for every model its family, scope,
+symbol, parameters, calibration map and the SHA-256 of its file. The ``model_id`` is the
+content hash of that metadata, so it pins every byte of the set. Loading re-hashes every file
+and refuses a mismatch.
+
+Examples:
+    >>> import tempfile, numpy as np
+    >>> from pathlib import Path
+    >>> from quant_models.features import FeatureConfig, FeatureSchema
+    >>> from quant_models.families._trees import get_family
+    >>> from quant_models._calibration import Calibrator
+    >>> cfg = FeatureConfig()
+    >>> m = get_family("lightgbm").build({"n_estimators": 3, "min_data_in_leaf": 2}, seed=1)
+    >>> X = np.arange(60.0).reshape(20, 3); m.fit(X, (X[:, 0] > 30).astype(float))
+    >>> entry = ModelEntry(1, "lightgbm", "global", None, {}, Calibrator("identity"), m)
+    >>> ms = ModelSet(FeatureSchema.of(cfg, "1h"), cfg, "USD", ("BTC",), "sha256:d",
+    ...               (HorizonTable(1, (0.0,), (1.0,), (1.0,)),), (entry,))
+    >>> d = Path(tempfile.mkdtemp())
+    >>> write_files(d, artifact_files(ms))
+    >>> load_model_set(d).model_id == ms.model_id
+    True
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from quant_core import canonical_json, content_hash, sha256_hex, structure, unstructure
+from quant_core.files import write_files_synced
+from quant_models import reasons
+from quant_models._calibration import Calibrator
+from quant_models._errors import ArtifactError
+from quant_models.families._trees import Classifier, get_family
+from quant_models.features import FeatureConfig, FeatureSchema
+
+__all__ = [
+    "METADATA_FILE",
+    "MODELSET_FORMAT",
+    "HorizonTable",
+    "ModelEntry",
+    "ModelSet",
+    "artifact_files",
+    "load_model_set",
+    "write_files",
+]
+
+MODELSET_FORMAT = "quant.modelset/1"
+METADATA_FILE = "metadata.json"
+
+
+def _floats(value: Any) -> tuple[float, ...]:
+    return tuple(float(v) for v in value)
+
+
+@attrs.frozen
+class HorizonTable:
+    """A horizon with its return buckets.
+
+    Attributes:
+        bars: horizon in bars.
+        bucket_edges: inner bucket edges (include 0).
+        up_table: P(bucket | up) over all buckets (0 for the down buckets).
+        down_table: P(bucket | down) over all buckets (0 for the up buckets).
+    """
+
+    bars: int
+    bucket_edges: tuple[float, ...] = attrs.field(converter=_floats)
+    up_table: tuple[float, ...] = attrs.field(converter=_floats)
+    down_table: tuple[float, ...] = attrs.field(converter=_floats)
+
+
+@attrs.frozen(eq=False)
+class ModelEntry:
+    """One served model.
+
+    Attributes:
+        horizon_bars: the horizon it predicts.
+        family: model family name.
+        scope: ``"global"`` (all coins) or ``"specialist"`` (one coin).
+        symbol: the coin of a specialist; ``None`` for a global model.
+        params: hyperparameters (overrides of the family defaults).
+        calibrator: its calibration map.
+        model: the fitted classifier.
+        raw: the bytes it was loaded from (kept so a loaded set hashes exactly as saved).
+    """
+
+    horizon_bars: int
+    family: str
+    scope: str
+    symbol: str | None
+    params: dict[str, Any]
+    calibrator: Calibrator
+    model: Classifier
+    raw: bytes | None = attrs.field(default=None, repr=False)
+
+    @property
+    def file(self) -> str:
+        """Relative path of the model file."""
+        who = self.symbol or "all"
+        return (
+            f"models/h{self.horizon_bars}/{self.family}-{self.scope}-{who}"
+            + get_family(self.family).suffix
+        )
+
+
+@attrs.frozen(eq=False)
+class ModelSet:
+    """Everything a predictor needs: schema, horizons and fitted, calibrated models."""
+
+    schema: FeatureSchema
+    feature_config: FeatureConfig
+    quote: str
+    symbols: tuple[str, ...]
+    dataset_hash: str
+    horizons: tuple[HorizonTable, ...]
+    entries: tuple[ModelEntry, ...]
+
+    def model_bytes(self) -> dict[str, bytes]:
+        """Each model's file bytes by relative path."""
+        return {
+            entry.file: entry.raw if entry.raw is not None else entry.model.to_bytes()
+            for entry in self.entries
+        }
+
+    def metadata(self, files: Mapping[str, bytes] | None = None) -> dict[str, Any]:
+        """The metadata document (without ``model_id``).
+
+        Built by hand around the converter's output: the ``quant.modelset/1`` file format adds
+        each model file's hash and fixes the layout that ``model_id`` hashes.
+        """
+        files = self.model_bytes() if files is None else files
+        return {
+            "format": MODELSET_FORMAT,
+            "feature_schema": unstructure(self.schema),
+            "feature_schema_hash": self.schema.schema_hash,
+            "quote": self.quote,
+            "symbols": list(self.symbols),
+            "dataset_hash": self.dataset_hash,
+            "horizons": [unstructure(h) for h in self.horizons],
+            "models": [
+                {
+                    "horizon_bars": e.horizon_bars,
+                    "family": e.family,
+                    "scope": e.scope,
+                    "symbol": e.symbol,
+                    "params": e.params,
+                    "calibrator": unstructure(e.calibrator),
+                    "file": e.file,
+                    "sha256": sha256_hex(files[e.file]),
+                }
+                for e in self.entries
+            ],
+        }
+
+    @property
+    def model_id(self) -> str:
+        """Content hash of the metadata (which pins every model file's bytes)."""
+        return content_hash(self.metadata())
+
+
+def artifact_files(model_set: ModelSet) -> dict[str, bytes]:
+    """Every file of the saved model set, by relative path (metadata included)."""
+    files = model_set.model_bytes()
+    meta = model_set.metadata(files)
+    meta["model_id"] = content_hash(meta)
+    return {**files, METADATA_FILE: canonical_json(meta) + b"\n"}
+
+
+def write_files(directory: Path, files: Mapping[str, bytes]) -> None:
+    """Write ``files`` under ``directory`` (which should be a fresh staging directory)."""
+    write_files_synced(directory, files)
+
+
+def load_model_set(directory: Path) -> ModelSet:
+    """Load and verify a model set written by :func:`artifact_files`.
+
+    Raises:
+        ArtifactError: ``ARTIFACT_MISSING`` for a missing file, ``ARTIFACT_INVALID`` for bad
+            metadata or a file whose hash differs from the metadata.
+    """
+    directory = Path(directory)
+    try:
+        meta = json.loads((directory / METADATA_FILE).read_bytes())
+        stated_id = meta.pop("model_id")
+        if meta.get("format") != MODELSET_FORMAT:
+            raise ValueError(f"unsupported format {meta.get('format')!r}")
+    except FileNotFoundError as exc:
+        raise ArtifactError(
+            f"{directory} has no {METADATA_FILE}", reason_code=reasons.ARTIFACT_MISSING
+        ) from exc
+    except (ValueError, KeyError, AttributeError) as exc:
+        raise ArtifactError(f"{directory / METADATA_FILE} is malformed: {exc}") from exc
+    if content_hash(meta) != stated_id:
+        raise ArtifactError(f"{METADATA_FILE} does not hash to its model_id {stated_id}")
+    schema = structure(meta["feature_schema"], FeatureSchema)
+    entries = []
+    for item in meta["models"]:
+        path = directory / item["file"]
+        if not path.is_file():
+            raise ArtifactError(f"missing model file {path}", reason_code=reasons.ARTIFACT_MISSING)
+        data = path.read_bytes()
+        if sha256_hex(data) != item["sha256"]:
+            raise ArtifactError(f"{path} does not match its hash in {METADATA_FILE}")
+        entries.append(
+            ModelEntry(
+                item["horizon_bars"],
+                item["family"],
+                item["scope"],
+                item["symbol"],
+                item["params"],
+                structure(item["calibrator"], Calibrator),
+                get_family(item["family"]).load(data),
+                raw=data,
+            )
+        )
+    return ModelSet(
+        schema,
+        structure(schema.config, FeatureConfig),
+        meta["quote"],
+        tuple(meta["symbols"]),
+        meta["dataset_hash"],
+        tuple(structure(h, HorizonTable) for h in meta["horizons"]),
+        tuple(entries),
+    )

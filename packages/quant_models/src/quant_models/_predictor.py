@@ -1,0 +1,297 @@
+"""The :class:`quant_core.Predictor` over a trained model set.
+
+:class:`ModelSetPredictor` turns the bars seen so far into calibrated probabilities per coin
+and horizon. It is causal by construction: it ignores every bar closing after ``as_of_ns``
+and uses the feature row of the bar closing exactly at ``as_of_ns``. A coin is predicted by
+its specialist when the set has one, else by the global model; a coin with no more bars up to
+``as_of_ns`` than the feature warm-up, or no bar at ``as_of_ns``, is left out.
+
+**Each call costs O(warm-up), not O(history).** Every feature is a trailing window (nothing
+is expanding or cumulative — see :func:`feature_lookback`), so the feature row at grid bar
+``t`` reads grid bars ``t - lookback .. t`` only. :meth:`ModelSetPredictor.predict` finds that
+tail of each coin's history by binary search (the :class:`quant_core.Predictor` protocol hands
+history oldest first) and computes features on it alone; the coin counts for the warm-up rule
+come from the same search, so the answer is the one a full-history computation gives (up to
+float rounding in the running sums, far below any model's resolution — a test checks it on
+many bars). Coins sharing a model are predicted in one batch per horizon.
+
+Return buckets come from the horizon's tables: ``P(bucket) = p_up · P(bucket | up)`` for
+buckets above 0 and ``(1 - p_up) · P(bucket | down)`` below, so they agree with ``p_up``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from quant_core import Bar, Clock, Instrument, Timeframe
+from quant_core.events import HorizonForecast, Prediction
+from quant_models import reasons
+from quant_models._errors import ArtifactError, ConfigError, DataError
+from quant_models._panel import FIELDS, Panel
+from quant_models._persistence import HorizonTable, ModelEntry, ModelSet
+from quant_models.features import FeatureConfig, compute_features
+
+__all__ = ["ModelSetPredictor", "feature_lookback"]
+
+
+def feature_lookback(config: FeatureConfig) -> int:
+    """How many grid bars before ``t`` the features at ``t`` read (they read ``t - L .. t``).
+
+    Derived per family from :func:`quant_models.features.compute_features`: ``ret_w`` and the
+    cross-asset ``*_ret_w`` read ``close[t - w]``; ``vol_w`` is the std of the 1-bar returns
+    ``t - w + 1 .. t``, each reading the close before it, so also ``close[t - w]``; the range,
+    volume and trend statistics average bars ``t - w + 1 .. t``; ``range_1`` and the calendar
+    read bar ``t`` alone. No feature is expanding or cumulative, so this is exact, and it never
+    exceeds :attr:`FeatureConfig.warmup`.
+
+    Examples:
+        >>> cfg = FeatureConfig(return_windows=(1, 4), vol_windows=(6,), range_windows=(3,),
+        ...                     volume_windows=(3,), trend_windows=(8,), cross_windows=(1,))
+        >>> feature_lookback(cfg), cfg.warmup
+        (7, 8)
+    """
+    return max(
+        (
+            0,
+            *config.return_windows,
+            *config.vol_windows,
+            *(w - 1 for w in config.range_windows),
+            *(w - 1 for w in config.volume_windows),
+            *(w - 1 for w in config.trend_windows),
+            *config.cross_windows,
+        )
+    )
+
+
+def _bucket_probs(table: HorizonTable, p_up: float) -> tuple[float, ...]:
+    probs = [
+        p_up * u + (1.0 - p_up) * d for u, d in zip(table.up_table, table.down_table, strict=True)
+    ]
+    total = sum(probs)
+    return tuple(p / total for p in probs)
+
+
+def _open_time(bar: Bar) -> int:
+    return bar.open_time_ns
+
+
+class ModelSetPredictor:
+    """A :class:`quant_core.Predictor` backed by a :class:`ModelSet`.
+
+    Examples:
+        >>> import numpy as np
+        >>> from quant_core import Bar, Instrument, Timeframe
+        >>> from quant_models._calibration import Calibrator
+        >>> from quant_models.features import FeatureSchema
+        >>> from quant_models.families._trees import get_family
+        >>> from quant_models._persistence import HorizonTable, ModelEntry
+        >>> cfg = FeatureConfig(return_windows=(1,), vol_windows=(2,), range_windows=(2,),
+        ...                     volume_windows=(2,), trend_windows=(2,), cross_windows=(1,),
+        ...                     calendar=False)
+        >>> model = get_family("lightgbm").build({"n_estimators": 2, "min_data_in_leaf": 2},
+        ...                                      seed=1)
+        >>> x = np.arange(200.0).reshape(20, len(cfg.names))
+        >>> model.fit(x, (x[:, 0] > 100).astype(float))
+        >>> entry = ModelEntry(1, "lightgbm", "global", None, {}, Calibrator("identity"), model)
+        >>> ms = ModelSet(FeatureSchema.of(cfg, "1h"), cfg, "USD", ("BTC",), "sha256:d",
+        ...               (HorizonTable(1, (0.0,), (0.0, 1.0), (1.0, 0.0)),), (entry,))
+        >>> predictor = ModelSetPredictor(ms)
+        >>> predictor.lookback_bars
+        2
+        >>> btc, h = Instrument("BTC", "USD"), Timeframe.H1.ns
+        >>> bars = [Bar(btc, "1h", i * h, 10 + i, 11 + i, 9 + i, 10 + i, 1) for i in range(9)]
+        >>> [p.instrument.base for p in predictor.predict(9 * h, {btc: bars})]
+        ['BTC']
+    """
+
+    def __init__(
+        self, model_set: ModelSet, *, clock: Clock | None = None, lookback: int | None = None
+    ) -> None:
+        """Wrap ``model_set``.
+
+        Args:
+            model_set: the trained set.
+            clock: stamps ``ts_init`` on predictions; without one (replays) ``ts_init`` is
+                ``as_of_ns``.
+            lookback: grid bars of history before ``as_of_ns`` to compute features on;
+                defaults to :func:`feature_lookback` of the set's feature config (the least
+                that gives the full-history answer). A larger value only costs time.
+
+        Raises:
+            ArtifactError: ``ARTIFACT_MISSING`` when a horizon has no model.
+            ConfigError: ``lookback`` is shorter than the features need.
+        """
+        self.model_set = model_set
+        self._clock = clock
+        self._timeframe = Timeframe(model_set.schema.timeframe)
+        by_horizon: dict[int, dict[str | None, ModelEntry]] = {}
+        for entry in model_set.entries:
+            by_horizon.setdefault(entry.horizon_bars, {})[entry.symbol] = entry
+        missing = [h.bars for h in model_set.horizons if h.bars not in by_horizon]
+        if missing:
+            raise ArtifactError(
+                f"horizons {missing} have no model", reason_code=reasons.ARTIFACT_MISSING
+            )
+        needed = feature_lookback(model_set.feature_config)
+        if lookback is not None and lookback < needed:
+            raise ConfigError(f"lookback {lookback} is shorter than the features need ({needed})")
+        self._lookback = needed if lookback is None else lookback
+        self._entries = by_horizon
+        self._tables = tuple(sorted(model_set.horizons, key=lambda h: h.bars))
+        self._model_id = model_set.model_id
+        self._cache: dict[Instrument, dict[int, tuple[Bar, tuple[float, ...]]]] = {}
+
+    @property
+    def model_id(self) -> str:
+        """Content hash of the model set."""
+        return self._model_id
+
+    @property
+    def horizons_ns(self) -> tuple[int, ...]:
+        """Horizons in nanoseconds, ascending."""
+        return tuple(h.bars * self._timeframe.ns for h in self._tables)
+
+    @property
+    def lookback_bars(self) -> int:
+        """Grid bars before ``as_of_ns`` that each call computes features on."""
+        return self._lookback
+
+    def _floats(self, instrument: Instrument, bars: Sequence[Bar]) -> list[tuple[float, ...]]:
+        """OHLCV of ``bars`` as floats, converting each bar object once while it is in a tail.
+
+        The cache holds, per instrument, the bars of the last tail keyed by open time, with
+        the very object converted: a bar replaced by another object (a correction) is
+        converted afresh, so the cache never changes an answer.
+        """
+        cached = self._cache.get(instrument, {})
+        fresh: dict[int, tuple[Bar, tuple[float, ...]]] = {}
+        out = []
+        for bar in bars:
+            hit = cached.get(bar.open_time_ns)
+            if hit is None or hit[0] is not bar:
+                hit = (
+                    bar,
+                    tuple(float(v) for v in (bar.open, bar.high, bar.low, bar.close, bar.volume)),
+                )
+            fresh[bar.open_time_ns] = hit
+            out.append(hit[1])
+        self._cache[instrument] = fresh
+        return out
+
+    def _panel(self, tails: list[tuple[Instrument, Sequence[Bar]]], last_open: int) -> Panel:
+        """The panel of the history tails, ending at the grid bar opening at ``last_open``.
+
+        Built straight from the bars (the hot path of a backtest): the same grid and values
+        as :meth:`Panel.from_bars`, with its checks — one quote, open times on the grid and
+        strictly increasing per coin (no duplicates, oldest first) — and the model's timeframe.
+        """
+        step = self._timeframe.ns
+        tails = sorted(tails, key=lambda item: item[0].base)
+        quotes = {instrument.quote for instrument, _ in tails}
+        if len(quotes) != 1:
+            raise DataError(
+                f"one quote expected, got {sorted(q.value for q in quotes)}",
+                reason_code=reasons.FEATURE_INPUT_INVALID,
+            )
+        first = min(bars[0].open_time_ns for _, bars in tails)
+        n_times = (last_open - first) // step + 1
+        shape = (len(tails), n_times)
+        arrays = [np.full(shape, np.nan) for _ in FIELDS]
+        for row, (instrument, bars) in enumerate(tails):
+            if any(b.timeframe is not self._timeframe for b in bars):
+                raise ArtifactError(
+                    f"the model set is for {self._timeframe.value} bars; {instrument} has others",
+                    reason_code=reasons.SCHEMA_MISMATCH,
+                )
+            opens = np.fromiter((b.open_time_ns for b in bars), np.int64, len(bars))
+            if np.any((opens - first) % step) or np.any(np.diff(opens) <= 0):
+                raise DataError(
+                    f"{instrument} history is not one bar per grid slot, oldest first",
+                    reason_code=reasons.FEATURE_INPUT_INVALID,
+                )
+            cols = (opens - first) // step
+            values = np.array(self._floats(instrument, bars), dtype=np.float64)
+            for k, array in enumerate(arrays):
+                array[row, cols] = values[:, k]
+        grid = np.arange(first, last_open + step, step, dtype=np.int64)
+        return Panel(
+            tuple(instrument.base for instrument, _ in tails),
+            next(iter(quotes)).value,
+            self._timeframe,
+            grid,
+            *arrays,
+        )
+
+    def predict(
+        self, as_of_ns: int, history: Mapping[Instrument, Sequence[Bar]]
+    ) -> tuple[Prediction, ...]:
+        """Predict every coin with enough history at ``as_of_ns`` (see the module docstring).
+
+        ``history`` holds each instrument's bars oldest first (as the protocol says); bars
+        closing after ``as_of_ns`` are ignored.
+        """
+        step = self._timeframe.ns
+        last_open = as_of_ns - step
+        first_open = last_open - self._lookback * step
+        warmup = self.model_set.feature_config.warmup
+        tails: list[tuple[Instrument, Sequence[Bar]]] = []
+        eligible: dict[str, Instrument] = {}
+        for instrument, seq in history.items():
+            end = bisect.bisect_right(seq, last_open, key=_open_time)
+            start = bisect.bisect_left(seq, first_open, 0, end, key=_open_time)
+            if start < end:
+                tails.append((instrument, seq[start:end]))
+            if end > warmup and seq[end - 1].open_time_ns == last_open:
+                eligible[instrument.base] = instrument
+        if not eligible:
+            return ()
+        panel = self._panel(tails, last_open)
+        features = compute_features(panel, self.model_set.feature_config)
+        if features.schema.schema_hash != self.model_set.schema.schema_hash:
+            raise ArtifactError(
+                "the model set's feature schema differs from the computed one",
+                reason_code=reasons.SCHEMA_MISMATCH,
+            )
+        t = panel.n_times - 1  # the last grid bar closes at as_of_ns (an eligible coin has it)
+        p_up: dict[str, list[float]] = {}
+        rows = [panel.symbols.index(s) for s in sorted(eligible)]
+        for table in self._tables:
+            chosen = self._entries[table.bars]
+            batches: dict[int, tuple[ModelEntry, list[int]]] = {}
+            for row in rows:
+                entry = chosen.get(panel.symbols[row]) or chosen.get(None)
+                if entry is not None:
+                    batches.setdefault(id(entry), (entry, []))[1].append(row)
+            for entry, members in batches.values():
+                x = features.values[members, t, :]
+                probs = entry.calibrator.apply(entry.model.predict_proba(x))
+                for row, p in zip(members, probs.tolist(), strict=True):
+                    p_up.setdefault(panel.symbols[row], []).append(p)
+        ts_init = as_of_ns if self._clock is None else self._clock.now_ns()
+        out = []
+        for symbol in sorted(eligible):
+            ps = p_up.get(symbol, [])
+            if len(ps) != len(self._tables):  # a horizon has no model for this coin
+                continue
+            forecasts = tuple(
+                HorizonForecast(
+                    horizon_ns=table.bars * step,
+                    p_up=p,
+                    bucket_edges=table.bucket_edges,
+                    bucket_probs=_bucket_probs(table, p),
+                )
+                for table, p in zip(self._tables, ps, strict=True)
+            )
+            out.append(
+                Prediction(
+                    eligible[symbol],
+                    ts_event=as_of_ns,
+                    ts_init=ts_init,
+                    forecasts=forecasts,
+                    model_id=self._model_id,
+                )
+            )
+        return tuple(sorted(out, key=lambda p: (p.instrument.base, p.instrument.quote.value)))

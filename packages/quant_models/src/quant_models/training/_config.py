@@ -1,0 +1,171 @@
+"""The training configuration: horizons, features, families, folds, calibration and gates."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from quant_core import content_hash, structure, unstructure
+from quant_models._calibration import METHODS
+from quant_models._errors import ConfigError
+from quant_models.families._trees import FAMILIES, get_family
+from quant_models.features import FeatureConfig
+from quant_models.training._gates import GateConfig
+from quant_models.training._targets import HorizonSpec
+
+__all__ = ["SCOPES", "FoldConfig", "FoldMode", "Scope", "TrainConfig", "load_config"]
+
+
+class Scope(StrEnum):
+    """What one model covers: every coin (``global``) or one coin (``specialist``)."""
+
+    GLOBAL = "global"
+    SPECIALIST = "specialist"
+
+
+class FoldMode(StrEnum):
+    """How the walk-forward training range moves: it grows, or it slides at a fixed length."""
+
+    EXPANDING = "expanding"
+    SLIDING = "sliding"
+
+
+SCOPES = tuple(Scope)
+
+
+def _mode(value: Any) -> FoldMode:
+    try:
+        return FoldMode(value)
+    except ValueError:
+        raise ConfigError(f"unknown walk-forward mode {value!r}") from None
+
+
+def _scopes(value: Any) -> tuple[Scope, ...]:
+    try:
+        return tuple(Scope(v) for v in value)
+    except ValueError:
+        raise ConfigError(f"scopes must be among {[s.value for s in Scope]}, got {value}") from None
+
+
+def _horizons(value: Any) -> tuple[HorizonSpec, ...]:
+    return tuple(v if isinstance(v, HorizonSpec) else HorizonSpec(**v) for v in value)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class FoldConfig:
+    """Walk-forward layout (sizes in bars).
+
+    Attributes:
+        n_folds: number of test blocks.
+        test_size: bars per test block.
+        embargo: bars dropped between training and test, on top of the purge (the longest
+            horizon).
+        mode: ``"expanding"`` or ``"sliding"``.
+        min_train: shortest training range (exact length when sliding).
+    """
+
+    n_folds: int = 3
+    test_size: int = 168
+    embargo: int = 24
+    mode: FoldMode = attrs.field(default=FoldMode.EXPANDING, converter=_mode)
+    min_train: int = 500
+
+
+@attrs.frozen
+class TrainConfig:
+    """A training run's configuration (JSON or TOML on disk; see :func:`load_config`).
+
+    Attributes:
+        horizons: forecast horizons, ascending.
+        features: feature windows.
+        families: model families to train (see :data:`quant_models.families.FAMILIES`).
+        scopes: ``"global"`` and/or ``"specialist"``.
+        params: per family, hyperparameter overrides (e.g. ``n_estimators``).
+        folds: walk-forward layout.
+        calibration_fraction: newest share of each training range used for calibration.
+        calibration_methods: methods the out-of-sample choice considers.
+        search_budget: hyperparameter trials per family and horizon (1 = defaults only).
+        seed: the run's root seed.
+        threads: threads per model fit (fixed for determinism).
+        fee: fee per side in the utility simulation (0.26% = Kraken taker).
+        threshold: probability at which the simulation goes long.
+        gates: promotion-gate thresholds.
+    """
+
+    horizons: tuple[HorizonSpec, ...] = attrs.field(
+        default=(
+            HorizonSpec(1, (-0.005, 0.0, 0.005)),
+            HorizonSpec(4, (-0.01, 0.0, 0.01)),
+            HorizonSpec(24, (-0.03, 0.0, 0.03)),
+        ),
+        converter=_horizons,
+    )
+    features: FeatureConfig = attrs.field(factory=FeatureConfig)
+    families: tuple[str, ...] = attrs.field(
+        default=("lightgbm", "xgboost", "random_forest"), converter=_strings
+    )
+    scopes: tuple[Scope, ...] = attrs.field(default=SCOPES, converter=_scopes)
+    params: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    folds: FoldConfig = attrs.field(factory=FoldConfig)
+    calibration_fraction: float = 0.3
+    calibration_methods: tuple[str, ...] = attrs.field(default=METHODS, converter=_strings)
+    search_budget: int = 1
+    seed: int = 0
+    threads: int = 1
+    fee: float = 0.0026
+    threshold: float = 0.55
+    gates: GateConfig = attrs.field(factory=GateConfig)
+
+    def __attrs_post_init__(self) -> None:
+        bars = [h.bars for h in self.horizons]
+        if not bars or bars != sorted(set(bars)):
+            raise ConfigError(f"horizons must be non-empty, ascending and unique, got {bars}")
+        unknown = sorted(set(self.families) - set(FAMILIES))
+        if not self.families or unknown:
+            raise ConfigError(f"unknown or no model families {unknown}; known {sorted(FAMILIES)}")
+        if not self.scopes:
+            raise ConfigError("scopes must not be empty")
+        if not 0.0 < self.calibration_fraction < 1.0:
+            raise ConfigError("calibration_fraction must be within (0, 1)")
+        if not set(self.calibration_methods) <= set(METHODS) or not self.calibration_methods:
+            raise ConfigError(f"calibration methods must be among {METHODS}")
+        if self.folds.test_size <= bars[-1]:
+            raise ConfigError("test_size must exceed the longest horizon (else no test labels)")
+        if self.search_budget < 1 or self.threads < 1:
+            raise ConfigError("search_budget and threads must be at least 1")
+        for family, overrides in self.params.items():
+            get_family(family).build(overrides, seed=0)
+
+    @property
+    def config_hash(self) -> str:
+        """Content hash of the configuration."""
+        return content_hash(unstructure(self))
+
+
+def load_config(path: Path) -> TrainConfig:
+    """Read a :class:`TrainConfig` from a ``.json`` or ``.toml`` file.
+
+    Raises:
+        ConfigError: unreadable file, bad syntax, unknown key or invalid value.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8")) if path.suffix == ".toml" else json.loads(raw)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    try:
+        return structure(data, TrainConfig)
+    except ConfigError:
+        raise
+    except Exception as exc:  # cattrs wraps every field error; re-raise as ours
+        raise ConfigError(f"invalid config {path}: {exc}") from exc
