@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from quant_apps.backtest import load_profiles
 from quant_apps.cli import app
+from quant_apps.runtime.profiles import load_profiles
 from quant_core import Bar, HorizonForecast, Instrument, Prediction, ProfileError, reasons
 from quant_data import Dataset, write_dataset
 from quant_exec import example_bars, example_predictions, write_predictions

@@ -1,14 +1,15 @@
 """``quant bundle …``: keys, build, verify, install, activate, status, rollback, updates.
 
-Every command takes ``--json`` and follows :mod:`quant_apps.output`: exit 3 with the reason
+Every command takes ``--json`` and follows :mod:`quant_apps.cli.output`: exit 3 with the reason
 code on every rejection (the active bundle is unchanged), 1 on storage failures, 2 on usage
 errors. The install root defaults to ``<data dir>/bundles`` (``--root`` overrides); trusted
-public keys default to the shipped ``bundles/keys`` (:func:`quant_apps.runtime.shipped_keys_dir`:
-the checkout's, or ``QUANT_BUNDLE_KEYS``; ``--trusted-keys`` overrides).
+public keys default to the shipped ``bundles/keys``
+(:func:`quant_apps.runtime.bundles.shipped_keys_dir`: the checkout's, or
+``QUANT_BUNDLE_KEYS``; ``--trusted-keys`` overrides).
 
 ``quant bundle build DIR`` on a ``quant train --out`` directory takes the manifest's feature
 schema hash from ``metadata.json`` and the training lineage from ``run.json`` (decision record
-0054); :mod:`quant_apps.runtime` is what loads the models of an installed bundle.
+0054); :mod:`quant_apps.runtime.activation` is what loads the models of an installed bundle.
 
 ``QUANT_REQUIRE_BUNDLE=1`` (read here, never in the library) makes ``quant bundle check`` a
 hard error when no verified bundle can be loaded, instead of reporting the fallback.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -26,10 +27,16 @@ from typing import Annotated, Any
 
 import typer
 
-from quant_apps.clock import WallClock
-from quant_apps.config import data_dir, environ, load_settings
-from quant_apps.doctor import package_versions
-from quant_apps.output import emit_json, guarded, human
+from quant_apps.cli.output import emit_json, guarded, human
+from quant_apps.runtime.activation import activate_bundle
+from quant_apps.runtime.bundles import (
+    require_bundle,
+    runtime_versions,
+    shipped_bundle_dir,
+    trust_for,
+)
+from quant_apps.runtime.clock import WallClock
+from quant_apps.runtime.config import data_dir, load_settings
 from quant_bundle import (
     BundleRejectedError,
     BundleSpec,
@@ -37,7 +44,6 @@ from quant_bundle import (
     BundleStore,
     LoadedBundle,
     PrivateKey,
-    RuntimeVersions,
     TrustStore,
     apply_update,
     build_release,
@@ -56,7 +62,7 @@ from quant_bundle import (
 from quant_core.clock import NS_PER_SECOND
 from quant_core.errors import QuantUsageError
 
-__all__ = ["KEYRING_SERVICE", "app", "require_bundle", "runtime_versions"]
+__all__ = ["KEYRING_SERVICE", "app"]
 
 KEYRING_SERVICE = "quant-bundle-signing"
 """The OS keychain service under which ``keygen --keyring`` stores private keys."""
@@ -85,33 +91,6 @@ SchemaOpt = Annotated[
     str | None,
     typer.Option("--feature-schema-hash", help="Running feature schema hash to require."),
 ]
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
-
-
-def require_bundle(env: Mapping[str, str] | None = None) -> bool:
-    """``QUANT_REQUIRE_BUNDLE`` as a bool (unset means off).
-
-    Raises:
-        QuantUsageError: the variable has a value that is not a boolean.
-    """
-    value = (environ() if env is None else env).get("QUANT_REQUIRE_BUNDLE", "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise QuantUsageError(f"QUANT_REQUIRE_BUNDLE must be 0 or 1, not {value!r}")
-
-
-def runtime_versions(feature_schema_hash: str | None = None) -> RuntimeVersions:
-    """The installed app, backend and model package versions."""
-    versions = package_versions()
-    return RuntimeVersions(
-        app=versions.get("quant-apps") or "0.0.0",
-        backend=versions.get("quant-core") or "0.0.0",
-        model=versions.get("quant-models"),
-        feature_schema_hash=feature_schema_hash,
-    )
 
 
 def _root(root: Path | None) -> Path:
@@ -119,10 +98,8 @@ def _root(root: Path | None) -> Path:
 
 
 def _trust(keys: Path | None) -> TrustStore:
-    """The trusted keys in ``keys``, or the shipped ones (``runtime.trust_for``)."""
-    from quant_apps import runtime
-
-    return runtime.trust_for(keys)
+    """The trusted keys in ``keys``, or the shipped ones (``trust_for``)."""
+    return trust_for(keys)
 
 
 def _store(
@@ -142,6 +119,15 @@ def _out(document: dict[str, Any], as_json: bool, text: str) -> None:
         emit_json({"ok": True, **document})
     else:
         human().print(text, markup=False)
+
+
+def _fallback(code: str, message: str, as_json: bool, what: str) -> None:
+    """Report that no bundle loaded and the app runs in fallback mode."""
+    _out(
+        {"loaded": False, "fallback": True, "reason_code": code, "message": message},
+        as_json,
+        f"{what}, running in fallback mode [{code}]",
+    )
 
 
 @contextmanager
@@ -396,16 +382,7 @@ def check(
             + (f" (fell back: {result.degraded_reason})" if result.degraded_reason else ""),
         )
     else:
-        _out(
-            {
-                "loaded": False,
-                "fallback": True,
-                "reason_code": result.reason_code,
-                "message": result.message,
-            },
-            json_output,
-            f"no verified bundle, running in fallback mode [{result.reason_code}]",
-        )
+        _fallback(result.reason_code, result.message, json_output, "no verified bundle")
 
 
 @app.command("activate")
@@ -429,24 +406,17 @@ def activate(
     Nothing is installed when the release is already active. QUANT_REQUIRE_BUNDLE=1 makes a
     missing or refused bundle an error (exit 3); otherwise the fallback is reported.
     """
-    from quant_apps import runtime
-
     heard: list[tuple[str, str]] = []
-    active = runtime.activate_bundle(
+    active = activate_bundle(
         _root(root),
-        source if source is not None else runtime.shipped_bundle_dir(),
+        source if source is not None else shipped_bundle_dir(),
         trust=TrustStore.load(trusted_keys) if trusted_keys is not None else None,
         require=require_bundle(),
         clock=WallClock(),
         on_fallback=lambda code, message: heard.append((code, message)),
     )
     if active is None:
-        code, message = heard[0]
-        _out(
-            {"loaded": False, "fallback": True, "reason_code": code, "message": message},
-            json_output,
-            f"no bundle activated, running in fallback mode [{code}]",
-        )
+        _fallback(*heard[0], json_output, "no bundle activated")
         return
     _out(
         {"loaded": True, **active.identity(), "path": str(active.path)},

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from quant_apps.output import EXIT_REJECTED, emit_json, guarded, human
+from quant_apps.cli.output import EXIT_REJECTED, emit_json, guarded, human
 from quant_core import QuantUsageError, iso_to_ns, structure
 
 __all__ = ["register"]
@@ -16,13 +16,13 @@ __all__ = ["register"]
 
 def _materialize(symbols: str, quote: str, timeframe: str, start: str, end: str) -> Any:
     """Materialize a dataset from the governed store configured in the settings."""
-    from quant_apps.clock import WallClock
-    from quant_apps.config import database_url, load_settings, symbol_list
-    from quant_data.store import Store
+    from quant_apps.runtime.clock import WallClock
+    from quant_apps.runtime.config import symbol_list
+    from quant_apps.runtime.stores import materialize
 
-    wanted = symbol_list(symbols)
-    store = Store.open(database_url(load_settings()), clock=WallClock())
-    return store.materialize(wanted, quote, timeframe, iso_to_ns(start), iso_to_ns(end))
+    return materialize(
+        symbol_list(symbols), quote, timeframe, iso_to_ns(start), iso_to_ns(end), WallClock()
+    )
 
 
 def _champion(path: Path | None) -> Any:
