@@ -86,7 +86,7 @@ def train_artifacts(
     The model set is trained on ``dataset`` when given, else on a synthetic market of
     ``symbols`` quoted in ``quote`` (``bars`` hourly bars, seeded with ``seed``).
     """
-    from quant_models.pipeline import load_config, train
+    from quant_models import load_config, train
 
     cfg_doc = TINY_CONFIG if config is None else config
     if dataset is None:

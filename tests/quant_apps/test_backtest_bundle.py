@@ -20,10 +20,8 @@ from quant_bundle import reasons
 from quant_core import Bar, Instrument, Prediction
 from quant_core import reasons as core_reasons
 from quant_data import Dataset, write_dataset
-from quant_exec import write_predictions
-from quant_exec.decisions import log_hash, read_decision_log
-from quant_models.persistence import load_model_set
-from quant_models.predictor import ModelSetPredictor
+from quant_exec import log_hash, read_decision_log, write_predictions
+from quant_models import ModelSetPredictor, load_model_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 _bundles = importlib.import_module("_bundles")

@@ -16,10 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 from quant_apps.cli import app
-from quant_apps.cli.bundle import KEYRING_SERVICE
 from quant_apps.runtime.bundles import require_bundle
+from quant_apps.runtime.releases import KEYRING_SERVICE
 from quant_bundle import reasons
-from quant_core.errors import QuantUsageError
+from quant_core import QuantUsageError
 
 runner = CliRunner()
 

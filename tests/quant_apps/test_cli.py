@@ -13,11 +13,7 @@ from typer.testing import CliRunner
 
 from quant_apps.cli import app
 from quant_apps.runtime import config, doctor
-from quant_core import reasons
-from quant_core.audit import AuditLog
-from quant_core.clock import SimClock
-from quant_core.errors import StorageError, ValidationError
-from quant_core.settings import Settings
+from quant_core import AuditLog, Settings, SimClock, StorageError, ValidationError, reasons
 
 runner = CliRunner()
 

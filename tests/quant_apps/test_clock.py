@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from quant_apps.runtime.clock import WallClock
-from quant_core.clock import Clock
+from quant_core import Clock
 
 
 def test_wall_clock_reads_the_system_clock() -> None:

@@ -16,9 +16,8 @@ from typer.testing import CliRunner
 
 from quant_apps.cli import app
 from quant_core import SimClock, Timeframe, iso_to_ns
-from quant_data import read_dataset
+from quant_data import SyntheticMarket, read_dataset
 from quant_data.emulator import Emulator, FaultKind, FaultPlan, FaultRule, start_emulator
-from quant_data.synthetic import SyntheticMarket
 
 runner = CliRunner()
 H = Timeframe.H1.ns

@@ -21,13 +21,17 @@ from typer.testing import CliRunner
 
 from quant_apps.cli import app
 from quant_core import InMemoryFeed, SimClock, Timeframe, ValidationError
+from quant_data import Store, SyntheticMarket
 from quant_data.emulator import Emulator, start_emulator
-from quant_data.store import Store
-from quant_data.synthetic import SyntheticMarket
-from quant_exec import BacktestConfig, RecordedPredictor, run_backtest
-from quant_exec.decisions import log_hash, read_decision_log, read_log
-from quant_models.persistence import load_model_set
-from quant_models.predictor import ModelSetPredictor
+from quant_exec import (
+    BacktestConfig,
+    RecordedPredictor,
+    log_hash,
+    read_decision_log,
+    read_log,
+    run_backtest,
+)
+from quant_models import ModelSetPredictor, load_model_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 _bundles = importlib.import_module("_bundles")

@@ -23,8 +23,8 @@ import pytest
 
 from quant_apps.runtime.clock import WallClock
 from quant_core import Timeframe, read_audit_log
+from quant_data import SyntheticMarket
 from quant_data.emulator import Emulator, start_emulator
-from quant_data.synthetic import SyntheticMarket
 from quant_exec import read_log
 
 H = Timeframe.H1.ns

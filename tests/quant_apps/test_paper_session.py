@@ -14,7 +14,7 @@ import pytest
 
 from quant_apps.runtime import MaterializingFeed, PaperLogWriter, ProviderSync, TradingRuntime
 from quant_core import InMemoryFeed, Instrument, SimClock, Timeframe
-from quant_data.records import SourceBar
+from quant_data import SourceBar
 from quant_data.store import MemoryProvider, Store
 from quant_exec import (
     BacktestConfig,

@@ -31,10 +31,8 @@ from quant_bundle import (
     reasons,
     write_keypair,
 )
-from quant_core import Bar, Instrument, SimClock
-from quant_core.errors import QuantUsageError
-from quant_models.persistence import load_model_set
-from quant_models.predictor import ModelSetPredictor
+from quant_core import Bar, Instrument, QuantUsageError, SimClock
+from quant_models import ModelSetPredictor, load_model_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 _bundles = importlib.import_module("_bundles")

@@ -270,9 +270,8 @@ def test_train_from_a_real_store_end_to_end(tmp_path: Path) -> None:
     import os
 
     from quant_core import SimClock, iso_to_ns
+    from quant_data import Store, SyntheticMarket
     from quant_data.records import FetchedPage, RawPage
-    from quant_data.store import Store
-    from quant_data.synthetic import SyntheticMarket
     from quant_models import load_model_set
 
     start = iso_to_ns("2024-01-01T00:00:00Z")

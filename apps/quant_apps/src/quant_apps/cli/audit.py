@@ -9,7 +9,7 @@ import attrs
 import typer
 
 from quant_apps.cli.output import EXIT_REJECTED, emit_json, guarded, human
-from quant_core.audit import verify_audit_log
+from quant_core import verify_audit_log
 
 app = typer.Typer(help="Inspect hash-chained audit logs.", no_args_is_help=True)
 

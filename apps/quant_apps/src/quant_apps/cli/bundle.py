@@ -18,11 +18,7 @@ hard error when no verified bundle can be loaded, instead of reporting the fallb
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Annotated, Any
 
 import typer
@@ -37,35 +33,25 @@ from quant_apps.runtime.bundles import (
 )
 from quant_apps.runtime.clock import WallClock
 from quant_apps.runtime.config import data_dir, load_settings
+from quant_apps.runtime.releases import (
+    build_signed_release,
+    new_signing_key,
+    signing_key,
+    validate_release,
+)
 from quant_bundle import (
-    BundleRejectedError,
-    BundleSpec,
-    BundleStorageError,
     BundleStore,
     LoadedBundle,
-    PrivateKey,
     TrustStore,
     apply_update,
-    build_release,
     check_update,
-    extract_archive,
-    generate_key,
     load_active_bundle,
-    load_private_key,
     open_source,
-    private_key_from_hex,
-    reasons,
     verify_release,
-    write_keypair,
-    write_pointer,
 )
-from quant_core.clock import NS_PER_SECOND
-from quant_core.errors import QuantUsageError
+from quant_core import QuantUsageError
 
-__all__ = ["KEYRING_SERVICE", "app"]
-
-KEYRING_SERVICE = "quant-bundle-signing"
-"""The OS keychain service under which ``keygen --keyring`` stores private keys."""
+__all__ = ["app"]
 
 app = typer.Typer(
     help="Signed model bundles: keygen, build, verify, install, activate, status, rollback,"
@@ -130,48 +116,6 @@ def _fallback(code: str, message: str, as_json: bool, what: str) -> None:
     )
 
 
-@contextmanager
-def _keychain() -> Iterator[ModuleType]:
-    """The ``keyring`` module, imported late; its failures become ``KEYCHAIN_UNAVAILABLE``."""
-    import keyring
-    import keyring.errors
-
-    try:
-        yield keyring
-    except keyring.errors.KeyringError as exc:
-        raise BundleStorageError(
-            f"the OS keychain is unavailable: {type(exc).__name__}",
-            reason_code=reasons.KEYCHAIN_UNAVAILABLE,
-        ) from None
-
-
-def _signing_key(spec: str) -> PrivateKey:
-    if spec.startswith("keyring:"):
-        with _keychain() as keyring:
-            secret = keyring.get_password(KEYRING_SERVICE, spec.removeprefix("keyring:"))
-        if secret is None:
-            raise BundleRejectedError(
-                f"no key named {spec.removeprefix('keyring:')!r} in the OS keychain",
-                reason_code=reasons.KEY_FILE_INVALID,
-            )
-        return private_key_from_hex(secret)
-    return load_private_key(Path(spec))
-
-
-_NO_SCHEMA = "sha256:" + "0" * 64
-_LINEAGE_KEYS = ("run_id", "model_id", "dataset_hash", "config_hash", "seed")
-
-
-def _train_defaults(artifact_dir: Path) -> tuple[str, dict[str, Any]]:
-    """Feature schema hash and lineage of a ``quant train --out`` directory, if it is one."""
-    try:
-        meta = json.loads((artifact_dir / "metadata.json").read_bytes())
-        run = json.loads((artifact_dir / "run.json").read_bytes())
-        return str(meta["feature_schema_hash"]), {k: run[k] for k in _LINEAGE_KEYS}
-    except (OSError, ValueError, KeyError, TypeError):
-        return _NO_SCHEMA, {}
-
-
 @app.command("keygen")
 @guarded()
 def keygen(
@@ -183,13 +127,7 @@ def keygen(
     json_output: JsonOpt = False,
 ) -> None:
     """Generate an Ed25519 signing key: a public file plus a private file (0600) or keychain."""
-    key = generate_key()
-    if use_keyring:  # the keychain first: on failure nothing is written, never a plain file
-        with _keychain() as keyring:
-            keyring.set_password(KEYRING_SERVICE, name, key.seed_hex())
-    written = write_keypair(key, out, name, private=not use_keyring)
-    if use_keyring:
-        written["private"] = f"keyring:{name}"
+    key, written = new_signing_key(out, name, use_keyring=use_keyring)
     _out(
         {"key_id": key.key_id, **written},
         json_output,
@@ -240,9 +178,7 @@ def build(
     if out is None:
         raise QuantUsageError("--out is required")
     if validate:
-        release = verify_release(out, _trust(trusted_keys))
-        with tempfile.TemporaryDirectory() as tmp:
-            extract_archive(out / "bundle.tar.zst", Path(tmp), release.manifest)
+        release = validate_release(out, _trust(trusted_keys))
         _out(
             {
                 "validated": str(out),
@@ -270,20 +206,17 @@ def build(
         }
         if unknown:
             raise QuantUsageError(f"unknown --metadata keys: {sorted(unknown)}")
-    key = _signing_key(sign_key)
-    schema, lineage = _train_defaults(artifact_dir)
-    extra.setdefault("training_lineage_metadata", lineage)
-    spec = BundleSpec(
-        bundle_version=version, feature_schema_hash=feature_schema_hash or schema, **extra
-    )
-    manifest = build_release(artifact_dir, spec, [key], out)
-    now = WallClock().now_ns()
-    write_pointer(
+    key = signing_key(sign_key)
+    manifest = build_signed_release(
+        artifact_dir,
+        version,
+        key,
         out,
-        manifest,
-        [key],
-        expires_ns=now + int(pointer_days * 86_400 * NS_PER_SECOND),
-        pointer_version=pointer_version if pointer_version is not None else now // NS_PER_SECOND,
+        clock=WallClock(),
+        extra=extra,
+        feature_schema_hash=feature_schema_hash,
+        pointer_days=pointer_days,
+        pointer_version=pointer_version,
     )
     _out(
         {

@@ -19,13 +19,10 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from quant_apps.cli.output import EXIT_REJECTED, emit_json, guarded, human
 from quant_apps.runtime import config
 from quant_apps.runtime.clock import WallClock
-from quant_apps.runtime.stores import make_provider, open_store
+from quant_apps.runtime.stores import import_files, make_provider, open_store
 from quant_core import Clock, Timeframe, iso_to_ns, ns_to_iso
+from quant_data import OhlcvProvider, Store, reasons, write_dataset
 from quant_data import backfill as backfill_mod
-from quant_data import reasons
-from quant_data.dataset import write_dataset
-from quant_data.records import OhlcvProvider
-from quant_data.store import Store
 from quant_data.sync import sync as sync_series
 
 __all__ = ["app"]
@@ -123,36 +120,9 @@ def import_(
     database_url: DbOption = None,
 ) -> None:
     """Import real market-data files (Kraken, CryptoDataDownload, CoinAPI, freqtrade)."""
-    from quant_data.importers import import_file
-
     settings = config.load_settings()
     clock = WallClock()
-    store = open_store(database_url, settings, clock)
-    files = []
-    for path in paths:
-        result = import_file(path, clock=clock)
-        new = corrected = quarantined = 0
-        reasons_seen: dict[str, int] = {}
-        for page in result.pages:
-            ingest = store.ingest_page(page)
-            new, corrected = new + ingest.bars_new, corrected + ingest.bars_corrected
-            quarantined += ingest.quarantined_total
-            for code, count in ingest.quarantined.items():
-                reasons_seen[code] = reasons_seen.get(code, 0) + count
-        files.append(
-            {
-                "path": str(path),
-                "format": result.format,
-                "series": f"{result.symbol}/{result.quote} {result.timeframe}",
-                "rows": len(result.bars),
-                "bars_new": new,
-                "bars_corrected": corrected,
-                "quarantined": quarantined,
-                "quarantine_reasons": reasons_seen,
-                "skipped": len(result.skipped),
-                "notes": list(result.notes),
-            }
-        )
+    files = import_files(open_store(database_url, settings, clock), paths, clock)
     if json_output:
         emit_json({"ok": True, "files": files})
         return

@@ -17,12 +17,17 @@ import typer
 from quant_apps.cli.output import emit_json, guarded, human
 from quant_apps.runtime.clock import WallClock
 from quant_apps.runtime.config import symbol_list
-from quant_core import Clock, SimClock, Timeframe, iso_to_ns, ns_to_iso
-from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
-from quant_data import reasons
+from quant_core import (
+    UNIVERSE_V1_TOP30_NON_STABLE,
+    Clock,
+    SimClock,
+    Timeframe,
+    iso_to_ns,
+    ns_to_iso,
+)
+from quant_data import SyntheticMarket, reasons
 from quant_data.emulator import DIALECTS, BarBook, EmulatorOptions, FaultPlan, start_emulator
 from quant_data.errors import EmulatorUsageError
-from quant_data.synthetic import SyntheticMarket
 
 __all__ = ["app", "serve"]
 

@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from quant_core.errors import QuantError
+from quant_core import QuantError
 from quant_core.reasons import INTERNAL_ERROR, INTERRUPTED
 
 __all__ = [

@@ -2,7 +2,8 @@
 
 ``quant paper --provider kraken --symbols BTC,ETH --out DIR`` activates the model bundle
 (:func:`quant_apps.runtime.activation.serve_bundle`), opens the store as ``quant data``
-does, and runs a :class:`quant_apps.runtime.TradingRuntime` over it: the session loads the
+does (:func:`quant_apps.runtime.paper.open_paper_session`), and runs the
+:class:`quant_apps.runtime.TradingRuntime` it builds: the session loads the
 history its predictor looks back on (backfilling it when the store lacks it), then each cycle
 syncs the newly closed candles, hands them to the engine (or heartbeats) and appends the new
 lines to ``DIR/decisions.jsonl`` (see :mod:`quant_apps.runtime.session` and
@@ -22,37 +23,18 @@ This module parses the options and renders the output; it holds no session logic
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from quant_apps.cli.output import emit_json, guarded, human
-from quant_apps.runtime import (
-    CycleReport,
-    EventWaiter,
-    MaterializingFeed,
-    PaperLogWriter,
-    ProviderSync,
-    TradingRuntime,
-    load_profiles,
-)
+from quant_apps.runtime import CycleReport, EventWaiter
 from quant_apps.runtime import config as app_config
-from quant_apps.runtime.activation import serve_bundle
-from quant_apps.runtime.bundles import require_bundle
 from quant_apps.runtime.clock import WallClock
-from quant_apps.runtime.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE
-from quant_apps.runtime.stores import make_provider, open_store
-from quant_core import (
-    AuditLog,
-    QuantUsageError,
-    RiskProfile,
-    StrategyProfile,
-    Timeframe,
-)
+from quant_apps.runtime.paper import PaperOptions, open_paper_session
+from quant_core import QuantUsageError, Timeframe
 from quant_core import reasons as core_reasons
-from quant_exec import BacktestConfig
 
 __all__ = ["register"]
 
@@ -114,41 +96,21 @@ def register(app: typer.Typer) -> None:
         except ValueError:
             raise _usage(f"unknown timeframe {timeframe!r}") from None
         wanted = sorted(app_config.symbol_list(symbols))
-        strategy, risk = load_profiles(profile) if profile else (StrategyProfile(), RiskProfile())
-        settings = app_config.load_settings()
-        clock = WallClock()
-        state_dir = app_config.data_dir(settings) / "bundles"
-
-        load_bundle = functools.partial(
-            serve_bundle, state_dir, bundle, keys, require=require_bundle(), clock=clock
+        options = PaperOptions(
+            provider=name,
+            symbols=tuple(wanted),
+            quote=quote.upper(),
+            timeframe=tf,
+            out=out,
+            bundle=bundle,
+            keys=keys,
+            profile=profile,
+            halt_file=halt_file,
+            seed=seed,
+            database_url=database_url,
         )
-        predictor, model = load_bundle()
-        store = open_store(database_url, settings, clock)
-        source = make_provider(name, settings, clock, seed)
-        writer = PaperLogWriter(out / LOG_FILE)
-        header = {
-            "paper": {
-                "run": writer.next_run,
-                "started_ns": clock.now_ns(),
-                "provider": name,
-                "bundle": model,
-            }
-        }
-        session = TradingRuntime(
-            feed=MaterializingFeed(store, wanted, quote.upper(), tf, prefer=[source.name]),
-            sync=ProviderSync(store, source, wanted, quote.upper(), tf),
-            clock=clock,
-            predictor=predictor,
-            config=BacktestConfig.from_profiles(strategy, risk, seed=seed),
-            writer=writer,
-            header=header,
-            bundle=model,
-            load_bundle=load_bundle,
-            profile_file=profile,
-            halt_file=halt_file or out / HALT_FILE,
-            audit=AuditLog(out / AUDIT_FILE, clock),
-            waiter=EventWaiter(),
-        )
+        session = open_paper_session(options, clock=WallClock(), waiter=EventWaiter())
+        model, writer = session.bundle, session.writer
         console = human()
         if not model["active"]:
             console.print(f"no model bundle active [{model['reason_code']}]", markup=False)

@@ -1,15 +1,18 @@
-"""``quant train``: features, walk-forward training, calibration, run record and gates."""
+"""``quant train``: features, walk-forward training, calibration, run record and gates.
+
+The run is :func:`quant_apps.runtime.training.train_run`; this module parses and renders.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from quant_apps.cli.output import EXIT_REJECTED, emit_json, guarded, human
-from quant_core import QuantUsageError, iso_to_ns, structure
+from quant_apps.runtime.training import train_run
+from quant_core import QuantUsageError, iso_to_ns
 
 __all__ = ["register"]
 
@@ -23,18 +26,6 @@ def _materialize(symbols: str, quote: str, timeframe: str, start: str, end: str)
     return materialize(
         symbol_list(symbols), quote, timeframe, iso_to_ns(start), iso_to_ns(end), WallClock()
     )
-
-
-def _champion(path: Path | None) -> Any:
-    from quant_models.errors import ArtifactError
-    from quant_models.gates import Evidence
-
-    if path is None:
-        return None
-    try:
-        return structure(json.loads((path / "evidence.json").read_bytes()), Evidence)
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"cannot read champion evidence in {path}: {exc}") from exc
 
 
 def register(app: typer.Typer) -> None:
@@ -76,8 +67,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train models, write artifacts, run record and gate decision; exit 3 if rejected."""
         from quant_data import read_dataset
-        from quant_models.pipeline import load_config, train
-        from quant_models.registry import ModelRegistry
+        from quant_models import load_config
 
         if (dataset is None) == (symbols is None):
             raise QuantUsageError("give exactly one of --dataset DIR or --symbols A,B,...")
@@ -88,25 +78,9 @@ def register(app: typer.Typer) -> None:
             if start is None or end is None:
                 raise QuantUsageError("--symbols needs --start and --end")
             data = _materialize(str(symbols), quote, timeframe, start, end)
-        models = None if registry is None else ModelRegistry(registry)
-        yardstick = _champion(champion)
-        if yardstick is None and models is not None:
-            yardstick = models.champion_evidence()
-        result = train(data, cfg, out=out, champion=yardstick)
+        run = train_run(cfg, data, out, champion=champion, registry=registry)
+        result, document = run.result, run.document
         decision = result.decision
-        if models is not None:
-            models.submit(out.resolve(), result.model_set.model_id, decision)
-        document = {
-            "ok": decision.promote,
-            "out": str(out),
-            "model_id": result.model_set.model_id,
-            "run_id": result.run_record.run_id,
-            "dataset_hash": data.manifest.dataset_hash,
-            "served": result.metrics["served"],
-            "promote": decision.promote,
-            "reasons": list(decision.reasons),
-            "details": list(decision.details),
-        }
         if json_output:
             emit_json(document)
         else:

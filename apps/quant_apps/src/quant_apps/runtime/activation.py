@@ -115,8 +115,7 @@ def model_from_bundle(
             ``INCOMPATIBLE_FEATURE_SCHEMA`` when the manifest names another schema.
     """
     from quant_core import QuantError
-    from quant_models.persistence import load_model_set
-    from quant_models.predictor import ModelSetPredictor
+    from quant_models import ModelSetPredictor, load_model_set
 
     artifacts = path / ARTIFACTS_DIR
     run = _read_json(artifacts / RUN_FILE)

@@ -13,9 +13,8 @@ from pathlib import Path
 import platformdirs
 from dotenv import dotenv_values
 
-from quant_core.errors import QuantUsageError
+from quant_core import QuantUsageError, Settings
 from quant_core.reasons import USAGE_ERROR
-from quant_core.settings import Settings
 
 __all__ = ["data_dir", "database_url", "environ", "load_settings", "symbol_list"]
 

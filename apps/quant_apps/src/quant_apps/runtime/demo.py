@@ -149,8 +149,8 @@ class _Source:
 
 
 def _synthetic_source(options: DemoOptions) -> _Source:
+    from quant_data import SyntheticMarket
     from quant_data.emulator import BarBook
-    from quant_data.synthetic import SyntheticMarket
 
     start = iso_to_ns(SYNTHETIC_START)
     end = start + options.bars * TIMEFRAME.ns
@@ -206,12 +206,11 @@ def _file_source(options: DemoOptions, path: Path) -> _Source:
 def _backfill_and_materialize(
     source: _Source, options: DemoOptions, steps: Steps
 ) -> tuple[dict[str, Any], Any]:
+    from quant_data import Store, write_dataset
     from quant_data.backfill import Progress as BackfillProgress
     from quant_data.backfill import backfill, retry_gaps
-    from quant_data.dataset import write_dataset
     from quant_data.emulator import serve_emulator
     from quant_data.providers import CoinApiProvider
-    from quant_data.store import Store
 
     # Half a bar after the window: every bar in it has closed, none after it is visible.
     now = source.end_ns + TIMEFRAME.ns // 2

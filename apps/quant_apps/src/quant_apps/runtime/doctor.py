@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from quant_apps.runtime.config import data_dir, database_url, environ
-from quant_core.errors import QuantUsageError, SettingsError
+from quant_core import QuantUsageError, SettingsError
 from quant_core.reasons import SETTINGS_INVALID
 from quant_core.settings import ENV_VARS, Settings, redact_url
 

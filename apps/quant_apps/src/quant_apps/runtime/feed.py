@@ -35,7 +35,11 @@ __all__ = ["BarFeed", "MaterializingFeed", "ProviderSync"]
 
 
 class BarFeed(Protocol):
-    """Closed bars for a session (the shape of ``quant_data.StoreFeed``)."""
+    """Closed bars for a session (the shape of ``quant_data.StoreFeed``).
+
+    The runtime loads its warm-up history with :meth:`bars` and then polls: a bar
+    :meth:`bars` handed out is not handed out again by :meth:`poll`.
+    """
 
     @property
     def instruments(self) -> tuple[Instrument, ...]:

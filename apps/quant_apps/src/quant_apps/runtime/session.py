@@ -376,12 +376,11 @@ class TradingRuntime:
         """Apply one command; whether it changed the kill switch."""
         kind, switch = command.kind, self.kill_switch
         if kind is CommandKind.HALT:
-            return self._kill(switch.engage(command.reason, actor=command.actor) is not None,
-                              f"engaged: {command.reason}")  # fmt: skip
+            engaged = switch.engage(command.reason, actor=command.actor)
+            return self._kill(engaged is not None, f"engaged: {command.reason}")
         if kind is CommandKind.RESUME:
-            return self._kill(
-                switch.release(command.reason, actor=command.actor) is not None, "released"
-            )
+            released = switch.release(command.reason, actor=command.actor)
+            return self._kill(released is not None, "released")
         if kind is CommandKind.APPLY_PROFILE:
             update = self.profiles.propose(
                 command.strategy, command.risk, author=command.actor, reason=command.reason

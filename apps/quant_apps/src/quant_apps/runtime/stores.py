@@ -10,14 +10,16 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from quant_apps.runtime import config
 from quant_core import Clock, QuantUsageError, Settings
 from quant_core.reasons import USAGE_ERROR
 from quant_data import Dataset, OhlcvProvider, Store
 
-__all__ = ["make_provider", "materialize", "open_store"]
+__all__ = ["import_files", "make_provider", "materialize", "open_store"]
 
 
 def open_store(database_url: str | None, settings: Settings, clock: Clock) -> Store:
@@ -61,3 +63,39 @@ def materialize(
     """Materialize a dataset from the governed store the settings name."""
     store = Store.open(config.database_url(config.load_settings()), clock=clock)
     return store.materialize(symbols, quote, timeframe, start_ns, end_ns)
+
+
+def import_files(store: Store, paths: Sequence[Path], clock: Clock) -> list[dict[str, Any]]:
+    """Import real market-data files into ``store``; what each file gave, as JSON data.
+
+    Raises:
+        ValidationError: ``IMPORT_FILE_INVALID`` for a file that cannot be read as market data.
+    """
+    from quant_data import import_file
+
+    files = []
+    for path in paths:
+        result = import_file(path, clock=clock)
+        new = corrected = quarantined = 0
+        reasons_seen: dict[str, int] = {}
+        for page in result.pages:
+            ingest = store.ingest_page(page)
+            new, corrected = new + ingest.bars_new, corrected + ingest.bars_corrected
+            quarantined += ingest.quarantined_total
+            for code, count in ingest.quarantined.items():
+                reasons_seen[code] = reasons_seen.get(code, 0) + count
+        files.append(
+            {
+                "path": str(path),
+                "format": result.format,
+                "series": f"{result.symbol}/{result.quote} {result.timeframe}",
+                "rows": len(result.bars),
+                "bars_new": new,
+                "bars_corrected": corrected,
+                "quarantined": quarantined,
+                "quarantine_reasons": reasons_seen,
+                "skipped": len(result.skipped),
+                "notes": list(result.notes),
+            }
+        )
+    return files
