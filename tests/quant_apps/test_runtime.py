@@ -1,4 +1,4 @@
-"""quant_apps.runtime: verify → install → load the active bundle → predictor."""
+"""The bundle runtime (bundles, activation): verify → install → load the active bundle."""
 
 from __future__ import annotations
 

@@ -303,3 +303,33 @@ def test_command_kinds_are_a_closed_set() -> None:
     ]
     with pytest.raises(ValueError, match="launch"):
         CommandKind("launch")
+
+
+def test_the_halt_file_wins_for_halting_and_only_its_removal_releases(tmp_path: Path) -> None:
+    halt = tmp_path / "HALT"
+    runtime, _, _ = _runtime(tmp_path, halt_file=halt)
+    runtime.start()
+    runtime.halt("operator halt", actor="ops")
+    runtime.service()
+    runtime.service()  # no halt file: the operator's halt stays
+    assert runtime.kill_switch.engaged
+    runtime.resume("operator resume", actor="ops")
+    runtime.service()
+    assert not runtime.kill_switch.engaged
+    halt.write_text("file halt\n", encoding="utf-8")
+    runtime.service()
+    runtime.resume("try to resume", actor="ops")
+    runtime.service()  # the file still exists: engaged again at once
+    assert runtime.kill_switch.engaged
+    halt.unlink()
+    runtime.service()
+    assert not runtime.kill_switch.engaged
+    actions = [(r.action, r.actor) for r in runtime.kill_switch.records]
+    assert actions == [
+        ("engage", "ops"),
+        ("release", "ops"),
+        ("engage", "halt-file"),
+        ("release", "ops"),
+        ("engage", "halt-file"),
+        ("release", "halt-file"),
+    ]

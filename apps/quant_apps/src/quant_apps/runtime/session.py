@@ -351,14 +351,15 @@ class TradingRuntime:
         """
         now = self._now_ns()
         updates: list[ProfileUpdate] = []
-        kill = self._halt_file()
-        self._profile(self.profiles.poll(), updates)
+        kill = False
         while True:
             try:
                 command = self._commands.get_nowait()
             except queue.Empty:
                 break
             kill = self._command(command, now, updates) or kill
+        kill = self._halt_file() or kill  # after the commands: an existing halt file wins
+        self._profile(self.profiles.poll(), updates)
         for update in updates:
             self.engine.on_risk_change(now, strategy=update.strategy, risk=update.risk)
             self._note("profile", self.engine.label)
@@ -409,7 +410,12 @@ class TradingRuntime:
             updates.append(update)
 
     def _halt_file(self) -> bool:
-        """Engage or release the kill switch when the halt file appeared or went."""
+        """Keep the kill switch engaged while the halt file exists; release it when it goes.
+
+        Only the file's removal releases (so an operator's halt made while there is no file
+        stays engaged); a file that exists engages the switch again at the next poll, even
+        after a resume.
+        """
         if self.halt_file is None:
             return False
         try:
