@@ -305,6 +305,11 @@ def test_command_kinds_are_a_closed_set() -> None:
         CommandKind("launch")
 
 
+def engaged(runtime: TradingRuntime) -> bool:
+    """Whether the kill switch is engaged (a call, so each check reads the switch anew)."""
+    return runtime.kill_switch.engaged
+
+
 def test_the_halt_file_wins_for_halting_and_only_its_removal_releases(tmp_path: Path) -> None:
     halt = tmp_path / "HALT"
     runtime, _, _ = _runtime(tmp_path, halt_file=halt)
@@ -312,18 +317,18 @@ def test_the_halt_file_wins_for_halting_and_only_its_removal_releases(tmp_path: 
     runtime.halt("operator halt", actor="ops")
     runtime.service()
     runtime.service()  # no halt file: the operator's halt stays
-    assert runtime.kill_switch.engaged
+    assert engaged(runtime)
     runtime.resume("operator resume", actor="ops")
     runtime.service()
-    assert not runtime.kill_switch.engaged
+    assert not engaged(runtime)
     halt.write_text("file halt\n", encoding="utf-8")
     runtime.service()
     runtime.resume("try to resume", actor="ops")
     runtime.service()  # the file still exists: engaged again at once
-    assert runtime.kill_switch.engaged
+    assert engaged(runtime)
     halt.unlink()
     runtime.service()
-    assert not runtime.kill_switch.engaged
+    assert not engaged(runtime)
     actions = [(r.action, r.actor) for r in runtime.kill_switch.records]
     assert actions == [
         ("engage", "ops"),
