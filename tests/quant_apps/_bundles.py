@@ -1,7 +1,7 @@
 """Test helper: a tiny trained, promoted, signed model bundle release on synthetic bars.
 
 ``make_release(tmp_path)`` trains a very small model set (LightGBM, a few trees, two horizons)
-with ``quant_models.training.train`` on a seeded :class:`quant_data.SyntheticMarket`, writes
+with ``quant_models.pipeline.train`` on a seeded :class:`quant_data.SyntheticMarket`, writes
 exactly what ``quant train --out`` writes, builds and signs a release with a fresh test key,
 and returns ``(release_dir, keys_dir)``. Trained artifact directories are cached per process
 (training takes a couple of seconds), every call gets its own copies.
@@ -87,7 +87,7 @@ def train_artifacts(
     The model set is trained on ``dataset`` when given, else on a synthetic market of
     ``symbols`` quoted in ``quote`` (``bars`` hourly bars, seeded with ``seed``).
     """
-    from quant_models.training import load_config, train
+    from quant_models import load_config, train
 
     cfg_doc = TINY_CONFIG if config is None else config
     if dataset is None:

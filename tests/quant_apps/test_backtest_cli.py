@@ -12,14 +12,19 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from quant_apps.backtest import load_profiles
 from quant_apps.cli import app
+from quant_apps.runtime.profiles import load_profiles
 from quant_core import Bar, Instrument, reasons
 from quant_core.errors import ProfileError
 from quant_core.events import HorizonForecast, Prediction
 from quant_data import Dataset, write_dataset
-from quant_exec import example_bars, example_predictions, write_predictions
-from quant_exec.decisions import log_hash, read_decision_log
+from quant_exec import (
+    example_bars,
+    example_predictions,
+    log_hash,
+    read_decision_log,
+    write_predictions,
+)
 
 runner = CliRunner()
 

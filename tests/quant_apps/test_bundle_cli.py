@@ -15,8 +15,9 @@ import keyring.backend
 import pytest
 from typer.testing import CliRunner
 
-from quant_apps.bundle import KEYRING_SERVICE, require_bundle
 from quant_apps.cli import app
+from quant_apps.runtime.bundles import require_bundle
+from quant_apps.runtime.releases import KEYRING_SERVICE
 from quant_bundle import reasons
 from quant_core.errors import QuantUsageError
 
@@ -338,15 +339,15 @@ def test_human_output_and_real_process(tmp_path: Path) -> None:
 
 
 def test_the_shipped_keys_are_the_default_trust(monkeypatch: pytest.MonkeyPatch) -> None:
-    from quant_apps import runtime
+    from quant_apps.runtime import bundles
 
     # From any working directory (the fixture moved it into tmp_path), a release verifies
     # against the checkout's committed public keys unless --trusted-keys says otherwise.
     monkeypatch.delenv("QUANT_BUNDLE_KEYS", raising=False)
-    shipped = runtime.shipped_bundle_dir({})
+    shipped = bundles.shipped_bundle_dir({})
     code, doc = _run("verify", str(shipped))
     assert code == 0, doc
-    committed = sorted(p.stem for p in runtime.shipped_keys_dir({}).glob("*.pub"))
+    committed = sorted(p.stem for p in bundles.shipped_keys_dir({}).glob("*.pub"))
     assert committed, "no public key is committed under bundles/keys"
     assert len(doc["signers"]) == 1
     assert doc["ok"] is True

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from quant_apps import config, doctor
 from quant_apps.cli import app
+from quant_apps.runtime import config, doctor
 from quant_core import SimClock, reasons
 from quant_core.audit import AuditLog
 from quant_core.errors import StorageError, ValidationError

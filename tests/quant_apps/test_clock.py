@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from quant_apps.clock import WallClock
+from quant_apps.runtime.clock import WallClock
 from quant_core import Clock
 
 

@@ -123,7 +123,7 @@ def test_coinapi_backfill_with_gap_retry(
 
 
 def test_sync_follow_appends_new_bars(monkeypatch: pytest.MonkeyPatch) -> None:
-    from quant_apps.clock import WallClock
+    from quant_apps.runtime.clock import WallClock
 
     now = WallClock().now_ns()
     end = Timeframe.H1.floor(now)
@@ -136,7 +136,7 @@ def test_sync_follow_appends_new_bars(monkeypatch: pytest.MonkeyPatch) -> None:
         first = _json(["data", "sync", "--provider", "kraken", "--symbols", "BTC"], code=2)
         assert first["reason_code"] == "STORE_REQUEST_INVALID"
         sleeps: list[float] = []
-        monkeypatch.setattr("quant_apps.data.time.sleep", sleeps.append)
+        monkeypatch.setattr("quant_apps.cli.data.time.sleep", sleeps.append)
         start = str(end - 24 * H)
         from quant_core import ns_to_iso
 
@@ -258,8 +258,8 @@ def test_data_status_as_a_real_process(tmp_path: Path) -> None:
 
 
 def test_open_store_accepts_memory_and_creates_sqlite_dirs(tmp_path: Path) -> None:
-    from quant_apps.config import load_settings
-    from quant_apps.data import open_store
+    from quant_apps.runtime.config import load_settings
+    from quant_apps.runtime.stores import open_store
 
     settings = load_settings({})
     assert open_store("sqlite://", settings, SimClock(0)).latest_seq() == 0

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from quant_apps import demo, runtime
 from quant_apps.cli import app
+from quant_apps.runtime import bundles, demo
 from quant_bundle import reasons as bundle_reasons
 from quant_core import Timeframe, iso_to_ns
 from quant_data import SyntheticMarket
-from quant_exec.decisions import log_hash, read_decision_log
+from quant_exec import log_hash, read_decision_log
 
 from ._bundles import flip_byte, make_release
 
@@ -360,7 +360,7 @@ def test_steps_without_progress_bars_are_silent() -> None:
 
 
 def test_the_no_model_stand_in_predicts_nothing() -> None:
-    stand_in = runtime.NoModel("BUNDLE_MISSING")
+    stand_in = bundles.NoModel("BUNDLE_MISSING")
     assert stand_in.model_id == "none:BUNDLE_MISSING"
     assert stand_in.horizons_ns == ()
     assert stand_in.predict(0, {}) == ()

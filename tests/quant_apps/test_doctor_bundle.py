@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from quant_apps import runtime
-from quant_apps.doctor import doctor_report
+from quant_apps.runtime import bundles
+from quant_apps.runtime.doctor import doctor_report
 from quant_bundle import reasons as bundle_reasons
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -25,7 +25,7 @@ def _check(report: dict[str, object]) -> dict[str, object]:
 
 
 def test_the_shipped_bundle_verifies() -> None:
-    shipped = runtime.shipped_bundle_dir({})
+    shipped = bundles.shipped_bundle_dir({})
     if not (shipped / "manifest.json").is_file():
         pytest.fail(f"the shipped default bundle is missing from {shipped}")
     report = doctor_report({})
@@ -37,7 +37,7 @@ def test_the_shipped_bundle_verifies() -> None:
 @pytest.mark.parametrize("require", ["", "1"])
 def test_a_tampered_bundle_warns_or_fails_with_its_reason(tmp_path: Path, require: str) -> None:
     copy = tmp_path / "release"
-    shutil.copytree(runtime.shipped_bundle_dir({}), copy)
+    shutil.copytree(bundles.shipped_bundle_dir({}), copy)
     archive = copy / "bundle.tar.zst"
     _bundles.flip_byte(archive, len(archive.read_bytes()) // 2)
     env = {"QUANT_BUNDLE_SOURCE": str(copy), "QUANT_REQUIRE_BUNDLE": require}

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from quant_apps import emulator as emulator_cli
 from quant_apps.cli import app
+from quant_apps.cli import emulator as emulator_cli
 
 runner = CliRunner()
 SMALL = ["--symbols", "BTC,ETH", "--start", "2024-01-01T00:00:00Z", "--end", "2024-01-10T00:00:00Z"]

@@ -1,8 +1,9 @@
 """``quant paper``: live bars from the provider emulator drive the backtest's engine.
 
 The emulator serves a synthetic market over real HTTP on 127.0.0.1 with a clock the test
-controls; the app's wall clock is replaced by that same clock, and the fake sleep moves it one
-bar forward per cycle, so every cycle sees exactly one newly closed bar.
+controls; the app's wall clock is replaced by that same clock, and the fake waiter moves it by
+each wait's timeout (never more than a second), so every cycle sees exactly one newly closed
+bar, and a file the test writes at a set time mid-bar is seen within a second of it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import importlib
 import json
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,16 @@ from quant_apps.cli import app
 from quant_core import SimClock, Timeframe
 from quant_core.errors import ValidationError
 from quant_core.events import InMemoryFeed
-from quant_data import SyntheticMarket
+from quant_data import Store, SyntheticMarket
 from quant_data.emulator import Emulator, start_emulator
-from quant_data.store import Store
-from quant_exec import BacktestConfig, RecordedPredictor, run_backtest
-from quant_exec.decisions import log_hash, read_decision_log, read_log
+from quant_exec import (
+    BacktestConfig,
+    RecordedPredictor,
+    log_hash,
+    read_decision_log,
+    read_log,
+    run_backtest,
+)
 from quant_models import ModelSetPredictor, load_model_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,30 +62,48 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     clock = SimClock(T0)
     emu = start_emulator(market, clock=clock)
     monkeypatch.setenv("KRAKEN_PUBLIC_BASE_URL", emu.base_url("kraken"))
-    monkeypatch.setattr("quant_apps.paper.WallClock", lambda: clock)
+    monkeypatch.setattr("quant_apps.cli.paper.WallClock", lambda: clock)
     yield emu
     emu.stop()
 
 
-class FakeSleep:
-    """Moves the shared clock one bar per sleep; raises Ctrl-C on sleep number ``interrupt``."""
+class FakeWaiter:
+    """Moves the shared clock by each wait's timeout; runs ``actions[t]`` once it reaches t.
 
-    def __init__(self, clock: SimClock, interrupt: int | None = None) -> None:
-        self.clock, self.interrupt = clock, interrupt
+    A wait that starts at or after ``interrupt_ns`` raises Ctrl-C instead.
+    """
+
+    def __init__(
+        self,
+        clock: SimClock,
+        interrupt_ns: int | None = None,
+        actions: dict[int, Callable[[], None]] | None = None,
+    ) -> None:
+        self.clock, self.interrupt_ns = clock, interrupt_ns
+        self.actions = dict(actions or {})
         self.asked: list[float] = []
 
-    def __call__(self, seconds: float) -> None:
-        self.asked.append(seconds)
-        if self.interrupt is not None and len(self.asked) >= self.interrupt:
+    def wait(self, timeout_s: float) -> None:
+        self.asked.append(timeout_s)
+        if self.interrupt_ns is not None and self.clock.now_ns() >= self.interrupt_ns:
             raise KeyboardInterrupt
-        self.clock.advance_by(H)
+        self.clock.advance_by(max(1, round(timeout_s * 1e9)))
+        for at in sorted(self.actions):
+            if self.clock.now_ns() >= at:
+                self.actions.pop(at)()
+
+    def wake(self) -> None:
+        """Nothing waits for real."""
 
 
 def _sleep(
-    monkeypatch: pytest.MonkeyPatch, emu: Emulator, interrupt: int | None = None
-) -> FakeSleep:
-    fake = FakeSleep(emu.clock, interrupt)  # type: ignore[arg-type]
-    monkeypatch.setattr("quant_apps.paper.time.sleep", fake)
+    monkeypatch: pytest.MonkeyPatch,
+    emu: Emulator,
+    interrupt_ns: int | None = None,
+    actions: dict[int, Callable[[], None]] | None = None,
+) -> FakeWaiter:
+    fake = FakeWaiter(emu.clock, interrupt_ns, actions)  # type: ignore[arg-type]
+    monkeypatch.setattr("quant_apps.cli.paper.EventWaiter", lambda: fake)
     return fake
 
 
@@ -124,8 +148,11 @@ def test_bars_flow_into_the_backtests_decisions(
     assert all(
         0 <= c["now_ns"] - t < 60 * 10**9 for c, t in zip(doc["cycles"], closes, strict=True)
     )
-    assert len(fake.asked) == 3  # no sleep after the last cycle
-    assert all(0 < s <= 3600 + 2.0 for s in fake.asked)
+    # Between cycles the runner never waits more than a second before it looks at its
+    # commands and watched files again; it does not wait after the last cycle.
+    assert fake.asked
+    assert all(0 < s <= 1.0 for s in fake.asked)
+    assert emulator.clock.now_ns() < T0 + 3 * H + 60 * 10**9
     assert doc["interrupted"] is False
     assert doc["bars"] == 6
     assert doc["bundle"]["active"] is True
@@ -207,14 +234,15 @@ def test_restart_appends_a_new_run_and_ctrl_c_ends_cleanly(
     before = log.read_bytes()
     # A crash mid-write left half a line: the next run cuts it and appends its own segment.
     log.write_bytes(before + b'{"kind":"decis')
-    fake = _sleep(monkeypatch, emulator, interrupt=2)
+    # Ctrl-C in the wait after run 2's second cycle (the bar closing at T0 + 2 H).
+    fake = _sleep(monkeypatch, emulator, interrupt_ns=T0 + 2 * H + 60 * 10**9)
     args = ["paper", "--provider", "kraken", "--symbols", "BTC,ETH", "--out", str(out)]
     args += ["--bundle", str(release[0]), "--keys", str(release[1])]
     human = runner.invoke(app, args)  # --cycles 0: until Ctrl-C (the 2nd sleep)
     assert human.exit_code == 0, human.output
     assert "interrupted: the log is intact" in human.stderr
     assert "log hash (run 2)" in human.stderr
-    assert len(fake.asked) == 2
+    assert all(s <= 1.0 for s in fake.asked)
     data = log.read_bytes()
     assert data.startswith(before)  # run 1's lines untouched, not repeated
     runs = read_log(log)
@@ -277,7 +305,7 @@ def test_ctrl_c_during_startup_exits_130_with_a_valid_log(
         raise KeyboardInterrupt
 
     _sleep(monkeypatch, emulator)
-    monkeypatch.setattr("quant_apps.paper.PaperSession.warm_up", interrupted)
+    monkeypatch.setattr("quant_apps.runtime.session.TradingRuntime.start", interrupted)
     doc = _paper(release, tmp_path / "p", "--cycles", "1", code=130)
     assert doc["reason_code"] == "INTERRUPTED"
     assert doc["exit_code"] == 130
@@ -322,18 +350,11 @@ def test_shipped_bundle_settings_profile_and_untrusted_keys(
     assert json.loads(refused.stdout)["reason_code"] == "BUNDLE_MISSING"
 
 
-class EditingSleep(FakeSleep):
-    """A fake sleep that also rewrites the profile file: ``edits[n]`` before cycle ``n + 1``."""
+def _writer(path: Path, text: str) -> Callable[[], None]:
+    def write() -> None:
+        path.write_text(text, encoding="utf-8")
 
-    def __init__(self, clock: SimClock, path: Path, edits: dict[int, str]) -> None:
-        super().__init__(clock)
-        self.path, self.edits = path, edits
-
-    def __call__(self, seconds: float) -> None:
-        super().__call__(seconds)
-        text = self.edits.get(len(self.asked))
-        if text is not None:
-            self.path.write_text(text, encoding="utf-8")
+    return write
 
 
 def test_an_edited_profile_file_becomes_a_new_version_at_the_next_cycle(
@@ -344,12 +365,13 @@ def test_an_edited_profile_file_becomes_a_new_version_at_the_next_cycle(
 ) -> None:
     profile = tmp_path / "profile.toml"
     profile.write_text("[strategy]\nentry_min_up_probability = 0.9\n", encoding="utf-8")
+    # Mid-bar edits: looser (applied at once, reported by cycle 2), then out of bounds
+    # (refused at once, reported by cycle 3).
     edits = {
-        1: "[strategy]\nentry_min_up_probability = 0.52\n",  # looser: applies at cycle 2
-        2: "[strategy]\nentry_min_up_probability = 7\n",  # out of bounds: refused at cycle 3
+        T0 + H // 2: _writer(profile, "[strategy]\nentry_min_up_probability = 0.52\n"),
+        T0 + H + H // 2: _writer(profile, "[strategy]\nentry_min_up_probability = 7\n"),
     }
-    sleep = EditingSleep(emulator.clock, profile, edits)  # type: ignore[arg-type]
-    monkeypatch.setattr("quant_apps.paper.time.sleep", sleep)
+    _sleep(monkeypatch, emulator, actions=edits)
     doc = _paper(release, tmp_path / "p", "--cycles", "3", "--profile", str(profile))
     changes = [c["profile"] for c in doc["cycles"]]
     assert changes[0] == ""
@@ -359,6 +381,7 @@ def test_an_edited_profile_file_becomes_a_new_version_at_the_next_cycle(
     assert run.session["strategy_profile"]["version"] == 1
     (line,) = run.risk  # the refused edit is not a change
     assert line["change"] == "profile"
+    assert T0 + H // 2 <= line["ts_ns"] <= T0 + H // 2 + 10**9  # within a second, mid-bar
     assert line["profile"] == changes[1]
     version = line["strategy_profile"]
     assert (version["version"], version["author"]) == (2, "profile-file")
@@ -377,21 +400,6 @@ def test_an_edited_profile_file_becomes_a_new_version_at_the_next_cycle(
     assert changes[1] not in {d["profile"] for d in run.decisions if d["seq"] < line["seq"]}
 
 
-class HaltingSleep(FakeSleep):
-    """A fake sleep that writes the halt file after sleep 1 and removes it after sleep 2."""
-
-    def __init__(self, clock: SimClock, halt: Path) -> None:
-        super().__init__(clock)
-        self.halt = halt
-
-    def __call__(self, seconds: float) -> None:
-        super().__call__(seconds)
-        if len(self.asked) == 1:
-            self.halt.write_text("exchange outage\nsecond line ignored\n", encoding="utf-8")
-        elif len(self.asked) == 2:
-            self.halt.unlink()
-
-
 def test_the_halt_file_engages_and_releases_the_kill_switch(
     release: tuple[Path, Path, Path],
     emulator: Emulator,
@@ -400,8 +408,13 @@ def test_the_halt_file_engages_and_releases_the_kill_switch(
 ) -> None:
     out = tmp_path / "p"
     out.mkdir()
-    sleep = HaltingSleep(emulator.clock, out / "HALT")  # type: ignore[arg-type]
-    monkeypatch.setattr("quant_apps.paper.time.sleep", sleep)
+    halt = out / "HALT"
+    # The halt file appears half-way through the first bar and goes half-way through the next.
+    actions = {
+        T0 + H // 2: _writer(halt, "exchange outage\nsecond line ignored\n"),
+        T0 + H + H // 2: halt.unlink,
+    }
+    _sleep(monkeypatch, emulator, actions=actions)
     doc = _paper(release, out, "--cycles", "3")
     assert [c["kill_switch"] for c in doc["cycles"]] == [
         "",
@@ -414,6 +427,9 @@ def test_the_halt_file_engages_and_releases_the_kill_switch(
     ]
     (run,) = read_log(out / "decisions.jsonl")
     assert [line["kill_switch"] for line in run.risk] == doc["kill_switch"]
+    # Each was applied within a second of the file's change, mid-bar: not at the next close.
+    for line, changed in zip(run.risk, (T0 + H // 2, T0 + H + H // 2), strict=True):
+        assert changed <= line["ts_ns"] <= changed + 10**9
     # The same records, hash-chained, in the run's audit log.
     audit = runner.invoke(app, ["audit", "verify", str(out / "audit.jsonl"), "--json"])
     assert audit.exit_code == 0, audit.output
@@ -471,7 +487,7 @@ def test_usage_errors(args: list[str], code: int, tmp_path: Path) -> None:
 
 
 def test_a_log_that_is_not_a_paper_log_is_refused(tmp_path: Path) -> None:
-    from quant_apps.paper import PaperLogWriter
+    from quant_apps.runtime import PaperLogWriter
 
     path = tmp_path / "decisions.jsonl"
     for text in ('{"kind":"decision"}\n', "not json\n"):
@@ -499,7 +515,7 @@ def test_the_command_refuses_to_append_to_a_foreign_file(tmp_path: Path) -> None
 
 
 def test_the_profile_watcher_refuses_bad_edits_and_ignores_no_change(tmp_path: Path) -> None:
-    from quant_apps.paper import ProfileUpdate, ProfileWatcher
+    from quant_apps.runtime import ProfileBook, ProfileUpdate
     from quant_core.profiles import RiskProfile, StrategyProfile
     from quant_exec import BacktestConfig
 
@@ -507,7 +523,7 @@ def test_the_profile_watcher_refuses_bad_edits_and_ignores_no_change(tmp_path: P
     path.write_text('{"risk": {"max_concurrent_positions": 3}}', encoding="utf-8")
     risk = RiskProfile(max_concurrent_positions=3)
     config = BacktestConfig.from_profiles(StrategyProfile(), risk)
-    watcher = ProfileWatcher(path, config, SimClock(T0))
+    watcher = ProfileBook(config, SimClock(T0), path=path)
     # The same values written differently: no new version.
     path.write_text('{ "risk": { "max_concurrent_positions": 3 } }\n', encoding="utf-8")
     assert watcher.poll() == ProfileUpdate()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from quant_apps.paper import PaperLogWriter, PaperSession
+from quant_apps.runtime import MaterializingFeed, PaperLogWriter, ProviderSync, TradingRuntime
 from quant_core import Instrument, SimClock, Timeframe
 from quant_core.events import InMemoryFeed
 from quant_data import SourceBar
@@ -56,24 +56,22 @@ def test_paper_cycles_equal_the_backtest_on_the_same_bars(tmp_path: Path) -> Non
     clock = SimClock(t0)
     store = Store.open("sqlite://", clock=clock)
     writer = PaperLogWriter(tmp_path / "decisions.jsonl")
-    session = PaperSession(
-        store=store,
-        provider=MemoryProvider(_source(bars), page_limit=500),
+    provider = MemoryProvider(_source(bars), page_limit=500)
+    session = TradingRuntime(
+        feed=MaterializingFeed(store, ["BTC", "ETH"], "USD", Timeframe.H1, prefer=["memory"]),
+        sync=ProviderSync(store, provider, ["BTC", "ETH"], "USD", Timeframe.H1),
         clock=clock,
-        symbols=["BTC", "ETH"],
-        quote="USD",
-        timeframe=Timeframe.H1,
         predictor=predictor,
         config=BacktestConfig.defaults(),
         writer=writer,
         header={"paper": {"run": 1}},
     )
-    assert session.warm_up() == 2
+    assert session.start() == 2
     assert session.backfilled == 2
     reports = []
     for _ in range(59):
         reports.append(session.cycle())
-        assert session.sleep_s() == pytest.approx(3600 + 2.0)
+        assert session.next_cycle_ns() == clock.now_ns() + H + 2 * 10**9
         clock.advance_by(H)
     assert reports[0].heartbeat
     assert [r.bars for r in reports[1:]] == [2] * 58

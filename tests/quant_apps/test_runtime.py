@@ -1,4 +1,4 @@
-"""quant_apps.runtime: verify → install → load the active bundle → predictor."""
+"""The bundle runtime (bundles, activation): verify → install → load the active bundle."""
 
 from __future__ import annotations
 
@@ -12,16 +12,14 @@ from typing import Any
 
 import pytest
 
-from quant_apps import runtime
-from quant_apps.runtime import (
+from quant_apps.runtime import bundles
+from quant_apps.runtime.activation import activate_bundle, load_active_model, startup_model
+from quant_apps.runtime.bundles import (
     ActiveModel,
     BundledPredictor,
-    activate_bundle,
-    load_active_model,
     shipped_bundle_dir,
     shipped_keys_dir,
     shipped_trust,
-    startup_model,
 )
 from quant_bundle import BundleRejectedError, BundleSpec, BundleStore, build_release, reasons
 from quant_bundle.keys import TrustStore, generate_key, write_keypair
@@ -407,7 +405,7 @@ def test_shipped_locations_are_in_the_repository(monkeypatch: pytest.MonkeyPatch
 def test_outside_a_checkout_the_working_directory_is_used(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(runtime, "__file__", str(tmp_path / "site" / "quant_apps" / "runtime.py"))
+    monkeypatch.setattr(bundles, "__file__", str(tmp_path / "site" / "quant_apps" / "bundles.py"))
     monkeypatch.chdir(tmp_path)
     assert shipped_bundle_dir({}) == tmp_path / "bundles" / "default"
     assert shipped_keys_dir({}) == tmp_path / "bundles" / "keys"

@@ -146,7 +146,7 @@ def test_train_usage_errors(dataset_dir: Path, tmp_path: Path) -> None:
 
 def test_train_from_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--symbols materializes from the governed store named by the settings."""
-    from quant_apps import train as train_module
+    from quant_apps.cli import train as train_module
 
     frame = synthetic_frame(("BTC", "ETH"), n=400, momentum=0.15)
     ds = dataset_from_frame(frame)
@@ -183,7 +183,7 @@ def test_train_from_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_materialize_reads_the_configured_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from quant_apps import train as train_module
+    from quant_apps.cli import train as train_module
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("QUANT_DATA_DIR", str(tmp_path / "data"))
@@ -270,8 +270,7 @@ def test_train_from_a_real_store_end_to_end(tmp_path: Path) -> None:
     import os
 
     from quant_core import SimClock, iso_to_ns
-    from quant_data import FetchedPage, RawPage, SyntheticMarket
-    from quant_data.store import Store
+    from quant_data import FetchedPage, RawPage, Store, SyntheticMarket
     from quant_models import load_model_set
 
     start = iso_to_ns("2024-01-01T00:00:00Z")

@@ -3,7 +3,7 @@
 The variable names are the specs' own (historical data spec §2.2-§2.3.1, governance §7D),
 plus ``QUANT_DATA_DIR`` and ``QUANT_DATABASE_URL`` for where quant keeps its state. This module
 never reads the process environment itself: the application passes a mapping (the process
-environment over an optional ``.env`` file, see ``quant_apps.config``), which keeps library
+environment over an optional ``.env`` file, see ``quant_apps.runtime.config``), which keeps library
 code deterministic and testable.
 
 API keys, secrets and the database URL (which may carry a password) are

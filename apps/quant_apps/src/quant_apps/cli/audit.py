@@ -8,7 +8,7 @@ from typing import Annotated
 import attrs
 import typer
 
-from quant_apps.output import EXIT_REJECTED, emit_json, guarded, human
+from quant_apps.cli.output import EXIT_REJECTED, emit_json, guarded, human
 from quant_core.audit import verify_audit_log
 
 app = typer.Typer(help="Inspect hash-chained audit logs.", no_args_is_help=True)

@@ -1,6 +1,6 @@
 """The ``quant`` command: a thin composition of the quant libraries.
 
-Conventions every command follows (see :mod:`quant_apps.output`): ``--json`` prints one
+Conventions every command follows (see :mod:`quant_apps.cli.output`): ``--json`` prints one
 JSON document on stdout; human output and progress go to stderr; exit 0 success, 1 runtime
 failure, 2 usage error, 3 rejected input or failed verification.
 """
@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
-from quant_apps import audit, backtest, bundle, data, demo, emulator, paper, train
-from quant_apps.doctor import doctor_report, package_versions
-from quant_apps.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, human
+from quant_apps.cli import audit, backtest, bundle, data, demo, emulator, paper, train
+from quant_apps.cli.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, human
+from quant_apps.runtime.doctor import doctor_report, package_versions
 
 __all__ = ["app", "main"]
 

@@ -16,19 +16,16 @@ import attrs
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from quant_apps import config
-from quant_apps.clock import WallClock
-from quant_apps.output import EXIT_REJECTED, emit_json, guarded, human
+from quant_apps.cli.output import EXIT_REJECTED, emit_json, guarded, human
+from quant_apps.runtime import config
+from quant_apps.runtime.clock import WallClock
+from quant_apps.runtime.stores import import_files, make_provider, open_store
 from quant_core import Clock, Timeframe, iso_to_ns, ns_to_iso
-from quant_core.errors import QuantUsageError
-from quant_core.reasons import USAGE_ERROR
-from quant_core.settings import Settings
-from quant_data import OhlcvProvider, reasons, write_dataset
+from quant_data import OhlcvProvider, Store, reasons, write_dataset
 from quant_data import backfill as backfill_mod
-from quant_data.store import Store
 from quant_data.sync import sync as sync_series
 
-__all__ = ["app", "make_provider", "open_store"]
+__all__ = ["app"]
 
 app = typer.Typer(
     help="Market data: import files, backfill, sync, status, verify, materialize datasets.",
@@ -48,33 +45,6 @@ ProviderOption = Annotated[
     typer.Option("--provider", help="coinapi or kraken (default: HIST_MARKET_DATA_PROVIDER)."),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the retry jitter.")]
-
-
-def open_store(database_url: str | None, settings: Settings, clock: Clock) -> Store:
-    """Open the store at ``database_url`` or the settings' URL (creating an SQLite dir)."""
-    url = database_url or config.database_url(settings)
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return Store.open(url, clock=clock)
-
-
-def make_provider(name: str, settings: Settings, clock: Clock, seed: int) -> OhlcvProvider:
-    """Build the named OHLCV provider from settings (base URL, API key)."""
-    from quant_data.providers import COINAPI_BASE_URL, CoinApiProvider, KrakenPublicProvider
-    from quant_net.kraken import BASE_URL as KRAKEN_BASE_URL
-
-    if name == "coinapi":
-        return CoinApiProvider(
-            settings.hist_market_data_base_url or COINAPI_BASE_URL,
-            settings.hist_market_data_api_key,
-            clock=clock,
-            seed=seed,
-        )
-    if name == "kraken":
-        return KrakenPublicProvider(
-            settings.kraken_public_base_url or KRAKEN_BASE_URL, clock=clock, seed=seed
-        )
-    raise QuantUsageError(f"unknown provider {name!r} (coinapi or kraken)", reason_code=USAGE_ERROR)
 
 
 def _instant(text: str | None) -> int | None:
@@ -150,36 +120,9 @@ def import_(
     database_url: DbOption = None,
 ) -> None:
     """Import real market-data files (Kraken, CryptoDataDownload, CoinAPI, freqtrade)."""
-    from quant_data import import_file
-
     settings = config.load_settings()
     clock = WallClock()
-    store = open_store(database_url, settings, clock)
-    files = []
-    for path in paths:
-        result = import_file(path, clock=clock)
-        new = corrected = quarantined = 0
-        reasons_seen: dict[str, int] = {}
-        for page in result.pages:
-            ingest = store.ingest_page(page)
-            new, corrected = new + ingest.bars_new, corrected + ingest.bars_corrected
-            quarantined += ingest.quarantined_total
-            for code, count in ingest.quarantined.items():
-                reasons_seen[code] = reasons_seen.get(code, 0) + count
-        files.append(
-            {
-                "path": str(path),
-                "format": result.format,
-                "series": f"{result.symbol}/{result.quote} {result.timeframe}",
-                "rows": len(result.bars),
-                "bars_new": new,
-                "bars_corrected": corrected,
-                "quarantined": quarantined,
-                "quarantine_reasons": reasons_seen,
-                "skipped": len(result.skipped),
-                "notes": list(result.notes),
-            }
-        )
+    files = import_files(open_store(database_url, settings, clock), paths, clock)
     if json_output:
         emit_json({"ok": True, "files": files})
         return

@@ -1,4 +1,4 @@
-"""``quant demo``: the whole product in one offline command, in seconds to a couple of minutes.
+"""The run behind ``quant demo``: the whole product, offline, in seconds to a few minutes.
 
 The demo walks data → model bundle → execution end to end, on this machine only:
 
@@ -9,7 +9,7 @@ The demo walks data → model bundle → execution end to end, on this machine o
    tampered bundle into a hard stop (exit 3 with its reason code); otherwise the demo goes on
    without a model and says so (every decision is then "no prediction");
 2. **emulator** — starts the provider emulator on ``127.0.0.1`` (an ephemeral port) serving a
-   seeded :class:`~quant_data.SyntheticMarket`, or the real files under ``--data``;
+   seeded :class:`~quant_data.synthetic.SyntheticMarket`, or the real files under ``--data``;
 3. **backfill** — backfills the chosen coins over real HTTP through the CoinAPI adapter into a
    fresh SQLite store under ``--out``, retries the gaps once and reports what is still missing
    from the gap ledger (gaps are reported, never filled);
@@ -34,26 +34,12 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import attrs
-import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from quant_apps import config
-from quant_apps.backtest import DECISIONS_FILE, REPORT_FILE, SUMMARY_FILE, write_outputs
-from quant_apps.clock import WallClock
-from quant_apps.output import emit_json, guarded, human
+from quant_apps.runtime.runs import DECISIONS_FILE, REPORT_FILE, SUMMARY_FILE, write_outputs
 from quant_core import Bar, Instrument, SimClock, Timeframe, iso_to_ns, ns_to_iso
 from quant_core.errors import QuantUsageError
 from quant_core.events import InMemoryFeed, MarketDataFeed, Predictor
@@ -66,9 +52,9 @@ __all__ = [
     "DEFAULT_SYMBOLS",
     "MARKER",
     "SYNTHETIC_START",
+    "TIMEFRAME",
     "DemoOptions",
     "Steps",
-    "register",
     "run_demo",
 ]
 
@@ -122,41 +108,19 @@ class DemoOptions:
 
 
 class Steps:
-    """Progress reporting for the demo's six steps: rich bars on stderr, or nothing."""
+    """Progress reporting for the demo's six steps; this one reports nothing.
 
-    def __init__(self, progress: Progress | None = None) -> None:
-        """Report into ``progress`` (``None``: stay silent)."""
-        self.progress = progress
-        self._tasks: dict[str, TaskID] = {}
+    A front end overrides the three methods (``quant demo`` draws progress bars on stderr).
+    """
 
     def start(self, key: str, description: str, total: float | None = None) -> None:
-        """Show a new bar (``total=None``: a spinner until :meth:`done`)."""
-        if self.progress is not None:
-            self._tasks[key] = self.progress.add_task(description, total=total)
+        """Show a new step ``key`` (``total=None``: no known length)."""
 
     def update(self, key: str, completed: float, total: float | None = None) -> None:
-        """Move bar ``key`` to ``completed`` (of ``total`` when given)."""
-        if self.progress is not None and key in self._tasks:
-            self.progress.update(self._tasks[key], completed=completed, total=total)
+        """Move step ``key`` to ``completed`` (of ``total`` when given)."""
 
     def done(self, key: str, description: str | None = None) -> None:
-        """Fill bar ``key`` and optionally replace its text."""
-        if self.progress is not None and key in self._tasks:
-            task = self._tasks[key]
-            total = self.progress.tasks[task].total or 1
-            self.progress.update(task, total=total, completed=total, description=description)
-
-
-def _progress_bars() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description:<34}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=human(),
-        transient=False,
-    )
+        """Mark step ``key`` done and optionally replace its text."""
 
 
 # --- 2. the source ------------------------------------------------------------------------
@@ -233,12 +197,11 @@ def _file_source(options: DemoOptions, path: Path) -> _Source:
 def _backfill_and_materialize(
     source: _Source, options: DemoOptions, steps: Steps
 ) -> tuple[dict[str, Any], Any]:
-    from quant_data import write_dataset
+    from quant_data import Store, write_dataset
     from quant_data.backfill import Progress as BackfillProgress
     from quant_data.backfill import backfill, retry_gaps
     from quant_data.emulator import serve_emulator
     from quant_data.providers import CoinApiProvider
-    from quant_data.store import Store
 
     # Half a bar after the window: every bar in it has closed, none after it is visible.
     now = source.end_ns + TIMEFRAME.ns // 2
@@ -263,23 +226,20 @@ def _backfill_and_materialize(
             )
             for symbol in source.symbols:
                 steps.start(f"backfill:{symbol}", f"3/6 backfill {symbol}/{source.quote}", window)
+            series: dict[str, Any] = {
+                "symbols": list(source.symbols),
+                "quote": source.quote,
+                "timeframe": TIMEFRAME.value,
+            }
             report = backfill(
                 store,
                 provider,
-                symbols=list(source.symbols),
-                quote=source.quote,
-                timeframe=TIMEFRAME.value,
+                **series,
                 start_ns=source.start_ns,
                 end_ns=source.end_ns,
                 progress=on_progress,
             )
-            retried = retry_gaps(
-                store,
-                provider,
-                symbols=list(source.symbols),
-                quote=source.quote,
-                timeframe=TIMEFRAME.value,
-            )
+            retried = retry_gaps(store, provider, **series)
             for symbol in source.symbols:
                 steps.done(f"backfill:{symbol}")
         steps.start("dataset", "4/6 materialize the dataset")
@@ -316,11 +276,12 @@ def _backfill_and_materialize(
 
 
 def _activate(options: DemoOptions, steps: Steps) -> tuple[Predictor, dict[str, Any]]:
-    from quant_apps import runtime
+    from quant_apps.runtime.activation import serve_bundle
+    from quant_apps.runtime.bundles import shipped_bundle_dir
 
     steps.start("bundle", "1/6 verify and activate the bundle")
-    source = options.bundle if options.bundle is not None else runtime.shipped_bundle_dir()
-    predictor, doc = runtime.serve_bundle(
+    source = options.bundle if options.bundle is not None else shipped_bundle_dir()
+    predictor, doc = serve_bundle(
         options.out / BUNDLE_STATE_DIR,
         source,
         options.keys,
@@ -486,97 +447,3 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
     write_outputs(options.out, result, report, document)
     steps.done("report")
     return document
-
-
-def _print_summary(doc: dict[str, Any], elapsed_s: float) -> None:
-    console = human()
-    src, metrics = doc["source"], doc["backtest"]["metrics"]
-
-    def line(name: str, value: object) -> None:
-        console.print(f"  {name:<18} {value}", markup=False)
-
-    console.print("")
-    console.print(f"quant demo — done in {elapsed_s:.1f} s", markup=False)
-    line("data", f"{src['kind']}: {', '.join(src['symbols'])} /{src['quote']} {src['timeframe']}")
-    line("window", f"{src['start']} .. {src['end']}")
-    if src["skipped_symbols"]:
-        line("not in the data", ", ".join(src["skipped_symbols"]))
-    for symbol, s in doc["data"]["series"].items():
-        gaps = ", ".join(f"{k} {v}" for k, v in sorted(s["gaps"].items()) if v) or "none"
-        line(f"backfill {symbol}", f"{s['bars']} bars in {s['pages']} pages; gaps: {gaps}")
-    line("dataset hash", doc["dataset"]["hash"])
-    bundle = doc["bundle"]
-    if bundle["active"]:
-        line("bundle", f"{bundle['bundle_version']} {bundle['bundle_hash']}")
-    else:
-        line("bundle", f"NONE [{bundle['reason_code']}] {bundle['message']}")
-    line(
-        "return",
-        f"{metrics['return_pct']} % (buy and hold {doc['backtest']['buy_and_hold_return_pct']} %)",
-    )
-    line("max drawdown", f"{metrics['max_drawdown_pct']} %")
-    line(
-        "decisions",
-        f"{metrics['decisions']} ({metrics['fills']} fills, "
-        f"{metrics['rejections']} risk rejections)",
-    )
-    top = sorted(doc["backtest"]["reason_counts"].items(), key=lambda kv: (-kv[1], kv[0]))[:4]
-    line("top reasons", ", ".join(f"{code} {n}" for code, n in top))
-    line("replay hash", doc["replay_hash"])
-    line("report", doc["files"]["report"])
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``demo`` command to ``app``."""
-
-    @app.command("demo")
-    @guarded()
-    def demo(
-        out: Annotated[
-            Path, typer.Option("--out", help="Output directory (default ./quant-demo).")
-        ] = DEFAULT_OUT,
-        data: Annotated[
-            Path | None,
-            typer.Option("--data", help="Serve real data files (a file or directory)."),
-        ] = None,
-        symbols: Annotated[
-            str, typer.Option("--symbols", help="Comma-separated coins.")
-        ] = ",".join(DEFAULT_SYMBOLS),
-        bars: Annotated[
-            int, typer.Option("--bars", help="Hourly bars in the window (the latest ones).")
-        ] = DEFAULT_BARS,
-        seed: Annotated[int, typer.Option("--seed", help="Root seed.")] = 0,
-        bundle: Annotated[
-            Path | None,
-            typer.Option("--bundle", help="Release directory (default: bundles/default)."),
-        ] = None,
-        keys: Annotated[
-            Path | None,
-            typer.Option("--keys", help="Trusted public keys (default: bundles/keys)."),
-        ] = None,
-        json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
-    ) -> None:
-        """Emulator → backfill → dataset → bundle → backtest → report, offline."""
-        from quant_apps.bundle import require_bundle
-
-        options = DemoOptions(
-            out=out,
-            data=data,
-            symbols=tuple(config.symbol_list(symbols)),
-            bars=bars,
-            seed=seed,
-            bundle=bundle,
-            keys=keys,
-            require_bundle=require_bundle(config.environ()),
-        )
-        clock = WallClock()
-        started = clock.now_ns()
-        bars_cm: AbstractContextManager[Progress | None] = (
-            nullcontext(None) if json_output else _progress_bars()
-        )
-        with bars_cm as progress:
-            document = run_demo(options, Steps(progress))
-        if json_output:
-            emit_json(document)
-        else:
-            _print_summary(document, (clock.now_ns() - started) / 1e9)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from quant_apps.config import data_dir, database_url, environ
+from quant_apps.runtime.config import data_dir, database_url, environ
 from quant_core.errors import QuantUsageError, SettingsError
 from quant_core.reasons import SETTINGS_INVALID
 from quant_core.settings import ENV_VARS, Settings, redact_url
@@ -82,12 +82,12 @@ def bundle_report(env: dict[str, str]) -> dict[str, Any]:
         >>> report["verified"], report["reason_code"]
         (False, 'BUNDLE_MISSING')
     """
-    from quant_apps import runtime
+    from quant_apps.runtime.bundles import shipped_bundle_dir, shipped_trust
     from quant_bundle import BundleRejectedError, verify_release
 
-    source = runtime.shipped_bundle_dir(env)
+    source = shipped_bundle_dir(env)
     try:
-        release = verify_release(source, runtime.shipped_trust(env))
+        release = verify_release(source, shipped_trust(env))
     except BundleRejectedError as exc:
         return {
             "source": str(source),
@@ -152,7 +152,7 @@ def doctor_report(env: dict[str, str] | None = None) -> dict[str, Any]:
          "detail": keyring["backend"] or "no backend"}
     )  # fmt: skip
     bundle = bundle_report(env)
-    from quant_apps.bundle import require_bundle  # that module imports this one
+    from quant_apps.runtime.bundles import require_bundle  # that module imports this one
 
     try:
         required = require_bundle(env)

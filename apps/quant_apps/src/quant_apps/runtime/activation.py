@@ -6,7 +6,7 @@ set, ``run.json``, ``evidence.json``, ``decision.json``, ``oof.csv``), packed an
 signature and digests, installs it into a :class:`quant_bundle.BundleStore` through the real
 staged, atomic install path (a no-op when that bundle is already active), loads the *active*
 bundle back (re-verifying every file) and builds a
-:class:`quant_models.ModelSetPredictor` from it. Nothing else in the code loads
+:class:`quant_models.predictor.ModelSetPredictor` from it. Nothing else in the code loads
 models: a backtest (``quant backtest --bundle``), the demo and the paper/live sessions all
 come through here.
 
@@ -14,9 +14,9 @@ A bundle whose models do not load, whose run record is missing, whose feature sc
 differs from the manifest's, or whose gate decision did not promote is refused at install time
 (the store's smoke check, ``SMOKE_TEST_FAILED``) and again at load time.
 
-``QUANT_REQUIRE_BUNDLE=1`` (see :func:`quant_apps.bundle.require_bundle`) turns a missing or
-tampered bundle into a hard stop carrying the bundle's reason code; unset, the caller gets
-``None`` and reports the reason it is handed (``on_fallback``).
+``QUANT_REQUIRE_BUNDLE=1`` (see :func:`quant_apps.runtime.bundles.require_bundle`) turns a
+missing or tampered bundle into a hard stop carrying the bundle's reason code; unset, the
+caller gets ``None`` and reports the reason it is handed (``on_fallback``).
 
 Examples:
     >>> import tempfile
@@ -33,12 +33,22 @@ Examples:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal, overload
 
-import attrs
-
+from quant_apps.runtime.bundles import (
+    ARTIFACTS_DIR,
+    ActiveModel,
+    BundledPredictor,
+    NoModel,
+    environ_or,
+    require_bundle,
+    runtime_versions,
+    shipped_bundle_dir,
+    shipped_trust,
+    trust_for,
+)
 from quant_bundle import (
     BundleFallback,
     BundleRejectedError,
@@ -53,234 +63,22 @@ from quant_bundle import (
     verify_release,
 )
 from quant_bundle.keys import TrustStore
-from quant_core import Bar, Clock, Instrument
-from quant_core.events import Prediction, Predictor
+from quant_core import Clock
+from quant_core.events import Predictor
 
 __all__ = [
-    "ARTIFACTS_DIR",
-    "BUNDLE_KEYS_VAR",
-    "BUNDLE_SOURCE_VAR",
-    "ActiveModel",
-    "BundledPredictor",
-    "NoModel",
+    "Fallback",
     "activate_bundle",
     "load_active_model",
     "model_from_bundle",
     "serve_bundle",
-    "shipped_bundle_dir",
-    "shipped_keys_dir",
-    "shipped_trust",
     "startup_model",
-    "trust_for",
 ]
-
-ARTIFACTS_DIR: Final = "artifacts"
-"""Where an installed bundle keeps the ``quant train --out`` files."""
-BUNDLE_SOURCE_VAR: Final = "QUANT_BUNDLE_SOURCE"
-"""App setting: a release directory used instead of the shipped ``bundles/default``."""
-BUNDLE_KEYS_VAR: Final = "QUANT_BUNDLE_KEYS"
-"""App setting: a trusted-keys directory used instead of the shipped ``bundles/keys``."""
 RUN_FILE: Final = "run.json"
 DECISION_FILE: Final = "decision.json"
 
 Fallback = Callable[[str, str], None]
 """``on_fallback(reason_code, message)``: told why no model was activated (require off)."""
-
-
-@attrs.frozen
-class ActiveModel:
-    """A predictor built from a verified, installed, active bundle, and its identity.
-
-    Attributes:
-        predictor: the :class:`quant_core.Predictor` (a ``ModelSetPredictor``).
-        bundle_hash: the manifest digest (``sha384:…``): the bundle's identity, which pins the
-            archive and every artifact file.
-        bundle_version: the bundle version ``X.Y.Z``.
-        model_id: the model set's content hash.
-        dataset_hash: the training dataset hash (from the run record).
-        config_hash: the training config hash (from the run record).
-        seed: the training root seed (from the run record).
-        manifest: the manifest as its JSON object.
-        run_id: the run record's id.
-        path: the installed bundle directory.
-        degraded_reason: set when the active bundle failed verification and the previous
-            known-good one was loaded instead.
-    """
-
-    predictor: Predictor = attrs.field(repr=False)
-    bundle_hash: str
-    bundle_version: str
-    model_id: str
-    dataset_hash: str
-    config_hash: str
-    seed: int
-    manifest: Mapping[str, Any] = attrs.field(repr=False)
-    run_id: str = ""
-    path: Path | None = None
-    degraded_reason: str | None = None
-
-    def identity(self) -> dict[str, Any]:
-        """The bundle and lineage hashes a report or summary shows."""
-        return {
-            "bundle_hash": self.bundle_hash,
-            "bundle_version": self.bundle_version,
-            "model_id": self.model_id,
-            "training_dataset_hash": self.dataset_hash,
-            "config_hash": self.config_hash,
-            "seed": self.seed,
-            "run_id": self.run_id,
-        }
-
-
-class BundledPredictor:
-    """A predictor whose ``model_id`` is the bundle hash; predictions pass through unchanged.
-
-    The engine writes ``predictor.model_id`` into the decision log's session header and the
-    report, so a backtest of a bundle names the bundle it ran; each decision still names the
-    model set id its prediction came from (which the bundle's manifest pins).
-    """
-
-    def __init__(self, active: ActiveModel) -> None:
-        """Wrap ``active.predictor``."""
-        self.active = active
-        self._inner = active.predictor
-
-    @property
-    def model_id(self) -> str:
-        """The bundle hash (the manifest digest)."""
-        return self.active.bundle_hash
-
-    @property
-    def horizons_ns(self) -> tuple[int, ...]:
-        """The wrapped predictor's horizons."""
-        return self._inner.horizons_ns
-
-    def predict(
-        self, as_of_ns: int, history: Mapping[Instrument, Sequence[Bar]]
-    ) -> tuple[Prediction, ...]:
-        """Delegate to the wrapped predictor."""
-        return self._inner.predict(as_of_ns, history)
-
-
-class NoModel:
-    """The stand-in when no bundle activates (and none is required): it predicts nothing.
-
-    The strategy never trades without a prediction, so every decision is logged as
-    "no prediction"; the caller reports that no model was active and why.
-
-    Examples:
-        >>> stand_in = NoModel("BUNDLE_MISSING")
-        >>> stand_in.model_id, stand_in.horizons_ns, stand_in.predict(0, {})
-        ('none:BUNDLE_MISSING', (), ())
-    """
-
-    def __init__(self, reason_code: str) -> None:
-        """Name the reason no model is active."""
-        self.reason_code = reason_code
-
-    @property
-    def model_id(self) -> str:
-        """``none:<reason code>``."""
-        return f"none:{self.reason_code}"
-
-    @property
-    def horizons_ns(self) -> tuple[int, ...]:
-        """No horizons."""
-        return ()
-
-    def predict(
-        self, as_of_ns: int, history: Mapping[Instrument, Sequence[Bar]]
-    ) -> tuple[Prediction, ...]:
-        """Nothing, ever."""
-        return ()
-
-
-def _repo_root() -> Path | None:
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "bundles" / "keys").is_dir():
-            return parent
-    return None
-
-
-def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
-    if env is not None:
-        return env
-    from quant_apps.config import environ
-
-    return environ()
-
-
-def shipped_bundle_dir(env: Mapping[str, str] | None = None) -> Path:
-    """The release directory the app activates by default.
-
-    ``QUANT_BUNDLE_SOURCE`` (from ``env``, default the process environment and ``.env``)
-    overrides it; otherwise it is ``bundles/default`` in the repository holding this file (the
-    first parent directory with ``bundles/keys/``), or in the working directory when the app
-    is installed outside a checkout.
-
-    Examples:
-        >>> shipped_bundle_dir({"QUANT_BUNDLE_SOURCE": "/srv/release"}).as_posix()
-        '/srv/release'
-        >>> shipped_bundle_dir({}).parts[-2:]
-        ('bundles', 'default')
-    """
-    override = _env(env).get(BUNDLE_SOURCE_VAR, "").strip()
-    if override:
-        return Path(override).expanduser()
-    root = _repo_root()
-    return (root if root is not None else Path.cwd()) / "bundles" / "default"
-
-
-def shipped_keys_dir(env: Mapping[str, str] | None = None) -> Path:
-    """The trusted public keys: ``bundles/keys`` of the repository holding this file.
-
-    ``QUANT_BUNDLE_KEYS`` (from ``env``, default the process environment and ``.env``)
-    overrides it; outside a checkout it is ``bundles/keys`` in the working directory.
-
-    Examples:
-        >>> shipped_keys_dir({"QUANT_BUNDLE_KEYS": "/srv/keys"}).as_posix()
-        '/srv/keys'
-        >>> shipped_keys_dir({}).parts[-2:]
-        ('bundles', 'keys')
-    """
-    override = _env(env).get(BUNDLE_KEYS_VAR, "").strip()
-    if override:
-        return Path(override).expanduser()
-    root = _repo_root()
-    return (root if root is not None else Path.cwd()) / "bundles" / "keys"
-
-
-def shipped_trust(env: Mapping[str, str] | None = None) -> TrustStore:
-    """The trust store of the public keys in :func:`shipped_keys_dir` (``bundles/keys/``).
-
-    Raises:
-        BundleRejectedError: ``BUNDLE_MISSING`` when no public key is committed,
-            ``KEY_FILE_INVALID`` / ``KEY_ROTATION_INVALID`` for a bad key or rotation file.
-    """
-    return TrustStore.load(shipped_keys_dir(env))
-
-
-def trust_for(keys: Path | None) -> TrustStore:
-    """The trusted public keys in ``keys``, or the shipped ones (:func:`shipped_trust`).
-
-    Raises:
-        BundleRejectedError: as :func:`shipped_trust`, for ``keys`` or the shipped keys.
-
-    Examples:
-        >>> import tempfile
-        >>> try:
-        ...     trust_for(Path(tempfile.mkdtemp()))  # a directory without public keys
-        ... except BundleRejectedError as exc:
-        ...     print(exc.reason_code)
-        BUNDLE_MISSING
-    """
-    return TrustStore.load(keys) if keys is not None else shipped_trust()
-
-
-def _runtime() -> RuntimeVersions:
-    from quant_apps.bundle import runtime_versions
-
-    return runtime_versions()
 
 
 def _refuse(message: str, code: str = reasons.SMOKE_TEST_FAILED) -> BundleRejectedError:
@@ -401,7 +199,9 @@ def load_active_model(
     """
     try:
         keys = shipped_trust() if trust is None else trust
-        loaded = load_active_bundle(Path(state_dir), keys, require=require, runtime=_runtime())
+        loaded = load_active_bundle(
+            Path(state_dir), keys, require=require, runtime=runtime_versions()
+        )
         if isinstance(loaded, BundleFallback):
             if on_fallback is not None:
                 on_fallback(loaded.reason_code, loaded.message)
@@ -471,12 +271,12 @@ def activate_bundle(
             ``VERSION_REUSED``, ``SMOKE_TEST_FAILED``, ``ACTIVE_CORRUPT``…
         BundleStorageError: with ``require``: the install root cannot be written.
     """
-    from quant_apps.clock import WallClock
+    from quant_apps.runtime.clock import WallClock
 
     state = Path(state_dir)
     try:
         keys = shipped_trust() if trust is None else trust
-        runtime = _runtime()
+        runtime = runtime_versions()
         release = verify_release(shipped_bundle_dir() if source is None else source, keys, runtime)
         if _active_digest(state) != release.manifest.digest:
             store = BundleStore(
@@ -520,9 +320,7 @@ def startup_model(
         BundleRejectedError: ``QUANT_REQUIRE_BUNDLE=1`` and no verified bundle activates.
         QuantUsageError: ``QUANT_REQUIRE_BUNDLE`` is not a boolean.
     """
-    from quant_apps.bundle import require_bundle
-
-    values = _env(env)
+    values = environ_or(env)
     return _activate_trusted(
         state_dir,
         shipped_bundle_dir(values),

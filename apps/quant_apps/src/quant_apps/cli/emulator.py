@@ -14,9 +14,9 @@ from typing import Annotated
 
 import typer
 
-from quant_apps.clock import WallClock
-from quant_apps.config import symbol_list
-from quant_apps.output import emit_json, guarded, human
+from quant_apps.cli.output import emit_json, guarded, human
+from quant_apps.runtime.clock import WallClock
+from quant_apps.runtime.config import symbol_list
 from quant_core import Clock, SimClock, Timeframe, iso_to_ns, ns_to_iso
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 from quant_data import EmulatorUsageError, SyntheticMarket, reasons

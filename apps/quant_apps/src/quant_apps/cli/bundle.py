@@ -1,14 +1,15 @@
 """``quant bundle …``: keys, build, verify, install, activate, status, rollback, updates.
 
-Every command takes ``--json`` and follows :mod:`quant_apps.output`: exit 3 with the reason
+Every command takes ``--json`` and follows :mod:`quant_apps.cli.output`: exit 3 with the reason
 code on every rejection (the active bundle is unchanged), 1 on storage failures, 2 on usage
 errors. The install root defaults to ``<data dir>/bundles`` (``--root`` overrides); trusted
-public keys default to the shipped ``bundles/keys`` (:func:`quant_apps.runtime.shipped_keys_dir`:
-the checkout's, or ``QUANT_BUNDLE_KEYS``; ``--trusted-keys`` overrides).
+public keys default to the shipped ``bundles/keys``
+(:func:`quant_apps.runtime.bundles.shipped_keys_dir`: the checkout's, or
+``QUANT_BUNDLE_KEYS``; ``--trusted-keys`` overrides).
 
 ``quant bundle build DIR`` on a ``quant train --out`` directory takes the manifest's feature
 schema hash from ``metadata.json`` and the training lineage from ``run.json`` (decision record
-0054); :mod:`quant_apps.runtime` is what loads the models of an installed bundle.
+0054); :mod:`quant_apps.runtime.activation` is what loads the models of an installed bundle.
 
 ``QUANT_REQUIRE_BUNDLE=1`` (read here, never in the library) makes ``quant bundle check`` a
 hard error when no verified bundle can be loaded, instead of reporting the fallback.
@@ -17,48 +18,33 @@ hard error when no verified bundle can be loaded, instead of reporting the fallb
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Annotated, Any
 
 import typer
 
-from quant_apps.clock import WallClock
-from quant_apps.config import data_dir, environ, load_settings
-from quant_apps.doctor import package_versions
-from quant_apps.output import emit_json, guarded, human
-from quant_bundle import (
-    BundleRejectedError,
-    BundleSpec,
-    BundleStorageError,
-    BundleStore,
-    LoadedBundle,
-    RuntimeVersions,
-    build_release,
-    extract_archive,
-    load_active_bundle,
-    reasons,
-    verify_release,
+from quant_apps.cli.output import emit_json, guarded, human
+from quant_apps.runtime.activation import activate_bundle
+from quant_apps.runtime.bundles import (
+    require_bundle,
+    runtime_versions,
+    shipped_bundle_dir,
+    trust_for,
 )
-from quant_bundle.keys import (
-    PrivateKey,
-    TrustStore,
-    generate_key,
-    load_private_key,
-    private_key_from_hex,
-    write_keypair,
+from quant_apps.runtime.clock import WallClock
+from quant_apps.runtime.config import data_dir, load_settings
+from quant_apps.runtime.releases import (
+    build_signed_release,
+    new_signing_key,
+    signing_key,
+    validate_release,
 )
-from quant_bundle.update import apply_update, check_update, open_source, write_pointer
-from quant_core import NS_PER_SECOND
+from quant_bundle import BundleStore, LoadedBundle, load_active_bundle, verify_release
+from quant_bundle.keys import TrustStore
+from quant_bundle.update import apply_update, check_update, open_source
 from quant_core.errors import QuantUsageError
 
-__all__ = ["KEYRING_SERVICE", "app", "require_bundle", "runtime_versions"]
-
-KEYRING_SERVICE = "quant-bundle-signing"
-"""The OS keychain service under which ``keygen --keyring`` stores private keys."""
+__all__ = ["app"]
 
 app = typer.Typer(
     help="Signed model bundles: keygen, build, verify, install, activate, status, rollback,"
@@ -84,33 +70,6 @@ SchemaOpt = Annotated[
     str | None,
     typer.Option("--feature-schema-hash", help="Running feature schema hash to require."),
 ]
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
-
-
-def require_bundle(env: Mapping[str, str] | None = None) -> bool:
-    """``QUANT_REQUIRE_BUNDLE`` as a bool (unset means off).
-
-    Raises:
-        QuantUsageError: the variable has a value that is not a boolean.
-    """
-    value = (environ() if env is None else env).get("QUANT_REQUIRE_BUNDLE", "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise QuantUsageError(f"QUANT_REQUIRE_BUNDLE must be 0 or 1, not {value!r}")
-
-
-def runtime_versions(feature_schema_hash: str | None = None) -> RuntimeVersions:
-    """The installed app, backend and model package versions."""
-    versions = package_versions()
-    return RuntimeVersions(
-        app=versions.get("quant-apps") or "0.0.0",
-        backend=versions.get("quant-core") or "0.0.0",
-        model=versions.get("quant-models"),
-        feature_schema_hash=feature_schema_hash,
-    )
 
 
 def _root(root: Path | None) -> Path:
@@ -118,10 +77,8 @@ def _root(root: Path | None) -> Path:
 
 
 def _trust(keys: Path | None) -> TrustStore:
-    """The trusted keys in ``keys``, or the shipped ones (``runtime.trust_for``)."""
-    from quant_apps import runtime
-
-    return runtime.trust_for(keys)
+    """The trusted keys in ``keys``, or the shipped ones (``trust_for``)."""
+    return trust_for(keys)
 
 
 def _store(
@@ -143,46 +100,13 @@ def _out(document: dict[str, Any], as_json: bool, text: str) -> None:
         human().print(text, markup=False)
 
 
-@contextmanager
-def _keychain() -> Iterator[ModuleType]:
-    """The ``keyring`` module, imported late; its failures become ``KEYCHAIN_UNAVAILABLE``."""
-    import keyring
-    import keyring.errors
-
-    try:
-        yield keyring
-    except keyring.errors.KeyringError as exc:
-        raise BundleStorageError(
-            f"the OS keychain is unavailable: {type(exc).__name__}",
-            reason_code=reasons.KEYCHAIN_UNAVAILABLE,
-        ) from None
-
-
-def _signing_key(spec: str) -> PrivateKey:
-    if spec.startswith("keyring:"):
-        with _keychain() as keyring:
-            secret = keyring.get_password(KEYRING_SERVICE, spec.removeprefix("keyring:"))
-        if secret is None:
-            raise BundleRejectedError(
-                f"no key named {spec.removeprefix('keyring:')!r} in the OS keychain",
-                reason_code=reasons.KEY_FILE_INVALID,
-            )
-        return private_key_from_hex(secret)
-    return load_private_key(Path(spec))
-
-
-_NO_SCHEMA = "sha256:" + "0" * 64
-_LINEAGE_KEYS = ("run_id", "model_id", "dataset_hash", "config_hash", "seed")
-
-
-def _train_defaults(artifact_dir: Path) -> tuple[str, dict[str, Any]]:
-    """Feature schema hash and lineage of a ``quant train --out`` directory, if it is one."""
-    try:
-        meta = json.loads((artifact_dir / "metadata.json").read_bytes())
-        run = json.loads((artifact_dir / "run.json").read_bytes())
-        return str(meta["feature_schema_hash"]), {k: run[k] for k in _LINEAGE_KEYS}
-    except (OSError, ValueError, KeyError, TypeError):
-        return _NO_SCHEMA, {}
+def _fallback(code: str, message: str, as_json: bool, what: str) -> None:
+    """Report that no bundle loaded and the app runs in fallback mode."""
+    _out(
+        {"loaded": False, "fallback": True, "reason_code": code, "message": message},
+        as_json,
+        f"{what}, running in fallback mode [{code}]",
+    )
 
 
 @app.command("keygen")
@@ -196,13 +120,7 @@ def keygen(
     json_output: JsonOpt = False,
 ) -> None:
     """Generate an Ed25519 signing key: a public file plus a private file (0600) or keychain."""
-    key = generate_key()
-    if use_keyring:  # the keychain first: on failure nothing is written, never a plain file
-        with _keychain() as keyring:
-            keyring.set_password(KEYRING_SERVICE, name, key.seed_hex())
-    written = write_keypair(key, out, name, private=not use_keyring)
-    if use_keyring:
-        written["private"] = f"keyring:{name}"
+    key, written = new_signing_key(out, name, use_keyring=use_keyring)
     _out(
         {"key_id": key.key_id, **written},
         json_output,
@@ -253,9 +171,7 @@ def build(
     if out is None:
         raise QuantUsageError("--out is required")
     if validate:
-        release = verify_release(out, _trust(trusted_keys))
-        with tempfile.TemporaryDirectory() as tmp:
-            extract_archive(out / "bundle.tar.zst", Path(tmp), release.manifest)
+        release = validate_release(out, _trust(trusted_keys))
         _out(
             {
                 "validated": str(out),
@@ -283,20 +199,17 @@ def build(
         }
         if unknown:
             raise QuantUsageError(f"unknown --metadata keys: {sorted(unknown)}")
-    key = _signing_key(sign_key)
-    schema, lineage = _train_defaults(artifact_dir)
-    extra.setdefault("training_lineage_metadata", lineage)
-    spec = BundleSpec(
-        bundle_version=version, feature_schema_hash=feature_schema_hash or schema, **extra
-    )
-    manifest = build_release(artifact_dir, spec, [key], out)
-    now = WallClock().now_ns()
-    write_pointer(
+    key = signing_key(sign_key)
+    manifest = build_signed_release(
+        artifact_dir,
+        version,
+        key,
         out,
-        manifest,
-        [key],
-        expires_ns=now + int(pointer_days * 86_400 * NS_PER_SECOND),
-        pointer_version=pointer_version if pointer_version is not None else now // NS_PER_SECOND,
+        clock=WallClock(),
+        extra=extra,
+        feature_schema_hash=feature_schema_hash,
+        pointer_days=pointer_days,
+        pointer_version=pointer_version,
     )
     _out(
         {
@@ -395,16 +308,7 @@ def check(
             + (f" (fell back: {result.degraded_reason})" if result.degraded_reason else ""),
         )
     else:
-        _out(
-            {
-                "loaded": False,
-                "fallback": True,
-                "reason_code": result.reason_code,
-                "message": result.message,
-            },
-            json_output,
-            f"no verified bundle, running in fallback mode [{result.reason_code}]",
-        )
+        _fallback(result.reason_code, result.message, json_output, "no verified bundle")
 
 
 @app.command("activate")
@@ -428,24 +332,17 @@ def activate(
     Nothing is installed when the release is already active. QUANT_REQUIRE_BUNDLE=1 makes a
     missing or refused bundle an error (exit 3); otherwise the fallback is reported.
     """
-    from quant_apps import runtime
-
     heard: list[tuple[str, str]] = []
-    active = runtime.activate_bundle(
+    active = activate_bundle(
         _root(root),
-        source if source is not None else runtime.shipped_bundle_dir(),
+        source if source is not None else shipped_bundle_dir(),
         trust=TrustStore.load(trusted_keys) if trusted_keys is not None else None,
         require=require_bundle(),
         clock=WallClock(),
         on_fallback=lambda code, message: heard.append((code, message)),
     )
     if active is None:
-        code, message = heard[0]
-        _out(
-            {"loaded": False, "fallback": True, "reason_code": code, "message": message},
-            json_output,
-            f"no bundle activated, running in fallback mode [{code}]",
-        )
+        _fallback(*heard[0], json_output, "no bundle activated")
         return
     _out(
         {"loaded": True, **active.identity(), "path": str(active.path)},

@@ -1,15 +1,18 @@
-"""``quant train``: features, walk-forward training, calibration, run record and gates."""
+"""``quant train``: features, walk-forward training, calibration, run record and gates.
+
+The run is :func:`quant_apps.runtime.training.train_run`; this module parses and renders.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from quant_apps.output import EXIT_REJECTED, emit_json, guarded, human
-from quant_core import iso_to_ns, structure
+from quant_apps.cli.output import EXIT_REJECTED, emit_json, guarded, human
+from quant_apps.runtime.training import train_run
+from quant_core import iso_to_ns
 from quant_core.errors import QuantUsageError
 
 __all__ = ["register"]
@@ -17,24 +20,13 @@ __all__ = ["register"]
 
 def _materialize(symbols: str, quote: str, timeframe: str, start: str, end: str) -> Any:
     """Materialize a dataset from the governed store configured in the settings."""
-    from quant_apps.clock import WallClock
-    from quant_apps.config import database_url, load_settings, symbol_list
-    from quant_data.store import Store
+    from quant_apps.runtime.clock import WallClock
+    from quant_apps.runtime.config import symbol_list
+    from quant_apps.runtime.stores import materialize
 
-    wanted = symbol_list(symbols)
-    store = Store.open(database_url(load_settings()), clock=WallClock())
-    return store.materialize(wanted, quote, timeframe, iso_to_ns(start), iso_to_ns(end))
-
-
-def _champion(path: Path | None) -> Any:
-    from quant_models import ArtifactError, Evidence
-
-    if path is None:
-        return None
-    try:
-        return structure(json.loads((path / "evidence.json").read_bytes()), Evidence)
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"cannot read champion evidence in {path}: {exc}") from exc
+    return materialize(
+        symbol_list(symbols), quote, timeframe, iso_to_ns(start), iso_to_ns(end), WallClock()
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -76,8 +68,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train models, write artifacts, run record and gate decision; exit 3 if rejected."""
         from quant_data import read_dataset
-        from quant_models import ChampionRecord
-        from quant_models.training import load_config, train
+        from quant_models import load_config
 
         if (dataset is None) == (symbols is None):
             raise QuantUsageError("give exactly one of --dataset DIR or --symbols A,B,...")
@@ -88,25 +79,9 @@ def register(app: typer.Typer) -> None:
             if start is None or end is None:
                 raise QuantUsageError("--symbols needs --start and --end")
             data = _materialize(str(symbols), quote, timeframe, start, end)
-        models = None if registry is None else ChampionRecord(registry)
-        yardstick = _champion(champion)
-        if yardstick is None and models is not None:
-            yardstick = models.champion_evidence()
-        result = train(data, cfg, out=out, champion=yardstick)
+        run = train_run(cfg, data, out, champion=champion, registry=registry)
+        result, document = run.result, run.document
         decision = result.decision
-        if models is not None:
-            models.submit(out.resolve(), result.model_set.model_id, decision)
-        document = {
-            "ok": decision.promote,
-            "out": str(out),
-            "model_id": result.model_set.model_id,
-            "run_id": result.run_record.run_id,
-            "dataset_hash": data.manifest.dataset_hash,
-            "served": result.metrics["served"],
-            "promote": decision.promote,
-            "reasons": list(decision.reasons),
-            "details": list(decision.details),
-        }
         if json_output:
             emit_json(document)
         else:

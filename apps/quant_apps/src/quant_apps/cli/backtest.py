@@ -1,0 +1,128 @@
+"""``quant backtest``: the deterministic, risk-gated, prediction-led backtest.
+
+``quant backtest --data DIR --predictions FILE --profile FILE --out DIR`` replays recorded
+predictions over a dataset directory (written by ``quant data``) through the quant_exec
+engine; ``quant backtest --data DIR --bundle RELEASE [--keys KEYS]`` predicts with the models
+of a signed bundle release instead, activated through
+:func:`quant_apps.runtime.activation.activate_bundle` (verify, install into a temporary store,
+load the active bundle); ``quant backtest --example --out DIR`` runs the same engine on the
+built-in synthetic example. Either way ``--out`` receives ``decisions.jsonl`` (the decision
+log), ``report.html`` (the self-contained report) and ``summary.json``, and the command prints
+the summary metrics and the replay hash (the decision log's hash). With ``--bundle`` the
+session's ``model_id`` is the bundle hash (the manifest digest) and the summary and report add
+the bundle's version, model id and training lineage; a tampered or untrusted bundle exits 3
+with the bundle's reason code.
+
+``--replay LOG`` is the replay parity check: the profiles, initial cash and execution
+settings come from ``LOG``'s session header (``BacktestConfig.from_session``) instead of
+``--profile``, the run is made on the given data and predictions, and its log must equal
+``LOG`` byte for byte. The outputs are written either way; a difference exits 3 with
+``REPLAY_MISMATCH`` and the first line that differs. The run itself is
+:func:`quant_apps.runtime.runs.backtest_run`; this module parses and renders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from quant_apps.cli.output import emit_json, guarded, human
+from quant_apps.runtime.profiles import load_profiles
+from quant_apps.runtime.runs import DECISIONS_FILE, REPORT_FILE, backtest_run
+from quant_core import reasons as core_reasons
+from quant_core.errors import QuantUsageError
+
+__all__ = ["register"]
+
+_SOURCES = (
+    "give either --example, or --data DIR with exactly one of --predictions FILE or --bundle DIR"
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``backtest`` command to ``app``."""
+
+    @app.command("backtest")
+    @guarded()
+    def backtest(
+        out: Annotated[
+            Path, typer.Option("--out", help="Directory for decisions, report and summary.")
+        ],
+        data: Annotated[
+            Path | None,
+            typer.Option("--data", help="A dataset directory (bars.csv + dataset.json)."),
+        ] = None,
+        predictions: Annotated[
+            Path | None,
+            typer.Option("--predictions", help="Recorded predictions (JSON lines)."),
+        ] = None,
+        profile: Annotated[
+            Path | None,
+            typer.Option("--profile", help="JSON/TOML file with 'strategy' and 'risk' tables."),
+        ] = None,
+        bundle: Annotated[
+            Path | None,
+            typer.Option("--bundle", help="A signed bundle release directory to predict with."),
+        ] = None,
+        keys: Annotated[
+            Path | None,
+            typer.Option("--keys", help="Trusted public keys for --bundle (default: shipped)."),
+        ] = None,
+        example: Annotated[
+            bool, typer.Option("--example", help="Run the built-in synthetic example.")
+        ] = False,
+        replay: Annotated[
+            Path | None,
+            typer.Option(
+                "--replay",
+                help="A backtest's decisions.jsonl: rerun under its recorded configuration "
+                "and check the new log is byte-identical (exit 3 if not).",
+            ),
+        ] = None,
+        json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    ) -> None:
+        """Replay predictions (a file or a bundle's models) over bars through the engine."""
+        if keys is not None and bundle is None:
+            raise QuantUsageError("--keys goes with --bundle", reason_code=core_reasons.USAGE_ERROR)
+        if example != (data is None) or (example and (predictions or bundle)):
+            raise QuantUsageError(_SOURCES, reason_code=core_reasons.USAGE_ERROR)
+        if replay is not None and profile is not None:
+            raise QuantUsageError(
+                "--replay takes the profiles from the log; leave out --profile",
+                reason_code=core_reasons.USAGE_ERROR,
+            )
+        if data is not None and (predictions is None) == (bundle is None):
+            raise QuantUsageError(_SOURCES, reason_code=core_reasons.USAGE_ERROR)
+        run = backtest_run(
+            out,
+            title="quant backtest — built-in synthetic example"
+            if data is None
+            else f"quant backtest — {data.name}",
+            data=data,
+            predictions=predictions,
+            bundle=bundle,
+            keys=keys,
+            profiles=load_profiles(profile) if profile else None,
+            replay=replay,
+        )
+        result, active, config, document = run.result, run.active, run.config, run.document
+        if json_output:
+            emit_json(document)
+            return
+        console = human()
+        for name, value in result.metrics.items():
+            console.print(f"{name:>18}: {value}", markup=False)
+        console.print(f"{'replay hash':>18}: {result.log_hash}", markup=False)
+        console.print(f"{'model':>18}: {result.session['model_id']}", markup=False)
+        if active is not None:
+            console.print(
+                f"{'bundle':>18}: {active.bundle_version} (models {active.model_id})",
+                markup=False,
+            )
+        if config.dataset_hash is not None:
+            console.print(f"{'dataset':>18}: {config.dataset_hash}", markup=False)
+        if replay is not None:
+            console.print(f"{'replay parity':>18}: identical to {replay}", markup=False)
+        console.print(f"wrote {out / DECISIONS_FILE}, {out / REPORT_FILE}", markup=False)

@@ -1,0 +1,126 @@
+"""Opens a paper-trading session: the bundle, the store, the provider, the log, the runtime.
+
+:func:`open_paper_session` is what ``quant paper`` (and a service) calls to build a
+:class:`~quant_apps.runtime.session.TradingRuntime` from a :class:`PaperOptions`: it reads the
+profiles, activates the model bundle (:func:`~quant_apps.runtime.activation.serve_bundle`,
+also the runtime's loader for a bundle reload), opens the store and the provider from the
+settings, opens the decision log (a new run segment) and the audit log, and wires the
+session's feed (:class:`~quant_apps.runtime.feed.MaterializingFeed`) and sync. Nothing is
+started: :meth:`TradingRuntime.start` loads the history and :meth:`TradingRuntime.run` runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+from quant_apps.runtime import config as app_config
+from quant_apps.runtime.activation import serve_bundle
+from quant_apps.runtime.bundles import require_bundle
+from quant_apps.runtime.feed import MaterializingFeed, ProviderSync
+from quant_apps.runtime.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
+from quant_apps.runtime.profiles import load_profiles
+from quant_apps.runtime.session import TradingRuntime, Waiter
+from quant_apps.runtime.stores import make_provider, open_store
+from quant_core import Clock, Timeframe
+from quant_core.audit import AuditLog
+from quant_core.profiles import RiskProfile, StrategyProfile
+from quant_exec import BacktestConfig
+
+__all__ = ["PaperOptions", "open_paper_session"]
+
+
+@attrs.frozen
+class PaperOptions:
+    """What a paper session trades and where it writes (``quant paper``'s options, parsed).
+
+    Attributes:
+        provider: ``kraken`` or ``coinapi``: where new candles come from.
+        symbols: base assets.
+        quote: the quote currency.
+        timeframe: the bar length.
+        out: the directory of the decision log, the audit log and the default halt file.
+        bundle: a signed release (``None``: the shipped one).
+        keys: trusted public keys (``None``: the shipped ones).
+        profile: a JSON/TOML profile file, watched for edits (``None``: the defaults).
+        halt_file: the halt file (``None``: ``out/HALT``).
+        seed: the broker's and the retry jitter's seed.
+        database_url: the store (``None``: the settings' store).
+    """
+
+    provider: str
+    symbols: tuple[str, ...]
+    quote: str = "USD"
+    timeframe: Timeframe = Timeframe.H1
+    out: Path = Path("paper")
+    bundle: Path | None = None
+    keys: Path | None = None
+    profile: Path | None = None
+    halt_file: Path | None = None
+    seed: int = 0
+    database_url: str | None = None
+
+
+def open_paper_session(
+    options: PaperOptions,
+    *,
+    clock: Clock,
+    waiter: Waiter | None = None,
+    env: Mapping[str, str] | None = None,
+) -> TradingRuntime:
+    """Build the paper session ``options`` describe, on ``clock`` (see the module docs).
+
+    Args:
+        options: what to trade and where to write.
+        clock: the wall clock (the store's, the provider's and the session's).
+        waiter: how the runner waits between cycles (default: a real one).
+        env: the settings' environment (default: the process environment over ``.env``).
+
+    Raises:
+        ProfileError: the profile file is refused.
+        BundleRejectedError: ``QUANT_REQUIRE_BUNDLE=1`` and no verified bundle activates.
+        ValidationError: ``DECISION_LOG_INVALID`` when the log file is not a paper log.
+    """
+    profiles = load_profiles(options.profile) if options.profile else None
+    strategy, risk = profiles or (StrategyProfile(), RiskProfile())
+    environ = app_config.environ() if env is None else env
+    settings = app_config.load_settings(environ)
+    load_bundle = functools.partial(
+        serve_bundle,
+        app_config.data_dir(settings) / "bundles",
+        options.bundle,
+        options.keys,
+        require=require_bundle(environ),
+        clock=clock,
+    )
+    predictor, model = load_bundle()
+    store = open_store(options.database_url, settings, clock)
+    source = make_provider(options.provider, settings, clock, options.seed)
+    writer = PaperLogWriter(options.out / LOG_FILE)
+    header = {
+        "paper": {
+            "run": writer.next_run,
+            "started_ns": clock.now_ns(),
+            "provider": options.provider,
+            "bundle": model,
+        }
+    }
+    symbols, quote, timeframe = list(options.symbols), options.quote, options.timeframe
+    return TradingRuntime(
+        feed=MaterializingFeed(store, symbols, quote, timeframe, prefer=[source.name]),
+        sync=ProviderSync(store, source, symbols, quote, timeframe),
+        clock=clock,
+        predictor=predictor,
+        config=BacktestConfig.from_profiles(strategy, risk, seed=options.seed),
+        writer=writer,
+        header=header,
+        bundle=model,
+        load_bundle=load_bundle,
+        profile_file=options.profile,
+        halt_file=options.halt_file or options.out / HALT_FILE,
+        audit=AuditLog(options.out / AUDIT_FILE, clock),
+        waiter=waiter,
+    )

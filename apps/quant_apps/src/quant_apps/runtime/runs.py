@@ -1,0 +1,206 @@
+"""A backtest run behind ``quant backtest``: inputs, the run, its outputs and replay parity.
+
+:func:`backtest_run` replays recorded predictions, or a signed bundle's models, over a
+dataset (or the built-in synthetic example) through :func:`quant_exec.run_backtest`, writes
+``decisions.jsonl``, ``report.html`` and ``summary.json`` (:func:`write_outputs`) and, with a
+recorded log, checks that the new log equals it byte for byte.
+
+Examples:
+    >>> import tempfile
+    >>> run = backtest_run(Path(tempfile.mkdtemp()), title="example")
+    >>> run.document["ok"], run.document["log_hash"] == run.result.log_hash
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from quant_apps.runtime.activation import activate_bundle
+from quant_apps.runtime.bundles import ActiveModel, BundledPredictor, trust_for
+from quant_core import canonical_json
+from quant_core import reasons as core_reasons
+from quant_core.errors import QuantUsageError, RejectedError
+from quant_core.events import InMemoryFeed, MarketDataFeed, Predictor
+from quant_core.profiles import RiskProfile, StrategyProfile
+from quant_data import read_dataset
+from quant_exec import (
+    BacktestConfig,
+    BacktestResult,
+    RecordedPredictor,
+    ReportData,
+    example_inputs,
+    log_hash,
+    read_decision_log,
+    read_predictions,
+    render_report,
+    run_backtest,
+    summary,
+)
+from quant_exec import reasons as exec_reasons
+
+__all__ = [
+    "DECISIONS_FILE",
+    "REPORT_FILE",
+    "SUMMARY_FILE",
+    "BacktestRun",
+    "backtest_run",
+    "bundle_predictor",
+    "recorded_log",
+    "write_outputs",
+]
+
+DECISIONS_FILE = "decisions.jsonl"
+REPORT_FILE = "report.html"
+SUMMARY_FILE = "summary.json"
+
+
+def write_outputs(
+    out: Path, result: BacktestResult, report: ReportData, document: Mapping[str, Any]
+) -> None:
+    """Write a run's decision log, HTML report and summary (canonical JSON) into ``out``.
+
+    Examples:
+        >>> import tempfile
+        >>> result = run_backtest(*example_inputs(n_bars=72), BacktestConfig.defaults())
+        >>> out = Path(tempfile.mkdtemp())
+        >>> write_outputs(out, result, result.report_data(), summary(result))
+        >>> sorted(p.name for p in out.iterdir())
+        ['decisions.jsonl', 'report.html', 'summary.json']
+    """
+    result.log.write(out / DECISIONS_FILE)
+    (out / REPORT_FILE).write_text(render_report(report), encoding="utf-8")
+    (out / SUMMARY_FILE).write_bytes(canonical_json(document) + b"\n")
+
+
+def bundle_predictor(release: Path, keys: Path | None = None) -> tuple[Predictor, ActiveModel]:
+    """Activate ``release`` in a throw-away store and wrap its predictor for a backtest.
+
+    The release is verified against ``keys`` (default: the shipped ``bundles/keys``),
+    installed through the real install path into a temporary install root, loaded back as the
+    active bundle, and its models kept in memory; the store is removed afterwards.
+
+    Raises:
+        BundleRejectedError: the reason code of the failed check (``SIG_INVALID``,
+            ``KEY_UNTRUSTED``, ``ARCHIVE_DIGEST_MISMATCH``, ``BUNDLE_MISSING``, …).
+    """
+    trust = trust_for(keys)
+    with tempfile.TemporaryDirectory(prefix="quant-backtest-bundle-") as state:
+        active = activate_bundle(Path(state), release, trust=trust, require=True)
+    return BundledPredictor(active), active
+
+
+def recorded_log(path: Path) -> tuple[dict[str, Any], bytes]:
+    """A backtest log's session header and bytes, for a replay.
+
+    Raises:
+        ValidationError: ``DECISION_LOG_INVALID`` for a file that is not a one-session log.
+        QuantUsageError: the log is a paper session's (its times are wall-clock times).
+    """
+    header, _ = read_decision_log(path)
+    if "paper" in header:
+        raise QuantUsageError(
+            f"{path} is a paper session's log: its decisions were made at the times the bars "
+            "were seen, which a backtest does not reproduce",
+            reason_code=core_reasons.USAGE_ERROR,
+        )
+    return header, path.read_bytes()
+
+
+@attrs.frozen
+class BacktestRun:
+    """What :func:`backtest_run` did.
+
+    Attributes:
+        document: the summary (also in ``summary.json``).
+        result: the engine's result.
+        config: the configuration it ran under.
+        active: the bundle it predicted with, if any.
+    """
+
+    document: Mapping[str, Any]
+    result: BacktestResult
+    config: BacktestConfig
+    active: ActiveModel | None = None
+
+
+def backtest_run(
+    out: Path,
+    *,
+    title: str,
+    data: Path | None = None,
+    predictions: Path | None = None,
+    bundle: Path | None = None,
+    keys: Path | None = None,
+    profiles: tuple[StrategyProfile, RiskProfile] | None = None,
+    replay: Path | None = None,
+) -> BacktestRun:
+    """Run a backtest and write its outputs into ``out``.
+
+    Args:
+        out: the output directory (created if missing).
+        title: the report's title (a bundle's version is appended with ``bundle``).
+        data: a dataset directory (``None``: the built-in synthetic example).
+        predictions: recorded predictions for ``data``.
+        bundle: a signed release to predict with instead (``keys``: its trusted keys).
+        keys: trusted public keys for ``bundle`` (default: the shipped ones).
+        profiles: the strategy and risk profiles (default: the governed defaults).
+        replay: a backtest's log to rerun under and compare with, byte for byte.
+
+    Raises:
+        RejectedError: ``REPLAY_MISMATCH`` when the new log differs from ``replay`` (the
+            outputs are written first).
+        BundleRejectedError: the bundle does not verify.
+    """
+    recorded = recorded_log(replay) if replay is not None else None
+    strategy, risk = profiles or (StrategyProfile(), RiskProfile())
+    active: ActiveModel | None = None
+    feed: MarketDataFeed
+    predictor: Predictor
+    dataset_hash: str | None = None
+    if data is None:
+        feed, predictor = example_inputs()
+    else:
+        dataset = read_dataset(data)
+        feed = InMemoryFeed(dataset.bars())
+        dataset_hash = dataset.manifest.dataset_hash
+        if bundle is not None:
+            predictor, active = bundle_predictor(bundle, keys)
+            title = f"{title} — bundle {active.bundle_version}"
+        else:
+            assert predictions is not None  # the caller gives one of the two
+            predictor = RecordedPredictor(read_predictions(predictions))
+    if recorded is None:
+        config = BacktestConfig.from_profiles(strategy, risk, dataset_hash=dataset_hash)
+    else:
+        config = attrs.evolve(BacktestConfig.from_session(recorded[0]), dataset_hash=dataset_hash)
+    result = run_backtest(feed, predictor, config)
+    out.mkdir(parents=True, exist_ok=True)
+    report = result.report_data(title)
+    document = {"ok": True, "out": str(out), **summary(result)}
+    if active is not None:
+        document["bundle"] = active.identity()
+        report = attrs.evolve(report, identity={**report.identity, **active.identity()})
+    difference = None
+    if recorded is not None:
+        from quant_exec.decisions import replay_difference
+
+        difference = replay_difference(recorded[1], result.log.to_bytes())
+        document["replay"] = {
+            "log": str(replay),
+            "recorded_hash": log_hash(recorded[1]),
+            "identical": difference is None,
+            "difference": difference,
+        }
+    write_outputs(out, result, report, document)
+    if difference is not None:
+        raise RejectedError(
+            f"the replay of {replay} differs from it: {difference} (outputs in {out})",
+            reason_code=exec_reasons.REPLAY_MISMATCH,
+        )
+    return BacktestRun(document, result, config, active)

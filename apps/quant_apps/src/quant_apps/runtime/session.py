@@ -1,0 +1,563 @@
+"""The trading runtime: one session's engine, kill switch, profiles, log and read model.
+
+A :class:`TradingRuntime` owns a trading session: its clock, its :class:`BarFeed`, the
+predictor, the :class:`quant_exec.TradingSession` (strategy, risk gates, paper venue and
+ledger are exactly the backtest's; only the clock differs: it is moved to when each bar was
+seen), the kill switch, the profile versions, the decision log file and the read model. It
+never imports the CLI: ``quant paper`` drives it, and so can a service.
+
+**Commands** (:meth:`~TradingRuntime.halt`, :meth:`~TradingRuntime.resume`,
+:meth:`~TradingRuntime.apply_profile`, :meth:`~TradingRuntime.reload_bundle`,
+:meth:`~TradingRuntime.stop`) may come from any thread: each is queued and wakes the runner,
+which applies it at once, whatever the bar length. While it waits for the next bar close the
+runner also looks at the halt file and the profile file at least every :data:`POLL_S`
+seconds. A kill-switch or profile change goes to the engine at once
+(:meth:`quant_exec.TradingSession.on_risk_change`: a risk line, working buys pulled on an
+engage, every instrument re-evaluated) and the log is flushed.
+
+**The loop** (:meth:`~TradingRuntime.run`) runs cycles:
+
+1. apply the queued commands and the watched files' changes (see above);
+2. sync the newly closed candles into the store (:class:`ProviderSync`);
+3. hand the bars the feed has not handed out yet to the engine, one close time at a time,
+   with ``now_ns`` the time they were observed, or, when no bar closed, a heartbeat;
+4. append the new lines to the decision log (flushed and fsynced) and publish the read model;
+5. wait until the next bar close plus :data:`GRACE_S`, waking for commands.
+
+**The read model** (:meth:`~TradingRuntime.read_model`) is the last published
+:class:`~quant_apps.runtime.readmodel.ReadModel`: a frozen value readers take without
+touching the engine.
+"""
+
+from __future__ import annotations
+
+import enum
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from quant_apps.runtime.feed import BarFeed, ProviderSync
+from quant_apps.runtime.paperlog import PaperLogWriter
+from quant_apps.runtime.profiles import ProfileBook, ProfileUpdate
+from quant_apps.runtime.readmodel import Health, Mode, ReadModel
+from quant_apps.runtime.views import read_model
+from quant_core import Bar, Clock, SimClock, ns_to_iso, unstructure
+from quant_core.audit import AuditLog
+from quant_core.errors import QuantError
+from quant_core.events import Predictor
+from quant_core.profiles import RiskProfile, StrategyProfile
+from quant_exec import BacktestConfig, KillSwitch, TradingSession
+
+__all__ = [
+    "GRACE_S",
+    "HALT_ACTOR",
+    "POLL_S",
+    "BundleLoader",
+    "Command",
+    "CommandKind",
+    "CycleReport",
+    "EventWaiter",
+    "TradingRuntime",
+    "Waiter",
+    "warm_bars_needed",
+]
+
+GRACE_S = 2.0
+"""Seconds after a bar's close before the next cycle asks for it (providers publish late)."""
+POLL_S = 1.0
+"""The longest the runner waits before it looks at its commands and watched files again."""
+HALT_ACTOR = "halt-file"
+"""Who engages and releases the kill switch on the halt file's behalf."""
+RECENT = 50
+"""How many recent decisions the read model carries."""
+
+BundleLoader = Callable[[], tuple[Predictor, Mapping[str, Any]]]
+"""Activates the bundle to serve: ``(predictor, about)`` as :func:`serve_bundle` returns."""
+
+
+def warm_bars_needed(predictor: Predictor) -> int:
+    """Bars of history per instrument the predictor needs before it predicts (at least 1).
+
+    A :class:`quant_models.ModelSetPredictor` (or a wrapper exposing one as
+    ``active.predictor``) predicts a coin once it has more than its feature warm-up bars.
+
+    Examples:
+        >>> from quant_apps.runtime.bundles import NoModel
+        >>> warm_bars_needed(NoModel("BUNDLE_MISSING"))
+        1
+    """
+    from quant_models import ModelSetPredictor
+
+    inner = getattr(getattr(predictor, "active", None), "predictor", predictor)
+    if isinstance(inner, ModelSetPredictor):
+        warmup = inner.model_set.feature_config.warmup
+        return max(inner.lookback_bars, warmup) + 1
+    return 1
+
+
+class CommandKind(enum.StrEnum):
+    """What an operator can ask of a running session."""
+
+    HALT = "halt"
+    RESUME = "resume"
+    APPLY_PROFILE = "apply_profile"
+    RELOAD_BUNDLE = "reload_bundle"
+    STOP = "stop"
+
+
+@attrs.frozen
+class Command:
+    """One queued command.
+
+    Attributes:
+        kind: what to do.
+        actor: who asks (audited with kill-switch changes and profile versions).
+        reason: why.
+        strategy: with ``APPLY_PROFILE``, the strategy profile to make the next version of.
+        risk: with ``APPLY_PROFILE``, the risk profile to make the next version of.
+    """
+
+    kind: CommandKind
+    actor: str
+    reason: str = ""
+    strategy: StrategyProfile | None = None
+    risk: RiskProfile | None = None
+
+
+class Waiter(Protocol):
+    """How the runner waits between cycles: a bounded wait that a command cuts short."""
+
+    def wait(self, timeout_s: float) -> None:
+        """Return after ``timeout_s`` seconds, or sooner once :meth:`wake` was called."""
+        ...
+
+    def wake(self) -> None:
+        """End the current (or the next) :meth:`wait` now."""
+        ...
+
+
+class EventWaiter:
+    """A :class:`Waiter` on a :class:`threading.Event` (commands may come from any thread).
+
+    Examples:
+        >>> waiter = EventWaiter()
+        >>> waiter.wake()
+        >>> waiter.wait(3600)  # returns at once: a command is waiting
+    """
+
+    def __init__(self) -> None:
+        """A waiter nobody has woken yet."""
+        self._event = threading.Event()
+
+    def wait(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` seconds for :meth:`wake`; then forget the wake."""
+        self._event.wait(timeout_s)
+        self._event.clear()
+
+    def wake(self) -> None:
+        """Cut the wait short."""
+        self._event.set()
+
+
+@attrs.frozen
+class CycleReport:
+    """What one cycle did.
+
+    Attributes:
+        cycle: the cycle number, from 1.
+        now_ns: the wall-clock time the cycle observed its bars (UTC ns).
+        bars: bars handed to the session.
+        decisions: decisions logged.
+        fills: fills booked.
+        portfolio_value: the portfolio value after the cycle (quote currency).
+        heartbeat: whether the cycle was a liveness heartbeat (no new bar).
+        synced: bars the sync added to the store.
+        profile: the new profile label when a profile change was applied since the last
+            cycle, or why it was refused (``"refused [REASON_CODE]: …"``); empty otherwise.
+        kill_switch: ``"engaged: <reason>"`` or ``"released"`` when the kill switch changed
+            since the last cycle; empty otherwise.
+    """
+
+    cycle: int
+    now_ns: int
+    bars: int
+    decisions: int
+    fills: int
+    portfolio_value: Decimal
+    heartbeat: bool
+    synced: int
+    profile: str = ""
+    kill_switch: str = ""
+
+    def line(self) -> str:
+        """The one-line human summary."""
+        kind = "heartbeat" if self.heartbeat else f"{self.bars} bars"
+        change = f", profile {self.profile}" if self.profile else ""
+        change += f", kill switch {self.kill_switch}" if self.kill_switch else ""
+        return (
+            f"cycle {self.cycle} {ns_to_iso(self.now_ns)}: {kind}, {self.decisions} decisions, "
+            f"{self.fills} fills, PV {self.portfolio_value}{change}"
+        )
+
+
+class TradingRuntime:
+    """One trading session with its commands and read model (see the module docs).
+
+    Args:
+        feed: closed bars (history and new ones).
+        clock: the wall clock (the store's and provider's clock too).
+        predictor: the model's predictor.
+        config: profiles, cash, fees, latency, venue rules.
+        writer: the decision log file.
+        header: extra session-header keys (the run's identity).
+        sync: moves new candles into the store before the feed is polled (``None``: the
+            feed's store is filled by someone else).
+        bundle: what to report about the active bundle (as :func:`serve_bundle` describes it).
+        load_bundle: activates the bundle again for :meth:`reload_bundle` (``None``: fixed).
+        profile_file: the profile file to watch for edits (``None``: no file).
+        halt_file: while this file exists the kill switch is engaged (``None``: never).
+        audit: the hash-chained audit log that records every engage and release.
+        waiter: how the runner waits between cycles (default: an :class:`EventWaiter`).
+        mode: how the session trades.
+    """
+
+    def __init__(
+        self,
+        *,
+        feed: BarFeed,
+        clock: Clock,
+        predictor: Predictor,
+        config: BacktestConfig,
+        writer: PaperLogWriter,
+        header: Mapping[str, Any],
+        sync: ProviderSync | None = None,
+        bundle: Mapping[str, Any] | None = None,
+        load_bundle: BundleLoader | None = None,
+        profile_file: Path | None = None,
+        halt_file: Path | None = None,
+        audit: AuditLog | None = None,
+        waiter: Waiter | None = None,
+        mode: Mode = Mode.PAPER,
+    ) -> None:
+        """Build the engine session on a clock that starts at ``clock``'s now."""
+        self.feed, self.sync, self.clock, self.mode = feed, sync, clock, mode
+        self.timeframe = feed.timeframe
+        self._now = clock.now_ns()
+        self.kill_switch = KillSwitch(clock, audit)
+        self.engine = TradingSession(
+            feed.instruments,
+            self.timeframe,
+            predictor,
+            config,
+            clock=SimClock(self._now),
+            kill_switch=self.kill_switch,
+            header=header,
+        )
+        self.writer, self.header = writer, header
+        self.bundle: Mapping[str, Any] = dict(bundle or {"active": False})
+        self._load_bundle = load_bundle
+        self.profiles = ProfileBook(config, clock, path=profile_file)
+        self.halt_file = halt_file
+        self._halt_seen = False
+        self.waiter: Waiter = waiter if waiter is not None else EventWaiter()
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self._notes: dict[str, list[str]] = {"profile": [], "kill_switch": []}
+        self._on_change: Callable[[str], None] = _ignore
+        self._told: list[str] = []
+        self.stopping = False
+        self.health = Health.STARTING
+        writer.flush(self.engine.log)
+        self.need = warm_bars_needed(predictor)
+        self.cycles: list[CycleReport] = []
+        self.backfilled = 0
+        self._published = self._make_read_model()
+
+    # --- commands (any thread) ------------------------------------------------------------
+
+    def _post(self, command: Command) -> None:
+        self._commands.put(command)
+        self.waiter.wake()
+
+    def halt(self, reason: str, *, actor: str) -> None:
+        """Engage the kill switch: no new risk, working buys pulled."""
+        self._post(Command(CommandKind.HALT, actor, reason))
+
+    def resume(self, reason: str, *, actor: str) -> None:
+        """Release the kill switch (a halt file that still exists engages it again)."""
+        self._post(Command(CommandKind.RESUME, actor, reason))
+
+    def apply_profile(
+        self,
+        *,
+        strategy: StrategyProfile | None = None,
+        risk: RiskProfile | None = None,
+        actor: str,
+        reason: str,
+    ) -> None:
+        """Make the values that differ the next governed version of their profile."""
+        self._post(Command(CommandKind.APPLY_PROFILE, actor, reason, strategy, risk))
+
+    def reload_bundle(self, *, actor: str) -> None:
+        """Activate the bundle again and serve its predictor if it is another bundle."""
+        self._post(Command(CommandKind.RELOAD_BUNDLE, actor))
+
+    def stop(self, *, actor: str) -> None:
+        """End the loop after the current step."""
+        self._post(Command(CommandKind.STOP, actor))
+
+    def read_model(self) -> ReadModel:
+        """The read model published last (after the latest cycle or applied command)."""
+        return self._published
+
+    # --- the runner (one thread) ----------------------------------------------------------
+
+    def _now_ns(self) -> int:
+        """The wall clock, never behind what the session already saw."""
+        self._now = max(self._now, self.clock.now_ns())
+        return self._now
+
+    def start(self) -> int:
+        """Load the history the predictor needs (backfilling it if missing); return its bars."""
+        step = self.timeframe.ns
+        end = self.timeframe.floor(self._now_ns())
+        start = end - self.need * step
+        bars = list(self.feed.bars(start, end))
+        short = any(sum(b.instrument == i for b in bars) < self.need for i in self.feed.instruments)
+        if short and self.sync is not None:
+            self.backfilled = self.sync.backfill(start, end)
+            bars = list(self.feed.bars(start, end))
+        self.engine.warm(bars)
+        self._publish()
+        return len(bars)
+
+    def service(self) -> bool:
+        """Apply the queued commands and the watched files' changes now.
+
+        Returns:
+            whether the kill switch or a profile changed (a reloaded bundle is published
+            as it is applied).
+        """
+        now = self._now_ns()
+        updates: list[ProfileUpdate] = []
+        kill = False
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                break
+            kill = self._command(command, now, updates) or kill
+        kill = self._halt_file() or kill  # after the commands: an existing halt file wins
+        self._profile(self.profiles.poll(), updates)
+        for update in updates:
+            self.engine.on_risk_change(now, strategy=update.strategy, risk=update.risk)
+            self._note("profile", self.engine.label)
+        if kill and not updates:
+            self.engine.on_risk_change(now)
+        if kill or updates:
+            self.writer.flush(self.engine.log)
+            self._publish()
+        told, self._told = self._told, []
+        for message in told:  # applied and on disk: now say so
+            self._on_change(message)
+        return bool(kill or updates)
+
+    def _command(self, command: Command, now: int, updates: list[ProfileUpdate]) -> bool:
+        """Apply one command; whether it changed the kill switch."""
+        kind, switch = command.kind, self.kill_switch
+        if kind is CommandKind.HALT:
+            engaged = switch.engage(command.reason, actor=command.actor)
+            return self._kill(engaged is not None, f"engaged: {command.reason}")
+        if kind is CommandKind.RESUME:
+            released = switch.release(command.reason, actor=command.actor)
+            return self._kill(released is not None, "released")
+        if kind is CommandKind.APPLY_PROFILE:
+            update = self.profiles.propose(
+                command.strategy, command.risk, author=command.actor, reason=command.reason
+            )
+            self._profile(update, updates)
+        elif kind is CommandKind.RELOAD_BUNDLE:
+            self._reload(now)
+        else:
+            self.stopping = True
+        return False
+
+    def _note(self, field: str, note: str) -> None:
+        """Keep ``note`` for the next cycle's report and for the listener (once applied)."""
+        self._notes[field].append(note)
+        self._told.append(f"{field.replace('_', ' ')} {note}")
+
+    def _kill(self, changed: bool, note: str) -> bool:
+        if changed:
+            self._note("kill_switch", note)
+        return changed
+
+    def _profile(self, update: ProfileUpdate, updates: list[ProfileUpdate]) -> None:
+        if update.refused:
+            self._note("profile", f"refused {update.refused}")
+        elif update.changed:
+            updates.append(update)
+
+    def _halt_file(self) -> bool:
+        """Keep the kill switch engaged while the halt file exists; release it when it goes.
+
+        Only the file's removal releases (so an operator's halt made while there is no file
+        stays engaged); a file that exists engages the switch again at the next poll, even
+        after a resume.
+        """
+        if self.halt_file is None:
+            return False
+        try:
+            text = self.halt_file.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            present, text = False, ""
+        except OSError as exc:  # there but unreadable: halting is the safe reading
+            present, text = True, f"unreadable halt file: {exc.strerror}"
+        else:
+            present = True
+        was, self._halt_seen = self._halt_seen, present
+        switch = self.kill_switch
+        if not present:
+            released = was and switch.release("halt file removed", actor=HALT_ACTOR) is not None
+            return self._kill(bool(released), "released")
+        reason = (text.strip().splitlines() or ["halt file present"])[0][:200]
+        return self._kill(switch.engage(reason, actor=HALT_ACTOR) is not None, f"engaged: {reason}")
+
+    def _reload(self, now: int) -> None:
+        """Serve the bundle activated now, when it is another one than the active."""
+        if self._load_bundle is None:
+            self._on_change("bundle reload refused: this session serves a fixed predictor")
+            return
+        try:
+            predictor, about = self._load_bundle()
+        except QuantError as exc:
+            self._on_change(f"bundle reload refused [{exc.reason_code}]: {exc.message}")
+            return
+        if dict(about) == dict(self.bundle):
+            self._on_change("bundle reload: the active bundle is unchanged")
+            return
+        self.engine.predictor, self.bundle = predictor, dict(about)
+        self.engine.log.add_risk(now, "bundle", {"bundle": unstructure(self.bundle)})
+        self.writer.flush(self.engine.log)
+        self._publish()
+        self._on_change(f"bundle reloaded: {self.bundle.get('bundle_hash', 'no model')}")
+
+    def cycle(self) -> CycleReport:
+        """Apply changes, sync, hand the new bars to the engine (or heartbeat), log them."""
+        engine = self.engine
+        step = self.timeframe.ns
+        before_decisions, before_fills = len(engine.log), len(engine.fills)
+        self.service()
+        synced = self.sync.sync(self.timeframe.floor(self._now)) if self.sync is not None else 0
+        now = self._now_ns()
+        fresh = self.feed.poll(now)
+        groups: dict[int, list[Bar]] = {}
+        for bar in fresh:
+            groups.setdefault(bar.open_time_ns, []).append(bar)
+        for open_ns in sorted(groups):
+            engine.on_bars(groups[open_ns], now_ns=max(now, open_ns + step))
+        if not groups:
+            engine.heartbeat(now)
+        self.writer.flush(engine.log)
+        notes = {k: "; ".join(v) for k, v in self._notes.items()}
+        self._notes = {k: [] for k in self._notes}
+        result = CycleReport(
+            cycle=len(self.cycles) + 1,
+            now_ns=now,
+            bars=len(fresh),
+            decisions=len(engine.log) - before_decisions,
+            fills=len(engine.fills) - before_fills,
+            portfolio_value=engine.ledger.valuation()[2],
+            heartbeat=not groups,
+            synced=synced,
+            **notes,
+        )
+        self.cycles.append(result)
+        self._publish()
+        return result
+
+    def next_cycle_ns(self) -> int:
+        """When the next cycle is due: the next bar close plus :data:`GRACE_S`."""
+        now = self.clock.now_ns()
+        return self.timeframe.floor(now) + self.timeframe.ns + int(GRACE_S * 1e9)
+
+    def wait_for_next_cycle(self) -> None:
+        """Wait until the next cycle is due, applying commands within :data:`POLL_S`."""
+        due = self.next_cycle_ns()
+        while True:
+            self.service()
+            left = due - self.clock.now_ns()
+            if self.stopping or left <= 0:
+                return
+            self.waiter.wait(min(POLL_S, left / 1e9))
+
+    def run(
+        self,
+        *,
+        cycles: int,
+        on_cycle: Callable[[CycleReport], None],
+        on_change: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
+        """Run ``cycles`` cycles (0: until stopped or interrupted); return the summary.
+
+        ``on_change`` hears, as they are applied, the changes made between cycles. A
+        :class:`KeyboardInterrupt` (Ctrl-C) during a cycle or a wait ends the loop cleanly:
+        the lines logged so far are flushed and the summary says ``interrupted``.
+        """
+        self._on_change = on_change or _ignore
+        interrupted = False
+        try:
+            while not self.stopping:
+                on_cycle(self.cycle())
+                if cycles and len(self.cycles) >= cycles:
+                    break
+                self.wait_for_next_cycle()
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            self._on_change = _ignore
+        self.health = Health.STOPPED
+        return self.summary(interrupted=interrupted)
+
+    def summary(self, *, interrupted: bool) -> dict[str, Any]:
+        """The final summary: totals, the run's log hash and its metrics."""
+        engine = self.engine
+        self.writer.flush(engine.log)
+        self._publish()
+        snapshot = engine.ledger.snapshot()
+        return {
+            "ok": True,
+            "interrupted": interrupted,
+            "run": self.header.get("paper", {}).get("run"),
+            "kill_switch": [r.to_audit() for r in self.kill_switch.records],
+            "log": str(self.writer.path),
+            "log_hash": engine.log.log_hash(),
+            "model_id": engine.session["model_id"],
+            "cycles": [unstructure(c) for c in self.cycles],
+            "bars": engine.bars_seen,
+            "decisions": len(engine.log),
+            "fills": len(engine.fills),
+            "portfolio_value": str(snapshot.portfolio_value),
+            "cash": str(snapshot.cash),
+            "open_positions": snapshot.open_positions,
+            "reason_counts": engine.log.reason_counts(),
+            "backfilled": self.backfilled,
+        }
+
+    # --- the read model -------------------------------------------------------------------
+
+    def _publish(self) -> None:
+        if self.health is not Health.STOPPED:
+            self.health = Health.HALTED if self.kill_switch.engaged else Health.RUNNING
+        self._published = self._make_read_model()
+
+    def _make_read_model(self) -> ReadModel:
+        return read_model(self, self._now, recent=RECENT, grace_ns=int(GRACE_S * 1e9))
+
+
+def _ignore(_: str) -> None:
+    """Hear nothing."""
