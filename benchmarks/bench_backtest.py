@@ -52,10 +52,8 @@ from quant_core import (
     Timeframe,
     generator,
 )
-from quant_exec.engine import BacktestConfig, run_backtest
-from quant_exec.fees import FeeSchedule, FeeTier
-from quant_exec.slippage import SlippageModel
-from quant_exec.venue import VenueRulebook, VenueRules
+from quant_exec.session import BacktestConfig, run_backtest
+from quant_exec.venues import FeeSchedule, FeeTier, SlippageModel, VenueRulebook, VenueRules
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
     from benchmarks._harness import best_pair, run_cli

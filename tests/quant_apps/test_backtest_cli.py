@@ -16,8 +16,9 @@ from quant_apps.backtest import load_profiles
 from quant_apps.cli import app
 from quant_core import Bar, HorizonForecast, Instrument, Prediction, ProfileError, reasons
 from quant_data import Dataset, write_dataset
-from quant_exec import example_bars, example_predictions, write_predictions
+from quant_exec import write_predictions
 from quant_exec.decisions import log_hash, read_decision_log
+from quant_exec.session import example_bars, example_predictions
 
 runner = CliRunner()
 

@@ -18,7 +18,7 @@ from quant_core import (
     StrategyProfile,
 )
 from quant_exec import reasons
-from quant_exec.engine import BacktestConfig, run_backtest
+from quant_exec.session import BacktestConfig, run_backtest
 
 BTC, ETH = Instrument("BTC", "USD"), Instrument("ETH", "USD")
 H = 3_600 * 10**9

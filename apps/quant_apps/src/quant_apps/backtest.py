@@ -13,7 +13,7 @@ manifest digest) and the summary and report add the bundle's version, model id a
 lineage; a tampered or untrusted bundle exits 3 with the bundle's reason code.
 
 ``--replay LOG`` is the replay parity check: the profiles, initial cash and execution
-settings come from ``LOG``'s session header (:meth:`quant_exec.engine.BacktestConfig.from_session`)
+settings come from ``LOG``'s session header (:meth:`quant_exec.session.BacktestConfig.from_session`)
 instead of ``--profile``, the run is made on the given data and predictions, and its log must
 equal ``LOG`` byte for byte. The outputs are written either way; a difference exits 3 with
 ``REPLAY_MISMATCH`` and the first line that differs.
@@ -53,7 +53,6 @@ from quant_exec import (
     RecordedPredictor,
     ReportData,
     example_inputs,
-    log_hash,
     read_decision_log,
     read_predictions,
     render_report,
@@ -61,7 +60,7 @@ from quant_exec import (
     summary,
 )
 from quant_exec import reasons as exec_reasons
-from quant_exec.decisions import replay_difference
+from quant_exec.decisions import log_hash, replay_difference
 
 __all__ = ["bundle_predictor", "load_profiles", "register", "write_outputs"]
 

@@ -4,10 +4,10 @@
 through :func:`quant_apps.runtime.serve_bundle`), opens the store as ``quant data`` does,
 loads the bars the predictor's features look back on from the store (backfilling them when
 the store lacks them) into a
-:class:`quant_exec.engine.TradingSession` as history, and then runs cycles:
+:class:`quant_exec.session.TradingSession` as history, and then runs cycles:
 
 1. apply risk changes at once, through
-   :meth:`~quant_exec.engine.TradingSession.on_risk_change`: with ``--profile``, an edit of
+   :meth:`~quant_exec.session.TradingSession.on_risk_change`: with ``--profile``, an edit of
    the profile file becomes new governed profile versions (:class:`ProfileWatcher`,
    attributed to ``profile-file``; a file that fails validation is refused and the last good
    profiles stay active); and while the halt file (``--halt-file``, default ``DIR/HALT``)
@@ -15,14 +15,14 @@ the store lacks them) into a
    file's first line is the reason), and it is released when the file is removed;
 2. sync the newly closed candles of every symbol into the store
    (:func:`quant_data.sync.sync`);
-3. hand the bars not seen yet to :meth:`~quant_exec.engine.TradingSession.on_bars`, one close
+3. hand the bars not seen yet to :meth:`~quant_exec.session.TradingSession.on_bars`, one close
    time at a time, with ``now_ns`` the wall-clock time they were observed, or, when no bar
-   closed, call :meth:`~quant_exec.engine.TradingSession.heartbeat`;
+   closed, call :meth:`~quant_exec.session.TradingSession.heartbeat`;
 4. append the new decision, order event and risk lines to ``DIR/decisions.jsonl`` (written,
    flushed and fsynced before the cycle's summary line is printed);
 5. sleep until the next bar close plus a small grace (``--cycles N`` stops after N cycles).
 
-The strategy, the risk gates, the :class:`~quant_exec.broker.PaperBroker` (fees, slippage,
+The strategy, the risk gates, the :class:`~quant_exec.venues.PaperBroker` (fees, slippage,
 partial fills, latency on the session clock) and the ledger are exactly those of
 ``quant backtest``: only the clock differs (it is moved to when each bar was seen).
 
@@ -90,7 +90,7 @@ from quant_data.records import OhlcvProvider
 from quant_data.store import Store
 from quant_data.sync import sync
 from quant_exec import BacktestConfig, DecisionLog, TradingSession, read_log
-from quant_exec.killswitch import KillSwitch
+from quant_exec.risk import KillSwitch
 
 __all__ = [
     "AUDIT_FILE",
@@ -333,7 +333,7 @@ def _next(history: ProfileHistory[P], profile: P, reason: str, clock: Clock) -> 
 
 
 class PaperSession:
-    """The paper-trading loop around one :class:`~quant_exec.engine.TradingSession`.
+    """The paper-trading loop around one :class:`~quant_exec.session.TradingSession`.
 
     Args:
         store: the market-data store.

@@ -10,7 +10,13 @@ The names below are the stable surface; import them from ``quant_core`` directly
 """
 
 from quant_core.audit import AuditLog, AuditRecord, VerifyReport, read_audit_log, verify_audit_log
-from quant_core.canonical import bytes_hash, canonical_json, canonical_text, content_hash
+from quant_core.canonical import (
+    CanonicalMemo,
+    bytes_hash,
+    canonical_json,
+    canonical_text,
+    content_hash,
+)
 from quant_core.clock import (
     NS_PER_SECOND,
     Clock,
@@ -94,6 +100,7 @@ __all__ = [
     "AuditRecord",
     "Bar",
     "BarClosed",
+    "CanonicalMemo",
     "CanonicalizationError",
     "Clock",
     "ClockError",

@@ -51,7 +51,7 @@ from quant_core import QuoteCurrency, to_decimal
 from quant_core import reasons as core_reasons
 from quant_exec import reasons
 from quant_exec.errors import InsufficientCashError, LedgerError
-from quant_exec.orders import OrderEvent, OrderFilled, Side
+from quant_exec.orders._model import OrderEvent, OrderFilled, Side
 
 __all__ = [
     "COST_QUANTUM",

@@ -6,7 +6,7 @@ assigns each base asset to one cluster; an asset it does not list falls into
 the cluster limit.
 
 Examples:
-    >>> from quant_exec.clusters import DEFAULT_CLUSTERS
+    >>> from quant_exec.risk import DEFAULT_CLUSTERS
     >>> DEFAULT_CLUSTERS.cluster_of("BTC"), DEFAULT_CLUSTERS.cluster_of("SOL")
     ('store_of_value', 'smart_contract_l1')
     >>> DEFAULT_CLUSTERS.cluster_of("NEWCOIN")

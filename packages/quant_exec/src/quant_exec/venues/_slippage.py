@@ -10,7 +10,7 @@ randomness, so the same order on the same bar always fills at the same price.
 Examples:
     >>> from decimal import Decimal
     >>> from quant_exec.orders import Side
-    >>> from quant_exec.slippage import SlippageModel
+    >>> from quant_exec.venues import SlippageModel
     >>> model = SlippageModel(base_bps=Decimal(5), impact_bps=Decimal(100))
     >>> model.fill_price(Side.BUY, Decimal(100), Decimal(1), Decimal(10))
     Decimal('100.1500')
@@ -29,7 +29,7 @@ import attrs
 from quant_core import to_decimal
 from quant_exec import reasons
 from quant_exec.errors import ExecConfigError
-from quant_exec.orders import Side
+from quant_exec.orders._model import Side
 
 __all__ = ["SlippageModel"]
 

@@ -61,12 +61,12 @@ import attrs
 
 from quant_core import ProfileVersion, RiskProfile, to_decimal
 from quant_exec import reasons
-from quant_exec.clusters import DEFAULT_CLUSTERS, ClusterMap
-from quant_exec.fees import KRAKEN_SPOT_FEES, FeeSchedule
-from quant_exec.killswitch import KillSwitchState
-from quant_exec.ledger import PortfolioSnapshot
-from quant_exec.orders import Liquidity, Order, OrderState, Side
-from quant_exec.venue import KRAKEN_SPOT_RULES, VenueRulebook, VenueRules
+from quant_exec.ledger._books import PortfolioSnapshot
+from quant_exec.orders._model import Liquidity, Order, OrderState, Side
+from quant_exec.risk._clusters import DEFAULT_CLUSTERS, ClusterMap
+from quant_exec.risk._killswitch import KillSwitchState
+from quant_exec.venues._fees import KRAKEN_SPOT_FEES, FeeSchedule
+from quant_exec.venues._rules import KRAKEN_SPOT_RULES, VenueRulebook, VenueRules
 
 __all__ = [
     "Approved",

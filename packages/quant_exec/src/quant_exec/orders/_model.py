@@ -24,7 +24,7 @@ Examples:
     >>> from decimal import Decimal
     >>> from quant_core import Instrument
     >>> from quant_exec.orders import (Order, OrderAccepted, OrderFilled, OrderStatus,
-    ...     OrderSubmitted, Side, apply, new_state)
+    ...                                OrderSubmitted, Side, apply, new_state)
     >>> btc = Instrument("BTC", "USD")
     >>> order = Order.create(btc, Side.BUY, "0.5", ts_init=0, sequence=1)
     >>> state = new_state(order)

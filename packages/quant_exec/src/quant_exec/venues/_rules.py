@@ -13,7 +13,7 @@ from the ``AssetPairs`` endpoint when Kraken changes them.
 Examples:
     >>> from decimal import Decimal
     >>> from quant_core import Instrument
-    >>> from quant_exec.venue import KRAKEN_SPOT_RULES
+    >>> from quant_exec.venues import KRAKEN_SPOT_RULES
     >>> rules = KRAKEN_SPOT_RULES.for_instrument(Instrument("BTC", "USD"))
     >>> rules.round_quantity(Decimal("0.123456789"))
     Decimal('0.12345678')

@@ -12,7 +12,7 @@ changes it.
 
 Examples:
     >>> from decimal import Decimal
-    >>> from quant_exec.fees import KRAKEN_SPOT_FEES
+    >>> from quant_exec.venues import KRAKEN_SPOT_FEES
     >>> from quant_exec.orders import Liquidity
     >>> KRAKEN_SPOT_FEES.rate_pct(Decimal(0), Liquidity.TAKER)
     Decimal('0.40')
@@ -32,7 +32,7 @@ import attrs
 from quant_core import to_decimal
 from quant_exec import reasons
 from quant_exec.errors import ExecConfigError
-from quant_exec.orders import Liquidity
+from quant_exec.orders._model import Liquidity
 
 __all__ = ["KRAKEN_SPOT_FEES", "FeeSchedule", "FeeTier"]
 

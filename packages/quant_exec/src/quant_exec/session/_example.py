@@ -35,7 +35,7 @@ from quant_core import (
     Timeframe,
     generator,
 )
-from quant_exec.predictions import RecordedPredictor
+from quant_exec.session._predictions import RecordedPredictor
 
 __all__ = [
     "EXAMPLE_MODEL_ID",
@@ -146,6 +146,6 @@ def example_predictions(bars: Sequence[Bar], seed: int = 7) -> tuple[Prediction,
 
 
 def example_inputs(n_bars: int = 400, seed: int = 7) -> tuple[InMemoryFeed, RecordedPredictor]:
-    """The example as a feed and a predictor, ready for :func:`quant_exec.engine.run_backtest`."""
+    """The example as a feed and a predictor, ready for :func:`quant_exec.session.run_backtest`."""
     bars = example_bars(n_bars, seed)
     return InMemoryFeed(bars), RecordedPredictor(example_predictions(bars, seed))

@@ -1,77 +1,29 @@
-"""The deterministic, event-driven backtest / replay engine.
-
-One loop drives backtests and paper sessions alike: bars from a
-:class:`~quant_core.MarketDataFeed` arrive in event order on a :class:`~quant_core.SimClock`;
-at each event time the engine
-
-1. lets the execution venue (:class:`ExecutionVenue`) report what happened to working orders
-   on the new bars (fills are booked in the :class:`~quant_exec.ledger.Ledger`, fills
-   deduplicated by trade id, every order event folded through the order state table),
-2. marks the portfolio to the new closes and asks the :class:`~quant_core.Predictor` for
-   predictions (the latest prediction per instrument stays in force until replaced),
-3. evaluates the strategy (:func:`quant_exec.strategy.decide`) for every instrument whose
-   bar closed; an instrument that just had a fill is evaluated with trigger ``"fill"``,
-4. turns each intent into an :class:`~quant_exec.orders.Order` and submits it **only** if the
-   risk gates (:func:`quant_exec.risk.check_order`) approve it,
-5. appends one :class:`~quant_exec.decisions.DecisionRecord` per evaluation — "no action" and
-   risk rejections included — to the decision log.
-
-When market events stop for longer than ``heartbeat_ns``, liveness heartbeats re-evaluate the
-open positions on their latest prediction (there is no fixed global decision interval).
-
-The venue is the :class:`~quant_exec.broker.PaperBroker` on the engine's clock (market orders
-fill on the next bar's open with fees, slippage, partial fills and latency); a paper session
-is the same engine with the broker on a live-ish clock, and a live adapter plugs into the same
-:class:`ExecutionVenue` seam, so the strategy, risk and accounting path is one piece of code.
-
-Examples:
-    >>> from quant_exec.example import example_inputs
-    >>> feed, predictor = example_inputs(n_bars=72)
-    >>> result = run_backtest(feed, predictor, BacktestConfig.defaults())
-    >>> result.metrics["bars"], result.metrics["decisions"] > 0
-    (144, True)
-    >>> result.log_hash == run_backtest(*example_inputs(n_bars=72),
-    ...                                 BacktestConfig.defaults()).log_hash
-    True
-"""
+"""The trading session: one loop for backtest, paper and live (see :mod:`quant_exec.session`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
 from quant_core import (
     Bar,
     Instrument,
-    MarketDataFeed,
     Prediction,
     Predictor,
-    ProfileHistory,
     ProfileVersion,
-    QuantError,
     RiskProfile,
     SimClock,
     StrategyProfile,
     Timeframe,
-    content_hash,
-    ns_to_iso,
-    structure,
-    to_decimal,
-    unstructure,
-    version_from_record,
 )
 from quant_exec import reasons
-from quant_exec.broker import PaperBroker
-from quant_exec.clusters import DEFAULT_CLUSTERS, ClusterMap
-from quant_exec.decisions import DecisionLog, DecisionRecord
+from quant_exec.decisions._log import DecisionLog, DecisionRecord
 from quant_exec.errors import EngineInputError
-from quant_exec.fees import KRAKEN_SPOT_FEES, FeeSchedule
-from quant_exec.killswitch import KillSwitch, KillSwitchState
-from quant_exec.ledger import Ledger, PortfolioSnapshot, Position
-from quant_exec.orders import (
+from quant_exec.ledger._books import Ledger, PortfolioSnapshot, Position
+from quant_exec.orders._model import (
     Order,
     OrderEvent,
     OrderFilled,
@@ -80,29 +32,22 @@ from quant_exec.orders import (
     apply,
     new_state,
 )
-from quant_exec.report import ReportData
-from quant_exec.risk import Approved, RiskContext, check_order
-from quant_exec.slippage import SlippageModel
-from quant_exec.strategy import (
+from quant_exec.risk._gates import Approved, RiskContext, check_order
+from quant_exec.risk._killswitch import KillSwitch, KillSwitchState
+from quant_exec.session._book import Book
+from quant_exec.session._config import BacktestConfig
+from quant_exec.session._result import BacktestResult, FillRecord, run_metrics
+from quant_exec.strategy._decide import (
     Evaluation,
     Intent,
     MarketContext,
-    PositionView,
-    StrategyState,
+    StrategyMemo,
     decide,
 )
-from quant_exec.venue import KRAKEN_SPOT_RULES, VenueRulebook, VenueRules
+from quant_exec.venues._paper import PaperBroker
+from quant_exec.venues._protocol import ExecutionVenue
 
-__all__ = [
-    "ENGINE_VERSION",
-    "BacktestConfig",
-    "BacktestResult",
-    "ExecutionVenue",
-    "FillRecord",
-    "TradingSession",
-    "run_backtest",
-    "summary",
-]
+__all__ = ["ENGINE_VERSION", "TradingSession"]
 
 ENGINE_VERSION = "quant_exec.engine/2"
 """The decision log contract the session header names.
@@ -110,296 +55,6 @@ ENGINE_VERSION = "quant_exec.engine/2"
 ``/2`` added the ``order`` and ``risk`` lines and the header's ``execution`` settings.
 """
 _ZERO = Decimal(0)
-_SYSTEM_CLOCK_START = 0
-_FLAT = PositionView()  # nothing held (a value: shared by every flat evaluation)
-_FRESH = StrategyState()  # an instrument's memory before its first evaluation
-
-
-class ExecutionVenue(Protocol):
-    """Where approved orders go; :class:`~quant_exec.broker.PaperBroker` is one.
-
-    A live adapter implements the same four calls, so the engine's strategy, risk and
-    accounting path does not change between backtest, paper and live.
-    """
-
-    def submit(self, order: Order) -> Sequence[OrderEvent]:
-        """Send ``order``; return the events it caused at once (e.g. submitted)."""
-        ...
-
-    def cancel(self, client_order_id: str) -> Sequence[OrderEvent]:
-        """Ask to cancel a working order; return the events it caused at once."""
-        ...
-
-    def poll(self) -> Sequence[OrderEvent]:
-        """Events that became due on the clock without a new bar (acknowledgements)."""
-        ...
-
-    def on_bar(self, bar: Bar, *, cash_available: Decimal | None = None) -> Sequence[OrderEvent]:
-        """Work the open orders of ``bar.instrument`` against the new bar.
-
-        ``cash_available`` is the free cash now, so a buy never fills beyond what can be paid.
-        """
-        ...
-
-
-def _positive_cash(_inst: object, _attr: object, value: Decimal) -> None:
-    if value <= 0:
-        raise EngineInputError(f"initial cash must be positive, got {value}")
-
-
-def _version(profile: Any, name: str) -> Any:
-    return ProfileHistory.create(
-        profile, author="system", reason=f"{name} defaults", clock=SimClock(_SYSTEM_CLOCK_START)
-    ).active
-
-
-@attrs.frozen
-class BacktestConfig:
-    """What a backtest runs under (all of it goes into the decision log's session header).
-
-    Attributes:
-        strategy: the active strategy profile version.
-        risk: the active risk profile version.
-        initial_cash: starting cash in the quote currency.
-        fees: the fee schedule (risk's cash gate reserves its taker fee).
-        slippage: the paper broker's slippage model.
-        latency_ns: the paper broker's one-way latency.
-        max_volume_share: the largest share of a bar's volume filled per bar.
-        seed: the paper broker's root seed (latency jitter, trade ids).
-        venue: exchange rules (lot, tick, minimums).
-        clusters: the asset clusters for cluster exposure.
-        dataset_hash: the dataset's content hash, when the bars come from one.
-        heartbeat_ns: a liveness heartbeat fires when no market event arrived for this long
-            (``None``: no heartbeats).
-        market_buffer_bps: headroom the cash gate keeps for a market buy's price move.
-    """
-
-    strategy: ProfileVersion[StrategyProfile]
-    risk: ProfileVersion[RiskProfile]
-    initial_cash: Decimal = attrs.field(
-        default=Decimal(10_000), converter=to_decimal, validator=_positive_cash
-    )
-    fees: FeeSchedule = KRAKEN_SPOT_FEES
-    slippage: SlippageModel = attrs.field(factory=SlippageModel)
-    latency_ns: int = 0
-    max_volume_share: Decimal = attrs.field(default=Decimal("0.1"), converter=to_decimal)
-    seed: int = 0
-    venue: VenueRulebook = KRAKEN_SPOT_RULES
-    clusters: ClusterMap = DEFAULT_CLUSTERS
-    dataset_hash: str | None = None
-    heartbeat_ns: int | None = None
-    market_buffer_bps: Decimal = attrs.field(default=Decimal(100), converter=to_decimal)
-
-    @classmethod
-    def defaults(cls, **overrides: Any) -> BacktestConfig:
-        """The governed default profiles (as version 1 of each) and default settings."""
-        return cls(
-            strategy=_version(StrategyProfile(), "strategy"),
-            risk=_version(RiskProfile(), "risk"),
-            **overrides,
-        )
-
-    @classmethod
-    def from_profiles(
-        cls, strategy: StrategyProfile, risk: RiskProfile, **overrides: Any
-    ) -> BacktestConfig:
-        """Use explicit profiles (each becomes version 1 of its history)."""
-        return cls(
-            strategy=_version(strategy, "strategy"), risk=_version(risk, "risk"), **overrides
-        )
-
-    def execution_record(self, instruments: Sequence[Instrument]) -> dict[str, Any]:
-        """The execution settings, as plain data: the session header's ``execution``.
-
-        Venue rules and cluster names are those of ``instruments`` (what the session can
-        trade); everything else is recorded whole, so :meth:`from_session` gives back a
-        configuration that replays the session byte for byte.
-        """
-        bases = sorted({i.base for i in instruments})
-        rules = {i.base: self.venue.for_instrument(i) for i in instruments}
-        return {
-            "fees": unstructure(self.fees),
-            "slippage": unstructure(self.slippage),
-            "latency_ns": self.latency_ns,
-            "max_volume_share": str(self.max_volume_share),
-            "seed": self.seed,
-            "venue": {b: unstructure(r) for b, r in sorted(rules.items()) if r is not None},
-            "clusters": {b: self.clusters.cluster_of(b) for b in bases},
-            "heartbeat_ns": self.heartbeat_ns,
-            "market_buffer_bps": str(self.market_buffer_bps),
-        }
-
-    @classmethod
-    def from_session(cls, header: Mapping[str, Any]) -> BacktestConfig:
-        """The configuration a decision log's session header records (to replay the run).
-
-        The inverse of what :class:`TradingSession` writes: both profile versions (values,
-        author, reason, diff), the initial cash, the dataset hash and the ``execution``
-        settings (:meth:`execution_record`).
-
-        Raises:
-            EngineInputError: ``ENGINE_INPUT_INVALID`` when the header lacks any of them or
-                a value is refused (a log written before the header recorded its execution
-                settings cannot be replayed from the log alone).
-
-        Examples:
-            >>> from quant_exec.example import example_inputs
-            >>> config = BacktestConfig.defaults(latency_ns=10**9, seed=7)
-            >>> result = run_backtest(*example_inputs(n_bars=48), config)
-            >>> again = run_backtest(*example_inputs(n_bars=48),
-            ...                      BacktestConfig.from_session(result.session))
-            >>> again.log.to_bytes() == result.log.to_bytes()
-            True
-        """
-        try:
-            execution = header["execution"]
-            return cls(
-                strategy=version_from_record(header["strategy_profile"], StrategyProfile),
-                risk=version_from_record(header["risk_profile"], RiskProfile),
-                initial_cash=header["initial_cash"],
-                fees=structure(execution["fees"], FeeSchedule),
-                slippage=structure(execution["slippage"], SlippageModel),
-                latency_ns=int(execution["latency_ns"]),
-                max_volume_share=execution["max_volume_share"],
-                seed=int(execution["seed"]),
-                venue=VenueRulebook(
-                    {b: structure(r, VenueRules) for b, r in execution["venue"].items()}
-                ),
-                clusters=ClusterMap(dict(execution["clusters"])),
-                dataset_hash=header["dataset_hash"],
-                heartbeat_ns=execution["heartbeat_ns"],
-                market_buffer_bps=execution["market_buffer_bps"],
-            )
-        except (KeyError, TypeError, ValueError, AttributeError, QuantError) as exc:
-            raise EngineInputError(
-                f"the session header does not record a replayable configuration: {exc}"
-            ) from None
-
-    def profile_label(self) -> str:
-        """``"strategy v<n> / risk v<n> / <hash of both>"``: goes into every decision."""
-        digest = content_hash(
-            {"strategy": self.strategy.to_record(), "risk": self.risk.to_record()}
-        )
-        return f"strategy v{self.strategy.version} / risk v{self.risk.version} / {digest}"
-
-
-@attrs.frozen
-class FillRecord:
-    """One fill, as the report and the summary show it."""
-
-    ts_ns: int
-    instrument: str
-    side: str
-    price: Decimal
-    quantity: Decimal
-    fee: Decimal
-    reason_code: str
-
-
-@attrs.frozen
-class BacktestResult:
-    """What a run produced.
-
-    Attributes:
-        log: the decision log (write it with :meth:`DecisionLog.write`).
-        equity: ``(ts_ns, portfolio value)`` after every event time.
-        closes: per instrument label, ``(ts_ns, close)``.
-        fills: every fill, in order.
-        metrics: summary metrics (strings for exact decimals).
-        session: the decision log's session header.
-    """
-
-    log: DecisionLog
-    equity: tuple[tuple[int, Decimal], ...]
-    closes: Mapping[str, tuple[tuple[int, Decimal], ...]]
-    fills: tuple[FillRecord, ...]
-    metrics: Mapping[str, Any]
-    session: Mapping[str, Any]
-
-    @property
-    def log_hash(self) -> str:
-        """The replay hash of the decision log."""
-        return self.log.log_hash()
-
-    def report_data(self, title: str = "quant backtest") -> ReportData:
-        """The values :func:`quant_exec.report.render_report` draws."""
-        identity = {
-            "model_id": self.session["model_id"],
-            "dataset_hash": self.session["dataset_hash"],
-            "profile": self.session["profile"],
-            "decision_log_hash": self.log_hash,
-        }
-        tables: dict[str, dict[str, Any]] = {}
-        if self.log.orders:
-            tables["Order events"] = dict(self.log.order_event_counts())
-        if self.log.risk:
-            tables["Risk changes"] = {
-                f"{ns_to_iso(r['ts_ns'])} (seq {r['seq']})": _risk_text(r) for r in self.log.risk
-            }
-        return ReportData(
-            title=title,
-            equity=self.equity,
-            closes=self.closes,
-            fills=tuple((f.ts_ns, f.instrument, f.side, f.price) for f in self.fills),
-            reason_counts=self.log.reason_counts(),
-            metrics=self.metrics,
-            identity=identity,
-            tables=tables,
-        )
-
-
-def _risk_text(line: Mapping[str, Any]) -> str:
-    """One risk line in words, for the report."""
-    if line["change"] == "kill_switch":
-        switch = line["kill_switch"]
-        pulled = len(line.get("cancel_requested", ()))
-        extra = f"; {pulled} working buys pulled" if pulled else ""
-        return f"kill switch {switch['action']} by {switch['actor']}: {switch['reason']}{extra}"
-    return f"profile now {line['profile']}"
-
-
-class _Book:
-    """One instrument's engine state, found with one dictionary lookup per bar.
-
-    ``history`` and ``closes`` are the very lists the session's ``history`` and ``closes``
-    mappings hold, so the predictor and the result see every append.
-    """
-
-    __slots__ = ("closes", "held", "history", "lot", "name", "state", "view")
-
-    def __init__(self, instrument: Instrument, lot: Decimal) -> None:
-        self.name = str(instrument)
-        self.lot = lot
-        self.history: list[Bar] = []
-        self.closes: list[tuple[int, Decimal]] = []
-        self.state = _FRESH
-        # The strategy's view of the position last seen (positions are immutable values, so
-        # the same object always has the same view).
-        self.held: Position | None = None
-        self.view = _FLAT
-
-    def position_view(self, held: Position | None) -> PositionView:
-        """The strategy's view of ``held`` (the instrument's position, if any)."""
-        if held is None:
-            return _FLAT
-        if held is not self.held:
-            self.held, self.view = held, PositionView(held.quantity, held.avg_cost)
-        return self.view
-
-
-def _groups(bars: Iterator[Bar], bar_ns: int) -> Iterator[tuple[int, list[Bar]]]:
-    """Runs of consecutive bars that close at the same time, with that close time."""
-    group: list[Bar] = []
-    ts = -1  # no bar closes before the epoch
-    for bar in bars:
-        close = bar.open_time_ns + bar_ns
-        if close != ts:
-            if group:
-                yield ts, group
-            group, ts = [], close
-        group.append(bar)
-    if group:
-        yield ts, group
 
 
 class TradingSession:
@@ -416,7 +71,7 @@ class TradingSession:
         predictor: the predictions.
         config: profiles, cash, fees, venue rules, dataset hash.
         venue: where approved orders go (default: a
-            :class:`~quant_exec.broker.PaperBroker` on ``clock`` built from the config).
+            :class:`~quant_exec.venues.PaperBroker` on ``clock`` built from the config).
         clock: the session clock (default: a :class:`~quant_core.SimClock` at 0).
         kill_switch: halts new risk while engaged.
         header: extra keys for the decision log's session header (a paper session names its
@@ -427,8 +82,8 @@ class TradingSession:
             venue rules, or a ``header`` key the engine writes itself.
 
     Examples:
-        >>> from quant_exec.example import example_bars, example_predictions
-        >>> from quant_exec.predictions import RecordedPredictor
+        >>> from quant_exec.session import example_bars, example_predictions
+        >>> from quant_exec.session import RecordedPredictor
         >>> from quant_core import Timeframe
         >>> bars = example_bars(n_bars=30)
         >>> session = TradingSession(sorted({b.instrument for b in bars}), Timeframe.H1,
@@ -459,6 +114,7 @@ class TradingSession:
                 f"a session needs instruments in one quote currency, got {len(quotes)}"
             )
         clock = clock or SimClock()
+        quote = quotes.pop()
         self.predictor, self.config, self.clock = predictor, config, clock
         self.venue: ExecutionVenue = venue or PaperBroker(
             clock,
@@ -468,17 +124,19 @@ class TradingSession:
             seed=config.seed,
             max_volume_share=config.max_volume_share,
             venue=config.venue,
+            balances={quote.value: config.initial_cash},
         )
+        self.memo = StrategyMemo()  # the strategy's derived values, this session's own
         self.kill_switch = kill_switch
         self.bar_ns = timeframe.ns
-        self.books: dict[Instrument, _Book] = {}
+        self.books: dict[Instrument, Book] = {}
         for instrument in instruments:
             rules = config.venue.for_instrument(instrument)
             if rules is None:
                 raise EngineInputError(f"the venue has no trading rules for {instrument}")
-            self.books[instrument] = _Book(instrument, rules.lot_size)
+            self.books[instrument] = Book(instrument, rules.lot_size)
         self.bars_seen = 0
-        self.ledger = Ledger(quotes.pop(), config.initial_cash)
+        self.ledger = Ledger(quote, config.initial_cash)
         self.profile = config.strategy.profile
         self.label = config.profile_label()
         self.session = {
@@ -603,7 +261,7 @@ class TradingSession:
     def _evaluate(
         self,
         instrument: Instrument,
-        book: _Book,
+        book: Book,
         trigger: str,
         ts: int,
         new_bar: bool,
@@ -620,7 +278,9 @@ class TradingSession:
             bool(self.orders) and self._working(instrument),  # most bars: nothing is working
         )
         prediction = self.latest.get(instrument)
-        outcome = decide(book.state, position, context, prediction, self.profile, new_bar=new_bar)
+        outcome = decide(
+            book.state, position, context, prediction, self.profile, new_bar=new_bar, memo=self.memo
+        )
         book.state = outcome.state
         if outcome.intent is None:  # "no action", most evaluations: logged here, in one call
             model_id = prediction.model_id if prediction is not None else None
@@ -757,8 +417,8 @@ class TradingSession:
 
         Examples:
             >>> from quant_core import ProfileHistory, RiskProfile, SimClock
-            >>> from quant_exec.example import example_bars, example_predictions
-            >>> from quant_exec.predictions import RecordedPredictor
+            >>> from quant_exec.session import example_bars, example_predictions
+            >>> from quant_exec.session import RecordedPredictor
             >>> bars = example_bars(n_bars=30)
             >>> config = BacktestConfig.defaults()
             >>> session = TradingSession(sorted({b.instrument for b in bars}), Timeframe.H1,
@@ -816,8 +476,8 @@ class TradingSession:
                 instrument's bars are not in open-time order (after any it already has).
 
         Examples:
-            >>> from quant_exec.example import example_bars, example_predictions
-            >>> from quant_exec.predictions import RecordedPredictor
+            >>> from quant_exec.session import example_bars, example_predictions
+            >>> from quant_exec.session import RecordedPredictor
             >>> from quant_core import Timeframe
             >>> bars = example_bars(n_bars=30)
             >>> session = TradingSession(sorted({b.instrument for b in bars}), Timeframe.H1,
@@ -852,7 +512,7 @@ class TradingSession:
         """
         # One pass validates the bars and finds each one's book (a single lookup per bar).
         bar_ns, books = self.bar_ns, self.books
-        work: list[tuple[Bar, _Book]] = []
+        work: list[tuple[Bar, Book]] = []
         prices: dict[str, Decimal] = {}
         unknown: list[Instrument] = []
         ts: int | None = None
@@ -914,96 +574,15 @@ class TradingSession:
             equity=tuple(self.equity),
             closes={k: tuple(v) for k, v in sorted(self.closes.items())},
             fills=tuple(self.fills),
-            metrics=self._metrics(self.bars_seen),
+            metrics=run_metrics(
+                self.ledger.snapshot(),
+                self.config.initial_cash,
+                self.equity,
+                bars=self.bars_seen,
+                decisions=len(self.log),
+                orders=len(self.done) + len(self.orders),
+                rejections=self.rejections,
+                fills=len(self.fills),
+            ),
             session=self.session,
         )
-
-    def _metrics(self, bars_seen: int) -> dict[str, Any]:
-        snapshot = self.ledger.snapshot()
-        start = self.config.initial_cash
-        end = snapshot.portfolio_value
-        worst, peak = _ZERO, _ZERO
-        for _, value in self.equity:
-            if value < peak:  # so peak > 0
-                worst = min(worst, (value - peak) / peak * 100)
-            peak = max(peak, value)
-        return {
-            "bars": bars_seen,
-            "decisions": len(self.log),
-            "orders": len(self.done) + len(self.orders),
-            "rejections": self.rejections,
-            "fills": len(self.fills),
-            "initial_value": str(start),
-            "final_value": str(end),
-            "return_pct": str(round((end - start) / start * 100, 4)),
-            "max_drawdown_pct": str(round(-worst, 4)),
-            "fees_paid": str(snapshot.fees_paid),
-            "realized_pnl": str(snapshot.realized_pnl),
-            "open_positions": snapshot.open_positions,
-        }
-
-
-def run_backtest(
-    feed: MarketDataFeed,
-    predictor: Predictor,
-    config: BacktestConfig,
-    *,
-    venue: ExecutionVenue | None = None,
-    clock: SimClock | None = None,
-    kill_switch: KillSwitch | None = None,
-    start_ns: int = 0,
-    end_ns: int | None = None,
-) -> BacktestResult:
-    """Run the engine over ``feed`` and return the result (see the module docs).
-
-    Args:
-        feed: the bars, in event order.
-        predictor: the predictions (``RecordedPredictor`` for a recorded file).
-        config: profiles, cash, fees, venue rules, dataset hash.
-        venue: where approved orders go (default: a
-            :class:`~quant_exec.broker.PaperBroker` on ``clock`` built from the config's fees,
-            slippage, latency, volume share, seed and venue rules).
-        clock: the simulated clock (default: a new one at ``start_ns``); a kill switch made on
-            the same clock is timestamped in simulated time.
-        kill_switch: halts new risk while engaged (the risk gates read it before every order).
-        start_ns: first bar open time included.
-        end_ns: bars opened at or after this are excluded (default: no end).
-
-    Raises:
-        EngineInputError: ``ENGINE_INPUT_INVALID`` for a feed with several quote currencies,
-            no bars in the window, or an instrument without venue rules.
-    """
-    session = TradingSession(
-        feed.instruments,
-        feed.timeframe,
-        predictor,
-        config,
-        venue=venue,
-        clock=clock or SimClock(start_ns),
-        kill_switch=kill_switch,
-    )
-    end = end_ns if end_ns is not None else 2**63 - 1
-    step, last = config.heartbeat_ns, None
-    for ts, group in _groups(feed.bars(start_ns, end), feed.timeframe.ns):
-        if step is not None and last is not None:  # liveness only where the market is silent
-            for beat in range(last + step, ts, step):
-                session.heartbeat(beat)
-        session.on_bars(group)
-        last = ts
-    if session.bars_seen == 0:
-        raise EngineInputError("the feed has no bars in the requested window")
-    return session.result()
-
-
-def summary(result: BacktestResult) -> dict[str, Any]:
-    """The summary document ``quant backtest`` prints: metrics, hashes, reason counts."""
-    return {
-        "metrics": dict(result.metrics),
-        "log_hash": result.log_hash,
-        "model_id": result.session["model_id"],
-        "dataset_hash": result.session["dataset_hash"],
-        "profile": result.session["profile"],
-        "reason_counts": result.log.reason_counts(),
-        "order_events": result.log.order_event_counts(),
-        "session": unstructure(dict(result.session)),
-    }

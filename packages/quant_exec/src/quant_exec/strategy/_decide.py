@@ -78,6 +78,7 @@ __all__ = [
     "Intent",
     "MarketContext",
     "PositionView",
+    "StrategyMemo",
     "StrategyState",
     "decide",
     "downside_probability",
@@ -88,6 +89,7 @@ SELL = "sell"
 _EVEN = 0.5  # even odds: the definition of "no edge"
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
+_LABEL_LIMIT = 256  # distinct horizons a memo keeps (a model has a handful)
 
 
 @attrs.frozen
@@ -192,17 +194,6 @@ def downside_probability(prediction: Prediction) -> float:
     return float(sum(probs[i] for i, edge in enumerate(edges) if edge <= 0.0))
 
 
-_LABELS: dict[int, str] = {}
-
-
-def _label(forecast: HorizonForecast) -> str:
-    """The forecast's horizon label, memoised (a pure function of the horizon)."""
-    label = _LABELS.get(forecast.horizon_ns)
-    if label is None:
-        label = _LABELS[forecast.horizon_ns] = forecast.label
-    return label
-
-
 class _Thresholds:
     """A profile's probability thresholds as floats (forecasts are floats), made once."""
 
@@ -229,19 +220,47 @@ class _Thresholds:
         self.outlook_need = need - float(profile.sensitivity) * (need - _EVEN)
 
 
-_LAST_THRESHOLDS: tuple[StrategyProfile, _Thresholds] | None = None
+class StrategyMemo:
+    """What :func:`decide` works out once and reuses: owned by the caller, passed in.
 
+    A session owns one (its evaluations run one at a time); it remembers the float
+    thresholds of the last strategy profile it saw (compared by identity: profiles are
+    immutable values) and each forecast horizon's label. Both are pure functions of their
+    key, so a memo never changes a decision, only how fast it is made; the label memo is
+    bounded.
 
-def _thresholds(profile: StrategyProfile) -> _Thresholds:
-    """Make the thresholds of ``profile`` and keep them as the last profile's.
-
-    :func:`decide` reads the kept pair itself (one read of an immutable pair: safe across
-    threads; the profile is held, so compared by identity) and calls this on a miss.
+    Examples:
+        >>> from quant_core import StrategyProfile
+        >>> memo, profile = StrategyMemo(), StrategyProfile()
+        >>> memo.thresholds(profile) is memo.thresholds(profile)
+        True
     """
-    global _LAST_THRESHOLDS
-    made = _Thresholds(profile)
-    _LAST_THRESHOLDS = (profile, made)
-    return made
+
+    __slots__ = ("labels", "last")
+
+    def __init__(self) -> None:
+        self.labels: dict[int, str] = {}
+        """Horizon (ns) -> label, as :attr:`~quant_core.HorizonForecast.label` gives it."""
+        self.last: tuple[StrategyProfile, _Thresholds] | None = None
+        """The last profile seen and its thresholds (read inline on the per-bar path)."""
+
+    def thresholds(self, profile: StrategyProfile) -> _Thresholds:
+        """The float thresholds of ``profile``, made once per profile in a row."""
+        last = self.last
+        if last is not None and last[0] is profile:
+            return last[1]
+        made = _Thresholds(profile)
+        self.last = (profile, made)
+        return made
+
+    def label(self, forecast: HorizonForecast) -> str:
+        """The forecast's horizon label (a pure function of the horizon)."""
+        label = self.labels.get(forecast.horizon_ns)
+        if label is None:
+            label = forecast.label
+            if len(self.labels) < _LABEL_LIMIT:
+                self.labels[forecast.horizon_ns] = label
+        return label
 
 
 def _floor(quantity: Decimal, lot: Decimal) -> Decimal:
@@ -262,6 +281,7 @@ def decide(
     profile: StrategyProfile,
     *,
     new_bar: bool,
+    memo: StrategyMemo | None = None,
 ) -> Evaluation:
     """Evaluate one instrument and return what to do (see the module docs).
 
@@ -273,6 +293,8 @@ def decide(
         profile: the strategy profile; every threshold comes from it.
         new_bar: this evaluation follows a new bar close (its close joins the dip window);
             a heartbeat re-evaluates without one.
+        memo: where derived values are kept between calls (a session passes its own);
+            ``None`` works them out afresh.
 
     Returns:
         The evaluation; its ``intent`` is ``None`` for every "no action" outcome.
@@ -283,8 +305,10 @@ def decide(
     flat = not held > 0  # PositionView.is_open, read once
     streak, seen = state.negative_streak, state.last_prediction_ts
     inputs: dict[str, Any] = {"price": price, "position": held}
-    last = _LAST_THRESHOLDS  # the memo of _thresholds, read inline
-    limits = last[1] if last is not None and last[0] is profile else _thresholds(profile)
+    if memo is None:
+        memo = StrategyMemo()
+    last = memo.last  # the memo of thresholds(), read inline
+    limits = last[1] if last is not None and last[0] is profile else memo.thresholds(profile)
     if prediction is None:
         p_down = 0.0
     else:  # downside_probability, with its direction-only case inline
@@ -312,9 +336,9 @@ def decide(
     forecasts = prediction.forecasts
     near = forecasts[0]
     if len(forecasts) == 1:  # the common single-horizon case, without a comprehension
-        inputs["p_up"] = {(_LABELS.get(near.horizon_ns) or _label(near)): near.p_up}
+        inputs["p_up"] = {(memo.labels.get(near.horizon_ns) or memo.label(near)): near.p_up}
     else:
-        inputs["p_up"] = {_label(f): f.p_up for f in forecasts}
+        inputs["p_up"] = {memo.label(f): f.p_up for f in forecasts}
     inputs["p_down_near"] = p_down
     inputs["negative_streak"] = streak
     inputs["prediction_ts"] = prediction.ts_event
@@ -337,6 +361,26 @@ def _intent(
         return Evaluation(state, None, reasons.INTENT_TOO_SMALL, {**inputs, "wanted": reason})
     intent = Intent(prediction.instrument, side, quantity, reason, side == BUY)
     return Evaluation(state, intent, reason, inputs)
+
+
+def _partial_exit(
+    state: StrategyState,
+    prediction: Prediction,
+    context: MarketContext,
+    wanted: Decimal,
+    reason: str,
+    inputs: dict[str, Any],
+    **changes: Any,
+) -> Evaluation:
+    """Sell ``wanted`` (rounded down to the lot), keeping it for a re-entry; ``changes`` too."""
+    sell = _floor(wanted, context.lot_size)
+    after = attrs.evolve(
+        state,
+        reentry_quantity=state.reentry_quantity + sell,
+        exit_prediction_ts=prediction.ts_event,
+        **changes,
+    )
+    return _intent(after, prediction, SELL, sell, reason, inputs)
 
 
 def _buy_quantity(context: MarketContext, profile: StrategyProfile, held: Decimal) -> Decimal:
@@ -368,14 +412,11 @@ def _manage(
             return _intent(done, prediction, SELL, qty, reasons.SEVERE_LOSS_EXIT, inputs)
         if state.derisked:
             return Evaluation(state, None, reasons.SEVERE_LOSS_HOLD, inputs)
-        sell = _floor(qty * profile.severe_loss_derisk_fraction, context.lot_size)
-        after = attrs.evolve(
-            state,
+        fraction = profile.severe_loss_derisk_fraction
+        return _partial_exit(
+            state, prediction, context, qty * fraction, reasons.SEVERE_LOSS_DERISK, inputs,
             derisked=True,
-            reentry_quantity=state.reentry_quantity + sell,
-            exit_prediction_ts=prediction.ts_event,
-        )
-        return _intent(after, prediction, SELL, sell, reasons.SEVERE_LOSS_DERISK, inputs)
+        )  # fmt: skip
     if state.derisked:
         state = attrs.evolve(state, derisked=False)
     if persistent:
@@ -386,14 +427,10 @@ def _manage(
     gain_pct = _pct(price - ref, ref)
     inputs["gain_pct"] = gain_pct
     if gain_pct >= profile.take_profit_trigger_pct and near_up < limits.entry_min_up:
-        sell = _floor(qty * profile.take_profit_fraction, context.lot_size)
-        after = attrs.evolve(
-            state,
-            take_profit_ref=price,
-            reentry_quantity=state.reentry_quantity + sell,
-            exit_prediction_ts=prediction.ts_event,
-        )
-        return _intent(after, prediction, SELL, sell, reasons.TAKE_PROFIT_PARTIAL, inputs)
+        return _partial_exit(
+            state, prediction, context, qty * profile.take_profit_fraction,
+            reasons.TAKE_PROFIT_PARTIAL, inputs, take_profit_ref=price,
+        )  # fmt: skip
     if (
         state.reentry_quantity > 0
         and prediction.ts_event > state.exit_prediction_ts

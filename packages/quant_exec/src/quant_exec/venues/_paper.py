@@ -15,21 +15,25 @@ events, byte for byte):
 * **no look-ahead**: an order trades only on bars that *open* at or after it was sent, and
   that close after it reached the venue;
 * **price**: market orders fill at the bar's open moved by the
-  :class:`~quant_exec.slippage.SlippageModel`; limit orders fill when the bar trades through
+  :class:`~quant_exec.venues.SlippageModel`; limit orders fill when the bar trades through
   the limit: at the open (taker, slipped but never beyond the limit) if the open is already
   marketable, otherwise at the limit (maker); prices are rounded to the tick against the
   trader;
 * **partial fills**: at most ``max_volume_share`` of a bar's volume is filled per bar (shared
   by all orders on that instrument), rounded down to the lot; the rest waits for later bars;
-* **fees** from the :class:`~quant_exec.fees.FeeSchedule` (maker or taker);
+* **fees** from the :class:`~quant_exec.venues.FeeSchedule` (maker or taker);
 * **cash**: given ``cash_available``, buys are cut to what cash can pay, fee included, and the
   rest is canceled with ``ORDER_INSUFFICIENT_FUNDS``, so the ledger can never go negative;
-* **expiry**: an order with ``expire_ns`` expires on the first bar opening at or after it.
+* **expiry**: an order with ``expire_ns`` expires on the first bar opening at or after it;
+* **throttle**: with a :class:`~quant_exec.venues.RateLimit`, a submit or cancel beyond the
+  venue's budget is queued until the budget allows it (its latency counts from then);
+* **balances**: the account the broker was given at the start, moved by every fill (the
+  venue's side of what the session's ledger books), for reconciliation.
 
 Examples:
     >>> from decimal import Decimal
     >>> from quant_core import Bar, Instrument, SimClock, Timeframe
-    >>> from quant_exec.broker import PaperBroker
+    >>> from quant_exec.venues import PaperBroker
     >>> from quant_exec.ledger import Ledger
     >>> from quant_exec.orders import Order, Side
     >>> btc = Instrument("BTC", "USD")
@@ -62,8 +66,7 @@ import attrs
 from quant_core import Bar, Clock, Instrument, derive_seed, generator, to_decimal
 from quant_exec import reasons
 from quant_exec.errors import OrderError, UnknownOrderError
-from quant_exec.fees import KRAKEN_SPOT_FEES, FeeSchedule
-from quant_exec.orders import (
+from quant_exec.orders._model import (
     Liquidity,
     Order,
     OrderAccepted,
@@ -79,8 +82,10 @@ from quant_exec.orders import (
     apply,
     new_state,
 )
-from quant_exec.slippage import SlippageModel
-from quant_exec.venue import KRAKEN_SPOT_RULES, VenueRulebook, VenueRules
+from quant_exec.venues._fees import KRAKEN_SPOT_FEES, FeeSchedule
+from quant_exec.venues._rules import KRAKEN_SPOT_RULES, VenueRulebook, VenueRules
+from quant_exec.venues._slippage import SlippageModel
+from quant_exec.venues._throttle import RateLimit, Throttle
 
 __all__ = ["PaperBroker"]
 
@@ -119,6 +124,9 @@ class PaperBroker:
         max_volume_share: the largest share of a bar's volume filled per bar, in (0, 1].
         venue: lot and tick rules used to round fills (``None``: no rounding).
         volume_30d: 30-day volume that selects the fee tier.
+        balances: the account's balance per asset at the start (what :meth:`balances`
+            reports before any fill).
+        rate_limit: the venue's request budget (``None``: none; a backtest never waits).
 
     Raises:
         OrderError: ``ORDER_INVALID`` for negative latency or a volume share outside (0, 1].
@@ -136,6 +144,8 @@ class PaperBroker:
         max_volume_share: Decimal | str = Decimal("0.1"),
         venue: VenueRulebook | None = KRAKEN_SPOT_RULES,
         volume_30d: Decimal | int | str = 0,
+        balances: Mapping[str, Decimal | int | str] | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         share = to_decimal(max_volume_share)
         if latency_ns < 0 or latency_jitter_ns < 0 or not 0 < share <= 1:
@@ -153,6 +163,8 @@ class PaperBroker:
         self._orders: dict[str, _Working] = {}
         self._open: dict[str, _Working] = {}  # the working subset, so a bar costs O(open)
         self._trades = 0
+        self._balances = {k: to_decimal(v) for k, v in (balances or {}).items()}
+        self._throttle = Throttle(clock, rate_limit)
 
     def __repr__(self) -> str:
         return f"PaperBroker(orders={len(self._orders)}, latency_ns={self._latency})"
@@ -164,13 +176,19 @@ class PaperBroker:
         """Every order's current state by client order id (submission order)."""
         return {k: w.state for k, w in self._orders.items()}
 
-    def order_state(self, client_order_id: str) -> OrderState:
-        """One order's state.
+    @property
+    def throttle(self) -> Throttle:
+        """The venue's request budget on the broker's clock."""
+        return self._throttle
 
-        Raises:
-            UnknownOrderError: no such order.
-        """
-        return self._working(client_order_id).state
+    def query(self, client_order_id: str) -> OrderState | None:
+        """One order's state by its client order id, or ``None`` when it was never submitted."""
+        work = self._orders.get(client_order_id)
+        return None if work is None else work.state
+
+    def balances(self) -> dict[str, Decimal]:
+        """The account's balance per asset: the start's, moved by every fill so far."""
+        return dict(sorted(self._balances.items()))
 
     def open_orders(self, instrument: Instrument | None = None) -> tuple[OrderState, ...]:
         """Orders still working, optionally of one instrument, in submission order."""
@@ -209,10 +227,11 @@ class PaperBroker:
                 reason_code=reasons.ORDER_DUPLICATE,
             )
         now = self._clock.now_ns()
+        sent = now + self._throttle.acquire()
         delay = self._latency
         if self._jitter:
             delay += int(self._rng.integers(0, self._jitter + 1))
-        work = _Working(new_state(order), now, now + delay)
+        work = _Working(new_state(order), sent, sent + delay)
         self._orders[order.client_order_id] = work
         self._open[order.client_order_id] = work
         out: list[OrderEvent] = []
@@ -229,7 +248,7 @@ class PaperBroker:
         out: list[OrderEvent] = []
         if work.state.is_open and work.cancel_ns is None:
             now = self._clock.now_ns()
-            work.cancel_ns = now + self._latency
+            work.cancel_ns = now + self._throttle.acquire() + self._latency
             self._emit(work, OrderCancelRequested(client_order_id, ts_event=now, ts_init=now), out)
         return out
 
@@ -351,6 +370,13 @@ class PaperBroker:
             fit -= step
         return max(fit, _ZERO)
 
+    def _book(self, fill: OrderFilled) -> None:
+        """Move the account's balances by ``fill`` (the fee is paid in the quote currency)."""
+        base, quote, balances = fill.instrument.base, fill.instrument.quote.value, self._balances
+        sign = 1 if fill.side is Side.BUY else -1
+        balances[base] = balances.get(base, _ZERO) + sign * fill.quantity
+        balances[quote] = balances.get(quote, _ZERO) - sign * fill.notional - fill.fee
+
     def _fee(self, notional: Decimal, quote: _Quote) -> Decimal:
         return self._fees.fee(notional, self._volume_30d, quote.liquidity)
 
@@ -395,6 +421,7 @@ class PaperBroker:
                 liquidity=quote.liquidity,
             )
             self._emit(work, fill, out)
+            self._book(fill)
             volume_left -= qty
             if cash is not None and order.side is Side.BUY:
                 cash -= notional + fee

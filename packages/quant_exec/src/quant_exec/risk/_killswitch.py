@@ -9,7 +9,7 @@ appended to it (kinds ``kill_switch.engage`` / ``kill_switch.release``).
 
 Examples:
     >>> from quant_core import SimClock
-    >>> from quant_exec.killswitch import KillSwitch
+    >>> from quant_exec.risk import KillSwitch
     >>> switch = KillSwitch(SimClock(100))
     >>> record = switch.engage("drill: exchange outage", actor="ops")
     >>> switch.engaged, switch.state.since_ns, record.action
