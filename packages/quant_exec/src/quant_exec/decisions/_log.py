@@ -43,7 +43,6 @@ from quant_core.files import write_file_atomic
 if TYPE_CHECKING:
     from quant_exec.orders._model import OrderEvent, OrderStatus
 
-__all__ = ["DecisionLog", "DecisionRecord", "log_hash"]
 
 SESSION_KIND = "session"
 DECISION_KIND = "decision"

@@ -14,8 +14,6 @@ from quant_exec.decisions._log import DECISION_KIND, ORDER_KIND, RISK_KIND, SESS
 from quant_exec.ledger._books import Ledger
 from quant_exec.orders._model import OrderFilled, event_from_record
 
-__all__ = ["LogRun", "read_decision_log", "read_log", "replay_difference", "replay_ledger"]
-
 
 @attrs.frozen
 class LogRun:

@@ -53,15 +53,6 @@ from quant_exec import reasons
 from quant_exec.errors import InsufficientCashError, LedgerError
 from quant_exec.orders._model import OrderEvent, OrderFilled, Side
 
-__all__ = [
-    "COST_QUANTUM",
-    "EntryKind",
-    "Ledger",
-    "LedgerEntry",
-    "PortfolioSnapshot",
-    "Position",
-]
-
 _ZERO = Decimal(0)
 COST_QUANTUM = Decimal("1e-12")
 """The share of cost basis a partial sell removes is rounded to this quantum."""

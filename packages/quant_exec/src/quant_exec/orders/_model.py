@@ -55,31 +55,6 @@ from quant_core.errors import ValidationError
 from quant_exec import reasons
 from quant_exec.errors import InvalidTransitionError, OrderError
 
-__all__ = [
-    "TERMINAL_STATUSES",
-    "TRANSITIONS",
-    "EventKind",
-    "Liquidity",
-    "Order",
-    "OrderAccepted",
-    "OrderCancelRejected",
-    "OrderCancelRequested",
-    "OrderCanceled",
-    "OrderDenied",
-    "OrderEvent",
-    "OrderExpired",
-    "OrderFilled",
-    "OrderRejected",
-    "OrderState",
-    "OrderStatus",
-    "OrderSubmitted",
-    "OrderType",
-    "Side",
-    "apply",
-    "event_from_record",
-    "new_state",
-]
-
 
 class Side(enum.Enum):
     """Order side. Spot is long-only: a SELL can only reduce a held position."""
@@ -330,12 +305,18 @@ class _Event:
 
 
 @attrs.frozen
-class OrderDenied(_Event):
+class _Refusal(_Event):
+    """An event that refuses the order: a reason code and, in words, why."""
+
+    reason_code: str = attrs.field(default=reasons.ORDER_INVALID, kw_only=True)
+    detail: str = attrs.field(default="", kw_only=True)
+
+
+@attrs.frozen
+class OrderDenied(_Refusal):
     """A risk gate refused the order before it was submitted."""
 
     KIND: ClassVar[EventKind] = EventKind.DENY
-    reason_code: str = attrs.field(default=reasons.ORDER_INVALID, kw_only=True)
-    detail: str = attrs.field(default="", kw_only=True)
 
 
 @attrs.frozen
@@ -354,12 +335,10 @@ class OrderAccepted(_Event):
 
 
 @attrs.frozen
-class OrderRejected(_Event):
+class OrderRejected(_Refusal):
     """The venue refused the order."""
 
     KIND: ClassVar[EventKind] = EventKind.REJECT
-    reason_code: str = attrs.field(default=reasons.ORDER_INVALID, kw_only=True)
-    detail: str = attrs.field(default="", kw_only=True)
 
 
 @attrs.frozen

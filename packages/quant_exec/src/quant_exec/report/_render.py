@@ -34,14 +34,6 @@ import attrs
 
 from quant_core import ns_to_iso
 
-__all__ = [
-    "ReportData",
-    "buy_and_hold_return_pct",
-    "buy_and_hold_series",
-    "drawdown_series",
-    "render_report",
-]
-
 Series = Sequence[tuple[int, Decimal]]
 
 _W, _H, _PAD = 860, 220, 36

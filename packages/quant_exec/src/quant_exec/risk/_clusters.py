@@ -24,8 +24,6 @@ import attrs
 from quant_exec import reasons
 from quant_exec.errors import ExecConfigError
 
-__all__ = ["DEFAULT_CLUSTERS", "ClusterMap"]
-
 
 @attrs.frozen
 class ClusterMap:

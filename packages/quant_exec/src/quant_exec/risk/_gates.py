@@ -68,16 +68,6 @@ from quant_exec.risk._killswitch import KillSwitchState
 from quant_exec.venues._fees import KRAKEN_SPOT_FEES, FeeSchedule
 from quant_exec.venues._rules import KRAKEN_SPOT_RULES, VenueRulebook, VenueRules
 
-__all__ = [
-    "Approved",
-    "Rejected",
-    "RiskContext",
-    "RiskDecision",
-    "RiskReport",
-    "check_order",
-    "evaluate",
-]
-
 _ZERO = Decimal(0)
 _EMPTY: Mapping[str, Decimal] = MappingProxyType({})
 
@@ -182,6 +172,16 @@ class _Order:
         return self.order.instrument.base
 
     @property
+    def venue_rules(self) -> VenueRules:
+        assert self.rules is not None  # the venue gate ran first
+        return self.rules
+
+    @property
+    def limits(self) -> RiskProfile:
+        assert self.ctx.profile is not None  # the profile gate ran first
+        return self.ctx.profile.profile
+
+    @property
     def price(self) -> Decimal:
         if self.order.limit_price is not None:
             return self.order.limit_price
@@ -266,8 +266,7 @@ def _venue(o: _Order) -> Rejected | None:
 
 
 def _lot_tick(o: _Order) -> Rejected | None:
-    rules = o.rules
-    assert rules is not None
+    rules = o.venue_rules
     if not rules.is_lot_multiple(o.order.quantity):
         return Rejected(
             reasons.RISK_LOT_SIZE,
@@ -282,13 +281,10 @@ def _lot_tick(o: _Order) -> Rejected | None:
 
 
 def _min_quantity(o: _Order) -> Rejected | None:
-    rules = o.rules
-    assert rules is not None
-    if o.order.quantity < rules.min_quantity:
-        return Rejected(
-            reasons.RISK_BELOW_MIN_QUANTITY,
-            f"quantity {o.order.quantity} is below the minimum {rules.min_quantity}",
-        )
+    minimum = o.venue_rules.min_quantity
+    if o.order.quantity < minimum:
+        why = f"quantity {o.order.quantity} is below the minimum {minimum}"
+        return Rejected(reasons.RISK_BELOW_MIN_QUANTITY, why)
     return None
 
 
@@ -299,13 +295,10 @@ def _mark(o: _Order) -> Rejected | None:
 
 
 def _min_cost(o: _Order) -> Rejected | None:
-    rules = o.rules
-    assert rules is not None
-    if o.notional < rules.min_cost:
-        return Rejected(
-            reasons.RISK_BELOW_MIN_COST,
-            f"order value {o.notional} is below the minimum cost {rules.min_cost}",
-        )
+    minimum = o.venue_rules.min_cost
+    if o.notional < minimum:
+        why = f"order value {o.notional} is below the minimum cost {minimum}"
+        return Rejected(reasons.RISK_BELOW_MIN_COST, why)
     return None
 
 
@@ -329,12 +322,10 @@ def _no_short(o: _Order) -> Rejected | None:
 
 
 def _drawdown(o: _Order) -> Rejected | None:
-    profile = o.ctx.profile
-    assert profile is not None
     snapshot = o.ctx.portfolio
     peak = max(snapshot.peak_pv, _pv(o.ctx))
     drawdown = (peak - _pv(o.ctx)) * 100 / peak if peak > 0 else _ZERO
-    limit = profile.profile.drawdown_limit_pct
+    limit = o.limits.drawdown_limit_pct
     if drawdown >= limit:
         return Rejected(
             reasons.RISK_DRAWDOWN, f"drawdown {drawdown:.4f}% is at or beyond the {limit}% gate"
@@ -343,10 +334,8 @@ def _drawdown(o: _Order) -> Rejected | None:
 
 
 def _max_positions(o: _Order) -> Rejected | None:
-    profile = o.ctx.profile
-    assert profile is not None
     occupied = set(o.ctx.portfolio.positions) | {b for b, _ in _open_buys(o.ctx)}
-    limit = profile.profile.max_concurrent_positions
+    limit = o.limits.max_concurrent_positions
     if o.base not in occupied and len(occupied) >= limit:
         return Rejected(
             reasons.RISK_MAX_POSITIONS,
@@ -370,41 +359,31 @@ def _cash(o: _Order) -> Rejected | None:
     return None
 
 
+def _exposure_after(o: _Order, in_scope: Callable[[str], bool]) -> Decimal:
+    """Exposure to the bases in scope once the order fills: held, pending buys, the order."""
+    ctx = o.ctx
+    held = sum((_exposure(ctx, b) for b in ctx.portfolio.positions if in_scope(b)), _ZERO)
+    pending = sum((n for b, n in _open_buys(ctx) if in_scope(b)), _ZERO)
+    return held + pending + o.notional
+
+
 def _total_exposure(o: _Order) -> Rejected | None:
-    profile = o.ctx.profile
-    assert profile is not None
-    held = sum((_exposure(o.ctx, b) for b in o.ctx.portfolio.positions), _ZERO)
-    pending = sum((n for _, n in _open_buys(o.ctx)), _ZERO)
-    after = held + pending + o.notional
-    cap = profile.profile.max_total_exposure.cap(_pv(o.ctx))
+    after = _exposure_after(o, lambda _base: True)
+    cap = o.limits.max_total_exposure.cap(_pv(o.ctx))
     if after > cap:
-        return Rejected(
-            reasons.RISK_TOTAL_EXPOSURE, f"total exposure would be {after}, the cap is {cap}"
-        )
+        why = f"total exposure would be {after}, the cap is {cap}"
+        return Rejected(reasons.RISK_TOTAL_EXPOSURE, why)
     return None
 
 
 def _cluster_exposure(o: _Order) -> Rejected | None:
-    profile = o.ctx.profile
-    assert profile is not None
     clusters = o.ctx.clusters
     cluster = clusters.cluster_of(o.base)
-    held = sum(
-        (
-            _exposure(o.ctx, b)
-            for b in o.ctx.portfolio.positions
-            if clusters.cluster_of(b) == cluster
-        ),
-        _ZERO,
-    )
-    pending = sum((n for b, n in _open_buys(o.ctx) if clusters.cluster_of(b) == cluster), _ZERO)
-    after = held + pending + o.notional
-    cap = profile.profile.max_cluster_exposure.cap(_pv(o.ctx))
+    after = _exposure_after(o, lambda base: clusters.cluster_of(base) == cluster)
+    cap = o.limits.max_cluster_exposure.cap(_pv(o.ctx))
     if after > cap:
-        return Rejected(
-            reasons.RISK_CLUSTER_EXPOSURE,
-            f"cluster {cluster!r} exposure would be {after}, the cap is {cap}",
-        )
+        why = f"cluster {cluster!r} exposure would be {after}, the cap is {cap}"
+        return Rejected(reasons.RISK_CLUSTER_EXPOSURE, why)
     return None
 
 

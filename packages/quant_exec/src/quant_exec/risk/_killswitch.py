@@ -30,8 +30,6 @@ import attrs
 from quant_core import AuditLog, Clock, QuantUsageError
 from quant_exec import reasons
 
-__all__ = ["KillSwitch", "KillSwitchRecord", "KillSwitchState"]
-
 
 @attrs.frozen
 class KillSwitchState:

@@ -28,8 +28,6 @@ from quant_exec.venues._fees import KRAKEN_SPOT_FEES, FeeSchedule
 from quant_exec.venues._rules import KRAKEN_SPOT_RULES, VenueRulebook, VenueRules
 from quant_exec.venues._slippage import SlippageModel
 
-__all__ = ["BacktestConfig"]
-
 _SYSTEM_CLOCK_START = 0
 
 

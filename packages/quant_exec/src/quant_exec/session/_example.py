@@ -37,14 +37,6 @@ from quant_core import (
 )
 from quant_exec.session._predictions import RecordedPredictor
 
-__all__ = [
-    "EXAMPLE_MODEL_ID",
-    "EXAMPLE_START_NS",
-    "example_bars",
-    "example_inputs",
-    "example_predictions",
-]
-
 EXAMPLE_MODEL_ID = "example:oracle-with-noise/1"
 EXAMPLE_START_NS = 1_704_067_200 * 10**9  # 2024-01-01T00:00:00Z
 _TF = Timeframe.H1

@@ -47,8 +47,6 @@ from quant_exec.strategy._decide import (
 from quant_exec.venues._paper import PaperBroker
 from quant_exec.venues._protocol import ExecutionVenue
 
-__all__ = ["ENGINE_VERSION", "TradingSession"]
-
 ENGINE_VERSION = "quant_exec.engine/2"
 """The decision log contract the session header names.
 
@@ -476,14 +474,11 @@ class TradingSession:
                 instrument's bars are not in open-time order (after any it already has).
 
         Examples:
-            >>> from quant_exec.session import example_bars, example_predictions
-            >>> from quant_exec.session import RecordedPredictor
-            >>> from quant_core import Timeframe
-            >>> bars = example_bars(n_bars=30)
-            >>> session = TradingSession(sorted({b.instrument for b in bars}), Timeframe.H1,
-            ...                          RecordedPredictor(example_predictions(bars)),
+            >>> from quant_exec.session import example_inputs
+            >>> feed, predictor = example_inputs(n_bars=30)
+            >>> session = TradingSession(feed.instruments, feed.timeframe, predictor,
             ...                          BacktestConfig.defaults())
-            >>> session.warm(bars[:10])
+            >>> session.warm(list(feed.bars(0, 2**62))[:10])
             >>> session.bars_seen, len(session.log.records)
             (0, 0)
         """

@@ -34,8 +34,6 @@ from quant_core import Bar, Instrument, Prediction, canonical_json, structure, u
 from quant_core.errors import QuantError
 from quant_exec.errors import PredictionsFileError
 
-__all__ = ["RecordedPredictor", "read_predictions", "write_predictions"]
-
 
 def _order(prediction: Prediction) -> tuple[int, str, str]:
     return (prediction.ts_event, prediction.instrument.base, prediction.instrument.quote.value)

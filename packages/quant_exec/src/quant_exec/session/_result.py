@@ -13,8 +13,6 @@ from quant_exec.decisions._log import DecisionLog
 from quant_exec.ledger._books import PortfolioSnapshot
 from quant_exec.report._render import ReportData
 
-__all__ = ["BacktestResult", "FillRecord", "run_metrics", "summary"]
-
 _ZERO = Decimal(0)
 
 

@@ -12,8 +12,6 @@ from quant_exec.session._loop import TradingSession
 from quant_exec.session._result import BacktestResult
 from quant_exec.venues._protocol import ExecutionVenue
 
-__all__ = ["run_backtest"]
-
 
 def _groups(bars: Iterator[Bar], bar_ns: int) -> Iterator[tuple[int, list[Bar]]]:
     """Runs of consecutive bars that close at the same time, with that close time."""

@@ -71,19 +71,6 @@ import attrs
 from quant_core import HorizonForecast, Instrument, Prediction, StrategyProfile
 from quant_exec import reasons
 
-__all__ = [
-    "BUY",
-    "SELL",
-    "Evaluation",
-    "Intent",
-    "MarketContext",
-    "PositionView",
-    "StrategyMemo",
-    "StrategyState",
-    "decide",
-    "downside_probability",
-]
-
 BUY = "buy"
 SELL = "sell"
 _EVEN = 0.5  # even odds: the definition of "no edge"

@@ -34,8 +34,6 @@ from quant_exec import reasons
 from quant_exec.errors import ExecConfigError
 from quant_exec.orders._model import Liquidity
 
-__all__ = ["KRAKEN_SPOT_FEES", "FeeSchedule", "FeeTier"]
-
 
 @attrs.frozen
 class FeeTier:

@@ -87,8 +87,6 @@ from quant_exec.venues._rules import KRAKEN_SPOT_RULES, VenueRulebook, VenueRule
 from quant_exec.venues._slippage import SlippageModel
 from quant_exec.venues._throttle import RateLimit, Throttle
 
-__all__ = ["PaperBroker"]
-
 _ZERO = Decimal(0)
 
 

@@ -10,8 +10,6 @@ from quant_core import Bar
 from quant_exec.orders._model import Order, OrderEvent, OrderState
 from quant_exec.venues._throttle import Throttle
 
-__all__ = ["ExecutionVenue"]
-
 
 class ExecutionVenue(Protocol):
     """Where approved orders go: the paper broker now, an exchange client later.

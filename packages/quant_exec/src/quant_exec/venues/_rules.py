@@ -34,8 +34,6 @@ from quant_core import Instrument, to_decimal
 from quant_exec import reasons
 from quant_exec.errors import ExecConfigError
 
-__all__ = ["KRAKEN_SPOT_RULES", "VenueRulebook", "VenueRules"]
-
 
 def _round(value: Decimal, step: Decimal, rounding: str) -> Decimal:
     return (value / step).to_integral_value(rounding=rounding) * step

@@ -31,8 +31,6 @@ from quant_exec import reasons
 from quant_exec.errors import ExecConfigError
 from quant_exec.orders._model import Side
 
-__all__ = ["SlippageModel"]
-
 
 @attrs.frozen
 class SlippageModel:

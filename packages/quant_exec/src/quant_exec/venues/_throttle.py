@@ -25,8 +25,6 @@ from quant_core import Clock
 from quant_exec import reasons
 from quant_exec.errors import ExecConfigError
 
-__all__ = ["RateLimit", "Throttle", "TokenBucket"]
-
 
 @attrs.frozen
 class RateLimit:
