@@ -54,7 +54,7 @@ class FeeTier:
 class FeeSchedule:
     """A maker/taker fee schedule by 30-day volume tier.
 
-    Args:
+    Attributes:
         tiers: rows sorted by strictly increasing ``min_volume``, the first at 0.
         fee_quantum: fees are rounded up to a multiple of this amount.
 
