@@ -148,6 +148,13 @@ def test_str_subclass_keys_give_the_encoders_bytes_whichever_came_first(
     first: dict[str, int],
 ) -> None:
     memo = CanonicalMemo()
-    batch: tuple[dict[str, Any], ...] = (first, {"HOLD": 1}, {Key.HOLD: 1}, {"v": Key.HOLD})
+    batch: tuple[dict[str, Any], ...] = (
+        first,
+        {"HOLD": 1},
+        {Key.HOLD: 1},
+        {"v": Key.HOLD},
+        {"v": "HOLD"},
+        {"w": [Key.HOLD]},
+    )
     for inputs in batch:
         assert fast(inputs, memo) == general(inputs)

@@ -173,10 +173,11 @@ def _string(memo: CanonicalMemo, value: str) -> str:
 def _memo_text(memo: CanonicalMemo, value: Any, depth: int) -> str | None:
     """The canonical text of a plain value, or ``None`` to leave it to the C encoder.
 
-    Writes exactly the types it knows (``str``, ``int``, ``bool``, finite ``float`` and
-    :class:`~decimal.Decimal`, ``None``, and ``dict`` with ``str`` keys, ``list`` and
-    ``tuple`` up to :data:`_DEPTH` deep) as the C encoder does; anything else, subclasses
-    included, answers ``None`` (so the C encoder writes, or refuses, the whole value).
+    Writes exactly the types it knows (``str`` and its subclasses, ``int``, ``bool``, finite
+    ``float`` and :class:`~decimal.Decimal`, ``None``, and ``dict`` with ``str`` keys,
+    ``list`` and ``tuple`` up to :data:`_DEPTH` deep) as the C encoder does; anything else,
+    other subclasses included, answers ``None`` (so the C encoder writes, or refuses, the
+    whole value).
     """
     kind = type(value)
     if kind is str:
@@ -193,6 +194,8 @@ def _memo_text(memo: CanonicalMemo, value: Any, depth: int) -> str | None:
         return "null"
     if kind is bool:
         return "true" if value else "false"
+    if isinstance(value, str):  # a subclass (a StrEnum): its characters, as the C encoder writes
+        return memo.strings.get(value) or _string(memo, value)
     if not depth:
         return None
     if kind is dict:

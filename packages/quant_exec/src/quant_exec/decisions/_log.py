@@ -27,6 +27,7 @@ Examples:
 
 from __future__ import annotations
 
+import enum
 from collections import Counter
 from collections.abc import Mapping
 from decimal import Decimal
@@ -44,10 +45,38 @@ if TYPE_CHECKING:
     from quant_exec.orders._model import OrderEvent, OrderStatus
 
 
-SESSION_KIND = "session"
-DECISION_KIND = "decision"
-ORDER_KIND = "order"
-RISK_KIND = "risk"
+class LineKind(enum.StrEnum):
+    """What a log line is (its ``kind``)."""
+
+    SESSION = "session"
+    DECISION = "decision"
+    ORDER = "order"
+    RISK = "risk"
+
+
+class Trigger(enum.StrEnum):
+    """What made the session evaluate (a decision's ``trigger``)."""
+
+    BAR = "bar"
+    HEARTBEAT = "heartbeat"
+    FILL = "fill"
+    RISK = "risk"
+
+
+class Action(enum.StrEnum):
+    """What a decision did (its ``action``)."""
+
+    NONE = "none"
+    BUY = "buy"
+    SELL = "sell"
+    REJECTED = "rejected"
+
+
+class RiskChange(enum.StrEnum):
+    """What a risk line records (its ``change``)."""
+
+    KILL_SWITCH = "kill_switch"
+    PROFILE = "profile"
 
 
 @attrs.frozen
@@ -56,9 +85,9 @@ class DecisionRecord:
 
     Attributes:
         ts_ns: decision time (the event's time on the clock), UTC ns.
-        trigger: ``"bar"``, ``"heartbeat"`` or ``"fill"``.
+        trigger: a :class:`Trigger` (``"bar"``, ``"heartbeat"``, ``"fill"`` or ``"risk"``).
         instrument: ``"BTC/USD"``, or ``None`` for a decision about no instrument.
-        action: ``"none"``, ``"buy"`` or ``"sell"`` (an order was created), or
+        action: an :class:`Action`: ``"none"``, ``"buy"`` or ``"sell"`` (an order was created), or
             ``"rejected"`` (the risk gates refused the intent).
         reason_codes: the strategy's reason first, then any risk rejection code.
         profile: the profile version label (``"strategy v1 / risk v1 / <hash>"``).
@@ -85,7 +114,7 @@ class DecisionRecord:
     def to_record(self) -> dict[str, Any]:
         """The record as plain data (one line of the log)."""
         return {
-            "kind": DECISION_KIND,
+            "kind": LineKind.DECISION,
             "seq": self.seq,
             "ts_ns": self.ts_ns,
             "trigger": self.trigger,
@@ -115,7 +144,7 @@ def _record(
 ) -> dict[str, Any]:
     """:meth:`DecisionRecord.to_record` from the fields (in its order), without the record."""
     return {
-        "kind": DECISION_KIND,
+        "kind": LineKind.DECISION,
         "seq": seq,
         "ts_ns": ts_ns,
         "trigger": trigger,
@@ -143,7 +172,7 @@ class DecisionLog:
     """
 
     def __init__(self, session: Mapping[str, Any]) -> None:
-        self._lines: list[bytes] = [canonical_json({"kind": SESSION_KIND, **session}) + b"\n"]
+        self._lines: list[bytes] = [canonical_json({"kind": LineKind.SESSION, **session}) + b"\n"]
         # Lines repeat a few shapes and strings: the encoder keeps them here, for this log.
         self._memo = CanonicalMemo()
         # Records in order; a decision added by :meth:`add` is kept as its field tuple until
@@ -225,7 +254,7 @@ class DecisionLog:
             ('submitted', 'OrderSubmitted')
         """
         record = {
-            "kind": ORDER_KIND,
+            "kind": LineKind.ORDER,
             "seq": len(self._lines),
             "ts_ns": ts_ns,
             "order_id": event.client_order_id,
@@ -245,7 +274,7 @@ class DecisionLog:
 
         Args:
             ts_ns: when the session saw it (its clock).
-            change: ``"kill_switch"`` or ``"profile"``.
+            change: a :class:`RiskChange` (``"kill_switch"`` or ``"profile"``).
             details: what changed (plain JSON data; keys other than ``kind``, ``seq``,
                 ``ts_ns`` and ``change``).
 
@@ -265,7 +294,7 @@ class DecisionLog:
                 f"risk line details cannot set {clash}", reason_code=core_reasons.INVALID_INPUT
             )
         seq = len(self._lines)
-        record = {"kind": RISK_KIND, "seq": seq, "ts_ns": ts_ns, "change": change, **details}
+        record = {"kind": LineKind.RISK, "seq": seq, "ts_ns": ts_ns, "change": change, **details}
         return self._keep(record, self._risk)
 
     @property

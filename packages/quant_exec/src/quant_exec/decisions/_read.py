@@ -10,7 +10,7 @@ import attrs
 
 from quant_core.errors import ValidationError
 from quant_exec import reasons
-from quant_exec.decisions._log import DECISION_KIND, ORDER_KIND, RISK_KIND, SESSION_KIND
+from quant_exec.decisions._log import LineKind
 from quant_exec.ledger._books import Ledger
 from quant_exec.orders._model import OrderFilled, event_from_record
 
@@ -61,13 +61,13 @@ def read_log(path: Path | str) -> list[LogRun]:
         except ValueError as exc:
             raise _invalid(path, f"line {number} is not JSON: {exc}") from exc
         kind = row.get("kind") if isinstance(row, dict) else None
-        if kind == SESSION_KIND:
+        if kind == LineKind.SESSION:
             runs.append(LogRun(row, [], []))
-        elif kind == DECISION_KIND and runs:
+        elif kind == LineKind.DECISION and runs:
             runs[-1].decisions.append(row)
-        elif kind == ORDER_KIND and runs:
+        elif kind == LineKind.ORDER and runs:
             runs[-1].orders.append(row)
-        elif kind == RISK_KIND and runs:
+        elif kind == LineKind.RISK and runs:
             runs[-1].risk.append(row)
         else:
             raise _invalid(path, f"line {number} is not a session, decision, order or risk line")

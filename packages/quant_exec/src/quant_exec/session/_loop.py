@@ -20,7 +20,7 @@ from quant_core import (
     Timeframe,
 )
 from quant_exec import reasons
-from quant_exec.decisions._log import DecisionLog, DecisionRecord
+from quant_exec.decisions._log import Action, DecisionLog, DecisionRecord, RiskChange, Trigger
 from quant_exec.errors import EngineInputError
 from quant_exec.ledger._books import Ledger, PortfolioSnapshot, Position
 from quant_exec.orders._model import (
@@ -248,7 +248,7 @@ class TradingSession:
             details: dict[str, Any] = {"kill_switch": record.to_audit()}
             if i == len(records) - 1 and pulled:
                 details["cancel_requested"] = pulled
-            self.log.add_risk(now_ns, "kill_switch", details)
+            self.log.add_risk(now_ns, RiskChange.KILL_SWITCH, details)
         self._kill_logged = len(records)
         for oid in pulled:
             for event in self.venue.cancel(oid):
@@ -260,7 +260,7 @@ class TradingSession:
         self,
         instrument: Instrument,
         book: Book,
-        trigger: str,
+        trigger: Trigger,
         ts: int,
         new_bar: bool,
         valuation: tuple[Decimal, Mapping[str, Position], Decimal],
@@ -283,7 +283,7 @@ class TradingSession:
         if outcome.intent is None:  # "no action", most evaluations: logged here, in one call
             model_id = prediction.model_id if prediction is not None else None
             codes = (outcome.reason_code,)
-            self.log.add(ts, trigger, book.name, "none", codes, self.label, outcome.inputs,
+            self.log.add(ts, trigger, book.name, Action.NONE, codes, self.label, outcome.inputs,
                          None, None, model_id)  # fmt: skip
             return
         self._act(instrument, book.name, trigger, ts, outcome, outcome.intent, prediction)
@@ -292,7 +292,7 @@ class TradingSession:
         self,
         instrument: Instrument,
         name: str,
-        trigger: str,
+        trigger: Trigger,
         ts: int,
         outcome: Evaluation,
         intent: Intent,
@@ -328,7 +328,7 @@ class TradingSession:
                 ts,
                 trigger,
                 name,
-                "rejected",
+                Action.REJECTED,
                 (outcome.reason_code, decision.reason_code),
                 self.label,
                 outcome.inputs,
@@ -370,9 +370,9 @@ class TradingSession:
             self.log.append(
                 DecisionRecord(
                     ts_ns=now_ns,
-                    trigger="heartbeat",
+                    trigger=Trigger.HEARTBEAT,
                     instrument=None,
-                    action="none",
+                    action=Action.NONE,
                     reason_codes=(reasons.HEARTBEAT_IDLE,),
                     profile=self.label,
                     inputs={},
@@ -383,7 +383,7 @@ class TradingSession:
             valuation = self.ledger.valuation()
             for instrument in held:
                 book = self.books[instrument]
-                self._evaluate(instrument, book, "heartbeat", now_ns, False, valuation)
+                self._evaluate(instrument, book, Trigger.HEARTBEAT, now_ns, False, valuation)
 
     def on_risk_change(
         self,
@@ -427,9 +427,9 @@ class TradingSession:
             >>> newer = history.change({"max_concurrent_positions": 1}, author="ops",
             ...                        reason="fewer positions", clock=SimClock(1)).active
             >>> session.on_risk_change(session.clock.now_ns(), risk=newer)
-            >>> [line["change"] for line in session.log.risk]
+            >>> [str(line["change"]) for line in session.log.risk]
             ['profile']
-            >>> [r.trigger for r in session.log.records][-2:], session.label.split(" / ")[1]
+            >>> [str(r.trigger) for r in session.log.records][-2:], session.label.split(" / ")[1]
             (['risk', 'risk'], 'risk v2')
         """
         config = self.config
@@ -451,13 +451,13 @@ class TradingSession:
                 "strategy_profile": config.strategy.to_record(),
                 "risk_profile": config.risk.to_record(),
             }
-            self.log.add_risk(now_ns, "profile", details)
+            self.log.add_risk(now_ns, RiskChange.PROFILE, details)
         self._note_kill_switch(now_ns)
         self._snap = None
         valuation = self.ledger.valuation()
         for instrument, book in self.books.items():
             if book.history:
-                self._evaluate(instrument, book, "risk", now_ns, False, valuation)
+                self._evaluate(instrument, book, Trigger.RISK, now_ns, False, valuation)
 
     def warm(self, bars: Sequence[Bar]) -> None:
         """Give the predictor history before the session starts: ``bars`` are not evaluated.
@@ -552,7 +552,7 @@ class TradingSession:
         evaluate = self._evaluate
         for bar, book in work:
             instrument = bar.instrument
-            trigger = "fill" if filled and instrument in filled else "bar"
+            trigger = Trigger.FILL if filled and instrument in filled else Trigger.BAR
             evaluate(instrument, book, trigger, now, True, valuation)
         self.equity.append((ts, valuation[2]))
 

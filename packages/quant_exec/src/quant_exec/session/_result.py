@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from quant_core import ns_to_iso, unstructure
-from quant_exec.decisions._log import DecisionLog
+from quant_exec.decisions._log import DecisionLog, RiskChange
 from quant_exec.ledger._books import PortfolioSnapshot
 from quant_exec.report._render import ReportData
 
@@ -83,7 +83,7 @@ class BacktestResult:
 
 def _risk_text(line: Mapping[str, Any]) -> str:
     """One risk line in words, for the report."""
-    if line["change"] == "kill_switch":
+    if line["change"] == RiskChange.KILL_SWITCH:
         switch = line["kill_switch"]
         pulled = len(line.get("cancel_requested", ()))
         extra = f"; {pulled} working buys pulled" if pulled else ""
