@@ -158,3 +158,50 @@ def test_str_subclass_keys_give_the_encoders_bytes_whichever_came_first(
     )
     for inputs in batch:
         assert fast(inputs, memo) == general(inputs)
+
+
+# --- stable keys: the text around the other values is kept per combination ----------------
+
+STABLE = ("a", "b", "kind")
+records = st.dictionaries(
+    st.sampled_from(["a", "b", "kind", "x", "y", "é"]) | keys,
+    st.sampled_from(["bar", "none", "BTC/USD", Key.HOLD, None, ("NO_EDGE",), ("A", Key.HOLD)])
+    | values,
+    max_size=7,
+)
+SHARED_STABLE = CanonicalMemo(stable=STABLE)
+
+
+@given(st.lists(records, max_size=6))
+def test_stable_keys_give_the_canonical_text(batch: list[dict[Any, Any]]) -> None:
+    fresh = CanonicalMemo(stable=STABLE)
+    for record in batch:
+        assert fast(record, fresh) == general(record)
+        assert fast(record, SHARED_STABLE) == general(record)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"a": "x"},  # one stable key, nothing else
+        {"kind": "k", "v": 1},
+        {"a": [1, 2], "v": 1},  # unhashable: not looked up, written all the same
+        {"a": 1, "v": 1.0},  # 1, 1.0 and True key alike: never kept
+        {"a": 1.0, "v": 1},
+        {"a": True, "v": 1},
+        {"a": ("x", 1), "v": 1},
+        {"a": float("nan"), "v": 1},  # refused
+        {"a": {"deep": {"er": {"est": 1}}}, "v": 1},  # left to the C encoder
+        {"b": None, "a": "x", "z": {"n": Decimal("1.5")}, "y": -0.0},
+    ],
+)
+def test_stable_keys_with_any_value_give_the_canonical_text(record: dict[str, Any]) -> None:
+    memo = CanonicalMemo(stable=STABLE)
+    for _ in range(2):  # made, then (where kept) reused
+        assert fast(record, memo) == general(record)
+
+
+def test_a_full_memo_keeps_no_pieces() -> None:
+    memo = CanonicalMemo(limit=0, stable=STABLE)
+    assert fast({"a": "x", "v": 1}, memo) == general({"a": "x", "v": 1})
+    assert not memo.splits

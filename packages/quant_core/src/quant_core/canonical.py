@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Final, cast
@@ -122,8 +123,11 @@ class CanonicalMemo:
 
     Owned by a caller that encodes many values of a few shapes (a decision log writes
     thousands of lines with the same keys and strings) and passed to :func:`canonical_text`.
+    ``stable`` names top-level keys whose values come from a small set of strings (``None``
+    and tuples of strings too): the text around the other keys' values is then kept per
+    combination of those values, and only the other values are written each time.
     Entries are pure results of their keys, written whole, so a memo never changes a byte
-    and may be shared between threads; both memos stop growing at ``limit`` entries.
+    and may be shared between threads; every memo stops growing at ``limit`` entries.
 
     Examples:
         >>> memo = CanonicalMemo()
@@ -133,23 +137,90 @@ class CanonicalMemo:
         (1, 1)
     """
 
-    __slots__ = ("limit", "strings", "templates")
+    __slots__ = ("limit", "splits", "stable", "str_kinds", "strings", "templates")
 
-    def __init__(self, limit: int = 4096) -> None:
+    def __init__(self, limit: int = 4096, *, stable: Iterable[str] = ()) -> None:
         self.limit = limit
+        self.stable = frozenset(stable)
+        """Top-level keys whose values repeat (see above)."""
+        self.splits: dict[tuple[Any, ...], _Split | None] = {}
+        """A top-level dict's keys -> a getter of its stable values, their keys, and the
+        pieces: stable values -> each other key with the text before its value (in sorted
+        order) and the closing text (``None``: no stable key, or a key not a plain ``str``)."""
         self.strings: dict[str, str] = {}
-        """A ``str`` value -> its JSON string literal."""
-        self.templates: dict[tuple[Any, ...], tuple[tuple[str, str], ...] | None] = {}
+        """A ``str`` value (or one of a subclass: equal values, equal text) -> its literal."""
+        self.str_kinds: set[type] = set()
+        """The ``str`` subclasses met (StrEnums), written from :attr:`strings` too."""
+        self.templates: dict[tuple[Any, ...], _Template | None] = {}
         """A dict's keys in insertion order -> ``(key, '{"key":' or ',"key":')`` in sorted
         order (``None``: a key is not a plain ``str``, the C encoder writes that dict)."""
 
 
 _DEPTH = 3  # nesting the memoised path writes; deeper values go to the C encoder
+_Getter = Callable[[dict[Any, Any]], tuple[Any, ...]]
+_Template = tuple[tuple[str, str], ...]
+_UNSEEN: Any = object()  # a split not made yet (``None`` is a split made: none)
+_Split = tuple[_Getter, tuple[str, ...], dict[tuple[Any, ...], tuple[_Template, str]]]
+
+
+def _getter(keys: Sequence[str]) -> _Getter:
+    """The values of ``keys`` as a tuple (one C call; one key too)."""
+    if len(keys) == 1:
+        (key,) = keys
+        return lambda value: (value[key],)
+    return cast("_Getter", operator.itemgetter(*keys))
+
+
+def _split(memo: CanonicalMemo, keys: tuple[Any, ...]) -> _Split | None:
+    """Make, and memoise while there is room, a dict's stable/other split (or ``None``)."""
+    split: _Split | None = None
+    if all(type(key) is str for key in keys) and memo.stable.intersection(keys):
+        order = sorted(keys)
+        stable = tuple(k for k in order if k in memo.stable)
+        split = (_getter(stable), stable, {})
+    if len(memo.splits) < memo.limit:
+        memo.splits[keys] = split
+    return split
+
+
+def _symbol(value: Any) -> bool:
+    """Whether ``value`` may key the pieces memo: a string, ``None`` or a tuple of strings.
+
+    Only these: ``1``, ``1.0`` and ``True`` are equal keys with different texts.
+    """
+    if value is None or isinstance(value, str):
+        return True
+    return type(value) is tuple and all(isinstance(item, str) for item in value)
+
+
+def _pieces(
+    memo: CanonicalMemo, value: dict[Any, Any], split: _Split, stable_values: tuple[Any, ...]
+) -> tuple[_Template, str] | None:
+    """Each other key with the text before its value, and the closing text, for these."""
+    texts = dict(zip(split[1], stable_values, strict=True))
+    before: list[tuple[str, str]] = []
+    run = ""
+    for i, key in enumerate(sorted(value)):
+        head = ("{" if i == 0 else ",") + encode_basestring(key) + ":"
+        if key in texts:
+            text = _memo_text(memo, texts[key], _DEPTH - 1)
+            if text is None:
+                return None
+            run += head + text
+        else:
+            before.append((key, run + head))
+            run = ""
+    pieces = (tuple(before), run + "}")
+    if len(split[2]) < memo.limit and all(_symbol(v) for v in stable_values):
+        split[2][stable_values] = pieces
+    return pieces
+
+
 _float_repr = float.__repr__
 _int_repr = int.__repr__
 
 
-def _template(memo: CanonicalMemo, keys: tuple[Any, ...]) -> tuple[tuple[str, str], ...] | None:
+def _template(memo: CanonicalMemo, keys: tuple[Any, ...]) -> _Template | None:
     """Make, and memoise while there is room, the sorted key prefixes of a dict's keys."""
     template = None
     if all(type(key) is str for key in keys):
@@ -195,6 +266,7 @@ def _memo_text(memo: CanonicalMemo, value: Any, depth: int) -> str | None:
     if kind is bool:
         return "true" if value else "false"
     if isinstance(value, str):  # a subclass (a StrEnum): its characters, as the C encoder writes
+        memo.str_kinds.add(kind)
         return memo.strings.get(value) or _string(memo, value)
     if not depth:
         return None
@@ -211,23 +283,44 @@ def _memo_object(memo: CanonicalMemo, value: dict[Any, Any], depth: int) -> str 
     if not value:
         return "{}"
     keys = tuple(value)
-    template = memo.templates.get(keys) or _template(memo, keys)
-    if template is None:
-        return None
+    closing = "}"
+    if depth == _DEPTH and memo.stable and (split := _stable_split(memo, keys)) is not None:
+        stable_values = split[0](value)
+        try:
+            pieces = split[2].get(stable_values)
+        except TypeError:  # a list or dict among them
+            pieces = None
+        if pieces is None:
+            pieces = _pieces(memo, value, split, stable_values)
+            if pieces is None:
+                return None
+        template, closing = pieces
+    else:
+        found = memo.templates.get(keys) or _template(memo, keys)
+        if found is None:
+            return None
+        template = found
     parts: list[str] = []
     append = parts.append
-    strings = memo.strings
+    strings, str_kinds = memo.strings, memo.str_kinds
     for key, prefix in template:
         item = value[key]
         kind = type(item)
-        if kind is str:
-            append(prefix + (strings.get(item) or _string(memo, item)))
-        elif kind is float and item - item == 0.0:  # finite (inf - inf and nan - nan are nan)
-            append(prefix + ("0.0" if item == 0.0 else _float_repr(item)))
-        elif kind is Decimal and item.is_finite():
+        if kind is Decimal:
+            if not item.is_finite():
+                return None
             append(prefix + '"' + str(item) + '"')
+        elif kind is float:
+            if item == 0.0:  # 0.0 and -0.0 alike
+                append(prefix + "0.0")
+            elif item - item == 0.0:  # finite (inf - inf and nan - nan are nan)
+                append(prefix + _float_repr(item))
+            else:
+                return None
         elif kind is int:
             append(prefix + _int_repr(item))
+        elif kind is str:
+            append(prefix + (strings.get(item) or _string(memo, item)))
         elif item is None:
             append(prefix + "null")
         elif kind is dict and depth:
@@ -235,13 +328,21 @@ def _memo_object(memo: CanonicalMemo, value: dict[Any, Any], depth: int) -> str 
             if text is None:
                 return None
             append(prefix + text)
+        elif kind in str_kinds:
+            append(prefix + (strings.get(item) or _string(memo, item)))
         else:
             text = _memo_text(memo, item, depth)
             if text is None:
                 return None
             append(prefix + text)
-    append("}")
+    append(closing)
     return "".join(parts)
+
+
+def _stable_split(memo: CanonicalMemo, keys: tuple[Any, ...]) -> _Split | None:
+    """The memoised split of a top-level dict with these keys (see :func:`_split`)."""
+    split = memo.splits.get(keys, _UNSEEN)
+    return _split(memo, keys) if split is _UNSEEN else cast("_Split | None", split)
 
 
 def canonical_text(value: Any, memo: CanonicalMemo | None = None) -> str:

@@ -113,6 +113,8 @@ class DecisionRecord:
 
     def to_record(self) -> dict[str, Any]:
         """The record as plain data (one line of the log)."""
+        # Hand-written: the log format keeps Decimals as Decimals so that a non-finite one is
+        # refused by the canonical encoder (the converter would write it as a string).
         return {
             "kind": LineKind.DECISION,
             "seq": self.seq,
@@ -142,7 +144,10 @@ def _record(
     model_id: str | None,
     seq: int,
 ) -> dict[str, Any]:
-    """:meth:`DecisionRecord.to_record` from the fields (in its order), without the record."""
+    """:meth:`DecisionRecord.to_record` from the fields (in its order), without the record.
+
+    The per-bar path: no record object is made until :attr:`DecisionLog.records` is read.
+    """
     return {
         "kind": LineKind.DECISION,
         "seq": seq,
@@ -157,6 +162,22 @@ def _record(
         "order_id": order_id,
         "model_id": model_id,
     }
+
+
+_STABLE = frozenset(
+    {
+        "action",
+        "change",
+        "instrument",
+        "kind",
+        "model_id",
+        "profile",
+        "reason_codes",
+        "status",
+        "trigger",
+    }
+)
+"""Line keys whose values repeat (a few strings each): the encoder keeps the text around them."""
 
 
 def log_hash(data: bytes) -> str:
@@ -174,7 +195,7 @@ class DecisionLog:
     def __init__(self, session: Mapping[str, Any]) -> None:
         self._lines: list[bytes] = [canonical_json({"kind": LineKind.SESSION, **session}) + b"\n"]
         # Lines repeat a few shapes and strings: the encoder keeps them here, for this log.
-        self._memo = CanonicalMemo()
+        self._memo = CanonicalMemo(stable=_STABLE)
         # Records in order; a decision added by :meth:`add` is kept as its field tuple until
         # :attr:`records` is read (then it is made into its record, once).
         self._rows: list[DecisionRecord | tuple[Any, ...]] = []

@@ -23,11 +23,11 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
-from quant_core import AuditLog, Clock, QuantUsageError
+from quant_core import CONVERTER, AuditLog, Clock, QuantUsageError
 from quant_exec import reasons
 
 
@@ -69,12 +69,7 @@ class KillSwitchRecord:
 
     def to_audit(self) -> dict[str, Any]:
         """The record as audit data."""
-        return {
-            "action": self.action,
-            "reason": self.reason,
-            "actor": self.actor,
-            "ts_ns": self.ts_ns,
-        }
+        return cast("dict[str, Any]", CONVERTER.unstructure(self))
 
 
 class KillSwitch:

@@ -106,6 +106,8 @@ class BacktestConfig:
         """
         bases = sorted({i.base for i in instruments})
         rules = {i.base: self.venue.for_instrument(i) for i in instruments}
+        # Hand-shaped: the header records rules and clusters of the traded bases only, not the
+        # whole rulebook and map the converter would write.
         return {
             "fees": unstructure(self.fees),
             "slippage": unstructure(self.slippage),
