@@ -284,7 +284,10 @@ def _memo_object(memo: CanonicalMemo, value: dict[Any, Any], depth: int) -> str 
         return "{}"
     keys = tuple(value)
     closing = "}"
-    if depth == _DEPTH and memo.stable and (split := _stable_split(memo, keys)) is not None:
+    split = memo.splits.get(keys, _UNSEEN) if depth == _DEPTH and memo.stable else None
+    if split is _UNSEEN:
+        split = _split(memo, keys)
+    if split is not None:
         stable_values = split[0](value)
         try:
             pieces = split[2].get(stable_values)
@@ -337,12 +340,6 @@ def _memo_object(memo: CanonicalMemo, value: dict[Any, Any], depth: int) -> str 
             append(prefix + text)
     append(closing)
     return "".join(parts)
-
-
-def _stable_split(memo: CanonicalMemo, keys: tuple[Any, ...]) -> _Split | None:
-    """The memoised split of a top-level dict with these keys (see :func:`_split`)."""
-    split = memo.splits.get(keys, _UNSEEN)
-    return _split(memo, keys) if split is _UNSEEN else cast("_Split | None", split)
 
 
 def canonical_text(value: Any, memo: CanonicalMemo | None = None) -> str:
