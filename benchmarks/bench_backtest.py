@@ -44,10 +44,8 @@ import pandas as pd
 from quant_core import Bar, Instrument, Timeframe, generator
 from quant_core.events import HorizonForecast, InMemoryFeed, Prediction
 from quant_core.profiles import RiskProfile, StrategyProfile
-from quant_exec.engine import BacktestConfig, run_backtest
-from quant_exec.fees import FeeSchedule, FeeTier
-from quant_exec.slippage import SlippageModel
-from quant_exec.venue import VenueRulebook, VenueRules
+from quant_exec import BacktestConfig, run_backtest
+from quant_exec.venues import FeeSchedule, FeeTier, SlippageModel, VenueRulebook, VenueRules
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
     from benchmarks._harness import best_pair, run_cli

@@ -21,7 +21,8 @@ from quant_core import Bar, Instrument
 from quant_core import reasons as core_reasons
 from quant_core.events import Prediction
 from quant_data import Dataset, write_dataset
-from quant_exec import log_hash, read_decision_log, write_predictions
+from quant_exec import read_decision_log, write_predictions
+from quant_exec.decisions import log_hash
 from quant_models import ModelSetPredictor, load_model_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -18,13 +18,9 @@ from quant_core import Bar, Instrument, reasons
 from quant_core.errors import ProfileError
 from quant_core.events import HorizonForecast, Prediction
 from quant_data import Dataset, write_dataset
-from quant_exec import (
-    example_bars,
-    example_predictions,
-    log_hash,
-    read_decision_log,
-    write_predictions,
-)
+from quant_exec import read_decision_log, write_predictions
+from quant_exec.decisions import log_hash
+from quant_exec.session import example_bars, example_predictions
 
 runner = CliRunner()
 

@@ -24,7 +24,8 @@ from quant_apps.runtime import bundles, demo
 from quant_bundle import reasons as bundle_reasons
 from quant_core import Timeframe, iso_to_ns
 from quant_data import SyntheticMarket
-from quant_exec import log_hash, read_decision_log
+from quant_exec import read_decision_log
+from quant_exec.decisions import log_hash
 
 from ._bundles import flip_byte, make_release
 

@@ -25,14 +25,8 @@ from quant_core.errors import ValidationError
 from quant_core.events import InMemoryFeed
 from quant_data import Store, SyntheticMarket
 from quant_data.emulator import Emulator, start_emulator
-from quant_exec import (
-    BacktestConfig,
-    RecordedPredictor,
-    log_hash,
-    read_decision_log,
-    read_log,
-    run_backtest,
-)
+from quant_exec import BacktestConfig, RecordedPredictor, read_decision_log, read_log, run_backtest
+from quant_exec.decisions import log_hash
 from quant_models import ModelSetPredictor, load_model_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

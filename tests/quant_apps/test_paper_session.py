@@ -17,15 +17,9 @@ from quant_core import Instrument, SimClock, Timeframe
 from quant_core.events import InMemoryFeed
 from quant_data import SourceBar
 from quant_data.store import MemoryProvider, Store
-from quant_exec import (
-    BacktestConfig,
-    EngineInputError,
-    RecordedPredictor,
-    TradingSession,
-    read_log,
-    run_backtest,
-)
-from quant_exec.example import example_bars, example_predictions
+from quant_exec import BacktestConfig, RecordedPredictor, TradingSession, read_log, run_backtest
+from quant_exec.errors import EngineInputError
+from quant_exec.session import example_bars, example_predictions
 
 H = Timeframe.H1.ns
 

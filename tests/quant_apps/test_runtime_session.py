@@ -32,7 +32,8 @@ from quant_core.errors import QuantError
 from quant_core.events import Predictor
 from quant_core.profiles import RiskProfile
 from quant_data import MemoryProvider, SourceBar, Store
-from quant_exec import BacktestConfig, RecordedPredictor, example_bars, example_predictions
+from quant_exec import BacktestConfig, RecordedPredictor
+from quant_exec.session import example_bars, example_predictions
 
 H = Timeframe.H1.ns
 S = 10**9

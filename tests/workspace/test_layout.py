@@ -65,21 +65,9 @@ def test_public_surface_is_curated(module: str) -> None:
 
 MAX_ROOT_NAMES = 30
 SCANNED = ("packages", "apps", "tests", "benchmarks", "scripts", "docs")
-# Packages whose root surface is being cut down on another branch of issue 14; strict xfail,
-# so the entry must go when that branch lands.
-ROOT_SURFACE_PENDING = {"quant_exec"}
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(
-            m,
-            marks=pytest.mark.xfail(m in ROOT_SURFACE_PENDING, reason="issue 14", strict=True),
-        )
-        for m in sorted(MEMBERS)
-    ],
-)
+@pytest.mark.parametrize("module", sorted(MEMBERS))
 def test_root_surface_has_at_most_thirty_names(module: str) -> None:
     exported = importlib.import_module(module).__all__
     assert len(exported) <= MAX_ROOT_NAMES, f"{module}.__all__ has {len(exported)} names"

@@ -10,12 +10,18 @@ import pytest
 
 from quant_core import Instrument
 from quant_exec import reasons
-from quant_exec.clusters import DEFAULT_CLUSTERS, ClusterMap
 from quant_exec.errors import ExecConfigError
-from quant_exec.fees import KRAKEN_SPOT_FEES, FeeSchedule, FeeTier
 from quant_exec.orders import Liquidity, Side
-from quant_exec.slippage import SlippageModel
-from quant_exec.venue import KRAKEN_SPOT_RULES, VenueRulebook, VenueRules
+from quant_exec.risk import DEFAULT_CLUSTERS, ClusterMap
+from quant_exec.venues import (
+    KRAKEN_SPOT_FEES,
+    KRAKEN_SPOT_RULES,
+    FeeSchedule,
+    FeeTier,
+    SlippageModel,
+    VenueRulebook,
+    VenueRules,
+)
 
 D = Decimal
 

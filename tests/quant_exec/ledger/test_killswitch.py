@@ -12,11 +12,10 @@ from quant_core.audit import AuditLog, verify_audit_log
 from quant_core.errors import QuantUsageError
 from quant_core.profiles import ProfileHistory, RiskProfile
 from quant_exec import reasons
-from quant_exec.broker import PaperBroker
-from quant_exec.killswitch import KillSwitch, KillSwitchState
 from quant_exec.ledger import Ledger
 from quant_exec.orders import Order, OrderCanceled, OrderStatus, Side
-from quant_exec.risk import RiskContext, check_order
+from quant_exec.risk import KillSwitch, KillSwitchState, RiskContext, check_order
+from quant_exec.venues import PaperBroker
 
 H = 3_600 * 10**9
 BTC = Instrument("BTC", "USD")
@@ -117,7 +116,9 @@ def test_kill_switch_drill(tmp_path: Path) -> None:
         ledger.apply(event)
     assert "BTC" not in ledger.positions  # the exit went through
     assert "ETH" not in ledger.positions  # the canceled buy never filled, despite the dip
-    assert broker.order_state(resting.client_order_id).status is OrderStatus.CANCELED
+    state = broker.query(resting.client_order_id)
+    assert state is not None
+    assert state.status is OrderStatus.CANCELED
     assert any(isinstance(e, OrderCanceled) for e in events)
 
     # 4. release: new risk is admitted again

@@ -11,21 +11,19 @@ import pytest
 from quant_core import Instrument, SimClock
 from quant_core.profiles import ExposureLimit, ProfileHistory, ProfileVersion, RiskProfile
 from quant_exec import reasons
-from quant_exec.clusters import ClusterMap
 from quant_exec.errors import ExecConfigError
-from quant_exec.fees import FeeSchedule, FeeTier
-from quant_exec.killswitch import KillSwitchState
 from quant_exec.ledger import Ledger
-from quant_exec.orders import (
-    Order,
-    OrderState,
-    OrderStatus,
-    OrderType,
-    Side,
-    new_state,
+from quant_exec.orders import Order, OrderState, OrderStatus, OrderType, Side, new_state
+from quant_exec.risk import (
+    Approved,
+    ClusterMap,
+    KillSwitchState,
+    Rejected,
+    RiskContext,
+    check_order,
+    evaluate,
 )
-from quant_exec.risk import Approved, Rejected, RiskContext, check_order, evaluate
-from quant_exec.venue import VenueRulebook, VenueRules
+from quant_exec.venues import FeeSchedule, FeeTier, VenueRulebook, VenueRules
 
 D = Decimal
 USD = "USD"

@@ -28,10 +28,7 @@ from hypothesis.stateful import (
 
 from quant_core import Bar, Instrument, SimClock, Timeframe
 from quant_core.profiles import ExposureLimit, ProfileHistory, RiskProfile
-from quant_exec.broker import PaperBroker
-from quant_exec.clusters import ClusterMap
 from quant_exec.errors import InvalidTransitionError, OrderError
-from quant_exec.killswitch import KillSwitch
 from quant_exec.ledger import Ledger
 from quant_exec.orders import (
     EventKind,
@@ -51,9 +48,8 @@ from quant_exec.orders import (
     apply,
     new_state,
 )
-from quant_exec.risk import Approved, RiskContext, check_order
-from quant_exec.slippage import SlippageModel
-from quant_exec.venue import KRAKEN_SPOT_RULES
+from quant_exec.risk import Approved, ClusterMap, KillSwitch, RiskContext, check_order
+from quant_exec.venues import KRAKEN_SPOT_RULES, PaperBroker, SlippageModel
 
 D = Decimal
 H = 3_600 * 10**9

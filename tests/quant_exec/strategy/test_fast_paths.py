@@ -1,9 +1,8 @@
-"""The engine's fast paths give exactly the bytes and values of the general ones.
+"""The decision log's lines are the canonical JSON of its records, whatever the field types.
 
-The decision log assembles each line from memoised pieces instead of encoding the whole record;
-the reference here is the general path, ``canonical_json(record.to_record())``, which the fast
-path must reproduce byte for byte for every record, including records whose fields have types
-the fast path does not take (those fall back to the general path).
+The log encodes with a memo it owns (:class:`~quant_core.CanonicalMemo`); the reference is
+``canonical_json(record.to_record())`` without one, byte for byte, for every record,
+including records whose fields have types the memoised path leaves to the C encoder.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from hypothesis import strategies as st
 
 from quant_core import canonical_json
 from quant_core.errors import CanonicalizationError
-from quant_exec import decisions
 from quant_exec.decisions import DecisionLog, DecisionRecord
 
 
@@ -118,15 +116,3 @@ def test_a_record_without_canonical_form_is_refused_by_both_paths() -> None:
         canonical_json(record.to_record())
     with pytest.raises(CanonicalizationError):
         DecisionLog({}).append(record)
-
-
-def test_full_caches_still_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    for cache in ("_TEXT", "_PIECES"):
-        monkeypatch.setattr(decisions, cache, {})
-    monkeypatch.setattr(decisions, "_CACHE_LIMIT", 0)
-    log = DecisionLog({})
-    for n in range(3):
-        log.append(DecisionRecord(**{**BASE, "instrument": f"I{n}", "reason_codes": (f"C{n}",)}))
-    assert log.to_bytes() == reference(log)
-    assert not decisions._TEXT
-    assert not decisions._PIECES

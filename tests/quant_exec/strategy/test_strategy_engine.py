@@ -21,24 +21,28 @@ from quant_core.events import HorizonForecast, InMemoryFeed, Prediction
 from quant_core.profiles import ProfileHistory, ProfileVersion, RiskProfile, StrategyProfile
 from quant_core.reasons import REGISTRY as REASON_CODES
 from quant_exec import reasons
-from quant_exec.broker import PaperBroker
-from quant_exec.clusters import ClusterMap
 from quant_exec.decisions import LogRun, read_decision_log, read_log, replay_ledger
-from quant_exec.engine import (
+from quant_exec.errors import EngineInputError
+from quant_exec.orders import Order, OrderEvent, OrderFilled, OrderState, Side, event_from_record
+from quant_exec.risk import ClusterMap, KillSwitch
+from quant_exec.session import (
     BacktestConfig,
     BacktestResult,
+    RecordedPredictor,
     TradingSession,
+    example_inputs,
     run_backtest,
     summary,
 )
-from quant_exec.errors import EngineInputError
-from quant_exec.example import example_inputs
-from quant_exec.fees import FeeSchedule, FeeTier
-from quant_exec.killswitch import KillSwitch
-from quant_exec.orders import Order, OrderEvent, OrderFilled, Side, event_from_record
-from quant_exec.predictions import RecordedPredictor
-from quant_exec.slippage import SlippageModel
-from quant_exec.venue import VenueRulebook, VenueRules
+from quant_exec.venues import (
+    FeeSchedule,
+    FeeTier,
+    PaperBroker,
+    SlippageModel,
+    Throttle,
+    VenueRulebook,
+    VenueRules,
+)
 
 BTC = Instrument("BTC", "USD")
 ETH = Instrument("ETH", "USD")
@@ -63,8 +67,8 @@ def test_same_inputs_give_the_same_log_bytes() -> None:
 
 
 _REPLAY = (
-    "from quant_exec.engine import BacktestConfig, run_backtest\n"
-    "from quant_exec.example import example_inputs\n"
+    "from quant_exec.session import BacktestConfig, run_backtest\n"
+    "from quant_exec.session import example_inputs\n"
     f"feed, predictor = example_inputs(n_bars={SMALL})\n"
     "print(run_backtest(feed, predictor, BacktestConfig.defaults()).log_hash)\n"
 )
@@ -152,6 +156,19 @@ class _RepeatingVenue:
 
     def on_bar(self, bar: Bar, *, cash_available: Decimal | None = None) -> Sequence[OrderEvent]:
         return self._twice(self.broker.on_bar(bar, cash_available=cash_available))
+
+    @property
+    def throttle(self) -> Throttle:
+        return self.broker.throttle
+
+    def query(self, client_order_id: str) -> OrderState | None:
+        return self.broker.query(client_order_id)
+
+    def open_orders(self) -> Sequence[OrderState]:
+        return self.broker.open_orders()
+
+    def balances(self) -> Mapping[str, Decimal]:
+        return self.broker.balances()
 
 
 def test_a_resent_fill_is_logged_as_a_duplicate_and_booked_once() -> None:

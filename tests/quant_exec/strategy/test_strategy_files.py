@@ -23,8 +23,8 @@ from quant_exec.decisions import (
 )
 from quant_exec.errors import PredictionsFileError
 from quant_exec.orders import OrderStatus, OrderSubmitted
-from quant_exec.predictions import RecordedPredictor, read_predictions, write_predictions
 from quant_exec.report import ReportData, drawdown_series, render_report
+from quant_exec.session import RecordedPredictor, read_predictions, write_predictions
 
 BTC, ETH = Instrument("BTC", "USD"), Instrument("ETH", "USD")
 H = 3_600 * 10**9

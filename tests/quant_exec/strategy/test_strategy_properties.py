@@ -12,7 +12,7 @@ from quant_core import Bar, Instrument
 from quant_core.events import HorizonForecast, InMemoryFeed, Prediction
 from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_exec import reasons
-from quant_exec.engine import BacktestConfig, run_backtest
+from quant_exec.session import BacktestConfig, run_backtest
 
 BTC, ETH = Instrument("BTC", "USD"), Instrument("ETH", "USD")
 H = 3_600 * 10**9

@@ -2,8 +2,6 @@
 
 Each fast path is checked against its general (reference) form:
 
-* the decision's ``inputs`` writer against the canonical encoder, byte for byte, including
-  every value it hands back to the encoder (and every value both refuse);
 * :meth:`DecisionLog.add` (fields, record made on demand) against
   :meth:`DecisionLog.append` (record first);
 * :meth:`Ledger.valuation` against :meth:`Ledger.snapshot` (digits and exponent);
@@ -14,14 +12,12 @@ Each fast path is checked against its general (reference) form:
 
 from __future__ import annotations
 
-import enum
 import pickle
 import runpy
 import sys
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -32,19 +28,16 @@ from quant_core import Bar, Instrument, Timeframe, canonical_json, canonical_tex
 from quant_core.errors import CanonicalizationError
 from quant_core.events import HorizonForecast, Prediction, Predictor
 from quant_core.profiles import StrategyProfile
-from quant_exec import decisions, risk
-from quant_exec import engine as engine_module
 from quant_exec.decisions import DecisionLog, DecisionRecord
-from quant_exec.engine import BacktestConfig, TradingSession
 from quant_exec.ledger import Ledger, PortfolioSnapshot
 from quant_exec.orders import OrderFilled
-from quant_exec.risk import RiskContext
+from quant_exec.session import BacktestConfig, TradingSession
 from quant_exec.strategy import MarketContext, PositionView, StrategyState, decide
 
 BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
 H = Timeframe.H1.ns
 
-# --- the inputs writer -----------------------------------------------------------------------
+# --- values of inputs -----------------------------------------------------------------------
 
 keys = st.text(max_size=8) | st.sampled_from(["price", "p_up", "1h", "é", '"q"', "\u2028"])
 scalars = (
@@ -70,98 +63,6 @@ def general(value: Any) -> str | type[Exception]:
         return canonical_text(value)
     except (CanonicalizationError, ValueError, TypeError) as exc:
         return type(exc)
-
-
-def fast(value: Mapping[str, Any]) -> str | type[Exception]:
-    """The decision log's inputs writer, or the error type it refuses with."""
-    try:
-        return decisions._inputs_text(value)
-    except (CanonicalizationError, ValueError, TypeError) as exc:
-        return type(exc)
-
-
-@given(st.dictionaries(any_keys, values, max_size=6))
-def test_inputs_text_is_the_canonical_text_or_the_same_refusal(inputs: dict[Any, Any]) -> None:
-    assert fast(inputs) == general(inputs)
-
-
-@given(st.dictionaries(keys, values, max_size=6))
-def test_inputs_given_as_a_read_only_mapping_give_the_same_text(inputs: dict[str, Any]) -> None:
-    assert fast(MappingProxyType(inputs)) == general(inputs)
-
-
-@pytest.mark.parametrize(
-    "inputs",
-    [
-        {},
-        {"b": Decimal("1E+2"), "a": Decimal("-0.05"), "c": Decimal("0E-8")},
-        {"x": -0.0, "y": 1e300, "z": 5e-324},
-        {"p_up": {"1h": 0.5, "4h": -0.0}, "n": 3, "s": "é\n", "none": None},
-        {"p_up": {}},
-        {"deep": {"er": {"est": 1}}},  # deeper than one level: the encoder writes it
-        {"flag": True},
-        {"list": [1, 2.5]},
-        {1: "int key"},
-    ],
-)
-def test_hand_picked_inputs_give_the_canonical_text(inputs: dict[Any, Any]) -> None:
-    text = fast(inputs)
-    assert text == general(inputs)
-    assert isinstance(text, str)
-
-
-@pytest.mark.parametrize(
-    "inputs",
-    [
-        {"price": Decimal("NaN")},
-        {"price": Decimal("-Infinity")},
-        {"p": float("inf")},
-        {"p_up": {"1h": float("nan")}},
-    ],
-)
-def test_non_finite_inputs_are_refused_as_the_encoder_refuses_them(
-    inputs: dict[str, Any],
-) -> None:
-    with pytest.raises(CanonicalizationError):
-        canonical_text(inputs)
-    with pytest.raises(CanonicalizationError):
-        decisions._inputs_text(inputs)
-
-
-def test_a_dict_that_holds_itself_is_refused_not_recursed() -> None:
-    inner: dict[str, Any] = {}
-    inner["self"] = inner
-    inputs = {"p_up": inner}
-    with pytest.raises(CanonicalizationError):
-        canonical_text(inputs)
-    with pytest.raises(CanonicalizationError):
-        decisions._inputs_text(inputs)
-
-
-def test_a_full_template_cache_still_gives_the_canonical_text(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(decisions, "_TEMPLATES", {})
-    monkeypatch.setattr(decisions, "_CACHE_LIMIT", 0)
-    for inputs in ({"b": 1, "a": Decimal("2")}, {1: 2}):
-        assert fast(inputs) == general(inputs)  # type: ignore[arg-type]
-    assert not decisions._TEMPLATES
-
-
-class Key(enum.StrEnum):
-    """A key of a ``str`` subclass: equal to, and hashed as, its plain string."""
-
-    HOLD = "HOLD"
-
-
-@pytest.mark.parametrize("first", [{"HOLD": 1}, {Key.HOLD: 1}])
-def test_str_subclass_keys_give_the_encoders_bytes_whichever_came_first(
-    first: dict[str, int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(decisions, "_TEMPLATES", {})
-    batch: tuple[dict[str, int], ...] = (first, {"HOLD": 1}, {Key.HOLD: 1})
-    for inputs in batch:
-        assert fast(inputs) == general(inputs) == '{"HOLD":1}'
 
 
 # --- DecisionLog.add against DecisionLog.append ---------------------------------------------
@@ -216,19 +117,6 @@ def test_add_of_unusual_field_types_takes_the_general_path() -> None:
     ]
     lines = log.to_bytes().splitlines(keepends=True)[1:]
     assert lines == [canonical_json(r.to_record()) + b"\n" for r in expected]
-
-
-def test_a_full_pieces_cache_still_gives_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(decisions, "_PIECES", {})
-    monkeypatch.setattr(decisions, "_CACHE_LIMIT", 0)
-    log = DecisionLog({})
-    for n in range(3):
-        log.add(n, "bar", f"I{n}", "none", (f"C{n}",), "p", {}, model_id=f"m{n}")
-    header = log.to_bytes().splitlines(keepends=True)[0]
-    assert log.to_bytes() == header + b"".join(
-        canonical_json(r.to_record()) + b"\n" for r in log.records
-    )
-    assert not decisions._PIECES
 
 
 # --- Ledger.valuation against the snapshot ---------------------------------------------------
@@ -305,13 +193,14 @@ def test_every_risk_check_of_an_event_time_sees_the_snapshot_from_before_its_eva
     session = TradingSession([BTC, ETH], Timeframe.H1, watching, BacktestConfig.defaults())
     watching.ledger = session.ledger
     seen: list[tuple[int, PortfolioSnapshot]] = []
-    check = risk.check_order
+    snapshot = session._snapshot  # what the risk gates of each intent are handed
 
-    def noting(order: Any, context: RiskContext) -> Any:
-        seen.append((session.clock.now_ns(), context.portfolio))
-        return check(order, context)
+    def noting() -> PortfolioSnapshot:
+        made = snapshot()
+        seen.append((session.clock.now_ns(), made))
+        return made
 
-    monkeypatch.setattr(engine_module, "check_order", noting)
+    monkeypatch.setattr(session, "_snapshot", noting)
     for n in range(6):
         price = str(100 + n)
         session.on_bars(
@@ -319,9 +208,9 @@ def test_every_risk_check_of_an_event_time_sees_the_snapshot_from_before_its_eva
         )
     times = [t for t, _ in seen]
     assert len(set(times)) < len(times)  # some event time checked two orders
-    for ts, snapshot in seen:
-        assert snapshot == watching.before[ts]
-        assert snapshot is next(s for t, s in seen if t == ts)  # one snapshot per event time
+    for ts, handed in seen:
+        assert handed == watching.before[ts]
+        assert handed is next(s for t, s in seen if t == ts)  # one snapshot per event time
 
 
 # --- the benchmark's predictor ------------------------------------------------------------------

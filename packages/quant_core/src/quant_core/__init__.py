@@ -27,6 +27,7 @@ Examples:
 
 from quant_core import errors, reasons
 from quant_core._canonical import (
+    CanonicalMemo,
     bytes_hash,
     canonical_json,
     canonical_text,
@@ -61,6 +62,7 @@ __all__ = [
     "CONVERTER",
     "NS_PER_SECOND",
     "Bar",
+    "CanonicalMemo",
     "Clock",
     "Instrument",
     "Money",

@@ -1,160 +1,54 @@
-"""quant_exec."""
+"""quant_exec: the trading session, its venues, risk gates, ledger and decision log.
 
-from quant_exec.broker import PaperBroker
-from quant_exec.clusters import DEFAULT_CLUSTERS, ClusterMap
-from quant_exec.decisions import (
-    DecisionLog,
-    DecisionRecord,
-    LogRun,
-    log_hash,
-    read_decision_log,
-    read_log,
-)
-from quant_exec.engine import (
+The root holds what an application needs to run and read a session; each concern has its
+own public sub-package with the rest: :mod:`quant_exec.session`, :mod:`quant_exec.venues`,
+:mod:`quant_exec.orders`, :mod:`quant_exec.risk`, :mod:`quant_exec.ledger`,
+:mod:`quant_exec.strategy`, :mod:`quant_exec.decisions` and :mod:`quant_exec.report`
+(errors in :mod:`quant_exec.errors`, reason codes in :mod:`quant_exec.reasons`).
+"""
+
+from quant_exec.decisions import DecisionLog, LogRun, read_decision_log, read_log
+from quant_exec.ledger import Ledger
+from quant_exec.orders import Order, OrderEvent, OrderState, Side
+from quant_exec.report import ReportData, render_report
+from quant_exec.risk import KillSwitch, check_order
+from quant_exec.session import (
     BacktestConfig,
     BacktestResult,
-    ExecutionVenue,
-    FillRecord,
+    RecordedPredictor,
     TradingSession,
+    example_inputs,
+    read_predictions,
     run_backtest,
     summary,
+    write_predictions,
 )
-from quant_exec.errors import (
-    EngineInputError,
-    ExecConfigError,
-    InsufficientCashError,
-    InvalidTransitionError,
-    LedgerError,
-    OrderError,
-    PredictionsFileError,
-    UnknownOrderError,
-)
-from quant_exec.example import example_bars, example_inputs, example_predictions
-from quant_exec.fees import KRAKEN_SPOT_FEES, FeeSchedule, FeeTier
-from quant_exec.killswitch import KillSwitch, KillSwitchRecord, KillSwitchState
-from quant_exec.ledger import EntryKind, Ledger, LedgerEntry, PortfolioSnapshot, Position
-from quant_exec.orders import (
-    TERMINAL_STATUSES,
-    TRANSITIONS,
-    EventKind,
-    Liquidity,
-    Order,
-    OrderAccepted,
-    OrderCanceled,
-    OrderCancelRejected,
-    OrderCancelRequested,
-    OrderDenied,
-    OrderEvent,
-    OrderExpired,
-    OrderFilled,
-    OrderRejected,
-    OrderState,
-    OrderStatus,
-    OrderSubmitted,
-    OrderType,
-    Side,
-    apply,
-    new_state,
-)
-from quant_exec.predictions import RecordedPredictor, read_predictions, write_predictions
-from quant_exec.report import ReportData, render_report
-from quant_exec.risk import (
-    Approved,
-    Rejected,
-    RiskContext,
-    RiskDecision,
-    RiskReport,
-    check_order,
-    evaluate,
-)
-from quant_exec.slippage import SlippageModel
-from quant_exec.strategy import (
-    Evaluation,
-    Intent,
-    MarketContext,
-    PositionView,
-    StrategyState,
-    decide,
-)
-from quant_exec.venue import KRAKEN_SPOT_RULES, VenueRulebook, VenueRules
+from quant_exec.strategy import decide
+from quant_exec.venues import ExecutionVenue, PaperBroker, RateLimit, Throttle
 
 __version__ = "0.1.0"
 __all__ = [
-    "DEFAULT_CLUSTERS",
-    "KRAKEN_SPOT_FEES",
-    "KRAKEN_SPOT_RULES",
-    "TERMINAL_STATUSES",
-    "TRANSITIONS",
-    "Approved",
     "BacktestConfig",
     "BacktestResult",
-    "ClusterMap",
     "DecisionLog",
-    "DecisionRecord",
-    "EngineInputError",
-    "EntryKind",
-    "Evaluation",
-    "EventKind",
-    "ExecConfigError",
     "ExecutionVenue",
-    "FeeSchedule",
-    "FeeTier",
-    "FillRecord",
-    "InsufficientCashError",
-    "Intent",
-    "InvalidTransitionError",
     "KillSwitch",
-    "KillSwitchRecord",
-    "KillSwitchState",
     "Ledger",
-    "LedgerEntry",
-    "LedgerError",
-    "Liquidity",
     "LogRun",
-    "MarketContext",
     "Order",
-    "OrderAccepted",
-    "OrderCancelRejected",
-    "OrderCancelRequested",
-    "OrderCanceled",
-    "OrderDenied",
-    "OrderError",
     "OrderEvent",
-    "OrderExpired",
-    "OrderFilled",
-    "OrderRejected",
     "OrderState",
-    "OrderStatus",
-    "OrderSubmitted",
-    "OrderType",
     "PaperBroker",
-    "PortfolioSnapshot",
-    "Position",
-    "PositionView",
-    "PredictionsFileError",
+    "RateLimit",
     "RecordedPredictor",
-    "Rejected",
     "ReportData",
-    "RiskContext",
-    "RiskDecision",
-    "RiskReport",
     "Side",
-    "SlippageModel",
-    "StrategyState",
+    "Throttle",
     "TradingSession",
-    "UnknownOrderError",
-    "VenueRulebook",
-    "VenueRules",
     "__version__",
-    "apply",
     "check_order",
     "decide",
-    "evaluate",
-    "example_bars",
     "example_inputs",
-    "example_predictions",
-    "log_hash",
-    "new_state",
     "read_decision_log",
     "read_log",
     "read_predictions",

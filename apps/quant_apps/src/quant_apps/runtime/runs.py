@@ -35,7 +35,6 @@ from quant_exec import (
     RecordedPredictor,
     ReportData,
     example_inputs,
-    log_hash,
     read_decision_log,
     read_predictions,
     render_report,
@@ -43,6 +42,7 @@ from quant_exec import (
     summary,
 )
 from quant_exec import reasons as exec_reasons
+from quant_exec.decisions import log_hash
 
 __all__ = [
     "DECISIONS_FILE",
