@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from quant_apps.runtime import MaterializingFeed, PaperLogWriter, ProviderSync, TradingRuntime
+from quant_apps.runtime import PaperLogWriter, ProviderSync, TradingRuntime
 from quant_core import Instrument, SimClock, Timeframe
 from quant_core.events import InMemoryFeed
-from quant_data import SourceBar
+from quant_data import SourceBar, StoreFeed
 from quant_data.store import MemoryProvider, Store
 from quant_exec import BacktestConfig, RecordedPredictor, TradingSession, read_log, run_backtest
 from quant_exec.errors import EngineInputError
@@ -52,7 +52,7 @@ def test_paper_cycles_equal_the_backtest_on_the_same_bars(tmp_path: Path) -> Non
     writer = PaperLogWriter(tmp_path / "decisions.jsonl")
     provider = MemoryProvider(_source(bars), page_limit=500)
     session = TradingRuntime(
-        feed=MaterializingFeed(store, ["BTC", "ETH"], "USD", Timeframe.H1, prefer=["memory"]),
+        feed=StoreFeed(store, ["BTC", "ETH"], "USD", Timeframe.H1, prefer=["memory"]),
         sync=ProviderSync(store, provider, ["BTC", "ETH"], "USD", Timeframe.H1),
         clock=clock,
         predictor=predictor,

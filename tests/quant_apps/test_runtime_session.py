@@ -18,7 +18,6 @@ import pytest
 from quant_apps.runtime import (
     CommandKind,
     Health,
-    MaterializingFeed,
     Mode,
     PaperLogWriter,
     ProviderSync,
@@ -31,7 +30,7 @@ from quant_core.audit import AuditLog, read_audit_log
 from quant_core.errors import QuantError
 from quant_core.events import Predictor
 from quant_core.profiles import RiskProfile
-from quant_data import MemoryProvider, SourceBar, Store
+from quant_data import MemoryProvider, SourceBar, Store, StoreFeed
 from quant_exec import BacktestConfig, RecordedPredictor
 from quant_exec.session import example_bars, example_predictions
 
@@ -90,7 +89,7 @@ def _runtime(
     store = Store.open("sqlite://", clock=clock)
     waiter = Waiter(clock, during)
     runtime = TradingRuntime(
-        feed=MaterializingFeed(store, ["BTC", "ETH"], "USD", Timeframe.H1, prefer=["memory"]),
+        feed=StoreFeed(store, ["BTC", "ETH"], "USD", Timeframe.H1, prefer=["memory"]),
         sync=ProviderSync(store, MemoryProvider(rows), ["BTC", "ETH"], "USD", Timeframe.H1),
         clock=clock,
         predictor=predictor,
@@ -259,7 +258,7 @@ def test_a_command_from_another_thread_cuts_a_real_wait_short(tmp_path: Path) ->
     clock = SimClock(first + H)  # never moves by itself: only a command can end the wait
     store = Store.open("sqlite://", clock=clock)
     runtime = TradingRuntime(
-        feed=MaterializingFeed(store, ["BTC"], "USD", Timeframe.H1, prefer=["memory"]),
+        feed=StoreFeed(store, ["BTC"], "USD", Timeframe.H1, prefer=["memory"]),
         sync=ProviderSync(store, MemoryProvider(rows), ["BTC"], "USD", Timeframe.H1),
         clock=clock,
         predictor=predictor,

@@ -23,7 +23,7 @@ live trader, without the CLI: it never imports typer, click, rich or :mod:`quant
 The package root re-exports the session surface below.
 """
 
-from quant_apps.runtime.feed import BarFeed, MaterializingFeed, ProviderSync
+from quant_apps.runtime.feed import BarFeed, ProviderSync
 from quant_apps.runtime.paperlog import PaperLogWriter
 from quant_apps.runtime.profiles import ProfileBook, ProfileUpdate, load_profiles
 from quant_apps.runtime.readmodel import (
@@ -59,7 +59,6 @@ __all__ = [
     "Health",
     "Holding",
     "KillSwitchView",
-    "MaterializingFeed",
     "Mode",
     "OpenOrder",
     "PaperLogWriter",

@@ -2,21 +2,23 @@
 
 A trading runtime gets its bars through a :class:`BarFeed`: ``bars(start_ns, end_ns)`` for
 the history a predictor looks back on, and ``poll(until_ns)`` for the bars closed by
-``until_ns`` that it has not handed out yet, in event order. :class:`MaterializingFeed` is
-today's implementation: it re-materializes a dataset from the store on every call.
-:class:`ProviderSync` moves newly closed candles from a provider into the store (the
-runtime calls it before it polls the feed).
+``until_ns`` that it has not handed out yet, in event order. :class:`quant_data.StoreFeed`
+implements it over the governed store with one indexed query per poll (no dataset is
+re-materialized). :class:`ProviderSync` moves newly closed candles from a provider into the
+store (the runtime calls it before it polls the feed).
 
 Examples:
     >>> from quant_core import Instrument, SimClock, Timeframe
-    >>> from quant_data import MemoryProvider, SourceBar, Store
+    >>> from quant_data import MemoryProvider, SourceBar, Store, StoreFeed
     >>> H = Timeframe.H1.ns
     >>> rows = [SourceBar("memory", "BTC", "USD", "1h", k * H, "1", "2", "1", "2", "5")
     ...         for k in range(3)]
     >>> store = Store.open("sqlite://", clock=SimClock(3 * H))
     >>> ProviderSync(store, MemoryProvider(rows), ["BTC"], "USD", Timeframe.H1).sync(0)
     3
-    >>> feed = MaterializingFeed(store, ["BTC"], "USD", Timeframe.H1, prefer=["memory"])
+    >>> feed = StoreFeed(store, ["BTC"], "USD", Timeframe.H1, prefer=["memory"])
+    >>> isinstance(feed, BarFeed)
+    True
     >>> [b.open_time_ns // H for b in feed.bars(0, 2 * H)]
     [0, 1]
     >>> [b.open_time_ns // H for b in feed.poll(3 * H)], feed.poll(3 * H)
@@ -26,15 +28,15 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from quant_core import Bar, Instrument, Timeframe
-from quant_core.errors import RejectedError
 from quant_data import OhlcvProvider, Store
 
-__all__ = ["BarFeed", "MaterializingFeed", "ProviderSync"]
+__all__ = ["BarFeed", "ProviderSync"]
 
 
+@runtime_checkable
 class BarFeed(Protocol):
     """Closed bars for a session (the shape of ``quant_data.StoreFeed``).
 
@@ -59,84 +61,6 @@ class BarFeed(Protocol):
     def poll(self, until_ns: int) -> list[Bar]:
         """The bars closed by ``until_ns`` not handed out yet, in event order."""
         ...
-
-
-class MaterializingFeed:
-    """A :class:`BarFeed` that materializes a dataset from the store on every call.
-
-    Bars handed out by :meth:`bars` count as handed out for :meth:`poll`, which returns the
-    bars after the latest one handed out per instrument (or, before any, the bar that
-    closed last).
-
-    Args:
-        store: the market-data store.
-        symbols: base assets.
-        quote: the quote currency.
-        timeframe: the bar length.
-        prefer: source preference when several sources hold a bar.
-    """
-
-    def __init__(
-        self,
-        store: Store,
-        symbols: Sequence[str],
-        quote: str,
-        timeframe: Timeframe,
-        *,
-        prefer: Sequence[str] = (),
-    ) -> None:
-        """Serve ``symbols``/``quote`` bars of ``timeframe`` from ``store``."""
-        self.store, self.symbols, self.quote = store, list(symbols), quote
-        self.prefer = list(prefer)
-        self._timeframe = timeframe
-        self._instruments = tuple(Instrument(s, quote) for s in self.symbols)
-        self._handed: dict[Instrument, int] = {}
-
-    @property
-    def instruments(self) -> tuple[Instrument, ...]:
-        """The instruments, in ``symbols`` order."""
-        return self._instruments
-
-    @property
-    def timeframe(self) -> Timeframe:
-        """The bar length."""
-        return self._timeframe
-
-    def _window(self, start_ns: int, end_ns: int) -> list[Bar]:
-        if end_ns <= start_ns:
-            return []
-        try:
-            dataset = self.store.materialize(
-                self.symbols,
-                self.quote,
-                self._timeframe.value,
-                start_ns,
-                end_ns,
-                prefer=self.prefer,
-            )
-        except RejectedError:  # STORE_NO_DATA: nothing in the window
-            return []
-        return sorted(dataset.bars(), key=lambda b: (b.open_time_ns, b.instrument.base))
-
-    def _hand_out(self, bars: list[Bar]) -> list[Bar]:
-        for bar in bars:
-            self._handed[bar.instrument] = bar.open_time_ns
-        return bars
-
-    def bars(self, start_ns: int, end_ns: int) -> Iterator[Bar]:
-        """The bars opening in ``[start_ns, end_ns)``, in event order."""
-        return iter(self._hand_out(self._window(start_ns, end_ns)))
-
-    def poll(self, until_ns: int) -> list[Bar]:
-        """The bars closed by ``until_ns`` after the latest handed out, in event order."""
-        step, end = self._timeframe.ns, self._timeframe.floor(until_ns)
-        first = min(self._handed.values(), default=end - step) + step
-        fresh = [
-            b
-            for b in self._window(first, end)
-            if b.open_time_ns > self._handed.get(b.instrument, -1)
-        ]
-        return self._hand_out(fresh)
 
 
 class ProviderSync:

@@ -5,7 +5,7 @@
 profiles, activates the model bundle (:func:`~quant_apps.runtime.activation.serve_bundle`,
 also the runtime's loader for a bundle reload), opens the store and the provider from the
 settings, opens the decision log (a new run segment) and the audit log, and wires the
-session's feed (:class:`~quant_apps.runtime.feed.MaterializingFeed`) and sync. Nothing is
+session's feed (:class:`~quant_data.StoreFeed`) and sync. Nothing is
 started: :meth:`TradingRuntime.start` loads the history and :meth:`TradingRuntime.run` runs.
 """
 
@@ -20,7 +20,7 @@ import attrs
 from quant_apps.runtime import config as app_config
 from quant_apps.runtime.activation import serve_bundle
 from quant_apps.runtime.bundles import require_bundle
-from quant_apps.runtime.feed import MaterializingFeed, ProviderSync
+from quant_apps.runtime.feed import ProviderSync
 from quant_apps.runtime.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
 from quant_apps.runtime.profiles import load_profiles
 from quant_apps.runtime.session import TradingRuntime, Waiter
@@ -28,6 +28,7 @@ from quant_apps.runtime.stores import make_provider, open_store
 from quant_core import Clock, Timeframe
 from quant_core.audit import AuditLog
 from quant_core.profiles import RiskProfile, StrategyProfile
+from quant_data import StoreFeed
 from quant_exec import BacktestConfig
 
 __all__ = ["PaperOptions", "open_paper_session"]
@@ -110,7 +111,7 @@ def open_paper_session(
     }
     symbols, quote, timeframe = list(options.symbols), options.quote, options.timeframe
     return TradingRuntime(
-        feed=MaterializingFeed(store, symbols, quote, timeframe, prefer=[source.name]),
+        feed=StoreFeed(store, symbols, quote, timeframe, prefer=[source.name]),
         sync=ProviderSync(store, source, symbols, quote, timeframe),
         clock=clock,
         predictor=predictor,
