@@ -33,41 +33,14 @@ from sqlalchemy import text
 from quant_core import SimClock, Timeframe
 from quant_core.events import bar_sort_key
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE, get_universe
-from quant_data import FetchedPage, RawPage, SourceBar, Store, StoreFeed
+from quant_data import Store, StoreFeed
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
     from benchmarks._harness import run_cli
+    from benchmarks._history import PAGE, SOURCE, H, history_page, p99
 else:  # run as a script (or by the test), this folder is on ``sys.path``
     from _harness import run_cli
-
-H = Timeframe.H1.ns
-SOURCE = "kraken"
-PAGE = 720  # Kraken's OHLC window
-
-
-def _page(symbol: str, first: int, count: int) -> FetchedPage:
-    bars = tuple(
-        SourceBar(
-            SOURCE,
-            symbol,
-            "USD",
-            "1h",
-            i * H,
-            f"{100 + i % 50}.25",
-            f"{102 + i % 50}.5",
-            f"{99 + i % 50}.125",
-            f"{101 + i % 50}.75",
-            f"{i % 97}.0625",
-            i % 13,
-        )
-        for i in range(first, first + count)
-    )
-    raw = RawPage(SOURCE, f"GET /ohlc?pair={symbol}&since={first}", 0, 200, str(first).encode())
-    return FetchedPage(raw, bars, first * H, (first + count) * H, None)
-
-
-def _p99(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[98]
+    from _history import PAGE, SOURCE, H, history_page, p99
 
 
 def run(coins: int, hours: int, cycles: int) -> dict[str, float]:
@@ -77,7 +50,7 @@ def run(coins: int, hours: int, cycles: int) -> dict[str, float]:
         store = Store.open(f"sqlite:///{Path(tmp) / 'quant.db'}", clock=clock)
         for symbol in symbols:
             for first in range(0, hours, PAGE):
-                store.ingest_page(_page(symbol, first, min(PAGE, hours - first)))
+                store.ingest_page(history_page(symbol, first, min(PAGE, hours - first)))
         feed = StoreFeed(store, symbols, "USD", Timeframe.H1, prefer=[SOURCE])
         history = list(feed.bars(0, hours * H))
         seen = {b.instrument.base: b.open_time_ns for b in history}
@@ -85,7 +58,7 @@ def run(coins: int, hours: int, cycles: int) -> dict[str, float]:
         theirs: list[float] = []
         for hour in range(hours, hours + cycles):
             for symbol in symbols:
-                store.ingest_page(_page(symbol, hour, 1))
+                store.ingest_page(history_page(symbol, hour, 1))
             now = (hour + 1) * H
             started = time.perf_counter()
             dataset = store.materialize(
@@ -104,7 +77,7 @@ def run(coins: int, hours: int, cycles: int) -> dict[str, float]:
         before: list[float] = []
         for hour in range(hours + cycles, hours + cycles + max(cycles // 4, 2)):
             for symbol in symbols:
-                store.ingest_page(_page(symbol, hour, 1))
+                store.ingest_page(history_page(symbol, hour, 1))
             started = time.perf_counter()
             dataset = store.materialize(
                 symbols, "USD", "1h", hour * H, (hour + 1) * H, prefer=[SOURCE]
@@ -119,10 +92,10 @@ def run(coins: int, hours: int, cycles: int) -> dict[str, float]:
         "history_bars": float(coins * hours),
         "cycles": float(cycles),
         "quant_ms_median": quant_ms,
-        "quant_ms_p99": _p99(ours) * 1e3,
+        "quant_ms_p99": p99(ours) * 1e3,
         "quant_us_per_new_bar": quant_ms * 1e3 / coins,
         "baseline_ms_median": baseline_ms,
-        "baseline_ms_p99": _p99(theirs) * 1e3,
+        "baseline_ms_p99": p99(theirs) * 1e3,
         "baseline_us_per_new_bar": baseline_ms * 1e3 / coins,
         "before_index_ms_median": statistics.median(before) * 1e3,
         "ratio": baseline_ms / quant_ms,
