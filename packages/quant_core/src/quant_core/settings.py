@@ -121,48 +121,49 @@ def _enum(kind: type[enum.Enum]) -> Callable[[str], Any]:
 @attrs.frozen
 class _Var:
     env: str
-    field: str
     parse: Callable[[str], Any]
     secret: bool = False
     doc: str = ""
 
+    @property
+    def field(self) -> str:
+        """The :class:`Settings` field: the name in lower case, less any ``QUANT_`` prefix."""
+        return self.env.lower().removeprefix("quant_")
+
 
 ENV_VARS: Final[tuple[_Var, ...]] = (
-    _Var("HIST_MARKET_DATA_PROVIDER", "hist_market_data_provider",
-         _enum(HistoricalProvider), doc="Deep-history provider: COINAPI or KRAKEN_PUBLIC."),
-    _Var("HIST_MARKET_DATA_API_KEY", "hist_market_data_api_key", Secret, secret=True,
+    _Var("HIST_MARKET_DATA_PROVIDER", _enum(HistoricalProvider),
+         doc="Deep-history provider: COINAPI or KRAKEN_PUBLIC."),
+    _Var("HIST_MARKET_DATA_API_KEY", Secret, secret=True,
          doc="API key of the deep-history provider."),
-    _Var("HIST_MARKET_DATA_API_SECRET", "hist_market_data_api_secret", Secret, secret=True,
+    _Var("HIST_MARKET_DATA_API_SECRET", Secret, secret=True,
          doc="API secret of the provider, where it needs one."),
-    _Var("HIST_MARKET_DATA_BASE_URL", "hist_market_data_base_url", _url,
+    _Var("HIST_MARKET_DATA_BASE_URL", _url,
          doc="Override of the provider's base URL (an emulator, a proxy)."),
-    _Var("KRAKEN_PUBLIC_BASE_URL", "kraken_public_base_url", _url,
-         doc="Base URL of Kraken's public REST API."),
-    _Var("UNIVERSE_SOURCE_PROVIDER", "universe_source_provider", _enum(UniverseProvider),
+    _Var("KRAKEN_PUBLIC_BASE_URL", _url, doc="Base URL of Kraken's public REST API."),
+    _Var("UNIVERSE_SOURCE_PROVIDER", _enum(UniverseProvider),
          doc="Where universe metadata comes from (COINGECKO)."),
-    _Var("UNIVERSE_SOURCE_API_KEY", "universe_source_api_key", Secret, secret=True,
+    _Var("UNIVERSE_SOURCE_API_KEY", Secret, secret=True,
          doc="API key of the universe source, tier dependent."),
-    _Var("UNIVERSE_REFRESH_CRON", "universe_refresh_cron", _cron,
+    _Var("UNIVERSE_REFRESH_CRON", _cron,
          doc="When the ranking is refreshed (five-field cron, UTC)."),
-    _Var("UNIVERSE_RANKING_SOURCE", "universe_ranking_source", _enum(UniverseProvider),
+    _Var("UNIVERSE_RANKING_SOURCE", _enum(UniverseProvider),
          doc="Market-cap ranking source (COINGECKO)."),
-    _Var("TRAINING_UNIVERSE_VERSION", "training_universe_version", _universe,
-         doc="The governed universe training uses."),
-    _Var("ENABLE_CONTINUOUS_INGESTION", "enable_continuous_ingestion", _bool,
-         doc="Run incremental sync continuously."),
-    _Var("ENABLE_AUTONOMOUS_RETRAINING", "enable_autonomous_retraining", _bool,
+    _Var("TRAINING_UNIVERSE_VERSION", _universe, doc="The governed universe training uses."),
+    _Var("ENABLE_CONTINUOUS_INGESTION", _bool, doc="Run incremental sync continuously."),
+    _Var("ENABLE_AUTONOMOUS_RETRAINING", _bool,
          doc="Retrain on schedule or drift without a person starting it."),
-    _Var("FORCE_LOCAL_DATA_FOR_TRAINING", "force_local_data_for_training", _bool,
+    _Var("FORCE_LOCAL_DATA_FOR_TRAINING", _bool,
          doc="Train only from the local store, never fetching."),
-    _Var("ALLOW_PROVIDER_CALLS_DURING_TRAINING", "allow_provider_calls_during_training", _bool,
+    _Var("ALLOW_PROVIDER_CALLS_DURING_TRAINING", _bool,
          doc="Whether a training run may call providers to fill gaps."),
-    _Var("KRAKEN_API_KEY", "kraken_api_key", Secret, secret=True,
+    _Var("KRAKEN_API_KEY", Secret, secret=True,
          doc="Kraken private API key (paper/live exchange operation only)."),
-    _Var("KRAKEN_API_SECRET", "kraken_api_secret", Secret, secret=True,
+    _Var("KRAKEN_API_SECRET", Secret, secret=True,
          doc="Kraken private API secret (paper/live exchange operation only)."),
-    _Var("QUANT_DATA_DIR", "data_dir", str,
+    _Var("QUANT_DATA_DIR", str,
          doc="Where quant keeps its state (default: the user data directory)."),
-    _Var("QUANT_DATABASE_URL", "database_url", _database_url, secret=True,
+    _Var("QUANT_DATABASE_URL", _database_url, secret=True,
          doc="Governed store URL (default: SQLite in the data directory)."),
 )  # fmt: skip
 """Every environment variable :class:`Settings` reads, with its field and documentation."""

@@ -37,7 +37,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import attrs
 import numpy as np
@@ -137,6 +137,19 @@ class XGBoostClassifier:
     """Gradient-boosted trees through ``xgboost.train`` (the native API)."""
 
     family = "xgboost"
+    SUFFIX: ClassVar[str] = ".json"
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "n_estimators": 50,
+        "max_depth": 3,
+        "learning_rate": 0.05,
+        "subsample": 1.0,
+        "min_child_weight": 20.0,
+    }
+    SPACE: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "max_depth": (2, 3, 4),
+        "learning_rate": (0.03, 0.05, 0.1),
+        "subsample": (0.8, 1.0),
+    }
 
     def __init__(self, params: dict[str, Any], seed: int, threads: int) -> None:
         self.rounds = int(params["n_estimators"])
@@ -177,7 +190,7 @@ class XGBoostClassifier:
         """Load XGBoost JSON (predicting on one thread: the file does not keep a thread count)."""
         import xgboost as xgb
 
-        model = cls(dict(_XGB_DEFAULTS), 0, 1)
+        model = cls(dict(cls.DEFAULTS), 0, 1)
         booster = xgb.Booster({"nthread": model.threads})
         try:
             booster.load_model(bytearray(data))
@@ -187,14 +200,6 @@ class XGBoostClassifier:
         return model
 
 
-_XGB_DEFAULTS: dict[str, Any] = {
-    "n_estimators": 50,
-    "max_depth": 3,
-    "learning_rate": 0.05,
-    "subsample": 1.0,
-    "min_child_weight": 20.0,
-}
-
 # --- LightGBM -------------------------------------------------------------------------------
 
 
@@ -202,6 +207,19 @@ class LightGBMClassifier:
     """Gradient-boosted trees through ``lightgbm.train``, deterministic row-wise mode."""
 
     family = "lightgbm"
+    SUFFIX: ClassVar[str] = ".txt"
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "n_estimators": 50,
+        "num_leaves": 7,
+        "learning_rate": 0.05,
+        "min_data_in_leaf": 50,
+        "feature_fraction": 1.0,
+    }
+    SPACE: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "num_leaves": (3, 7, 15),
+        "learning_rate": (0.03, 0.05, 0.1),
+        "min_data_in_leaf": (20, 50),
+    }
 
     def __init__(self, params: dict[str, Any], seed: int, threads: int) -> None:
         self.rounds = int(params["n_estimators"])
@@ -239,21 +257,13 @@ class LightGBMClassifier:
         """Load a LightGBM text model."""
         import lightgbm as lgb
 
-        model = cls(dict(_LGB_DEFAULTS), 0, 1)
+        model = cls(dict(cls.DEFAULTS), 0, 1)
         try:
             model.booster = lgb.Booster(model_str=data.decode("utf-8"))
         except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
             raise ArtifactError(f"not a LightGBM model: {exc}") from exc
         return model
 
-
-_LGB_DEFAULTS: dict[str, Any] = {
-    "n_estimators": 50,
-    "num_leaves": 7,
-    "learning_rate": 0.05,
-    "min_data_in_leaf": 50,
-    "feature_fraction": 1.0,
-}
 
 # --- Random forest (scikit-learn, saved with skops) ------------------------------------------
 
@@ -300,6 +310,18 @@ class RandomForestModel:
     """scikit-learn's ``RandomForestClassifier`` with fixed ``n_jobs`` and ``random_state``."""
 
     family = "random_forest"
+    SUFFIX: ClassVar[str] = ".skops"
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "n_estimators": 50,
+        "max_depth": 6,
+        "min_samples_leaf": 50,
+        "max_features": 0.5,
+    }
+    SPACE: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "max_depth": (4, 6, 8),
+        "min_samples_leaf": (20, 50),
+        "max_features": (0.3, 0.5),
+    }
 
     def __init__(self, params: dict[str, Any], seed: int, threads: int) -> None:
         from sklearn.ensemble import RandomForestClassifier
@@ -361,49 +383,19 @@ class RandomForestModel:
             raise ArtifactError(f"not a skops archive: {exc}") from exc
         if not untrusted <= set(SKOPS_TRUSTED_TYPES):
             raise ArtifactError(f"skops archive holds untrusted types {sorted(untrusted)}")
-        model = cls(dict(_RF_DEFAULTS), 0, 1)
+        model = cls(dict(cls.DEFAULTS), 0, 1)
         model.model = sio.loads(data, trusted=list(SKOPS_TRUSTED_TYPES))
         return model
 
 
-_RF_DEFAULTS: dict[str, Any] = {
-    "n_estimators": 50,
-    "max_depth": 6,
-    "min_samples_leaf": 50,
-    "max_features": 0.5,
-}
-
-register_family(
-    ModelFamily(
-        "xgboost",
-        ".json",
-        _XGB_DEFAULTS,
-        {"max_depth": (2, 3, 4), "learning_rate": (0.03, 0.05, 0.1), "subsample": (0.8, 1.0)},
-        XGBoostClassifier,
-        XGBoostClassifier.from_bytes,
-    )
+_TREE_MODELS: tuple[type[XGBoostClassifier | LightGBMClassifier | RandomForestModel], ...] = (
+    XGBoostClassifier,
+    LightGBMClassifier,
+    RandomForestModel,
 )
-register_family(
-    ModelFamily(
-        "lightgbm",
-        ".txt",
-        _LGB_DEFAULTS,
-        {
-            "num_leaves": (3, 7, 15),
-            "learning_rate": (0.03, 0.05, 0.1),
-            "min_data_in_leaf": (20, 50),
-        },
-        LightGBMClassifier,
-        LightGBMClassifier.from_bytes,
+for _model in _TREE_MODELS:  # each class declares its family's name, suffix, defaults and space
+    register_family(
+        ModelFamily(
+            _model.family, _model.SUFFIX, _model.DEFAULTS, _model.SPACE, _model, _model.from_bytes
+        )
     )
-)
-register_family(
-    ModelFamily(
-        "random_forest",
-        ".skops",
-        _RF_DEFAULTS,
-        {"max_depth": (4, 6, 8), "min_samples_leaf": (20, 50), "max_features": (0.3, 0.5)},
-        RandomForestModel,
-        RandomForestModel.from_bytes,
-    )
-)
