@@ -19,7 +19,7 @@ from quant_core import (
     structure,
     unstructure,
 )
-from quant_core._convert import make_converter
+from quant_core._values.convert import make_converter
 from quant_core.errors import ValidationError
 from quant_core.profiles import ExposureLimit, RiskProfile
 from quant_core.settings import MASK, Secret

@@ -128,16 +128,20 @@ def test_no_module_imports_another_packages_private_module() -> None:
 
 def test_the_private_import_scan_sees_private_modules_and_names() -> None:
     source = (
-        "from quant_core._clock import SimClock\n"
+        "from quant_core._values.clock import SimClock\n"
         "from quant_bundle import _store\n"
         "import quant_exec._hidden\n"
         "from quant_core import Clock\n"
         "from quant_data._inside import x\n"
     )
     found = _private_imports(source, "quant_data")
-    assert found == ["quant_core._clock.SimClock", "quant_bundle._store", "quant_exec._hidden"]
+    assert found == [
+        "quant_core._values.clock.SimClock",
+        "quant_bundle._store",
+        "quant_exec._hidden",
+    ]
     assert _owner(REPO / "tests/quant_bundle/test_install.py") == "quant_bundle"
-    assert _owner(REPO / "packages/quant_core/src/quant_core/_clock.py") == "quant_core"
+    assert _owner(REPO / "packages/quant_core/src/quant_core/_values/clock.py") == "quant_core"
     assert _owner(REPO / "benchmarks/bench_bundle_verify.py") is None
 
 

@@ -26,7 +26,7 @@ Examples:
 """
 
 from quant_core import errors, reasons
-from quant_core._canonical import (
+from quant_core._values.canonical import (
     CanonicalMemo,
     bytes_hash,
     canonical_json,
@@ -34,7 +34,7 @@ from quant_core._canonical import (
     content_hash,
     sha256_hex,
 )
-from quant_core._clock import (
+from quant_core._values.clock import (
     NS_PER_SECOND,
     Clock,
     SimClock,
@@ -43,9 +43,9 @@ from quant_core._clock import (
     ns_to_datetime,
     ns_to_iso,
 )
-from quant_core._convert import CONVERTER, structure, unstructure
-from quant_core._rng import derive_seed, generator
-from quant_core._types import (
+from quant_core._values.convert import CONVERTER, structure, unstructure
+from quant_core._values.rng import derive_seed, generator
+from quant_core._values.types import (
     Bar,
     Instrument,
     Money,

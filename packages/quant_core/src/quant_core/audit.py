@@ -54,8 +54,8 @@ from typing import Any
 import attrs
 
 from quant_core import reasons
-from quant_core._canonical import canonical_json, content_hash, sha256_hex
-from quant_core._clock import Clock
+from quant_core._values.canonical import canonical_json, content_hash, sha256_hex
+from quant_core._values.clock import Clock
 from quant_core.errors import AuditChainError, QuantUsageError, StorageError
 
 __all__ = [

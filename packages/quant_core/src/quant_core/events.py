@@ -39,8 +39,8 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from quant_core import reasons
-from quant_core._clock import NS_PER_SECOND
-from quant_core._types import Bar, Instrument, Timeframe
+from quant_core._values.clock import NS_PER_SECOND
+from quant_core._values.types import Bar, Instrument, Timeframe
 from quant_core.errors import ValidationError
 
 __all__ = [

@@ -43,10 +43,10 @@ from typing import Any, ClassVar, Generic, TypeVar
 import attrs
 
 from quant_core import reasons
-from quant_core._canonical import content_hash
-from quant_core._clock import Clock
-from quant_core._convert import CONVERTER, structure
-from quant_core._types import to_decimal
+from quant_core._values.canonical import content_hash
+from quant_core._values.clock import Clock
+from quant_core._values.convert import CONVERTER, structure
+from quant_core._values.types import to_decimal
 from quant_core.audit import AuditLog
 from quant_core.errors import ProfileError, ValidationError
 

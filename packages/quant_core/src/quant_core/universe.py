@@ -34,8 +34,8 @@ from types import MappingProxyType
 import attrs
 
 from quant_core import reasons
-from quant_core._canonical import content_hash
-from quant_core._types import Instrument, QuoteCurrency
+from quant_core._values.canonical import content_hash
+from quant_core._values.types import Instrument, QuoteCurrency
 from quant_core.errors import UniverseError
 
 __all__ = [

@@ -29,7 +29,7 @@ from typing import Self
 import attrs
 
 from quant_core import reasons
-from quant_core._clock import NS_PER_SECOND, ns_to_iso
+from quant_core._values.clock import NS_PER_SECOND, ns_to_iso
 from quant_core.errors import ValidationError
 
 __all__ = [

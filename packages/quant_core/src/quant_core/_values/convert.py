@@ -31,7 +31,7 @@ from cattrs.errors import ForbiddenExtraKeysError
 
 from quant_core import reasons
 from quant_core._secret import MASK, Secret
-from quant_core._types import to_decimal
+from quant_core._values.types import to_decimal
 from quant_core.errors import QuantError, ValidationError
 
 __all__ = ["CONVERTER", "make_converter", "structure", "unstructure"]

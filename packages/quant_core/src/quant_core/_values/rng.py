@@ -25,7 +25,7 @@ import hashlib
 
 import numpy as np
 
-from quant_core._canonical import canonical_json
+from quant_core._values.canonical import canonical_json
 
 __all__ = ["derive_seed", "generator"]
 

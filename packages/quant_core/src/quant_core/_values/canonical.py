@@ -69,7 +69,7 @@ def _default(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if attrs.has(type(value)):
-        from quant_core._convert import CONVERTER
+        from quant_core._values.convert import CONVERTER
 
         return CONVERTER.unstructure(value)
     if isinstance(value, np.integer):
