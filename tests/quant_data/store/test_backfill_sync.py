@@ -74,6 +74,7 @@ def test_full_backfill_is_complete_with_minimum_requests(store: Store, make_bar:
     assert store.verify().ok
     # Run again: the job is done, nothing is fetched, nothing changes.
     before = store.content_hash()
+    steps: list[Progress] = []
     again = backfill(
         store,
         provider,
@@ -82,9 +83,11 @@ def test_full_backfill_is_complete_with_minimum_requests(store: Store, make_bar:
         timeframe="1h",
         start_ns=0,
         end_ns=60 * H,
+        progress=steps.append,
     )
     assert again.requests == 0
     assert store.content_hash() == before
+    assert steps == [Progress("BTC", 60 * H, 60 * H, 0), Progress("ETH", 60 * H, 60 * H, 0)]
 
 
 def test_full_history_by_default(store: Store, clock: SimClock, make_bar: MakeBar) -> None:

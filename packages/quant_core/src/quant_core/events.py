@@ -45,6 +45,7 @@ from quant_core.errors import ValidationError
 
 __all__ = [
     "BarClosed",
+    "FeedBase",
     "Heartbeat",
     "HorizonForecast",
     "InMemoryFeed",
@@ -285,8 +286,33 @@ class MarketDataFeed(Protocol):
         ...
 
 
-class InMemoryFeed:
-    """A :class:`MarketDataFeed` over bars held in memory.
+class FeedBase:
+    """The fixed part of a :class:`MarketDataFeed`: the instruments and timeframe it carries.
+
+    A feed subclasses it, hands both to ``__init__`` once, and implements ``bars``.
+
+    Args:
+        instruments: the instruments the feed carries, in the order the feed reports them.
+        timeframe: the bar length of every bar in the feed.
+    """
+
+    def __init__(self, instruments: tuple[Instrument, ...], timeframe: Timeframe) -> None:
+        self._instruments = instruments
+        self._timeframe = timeframe
+
+    @property
+    def instruments(self) -> tuple[Instrument, ...]:
+        """The instruments this feed carries."""
+        return self._instruments
+
+    @property
+    def timeframe(self) -> Timeframe:
+        """The bar length of every bar in the feed."""
+        return self._timeframe
+
+
+class InMemoryFeed(FeedBase):
+    """A :class:`MarketDataFeed` over bars held in memory, its instruments sorted.
 
     Examples:
         >>> from quant_core import Bar, Instrument, Timeframe
@@ -315,21 +341,11 @@ class InMemoryFeed:
                 "a feed cannot hold two bars of one instrument at one open time",
                 reason_code=reasons.INVALID_INPUT,
             )
-        self._bars = tuple(ordered)
-        self._timeframe = timeframes.pop()
-        self._instruments = tuple(
-            sorted({b.instrument for b in ordered}, key=lambda i: (i.base, i.quote.value))
+        super().__init__(
+            tuple(sorted({b.instrument for b in ordered}, key=lambda i: (i.base, i.quote.value))),
+            timeframes.pop(),
         )
-
-    @property
-    def instruments(self) -> tuple[Instrument, ...]:
-        """The instruments this feed carries, sorted."""
-        return self._instruments
-
-    @property
-    def timeframe(self) -> Timeframe:
-        """The bar length of every bar in the feed."""
-        return self._timeframe
+        self._bars = tuple(ordered)
 
     def bars(self, start_ns: int, end_ns: int) -> Iterator[Bar]:
         """Bars opened in ``[start_ns, end_ns)``, in event order."""

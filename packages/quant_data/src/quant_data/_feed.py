@@ -39,14 +39,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
 from quant_core import Bar, Instrument, Timeframe
-from quant_core.events import bar_sort_key
+from quant_core.events import FeedBase, bar_sort_key
 from quant_data.store import Store
 
 __all__ = ["StoreFeed"]
 
 
-class StoreFeed:
+class StoreFeed(FeedBase):
     """A :class:`~quant_core.MarketDataFeed` over a :class:`~quant_data.Store`, with polling.
+
+    Its instruments are one per symbol asked for (in the feed's quote), sorted by base asset.
 
     Args:
         store: the governed store the bars land in.
@@ -70,27 +72,17 @@ class StoreFeed:
         *,
         prefer: Sequence[str] = (),
     ) -> None:
-        self._timeframe = Timeframe(timeframe)
-        store.latest_bars(symbols, quote, self._timeframe.value, 0, 0)  # checks the request
+        tf = Timeframe(timeframe)
+        store.latest_bars(symbols, quote, tf.value, 0, 0)  # checks the request
         self._store = store
         self._symbols = tuple(sorted(set(symbols)))
         self._quote = quote
         self._prefer = tuple(prefer) or None
-        self._instruments = tuple(Instrument(s, quote) for s in self._symbols)
+        super().__init__(tuple(Instrument(s, quote) for s in self._symbols), tf)
         #: symbol -> the newest open time handed out (by bars() or poll()).
         self._last: dict[str, int] = {}
         #: the newest open time bars() handed out, any symbol (None: nothing yet).
         self._history_end: int | None = None
-
-    @property
-    def instruments(self) -> tuple[Instrument, ...]:
-        """One instrument per symbol asked for (in the feed's quote), sorted by base asset."""
-        return self._instruments
-
-    @property
-    def timeframe(self) -> Timeframe:
-        """The timeframe the feed reads from the store."""
-        return self._timeframe
 
     def bars(self, start_ns: int, end_ns: int) -> Iterator[Bar]:
         """Bars opened in ``[start_ns, end_ns)``, in event order (:func:`~quant_core.bar_sort_key`).

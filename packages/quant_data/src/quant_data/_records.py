@@ -24,12 +24,15 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from quant_core import Timeframe, bytes_hash
+from quant_core.errors import QuantUsageError
+from quant_data import reasons
 
 __all__ = [
     "FetchedPage",
     "OhlcvProvider",
     "RawPage",
     "SourceBar",
+    "parse_timeframe",
 ]
 
 
@@ -142,3 +145,25 @@ class OhlcvProvider(Protocol):
                 exhausted, with the provider's reason code; never a secret in the message.
         """
         ...
+
+
+def parse_timeframe(value: str) -> Timeframe:
+    """The timeframe named ``value``, as a store request or a backfill job names it.
+
+    Raises:
+        QuantUsageError: ``STORE_REQUEST_INVALID`` for an unknown timeframe.
+
+    Examples:
+        >>> parse_timeframe("1h")
+        <Timeframe.H1: '1h'>
+        >>> parse_timeframe("7m")
+        Traceback (most recent call last):
+        ...
+        quant_core.errors.QuantUsageError: [STORE_REQUEST_INVALID] unknown timeframe '7m'
+    """
+    try:
+        return Timeframe(value)
+    except ValueError:
+        raise QuantUsageError(
+            f"unknown timeframe {value!r}", reason_code=reasons.STORE_REQUEST_INVALID
+        ) from None

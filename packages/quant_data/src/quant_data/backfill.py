@@ -37,7 +37,7 @@ import attrs
 from quant_core import Timeframe, iso_to_ns
 from quant_core.errors import QuantUsageError
 from quant_data import reasons
-from quant_data._records import OhlcvProvider
+from quant_data._records import OhlcvProvider, parse_timeframe
 from quant_data.store import CursorUpdate, IngestResult, SeriesKey, Store
 
 __all__ = [
@@ -96,22 +96,8 @@ class BackfillReport:
     requests: int
 
 
-def _parse_timeframe(timeframe: str) -> Timeframe:
-    """The timeframe named ``timeframe``.
-
-    Raises:
-        QuantUsageError: ``STORE_REQUEST_INVALID`` for an unknown timeframe.
-    """
-    try:
-        return Timeframe(timeframe)
-    except ValueError:
-        raise QuantUsageError(
-            f"unknown timeframe {timeframe!r}", reason_code=reasons.STORE_REQUEST_INVALID
-        ) from None
-
-
 def _check_window(timeframe: str, start_ns: int, end_ns: int) -> Timeframe:
-    tf = _parse_timeframe(timeframe)
+    tf = parse_timeframe(timeframe)
     if start_ns < 0 or end_ns <= start_ns:
         raise QuantUsageError(
             f"empty or negative window [{start_ns}, {end_ns})",

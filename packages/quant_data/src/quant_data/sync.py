@@ -35,12 +35,11 @@ import attrs
 
 from quant_core.errors import QuantUsageError
 from quant_data import reasons
-from quant_data._records import OhlcvProvider
+from quant_data._records import OhlcvProvider, parse_timeframe
 from quant_data.backfill import (
     BackfillReport,
     Progress,
     SeriesReport,
-    _parse_timeframe,
     run_series,
 )
 from quant_data.store import CursorUpdate, SeriesKey, Store
@@ -67,7 +66,7 @@ def sync(
         QuantUsageError: ``STORE_REQUEST_INVALID`` for an unknown timeframe, or a series that
             has no cursor, no stored bar and no ``start_ns`` (backfill it first).
     """
-    tf = _parse_timeframe(timeframe)
+    tf = parse_timeframe(timeframe)
     end = tf.floor(store.clock.now_ns())
     reports: list[SeriesReport] = []
     before = provider.requests

@@ -14,8 +14,6 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from quant_core import Bar, Instrument, QuoteCurrency, Timeframe
-from quant_core.errors import QuantUsageError
-from quant_data import reasons
 from quant_data.store._db import BAR, Database, series_filter
 from quant_data.store._values import SeriesKey
 
@@ -38,20 +36,6 @@ def source_preference(sources: Iterable[str], prefer: Sequence[str] | None = Non
     first = list(prefer) if prefer is not None else ["kraken"]
     present = set(sources)
     return [s for s in first if s in present] + sorted(present - set(first))
-
-
-def parse_timeframe(value: str) -> Timeframe:
-    """The timeframe named ``value``.
-
-    Raises:
-        QuantUsageError: ``STORE_REQUEST_INVALID`` for an unknown timeframe.
-    """
-    try:
-        return Timeframe(value)
-    except ValueError:
-        raise QuantUsageError(
-            f"unknown timeframe {value!r}", reason_code=reasons.STORE_REQUEST_INVALID
-        ) from None
 
 
 def select_bars(

@@ -12,7 +12,8 @@ from quant_core import Timeframe, ns_to_iso
 from quant_core.errors import QuantUsageError, RejectedError
 from quant_data import reasons
 from quant_data._dataset import Dataset
-from quant_data.store._bars import QUOTES, parse_timeframe, select_bars, to_bar
+from quant_data._records import parse_timeframe
+from quant_data.store._bars import QUOTES, select_bars, to_bar
 from quant_data.store._db import CORR, GAP, QUAR, Database
 from quant_data.store._values import GapStatus
 

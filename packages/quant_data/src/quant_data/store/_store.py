@@ -33,7 +33,7 @@ from quant_core.events import bar_sort_key
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE, get_universe
 from quant_data import reasons
 from quant_data._dataset import Dataset
-from quant_data._records import FetchedPage
+from quant_data._records import FetchedPage, parse_timeframe
 from quant_data.store import _audit, _bars, _datasets, _gaps, _jobs
 from quant_data.store._db import Database, open_engine
 from quant_data.store._ingest import Ingest
@@ -230,7 +230,7 @@ class Store:
             QuantUsageError: ``STORE_REQUEST_INVALID`` for no symbols, an unknown timeframe or
                 an unknown quote.
         """
-        tf = _bars.parse_timeframe(timeframe)
+        tf = parse_timeframe(timeframe)
         if quote not in _bars.QUOTES or not symbols:
             raise QuantUsageError(
                 f"bad bar request: symbols={list(symbols)} quote={quote!r}",
