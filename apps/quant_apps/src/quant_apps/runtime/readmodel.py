@@ -23,19 +23,6 @@ from typing import Any
 
 import attrs
 
-__all__ = [
-    "CoinFreshness",
-    "DecisionView",
-    "GateUse",
-    "Health",
-    "Holding",
-    "KillSwitchView",
-    "Mode",
-    "OpenOrder",
-    "ReadModel",
-    "Status",
-]
-
 
 class Mode(enum.StrEnum):
     """How a session trades."""
