@@ -156,3 +156,28 @@ def test_lock_resolves_from_pypi_alone_without_torch_or_cuda() -> None:
         assert set(source) <= {"registry", "editable", "virtual", "workspace"}, package["name"]
         if "registry" in source:
             assert source["registry"] == "https://pypi.org/simple", package["name"]
+
+
+MAX_MODULE_LINES = 600
+MAX_TOP_MODULES = 12
+
+
+def test_no_source_module_is_over_six_hundred_lines() -> None:
+    """Rooms that fit (issue 14): a module past 600 lines is split by concern."""
+    sources = [p for root in ("packages", "apps") for p in (REPO / root).rglob("src/**/*.py")]
+    assert sources
+    long = {
+        str(p.relative_to(REPO)): n
+        for p in sources
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, long
+
+
+@pytest.mark.parametrize("module", sorted(MEMBERS))
+def test_a_package_past_a_dozen_modules_has_sub_packages(module: str) -> None:
+    """At most a dozen modules beside ``__init__`` at a package's top; more go to rooms."""
+    top = importlib.import_module(module).__file__
+    assert top is not None
+    modules = [p for p in Path(top).parent.glob("*.py") if p.name != "__init__.py"]
+    assert len(modules) <= MAX_TOP_MODULES, sorted(p.name for p in modules)
