@@ -70,11 +70,17 @@ class ReadClient(Channel):
         clock: the injected clock (``received_at_ns``, rate limiting, backoff).
         seed: root seed for the jitter generator (derived per provider).
         policy: the :class:`ReadPolicy`.
-        sleep: how to wait; default :func:`~quant_net.default_sleep` of ``clock``.
-        transport: an httpx transport (``httpx.MockTransport`` in unit tests).
-        secret_headers: headers whose values are secrets, revealed only when sending.
-        headers: other fixed headers.
-        limiter: a shared :class:`RateLimiter`; default one built from ``policy``.
+
+    Keyword Args:
+        sleep (Callable[[float], None] | None): how to wait; default
+            :func:`~quant_net.default_sleep` of ``clock``.
+        transport (httpx.BaseTransport | None): an httpx transport (``httpx.MockTransport``
+            in unit tests).
+        secret_headers (Mapping[str, Secret] | None): headers whose values are secrets,
+            revealed only when sending.
+        headers (Mapping[str, str] | None): other fixed headers.
+        limiter (RateLimiter | None): a shared :class:`RateLimiter`; default one built from
+            ``policy``.
     """
 
     def __init__(

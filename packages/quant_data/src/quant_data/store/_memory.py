@@ -43,16 +43,20 @@ _FIXED = attrs.setters.frozen
 class MemoryProvider:
     """Serve ``bars`` as an :class:`~quant_data.OhlcvProvider`.
 
-    Args:
-        bars: the candles the provider knows (their ``source`` should equal ``name``).
-        name: the source name.
-        page_limit: the most candles one page holds (windows are ``page_limit`` slots wide).
-        confirms_no_trade: what the provider claims about missing slots (a missing slot means
-            no trade).
-        clock: stamps ``received_at_ns`` (default: 0 on every page).
-        duplicate_rows: repeat the first row of every page (an identical duplicate).
-        on_page: called with the page number (0-based, counted over the provider's life)
-            before each page is returned.
+    ``bars`` is the one positional argument; the others are keyword-only.
+
+    Other Parameters:
+        bars (Iterable[SourceBar]): the candles the provider knows (their ``source`` should
+            equal ``name``).
+        name (str): the source name (default ``"memory"``).
+        page_limit (int): the most candles one page holds (windows are ``page_limit`` slots
+            wide; default 100).
+        confirms_no_trade (bool): what the provider claims about missing slots (a missing slot
+            means no trade; default ``False``).
+        clock (Clock | None): stamps ``received_at_ns`` (default: 0 on every page).
+        duplicate_rows (bool): repeat the first row of every page (an identical duplicate).
+        on_page (Callable[[int], None] | None): called with the page number (0-based, counted
+            over the provider's life) before each page is returned.
     """
 
     _bars: dict[tuple[str, str, str, str, int], SourceBar] = attrs.field(
