@@ -21,7 +21,12 @@ Formats (:func:`detect_format` names):
 - ``kraken_trades_csv``: ``BCHEUR.csv``: ``time,price,volume`` trades, rebuilt into candles
   (1m unless asked otherwise) with :func:`quant_data.trades_to_bars`.
 
-Files may be gzip-compressed (``.gz``). USDT-quoted files keep the quote ``"USDT"``, which is
+Files may be gzip-compressed (``.gz``). A file is read with a bound: at most 256 MiB (or the
+``max_bytes`` given) as stored and again after gunzip, which is streamed and stops there, so
+a decompression bomb is refused with ``IMPORT_FILE_TOO_LARGE`` instead of exhausting memory.
+Epoch integers (the Kraken files' ``time``, an integer feather ``date``) are unix seconds; a
+column in milliseconds, microseconds or nanoseconds is refused with ``IMPORT_FILE_INVALID``
+naming the column and the unit found. USDT-quoted files keep the quote ``"USDT"``, which is
 not one of the runtime's quote currencies: the store quarantines such bars rather than
 silently relabelling them as USD (see decision record 0014).
 
@@ -34,7 +39,6 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import gzip
 import io
 import re
 from collections.abc import Iterable, Sequence
@@ -47,6 +51,7 @@ from quant_core import NS_PER_SECOND, Clock, Timeframe, iso_to_ns
 from quant_core.errors import ValidationError
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 from quant_data import reasons
+from quant_data._import_input import check_unix_seconds, read_input
 from quant_data._records import FetchedPage, RawPage, SourceBar
 from quant_data._trades import Trade, trades_to_bars
 from quant_data.providers.coinapi import PERIOD_IDS
@@ -156,20 +161,6 @@ def split_pair(pair: str) -> tuple[str, str]:
     raise _invalid(f"cannot split pair {pair!r} into base and quote")
 
 
-def _read_bytes(path: Path) -> tuple[bytes, bytes]:
-    """(bytes as stored, decompressed bytes)."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise _invalid(f"cannot read {path}: {exc.strerror}") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return raw, gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise _invalid(f"{path} is not valid gzip: {exc}") from None
-    return raw, raw
-
-
 def _stem(path: Path) -> str:
     name = path.name
     for suffix in (".gz", ".csv", ".feather"):
@@ -178,14 +169,19 @@ def _stem(path: Path) -> str:
     return name
 
 
-def detect_format(path: Path) -> str:
+def detect_format(path: Path, *, max_bytes: int | None = None) -> str:
     """Name the format of ``path`` from its content (and, for empty files, its name).
+
+    Args:
+        path: the file (``.gz`` allowed).
+        max_bytes: the read bound, as for :func:`import_file`.
 
     Raises:
         ValidationError: ``IMPORT_FORMAT_UNKNOWN`` when no importer recognises the file;
-            ``IMPORT_FILE_INVALID`` when it cannot be read.
+            ``IMPORT_FILE_INVALID`` when it cannot be read; ``IMPORT_FILE_TOO_LARGE`` when it
+            passes the bound.
     """
-    _, data = _read_bytes(path)
+    _, data = read_input(path, max_bytes)
     return _detect(Path(path), data)
 
 
@@ -272,10 +268,11 @@ def _kraken_ohlcvt(path: Path, text: str, rows: _Rows) -> None:
             rows.skip(line, f"expected 7 columns, found {len(cells)}")
             continue
         try:
-            open_ns = int(cells[0]) * NS_PER_SECOND
+            seconds = int(cells[0])
         except ValueError:
             rows.skip(line, f"time {cells[0]!r} is not unix seconds")
             continue
+        open_ns = check_unix_seconds(seconds, path.name, "time") * NS_PER_SECOND
         rows.add(open_ns, cells[1:6], _int_or_none(cells[6]))
 
 
@@ -429,7 +426,18 @@ def _feather(path: Path, data: bytes, rows: _Rows) -> None:
     import pyarrow.compute as pc
 
     dates = table.column("date")
-    dates_ns = pc.cast(dates, pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_pylist()
+    if pa.types.is_integer(dates.type):
+        dates_ns = [
+            None if d is None else check_unix_seconds(d, path.name, "date") * NS_PER_SECOND
+            for d in dates.to_pylist()
+        ]
+    else:
+        try:
+            dates_ns = pc.cast(dates, pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_pylist()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise _invalid(
+                f"{path.name}: column 'date' ({dates.type}) has no UTC nanoseconds: {exc}"
+            ) from None
     cols = [table.column(c).to_pylist() for c in ("open", "high", "low", "close", "volume")]
     for line, (t, o, h, low, c, v) in enumerate(zip(dates_ns, *cols, strict=True), start=1):
         if t is None:
@@ -458,9 +466,13 @@ def _kraken_trades(path: Path, text: str, rows: _Rows, timeframe: Timeframe) -> 
             rows.skip(line, f"expected 3 columns, found {len(cells)}")
             continue
         try:
-            seconds = _dt_seconds(cells[0])
-            trades.append(Trade(seconds, cells[1].strip(), cells[2].strip()))
-        except (ValueError, ValidationError) as exc:
+            at_ns = _dt_seconds(cells[0], path.name)
+        except ValueError as exc:
+            rows.skip(line, str(exc))
+            continue
+        try:
+            trades.append(Trade(at_ns, cells[1].strip(), cells[2].strip()))
+        except ValidationError as exc:
             rows.skip(line, str(exc))
     rows.bars.extend(
         trades_to_bars(
@@ -469,27 +481,33 @@ def _kraken_trades(path: Path, text: str, rows: _Rows, timeframe: Timeframe) -> 
     )
 
 
-def _dt_seconds(text: str) -> int:
-    """Unix seconds (possibly fractional) → ns, exactly."""
+def _dt_seconds(text: str, file_name: str) -> int:
+    """Unix seconds (possibly fractional) → ns, exactly; other units refuse the file."""
     whole, _, frac = text.strip().partition(".")
     if not whole.isdigit() or (frac and not frac.isdigit()):
         raise ValueError(f"time {text!r} is not unix seconds")
-    return int(whole) * NS_PER_SECOND + int((frac or "0")[:9].ljust(9, "0"))
+    seconds = check_unix_seconds(int(whole), file_name, "time")
+    return seconds * NS_PER_SECOND + int((frac or "0")[:9].ljust(9, "0"))
 
 
-def import_file(path: Path, *, clock: Clock, timeframe: Timeframe | None = None) -> ImportResult:
+def import_file(
+    path: Path, *, clock: Clock, timeframe: Timeframe | None = None, max_bytes: int | None = None
+) -> ImportResult:
     """Import one file.
 
     Args:
         path: the file (``.gz`` allowed).
         clock: stamps the raw page's ``received_at_ns``.
         timeframe: candle length for trade files (default 1m); ignored for candle files.
+        max_bytes: the most bytes the file may hold, as stored and after gunzip (default
+            256 MiB); the read and the streamed gunzip stop one byte past it.
 
     Raises:
-        ValidationError: ``IMPORT_FORMAT_UNKNOWN`` or ``IMPORT_FILE_INVALID``.
+        ValidationError: ``IMPORT_FORMAT_UNKNOWN``, ``IMPORT_FILE_INVALID`` (also for epoch
+            times that are not unix seconds) or ``IMPORT_FILE_TOO_LARGE`` (over the bound).
     """
     path = Path(path)
-    raw, data = _read_bytes(path)
+    raw, data = read_input(path, max_bytes)
     fmt = _detect(path, data)
     source = f"import:{fmt}"
     text = "" if fmt == "freqtrade_feather" else data.decode("utf-8-sig", errors="replace")

@@ -86,4 +86,9 @@ IMPORT_FILE_INVALID = (
     "for quarantine instead."
 )
 
+IMPORT_FILE_TOO_LARGE = (
+    "An import file, or its gzip-decompressed content, holds more bytes than the import "
+    "bound (256 MiB): refused before it is parsed (a decompression bomb stops here)."
+)
+
 declare_codes(globals())

@@ -119,7 +119,9 @@ def import_(
     json_output: JsonOption = False,
     database_url: DbOption = None,
 ) -> None:
-    """Import real market-data files (Kraken, CryptoDataDownload, CoinAPI, freqtrade)."""
+    """Import market-data files (Kraken, CryptoDataDownload, CoinAPI, freqtrade), all or nothing."""
+    # Every file is parsed before the first write (runtime.stores.import_files): a bad file
+    # exits 3 with its reason code and leaves the store unchanged.
     settings = config.load_settings()
     clock = WallClock()
     files = import_files(open_store(database_url, settings, clock), paths, clock)

@@ -20,7 +20,7 @@ from quant_core import Clock
 from quant_core.errors import QuantUsageError
 from quant_core.reasons import USAGE_ERROR
 from quant_core.settings import Settings
-from quant_data import Dataset, OhlcvProvider, Store
+from quant_data import Dataset, ImportResult, OhlcvProvider, Store, StoreError, import_file
 
 __all__ = ["import_files", "make_provider", "materialize", "open_store"]
 
@@ -65,36 +65,55 @@ def materialize(
 
 
 def import_files(store: Store, paths: Sequence[Path], clock: Clock) -> list[dict[str, Any]]:
-    """Import real market-data files into ``store``; what each file gave, as JSON data.
+    """Import real market-data files into ``store``, all or nothing; what each file gave.
+
+    Every file is read and parsed before the first store write, so one file that cannot be
+    imported (unreadable, unknown format, bad epoch unit, past the 256 MiB bound) leaves the
+    store as it was. Each file is then written as one store transaction; should the store
+    itself fail part-way (a full disk), the error names the files already committed and those
+    not written. The parsed files are held in memory together (each at most the bound).
 
     Raises:
-        ValidationError: ``IMPORT_FILE_INVALID`` for a file that cannot be read as market data.
+        ValidationError: ``IMPORT_FILE_INVALID``, ``IMPORT_FORMAT_UNKNOWN`` or
+            ``IMPORT_FILE_TOO_LARGE`` for a file that cannot be read as market data (exit 3;
+            nothing written).
+        StoreError: ``STORE_ERROR`` when a store write fails; the message says per file what
+            was committed (exit 1).
     """
-    from quant_data import import_file
-
-    files = []
-    for path in paths:
-        result = import_file(path, clock=clock)
-        new = corrected = quarantined = 0
-        reasons_seen: dict[str, int] = {}
-        for page in result.pages:
-            ingest = store.ingest_page(page)
-            new, corrected = new + ingest.bars_new, corrected + ingest.bars_corrected
-            quarantined += ingest.quarantined_total
-            for code, count in ingest.quarantined.items():
-                reasons_seen[code] = reasons_seen.get(code, 0) + count
-        files.append(
-            {
-                "path": str(path),
-                "format": result.format,
-                "series": f"{result.symbol}/{result.quote} {result.timeframe}",
-                "rows": len(result.bars),
-                "bars_new": new,
-                "bars_corrected": corrected,
-                "quarantined": quarantined,
-                "quarantine_reasons": reasons_seen,
-                "skipped": len(result.skipped),
-                "notes": list(result.notes),
-            }
-        )
+    results = [import_file(path, clock=clock) for path in paths]
+    files: list[dict[str, Any]] = []
+    for result in results:
+        try:
+            files.append(_ingest_file(store, result))
+        except StoreError as exc:
+            committed = [str(f["path"]) for f in files] or ["none"]
+            pending = [str(r.path) for r in results[len(files) :]]
+            raise StoreError(
+                f"{exc.message}; committed before the failure: {', '.join(committed)}; "
+                f"not written: {', '.join(pending)}",
+                reason_code=exc.reason_code,
+            ) from exc
     return files
+
+
+def _ingest_file(store: Store, result: ImportResult) -> dict[str, Any]:
+    new = corrected = quarantined = 0
+    reasons_seen: dict[str, int] = {}
+    for page in result.pages:
+        ingest = store.ingest_page(page)
+        new, corrected = new + ingest.bars_new, corrected + ingest.bars_corrected
+        quarantined += ingest.quarantined_total
+        for code, count in ingest.quarantined.items():
+            reasons_seen[code] = reasons_seen.get(code, 0) + count
+    return {
+        "path": str(result.path),
+        "format": result.format,
+        "series": f"{result.symbol}/{result.quote} {result.timeframe}",
+        "rows": len(result.bars),
+        "bars_new": new,
+        "bars_corrected": corrected,
+        "quarantined": quarantined,
+        "quarantine_reasons": reasons_seen,
+        "skipped": len(result.skipped),
+        "notes": list(result.notes),
+    }
