@@ -310,15 +310,15 @@ def test_emulator_serves_imported_real_files(
     folder = shared_data / REAL / "coinapi_kraken_1h__alfotus-coinapi-historical-data"
     path = folder / "KRAKEN_SPOT_ETH_CAD_1HRS.csv.gz"
     expected = import_file(path, clock=CLOCK).bars
-    emu = emulator_factory(path)  # default clock: inside the last bar
-    assert emu.now_ns() == expected[-1].open_time_ns + Timeframe.H1.ns - 1
+    emu = emulator_factory(path)  # default clock: the close of the last bar
+    assert emu.now_ns() == expected[-1].open_time_ns + Timeframe.H1.ns
     r = httpx.get(emu.base_url("coinapi") + "/v1/ohlcv/KRAKEN_SPOT_ETH_CAD/history",
                   params={"period_id": "1HRS", "time_start": "2018-06-01T00:00:00Z",
                           "limit": 100000}, headers={"X-CoinAPI-Key": "k"}, timeout=30)  # fmt: skip
     items = r.json()
-    assert len(items) == len(expected) - 1  # the last hour has not closed yet
+    assert len(items) == len(expected)  # the last hour closed at now: it is complete
     assert [iso_to_ns(i["time_period_start"]) for i in items] == [
-        b.open_time_ns for b in expected[:-1]]  # fmt: skip
+        b.open_time_ns for b in expected]  # fmt: skip
     ohlc = httpx.get(emu.base_url("kraken") + "/0/public/OHLC",
                      params={"pair": "XETHZCAD", "interval": 60}, timeout=10).json()  # fmt: skip
     rows = ohlc["result"]["XETHZCAD"]

@@ -34,7 +34,7 @@ def test_sources_of_every_kind(tmp_path: Path) -> None:
                    str(tmp_path / "XBTUSD_60.csv"), [tmp_path]):  # fmt: skip
         with serve_emulator(source) as emu:
             assert emu.book.pairs() == (("BTC", "USD"),)
-            assert emu.now_ns() == T0 + 3 * H - 1
+            assert emu.now_ns() == T0 + 3 * H  # the close of the last bar: every bar is closed
             assert emu.url.startswith("http://127.0.0.1:")
             assert emu.port > 0
     with pytest.raises(ValidationError, match="holds no bars") as info:

@@ -83,17 +83,33 @@ class SeriesReport:
     gaps_opened: int = 0
     gaps_confirmed: int = 0
     gaps_filled: int = 0
+    missing: int = 0
+    """Slots of ``[start_ns, end_ns)`` still missing when the run ended (open gaps)."""
 
 
 @attrs.frozen
 class BackfillReport:
-    """A backfill's outcome: per-series reports and the number of provider requests."""
+    """A backfill's outcome: per-series reports and the number of provider requests.
+
+    A report is :attr:`complete` when no series has a slot of its window still missing;
+    otherwise the missing slots are open gaps in the ledger (``BACKFILL_INCOMPLETE``).
+    """
 
     source: str
     quote: str
     timeframe: str
     series: tuple[SeriesReport, ...]
     requests: int
+
+    @property
+    def missing(self) -> int:
+        """Slots still missing over every series' window."""
+        return sum(s.missing for s in self.series)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every slot of every series' window holds a bar (or a confirmed no-trade)."""
+        return self.missing == 0
 
 
 def _check_window(timeframe: str, start_ns: int, end_ns: int) -> Timeframe:
@@ -150,7 +166,8 @@ def run_series(
 ) -> SeriesReport:
     """Fetch ``[start_ns, end_ns)`` of one series, committing each page with the job cursor.
 
-    Resumes from the job's cursor when one exists; a finished job fetches nothing.
+    Resumes from the job's cursor when one exists; a finished job fetches nothing. The report's
+    ``missing`` counts the window's slots still open in the gap ledger at the end.
     """
     tf = Timeframe(series.timeframe)
     saved = store.cursor(job, series)
@@ -159,7 +176,7 @@ def run_series(
     if saved is not None and saved[1]:
         if progress is not None:
             progress(Progress(series.symbol, end_ns - start_ns, end_ns - start_ns, 0))
-        return report
+        return _with_missing(store, series, report)
     cursor = start_ns if saved is None else saved[0]
     if progress is not None:
         progress(Progress(series.symbol, cursor - start_ns, end_ns - start_ns, 0))
@@ -177,7 +194,13 @@ def run_series(
         if progress is not None:
             progress(Progress(series.symbol, next_ns - start_ns, end_ns - start_ns, report.pages))
     store.save_cursor(CursorUpdate(job, series, end_ns, True))
-    return report
+    return _with_missing(store, series, report)
+
+
+def _with_missing(store: Store, series: SeriesKey, report: SeriesReport) -> SeriesReport:
+    slots = store.gaps(series)
+    missing = sum(1 for slot in slots if report.start_ns <= slot < report.end_ns)
+    return attrs.evolve(report, missing=missing)
 
 
 def backfill(
@@ -248,7 +271,10 @@ def retry_gaps(
     timeframe: str,
     progress: Callable[[Progress], None] | None = None,
 ) -> BackfillReport:
-    """Fetch every open gap again; slots still missing get one more recorded attempt."""
+    """Fetch every open gap again; slots still missing get one more recorded attempt.
+
+    Each series report's ``missing`` counts the series' gaps still open afterwards.
+    """
     tf = _check_window(timeframe, 0, 1)
     reports = []
     for symbol in symbols:
@@ -263,7 +289,7 @@ def retry_gaps(
             store.mark_retried(series, start, end)
             if progress is not None:
                 progress(Progress(symbol, end - start, end - start, total.pages))
-        reports.append(total)
+        reports.append(attrs.evolve(total, missing=len(store.gaps(series))))
     return BackfillReport(
         provider.name, quote, tf.value, tuple(reports), sum(r.pages for r in reports)
     )

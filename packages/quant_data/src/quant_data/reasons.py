@@ -24,6 +24,11 @@ TRADE_INVALID = (
     "volume, or a negative time; it cannot enter a candle."
 )
 
+BACKFILL_INCOMPLETE = (
+    "A backfill (or sync) ended with slots of its window still missing: the provider served "
+    "no bar for them. They are open gaps in the ledger; retry them with --retry-gaps."
+)
+
 # --- store
 STORE_VALUE_INVALID = "A candle's price or volume is not a decimal number; quarantined."
 STORE_PRICE_NAN = "A candle's price or volume is NaN or infinite; quarantined."

@@ -16,7 +16,7 @@ import attrs
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from quant_apps.cli.output import EXIT_REJECTED, emit_json, guarded, human
+from quant_apps.cli.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, human
 from quant_apps.runtime import config
 from quant_apps.runtime.clock import WallClock
 from quant_apps.runtime.stores import import_files, make_provider, open_store
@@ -105,7 +105,8 @@ def _print_report(report: backfill_mod.BackfillReport) -> None:
         console.print(
             f"  {s.symbol:<6} pages {s.pages:>5}  new {s.bars_new:>7}  corrected "
             f"{s.bars_corrected:>5}  quarantined {s.quarantined:>5}  gaps open "
-            f"{s.gaps_opened:>5}  confirmed {s.gaps_confirmed:>5}  filled {s.gaps_filled:>5}",
+            f"{s.gaps_opened:>5}  confirmed {s.gaps_confirmed:>5}  filled {s.gaps_filled:>5}  "
+            f"missing {s.missing:>5}",
             markup=False,
         )
 
@@ -153,7 +154,12 @@ def backfill(
     json_output: JsonOption = False,
     database_url: DbOption = None,
 ) -> None:
-    """Backfill history from a provider; resumable after a crash (rerun the same command)."""
+    """Backfill history from a provider; resumable after a crash (rerun the same command).
+
+    Exits 1 with BACKFILL_INCOMPLETE when slots of the window are still missing at the end
+    (after --retry-gaps, when given): the bars received are kept, the missing slots are open
+    gaps.
+    """
     _, source, store = _fetch_setup(provider, seed, database_url)
     wanted = config.symbol_list(symbols, reason_code=reasons.STORE_REQUEST_INVALID)
     with _progress(not json_output) as progress:
@@ -174,14 +180,27 @@ def backfill(
             if retry_gaps
             else None
         )
+    final = report if retried is None else retried
+    incomplete = (
+        None
+        if final.complete
+        else f"{final.missing} slots of the window are still missing (open gaps); "
+        "rerun with --retry-gaps, or see `quant data status`"
+    )
     if json_output:
         doc = _report_doc(report)
         doc["retry"] = None if retried is None else attrs.asdict(retried)
+        if incomplete is not None:
+            doc.update(ok=False, reason_code=reasons.BACKFILL_INCOMPLETE, message=incomplete)
         emit_json(doc)
     else:
         _print_report(report)
         if retried is not None:
             _print_report(retried)
+        if incomplete is not None:
+            human().print(f"[{reasons.BACKFILL_INCOMPLETE}] {incomplete}", markup=False)
+    if incomplete is not None:
+        raise typer.Exit(EXIT_RUNTIME)
 
 
 @app.command()

@@ -94,7 +94,7 @@ def serve(
     ),
     now: Annotated[
         str | None,
-        typer.Option(help="The emulator's fixed 'now' (default: inside the latest bar)."),
+        typer.Option(help="The emulator's fixed 'now' (default: the close of the latest bar)."),
     ] = None,
     wall_clock: Annotated[
         bool, typer.Option("--wall-clock", help="Use the real time as 'now' (candles appear live).")

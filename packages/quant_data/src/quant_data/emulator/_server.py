@@ -416,8 +416,9 @@ def start_emulator(
         faults: the fault plan (none by default).
         port: TCP port on 127.0.0.1 (0 = any free port).
         seed: seed for derived trades and probabilistic faults.
-        clock: the emulator's now; by default a fixed :class:`SimClock` just before the end of
-            the latest bar, so the newest candle is the open one.
+        clock: the emulator's now; by default a fixed :class:`SimClock` at the close of the
+            latest bar, so every bar held is closed and served (a bar whose close time equals
+            now is complete).
         options: wire switches.
 
     Raises:
@@ -429,7 +430,7 @@ def start_emulator(
             "the emulator source holds no bars", reason_code=reasons.EMULATOR_INVALID
         )
     if clock is None:
-        clock = SimClock(max(book.latest_ns() - 1, 0))
+        clock = SimClock(book.latest_ns())
     return Emulator(
         book,
         clock=clock,

@@ -5,8 +5,9 @@ Wire facts it relies on (``api-samples/README.md``):
 - ``symbol_id`` is ``<EXCHANGE>_SPOT_<BASE>_<QUOTE>`` with CoinAPI's asset ids, which for our
   universe are the canonical symbols (``KRAKEN_SPOT_BTC_USD``: BTC, not Kraken's XBT);
 - ``time_start`` is inclusive, ``time_end`` exclusive; the answer is a time-ascending JSON array
-  of at most ``limit`` items; when it holds exactly ``limit`` items the next page starts at the
-  last item's ``time_period_end``;
+  of at most ``limit`` items; the next page starts at the last item's ``time_period_end``,
+  also after a page shorter than ``limit`` (a page can be cut in transit): only an empty page
+  ends the window;
 - periods without trades are *omitted* (``include_empty_items`` defaults to false), and CoinAPI
   cannot tell an omitted no-trade hour from one it has no data for, so
   :attr:`CoinApiProvider.confirms_no_trade` is ``False``: a missing slot is a gap this provider
@@ -278,9 +279,10 @@ class CoinApiProvider(HttpAdapter):
     ) -> Iterator[FetchedPage]:
         """Pages covering ``[start_ns, end_ns)``, one request each, fetched lazily.
 
-        A page with exactly ``page_limit`` items covers up to its last item's end and the next
-        page starts there; a shorter page (or a 550 "no data" answer) covers the rest of the
-        window. No request is made for an empty window.
+        A page covers up to its last item's end and the next page starts there, whether it is
+        full or short: a page shorter than ``page_limit`` inside the window may have been cut,
+        so only an empty page (or a 550 "no data" answer) covers the rest of the window. No
+        request is made for an empty window.
 
         Raises:
             ProviderUsageError: ``PROVIDER_TIMEFRAME_UNSUPPORTED`` for a weekly timeframe.
@@ -301,9 +303,10 @@ class CoinApiProvider(HttpAdapter):
             }
             raw, bars = self.http.get(path, params, parse=parse)
             window_end = end_ns
-            if len(bars) >= self._page_limit:
+            if bars:
                 last_end = max(b.open_time_ns for b in bars) + timeframe.ns
-                # A full page proves coverage only up to its last period's end.
+                # A page proves coverage only up to its last period's end, a short one too
+                # (cut in transit, or sparse): the next request says whether the rest is empty.
                 window_end = min(end_ns, max(last_end, cursor + timeframe.ns))
             yield fetched_page(raw, bars, cursor, window_end, end_ns)
             cursor = window_end

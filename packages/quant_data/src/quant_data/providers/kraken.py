@@ -233,11 +233,10 @@ class KrakenPublicProvider(HttpAdapter):
         while cursor < end_ns:
             boundary = self.ohlc_window_start_ns(timeframe)
             if cursor < boundary:
-                # A few candles of margin, so the clock moving during the rebuild cannot
-                # push the OHLC window past where the trades stopped.
-                stop = min(end_ns, boundary + 24 * timeframe.ns)
+                # Trades only as far as OHLC cannot reach; should the clock move the window on
+                # meanwhile, the loop sees it here again (or the cut-off check below does).
                 cursor = yield from self._trade_pages(
-                    symbol, quote, timeframe, cursor, stop, end_ns
+                    symbol, quote, timeframe, cursor, min(end_ns, boundary), end_ns
                 )
                 continue
             raw, bars, last_ns = self.ohlc(symbol, quote, timeframe, since_ns=cursor - _NS)
@@ -274,7 +273,12 @@ class KrakenPublicProvider(HttpAdapter):
         stop_ns: int,
         end_ns: int,
     ) -> Generator[FetchedPage, None, int]:
-        """Trades pages rebuilding ``[start_ns, stop_ns)``; returns where coverage ended."""
+        """Trades pages rebuilding ``[start_ns, stop_ns)``; returns where coverage ended.
+
+        One request per page of ``trades_count`` trades, each after the previous cursor: the
+        fewest Kraken allows. The page that passes ``stop_ns`` covers every slot it completes
+        (up to ``end_ns``), so no trade received is fetched twice.
+        """
         window_start = start_ns
         since = start_ns - 1
         buffer: list[Trade] = []
@@ -289,7 +293,8 @@ class KrakenPublicProvider(HttpAdapter):
             exhausted = (short and not cut) or last <= since
             done = True
             if newest is not None and newest >= stop_ns:
-                complete_end = stop_ns
+                # Every slot before the newest trade's is complete: use all of the page.
+                complete_end = min(end_ns, max(stop_ns, timeframe.floor(newest)))
             elif exhausted or newest is None:
                 complete_end = min(stop_ns, timeframe.floor(raw.received_at_ns))
             else:
