@@ -2,7 +2,10 @@
 
 Every command takes ``--json`` and follows :mod:`quant_apps.cli.output`: exit 3 with the reason
 code on every rejection (the active bundle is unchanged), 1 on storage failures, 2 on usage
-errors. The install root defaults to ``<data dir>/bundles`` (``--root`` overrides); trusted
+errors. An install (or update) whose new bundle became active but a step after that commit
+point failed (directory sync, retention, the audit append) exits 0 with outcome ``installed``,
+reason ``POST_COMMIT_FAILED`` and a ``warning`` naming what failed. The install root
+defaults to ``<data dir>/bundles`` (``--root`` overrides); trusted
 public keys default to the shipped ``bundles/keys``
 (:func:`quant_apps.runtime.bundles.shipped_keys_dir`: the checkout's, or
 ``QUANT_BUNDLE_KEYS``; ``--trusted-keys`` overrides).
@@ -39,7 +42,13 @@ from quant_apps.runtime.releases import (
     signing_key,
     validate_release,
 )
-from quant_bundle import BundleStore, LoadedBundle, load_active_bundle, verify_release
+from quant_bundle import (
+    BundleStore,
+    InstallResult,
+    LoadedBundle,
+    load_active_bundle,
+    verify_release,
+)
 from quant_bundle.keys import TrustStore
 from quant_bundle.update import apply_update, check_update, open_source
 from quant_core.errors import QuantUsageError
@@ -98,6 +107,12 @@ def _out(document: dict[str, Any], as_json: bool, text: str) -> None:
         emit_json({"ok": True, **document})
     else:
         human().print(text, markup=False)
+
+
+def _installed_text(what: str, result: InstallResult) -> str:
+    """``<what> <version>``, plus the warning of a step that failed after the commit point."""
+    text = f"{what} {result.version}"
+    return text if result.warning is None else f"{text}\nwarning: {result.warning}"
 
 
 def _fallback(code: str, message: str, as_json: bool, what: str) -> None:
@@ -259,7 +274,7 @@ def install(
 ) -> None:
     """Verify and atomically install a release; the active bundle is unchanged on rejection."""
     result = _store(root, trusted_keys, feature_schema_hash, retention).install(directory)
-    _out(result.to_dict(), json_output, f"installed bundle {result.version}")
+    _out(result.to_dict(), json_output, _installed_text("installed bundle", result))
 
 
 @app.command("status")
@@ -406,4 +421,4 @@ def apply_update_cmd(
         _store(root, trusted_keys, feature_schema_hash, retention),
         now_ns=clock.now_ns(),
     )
-    _out(result.to_dict(), json_output, f"updated to bundle {result.version}")
+    _out(result.to_dict(), json_output, _installed_text("updated to bundle", result))
