@@ -154,15 +154,44 @@ class BundleStore:
         return Path(target).name
 
     def read_state(self) -> BundleState:
-        """The persisted state (empty when none was written yet)."""
+        """The persisted state; without ``state.json``, the floor rebuilt from the audit trail.
+
+        Raises:
+            BundleStorageError: ``state.json`` is unreadable, or it is missing and the audit
+                trail cannot be read (``FLOOR_UNRECOVERABLE``).
+        """
         path = self.root / "state.json"
         if not path.exists():
-            return BundleState()
+            return self._state_from_audit()
         try:
             doc = strict_json(read_capped(path, MANIFEST_MAX_BYTES))
         except BundleRejectedError as exc:
             raise BundleStorageError(f"state.json is unreadable: {exc.message}") from None
         return BundleState.from_dict(doc)
+
+    def _state_from_audit(self) -> BundleState:
+        """The state ``state.json`` would hold at least: the highest version ever installed.
+
+        A deleted ``state.json`` must not lower the version floor, so the floor is rebuilt
+        from every ``installed`` record of the audit trail (empty trail: no floor).
+        """
+        try:
+            records = self.audit.records()
+        except QuantError as exc:
+            raise BundleStorageError(
+                f"state.json is missing and the audit trail is unreadable ({exc.reason_code}):"
+                " the version floor cannot be rebuilt",
+                reason_code=reasons.FLOOR_UNRECOVERABLE,
+            ) from None
+        installed = [
+            r.data
+            for r in records
+            if r.kind == "bundle.install" and r.data.get("outcome") == InstallOutcome.INSTALLED
+        ]
+        if not installed:
+            return BundleState()
+        top = max(installed, key=lambda d: parse_version(d["version"]))
+        return BundleState(floor_version=top["version"], floor_digest=top["manifest_digest"])
 
     def write_state(self, state: BundleState) -> None:
         """Replace ``state.json`` atomically (temporary file, fsync, rename, fsync the root).
