@@ -77,10 +77,30 @@ from quant_core.audit import AuditLog
 from quant_core.errors import QuantError
 from quant_core.files import fsync_dir, write_files_synced
 
-__all__ = ["CHECKPOINTS", "BundleStore", "Check", "Checkpoint"]
+__all__ = ["CHECKPOINTS", "BundleStore", "Check", "Checkpoint", "audit_refusal"]
 
 Checkpoint = Callable[[str], None]
 Check = Callable[[Path, Manifest], None]
+
+
+AUDIT_NAME = "audit.jsonl"
+
+
+def audit_refusal(root: Path | str, clock: Clock, kind: str, reason: str, stage: str) -> None:
+    """Audit a refusal that came before a :class:`BundleStore` could exist.
+
+    The record is skipped where the disk refuses the write.
+
+    Args:
+        root: the install root whose audit log records it.
+        clock: the clock of the record's timestamp.
+        kind: the record kind of the refused command (``bundle.install``…).
+        reason: the refusal's reason code.
+        stage: what was refused (``trusted_keys``: the trust root or a rotation statement).
+    """
+    data = {"outcome": InstallOutcome.REJECTED, "reason_code": reason, "stage": stage}
+    with contextlib.suppress(QuantError):
+        AuditLog(Path(root) / AUDIT_NAME, clock).append(kind, data)
 
 
 class BundleStore:
@@ -123,7 +143,7 @@ class BundleStore:
         self.smoke = smoke
         self.health = health
         self._checkpoint_hook = checkpoint
-        self.audit = AuditLog(self.root / "audit.jsonl", clock)
+        self.audit = AuditLog(self.root / AUDIT_NAME, clock)
 
     def __repr__(self) -> str:
         return f"BundleStore({str(self.root)!r})"

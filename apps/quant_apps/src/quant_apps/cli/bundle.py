@@ -10,6 +10,10 @@ public keys default to the shipped ``bundles/keys``
 (:func:`quant_apps.runtime.bundles.shipped_keys_dir`: the checkout's, or
 ``QUANT_BUNDLE_KEYS``; ``--trusted-keys`` overrides).
 
+A trust root refused before the store opens (a bad key or rotation statement) is audited in
+the store's audit log by ``install``, ``apply-update``, ``rollback`` and ``repair``; ``quant
+bundle repair`` restores the retained known-good bundle when the active one is corrupt.
+
 ``quant bundle build DIR`` on a ``quant train --out`` directory takes the manifest's feature
 schema hash from ``metadata.json`` and the training lineage from ``run.json`` (decision record
 0054); :mod:`quant_apps.runtime.activation` is what loads the models of an installed bundle.
@@ -43,9 +47,11 @@ from quant_apps.runtime.releases import (
     validate_release,
 )
 from quant_bundle import (
+    BundleRejectedError,
     BundleStore,
     InstallResult,
     LoadedBundle,
+    audit_refusal,
     load_active_bundle,
     verify_release,
 )
@@ -91,14 +97,28 @@ def _trust(keys: Path | None) -> TrustStore:
 
 
 def _store(
-    root: Path | None, keys: Path | None, schema: str | None = None, retention: int = 1
+    root: Path | None,
+    keys: Path | None,
+    schema: str | None = None,
+    retention: int = 1,
+    *,
+    kind: str | None = None,
 ) -> BundleStore:
+    """The store at ``root``; a command that changes it passes its audit ``kind``.
+
+    A trust root that is refused (a bad key or rotation statement) refuses the command before
+    the store exists; with ``kind`` set, that refusal is still audited, once, in the store's
+    audit log.
+    """
+    clock = WallClock()
+    try:
+        trust = _trust(keys)
+    except BundleRejectedError as exc:
+        if kind is not None:
+            audit_refusal(_root(root), clock, kind, exc.reason_code, "trusted_keys")
+        raise
     return BundleStore(
-        _root(root),
-        _trust(keys),
-        WallClock(),
-        runtime=runtime_versions(schema),
-        retention=retention,
+        _root(root), trust, clock, runtime=runtime_versions(schema), retention=retention
     )
 
 
@@ -273,7 +293,9 @@ def install(
     json_output: JsonOpt = False,
 ) -> None:
     """Verify and atomically install a release; the active bundle is unchanged on rejection."""
-    result = _store(root, trusted_keys, feature_schema_hash, retention).install(directory)
+    result = _store(
+        root, trusted_keys, feature_schema_hash, retention, kind="bundle.install"
+    ).install(directory)
     _out(result.to_dict(), json_output, _installed_text("installed bundle", result))
 
 
@@ -320,7 +342,11 @@ def check(
             },
             json_output,
             f"bundle {result.manifest.bundle_version} verified"
-            + (f" (fell back: {result.degraded_reason})" if result.degraded_reason else ""),
+            + (
+                f" (fell back: {result.degraded_reason}; run `quant bundle repair`)"
+                if result.degraded_reason
+                else ""
+            ),
         )
     else:
         _fallback(result.reason_code, result.message, json_output, "no verified bundle")
@@ -375,8 +401,27 @@ def rollback(
     json_output: JsonOpt = False,
 ) -> None:
     """Roll back to the retained previous known-good bundle (the version floor stays)."""
-    result = _store(root, trusted_keys).rollback()
+    result = _store(root, trusted_keys, kind="bundle.rollback").rollback()
     _out(result.to_dict(), json_output, f"rolled back to bundle {result.version}")
+
+
+@app.command("repair")
+@guarded()
+def repair(
+    trusted_keys: KeysOpt = None,
+    root: RootOpt = None,
+    feature_schema_hash: SchemaOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Re-verify the active bundle; if corrupt, restore the retained known-good one (audited)."""
+    result = _store(root, trusted_keys, feature_schema_hash, kind="bundle.rollback").check_active()
+    _out(
+        result.to_dict(),
+        json_output,
+        f"bundle {result.version} verified, nothing to repair"
+        if result.reason_code is None
+        else f"active bundle was corrupt [{result.reason_code}]: restored bundle {result.version}",
+    )
 
 
 @app.command("check-update")
@@ -418,7 +463,7 @@ def apply_update_cmd(
     clock = WallClock()
     result = apply_update(
         open_source(source, clock=clock),
-        _store(root, trusted_keys, feature_schema_hash, retention),
+        _store(root, trusted_keys, feature_schema_hash, retention, kind="bundle.install"),
         now_ns=clock.now_ns(),
     )
     _out(result.to_dict(), json_output, _installed_text("updated to bundle", result))
