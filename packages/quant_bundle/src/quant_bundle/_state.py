@@ -200,7 +200,13 @@ def check_floor(manifest: Manifest, state: BundleState) -> None:
                 f"version {manifest.bundle_version} was already used for other content",
                 reason_code=reasons.VERSION_REUSED,
             )
-        raise BundleRejectedError(
-            f"version {manifest.bundle_version} is already installed",
-            reason_code=reasons.ALREADY_INSTALLED,
-        )
+        active = version_of(state.active) if state.active else None
+        if active == manifest.bundle_version:
+            message = f"version {manifest.bundle_version} is already installed and active"
+        else:
+            message = (
+                f"version {manifest.bundle_version} is at the version floor but bundle "
+                f"{active or 'none'} is active (it was rolled back or removed); the floor "
+                "refuses it again: install a newer version"
+            )
+        raise BundleRejectedError(message, reason_code=reasons.ALREADY_INSTALLED)

@@ -47,12 +47,14 @@ from quant_apps.runtime.releases import (
     validate_release,
 )
 from quant_bundle import (
+    BundleMissingError,
     BundleRejectedError,
     BundleStore,
     InstallResult,
     LoadedBundle,
     audit_refusal,
     load_active_bundle,
+    reasons,
     verify_release,
 )
 from quant_bundle.keys import TrustStore
@@ -129,10 +131,23 @@ def _out(document: dict[str, Any], as_json: bool, text: str) -> None:
         human().print(text, markup=False)
 
 
+_ACTIVATE_HINT = "run `quant bundle activate` to install and activate the shipped bundle"
+
+
 def _installed_text(what: str, result: InstallResult) -> str:
     """``<what> <version>``, plus the warning of a step that failed after the commit point."""
     text = f"{what} {result.version}"
     return text if result.warning is None else f"{text}\nwarning: {result.warning}"
+
+
+def _not_available(offered: str, active: str | None) -> str:
+    """``check-update``'s answer when the offered release is at the version floor."""
+    if offered == active:
+        return f"up to date ({offered} active)"
+    return (
+        f"no update: {offered} is at the version floor but bundle {active or 'none'} is active"
+        " (rolled back); a release newer than the floor is needed to move on"
+    )
 
 
 def _fallback(code: str, message: str, as_json: bool, what: str) -> None:
@@ -312,7 +327,8 @@ def status(
         report,
         json_output,
         f"active {report['active_version'] or 'none'}, previous "
-        f"{report['previous_version'] or 'none'}, floor {report['floor_version'] or 'none'}",
+        f"{report['previous_version'] or 'none'}, floor {report['floor_version'] or 'none'}"
+        + ("" if report["active"] else f"; {_ACTIVATE_HINT}"),
     )
 
 
@@ -325,12 +341,15 @@ def check(
     json_output: JsonOpt = False,
 ) -> None:
     """Load the active bundle as the runtime would; QUANT_REQUIRE_BUNDLE=1 makes absence fatal."""
-    result = load_active_bundle(
-        _root(root),
-        _trust(trusted_keys),
-        require=require_bundle(),
-        runtime=runtime_versions(feature_schema_hash),
-    )
+    try:
+        result = load_active_bundle(
+            _root(root),
+            _trust(trusted_keys),
+            require=require_bundle(),
+            runtime=runtime_versions(feature_schema_hash),
+        )
+    except BundleMissingError as exc:
+        raise BundleMissingError(f"{exc.message}; {_ACTIVATE_HINT}") from None
     if isinstance(result, LoadedBundle):
         _out(
             {
@@ -349,7 +368,10 @@ def check(
             ),
         )
     else:
-        _fallback(result.reason_code, result.message, json_output, "no verified bundle")
+        hint = f"; {_ACTIVATE_HINT}" if result.reason_code == reasons.BUNDLE_MISSING else ""
+        _fallback(
+            result.reason_code, result.message + hint, json_output, "no verified bundle" + hint
+        )
 
 
 @app.command("activate")
@@ -374,6 +396,7 @@ def activate(
     missing or refused bundle an error (exit 3); otherwise the fallback is reported.
     """
     heard: list[tuple[str, str]] = []
+    kept: list[tuple[str, str]] = []
     active = activate_bundle(
         _root(root),
         source if source is not None else shipped_bundle_dir(),
@@ -381,14 +404,21 @@ def activate(
         require=require_bundle(),
         clock=WallClock(),
         on_fallback=lambda code, message: heard.append((code, message)),
+        on_kept=lambda code, message: kept.append((code, message)),
     )
     if active is None:
         _fallback(*heard[0], json_output, "no bundle activated")
         return
+    notice = f"release not activated [{kept[0][0]}]: {kept[0][1]}\n" if kept else ""
     _out(
-        {"loaded": True, **active.identity(), "path": str(active.path)},
+        {
+            "loaded": True,
+            **active.identity(),
+            "path": str(active.path),
+            **({"kept_reason_code": kept[0][0], "kept_message": kept[0][1]} if kept else {}),
+        },
         json_output,
-        f"bundle {active.bundle_version} active: models {active.model_id}, trained on "
+        f"{notice}bundle {active.bundle_version} active: models {active.model_id}, trained on "
         f"{active.dataset_hash} (config {active.config_hash}, seed {active.seed})",
     )
 
@@ -445,7 +475,7 @@ def check_update_cmd(
         json_output,
         f"update {result.offered_version} available (active {result.active_version})"
         if result.available
-        else f"up to date ({result.offered_version})",
+        else _not_available(result.offered_version, result.active_version),
     )
 
 
