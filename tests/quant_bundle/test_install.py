@@ -350,9 +350,10 @@ def test_health_failure_rolls_back_automatically(kit: Kit) -> None:
     assert kit.audit()[-1].data["outcome"] == "rolled_back"
     kit.check_invariants("1.0.0")
     # With nothing to fall back to, the failed first bundle is simply not active.
+    # (A fresh store: the old one's audit writer would see its records gone, and refuse.)
     shutil.rmtree(kit.root)
     with pytest.raises(BundleRejectedError):
-        store.install(kit.release("1.0.0"))
+        kit.store(health=health).install(kit.release("1.0.0"))
     assert kit.active_version() is None
     assert isinstance(load_active_bundle(kit.root, kit.trust, require=False), BundleFallback)
 

@@ -47,7 +47,7 @@ from quant_bundle._state import (
     InstallResult,
     LoadedBundle,
 )
-from quant_bundle._store import BundleStore
+from quant_bundle._store import BundleStore, audit_refusal
 
 __version__ = "0.1.0"
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "UpdateInProgressError",
     "VerifiedRelease",
     "__version__",
+    "audit_refusal",
     "build_archive",
     "build_release",
     "check_compatibility",

@@ -76,15 +76,24 @@ class _Attempt:
         self.staging = target.staging / "attempt"
         self.checks: list[str] = []
         self.info: dict[str, Any] = {"version": None, "manifest_digest": None}
+        self.committed: InstallResult | None = None
+        """The result once ``current`` was swapped (committed when ``state.json`` names it)."""
 
     def run(self) -> InstallResult:
-        """Run the attempt; on failure restore the store and audit the refusal."""
+        """Run the attempt; on failure restore the store and audit the refusal.
+
+        A failure after the commit point (``state.json`` names the new bundle) is no refusal:
+        the result is ``installed`` with reason ``POST_COMMIT_FAILED`` and a warning naming
+        what failed, and the audit record says so.
+        """
         try:
             try:
                 result = self._install()
             except OSError as exc:
                 raise storage_error(exc, "install failed") from None
         except QuantError as exc:
+            if self.committed is not None and self._is_committed(self.committed):
+                return self._after_commit(self.committed, exc)
             self.target.restore(self.state)
             outcome = (
                 InstallOutcome.ROLLED_BACK
@@ -174,9 +183,18 @@ class _Attempt:
             active=name,
             history=(*state.history, name),
         )
-        # The commit point. A failure before state.json is replaced is undone by restore().
+        result = InstallResult(
+            InstallOutcome.INSTALLED,
+            manifest.bundle_version,
+            manifest.digest,
+            version_of(old) if old else None,
+            tuple(checks),
+        )
+        # The commit point is state.json naming the new bundle; a failure before it is undone
+        # by restore(), a failure after it is reported by _after_commit().
         self.target.swap_link("current", name, cp="current_tmp_linked")
         self.target.checkpoint("current_swapped")
+        self.committed = result
         self.target.write_state(new_state)
         if self.target.health is not None:
             try:
@@ -188,15 +206,32 @@ class _Attempt:
         if final != new_state:
             self.target.write_state(final)
         self.target.collect_garbage(final)
-        result = InstallResult(
-            InstallOutcome.INSTALLED,
-            manifest.bundle_version,
-            manifest.digest,
-            version_of(old) if old else None,
-            tuple(checks),
-        )
+        result = attrs.evolve(result, checks=tuple(checks))
         self.target.audit.append("bundle.install", {**result.audit_data(), "checks": checks})
         return result
+
+    def _is_committed(self, result: InstallResult) -> bool:
+        """Whether ``current`` and ``state.json`` both name the bundle of ``result``."""
+        name = self.target.link("current")
+        try:
+            active = self.target.read_state().active
+        except QuantError:
+            return False
+        return name is not None and name == active and version_of(name) == result.version
+
+    def _after_commit(self, result: InstallResult, exc: QuantError) -> InstallResult:
+        """The new bundle is active: report what failed after the commit point, and audit it."""
+        warning = f"installed, but a step after activation failed [{exc.reason_code}]: {exc}"
+        done = attrs.evolve(
+            result,
+            checks=tuple(self.checks),
+            reason_code=reasons.POST_COMMIT_FAILED,
+            warning=warning,
+        )
+        record = {**done.audit_data(), "checks": self.checks, "failed_reason": exc.reason_code}
+        with contextlib.suppress(QuantError):  # the failure may have been the audit append
+            self.target.audit.append("bundle.install", record)
+        return done
 
     def _copy_archive(self, source: Path, dest: Path, manifest: Manifest) -> None:
         part = dest.with_name(dest.name + ".part")

@@ -114,21 +114,28 @@ class InstallResult:
     previous_version: str | None
     checks: tuple[str, ...] = ()
     reason_code: str | None = None
+    warning: str | None = None
+    """Set when the change took effect but a step after its commit point failed."""
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able summary."""
+        """A JSON-able summary (``warning`` only when there is one)."""
         result: dict[str, Any] = unstructure(self)
+        if self.warning is None:
+            del result["warning"]
         return result
 
     def audit_data(self) -> dict[str, Any]:
         """The fields every install or rollback audit record carries."""
-        return {
+        data: dict[str, Any] = {
             "outcome": self.outcome,
             "reason_code": self.reason_code,
             "version": self.version,
             "manifest_digest": self.manifest_digest,
             "previous_version": self.previous_version,
         }
+        if self.warning is not None:
+            data["warning"] = self.warning
+        return data
 
 
 @attrs.frozen
@@ -193,7 +200,13 @@ def check_floor(manifest: Manifest, state: BundleState) -> None:
                 f"version {manifest.bundle_version} was already used for other content",
                 reason_code=reasons.VERSION_REUSED,
             )
-        raise BundleRejectedError(
-            f"version {manifest.bundle_version} is already installed",
-            reason_code=reasons.ALREADY_INSTALLED,
-        )
+        active = version_of(state.active) if state.active else None
+        if active == manifest.bundle_version:
+            message = f"version {manifest.bundle_version} is already installed and active"
+        else:
+            message = (
+                f"version {manifest.bundle_version} is at the version floor but bundle "
+                f"{active or 'none'} is active (it was rolled back or removed); the floor "
+                "refuses it again: install a newer version"
+            )
+        raise BundleRejectedError(message, reason_code=reasons.ALREADY_INSTALLED)

@@ -77,10 +77,30 @@ from quant_core.audit import AuditLog
 from quant_core.errors import QuantError
 from quant_core.files import fsync_dir, write_files_synced
 
-__all__ = ["CHECKPOINTS", "BundleStore", "Check", "Checkpoint"]
+__all__ = ["CHECKPOINTS", "BundleStore", "Check", "Checkpoint", "audit_refusal"]
 
 Checkpoint = Callable[[str], None]
 Check = Callable[[Path, Manifest], None]
+
+
+AUDIT_NAME = "audit.jsonl"
+
+
+def audit_refusal(root: Path | str, clock: Clock, kind: str, reason: str, stage: str) -> None:
+    """Audit a refusal that came before a :class:`BundleStore` could exist.
+
+    The record is skipped where the disk refuses the write.
+
+    Args:
+        root: the install root whose audit log records it.
+        clock: the clock of the record's timestamp.
+        kind: the record kind of the refused command (``bundle.install``…).
+        reason: the refusal's reason code.
+        stage: what was refused (``trusted_keys``: the trust root or a rotation statement).
+    """
+    data = {"outcome": InstallOutcome.REJECTED, "reason_code": reason, "stage": stage}
+    with contextlib.suppress(QuantError):
+        AuditLog(Path(root) / AUDIT_NAME, clock).append(kind, data)
 
 
 class BundleStore:
@@ -123,7 +143,7 @@ class BundleStore:
         self.smoke = smoke
         self.health = health
         self._checkpoint_hook = checkpoint
-        self.audit = AuditLog(self.root / "audit.jsonl", clock)
+        self.audit = AuditLog(self.root / AUDIT_NAME, clock)
 
     def __repr__(self) -> str:
         return f"BundleStore({str(self.root)!r})"
@@ -154,15 +174,44 @@ class BundleStore:
         return Path(target).name
 
     def read_state(self) -> BundleState:
-        """The persisted state (empty when none was written yet)."""
+        """The persisted state; without ``state.json``, the floor rebuilt from the audit trail.
+
+        Raises:
+            BundleStorageError: ``state.json`` is unreadable, or it is missing and the audit
+                trail cannot be read (``FLOOR_UNRECOVERABLE``).
+        """
         path = self.root / "state.json"
         if not path.exists():
-            return BundleState()
+            return self._state_from_audit()
         try:
             doc = strict_json(read_capped(path, MANIFEST_MAX_BYTES))
         except BundleRejectedError as exc:
             raise BundleStorageError(f"state.json is unreadable: {exc.message}") from None
         return BundleState.from_dict(doc)
+
+    def _state_from_audit(self) -> BundleState:
+        """The state ``state.json`` would hold at least: the highest version ever installed.
+
+        A deleted ``state.json`` must not lower the version floor, so the floor is rebuilt
+        from every ``installed`` record of the audit trail (empty trail: no floor).
+        """
+        try:
+            records = self.audit.records()
+        except QuantError as exc:
+            raise BundleStorageError(
+                f"state.json is missing and the audit trail is unreadable ({exc.reason_code}):"
+                " the version floor cannot be rebuilt",
+                reason_code=reasons.FLOOR_UNRECOVERABLE,
+            ) from None
+        installed = [
+            r.data
+            for r in records
+            if r.kind == "bundle.install" and r.data.get("outcome") == InstallOutcome.INSTALLED
+        ]
+        if not installed:
+            return BundleState()
+        top = max(installed, key=lambda d: parse_version(d["version"]))
+        return BundleState(floor_version=top["version"], floor_digest=top["manifest_digest"])
 
     def write_state(self, state: BundleState) -> None:
         """Replace ``state.json`` atomically (temporary file, fsync, rename, fsync the root).

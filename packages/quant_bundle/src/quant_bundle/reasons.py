@@ -67,6 +67,14 @@ NO_ROLLBACK_TARGET = "There is no retained previous known-good bundle to roll ba
 DISK_FULL = "The bundle store ran out of space; nothing was activated."
 STORAGE_READONLY = "The bundle directory is not writable; nothing was changed."
 BUNDLE_IO_FAILED = "A file operation of the bundle installer failed; nothing was activated."
+POST_COMMIT_FAILED = (
+    "The new bundle is active, but a step after the commit point (directory sync, retention,"
+    " audit) failed; the result is 'installed' with a warning."
+)
+FLOOR_UNRECOVERABLE = (
+    "state.json is missing and the audit trail cannot be read: the version floor cannot be"
+    " rebuilt, so nothing is installed."
+)
 UPDATE_IN_PROGRESS = "Another process holds the bundle installer lock."
 UPDATE_SOURCE_UNAVAILABLE = "The update source cannot be read or answered with an error."
 

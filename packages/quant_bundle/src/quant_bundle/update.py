@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Protocol
@@ -229,20 +231,26 @@ class HttpSource:
     Attributes:
         base_url: the URL the asset names are appended to.
         clock: measures the per-download deadline.
-        deadline_s: the most seconds one download may take (``SLOW_RETRIEVAL`` after it).
+        deadline_s: the most seconds one download may take (``SLOW_RETRIEVAL`` after it),
+            enforced by a watchdog independently of when chunks arrive.
         transport: an httpx transport (tests); ``None`` for the network.
+        poll_s: how often (real seconds) the watchdog reads ``clock`` during a download.
+        read_timeout_s: the most real seconds one connect or read may wait (capped by
+            ``deadline_s``).
     """
 
     base_url: str
     clock: Clock
     deadline_s: float = 60.0
     transport: httpx.BaseTransport | None = None
+    poll_s: float = 0.1
+    read_timeout_s: float = 10.0
 
     def fetch(self, name: str, dest: Path, max_bytes: int) -> None:
         """Stream ``name`` to ``dest``; abort at ``max_bytes + 1`` or past the deadline."""
         url = self.base_url.rstrip("/") + "/" + name
         deadline = self.clock.now_ns() + int(self.deadline_s * NS_PER_SECOND)
-        timeout = httpx.Timeout(min(self.deadline_s, 10.0))
+        timeout = httpx.Timeout(min(self.deadline_s, self.read_timeout_s))
         slow = BundleRejectedError(
             f"{name} did not arrive within {self.deadline_s} s", reason_code=reasons.SLOW_RETRIEVAL
         )
@@ -261,11 +269,18 @@ class HttpSource:
                         reason_code=reasons.UPDATE_SOURCE_UNAVAILABLE,
                     )
 
-                def check_deadline() -> None:
-                    if self.clock.now_ns() > deadline:
-                        raise slow
+                with _Watchdog(self.clock, deadline, self.poll_s, response) as watchdog:
 
-                _write_capped(name, response.iter_raw(), dest, max_bytes, check_deadline)
+                    def check_deadline() -> None:
+                        if watchdog.fired.is_set():
+                            raise slow
+
+                    try:
+                        _write_capped(name, response.iter_raw(), dest, max_bytes, check_deadline)
+                    except httpx.HTTPError:
+                        check_deadline()  # a read the watchdog cut short is a slow retrieval
+                        raise
+                    check_deadline()
         except httpx.TimeoutException:
             raise slow from None
         except httpx.HTTPError as exc:
@@ -275,6 +290,46 @@ class HttpSource:
         except BundleRejectedError:
             dest.unlink(missing_ok=True)
             raise
+
+
+class _Watchdog:
+    """Enforce a download's deadline whether or not a chunk arrives.
+
+    A thread polls ``clock`` every ``poll_s`` seconds; past the deadline it sets ``fired`` and
+    shuts the response's socket down, so a read blocked on a server that trickles (or sends
+    nothing) returns at once instead of at the next chunk.
+    """
+
+    def __init__(
+        self, clock: Clock, deadline_ns: int, poll_s: float, response: httpx.Response
+    ) -> None:
+        self.clock = clock
+        self.deadline_ns = deadline_ns
+        self.poll_s = poll_s
+        stream = response.extensions.get("network_stream")
+        self.sock: socket.socket | None = (
+            stream.get_extra_info("socket") if stream is not None else None
+        )
+        self.fired = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="bundle-deadline", daemon=True)
+
+    def __enter__(self) -> _Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            if self.clock.now_ns() > self.deadline_ns:
+                self.fired.set()
+                if self.sock is not None:
+                    with contextlib.suppress(OSError):
+                        self.sock.shutdown(socket.SHUT_RDWR)
+                return
 
 
 def open_source(

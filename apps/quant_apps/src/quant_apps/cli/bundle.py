@@ -2,10 +2,17 @@
 
 Every command takes ``--json`` and follows :mod:`quant_apps.cli.output`: exit 3 with the reason
 code on every rejection (the active bundle is unchanged), 1 on storage failures, 2 on usage
-errors. The install root defaults to ``<data dir>/bundles`` (``--root`` overrides); trusted
+errors. An install (or update) whose new bundle became active but a step after that commit
+point failed (directory sync, retention, the audit append) exits 0 with outcome ``installed``,
+reason ``POST_COMMIT_FAILED`` and a ``warning`` naming what failed. The install root
+defaults to ``<data dir>/bundles`` (``--root`` overrides); trusted
 public keys default to the shipped ``bundles/keys``
 (:func:`quant_apps.runtime.bundles.shipped_keys_dir`: the checkout's, or
 ``QUANT_BUNDLE_KEYS``; ``--trusted-keys`` overrides).
+
+A trust root refused before the store opens (a bad key or rotation statement) is audited in
+the store's audit log by ``install``, ``apply-update``, ``rollback`` and ``repair``; ``quant
+bundle repair`` restores the retained known-good bundle when the active one is corrupt.
 
 ``quant bundle build DIR`` on a ``quant train --out`` directory takes the manifest's feature
 schema hash from ``metadata.json`` and the training lineage from ``run.json`` (decision record
@@ -39,7 +46,17 @@ from quant_apps.runtime.releases import (
     signing_key,
     validate_release,
 )
-from quant_bundle import BundleStore, LoadedBundle, load_active_bundle, verify_release
+from quant_bundle import (
+    BundleMissingError,
+    BundleRejectedError,
+    BundleStore,
+    InstallResult,
+    LoadedBundle,
+    audit_refusal,
+    load_active_bundle,
+    reasons,
+    verify_release,
+)
 from quant_bundle.keys import TrustStore
 from quant_bundle.update import apply_update, check_update, open_source
 from quant_core.errors import QuantUsageError
@@ -82,14 +99,28 @@ def _trust(keys: Path | None) -> TrustStore:
 
 
 def _store(
-    root: Path | None, keys: Path | None, schema: str | None = None, retention: int = 1
+    root: Path | None,
+    keys: Path | None,
+    schema: str | None = None,
+    retention: int = 1,
+    *,
+    kind: str | None = None,
 ) -> BundleStore:
+    """The store at ``root``; a command that changes it passes its audit ``kind``.
+
+    A trust root that is refused (a bad key or rotation statement) refuses the command before
+    the store exists; with ``kind`` set, that refusal is still audited, once, in the store's
+    audit log.
+    """
+    clock = WallClock()
+    try:
+        trust = _trust(keys)
+    except BundleRejectedError as exc:
+        if kind is not None:
+            audit_refusal(_root(root), clock, kind, exc.reason_code, "trusted_keys")
+        raise
     return BundleStore(
-        _root(root),
-        _trust(keys),
-        WallClock(),
-        runtime=runtime_versions(schema),
-        retention=retention,
+        _root(root), trust, clock, runtime=runtime_versions(schema), retention=retention
     )
 
 
@@ -98,6 +129,25 @@ def _out(document: dict[str, Any], as_json: bool, text: str) -> None:
         emit_json({"ok": True, **document})
     else:
         human().print(text, markup=False)
+
+
+_ACTIVATE_HINT = "run `quant bundle activate` to install and activate the shipped bundle"
+
+
+def _installed_text(what: str, result: InstallResult) -> str:
+    """``<what> <version>``, plus the warning of a step that failed after the commit point."""
+    text = f"{what} {result.version}"
+    return text if result.warning is None else f"{text}\nwarning: {result.warning}"
+
+
+def _not_available(offered: str, active: str | None) -> str:
+    """``check-update``'s answer when the offered release is at the version floor."""
+    if offered == active:
+        return f"up to date ({offered} active)"
+    return (
+        f"no update: {offered} is at the version floor but bundle {active or 'none'} is active"
+        " (rolled back); a release newer than the floor is needed to move on"
+    )
 
 
 def _fallback(code: str, message: str, as_json: bool, what: str) -> None:
@@ -258,8 +308,10 @@ def install(
     json_output: JsonOpt = False,
 ) -> None:
     """Verify and atomically install a release; the active bundle is unchanged on rejection."""
-    result = _store(root, trusted_keys, feature_schema_hash, retention).install(directory)
-    _out(result.to_dict(), json_output, f"installed bundle {result.version}")
+    result = _store(
+        root, trusted_keys, feature_schema_hash, retention, kind="bundle.install"
+    ).install(directory)
+    _out(result.to_dict(), json_output, _installed_text("installed bundle", result))
 
 
 @app.command("status")
@@ -275,7 +327,8 @@ def status(
         report,
         json_output,
         f"active {report['active_version'] or 'none'}, previous "
-        f"{report['previous_version'] or 'none'}, floor {report['floor_version'] or 'none'}",
+        f"{report['previous_version'] or 'none'}, floor {report['floor_version'] or 'none'}"
+        + ("" if report["active"] else f"; {_ACTIVATE_HINT}"),
     )
 
 
@@ -288,12 +341,15 @@ def check(
     json_output: JsonOpt = False,
 ) -> None:
     """Load the active bundle as the runtime would; QUANT_REQUIRE_BUNDLE=1 makes absence fatal."""
-    result = load_active_bundle(
-        _root(root),
-        _trust(trusted_keys),
-        require=require_bundle(),
-        runtime=runtime_versions(feature_schema_hash),
-    )
+    try:
+        result = load_active_bundle(
+            _root(root),
+            _trust(trusted_keys),
+            require=require_bundle(),
+            runtime=runtime_versions(feature_schema_hash),
+        )
+    except BundleMissingError as exc:
+        raise BundleMissingError(f"{exc.message}; {_ACTIVATE_HINT}") from None
     if isinstance(result, LoadedBundle):
         _out(
             {
@@ -305,10 +361,17 @@ def check(
             },
             json_output,
             f"bundle {result.manifest.bundle_version} verified"
-            + (f" (fell back: {result.degraded_reason})" if result.degraded_reason else ""),
+            + (
+                f" (fell back: {result.degraded_reason}; run `quant bundle repair`)"
+                if result.degraded_reason
+                else ""
+            ),
         )
     else:
-        _fallback(result.reason_code, result.message, json_output, "no verified bundle")
+        hint = f"; {_ACTIVATE_HINT}" if result.reason_code == reasons.BUNDLE_MISSING else ""
+        _fallback(
+            result.reason_code, result.message + hint, json_output, "no verified bundle" + hint
+        )
 
 
 @app.command("activate")
@@ -333,6 +396,7 @@ def activate(
     missing or refused bundle an error (exit 3); otherwise the fallback is reported.
     """
     heard: list[tuple[str, str]] = []
+    kept: list[tuple[str, str]] = []
     active = activate_bundle(
         _root(root),
         source if source is not None else shipped_bundle_dir(),
@@ -340,14 +404,21 @@ def activate(
         require=require_bundle(),
         clock=WallClock(),
         on_fallback=lambda code, message: heard.append((code, message)),
+        on_kept=lambda code, message: kept.append((code, message)),
     )
     if active is None:
         _fallback(*heard[0], json_output, "no bundle activated")
         return
+    notice = f"release not activated [{kept[0][0]}]: {kept[0][1]}\n" if kept else ""
     _out(
-        {"loaded": True, **active.identity(), "path": str(active.path)},
+        {
+            "loaded": True,
+            **active.identity(),
+            "path": str(active.path),
+            **({"kept_reason_code": kept[0][0], "kept_message": kept[0][1]} if kept else {}),
+        },
         json_output,
-        f"bundle {active.bundle_version} active: models {active.model_id}, trained on "
+        f"{notice}bundle {active.bundle_version} active: models {active.model_id}, trained on "
         f"{active.dataset_hash} (config {active.config_hash}, seed {active.seed})",
     )
 
@@ -360,8 +431,27 @@ def rollback(
     json_output: JsonOpt = False,
 ) -> None:
     """Roll back to the retained previous known-good bundle (the version floor stays)."""
-    result = _store(root, trusted_keys).rollback()
+    result = _store(root, trusted_keys, kind="bundle.rollback").rollback()
     _out(result.to_dict(), json_output, f"rolled back to bundle {result.version}")
+
+
+@app.command("repair")
+@guarded()
+def repair(
+    trusted_keys: KeysOpt = None,
+    root: RootOpt = None,
+    feature_schema_hash: SchemaOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Re-verify the active bundle; if corrupt, restore the retained known-good one (audited)."""
+    result = _store(root, trusted_keys, feature_schema_hash, kind="bundle.rollback").check_active()
+    _out(
+        result.to_dict(),
+        json_output,
+        f"bundle {result.version} verified, nothing to repair"
+        if result.reason_code is None
+        else f"active bundle was corrupt [{result.reason_code}]: restored bundle {result.version}",
+    )
 
 
 @app.command("check-update")
@@ -385,7 +475,7 @@ def check_update_cmd(
         json_output,
         f"update {result.offered_version} available (active {result.active_version})"
         if result.available
-        else f"up to date ({result.offered_version})",
+        else _not_available(result.offered_version, result.active_version),
     )
 
 
@@ -403,7 +493,7 @@ def apply_update_cmd(
     clock = WallClock()
     result = apply_update(
         open_source(source, clock=clock),
-        _store(root, trusted_keys, feature_schema_hash, retention),
+        _store(root, trusted_keys, feature_schema_hash, retention, kind="bundle.install"),
         now_ns=clock.now_ns(),
     )
-    _out(result.to_dict(), json_output, f"updated to bundle {result.version}")
+    _out(result.to_dict(), json_output, _installed_text("updated to bundle", result))

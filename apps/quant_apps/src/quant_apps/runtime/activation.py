@@ -225,6 +225,7 @@ def activate_bundle(
     require: Literal[True],
     clock: Clock | None = ...,
     on_fallback: Fallback | None = ...,
+    on_kept: Fallback | None = ...,
 ) -> ActiveModel: ...
 
 
@@ -237,6 +238,7 @@ def activate_bundle(
     require: bool,
     clock: Clock | None = ...,
     on_fallback: Fallback | None = ...,
+    on_kept: Fallback | None = ...,
 ) -> ActiveModel | None: ...
 
 
@@ -248,6 +250,7 @@ def activate_bundle(
     require: bool,
     clock: Clock | None = None,
     on_fallback: Fallback | None = None,
+    on_kept: Fallback | None = None,
 ) -> ActiveModel | None:
     """Verify the release in ``source``, install it under ``state_dir``, load the active bundle.
 
@@ -264,6 +267,8 @@ def activate_bundle(
         clock: the store's audit clock and the predictor's ``ts_init`` stamp; default a wall
             clock for the audit and ``None`` (replay stamps) for the predictor.
         on_fallback: told ``(reason_code, message)`` when ``None`` is returned.
+        on_kept: told ``(reason_code, message)`` when the store refused the release
+            (``ROLLBACK``, ``ALREADY_INSTALLED``) and kept its active bundle.
 
     Raises:
         BundleRejectedError: with ``require``: ``BUNDLE_MISSING``, a signature reason,
@@ -291,6 +296,8 @@ def activate_bundle(
             except BundleRejectedError as exc:
                 if exc.reason_code not in (reasons.ROLLBACK, reasons.ALREADY_INSTALLED):
                     raise
+                if on_kept is not None:
+                    on_kept(exc.reason_code, exc.message)
     except (BundleRejectedError, BundleStorageError) as exc:
         if require:
             raise
