@@ -15,7 +15,6 @@ import pytest
 
 from quant_apps.runtime.profiles import load_profiles
 from quant_core import SimClock, reasons, structure
-from quant_core._values.convert import _where
 from quant_core.errors import ProfileError, ValidationError
 from quant_core.profiles import ProfileHistory, StrategyProfile
 
@@ -68,12 +67,6 @@ def test_the_converter_refuses_booleans_everywhere(data: Any, cls: Any, where: s
         structure(data, cls)
     assert info.value.reason_code == reasons.INVALID_INPUT
     assert str(info.value) == f"[INVALID_INPUT] {where}a boolean (True) is not a whole number"
-
-
-def test_notes_that_name_no_field_are_ignored() -> None:
-    exc = ValueError("x")
-    exc.add_note("a plain note")
-    assert _where(exc) == []
 
 
 class _Level(enum.IntEnum):

@@ -74,13 +74,12 @@ def unstructure(value: Any) -> Any:
 
 def _where(exc: BaseException) -> list[str]:
     """The field or index an exception inside a cattrs exception group was raised for."""
-    steps = []
-    for note in getattr(exc, "__notes__", ()):
-        if isinstance(note, AttributeValidationNote):
-            steps.append(note.name)
-        elif isinstance(note, IterableValidationNote):
-            steps.append(f"[{note.index}]")
-    return steps
+    notes = getattr(exc, "__notes__", ())
+    return [
+        note.name if isinstance(note, AttributeValidationNote) else f"[{note.index}]"
+        for note in notes
+        if isinstance(note, AttributeValidationNote | IterableValidationNote)
+    ]
 
 
 def _find(
