@@ -61,7 +61,7 @@ class Kit:
         return BundleStore(self.root, kwargs.pop("trust", self.trust), self.clock, **kwargs)
 
     def snapshot(self) -> dict[str, str]:
-        """Everything under the root except the audit log and the lock, as link/hash."""
+        """Everything under the root except the audit log, its anchor and the lock, as link/hash."""
         out: dict[str, str] = {}
         if not self.root.exists():
             return out
@@ -69,7 +69,7 @@ class Kit:
             for name in dirnames + filenames:
                 path = Path(dirpath) / name
                 rel = path.relative_to(self.root).as_posix()
-                if rel in ("audit.jsonl", ".lock"):
+                if rel in ("audit.jsonl", "audit.jsonl.anchor", ".lock"):
                     continue
                 if path.is_symlink():
                     out[rel] = "link:" + os.readlink(path)

@@ -22,6 +22,7 @@ from quant_core.audit import (
     TORN_TAIL_RECOVERED,
     AuditLog,
     AuditRecord,
+    anchor_path,
     read_audit_log,
     verify_audit_log,
 )
@@ -186,6 +187,13 @@ def test_repr_names_the_path(log_path: Path) -> None:
 # --- detection -----------------------------------------------------------------------------
 
 
+def _reanchor(path: Path) -> None:
+    """What an attacker who can write the anchor too does after rewriting the log."""
+    lines = _lines(path)
+    head = json.loads(lines[-1])["hash"] if lines else None
+    anchor_path(path).write_bytes(json.dumps({"seq": len(lines), "head": head}).encode())
+
+
 def _assert_bad(path: Path, line: int, reason: str, **kwargs: Any) -> None:
     report = verify_audit_log(path, **kwargs)
     assert not report.ok
@@ -235,9 +243,11 @@ def test_edit_of_last_record_with_recomputed_hash_needs_expected_head(log_path: 
     obj["data"]["note"] = "forged"
     lines[-1] = _rehash(obj)
     _write_lines(log_path, lines)
-    # The chain alone cannot see it (nothing follows the last record) ...
+    # The chain alone cannot see it (nothing follows the last record); the anchor does ...
+    _assert_bad(log_path, 3, reasons.AUDIT_ANCHOR_MISMATCH)
+    # ... and when the anchor is rewritten too, only a head kept elsewhere does.
+    _reanchor(log_path)
     assert verify_audit_log(log_path).ok
-    # ... but the head kept elsewhere does.
     _assert_bad(log_path, 3, reasons.AUDIT_CHAIN_BROKEN, expected_head=written[-1].hash)
 
 
@@ -399,7 +409,9 @@ def test_truncation_of_last_records_is_caught_by_expected_head(log_path: Path) -
     written = _make_log(log_path, 5)
     lines = _lines(log_path)
     _write_lines(log_path, lines[:3])  # cut cleanly after record 3
-    assert verify_audit_log(log_path).ok  # invisible to the chain alone
+    _assert_bad(log_path, 3, reasons.AUDIT_ANCHOR_MISMATCH)  # invisible to the chain alone
+    _reanchor(log_path)
+    assert verify_audit_log(log_path).ok
     report = verify_audit_log(log_path, expected_head=written[-1].hash)
     assert not report.ok
     assert report.reason_code == reasons.AUDIT_CHAIN_BROKEN
@@ -412,6 +424,8 @@ def test_truncation_of_last_records_is_caught_by_expected_head(log_path: Path) -
 def test_emptied_log_fails_expected_head_at_line_one(log_path: Path) -> None:
     written = _make_log(log_path, 2)
     log_path.write_bytes(b"")
+    _assert_bad(log_path, 1, reasons.AUDIT_ANCHOR_MISMATCH)
+    anchor_path(log_path).unlink()
     _assert_bad(log_path, 1, reasons.AUDIT_CHAIN_BROKEN, expected_head=written[-1].hash)
 
 
@@ -798,7 +812,7 @@ def test_a_writer_refuses_when_its_own_records_disappear(log_path: Path, loss: s
     before = log_path.read_bytes() if log_path.exists() else None
     with pytest.raises(AuditChainError) as info:
         log.append("a.b", {"i": 3})
-    assert info.value.reason_code == reasons.AUDIT_CHAIN_BROKEN
+    assert info.value.reason_code == reasons.AUDIT_ANCHOR_MISMATCH
     assert (log_path.read_bytes() if log_path.exists() else None) == before
 
 

@@ -342,3 +342,47 @@ def test_leak_detector_would_catch_a_leak() -> None:
     leaky: dict[str, Any] = {"v": Secret(f"sk-{MARKER}").reveal()}
     with pytest.raises(AssertionError):
         _assert_clean(leaky)
+
+
+# --- credentials in every URL setting --------------------------------------------------------
+
+URL_VARS = [var.env for var in ENV_VARS if var.env.endswith("_URL")]
+
+
+def test_every_url_setting_is_covered() -> None:
+    assert URL_VARS == ["HIST_MARKET_DATA_BASE_URL", "KRAKEN_PUBLIC_BASE_URL", "QUANT_DATABASE_URL"]
+
+
+def _urls_with_credentials(env: str) -> list[str]:
+    scheme = "postgresql" if env == "QUANT_DATABASE_URL" else "https"
+    return [
+        f"{scheme}://u:sk-{MARKER}-1@host.example/x",  # well formed
+        f"ftp://u:sk-{MARKER}-2@host.example/",  # the wrong scheme (a refusal quotes it)
+        f"{scheme}://u:sk-{MARKER}/3?#@host.example/",  # a password breaking the URL
+        f"{scheme}://u:sk-{MARKER}%2F4@host.example/",  # percent-encoded
+        f"{scheme}://u:sk-{MARKER} 5@host.example/",  # with a space
+        f"{scheme}://sk-{MARKER}-6@host.example/",  # a token as the user name
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env", "url"), [(env, url) for env in URL_VARS for url in _urls_with_credentials(env)]
+)
+def test_credentials_in_a_url_setting_never_show(
+    env: str, url: str, planted_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outcome: Settings | SettingsError
+    try:
+        outcome = Settings.from_environ({**SECRET_ENV, env: url})
+    except SettingsError as exc:
+        outcome = exc
+    if isinstance(outcome, SettingsError):
+        assert outcome.message.startswith(f"{env}:")
+        _assert_clean(*_exception_texts(outcome), outcome.to_dict())
+    else:
+        # Only the database URL, a Secret, may hold credentials.
+        assert env == "QUANT_DATABASE_URL"
+        _assert_clean(repr(outcome), str(outcome), unstructure(outcome))
+    monkeypatch.setenv(env, url)
+    _doctor(["doctor", "--json"])
+    _doctor(["doctor"])

@@ -332,11 +332,15 @@ def test_redact_url_empty_password_is_still_marked() -> None:
     assert redact_url("postgresql://u:@host/db") == "postgresql://u:***@host/db"
 
 
+def test_redact_url_masks_a_user_name_alone() -> None:
+    # It may be a token (https://TOKEN@host).
+    assert redact_url("postgresql://user@host/db") == "postgresql://***@host/db"
+
+
 @pytest.mark.parametrize(
     "url",
     [
         "sqlite:///var/lib/quant.db",
-        "postgresql://user@host/db",
         "postgresql://host:5432/db",
         "https://api.kraken.com",
         "",

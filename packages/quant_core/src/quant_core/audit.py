@@ -24,8 +24,22 @@ appended itself have disappeared.
 Appends must not run concurrently (there is no file lock), but writers may take turns: before
 each append a writer checks whether the file's size changed since its own last write and, if
 so, verifies the records again and chains onto the new ones. The chain proves the order and
-integrity of what is present; to also detect the loss of the *last* records, keep the head
-hash elsewhere and pass it to :func:`verify_audit_log` as ``expected_head``.
+integrity of what is present.
+
+The chain is *anchored* (decision 0082): after every append the writer replaces
+``<log>.anchor`` (atomically: a temporary file, ``fsync``, ``rename``) with the last record's
+``seq`` and ``hash``. Verification checks the log against it, so cutting off the tail or
+rewriting a record and re-hashing every later one is reported without an ``expected_head``:
+
+* ``AUDIT_ANCHOR_MISSING`` — the log holds records but has no anchor;
+* ``AUDIT_ANCHOR_MISMATCH`` — the log ends before its anchor, its record at the anchor's
+  ``seq`` has another hash, or it runs on more than one record past it (one is the window of
+  a crash between the append and the anchor update).
+
+A writer adopts a log without an anchor (one written before anchors existed) by writing
+one, and refuses to append to a log that does not match its anchor. Whoever can rewrite the
+log *and* its anchor can still forge the whole history: keep the head elsewhere too
+(``quant audit verify --expected-head``) where that matters.
 
 Examples:
     >>> import tempfile, pathlib
@@ -44,6 +58,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -63,6 +78,7 @@ __all__ = [
     "AuditLog",
     "AuditRecord",
     "VerifyReport",
+    "anchor_path",
     "read_audit_log",
     "verify_audit_log",
 ]
@@ -199,13 +215,54 @@ def _read(path: Path) -> bytes:
         raise StorageError(f"cannot read audit log {path}: {exc.strerror}") from None
 
 
+def anchor_path(path: Path | str) -> Path:
+    """Where the anchor of the audit log at ``path`` lives (``<log>.anchor`` beside it)."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.anchor")
+
+
+def _check_anchor(path: Path, records: list[AuditRecord]) -> _BadLineError | None:
+    """The fault, if the complete ``records`` of the log at ``path`` do not match its anchor."""
+    try:
+        raw = anchor_path(path).read_bytes()
+    except FileNotFoundError:
+        if not records:
+            return None
+        return _BadLineError(
+            reasons.AUDIT_ANCHOR_MISSING, "the log has no anchor: its tail cannot be checked"
+        )
+    except OSError as exc:
+        raise StorageError(f"cannot read the anchor of {path}: {exc.strerror}") from None
+    try:
+        anchor = json.loads(raw)
+        seq, head = anchor["seq"], anchor["head"]
+    except (ValueError, TypeError, KeyError):
+        return _BadLineError(reasons.AUDIT_ANCHOR_MISMATCH, "the anchor is not readable")
+    if type(seq) is not int or not 0 < seq <= len(records):
+        return _BadLineError(
+            reasons.AUDIT_ANCHOR_MISMATCH,
+            f"the log ends at record {len(records)}, before its anchor: records were cut off",
+        )
+    if records[seq - 1].hash != head:
+        return _BadLineError(
+            reasons.AUDIT_ANCHOR_MISMATCH,
+            f"record {seq} is not the one anchored: the chain was rewritten",
+        )
+    if len(records) > seq + 1:
+        return _BadLineError(
+            reasons.AUDIT_ANCHOR_MISMATCH, f"{len(records) - seq} records past the anchor"
+        )
+    return None
+
+
 def verify_audit_log(path: Path | str, *, expected_head: str | None = None) -> VerifyReport:
     """Verify a whole audit log and report the first bad line, never raising for content.
 
     Args:
         path: the log file (a missing file is an empty, valid log).
         expected_head: if given, the hash the last record must have; a log whose last
-            records were cut off then fails with ``AUDIT_CHAIN_BROKEN``.
+            records were cut off then fails with ``AUDIT_CHAIN_BROKEN``. Without it the
+            log is still checked against its anchor (``AUDIT_ANCHOR_*``).
 
     Raises:
         StorageError: the file exists but cannot be read.
@@ -213,6 +270,9 @@ def verify_audit_log(path: Path | str, *, expected_head: str | None = None) -> V
     records, _, bad = _scan(_read(Path(path)))
     head = records[-1].hash if records else None
     bad_line = len(records) + 1
+    if bad is None:
+        bad = _check_anchor(Path(path), records)
+        bad_line = max(len(records), 1)
     if bad is None and expected_head is not None and head != expected_head:
         bad = _BadLineError(reasons.AUDIT_CHAIN_BROKEN, "log does not end at the expected head")
         bad_line = max(len(records), 1)
@@ -224,12 +284,13 @@ def verify_audit_log(path: Path | str, *, expected_head: str | None = None) -> V
 
 
 def read_audit_log(path: Path | str) -> list[AuditRecord]:
-    """Read and verify every record.
+    """Read and verify every record, against the log's anchor too.
 
     Raises:
         AuditChainError: at the first bad line, with its reason code.
     """
     records, _, bad = _scan(_read(Path(path)))
+    bad = bad or _check_anchor(Path(path), records)
     if bad is not None:
         raise AuditChainError(bad.message, line=len(records) + 1, reason_code=bad.reason_code)
     return records
@@ -290,6 +351,13 @@ class AuditLog:
                 line=len(records) + 1,
                 reason_code=bad.reason_code,
             )
+        anchored = _check_anchor(self.path, records) if bad is None else None
+        if anchored is not None and anchored.reason_code != reasons.AUDIT_ANCHOR_MISSING:
+            raise AuditChainError(
+                f"the log does not match its anchor: {anchored.message}",
+                line=max(len(records), 1),
+                reason_code=anchored.reason_code,
+            )
         if len(records) < self._seq:
             raise AuditChainError(
                 f"{self._seq - len(records)} record(s) this writer appended are gone",
@@ -298,6 +366,8 @@ class AuditLog:
             )
         self._seq = len(records)
         self._head = records[-1].hash if records else None
+        if anchored is not None:  # a log from before anchors: adopt it
+            self._write_anchor()
         # Size is recorded only after any torn tail is set aside: if that fails, the next call
         # must try again rather than append after the torn bytes.
         if bad is not None:
@@ -358,7 +428,27 @@ class AuditLog:
         if created:
             _fsync_dir(self.path.parent)
         self._seq, self._head, self._size = seq, record.hash, size
+        self._write_anchor()
         return record
+
+    def _write_anchor(self) -> None:
+        """Replace the anchor with this writer's ``seq`` and head, atomically and durably."""
+        anchor = anchor_path(self.path)
+        temporary = anchor.with_name(f"{anchor.name}.tmp")
+        try:
+            with open(temporary, "wb") as fh:
+                fh.write(canonical_json({"seq": self._seq, "head": self._head}) + b"\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(temporary, anchor)
+            _fsync_dir(self.path.parent)
+        except OSError as exc:
+            # The record itself is durable; verification tolerates one record past the anchor.
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            raise StorageError(
+                f"cannot update the anchor of audit log {self.path}: {exc.strerror}"
+            ) from None
 
     def append(self, kind: str, data: Mapping[str, Any]) -> AuditRecord:
         """Append one record and make it durable before returning it.

@@ -135,6 +135,10 @@ AUDIT_CHAIN_BROKEN = (
 )
 AUDIT_TORN_TAIL = "The audit log ends in an incomplete (torn) line from an interrupted write."
 AUDIT_RECORD_MALFORMED = "An audit line is not a well-formed audit record."
+AUDIT_ANCHOR_MISSING = "An audit log holds records but its anchor file (seq and head) is gone."
+AUDIT_ANCHOR_MISMATCH = (
+    "An audit log does not end at its anchor: records were cut off or the chain was rewritten."
+)
 IO_FAILURE = "Reading or writing a file failed."
 PREDICTION_INVALID = (
     "A prediction is malformed: probability outside [0, 1], buckets that do not sum to 1, "

@@ -9,7 +9,13 @@ code deterministic and testable.
 API keys, secrets and the database URL (which may carry a password) are
 :class:`~quant_core.settings.Secret` values: they never show in a ``repr``, a log line, an
 exception or serialized output. Errors name the variable, and show the offending value only
-for variables that are not secret.
+for variables that are not secret, and then through :func:`redact_text`.
+
+A URL (a base URL, a database URL) may carry credentials (``https://user:pw@host``). The one
+redaction path for them is :func:`redact_url` (a URL known to be one) and :func:`redact_text`
+(any message, log line or exception text, raw or percent-encoded URLs in it):
+every setting error, ``quant`` error message, provider error and, once
+:func:`install_log_redaction` ran (the ``quant`` command does), every log line go through it.
 
 Examples:
     >>> from quant_core.settings import Settings
@@ -28,10 +34,11 @@ Examples:
 from __future__ import annotations
 
 import enum
+import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 import attrs
 
@@ -46,6 +53,8 @@ __all__ = [
     "Secret",
     "Settings",
     "UniverseProvider",
+    "install_log_redaction",
+    "redact_text",
     "redact_url",
 ]
 
@@ -81,6 +90,9 @@ def _url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("expected an http(s) URL")
+    if redact_url(raw) != raw:
+        # A base URL is not a secret, so it may not carry one: keys have their own settings.
+        raise ValueError("expected an http(s) URL without credentials in it")
     return raw.rstrip("/")
 
 
@@ -211,17 +223,28 @@ class Settings:
             try:
                 values[var.field] = var.parse(raw)
             except (ValueError, QuantError) as exc:
-                why = exc.message if isinstance(exc, QuantError) else str(exc)
-                shown = "" if var.secret else f", got {raw!r}"
+                why = redact_text(exc.message if isinstance(exc, QuantError) else str(exc))
+                # A URL value is redacted whole (it may hold spaces a text scan would split at).
+                value = redact_url(raw) if "://" in raw else redact_text(raw)
+                shown = "" if var.secret else f", got {value!r}"
                 raise SettingsError(f"{var.env}: {why}{shown}") from None
         return cls(**values)
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password in it replaced by ``***`` (for display only).
+    """``url`` with any password (or a user name alone) replaced by ``***`` (for display).
 
     The host part is kept as written (IPv6 brackets, case, port). A URL that cannot be
     parsed at all is shown as ``***``: where its password ends cannot be known.
+
+    A URL too malformed for its parts to be found (a password holding ``/``, ``?`` or
+    ``#``) but with a ``user:…@`` in it has everything before its last ``@`` masked.
+
+    Examples:
+        >>> redact_url("ftp://x:hunter2@host/")
+        'ftp://x:***@host/'
+        >>> redact_url("https://x:pass/word@host/")
+        'https://***@host/'
     """
     try:
         parts = urlsplit(url)
@@ -229,6 +252,62 @@ def redact_url(url: str) -> str:
         return "***"
     userinfo, at, host = parts.netloc.rpartition("@")
     user, colon, _password = userinfo.partition(":")
-    if not at or not colon:
+    if at:
+        # A user name alone may be a token (``https://TOKEN@host``): it is masked whole.
+        shown = f"{user}:***" if colon else "***"
+        return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+    scheme, slashes, rest = url.partition("://")
+    before, at, after = rest.rpartition("@")
+    if not at or ":" not in before.split("@")[0]:
         return url
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    return f"{scheme}{slashes}***@{after}"
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>`]+")
+_ENCODED_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*%3A%2F%2F[^\s'\"<>`&]+", re.IGNORECASE)
+
+
+def _redact_encoded(match: re.Match[str]) -> str:
+    url = unquote(match[0])
+    shown = redact_url(url)
+    return match[0] if shown == url else quote(shown, safe="")
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every URL in it shown through :func:`redact_url`.
+
+    Percent-encoded URLs (``https%3A%2F%2Fu%3Apw%40host``) are decoded, redacted and encoded
+    again, so a secret never shows URL-encoded either. This is the one path every message,
+    log line and exception text that may carry a URL or a setting's value goes through.
+
+    Examples:
+        >>> redact_text("expected an http(s) URL, got 'ftp://x:hunter2@host/'")
+        "expected an http(s) URL, got 'ftp://x:***@host/'"
+        >>> redact_text("GET ftp%3A%2F%2Fx%3Ahunter2%40host%2F failed")
+        'GET ftp%3A%2F%2Fx%3A%2A%2A%2A%40host%2F failed'
+    """
+    text = _ENCODED_URL_IN_TEXT.sub(_redact_encoded, text)
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match[0]), text)
+
+
+_PLAIN_FACTORY = logging.getLogRecordFactory()
+
+
+def _redacting_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _PLAIN_FACTORY(*args, **kwargs)
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):
+        return record  # a malformed call: logging reports it when a handler formats it
+    record.msg = redact_text(message)
+    record.args = None
+    return record
+
+
+def install_log_redaction() -> None:
+    """Make every log record's message pass through :func:`redact_text` (idempotent).
+
+    Applications call it once at start-up; it wraps the log-record factory, so it holds for
+    every logger and handler, those configured later included.
+    """
+    logging.setLogRecordFactory(_redacting_record)

@@ -17,7 +17,7 @@ import attrs
 import httpx
 
 from quant_core import Clock
-from quant_core.settings import MASK, Secret
+from quant_core.settings import MASK, Secret, redact_text, redact_url
 from quant_net import _reasons as reasons
 from quant_net._errors import ProviderError
 from quant_net._policy import RateLimiter, default_sleep, parse_retry_after
@@ -225,19 +225,25 @@ class Channel:
 
     def __repr__(self) -> str:
         name, shown = type(self).__name__, self._shown_headers()
-        return f"{name}(provider={self.provider!r}, base_url={self.base_url!r}, {shown})"
+        return (
+            f"{name}(provider={self.provider!r}, base_url={redact_url(self.base_url)!r}, {shown})"
+        )
 
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
 
     def scrub(self, text: str) -> str:
-        """``text`` with every secret value this client holds replaced by the mask."""
+        """``text`` with every secret value this client holds replaced by the mask.
+
+        URLs in it are shown through :func:`~quant_core.settings.redact_text` (a base URL
+        may carry credentials).
+        """
         for secret in self._secrets.values():
             value = secret.reveal()
             if value:
                 text = text.replace(value, MASK)
-        return text
+        return redact_text(text)
 
     def scrub_error(self, error: ProviderError) -> None:
         """Replace every secret value in ``error``'s message by the mask."""

@@ -14,6 +14,7 @@ import typer
 from quant_apps.cli import audit, backtest, bundle, data, demo, emulator, paper, train
 from quant_apps.cli.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, human
 from quant_apps.runtime.doctor import doctor_report, package_versions
+from quant_core.settings import install_log_redaction
 
 __all__ = ["app", "main"]
 
@@ -51,6 +52,7 @@ def _root(
     ] = False,
 ) -> None:
     """quant: deterministic, prediction-led crypto spot trading on Kraken."""
+    install_log_redaction()
 
 
 @app.command()

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from quant_core.errors import QuantError
 from quant_core.reasons import INTERNAL_ERROR, INTERRUPTED
+from quant_core.settings import redact_text
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -101,6 +102,8 @@ def guarded(json_param: str = "json_output") -> Callable[[Callable[P, R]], Calla
 
 
 def _fail(document: dict[str, Any], as_json: bool) -> None:
+    # Every error message leaves through the one redaction path (a URL's credentials).
+    document = {**document, "message": redact_text(str(document["message"]))}
     if as_json:
         emit_json(document)
     else:

@@ -188,7 +188,7 @@ def doctor_report(env: dict[str, str] | None = None) -> dict[str, Any]:
         "settings": {
             "hist_market_data_provider": settings.hist_market_data_provider.value,
             "training_universe_version": settings.training_universe_version,
-            "kraken_public_base_url": settings.kraken_public_base_url,
+            "kraken_public_base_url": redact_url(settings.kraken_public_base_url),
             "force_local_data_for_training": settings.force_local_data_for_training,
             "allow_provider_calls_during_training": settings.allow_provider_calls_during_training,
             "secrets": secrets,

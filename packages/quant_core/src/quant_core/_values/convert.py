@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import cattrs
-from cattrs.errors import ForbiddenExtraKeysError
+from cattrs.errors import AttributeValidationNote, ForbiddenExtraKeysError, IterableValidationNote
 
 from quant_core import reasons
 from quant_core._secret import MASK, Secret
@@ -40,9 +40,22 @@ T = TypeVar("T")
 E = TypeVar("E", bound=BaseException)
 
 
+def _whole_number(value: Any, cls: type[int]) -> int:
+    """An ``int`` field (or ``IntEnum``) never takes a bool: ``True`` is not ``1``.
+
+    The hook serves ``int``'s subclasses too; a ``bool`` field keeps taking booleans.
+    """
+    if isinstance(value, bool) and cls is not bool:
+        raise ValidationError(
+            f"a boolean ({value!r}) is not a whole number", reason_code=reasons.INVALID_INPUT
+        )
+    return cls(value)
+
+
 def make_converter() -> cattrs.Converter:
     """Build a converter with the project's rules (for packages that need to extend one)."""
     converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(int, _whole_number)
     converter.register_unstructure_hook(Decimal, str)
     converter.register_structure_hook(Decimal, lambda value, _: to_decimal(value))
     converter.register_unstructure_hook(Secret, lambda _: MASK)
@@ -59,13 +72,29 @@ def unstructure(value: Any) -> Any:
     return CONVERTER.unstructure(value)
 
 
-def _find(exc: BaseException, kind: type[E]) -> E | None:
-    """The first exception of ``kind`` in ``exc`` or, depth first, its exception groups."""
+def _where(exc: BaseException) -> list[str]:
+    """The field or index an exception inside a cattrs exception group was raised for."""
+    notes = getattr(exc, "__notes__", ())
+    return [
+        note.name if isinstance(note, AttributeValidationNote) else f"[{note.index}]"
+        for note in notes
+        if isinstance(note, AttributeValidationNote | IterableValidationNote)
+    ]
+
+
+def _find(
+    exc: BaseException, kind: type[E], path: tuple[str, ...] = ()
+) -> tuple[E, tuple[str, ...]] | None:
+    """The first exception of ``kind`` in ``exc`` or, depth first, its exception groups.
+
+    Returned with the path of fields and indexes that leads to it (empty at the top).
+    """
+    path = (*path, *_where(exc))
     if isinstance(exc, kind):
-        return exc
+        return exc, path
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
-            found = _find(inner, kind)
+            found = _find(inner, kind, path)
             if found is not None:
                 return found
     return None
@@ -77,19 +106,26 @@ def structure(data: Any, cls: type[T]) -> T:
     Raises:
         ValidationError: ``UNKNOWN_KEY`` for keys the class does not define, or
             ``INVALID_INPUT`` for a type mismatch.
-        QuantError: whatever a value's own validator raised, unchanged.
+        QuantError: whatever a value's own validator raised, with its reason code; when a
+            field's value raised it, the message starts with the class and field it names.
     """
     try:
         return CONVERTER.structure(data, cls)
     except Exception as exc:  # noqa: BLE001 - cattrs raises many types; all are mapped
         extra = _find(exc, ForbiddenExtraKeysError)
         if extra is not None:
-            keys = ", ".join(repr(k) for k in sorted(extra.extra_fields))
+            keys = ", ".join(repr(k) for k in sorted(extra[0].extra_fields))
             raise ValidationError(
-                f"{extra.cl.__name__}: unknown key {keys}", reason_code=reasons.UNKNOWN_KEY
+                f"{extra[0].cl.__name__}: unknown key {keys}", reason_code=reasons.UNKNOWN_KEY
             ) from None
-        inner = _find(exc, QuantError)
-        if inner is not None:
+        found = _find(exc, QuantError)
+        if found is not None:
+            inner, path = found
+            if path:
+                # Name the field, keeping the error's type, reason code and attributes.
+                where = "".join(step if step[0] == "[" else f".{step}" for step in path)
+                inner.message = f"{getattr(cls, '__name__', cls)}{where}: {inner.message}"
+                inner.args = (inner.message,)
             raise inner from None
         details = "; ".join(cattrs.transform_error(exc))
         raise ValidationError(

@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from quant_core import Clock
+from quant_core.settings import redact_text, redact_url
 from quant_data import reasons
 from quant_data._errors import StoreError
 from quant_data.store._tables import (
@@ -131,8 +132,8 @@ class Database:
 
     @property
     def url(self) -> str:
-        """The database URL with any password masked."""
-        return self.engine.url.render_as_string(hide_password=True)
+        """The database URL with any password masked (:func:`~quant_core.settings.redact_url`)."""
+        return redact_url(self.engine.url.render_as_string(hide_password=False))
 
     @contextmanager
     def guard(self, what: str) -> Iterator[None]:
@@ -140,7 +141,7 @@ class Database:
         try:
             yield
         except SQLAlchemyError as exc:
-            detail = str(getattr(exc, "orig", "") or "").splitlines()[:1]
+            detail = redact_text(str(getattr(exc, "orig", "") or "")).splitlines()[:1]
             raise StoreError(
                 f"could not {what} in {self.url}: {type(exc).__name__} {' '.join(detail)}".strip(),
                 reason_code=reasons.STORE_ERROR,
