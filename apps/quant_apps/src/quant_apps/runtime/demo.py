@@ -41,10 +41,11 @@ import attrs
 
 from quant_apps.runtime.runs import DECISIONS_FILE, REPORT_FILE, SUMMARY_FILE, write_outputs
 from quant_core import Bar, Instrument, SimClock, Timeframe, iso_to_ns, ns_to_iso
-from quant_core.errors import QuantUsageError
+from quant_core.errors import QuantUsageError, UniverseError
 from quant_core.events import InMemoryFeed, MarketDataFeed, Predictor
 from quant_core.reasons import USAGE_ERROR
 from quant_core.settings import Secret
+from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 
 __all__ = [
     "DEFAULT_BARS",
@@ -360,6 +361,7 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
     Raises:
         QuantUsageError: bad options, an ``--out`` that is not the demo's, or data without
             the wanted coins.
+        UniverseError: ``SYMBOL_UNKNOWN`` for a coin outside Universe V1 (before any work).
         BundleRejectedError: ``options.require_bundle`` and no verified bundle activates.
     """
     from quant_exec import BacktestConfig, run_backtest
@@ -370,6 +372,13 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
         raise _usage("--bars must be at least 2")
     if not options.symbols:
         raise _usage("--symbols names no coin")
+    universe = UNIVERSE_V1_TOP30_NON_STABLE
+    unknown = [s for s in options.symbols if s not in universe.symbols]
+    if unknown:
+        raise UniverseError(
+            f"--symbols: {', '.join(unknown)} not in {universe.name} "
+            f"(known: {', '.join(universe.symbols)})"
+        )
     _prepare_out(options.out)
     source = _file_source(options, options.data) if options.data else _synthetic_source(options)
     # The bundle first: a missing or tampered one stops the demo before any work is done.
