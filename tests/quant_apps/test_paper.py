@@ -236,6 +236,10 @@ def test_restart_appends_a_new_run_and_ctrl_c_ends_cleanly(
     assert human.exit_code == 0, human.output
     assert "interrupted: the log is intact" in human.stderr
     assert "log hash (run 2)" in human.stderr
+    # The torn half line is kept in a sidecar (finding 9), and run 2's header says where.
+    sidecar = out / f"decisions.jsonl.torn-{len(before)}"
+    assert f"a torn last line (14 bytes) was set aside in {sidecar}" in human.stderr
+    assert sidecar.read_bytes() == b'{"kind":"decis'
     assert all(s <= 1.0 for s in fake.asked)
     data = log.read_bytes()
     assert data.startswith(before)  # run 1's lines untouched, not repeated
@@ -257,6 +261,11 @@ def test_restart_appends_a_new_run_and_ctrl_c_ends_cleanly(
     (tmp_path / "seg.jsonl").write_bytes(segment)
     header, decisions = read_decision_log(tmp_path / "seg.jsonl")
     assert header["paper"]["run"] == 2
+    assert header["paper"]["torn_tail"] == {
+        "offset": len(before),
+        "length": 14,
+        "saved_to": sidecar.name,
+    }
     assert len(decisions) == len(runs[1].decisions)
 
 
