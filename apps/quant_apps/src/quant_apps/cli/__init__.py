@@ -23,6 +23,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain help: no "<bool>" type column on flags, no option names cut to fit a panel.
+    rich_markup_mode=None,
 )
 app.add_typer(audit.app, name="audit")
 app.add_typer(bundle.app, name="bundle")

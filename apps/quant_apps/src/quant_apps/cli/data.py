@@ -309,4 +309,10 @@ def materialize(
     console = human()
     console.print(f"{out}: {dataset.manifest.rows} bars, {digest}", markup=False)
     for symbol, info in dataset.manifest.summary.get("symbols", {}).items():
-        console.print(f"  {symbol}: {info}", markup=False)
+        gaps = ", ".join(f"{k} {v}" for k, v in sorted(info["gap_ledger"].items()) if v)
+        console.print(
+            f"  {symbol}: {info['rows']} bars, {info['missing_slots']} missing slots, "
+            f"{info['corrections']} corrections, {info['quarantined']} quarantined, "
+            f"gap ledger: {gaps or 'none'}",
+            markup=False,
+        )

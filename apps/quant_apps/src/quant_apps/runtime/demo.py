@@ -40,7 +40,13 @@ from typing import Any
 
 import attrs
 
-from quant_apps.runtime.runs import DECISIONS_FILE, REPORT_FILE, SUMMARY_FILE, write_outputs
+from quant_apps.runtime.runs import (
+    DECISIONS_FILE,
+    REPORT_FILE,
+    SUMMARY_FILE,
+    bundle_rows,
+    write_outputs,
+)
 from quant_core import Bar, Instrument, SimClock, Timeframe, iso_to_ns, ns_to_iso
 from quant_core.errors import QuantUsageError, UniverseError
 from quant_core.events import InMemoryFeed, MarketDataFeed, Predictor
@@ -427,7 +433,7 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
             ),
             "provider requests": data_doc["requests"],
         },
-        "Model bundle": {k: v for k, v in bundle_doc.items() if k != "source"},
+        "Model bundle": bundle_rows({k: v for k, v in bundle_doc.items() if k != "source"}),
         **report.tables,
     }
     report = attrs.evolve(report, identity=identity, tables=tables)
