@@ -138,3 +138,16 @@ def test_the_keyring_warning_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(keyring, "get_keyring", broken)
     assert doctor.keyring_report()["fix"] == doctor.KEYRING_FIX
+
+
+def test_results_go_to_stdout_and_diagnostics_to_stderr(tmp_path: Path) -> None:
+    done = runner.invoke(app, ["backtest", "--example", "--out", str(tmp_path / "o")])
+    assert done.exit_code == 0, done.output
+    assert "replay hash: sha256:" in done.stdout
+    assert done.stderr == ""
+    failed = runner.invoke(app, ["backtest", "--replay", str(tmp_path / "nope"), "--out", "x"])
+    assert failed.exit_code == 3
+    assert failed.stdout == ""
+    assert "error [DECISION_LOG_INVALID]" in failed.stderr
+    doctor_out = runner.invoke(app, ["doctor"])
+    assert "quant doctor" in doctor_out.stdout

@@ -49,11 +49,11 @@ def test_doctor_json_reports_the_environment(tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists(), "doctor must not create anything"
 
 
-def test_doctor_human_output_goes_to_stderr() -> None:
+def test_doctor_human_output_goes_to_stdout() -> None:
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0
-    assert result.stdout == ""
-    assert "quant-core" in result.stderr
+    assert result.stderr == ""  # the report can be piped
+    assert "quant-core" in result.stdout
 
 
 def test_doctor_redacts_database_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,7 +101,7 @@ def test_failures_map_to_exit_codes_and_reason_codes(
     assert document["ok"] is False
     human = runner.invoke(app, ["doctor"])
     assert human.exit_code == code
-    assert human.stdout == ""
+    assert human.stdout == ""  # an error is a diagnostic: stderr
     assert reason in human.stderr
 
 

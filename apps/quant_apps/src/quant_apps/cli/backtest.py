@@ -30,7 +30,7 @@ from typing import Annotated
 
 import typer
 
-from quant_apps.cli.output import emit_json, guarded, human
+from quant_apps.cli.output import emit_json, guarded, results
 from quant_apps.runtime.profiles import load_profiles
 from quant_apps.runtime.runs import DECISIONS_FILE, REPORT_FILE, backtest_run, recorded_log
 from quant_core import reasons as core_reasons
@@ -132,7 +132,7 @@ def register(app: typer.Typer) -> None:
         if json_output:
             emit_json(document)
             return
-        console = human()
+        console = results()
         for name, value in result.metrics.items():
             console.print(f"{name:>18}: {value}", markup=False)
         console.print(f"{'replay hash':>18}: {result.log_hash}", markup=False)
