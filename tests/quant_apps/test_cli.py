@@ -122,7 +122,7 @@ def test_audit_verify_intact_log(tmp_path: Path) -> None:
     assert report["records"] == 3
     human = runner.invoke(app, ["audit", "verify", str(path)])
     assert human.exit_code == 0
-    assert "chain intact" in human.stderr
+    assert "chain intact" in human.stdout
 
 
 def test_audit_verify_tampered_log_exits_3(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_audit_verify_tampered_log_exits_3(tmp_path: Path) -> None:
     assert report["first_bad_line"] == 2
     human = runner.invoke(app, ["audit", "verify", str(path)])
     assert human.exit_code == 3
-    assert "line 2" in human.stderr
+    assert "line 2" in human.stdout
 
 
 def test_audit_verify_expected_head(tmp_path: Path) -> None:
