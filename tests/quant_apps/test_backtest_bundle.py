@@ -124,9 +124,9 @@ def test_bundle_and_recorded_predictions_of_the_same_models_agree(
 def test_human_output_names_the_bundle_and_dataset(setup: dict[str, Path], tmp_path: Path) -> None:
     result = runner.invoke(app, _args(setup, tmp_path / "h"))
     assert result.exit_code == 0, result.output
-    assert "bundle: 1.0.0 (models sha256:" in result.stderr
-    assert "dataset: sha256:" in result.stderr
-    assert "replay hash: sha256:" in result.stderr
+    assert "bundle: 1.0.0 (models sha256:" in result.stdout
+    assert "dataset: sha256:" in result.stdout
+    assert "replay hash: sha256:" in result.stdout
 
 
 def test_replay_hash_is_equal_in_a_separate_process(setup: dict[str, Path], tmp_path: Path) -> None:

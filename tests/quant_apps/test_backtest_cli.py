@@ -54,9 +54,9 @@ def test_example_run_writes_log_report_and_summary(tmp_path: Path) -> None:
 def test_human_output_prints_metrics_and_the_replay_hash(tmp_path: Path) -> None:
     result = runner.invoke(app, ["backtest", "--example", "--out", str(tmp_path)])
     assert result.exit_code == 0
-    assert result.stdout == ""
-    assert "replay hash: sha256:" in result.stderr
-    assert "return_pct" in result.stderr
+    assert result.stderr == ""  # the result goes to stdout, so it can be piped
+    assert "replay hash: sha256:" in result.stdout
+    assert "return_pct" in result.stdout
 
 
 def test_dataset_and_predictions_run_records_the_dataset_hash(tmp_path: Path) -> None:
@@ -227,7 +227,7 @@ def test_replay_parity_reruns_a_log_under_its_recorded_configuration(tmp_path: P
     assert (tmp_path / "b" / "decisions.jsonl").read_bytes() == recorded.read_bytes()
     human = runner.invoke(app, args)
     assert human.exit_code == 0
-    assert f"replay parity: identical to {recorded}" in human.stderr
+    assert f"replay parity: identical to {recorded}" in human.stdout
 
 
 def test_a_replay_that_differs_exits_3_and_says_where(tmp_path: Path) -> None:

@@ -181,7 +181,8 @@ def test_require_bundle_flag_both_modes(tmp_path: Path, monkeypatch: pytest.Monk
     assert result.exit_code == 3
     assert "BUNDLE_MISSING" in result.stderr
     assert require_bundle({"QUANT_REQUIRE_BUNDLE": "true"})
-    assert not require_bundle({})
+    assert require_bundle({})  # on by default (decision 0083)
+    assert not require_bundle({"QUANT_REQUIRE_BUNDLE": "off"})
     with pytest.raises(QuantUsageError):
         require_bundle({"QUANT_REQUIRE_BUNDLE": "maybe"})
 

@@ -49,11 +49,11 @@ def test_doctor_json_reports_the_environment(tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists(), "doctor must not create anything"
 
 
-def test_doctor_human_output_goes_to_stderr() -> None:
+def test_doctor_human_output_goes_to_stdout() -> None:
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0
-    assert result.stdout == ""
-    assert "quant-core" in result.stderr
+    assert result.stderr == ""  # the report can be piped
+    assert "quant-core" in result.stdout
 
 
 def test_doctor_redacts_database_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,7 +101,7 @@ def test_failures_map_to_exit_codes_and_reason_codes(
     assert document["ok"] is False
     human = runner.invoke(app, ["doctor"])
     assert human.exit_code == code
-    assert human.stdout == ""
+    assert human.stdout == ""  # an error is a diagnostic: stderr
     assert reason in human.stderr
 
 
@@ -122,7 +122,7 @@ def test_audit_verify_intact_log(tmp_path: Path) -> None:
     assert report["records"] == 3
     human = runner.invoke(app, ["audit", "verify", str(path)])
     assert human.exit_code == 0
-    assert "chain intact" in human.stderr
+    assert "chain intact" in human.stdout
 
 
 def test_audit_verify_tampered_log_exits_3(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_audit_verify_tampered_log_exits_3(tmp_path: Path) -> None:
     assert report["first_bad_line"] == 2
     human = runner.invoke(app, ["audit", "verify", str(path)])
     assert human.exit_code == 3
-    assert "line 2" in human.stderr
+    assert "line 2" in human.stdout
 
 
 def test_audit_verify_expected_head(tmp_path: Path) -> None:

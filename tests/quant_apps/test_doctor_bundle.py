@@ -34,7 +34,7 @@ def test_the_shipped_bundle_verifies() -> None:
     assert _check(report)["status"] == "ok"
 
 
-@pytest.mark.parametrize("require", ["", "1"])
+@pytest.mark.parametrize("require", ["0", "", "1"])
 def test_a_tampered_bundle_warns_or_fails_with_its_reason(tmp_path: Path, require: str) -> None:
     copy = tmp_path / "release"
     shutil.copytree(bundles.shipped_bundle_dir({}), copy)
@@ -46,8 +46,9 @@ def test_a_tampered_bundle_warns_or_fails_with_its_reason(tmp_path: Path, requir
     assert report["bundle"]["reason_code"] == bundle_reasons.ARCHIVE_DIGEST_MISMATCH
     check = _check(report)
     assert check["reason_code"] == bundle_reasons.ARCHIVE_DIGEST_MISMATCH
-    assert check["status"] == ("fail" if require else "warn")
-    assert report["ok"] is (not require)
+    required = require != "0"  # unset means required (decision 0083)
+    assert check["status"] == ("fail" if required else "warn")
+    assert report["ok"] is (not required)
 
 
 def test_a_missing_bundle_with_an_unreadable_flag_counts_as_required(tmp_path: Path) -> None:

@@ -236,6 +236,10 @@ def test_restart_appends_a_new_run_and_ctrl_c_ends_cleanly(
     assert human.exit_code == 0, human.output
     assert "interrupted: the log is intact" in human.stderr
     assert "log hash (run 2)" in human.stderr
+    # The torn half line is kept in a sidecar (finding 9), and run 2's header says where.
+    sidecar = out / f"decisions.jsonl.torn-{len(before)}"
+    assert f"a torn last line (14 bytes) was set aside in {sidecar}" in human.stderr
+    assert sidecar.read_bytes() == b'{"kind":"decis'
     assert all(s <= 1.0 for s in fake.asked)
     data = log.read_bytes()
     assert data.startswith(before)  # run 1's lines untouched, not repeated
@@ -257,6 +261,11 @@ def test_restart_appends_a_new_run_and_ctrl_c_ends_cleanly(
     (tmp_path / "seg.jsonl").write_bytes(segment)
     header, decisions = read_decision_log(tmp_path / "seg.jsonl")
     assert header["paper"]["run"] == 2
+    assert header["paper"]["torn_tail"] == {
+        "offset": len(before),
+        "length": 14,
+        "saved_to": sidecar.name,
+    }
     assert len(decisions) == len(runs[1].decisions)
 
 
@@ -307,6 +316,7 @@ def test_ctrl_c_during_startup_exits_130_with_a_valid_log(
     (run,) = read_log(tmp_path / "p" / "decisions.jsonl")
     assert run.session["paper"]["run"] == 1
     assert run.decisions == run.orders == []
+    monkeypatch.setenv("QUANT_REQUIRE_BUNDLE", "0")  # the development opt-out: no model needed
     human = runner.invoke(
         app, ["paper", "--provider", "kraken", "--symbols", "BTC", "--out", str(tmp_path / "p")]
     )
@@ -331,6 +341,7 @@ def test_shipped_bundle_settings_profile_and_untrusted_keys(
     header, _ = read_decision_log(tmp_path / "p" / "decisions.jsonl")
     assert header["risk_profile"]["values"]["max_concurrent_positions"] == 1
     # Keys that are not a key directory: with require off, a run without a model; human output.
+    monkeypatch.setenv("QUANT_REQUIRE_BUNDLE", "0")
     empty = tmp_path / "no-keys"
     empty.mkdir()
     args = ["paper", "--provider", "kraken", "--symbols", "BTC", "--out", str(tmp_path / "q")]
@@ -495,7 +506,10 @@ def test_a_log_that_is_not_a_paper_log_is_refused(tmp_path: Path) -> None:
     assert PaperLogWriter(path).next_run == 1  # an empty file is a log with no runs yet
 
 
-def test_the_command_refuses_to_append_to_a_foreign_file(tmp_path: Path) -> None:
+def test_the_command_refuses_to_append_to_a_foreign_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QUANT_REQUIRE_BUNDLE", "0")  # get past the bundle to the log check
     out = tmp_path / "out"
     out.mkdir()
     (out / "decisions.jsonl").write_text('{"kind":"decision"}\n', encoding="utf-8")

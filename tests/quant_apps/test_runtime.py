@@ -375,7 +375,7 @@ def test_startup_without_trusted_keys(built: tuple[Path, Path], tmp_path: Path) 
     assert info.value.reason_code == reasons.BUNDLE_MISSING
     heard: list[str] = []
     got = startup_model(
-        tmp_path / "s", _env(release, no_keys, ""), on_fallback=lambda c, m: heard.append(c)
+        tmp_path / "s", _env(release, no_keys, "0"), on_fallback=lambda c, m: heard.append(c)
     )
     assert got is None
     assert heard == [reasons.BUNDLE_MISSING]

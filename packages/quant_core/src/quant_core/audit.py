@@ -72,6 +72,7 @@ from quant_core import reasons
 from quant_core._values.canonical import canonical_json, content_hash, sha256_hex
 from quant_core._values.clock import Clock
 from quant_core.errors import AuditChainError, QuantUsageError, StorageError
+from quant_core.files import set_aside_tail
 
 __all__ = [
     "TORN_TAIL_RECOVERED",
@@ -377,21 +378,8 @@ class AuditLog:
         return records
 
     def _recover_torn_tail(self, torn: bytes, offset: int) -> AuditRecord:
-        sidecar = self.path.with_name(f"{self.path.name}.torn-{offset}")
-        n = 1
-        while sidecar.exists():  # never overwrite an earlier torn tail's evidence
-            n += 1
-            sidecar = self.path.with_name(f"{self.path.name}.torn-{offset}-{n}")
         try:
-            with open(sidecar, "xb") as fh:
-                fh.write(torn)
-                fh.flush()
-                os.fsync(fh.fileno())
-            _fsync_dir(self.path.parent)
-            with open(self.path, "r+b") as fh:
-                fh.truncate(offset)
-                fh.flush()
-                os.fsync(fh.fileno())
+            sidecar = set_aside_tail(self.path, offset)
         except OSError as exc:
             raise StorageError(
                 f"cannot set aside torn tail of {self.path}: {exc.strerror}"

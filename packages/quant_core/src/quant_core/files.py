@@ -32,6 +32,7 @@ from typing import Final
 
 __all__ = [
     "fsync_dir",
+    "set_aside_tail",
     "write_file_atomic",
     "write_files_synced",
     "write_tree_atomic",
@@ -60,6 +61,50 @@ def fsync_dir(path: Path | str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def set_aside_tail(path: Path | str, offset: int) -> Path:
+    r"""Keep the bytes of ``path`` after ``offset`` in a sidecar, then cut them off ``path``.
+
+    A line torn by a crash mid-append is evidence, not garbage: the bytes from ``offset`` on
+    are written (and fsynced, with the directory) to ``<name>.torn-<offset>`` next to the
+    file (``-2``, ``-3``, … when that name is taken: earlier evidence is never overwritten)
+    before the file is truncated to ``offset`` and fsynced.
+
+    Returns:
+        The sidecar's path.
+
+    Raises:
+        OSError: the sidecar cannot be written or the file cannot be cut (the file is then
+            left as it was, or with its tail both kept and cut).
+
+    Examples:
+        >>> import tempfile
+        >>> log = Path(tempfile.mkdtemp()) / "log.jsonl"
+        >>> _ = log.write_bytes(b'{"a":1}\n{"b":')
+        >>> sidecar = set_aside_tail(log, 8)
+        >>> sidecar.name, sidecar.read_bytes(), log.read_bytes()
+        ('log.jsonl.torn-8', b'{"b":', b'{"a":1}\n')
+    """
+    path = Path(path)
+    sidecar = path.with_name(f"{path.name}.torn-{offset}")
+    n = 1
+    while sidecar.exists():  # never overwrite an earlier torn tail's evidence
+        n += 1
+        sidecar = path.with_name(f"{path.name}.torn-{offset}-{n}")
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        torn = fh.read()
+    with open(sidecar, "xb") as fh:
+        fh.write(torn)
+        fh.flush()
+        os.fsync(fh.fileno())
+    fsync_dir(path.parent)
+    with open(path, "r+b") as fh:
+        fh.truncate(offset)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return sidecar
 
 
 def write_files_synced(directory: Path | str, files: Mapping[str, bytes]) -> None:

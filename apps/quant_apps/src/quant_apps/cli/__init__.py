@@ -1,7 +1,8 @@
 """The ``quant`` command: a thin composition of the quant libraries.
 
 Conventions every command follows (see :mod:`quant_apps.cli.output`): ``--json`` prints one
-JSON document on stdout; human output and progress go to stderr; exit 0 success, 1 runtime
+JSON document on stdout; a human-readable result goes to stdout, progress and diagnostics to
+stderr; exit 0 success, 1 runtime
 failure, 2 usage error, 3 rejected input or failed verification.
 """
 
@@ -12,7 +13,7 @@ from typing import Annotated
 import typer
 
 from quant_apps.cli import audit, backtest, bundle, data, demo, emulator, paper, train
-from quant_apps.cli.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, human
+from quant_apps.cli.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, results
 from quant_apps.runtime.doctor import doctor_report, package_versions
 from quant_core.settings import install_log_redaction
 
@@ -24,6 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain help: no "<bool>" type column on flags, no option names cut to fit a panel.
+    rich_markup_mode=None,
 )
 app.add_typer(audit.app, name="audit")
 app.add_typer(bundle.app, name="bundle")
@@ -65,7 +68,7 @@ def doctor(
     if json_output:
         emit_json(report)
     else:
-        console = human()
+        console = results()
         console.print(f"quant doctor — Python {report['python']['version']}", markup=False)
         for name, version in report["packages"].items():
             console.print(f"  {name:<14} {version or 'MISSING'}", markup=False)

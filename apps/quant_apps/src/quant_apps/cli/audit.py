@@ -8,7 +8,7 @@ from typing import Annotated
 import attrs
 import typer
 
-from quant_apps.cli.output import EXIT_REJECTED, emit_json, guarded, human
+from quant_apps.cli.output import EXIT_REJECTED, emit_json, guarded, results
 from quant_core.audit import verify_audit_log
 
 app = typer.Typer(help="Inspect hash-chained audit logs.", no_args_is_help=True)
@@ -31,9 +31,9 @@ def verify(
     if json_output:
         emit_json(attrs.asdict(report))
     elif report.ok:
-        human().print(f"{path}: {report.records} records, chain intact (head {report.head})")
+        results().print(f"{path}: {report.records} records, chain intact (head {report.head})")
     else:
-        human().print(
+        results().print(
             f"{path}: line {report.first_bad_line}: [{report.reason_code}] {report.message}"
             f" ({report.records} good records before it)",
             markup=False,

@@ -13,12 +13,14 @@ session's ``model_id`` is the bundle hash (the manifest digest) and the summary 
 the bundle's version, model id and training lineage; a tampered or untrusted bundle exits 3
 with the bundle's reason code.
 
-``--replay LOG`` is the replay parity check: the profiles, initial cash and execution
-settings come from ``LOG``'s session header (``BacktestConfig.from_session``) instead of
-``--profile``, the run is made on the given data and predictions, and its log must equal
-``LOG`` byte for byte. The outputs are written either way; a difference exits 3 with
-``REPLAY_MISMATCH`` and the first line that differs. The run itself is
-:func:`quant_apps.runtime.runs.backtest_run`; this module parses and renders.
+``--replay LOG`` is the replay parity check (``--replay LOG`` alone replays the built-in
+example's log; a log of a dataset needs ``--data`` and its predictions or bundle again, by
+path): the profiles, initial cash and execution settings come from ``LOG``'s session header
+(``BacktestConfig.from_session``) instead of ``--profile``, the run is made on the given
+data and predictions, and its log must equal ``LOG`` byte for byte. The outputs are written
+either way; a difference exits 3 with ``REPLAY_MISMATCH`` and the first line that differs.
+The run itself is :func:`quant_apps.runtime.runs.backtest_run`; this module parses and
+renders.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from typing import Annotated
 
 import typer
 
-from quant_apps.cli.output import emit_json, guarded, human
+from quant_apps.cli.output import emit_json, guarded, results
 from quant_apps.runtime.profiles import load_profiles
-from quant_apps.runtime.runs import DECISIONS_FILE, REPORT_FILE, backtest_run
+from quant_apps.runtime.runs import DECISIONS_FILE, REPORT_FILE, backtest_run, recorded_log
 from quant_core import reasons as core_reasons
 from quant_core.errors import QuantUsageError
 
@@ -39,6 +41,23 @@ __all__ = ["register"]
 _SOURCES = (
     "give either --example, or --data DIR with exactly one of --predictions FILE or --bundle DIR"
 )
+
+
+def _replay_source(replay: Path) -> bool:
+    """``True`` when ``replay`` names its input (the built-in example: no dataset hash).
+
+    Raises:
+        QuantUsageError: the log was run on a dataset, which must be given again (by path).
+    """
+    header, _ = recorded_log(replay)
+    dataset_hash = header.get("dataset_hash")
+    if dataset_hash is None:
+        return True
+    raise QuantUsageError(
+        f"{replay} was run on dataset {dataset_hash}: give that dataset's --data DIR with "
+        "its --predictions FILE or --bundle DIR",
+        reason_code=core_reasons.USAGE_ERROR,
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -84,6 +103,8 @@ def register(app: typer.Typer) -> None:
         json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:
         """Replay predictions (a file or a bundle's models) over bars through the engine."""
+        if replay is not None and data is None and not example:
+            example = _replay_source(replay)
         if keys is not None and bundle is None:
             raise QuantUsageError("--keys goes with --bundle", reason_code=core_reasons.USAGE_ERROR)
         if example != (data is None) or (example and (predictions or bundle)):
@@ -111,7 +132,7 @@ def register(app: typer.Typer) -> None:
         if json_output:
             emit_json(document)
             return
-        console = human()
+        console = results()
         for name, value in result.metrics.items():
             console.print(f"{name:>18}: {value}", markup=False)
         console.print(f"{'replay hash':>18}: {result.log_hash}", markup=False)

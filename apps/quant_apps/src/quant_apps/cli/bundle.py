@@ -217,7 +217,7 @@ def build(
     trusted_keys: KeysOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Build (or with ``--validate`` check) a signed release: archive, manifest, signature."""
+    """Build (or with --validate check) a signed release: archive, manifest, signature."""
     if out is None:
         raise QuantUsageError("--out is required")
     if validate:

@@ -16,7 +16,7 @@ import attrs
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from quant_apps.cli.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, human
+from quant_apps.cli.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, human, results
 from quant_apps.runtime import config
 from quant_apps.runtime.clock import WallClock
 from quant_apps.runtime.stores import import_files, make_provider, open_store
@@ -327,7 +327,13 @@ def materialize(
     if json_output:
         emit_json({"ok": True, "out": str(out), **manifest})
         return
-    console = human()
+    console = results()
     console.print(f"{out}: {dataset.manifest.rows} bars, {digest}", markup=False)
     for symbol, info in dataset.manifest.summary.get("symbols", {}).items():
-        console.print(f"  {symbol}: {info}", markup=False)
+        gaps = ", ".join(f"{k} {v}" for k, v in sorted(info["gap_ledger"].items()) if v)
+        console.print(
+            f"  {symbol}: {info['rows']} bars, {info['missing_slots']} missing slots, "
+            f"{info['corrections']} corrections, {info['quarantined']} quarantined, "
+            f"gap ledger: {gaps or 'none'}",
+            markup=False,
+        )

@@ -20,7 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from quant_apps.cli.output import emit_json, guarded, human
+from quant_apps.cli.output import emit_json, guarded, human, results
 from quant_apps.runtime import config
 from quant_apps.runtime.bundles import require_bundle
 from quant_apps.runtime.clock import WallClock
@@ -72,7 +72,7 @@ def _progress_bars() -> Progress:
 
 
 def _print_summary(doc: dict[str, Any], elapsed_s: float) -> None:
-    console = human()
+    console = results()
     src, metrics = doc["source"], doc["backtest"]["metrics"]
 
     def line(name: str, value: object) -> None:

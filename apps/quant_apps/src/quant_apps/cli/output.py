@@ -1,6 +1,8 @@
 """The conventions every ``quant`` command follows.
 
-* ``--json`` prints one JSON document on stdout; without it, human output goes to stderr.
+* ``--json`` prints one JSON document on stdout; without it, a command's result is printed
+  for humans on stdout (:func:`results`, so it can be piped) and progress, warnings and
+  errors go to stderr (:func:`human`).
 * Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 rejected input or failed
   verification, 130 interrupted (Ctrl-C). A failure's JSON carries a stable ``reason_code``.
 """
@@ -29,6 +31,7 @@ __all__ = [
     "emit_json",
     "guarded",
     "human",
+    "results",
 ]
 
 EXIT_OK = 0
@@ -44,6 +47,11 @@ R = TypeVar("R")
 def human() -> Console:
     """A console on stderr for human output and progress."""
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def results() -> Console:
+    """A console on stdout for a command's human-readable result."""
+    return Console(highlight=False, soft_wrap=True)
 
 
 def emit_json(document: Any) -> None:

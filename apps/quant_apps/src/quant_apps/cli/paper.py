@@ -130,10 +130,16 @@ def register(app: typer.Typer) -> None:
 
         document = session.run(cycles=cycles, on_cycle=print_cycle, on_change=print_change)
         document["bundle"] = dict(session.bundle)
-        document["torn_bytes_cut"] = writer.torn_bytes
+        document["torn_tail"] = writer.torn_tail
         if json_output:
             emit_json(document)
             return
+        if writer.torn_tail is not None:
+            console.print(
+                f"a torn last line ({writer.torn_tail['length']} bytes) was set aside in "
+                f"{writer.path.parent / str(writer.torn_tail['saved_to'])}",
+                markup=False,
+            )
         if document["interrupted"]:
             console.print("interrupted: the log is intact", markup=False)
         console.print(

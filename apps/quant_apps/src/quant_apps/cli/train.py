@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from quant_apps.cli.output import EXIT_REJECTED, emit_json, guarded, human
+from quant_apps.cli.output import EXIT_REJECTED, emit_json, guarded, results
 from quant_apps.runtime.training import train_run
 from quant_core import iso_to_ns
 from quant_core.errors import QuantUsageError
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
         if json_output:
             emit_json(document)
         else:
-            console = human()
+            console = results()
             console.print(f"trained {result.model_set.model_id} -> {out}", markup=False)
             for horizon, key in sorted(result.metrics["served"].items()):
                 card = result.metrics["oos"][horizon][key]["pooled"]

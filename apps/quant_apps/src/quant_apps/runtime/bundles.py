@@ -2,17 +2,19 @@
 
 The shipped release (``bundles/default``) and trusted keys (``bundles/keys``) of the checkout,
 overridable by ``QUANT_BUNDLE_SOURCE`` and ``QUANT_BUNDLE_KEYS``; ``QUANT_REQUIRE_BUNDLE`` (read
-here, never in a library); the runtime versions a bundle must be compatible with; and the
-predictor wrappers a session serves (:class:`BundledPredictor`, or :class:`NoModel` when no
-bundle activates). :mod:`quant_apps.runtime.activation` verifies, installs and loads bundles.
+here, never in a library; on unless set to ``0``, decision 0083); the runtime versions a
+bundle must be compatible with; and the predictor wrappers a session serves
+(:class:`BundledPredictor`, or :class:`NoModel` when no bundle activates).
+:mod:`quant_apps.runtime.activation` verifies, installs and loads bundles.
 
 Examples:
     >>> require_bundle({"QUANT_REQUIRE_BUNDLE": "yes"}), require_bundle({})
-    (True, False)
+    (True, True)
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -239,12 +241,18 @@ def trust_for(keys: Path | None) -> TrustStore:
     return TrustStore.load(keys) if keys is not None else shipped_trust()
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
+_TRUE = {"", "1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_log = logging.getLogger(__name__)
 
 
 def require_bundle(env: Mapping[str, str] | None = None) -> bool:
-    """``QUANT_REQUIRE_BUNDLE`` as a bool (unset means off).
+    """``QUANT_REQUIRE_BUNDLE`` as a bool: on unless the variable says otherwise.
+
+    A session never starts from an untrained model by default: a missing or tampered bundle
+    stops it with its reason code. ``QUANT_REQUIRE_BUNDLE=0`` (``false``, ``no``, ``off``) is
+    the development opt-out, under which a session runs without a model; choosing it logs a
+    warning every time it is read (decision 0083).
 
     Raises:
         QuantUsageError: the variable has a value that is not a boolean.
@@ -253,6 +261,11 @@ def require_bundle(env: Mapping[str, str] | None = None) -> bool:
     if value in _TRUE:
         return True
     if value in _FALSE:
+        _log.warning(
+            "QUANT_REQUIRE_BUNDLE=%s: development opt-out, a missing or invalid model bundle "
+            "runs without a model instead of stopping",
+            value,
+        )
         return False
     raise QuantUsageError(f"QUANT_REQUIRE_BUNDLE must be 0 or 1, not {value!r}")
 

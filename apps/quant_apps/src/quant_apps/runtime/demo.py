@@ -5,9 +5,10 @@ The demo walks data → model bundle → execution end to end, on this machine o
 1. **bundle** — first, so that a bad bundle stops the demo before any other work: verifies
    and activates the model bundle (the shipped ``bundles/default`` or ``--bundle DIR``,
    trusted through the shipped keys or ``--keys DIR``) through
-   :func:`quant_apps.runtime.activate_bundle`; ``QUANT_REQUIRE_BUNDLE=1`` turns a missing or
-   tampered bundle into a hard stop (exit 3 with its reason code); otherwise the demo goes on
-   without a model and says so (every decision is then "no prediction");
+   :func:`quant_apps.runtime.activate_bundle`; a missing or tampered bundle is a hard stop
+   (exit 3 with its reason code) unless ``QUANT_REQUIRE_BUNDLE=0`` opts out (development
+   only, decision 0083): then the demo goes on without a model and says so (every decision is
+   then "no prediction");
 2. **emulator** — starts the provider emulator on ``127.0.0.1`` (an ephemeral port) serving a
    seeded :class:`~quant_data.synthetic.SyntheticMarket`, or the real files under ``--data``;
 3. **backfill** — backfills the chosen coins over real HTTP through the CoinAPI adapter into a
@@ -39,12 +40,19 @@ from typing import Any
 
 import attrs
 
-from quant_apps.runtime.runs import DECISIONS_FILE, REPORT_FILE, SUMMARY_FILE, write_outputs
+from quant_apps.runtime.runs import (
+    DECISIONS_FILE,
+    REPORT_FILE,
+    SUMMARY_FILE,
+    bundle_rows,
+    write_outputs,
+)
 from quant_core import Bar, Instrument, SimClock, Timeframe, iso_to_ns, ns_to_iso
-from quant_core.errors import QuantUsageError
+from quant_core.errors import QuantUsageError, UniverseError
 from quant_core.events import InMemoryFeed, MarketDataFeed, Predictor
 from quant_core.reasons import USAGE_ERROR
 from quant_core.settings import Secret
+from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE
 
 __all__ = [
     "DEFAULT_BARS",
@@ -94,7 +102,8 @@ class DemoOptions:
         seed: the synthetic market's and the broker's root seed.
         bundle: a release directory (``None``: the shipped default bundle).
         keys: a directory of trusted public keys (``None``: the shipped keys).
-        require_bundle: stop when no verified bundle activates (``QUANT_REQUIRE_BUNDLE``).
+        require_bundle: stop when no verified bundle activates (the default; ``False`` is the
+            development opt-out ``QUANT_REQUIRE_BUNDLE=0``).
     """
 
     out: Path = DEFAULT_OUT
@@ -104,7 +113,7 @@ class DemoOptions:
     seed: int = 0
     bundle: Path | None = None
     keys: Path | None = None
-    require_bundle: bool = False
+    require_bundle: bool = True
 
 
 class Steps:
@@ -280,13 +289,22 @@ def _activate(options: DemoOptions, steps: Steps) -> tuple[Predictor, dict[str, 
     from quant_apps.runtime.bundles import shipped_bundle_dir
 
     steps.start("bundle", "1/6 verify and activate the bundle")
+    from quant_bundle import BundleRejectedError
+
     source = options.bundle if options.bundle is not None else shipped_bundle_dir()
-    predictor, doc = serve_bundle(
-        options.out / BUNDLE_STATE_DIR,
-        source,
-        options.keys,
-        require=options.require_bundle,
-    )
+    try:
+        predictor, doc = serve_bundle(
+            options.out / BUNDLE_STATE_DIR,
+            source,
+            options.keys,
+            require=options.require_bundle,
+        )
+    except BundleRejectedError as exc:
+        raise BundleRejectedError(
+            f"no verified model bundle in {source}: {exc.message} (give --bundle and --keys, "
+            "or set QUANT_REQUIRE_BUNDLE=0 to run the demo without a model, development only)",
+            reason_code=exc.reason_code,
+        ) from None
     doc = {"active": doc["active"], "source": str(source), **doc}
     if doc["active"]:
         steps.done("bundle", f"1/6 bundle {doc['bundle_version']} active")
@@ -345,12 +363,15 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
         steps: where progress goes (default: nowhere).
 
     Examples:
-        Two synthetic days, with a keys directory that trusts nobody (so no model runs):
+        Two synthetic days, with a keys directory that trusts nobody and the development
+        opt-out (so the demo runs, without a model):
 
         >>> import tempfile
         >>> from pathlib import Path
         >>> tmp = Path(tempfile.mkdtemp())
-        >>> options = DemoOptions(out=tmp / "demo", bars=48, bundle=tmp / "none", keys=tmp)
+        >>> options = DemoOptions(
+        ...     out=tmp / "demo", bars=48, bundle=tmp / "none", keys=tmp, require_bundle=False
+        ... )
         >>> doc = run_demo(options)
         >>> doc["bundle"]["reason_code"], doc["backtest"]["reason_counts"].keys()
         ('BUNDLE_MISSING', dict_keys(['NO_PREDICTION']))
@@ -360,7 +381,9 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
     Raises:
         QuantUsageError: bad options, an ``--out`` that is not the demo's, or data without
             the wanted coins.
-        BundleRejectedError: ``options.require_bundle`` and no verified bundle activates.
+        UniverseError: ``SYMBOL_UNKNOWN`` for a coin outside Universe V1 (before any work).
+        BundleRejectedError: ``options.require_bundle`` (the default) and no verified bundle
+            activates.
     """
     from quant_exec import BacktestConfig, run_backtest
     from quant_exec.report import buy_and_hold_return_pct
@@ -370,6 +393,13 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
         raise _usage("--bars must be at least 2")
     if not options.symbols:
         raise _usage("--symbols names no coin")
+    universe = UNIVERSE_V1_TOP30_NON_STABLE
+    unknown = [s for s in options.symbols if s not in universe.symbols]
+    if unknown:
+        raise UniverseError(
+            f"--symbols: {', '.join(unknown)} not in {universe.name} "
+            f"(known: {', '.join(universe.symbols)})"
+        )
     _prepare_out(options.out)
     source = _file_source(options, options.data) if options.data else _synthetic_source(options)
     # The bundle first: a missing or tampered one stops the demo before any work is done.
@@ -403,7 +433,7 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
             ),
             "provider requests": data_doc["requests"],
         },
-        "Model bundle": {k: v for k, v in bundle_doc.items() if k != "source"},
+        "Model bundle": bundle_rows({k: v for k, v in bundle_doc.items() if k != "source"}),
         **report.tables,
     }
     report = attrs.evolve(report, identity=identity, tables=tables)

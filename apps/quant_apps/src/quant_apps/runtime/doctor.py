@@ -16,7 +16,14 @@ from quant_core.errors import QuantUsageError, SettingsError
 from quant_core.reasons import SETTINGS_INVALID
 from quant_core.settings import ENV_VARS, Settings, redact_url
 
-__all__ = ["QUANT_PACKAGES", "bundle_report", "doctor_report", "package_versions"]
+__all__ = [
+    "KEYRING_FIX",
+    "QUANT_PACKAGES",
+    "bundle_report",
+    "doctor_report",
+    "keyring_report",
+    "package_versions",
+]
 
 QUANT_PACKAGES = (
     "quant-core",
@@ -58,6 +65,15 @@ def torch_report() -> dict[str, Any]:
     }
 
 
+KEYRING_FIX = (
+    "no usable keyring backend, so signing keys and exchange credentials cannot be stored: "
+    "start the desktop's Secret Service (GNOME Keyring or KWallet) or, on a headless machine, "
+    "install a file backend (`uv pip install keyrings.alt`) and select it with "
+    "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring (development only)"
+)
+"""What ``doctor`` tells a user whose keyring has no usable backend."""
+
+
 def keyring_report() -> dict[str, Any]:
     """The keyring backend private keys and exchange credentials would be stored in."""
     try:
@@ -65,10 +81,11 @@ def keyring_report() -> dict[str, Any]:
 
         backend = keyring.get_keyring()
     except Exception as exc:  # noqa: BLE001 - reported, not fatal
-        return {"backend": None, "usable": False, "detail": type(exc).__name__}
+        return {"backend": None, "usable": False, "detail": type(exc).__name__, "fix": KEYRING_FIX}
     name = f"{type(backend).__module__}.{type(backend).__name__}"
     usable = "fail" not in type(backend).__module__ and "null" not in name.lower()
-    return {"backend": name, "usable": usable, "priority": getattr(backend, "priority", None)}
+    report = {"backend": name, "usable": usable, "priority": getattr(backend, "priority", None)}
+    return report if usable else {**report, "fix": KEYRING_FIX}
 
 
 def bundle_report(env: dict[str, str]) -> dict[str, Any]:
@@ -149,7 +166,8 @@ def doctor_report(env: dict[str, str] | None = None) -> dict[str, Any]:
     keyring = keyring_report()
     checks.append(
         {"name": "keyring", "status": "ok" if keyring["usable"] else "warn",
-         "detail": keyring["backend"] or "no backend"}
+         "detail": keyring["backend"] if keyring["usable"]
+         else f"{keyring['backend'] or 'no backend'}: {KEYRING_FIX}"}
     )  # fmt: skip
     bundle = bundle_report(env)
     from quant_apps.runtime.bundles import require_bundle  # that module imports this one

@@ -107,6 +107,7 @@ def open_paper_session(
             "started_ns": clock.now_ns(),
             "provider": options.provider,
             "bundle": model,
+            **({} if writer.torn_tail is None else {"torn_tail": writer.torn_tail}),
         }
     }
     symbols, quote, timeframe = list(options.symbols), options.quote, options.timeframe

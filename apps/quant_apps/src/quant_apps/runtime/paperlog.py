@@ -4,7 +4,10 @@ The decision log file is append-only and holds one *segment* per run: a session 
 naming the run (``paper.run``, counted from 1 in the file) followed by that run's decision,
 order event and risk lines. A restart never rewrites or repeats earlier lines: it starts a
 fresh session (fresh ledger, fresh strategy memory) under a new header. A line torn by a
-crash mid-write is cut off when the next run starts. :func:`quant_exec.read_log` reads the
+crash mid-write is set aside when the next run starts: its bytes go to a sidecar
+(``decisions.jsonl.torn-<offset>``, as the audit log keeps its own, through
+:func:`quant_core.files.set_aside_tail`) and the next run's header names it (``paper.torn_tail``).
+:func:`quant_exec.read_log` reads the
 segments back; each one is a valid decision log on its own, and its log hash is the hash of
 its bytes.
 
@@ -27,6 +30,8 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+from quant_core.errors import StorageError
+from quant_core.files import set_aside_tail
 from quant_exec import DecisionLog, read_log
 
 __all__ = ["AUDIT_FILE", "HALT_FILE", "LOG_FILE", "PaperLogWriter"]
@@ -42,7 +47,9 @@ HALT_FILE = "HALT"
 class PaperLogWriter:
     """Appends a session's decision lines to the paper log, segment by segment.
 
-    Opening it cuts a torn last line (a crash mid-write) and checks the rest with
+    Opening it sets a torn last line (a crash mid-write) aside in a sidecar file, described by
+    :attr:`torn_tail` (offset, length, sidecar name; ``None`` when the file ended cleanly), and
+    checks the rest with
     :func:`quant_exec.read_log`; :meth:`flush` appends the lines a session's log gained
     since its last flush (then flushes and fsyncs the file): the first flush of a log begins
     its segment.
@@ -52,19 +59,25 @@ class PaperLogWriter:
 
     Raises:
         ValidationError: ``DECISION_LOG_INVALID`` when the existing file is not a paper log.
+        StorageError: ``IO_FAILURE`` when a torn line cannot be set aside (nothing is lost:
+            the file keeps its bytes, or the sidecar holds them).
     """
 
     def __init__(self, path: Path) -> None:
         """Open ``path`` for appending (see the class docs)."""
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.torn_bytes = 0
+        self.torn_tail: dict[str, int | str] | None = None
         data = path.read_bytes() if path.exists() else b""
         keep = data.rfind(b"\n") + 1
         if keep < len(data):
-            self.torn_bytes = len(data) - keep
-            with path.open("r+b") as fh:
-                fh.truncate(keep)
+            try:
+                sidecar = set_aside_tail(path, keep)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot set aside the torn last line of {path}: {exc.strerror}"
+                ) from None
+            self.torn_tail = {"offset": keep, "length": len(data) - keep, "saved_to": sidecar.name}
         self.next_run = len(read_log(path)) + 1 if keep else 1
         self._log: DecisionLog | None = None
         self._written = 0

@@ -51,6 +51,7 @@ __all__ = [
     "BacktestRun",
     "backtest_run",
     "bundle_predictor",
+    "bundle_rows",
     "recorded_log",
     "write_outputs",
 ]
@@ -93,6 +94,19 @@ def bundle_predictor(release: Path, keys: Path | None = None) -> tuple[Predictor
     with tempfile.TemporaryDirectory(prefix="quant-backtest-bundle-") as state:
         active = activate_bundle(Path(state), release, trust=trust, require=True)
     return BundledPredictor(active), active
+
+
+def bundle_rows(identity: Mapping[str, Any]) -> dict[str, Any]:
+    """A bundle's identity as a report shows it: one ``model_id`` per report.
+
+    A report's ``model_id`` is the decision log's (for a bundle run, the bundle hash); the
+    bundle's own model set id is shown as ``model_set_id`` so the two never share a name.
+
+    Examples:
+        >>> bundle_rows({"bundle_hash": "sha384:b", "model_id": "sha256:m"})
+        {'bundle_hash': 'sha384:b', 'model_set_id': 'sha256:m'}
+    """
+    return {("model_set_id" if k == "model_id" else k): v for k, v in identity.items()}
 
 
 def recorded_log(path: Path) -> tuple[dict[str, Any], bytes]:
@@ -185,7 +199,9 @@ def backtest_run(
     document = {"ok": True, "out": str(out), **summary(result)}
     if active is not None:
         document["bundle"] = active.identity()
-        report = attrs.evolve(report, identity={**report.identity, **active.identity()})
+        report = attrs.evolve(
+            report, identity={**report.identity, **bundle_rows(active.identity())}
+        )
     difference = None
     if recorded is not None:
         from quant_exec.decisions import replay_difference

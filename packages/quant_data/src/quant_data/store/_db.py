@@ -83,12 +83,36 @@ def series_filter(table: Table, series: SeriesKey) -> ColumnElement[bool]:
     )
 
 
+_PSYCOPG_SCHEMES = ("postgres://", "postgresql://")
+
+
+def driver_url(url: str) -> str:
+    """``url`` with the installed PostgreSQL driver named.
+
+    ``postgres://`` and ``postgresql://`` (the forms hosting providers print) become
+    ``postgresql+psycopg://``; other URLs are unchanged.
+
+    Examples:
+        >>> driver_url("postgres://u@db:5432/quant")
+        'postgresql+psycopg://u@db:5432/quant'
+        >>> driver_url("sqlite:///x.db")
+        'sqlite:///x.db'
+    """
+    for scheme in _PSYCOPG_SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
 def open_engine(url: str) -> Engine:
     """An engine for a store URL (``sqlite://`` is one in-memory database shared by threads).
+
+    ``postgres://`` and ``postgresql://`` URLs are opened with psycopg (:func:`driver_url`).
 
     Raises:
         StoreError: ``STORE_ERROR`` when the URL cannot be opened (never showing a password).
     """
+    url = driver_url(url)
     try:
         if url in ("sqlite://", "sqlite:///:memory:"):
             engine = create_engine(

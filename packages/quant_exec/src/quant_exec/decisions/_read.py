@@ -40,7 +40,8 @@ def read_log(path: Path | str) -> list[LogRun]:
     """Read a log file of one or more sessions (a paper log appends one per run).
 
     Raises:
-        ValidationError: ``DECISION_LOG_INVALID`` when a line is not JSON, the file does not
+        ValidationError: ``DECISION_LOG_INVALID`` when the file cannot be read (missing, a
+            directory, unreadable), a line is not JSON, the file does not
             start with a session header, or a line is not a session header, a decision, an
             order event or a risk change.
 
@@ -54,8 +55,12 @@ def read_log(path: Path | str) -> list[LogRun]:
         >>> [(len(run.decisions), len(run.orders), len(run.risk)) for run in read_log(path)]
         [(1, 0, 0)]
     """
+    try:
+        content = Path(path).read_bytes()
+    except OSError as exc:
+        raise _invalid(path, f"cannot read the decision log: {exc.strerror}") from None
     runs: list[LogRun] = []
-    for number, line in enumerate(Path(path).read_bytes().splitlines(), start=1):
+    for number, line in enumerate(content.splitlines(), start=1):
         try:
             row = json.loads(line)
         except ValueError as exc:

@@ -51,11 +51,16 @@ def read_predictions(path: Path | str) -> tuple[Prediction, ...]:
     """Read and validate a predictions file.
 
     Raises:
-        PredictionsFileError: ``PREDICTIONS_INVALID`` for a line that is not a valid
-            prediction, or lines out of event order / repeated.
+        PredictionsFileError: ``PREDICTIONS_INVALID`` for a file that cannot be read (missing,
+            a directory, unreadable), a line that is not a valid prediction, or lines out of
+            event order / repeated.
     """
+    try:
+        content = Path(path).read_bytes()
+    except OSError as exc:
+        raise PredictionsFileError(f"{path}: cannot read the predictions: {exc.strerror}") from None
     out: list[Prediction] = []
-    for number, line in enumerate(Path(path).read_bytes().splitlines(), start=1):
+    for number, line in enumerate(content.splitlines(), start=1):
         if not line.strip():
             continue
         try:
