@@ -312,8 +312,8 @@ def test_doctor_json_does_not_leak(planted_env: dict[str, str]) -> None:
 
 
 def test_doctor_human_output_does_not_leak(planted_env: dict[str, str]) -> None:
-    _, _, stderr = _doctor(["doctor"])
-    assert "***" in stderr
+    _, stdout, _ = _doctor(["doctor"])  # the report is a result: stdout (finding 19)
+    assert "***" in stdout
 
 
 def test_doctor_with_a_broken_secret_setting_does_not_leak(
