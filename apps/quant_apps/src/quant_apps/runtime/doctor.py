@@ -19,6 +19,7 @@ from quant_core.settings import ENV_VARS, Settings, redact_url
 __all__ = [
     "KEYRING_FIX",
     "QUANT_PACKAGES",
+    "active_bundle_report",
     "bundle_report",
     "doctor_report",
     "keyring_report",
@@ -121,6 +122,70 @@ def bundle_report(env: dict[str, str]) -> dict[str, Any]:
     }
 
 
+_ACTIVATE_STEP = "run `quant bundle activate`"
+"""The next step doctor names when no bundle is active in the default install root."""
+
+
+def active_bundle_report(root: Path, env: dict[str, str]) -> dict[str, Any]:
+    """The bundle active in the install root ``root``, as ``quant bundle status`` reports it.
+
+    Read-only (:meth:`quant_bundle.BundleStore.status`): nothing is installed, recovered or
+    written. ``active_version`` is ``None`` when nothing is active; a store or trust root that
+    cannot be read adds its ``reason_code`` and ``detail``.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> root = pathlib.Path(tempfile.mkdtemp()) / "bundles"
+        >>> active_bundle_report(root, {})["active_version"] is None
+        True
+    """
+    from quant_apps.runtime.bundles import shipped_trust
+    from quant_apps.runtime.clock import WallClock
+    from quant_bundle import BundleRejectedError, BundleStorageError, BundleStore
+
+    try:
+        status = BundleStore(root, shipped_trust(env), WallClock()).status()
+    except (BundleRejectedError, BundleStorageError) as exc:
+        return {
+            "root": str(root),
+            "active_version": None,
+            "reason_code": exc.reason_code,
+            "detail": exc.message,
+        }
+    return {"root": str(root), "active_version": status["active_version"]}
+
+
+def _bundle_check(bundle: dict[str, Any], active: dict[str, Any], required: bool) -> dict[str, Any]:
+    """Doctor's ``model bundle`` check: the shipped release and the active bundle.
+
+    ``fail`` (``warn`` when no bundle is required) when the shipped release does not verify;
+    ``warn`` with the next step when it verifies but no bundle is active in the default
+    install root (an installable release is not a broken install: ``quant bundle activate``,
+    or the first app start, installs it); ``ok`` when it verifies and a bundle is active.
+    """
+    active_version = active["active_version"]
+    if active_version is not None:
+        now = f"bundle {active_version} active"
+    elif "reason_code" in active:
+        now = f"active bundle unknown [{active['reason_code']}]: {active['detail']}"
+    else:
+        now = f"no bundle active: {_ACTIVATE_STEP}"
+    if not bundle["verified"]:
+        return {
+            "name": "model bundle",
+            "status": "fail" if required else "warn",
+            "detail": f"{bundle['reason_code']}: {bundle['detail']}; {now}",
+            "reason_code": bundle["reason_code"],
+        }
+    return {
+        "name": "model bundle",
+        "status": "ok" if active_version is not None else "warn",
+        "detail": f"shipped release {bundle['bundle_version']} verifies"
+        f" ({bundle['source']}); {now}",
+        **({"reason_code": active["reason_code"]} if "reason_code" in active else {}),
+    }
+
+
 def _dir_report(path: Path) -> dict[str, Any]:
     existing = path
     while not existing.exists() and existing != existing.parent:
@@ -176,13 +241,8 @@ def doctor_report(env: dict[str, str] | None = None) -> dict[str, Any]:
         required = require_bundle(env)
     except QuantUsageError:  # an unreadable flag is treated as the strict setting
         required = True
-    checks.append(
-        {"name": "model bundle",
-         "status": "ok" if bundle["verified"] else "fail" if required else "warn",
-         "detail": f"{bundle['bundle_version']} verified ({bundle['source']})" if bundle["verified"]
-         else f"{bundle['reason_code']}: {bundle['detail']}",
-         **({} if bundle["verified"] else {"reason_code": bundle["reason_code"]})}
-    )  # fmt: skip
+    bundle = {**bundle, "active": active_bundle_report(data_dir(settings) / "bundles", env)}
+    checks.append(_bundle_check(bundle, bundle["active"], required))
     secrets = {
         var.env: ("set" if getattr(settings, var.field) is not None else "unset")
         for var in ENV_VARS
