@@ -3,12 +3,20 @@
 ``backtest --replay LOG`` of the built-in example needs nothing else; a report shows one
 ``model_id``; help text has no ``<bool>`` column, RST markup or cut option names; ``data
 materialize`` prints a readable summary; ``doctor``'s keyring warning says how to fix it.
+Every command prints its human-readable result on stdout (so it can be piped) and keeps
+progress, warnings and errors on stderr.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import selectors
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +26,9 @@ from typer.testing import CliRunner
 from quant_apps.cli import app
 from quant_apps.runtime import doctor
 from quant_apps.runtime.runs import bundle_rows
-from quant_data import Dataset, write_dataset
+from quant_core import SimClock, Timeframe, iso_to_ns
+from quant_data import Dataset, SyntheticMarket, write_dataset
+from quant_data.emulator import start_emulator
 from quant_exec.session import example_bars
 
 runner = CliRunner()
@@ -151,3 +161,107 @@ def test_results_go_to_stdout_and_diagnostics_to_stderr(tmp_path: Path) -> None:
     assert "error [DECISION_LOG_INVALID]" in failed.stderr
     doctor_out = runner.invoke(app, ["doctor"])
     assert "quant doctor" in doctor_out.stdout
+
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "bundles" / "default"
+H = Timeframe.H1.ns
+START = iso_to_ns("2024-01-01T00:00:00Z")
+T0 = START + 300 * H  # the emulator's (and paper's) clock: exactly a bar close
+
+
+class _Waiter:
+    """``quant paper``'s waiter on a simulated clock: each wait moves it by the timeout."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+
+    def wait(self, timeout_s: float) -> None:
+        self.clock.advance_by(max(1, round(timeout_s * 1e9)))
+
+    def wake(self) -> None:
+        """Nothing waits for real."""
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty data dir in ``tmp_path`` and a Kraken emulator at ``T0`` (the app's clock too)."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(("HIST_", "KRAKEN_", "UNIVERSE_", "QUANT_", "TRAINING_", "ENABLE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("QUANT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("QUANT_REQUIRE_BUNDLE", "0")
+    market = SyntheticMarket(seed=5, symbols=("BTC",), start_ns=START, end_ns=START + 400 * H)
+    clock = SimClock(T0)
+    emu = start_emulator(market, clock=clock)
+    monkeypatch.setenv("KRAKEN_PUBLIC_BASE_URL", emu.base_url("kraken"))
+    monkeypatch.setattr("quant_apps.cli.paper.WallClock", lambda: clock)
+    monkeypatch.setattr("quant_apps.cli.paper.EventWaiter", lambda: _Waiter(clock))
+    (tmp_path / "XBTUSD_60.csv").write_text("1704067200,100,110,90,105,1.5,7\n")
+    yield tmp_path
+    emu.stop()
+
+
+def _serve(_: Path) -> tuple[str, str]:
+    """``quant emulator serve`` as a process: its first stdout line, then SIGTERM."""
+    cmd = [sys.executable, "-m", "quant_apps", "emulator", "serve", "--source", "synthetic",
+           "--port", "0", "--symbols", "BTC", "--start", "2024-01-01T00:00:00Z",
+           "--end", "2024-01-02T00:00:00Z"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as ready:
+        ready.register(proc.stdout, selectors.EVENT_READ)
+        ready.select(timeout=60)  # the banner, or (a regression) nothing: stop it either way
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    return out, err
+
+
+def _cli(*args: str) -> Callable[[Path], tuple[str, str]]:
+    def invoke(where: Path) -> tuple[str, str]:
+        result = runner.invoke(app, [a.replace("{tmp}", str(where)) for a in args])
+        assert result.exit_code == 0, result.output
+        return result.stdout, result.stderr
+
+    return invoke
+
+
+KRAKEN_BTC = ("--provider", "kraken", "--symbols", "BTC")
+BUNDLE_ROOT = ("--root", "{tmp}/bundles")
+RESULTS = {
+    "data status": (_cli("data", "status"), "ingest sequence 0"),
+    "data verify": (_cli("data", "verify"), ": ok ("),
+    "data import": (_cli("data", "import", "{tmp}/XBTUSD_60.csv"), "kraken_ohlcvt BTC/USD"),
+    "data backfill": (
+        _cli("data", "backfill", *KRAKEN_BTC, "--start", "2024-01-01", "--end", "2024-01-02"),
+        "kraken USD 1h: ",
+    ),
+    "data sync": (_cli("data", "sync", *KRAKEN_BTC, "--start", "2024-01-12"), "kraken USD 1h: "),
+    "bundle keygen": (_cli("bundle", "keygen", "--out", "{tmp}/keys"), ": public "),
+    "bundle verify": (_cli("bundle", "verify", str(SHIPPED)), "verified ("),
+    "bundle status": (_cli("bundle", "status", *BUNDLE_ROOT), "active none, previous none"),
+    "bundle check": (_cli("bundle", "check", *BUNDLE_ROOT), "running in fallback mode"),
+    "bundle install": (_cli("bundle", "install", str(SHIPPED), *BUNDLE_ROOT), "installed bundle"),
+    "bundle activate": (_cli("bundle", "activate", *BUNDLE_ROOT), " active: models "),
+    "paper": (_cli("paper", *KRAKEN_BTC, "--out", "{tmp}/paper", "--cycles", "1"), "log hash"),
+    "emulator serve": (_serve, "provider emulator on http://127.0.0.1:"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(RESULTS))
+def test_a_commands_result_is_on_stdout_not_stderr(command: str, world: Path) -> None:
+    run, fragment = RESULTS[command]
+    stdout, stderr = run(world)
+    assert fragment in stdout
+    assert fragment not in stderr
+
+
+def test_a_bundle_warning_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    from quant_apps.cli import bundle
+
+    bundle._out({}, False, "installed bundle 1.1.0", "BUNDLE_IO_FAILED: no fsync")
+    out = capsys.readouterr()
+    assert out.out == "installed bundle 1.1.0\n"
+    assert out.err == "warning: BUNDLE_IO_FAILED: no fsync\n"

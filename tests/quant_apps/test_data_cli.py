@@ -71,7 +71,7 @@ def test_backfill_status_verify_materialize(
     assert made["dataset_hash"] == dataset.manifest.dataset_hash
     assert made["rows"] == by_symbol["BTC"]["bars"] + by_symbol["ETH"]["bars"]
     assert set(made["summary"]["symbols"]) == {"BTC", "ETH"}
-    # Human output goes to stderr and says the same things.
+    # Human output goes to stdout and says the same things.
     for args in (
         ["data", "status"],
         ["data", "verify"],
@@ -95,7 +95,7 @@ def test_backfill_status_verify_materialize(
         ],
     )
     assert human.exit_code == 0
-    assert "kraken USD 1h" in human.stderr
+    assert "kraken USD 1h" in human.stdout
 
 
 def test_coinapi_backfill_with_gap_retry(
@@ -184,7 +184,7 @@ def test_import_real_files(shared_data: Path) -> None:
     assert again["files"][0]["bars_new"] == 0
     human = runner.invoke(app, ["data", "import", str(near)])
     assert human.exit_code == 0
-    assert "kraken_ohlcvt" in human.stderr
+    assert "kraken_ohlcvt" in human.stdout
 
 
 def test_verify_failure_exits_3_with_reason(
@@ -214,7 +214,7 @@ def test_verify_failure_exits_3_with_reason(
     assert (report["ok"], report["reason_code"]) == (False, "STORE_VERSIONS_BROKEN")
     human = runner.invoke(app, ["data", "verify", *url])
     assert human.exit_code == 3
-    assert "STORE_VERSIONS_BROKEN" in human.stderr
+    assert "STORE_VERSIONS_BROKEN" in human.stdout
 
 
 def test_usage_and_rejection_exit_codes(tmp_path: Path) -> None:

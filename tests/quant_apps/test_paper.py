@@ -235,7 +235,7 @@ def test_restart_appends_a_new_run_and_ctrl_c_ends_cleanly(
     human = runner.invoke(app, args)  # --cycles 0: until Ctrl-C (the 2nd sleep)
     assert human.exit_code == 0, human.output
     assert "interrupted: the log is intact" in human.stderr
-    assert "log hash (run 2)" in human.stderr
+    assert "log hash (run 2)" in human.stdout
     # The torn half line is kept in a sidecar (finding 9), and run 2's header says where.
     sidecar = out / f"decisions.jsonl.torn-{len(before)}"
     assert f"a torn last line (14 bytes) was set aside in {sidecar}" in human.stderr
@@ -257,7 +257,7 @@ def test_restart_appends_a_new_run_and_ctrl_c_ends_cleanly(
     assert {d["inputs"]["prediction_ts"] for d in second[1:]} == {T0 + 2 * H}
     # Each run's segment is a decision log on its own, hashed as printed.
     segment = data[len(before) :]
-    assert log_hash(segment) in human.stderr
+    assert log_hash(segment) in human.stdout
     (tmp_path / "seg.jsonl").write_bytes(segment)
     header, decisions = read_decision_log(tmp_path / "seg.jsonl")
     assert header["paper"]["run"] == 2
@@ -348,7 +348,7 @@ def test_shipped_bundle_settings_profile_and_untrusted_keys(
     result = runner.invoke(app, [*args, "--keys", str(empty), "--cycles", "1"])
     assert result.exit_code == 0, result.output
     assert "no model bundle active [BUNDLE_MISSING]" in result.stderr
-    assert "log hash (run 1)" in result.stderr
+    assert "log hash (run 1)" in result.stdout
     monkeypatch.setenv("QUANT_REQUIRE_BUNDLE", "1")
     refused = runner.invoke(app, [*args, "--keys", str(empty), "--json"])
     assert refused.exit_code == 3

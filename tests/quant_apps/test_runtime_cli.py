@@ -108,7 +108,7 @@ def test_bundle_activate_installs_once_and_reports_the_lineage(
     audit = (root / "audit.jsonl").read_bytes()
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
-    assert "bundle 1.0.0 active" in again.stderr
+    assert "bundle 1.0.0 active" in again.stdout
     assert (root / "audit.jsonl").read_bytes() == audit  # already active: nothing installed
 
 
@@ -139,4 +139,4 @@ def test_bundle_activate_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     doc = json.loads(fallback.stdout)
     assert (doc["loaded"], doc["reason_code"]) == (False, "ARCHIVE_DIGEST_MISMATCH")
     human = runner.invoke(app, args[:-1])
-    assert "fallback mode [ARCHIVE_DIGEST_MISMATCH]" in human.stderr
+    assert "fallback mode [ARCHIVE_DIGEST_MISMATCH]" in human.stdout

@@ -30,7 +30,7 @@ from typing import Annotated, Any
 
 import typer
 
-from quant_apps.cli.output import emit_json, guarded, human
+from quant_apps.cli.output import emit_json, guarded, human, results
 from quant_apps.runtime.activation import activate_bundle
 from quant_apps.runtime.bundles import (
     require_bundle,
@@ -50,7 +50,6 @@ from quant_bundle import (
     BundleMissingError,
     BundleRejectedError,
     BundleStore,
-    InstallResult,
     LoadedBundle,
     audit_refusal,
     load_active_bundle,
@@ -124,20 +123,17 @@ def _store(
     )
 
 
-def _out(document: dict[str, Any], as_json: bool, text: str) -> None:
+def _out(document: dict[str, Any], as_json: bool, text: str, warning: str | None = None) -> None:
+    """The result on stdout (JSON or ``text``); a ``warning`` goes to stderr."""
     if as_json:
         emit_json({"ok": True, **document})
-    else:
-        human().print(text, markup=False)
+        return
+    results().print(text, markup=False)
+    if warning is not None:
+        human().print(f"warning: {warning}", markup=False)
 
 
 _ACTIVATE_HINT = "run `quant bundle activate` to install and activate the shipped bundle"
-
-
-def _installed_text(what: str, result: InstallResult) -> str:
-    """``<what> <version>``, plus the warning of a step that failed after the commit point."""
-    text = f"{what} {result.version}"
-    return text if result.warning is None else f"{text}\nwarning: {result.warning}"
 
 
 def _not_available(offered: str, active: str | None) -> str:
@@ -311,7 +307,7 @@ def install(
     result = _store(
         root, trusted_keys, feature_schema_hash, retention, kind="bundle.install"
     ).install(directory)
-    _out(result.to_dict(), json_output, _installed_text("installed bundle", result))
+    _out(result.to_dict(), json_output, f"installed bundle {result.version}", result.warning)
 
 
 @app.command("status")
@@ -409,7 +405,6 @@ def activate(
     if active is None:
         _fallback(*heard[0], json_output, "no bundle activated")
         return
-    notice = f"release not activated [{kept[0][0]}]: {kept[0][1]}\n" if kept else ""
     _out(
         {
             "loaded": True,
@@ -418,8 +413,9 @@ def activate(
             **({"kept_reason_code": kept[0][0], "kept_message": kept[0][1]} if kept else {}),
         },
         json_output,
-        f"{notice}bundle {active.bundle_version} active: models {active.model_id}, trained on "
+        f"bundle {active.bundle_version} active: models {active.model_id}, trained on "
         f"{active.dataset_hash} (config {active.config_hash}, seed {active.seed})",
+        f"release not activated [{kept[0][0]}]: {kept[0][1]}" if kept else None,
     )
 
 
@@ -496,4 +492,4 @@ def apply_update_cmd(
         _store(root, trusted_keys, feature_schema_hash, retention, kind="bundle.install"),
         now_ns=clock.now_ns(),
     )
-    _out(result.to_dict(), json_output, _installed_text("updated to bundle", result))
+    _out(result.to_dict(), json_output, f"updated to bundle {result.version}", result.warning)

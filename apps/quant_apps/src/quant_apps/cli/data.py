@@ -96,7 +96,7 @@ def _report_doc(report: backfill_mod.BackfillReport) -> dict[str, Any]:
 
 
 def _print_report(report: backfill_mod.BackfillReport) -> None:
-    console = human()
+    console = results()
     console.print(
         f"{report.source} {report.quote} {report.timeframe}: {report.requests} requests",
         markup=False,
@@ -130,7 +130,7 @@ def import_(
         emit_json({"ok": True, "files": files})
         return
     for f in files:
-        human().print(
+        results().print(
             f"{f['path']}: {f['format']} {f['series']}: {f['rows']} rows, {f['bars_new']} new, "
             f"{f['bars_corrected']} corrected, {f['quarantined']} quarantined, "
             f"{f['skipped']} skipped",
@@ -261,7 +261,7 @@ def status(json_output: JsonOption = False, database_url: DbOption = None) -> No
             }
         )
         return
-    console = human()
+    console = results()
     console.print(f"store {store.url}: ingest sequence {store.latest_seq()}", markup=False)
     for s in series:
         span = (
@@ -286,9 +286,9 @@ def verify(json_output: JsonOption = False, database_url: DbOption = None) -> No
     if json_output:
         emit_json(attrs.asdict(report))
     elif report.ok:
-        human().print(f"{store.url}: ok ({', '.join(report.checks)})", markup=False)
+        results().print(f"{store.url}: ok ({', '.join(report.checks)})", markup=False)
     else:
-        human().print(f"{store.url}: [{report.reason_code}] {report.message}", markup=False)
+        results().print(f"{store.url}: [{report.reason_code}] {report.message}", markup=False)
     if not report.ok:
         raise typer.Exit(EXIT_REJECTED)
 

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from quant_apps.cli.output import emit_json, guarded, human
+from quant_apps.cli.output import emit_json, guarded, results
 from quant_apps.runtime.clock import WallClock
 from quant_apps.runtime.config import symbol_list
 from quant_core import Clock, SimClock, Timeframe, iso_to_ns, ns_to_iso
@@ -154,7 +154,7 @@ def serve(
         if json_output:
             emit_json(document)
         else:
-            console = human()
+            console = results()
             console.print(f"provider emulator on {emulator.url} (now {started})")
             for dialect, url in base_urls.items():
                 console.print(f"  {dialect:<10} {url}")

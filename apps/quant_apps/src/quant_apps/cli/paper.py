@@ -28,7 +28,7 @@ from typing import Annotated
 
 import typer
 
-from quant_apps.cli.output import emit_json, guarded, human
+from quant_apps.cli.output import emit_json, guarded, human, results
 from quant_apps.runtime import CycleReport, EventWaiter
 from quant_apps.runtime import config as app_config
 from quant_apps.runtime.clock import WallClock
@@ -142,9 +142,10 @@ def register(app: typer.Typer) -> None:
             )
         if document["interrupted"]:
             console.print("interrupted: the log is intact", markup=False)
-        console.print(
+        summary = results()
+        summary.print(
             f"{document['bars']} bars, {document['decisions']} decisions, {document['fills']} "
             f"fills, PV {document['portfolio_value']}",
             markup=False,
         )
-        console.print(f"log hash (run {document['run']}): {document['log_hash']}", markup=False)
+        summary.print(f"log hash (run {document['run']}): {document['log_hash']}", markup=False)
