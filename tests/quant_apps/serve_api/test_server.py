@@ -35,7 +35,7 @@ def test_bind_gives_a_free_port_and_reports_a_taken_one() -> None:
     try:
         port = sock.getsockname()[1]
         assert port > 0
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="in use"):
             bind("127.0.0.1", port)
     finally:
         sock.close()
