@@ -23,6 +23,15 @@
     }
   });
 
+  // A fragment re-fetched after the session ended lands on the sign-in page: go there.
+  body.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.responseURL && new URL(xhr.responseURL).pathname === "/login") {
+      event.detail.shouldSwap = false;
+      window.location.assign("/login");
+    }
+  });
+
   function dispatch(type, raw) {
     var detail = null;
     try {
