@@ -98,22 +98,19 @@ class Command:
         kind: what to do.
         actor: who asks (audited with kill-switch changes, profile versions, bundle reloads).
         reason: why.
-        strategy: with ``APPLY_PROFILE``, the strategy profile to make the next version of.
-        risk: with ``APPLY_PROFILE``, the risk profile to make the next version of.
-        strategy_values: with ``APPLY_PROFILE``, raw strategy parameters (a request's) laid
-            over the active version's values, structured by the runner (see
+        strategy: with ``APPLY_PROFILE``, the strategy profile to make the next version of,
+            or raw parameters (a request's) laid over the active version's values and
+            structured by the runner (see
             :meth:`~quant_apps.runtime.profiles.ProfileBook.propose_values`).
-        risk_values: the same for the risk profile.
+        risk: the same for the risk profile.
         ticket: resolved by the runner with the :class:`CommandOutcome`.
     """
 
     kind: CommandKind
     actor: str
     reason: str = ""
-    strategy: StrategyProfile | None = None
-    risk: RiskProfile | None = None
-    strategy_values: Mapping[str, Any] | None = None
-    risk_values: Mapping[str, Any] | None = None
+    strategy: StrategyProfile | Mapping[str, Any] | None = None
+    risk: RiskProfile | Mapping[str, Any] | None = None
     ticket: Future[CommandOutcome] = attrs.field(factory=_ticket, eq=False, repr=False)
 
     def resolve(

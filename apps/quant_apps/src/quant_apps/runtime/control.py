@@ -38,7 +38,7 @@ from quant_apps.runtime.commands import CommandOutcome
 from quant_apps.runtime.events import EventHub
 from quant_apps.runtime.profiles import value_changes
 from quant_apps.runtime.readmodel import Chart, Health, Publication, ReadModel
-from quant_apps.runtime.views import CHART_BARS
+from quant_apps.runtime.views import CHART_BARS, fill_view
 from quant_core import Clock, Timeframe, canonical_json, unstructure
 from quant_core import reasons as core_reasons
 from quant_core.errors import ProfileError, QuantError, ValidationError
@@ -194,7 +194,7 @@ class ControlPlane:
         for record in publication.decisions:
             hub.publish("decision", {**_line(record.to_record()), "run": run})
         for fill in publication.fills:
-            hub.publish("fill", unstructure(fill))
+            hub.publish("fill", unstructure(fill_view(fill)))
         for line in publication.risk:
             hub.publish("change", _line(line))
         status = model.status
@@ -385,9 +385,7 @@ class ControlPlane:
     def _command(
         self, kind: str, actor: str, post: Callable[[], Future[CommandOutcome]]
     ) -> CommandResult:
-        result = self._stopped(kind, actor) or self._wait(post(), kind, actor)
-        self.hub.publish("change", {"change": "command", **result.to_dict()})
-        return result
+        return self._told(self._stopped(kind, actor) or self._wait(post(), kind, actor))
 
     def halt(self, reason: str, *, actor: str) -> CommandResult:
         """Engage the kill switch (``ok`` also when it already was)."""
@@ -419,26 +417,34 @@ class ControlPlane:
 
         return self._command("apply_profile", actor, post)
 
-    def _desk(self, kind: str, actor: str) -> tuple[BundleDesk | None, CommandResult | None]:
+    def _desk_refusal(self, kind: str, actor: str) -> CommandResult | None:
         if self.bundles is None:
             message = "this session has no bundle store"
-            code = controlreasons.BUNDLES_UNMANAGED
-            return None, CommandResult(False, kind, actor, message, code)
-        return self.bundles, self._stopped(kind, actor)
+            return CommandResult(False, kind, actor, message, controlreasons.BUNDLES_UNMANAGED)
+        return self._stopped(kind, actor)
+
+    def _told(self, result: CommandResult) -> CommandResult:
+        self.hub.publish("change", {"change": "command", **result.to_dict()})
+        return result
+
+    def _desk_call(self, kind: str, actor: str) -> CommandResult:
+        """Run the desk's ``kind``; its answer as the details, or its refusal."""
+        desk = self.bundles
+        refused = self._desk_refusal(kind, actor)
+        if desk is None or refused is not None:
+            return refused or CommandResult(False, kind, actor, "no bundle store")
+        call = {"check_update": desk.check_update, "apply_update": desk.apply_update,
+                "rollback": desk.rollback}[kind]  # fmt: skip
+        try:
+            with self._desk_lock:
+                done = call()
+        except QuantError as exc:
+            return CommandResult(False, kind, actor, exc.message, exc.reason_code)
+        return CommandResult(True, kind, actor, f"{kind.replace('_', ' ')} done", None, done)
 
     def check_update(self, *, actor: str) -> CommandResult:
         """Ask the update source whether a newer verified bundle is offered (no change)."""
-        desk, refused = self._desk("check_update", actor)
-        if desk is None or refused is not None:
-            return self._told(refused)
-        try:
-            with self._desk_lock:
-                found = desk.check_update()
-        except QuantError as exc:
-            return self._told(CommandResult(False, "check_update", actor, exc.message,
-                                            exc.reason_code))  # fmt: skip
-        message = str(found.get("message", "update checked"))
-        return self._told(CommandResult(True, "check_update", actor, message, None, found))
+        return self._told(self._desk_call("check_update", actor))
 
     def apply_update(self, *, actor: str) -> CommandResult:
         """Install the offered update, then serve the store's active bundle."""
@@ -449,25 +455,12 @@ class ControlPlane:
         return self._change_bundle("rollback", actor)
 
     def _change_bundle(self, kind: str, actor: str) -> CommandResult:
-        desk, refused = self._desk(kind, actor)
-        if desk is None or refused is not None:
-            return self._told(refused)
-        try:
-            with self._desk_lock:
-                done = desk.apply_update() if kind == "apply_update" else desk.rollback()
-        except QuantError as exc:
-            refusal = CommandResult(False, kind, actor, exc.message, exc.reason_code)
-            return self._told(refusal)
+        done = self._desk_call(kind, actor)
+        if not done.ok:
+            return self._told(done)
         ticket = self.runtime.reload_bundle(actor=actor, reason=kind)
         reload = self._wait(ticket, "reload_bundle", actor)
-        with self._desk_lock:
-            status = desk.status()
-        details = {kind: done, "reload": reload.to_dict(), "bundles": status}
-        message = f"{kind.replace('_', ' ')} done; {reload.message}"
+        details = {kind: done.details, "reload": reload.to_dict(), "bundles": self.bundle_status()}
+        message = f"{done.message}; {reload.message}"
         result = CommandResult(reload.ok, kind, actor, message, reload.reason_code, details)
         return self._told(result)
-
-    def _told(self, result: CommandResult | None) -> CommandResult:
-        assert result is not None  # noqa: S101 - every caller has a result by now
-        self.hub.publish("change", {"change": "command", **result.to_dict()})
-        return result

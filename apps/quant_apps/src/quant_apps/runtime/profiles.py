@@ -237,32 +237,31 @@ class ProfileBook:
 
     def propose_values(
         self,
-        strategy: Mapping[str, Any] | None,
-        risk: Mapping[str, Any] | None,
+        strategy: StrategyProfile | Mapping[str, Any] | None,
+        risk: RiskProfile | Mapping[str, Any] | None,
         *,
         author: str,
         reason: str,
     ) -> ProfileUpdate:
-        """:meth:`propose` raw parameters laid over the active versions' values.
+        """:meth:`propose` profiles, or raw parameters laid over the active versions' values.
 
-        Parameters ``strategy`` or ``risk`` leave out keep their active values; each table is
-        structured by :func:`structure_profile`, so a request is refused with the reason codes
-        a profile file gets.
+        A raw table (anything but a profile: a request's body) keeps the active values of
+        the parameters it leaves out and is structured by :func:`structure_profile`, so a
+        request is refused with the reason codes a profile file gets.
         """
         try:
-            new_strategy = None
-            if strategy is not None:
-                active_strategy = self.strategy.active.profile
-                new_strategy = structure_profile(
-                    strategy, StrategyProfile, where="strategy", base=active_strategy
+            if strategy is not None and not isinstance(strategy, StrategyProfile):
+                base_strategy = self.strategy.active.profile
+                strategy = structure_profile(
+                    strategy, StrategyProfile, where="strategy", base=base_strategy
                 )
-            new_risk = None
-            if risk is not None:
-                active_risk = self.risk.active.profile
-                new_risk = structure_profile(risk, RiskProfile, where="risk", base=active_risk)
+            if risk is not None and not isinstance(risk, RiskProfile):
+                risk = structure_profile(
+                    risk, RiskProfile, where="risk", base=self.risk.active.profile
+                )
         except QuantError as exc:
             return ProfileUpdate.refusal(exc)
-        return self.propose(new_strategy, new_risk, author=author, reason=reason)
+        return self.propose(strategy, risk, author=author, reason=reason)
 
     def poll(self) -> ProfileUpdate:
         """New versions for what the file changed since the last poll (see the class docs)."""

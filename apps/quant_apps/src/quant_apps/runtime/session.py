@@ -40,6 +40,7 @@ switch's engages and releases.
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
@@ -189,6 +190,7 @@ class TradingRuntime:
         self.cycles: list[CycleReport] = []
         self.backfilled = 0
         self._listeners: list[Listener] = []
+        self._posting = threading.Lock()
         self._charts = ChartBook(self.timeframe)
         self._sent = (0, 0, 0)  # decisions, fills and risk lines already published
         self._published = self._make_read_model()
@@ -196,7 +198,11 @@ class TradingRuntime:
     # --- commands (any thread) ------------------------------------------------------------
 
     def _post(self, command: Command) -> Future[CommandOutcome]:
-        self._commands.put(command)
+        with self._posting:  # never queued after the final drain: refused there or here
+            if self.health is Health.STOPPED:
+                command.refuse(controlreasons.SESSION_STOPPED, "the session has stopped")
+                return command.ticket
+            self._commands.put(command)
         self.waiter.wake()
         return command.ticket
 
@@ -222,20 +228,12 @@ class TradingRuntime:
         the active version's values and structured by the runner, refused as the profile
         file would be (see :meth:`ProfileBook.propose_values`).
         """
-        command = Command(
-            CommandKind.APPLY_PROFILE,
-            actor,
-            reason,
-            strategy=None if isinstance(strategy, Mapping) else strategy,
-            risk=None if isinstance(risk, Mapping) else risk,
-            strategy_values=strategy if isinstance(strategy, Mapping) else None,
-            risk_values=risk if isinstance(risk, Mapping) else None,
-        )
+        command = Command(CommandKind.APPLY_PROFILE, actor, reason, strategy, risk)
         return self._post(command)
 
-    def reload_bundle(self, *, actor: str) -> Future[CommandOutcome]:
+    def reload_bundle(self, *, actor: str, reason: str = "") -> Future[CommandOutcome]:
         """Activate the bundle again and serve its predictor if it is another bundle."""
-        return self._post(Command(CommandKind.RELOAD_BUNDLE, actor))
+        return self._post(Command(CommandKind.RELOAD_BUNDLE, actor, reason))
 
     def stop(self, *, actor: str) -> Future[CommandOutcome]:
         """End the loop after the current step."""
@@ -330,16 +328,9 @@ class TradingRuntime:
             answers.append(lambda: self._answer_switch(command, changed))
             return self._kill(changed, f"engaged: {command.reason}" if halt else "released")
         if kind is CommandKind.APPLY_PROFILE:
-            book = self.profiles
-            if command.strategy_values is not None or command.risk_values is not None:
-                update = book.propose_values(
-                    command.strategy_values, command.risk_values, author=actor,
-                    reason=command.reason,
-                )  # fmt: skip
-            else:
-                update = book.propose(
-                    command.strategy, command.risk, author=actor, reason=command.reason
-                )
+            update = self.profiles.propose_values(
+                command.strategy, command.risk, author=actor, reason=command.reason
+            )
             self._profile(update, updates, actor, command.reason)
             answers.append(lambda: self._answer_profile(command, update))
         elif kind is CommandKind.RELOAD_BUNDLE:
@@ -371,8 +362,8 @@ class TradingRuntime:
             return
         details = {
             "profile": self.engine.label,
-            "strategy_version": self.profiles.strategy.active.version,
-            "risk_version": self.profiles.risk.active.version,
+            "strategy_version": (update.strategy or self.profiles.strategy.active).version,
+            "risk_version": (update.risk or self.profiles.risk.active).version,
             "versions": [v.to_record() for v in (update.strategy, update.risk) if v is not None],
         }
         command.resolve(changed=True, message=f"profile {self.engine.label}", details=details)
@@ -442,19 +433,22 @@ class TradingRuntime:
             predictor, about = self._load_bundle()
         except QuantError as exc:
             code = exc.reason_code
-            self._audit("bundle.reload", {"actor": actor, "reason_code": code, "ok": False})
+            refused = {"actor": actor, "reason": command.reason, "reason_code": code}
+            self._audit("bundle.reload", {**refused, "ok": False})
             command.refuse(code, f"bundle reload refused [{code}]: {exc.message}")
             self._on_change(f"bundle reload refused [{code}]: {exc.message}")
             return
+        served = unstructure(dict(about))
+        audit = {"actor": actor, "reason": command.reason, "bundle": served, "ok": True}
         if dict(about) == dict(self.bundle):
+            self._audit("bundle.reload", {**audit, "changed": False})
             message = "bundle reload: the active bundle is unchanged"
             command.resolve(changed=False, message=message, details={"bundle": self.bundle})
             self._on_change(message)
             return
         self.engine.predictor, self.bundle = predictor, dict(about)
-        served = unstructure(self.bundle)
         self.engine.log.add_risk(now, "bundle", {"bundle": served, "actor": actor})
-        self._audit("bundle.reload", {"actor": actor, "bundle": served, "ok": True})
+        self._audit("bundle.reload", {**audit, "changed": True})
         self.writer.flush(self.engine.log)
         self._publish()
         message = f"bundle reloaded: {self.bundle.get('bundle_hash', 'no model')}"
@@ -535,8 +529,9 @@ class TradingRuntime:
             interrupted = True
         finally:
             self._on_change = _ignore
-        self.health = Health.STOPPED
-        self._drain()
+        with self._posting:
+            self.health = Health.STOPPED
+            self._drain()
         return self.summary(interrupted=interrupted)
 
     def _drain(self) -> None:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from quant_exec.decisions import DecisionRecord
     from quant_exec.session import FillRecord
 
-__all__ = ["CHART_BARS", "EQUITY_POINTS", "FILLS_KEPT", "ChartBook", "fill_kind", "read_model"]
+__all__ = ["CHART_BARS", "EQUITY_POINTS", "FILLS_KEPT", "ChartBook", "fill_kind", "fill_view", "read_model"]
 
 CHART_BARS = 500
 """Bars (and prediction points, and markers) a coin's chart keeps."""
@@ -56,6 +56,13 @@ def fill_kind(side: str, reason_code: str) -> str:
     if side == Side.BUY.value:
         return "entry"
     return "partial_exit" if reason_code in PARTIAL_EXITS else "exit"
+
+
+def fill_view(fill: FillRecord) -> FillView:
+    """The read model's view of an engine fill (with its :func:`fill_kind`)."""
+    kind = fill_kind(fill.side, fill.reason_code)
+    return FillView(fill.ts_ns, fill.instrument, fill.side, fill.price, fill.quantity, fill.fee,
+                    fill.reason_code, kind)  # fmt: skip
 
 
 class ChartBook:
@@ -88,13 +95,10 @@ class ChartBook:
         """Take the decisions and fills one publish added."""
         step = self.timeframe.ns
         for f in fills:
-            kind = fill_kind(f.side, f.reason_code)
-            self.fills.append(
-                FillView(f.ts_ns, f.instrument, f.side, f.price, f.quantity, f.fee,
-                         f.reason_code, kind)
-            )  # fmt: skip
-            marker = Marker(self.timeframe.floor(f.ts_ns) // 10**9, kind, f.price, f.quantity,
-                            f.reason_code)  # fmt: skip
+            view = fill_view(f)
+            self.fills.append(view)
+            marker = Marker(self.timeframe.floor(f.ts_ns) // 10**9, view.kind, f.price,
+                            f.quantity, f.reason_code)  # fmt: skip
             self.markers.setdefault(f.instrument, deque(maxlen=CHART_BARS)).append(marker)
         for record in decisions:
             inputs, instrument = record.inputs, record.instrument
