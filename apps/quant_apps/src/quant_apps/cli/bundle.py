@@ -32,6 +32,7 @@ import typer
 
 from quant_apps.cli.output import emit_json, guarded, human, results
 from quant_apps.runtime.activation import activate_bundle
+from quant_apps.runtime.bundledesk import BundleDesk, open_trust
 from quant_apps.runtime.bundles import (
     require_bundle,
     runtime_versions,
@@ -48,16 +49,13 @@ from quant_apps.runtime.releases import (
 )
 from quant_bundle import (
     BundleMissingError,
-    BundleRejectedError,
     BundleStore,
     LoadedBundle,
-    audit_refusal,
     load_active_bundle,
     reasons,
     verify_release,
 )
 from quant_bundle.keys import TrustStore
-from quant_bundle.update import apply_update, check_update, open_source
 from quant_core.errors import QuantUsageError
 
 __all__ = ["app"]
@@ -109,17 +107,34 @@ def _store(
 
     A trust root that is refused (a bad key or rotation statement) refuses the command before
     the store exists; with ``kind`` set, that refusal is still audited, once, in the store's
-    audit log.
+    audit log (:func:`~quant_apps.runtime.bundledesk.open_trust`).
     """
     clock = WallClock()
-    try:
-        trust = _trust(keys)
-    except BundleRejectedError as exc:
-        if kind is not None:
-            audit_refusal(_root(root), clock, kind, exc.reason_code, "trusted_keys")
-        raise
+    trust = open_trust(_root(root), keys, clock, audit_kind=kind)
     return BundleStore(
         _root(root), trust, clock, runtime=runtime_versions(schema), retention=retention
+    )
+
+
+def _desk(
+    root: Path | None,
+    keys: Path | None,
+    schema: str | None = None,
+    retention: int = 1,
+    *,
+    kind: str | None = None,
+    source: str | None = None,
+) -> BundleDesk:
+    """The :class:`BundleDesk` of ``root`` (trust refusals audited as in :func:`_store`)."""
+    clock = WallClock()
+    trust = open_trust(_root(root), keys, clock, audit_kind=kind)
+    return BundleDesk(
+        _root(root),
+        trust,
+        clock,
+        source=source,
+        runtime=runtime_versions(schema),
+        retention=retention,
     )
 
 
@@ -318,7 +333,7 @@ def status(
     json_output: JsonOpt = False,
 ) -> None:
     """Show the active and previous bundles, the version floor, retention and quarantine."""
-    report = BundleStore(_root(root), _trust(trusted_keys), WallClock()).status()
+    report = BundleDesk(_root(root), _trust(trusted_keys), WallClock(), source=None).store_status()
     _out(
         report,
         json_output,
@@ -427,8 +442,8 @@ def rollback(
     json_output: JsonOpt = False,
 ) -> None:
     """Roll back to the retained previous known-good bundle (the version floor stays)."""
-    result = _store(root, trusted_keys, kind="bundle.rollback").rollback()
-    _out(result.to_dict(), json_output, f"rolled back to bundle {result.version}")
+    result = _desk(root, trusted_keys, kind="bundle.rollback").rollback()
+    _out(result, json_output, f"rolled back to bundle {result['version']}")
 
 
 @app.command("repair")
@@ -460,18 +475,14 @@ def check_update_cmd(
     json_output: JsonOpt = False,
 ) -> None:
     """Check a release source: pointer freshness, signature, compatibility, version floor."""
-    clock = WallClock()
-    result = check_update(
-        open_source(source, clock=clock),
-        _store(root, trusted_keys, feature_schema_hash),
-        now_ns=clock.now_ns(),
-    )
+    result = _desk(root, trusted_keys, feature_schema_hash, source=source).check_update()
+    offered, active = result["offered_version"], result["active_version"]
     _out(
-        result.to_dict(),
+        result,
         json_output,
-        f"update {result.offered_version} available (active {result.active_version})"
-        if result.available
-        else _not_available(result.offered_version, result.active_version),
+        f"update {offered} available (active {active})"
+        if result["available"]
+        else _not_available(offered, active),
     )
 
 
@@ -486,10 +497,7 @@ def apply_update_cmd(
     json_output: JsonOpt = False,
 ) -> None:
     """One-click update: fetch, verify, install atomically, roll back on failure."""
-    clock = WallClock()
-    result = apply_update(
-        open_source(source, clock=clock),
-        _store(root, trusted_keys, feature_schema_hash, retention, kind="bundle.install"),
-        now_ns=clock.now_ns(),
-    )
-    _out(result.to_dict(), json_output, f"updated to bundle {result.version}", result.warning)
+    result = _desk(
+        root, trusted_keys, feature_schema_hash, retention, kind="bundle.install", source=source
+    ).apply_update()
+    _out(result, json_output, f"updated to bundle {result['version']}", result.get("warning"))

@@ -19,9 +19,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from quant_exec.decisions import DecisionRecord
+    from quant_exec.session import FillRecord
 
 
 class Mode(enum.StrEnum):
@@ -196,6 +200,108 @@ class OpenOrder:
 
 
 @attrs.frozen
+class ForecastView:
+    """One horizon of a prediction.
+
+    Attributes:
+        horizon_ns: how far ahead of the prediction's time.
+        p_up: probability of a higher close then.
+        bucket_edges: inner edges of the log-return buckets (may be empty).
+        bucket_probs: each bucket's probability (may be empty).
+    """
+
+    horizon_ns: int
+    p_up: float
+    bucket_edges: tuple[float, ...] = ()
+    bucket_probs: tuple[float, ...] = ()
+
+
+@attrs.frozen
+class PredictionView:
+    """The latest prediction for one coin.
+
+    Attributes:
+        instrument: ``"BTC/USD"``.
+        ts_ns: the close time of the last bar the model saw.
+        made_ns: when the prediction was made.
+        model_id: the model (bundle) that made it.
+        forecasts: one per horizon, nearest first.
+    """
+
+    instrument: str
+    ts_ns: int
+    made_ns: int
+    model_id: str
+    forecasts: tuple[ForecastView, ...]
+
+
+@attrs.frozen
+class FillView:
+    """One fill booked by the ledger.
+
+    Attributes:
+        ts_ns: when it filled.
+        instrument: ``"BTC/USD"``.
+        side: ``buy`` or ``sell``.
+        price: the fill price.
+        quantity: the filled quantity.
+        fee: the fee paid (quote currency).
+        reason_code: the strategy reason behind the order.
+        kind: ``entry`` (a buy), ``partial_exit`` (profit-taking or de-risking) or ``exit``.
+    """
+
+    ts_ns: int
+    instrument: str
+    side: str
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    reason_code: str
+    kind: str
+
+
+@attrs.frozen
+class Candle:
+    """One bar on a chart (``time_s``: its open time in Unix seconds)."""
+
+    time_s: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+@attrs.frozen
+class Marker:
+    """An entry, partial exit or exit on a chart, at the bar its fill happened in."""
+
+    time_s: int
+    kind: str
+    price: Decimal
+    qty: Decimal
+    reason_code: str
+
+
+@attrs.frozen
+class PredictionPoint:
+    """A prediction on a chart: the near-term ``p_up`` made at the close of bar ``time_s``."""
+
+    time_s: int
+    value: float
+
+
+@attrs.frozen
+class Chart:
+    """One coin's chart: recent bars, its fills as markers, and the prediction overlay."""
+
+    instrument: str
+    bars: tuple[Candle, ...]
+    markers: tuple[Marker, ...]
+    predictions: tuple[PredictionPoint, ...]
+
+
+@attrs.frozen
 class ReadModel:
     """Everything a reader sees, made at one moment.
 
@@ -207,6 +313,11 @@ class ReadModel:
         open_orders: the working orders.
         cash: free cash.
         portfolio_value: cash plus holdings at their marks.
+        predictions: the latest prediction per coin.
+        equity: ``(ts_ns, portfolio value)`` after each recent bar close.
+        fills: the most recent fills, oldest first.
+        charts: per coin, its chart.
+        profiles: ``{"strategy": [...], "risk": [...]}``: every version's record, oldest first.
     """
 
     status: Status
@@ -216,3 +327,25 @@ class ReadModel:
     open_orders: tuple[OpenOrder, ...]
     cash: Decimal
     portfolio_value: Decimal
+    predictions: tuple[PredictionView, ...] = ()
+    equity: tuple[tuple[int, Decimal], ...] = ()
+    fills: tuple[FillView, ...] = ()
+    charts: tuple[Chart, ...] = ()
+    profiles: Mapping[str, tuple[Mapping[str, Any], ...]] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Publication:
+    """What one publish added, as the runtime's listeners hear it (in the runner's thread).
+
+    Attributes:
+        model: the read model just published.
+        decisions: the decisions logged since the previous publish.
+        fills: the fills booked since then.
+        risk: the risk lines (kill switch, profile, bundle) logged since then.
+    """
+
+    model: ReadModel
+    decisions: tuple[DecisionRecord, ...]
+    fills: tuple[FillRecord, ...]
+    risk: tuple[Mapping[str, Any], ...]

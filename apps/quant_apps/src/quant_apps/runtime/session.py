@@ -26,27 +26,41 @@ engage, every instrument re-evaluated) and the log is flushed.
 
 **The read model** (:meth:`~TradingRuntime.read_model`) is the last published
 :class:`~quant_apps.runtime.readmodel.ReadModel`: a frozen value readers take without
-touching the engine.
+touching the engine. After each publish the listeners (:meth:`~TradingRuntime.listen`) hear,
+in the runner's thread, the :class:`~quant_apps.runtime.readmodel.Publication`: the new
+model and the decision, fill and risk lines added since the previous one.
+
+**Outcomes**: each command method returns the command's ticket (a
+:class:`~concurrent.futures.Future`), resolved once the change is applied and on disk with a
+:class:`~quant_apps.runtime.commands.CommandOutcome`. Profile versions (applied or refused,
+from a command or the profile file) and bundle reloads go to the audit log next to the kill
+switch's engages and releases.
 """
 
 from __future__ import annotations
 
-import enum
 import queue
 import threading
 from collections.abc import Callable, Mapping
-from decimal import Decimal
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import attrs
-
+from quant_apps.runtime import controlreasons
+from quant_apps.runtime.commands import (
+    Command,
+    CommandKind,
+    CommandOutcome,
+    CycleReport,
+    EventWaiter,
+    Waiter,
+)
 from quant_apps.runtime.feed import BarFeed, ProviderSync
 from quant_apps.runtime.paperlog import PaperLogWriter
-from quant_apps.runtime.profiles import ProfileBook, ProfileUpdate
-from quant_apps.runtime.readmodel import Health, Mode, ReadModel
-from quant_apps.runtime.views import read_model
-from quant_core import Bar, Clock, SimClock, ns_to_iso, unstructure
+from quant_apps.runtime.profiles import FILE_AUTHOR, ProfileBook, ProfileUpdate
+from quant_apps.runtime.readmodel import Health, Mode, Publication, ReadModel
+from quant_apps.runtime.views import ChartBook, read_model
+from quant_core import Bar, Clock, SimClock, unstructure
 from quant_core.audit import AuditLog
 from quant_core.errors import QuantError
 from quant_core.events import Predictor
@@ -60,8 +74,10 @@ __all__ = [
     "BundleLoader",
     "Command",
     "CommandKind",
+    "CommandOutcome",
     "CycleReport",
     "EventWaiter",
+    "Listener",
     "TradingRuntime",
     "Waiter",
     "warm_bars_needed",
@@ -78,6 +94,8 @@ RECENT = 50
 
 BundleLoader = Callable[[], tuple[Predictor, Mapping[str, Any]]]
 """Activates the bundle to serve: ``(predictor, about)`` as :func:`serve_bundle` returns."""
+Listener = Callable[[Publication], None]
+"""Told, in the runner's thread, what each publish added (see :meth:`TradingRuntime.listen`)."""
 
 
 def warm_bars_needed(predictor: Predictor) -> int:
@@ -100,111 +118,6 @@ def warm_bars_needed(predictor: Predictor) -> int:
     return 1
 
 
-class CommandKind(enum.StrEnum):
-    """What an operator can ask of a running session."""
-
-    HALT = "halt"
-    RESUME = "resume"
-    APPLY_PROFILE = "apply_profile"
-    RELOAD_BUNDLE = "reload_bundle"
-    STOP = "stop"
-
-
-@attrs.frozen
-class Command:
-    """One queued command.
-
-    Attributes:
-        kind: what to do.
-        actor: who asks (audited with kill-switch changes and profile versions).
-        reason: why.
-        strategy: with ``APPLY_PROFILE``, the strategy profile to make the next version of.
-        risk: with ``APPLY_PROFILE``, the risk profile to make the next version of.
-    """
-
-    kind: CommandKind
-    actor: str
-    reason: str = ""
-    strategy: StrategyProfile | None = None
-    risk: RiskProfile | None = None
-
-
-class Waiter(Protocol):
-    """How the runner waits between cycles: a bounded wait that a command cuts short."""
-
-    def wait(self, timeout_s: float) -> None:
-        """Return after ``timeout_s`` seconds, or sooner once :meth:`wake` was called."""
-        ...
-
-    def wake(self) -> None:
-        """End the current (or the next) :meth:`wait` now."""
-        ...
-
-
-class EventWaiter:
-    """A :class:`Waiter` on a :class:`threading.Event` (commands may come from any thread).
-
-    Examples:
-        >>> waiter = EventWaiter()
-        >>> waiter.wake()
-        >>> waiter.wait(3600)  # returns at once: a command is waiting
-    """
-
-    def __init__(self) -> None:
-        """A waiter nobody has woken yet."""
-        self._event = threading.Event()
-
-    def wait(self, timeout_s: float) -> None:
-        """Wait up to ``timeout_s`` seconds for :meth:`wake`; then forget the wake."""
-        self._event.wait(timeout_s)
-        self._event.clear()
-
-    def wake(self) -> None:
-        """Cut the wait short."""
-        self._event.set()
-
-
-@attrs.frozen
-class CycleReport:
-    """What one cycle did.
-
-    Attributes:
-        cycle: the cycle number, from 1.
-        now_ns: the wall-clock time the cycle observed its bars (UTC ns).
-        bars: bars handed to the session.
-        decisions: decisions logged.
-        fills: fills booked.
-        portfolio_value: the portfolio value after the cycle (quote currency).
-        heartbeat: whether the cycle was a liveness heartbeat (no new bar).
-        synced: bars the sync added to the store.
-        profile: the new profile label when a profile change was applied since the last
-            cycle, or why it was refused (``"refused [REASON_CODE]: …"``); empty otherwise.
-        kill_switch: ``"engaged: <reason>"`` or ``"released"`` when the kill switch changed
-            since the last cycle; empty otherwise.
-    """
-
-    cycle: int
-    now_ns: int
-    bars: int
-    decisions: int
-    fills: int
-    portfolio_value: Decimal
-    heartbeat: bool
-    synced: int
-    profile: str = ""
-    kill_switch: str = ""
-
-    def line(self) -> str:
-        """The one-line human summary."""
-        kind = "heartbeat" if self.heartbeat else f"{self.bars} bars"
-        change = f", profile {self.profile}" if self.profile else ""
-        change += f", kill switch {self.kill_switch}" if self.kill_switch else ""
-        return (
-            f"cycle {self.cycle} {ns_to_iso(self.now_ns)}: {kind}, {self.decisions} decisions, "
-            f"{self.fills} fills, PV {self.portfolio_value}{change}"
-        )
-
-
 class TradingRuntime:
     """One trading session with its commands and read model (see the module docs).
 
@@ -221,7 +134,8 @@ class TradingRuntime:
         load_bundle: activates the bundle again for :meth:`reload_bundle` (``None``: fixed).
         profile_file: the profile file to watch for edits (``None``: no file).
         halt_file: while this file exists the kill switch is engaged (``None``: never).
-        audit: the hash-chained audit log that records every engage and release.
+        audit: the hash-chained audit log that records every engage and release, every
+            profile version applied or refused and every bundle reload.
         waiter: how the runner waits between cycles (default: an :class:`EventWaiter`).
         mode: how the session trades.
     """
@@ -248,7 +162,7 @@ class TradingRuntime:
         self.feed, self.sync, self.clock, self.mode = feed, sync, clock, mode
         self.timeframe = feed.timeframe
         self._now = clock.now_ns()
-        self.kill_switch = KillSwitch(clock, audit)
+        self.kill_switch, self.audit = KillSwitch(clock, audit), audit
         self.engine = TradingSession(
             feed.instruments,
             self.timeframe,
@@ -275,40 +189,59 @@ class TradingRuntime:
         self.need = warm_bars_needed(predictor)
         self.cycles: list[CycleReport] = []
         self.backfilled = 0
+        self._listeners: list[Listener] = []
+        self._posting = threading.Lock()
+        self._charts = ChartBook(self.timeframe)
+        self._sent = (0, 0, 0)  # decisions, fills and risk lines already published
         self._published = self._make_read_model()
 
     # --- commands (any thread) ------------------------------------------------------------
 
-    def _post(self, command: Command) -> None:
-        self._commands.put(command)
+    def _post(self, command: Command) -> Future[CommandOutcome]:
+        with self._posting:  # never queued after the final drain: refused there or here
+            if self.health is Health.STOPPED:
+                command.refuse(controlreasons.SESSION_STOPPED, "the session has stopped")
+                return command.ticket
+            self._commands.put(command)
         self.waiter.wake()
+        return command.ticket
 
-    def halt(self, reason: str, *, actor: str) -> None:
+    def halt(self, reason: str, *, actor: str) -> Future[CommandOutcome]:
         """Engage the kill switch: no new risk, working buys pulled."""
-        self._post(Command(CommandKind.HALT, actor, reason))
+        return self._post(Command(CommandKind.HALT, actor, reason))
 
-    def resume(self, reason: str, *, actor: str) -> None:
+    def resume(self, reason: str, *, actor: str) -> Future[CommandOutcome]:
         """Release the kill switch (a halt file that still exists engages it again)."""
-        self._post(Command(CommandKind.RESUME, actor, reason))
+        return self._post(Command(CommandKind.RESUME, actor, reason))
 
     def apply_profile(
         self,
         *,
-        strategy: StrategyProfile | None = None,
-        risk: RiskProfile | None = None,
+        strategy: StrategyProfile | Mapping[str, Any] | None = None,
+        risk: RiskProfile | Mapping[str, Any] | None = None,
         actor: str,
         reason: str,
-    ) -> None:
-        """Make the values that differ the next governed version of their profile."""
-        self._post(Command(CommandKind.APPLY_PROFILE, actor, reason, strategy, risk))
+    ) -> Future[CommandOutcome]:
+        """Make the values that differ the next governed version of their profile.
 
-    def reload_bundle(self, *, actor: str) -> None:
+        A profile object is taken whole; a mapping (a request's raw parameters) is laid over
+        the active version's values and structured by the runner, refused as the profile
+        file would be (see :meth:`ProfileBook.propose_values`).
+        """
+        command = Command(CommandKind.APPLY_PROFILE, actor, reason, strategy, risk)
+        return self._post(command)
+
+    def reload_bundle(self, *, actor: str, reason: str = "") -> Future[CommandOutcome]:
         """Activate the bundle again and serve its predictor if it is another bundle."""
-        self._post(Command(CommandKind.RELOAD_BUNDLE, actor))
+        return self._post(Command(CommandKind.RELOAD_BUNDLE, actor, reason))
 
-    def stop(self, *, actor: str) -> None:
+    def stop(self, *, actor: str) -> Future[CommandOutcome]:
         """End the loop after the current step."""
-        self._post(Command(CommandKind.STOP, actor))
+        return self._post(Command(CommandKind.STOP, actor))
+
+    def listen(self, listener: Listener) -> None:
+        """Tell ``listener`` what each later publish adds (called in the runner's thread)."""
+        self._listeners.append(listener)
 
     def read_model(self) -> ReadModel:
         """The read model published last (after the latest cycle or applied command)."""
@@ -344,15 +277,20 @@ class TradingRuntime:
         """
         now = self._now_ns()
         updates: list[ProfileUpdate] = []
+        answers: list[Callable[[], None]] = []
         kill = False
         while True:
             try:
                 command = self._commands.get_nowait()
             except queue.Empty:
                 break
-            kill = self._command(command, now, updates) or kill
+            try:
+                kill = self._command(command, now, updates, answers) or kill
+            except BaseException as exc:  # the runner fails: so does the command
+                command.fail(exc)
+                raise
         kill = self._halt_file() or kill  # after the commands: an existing halt file wins
-        self._profile(self.profiles.poll(), updates)
+        self._profile(self.profiles.poll(), updates, FILE_AUTHOR)
         for update in updates:
             self.engine.on_risk_change(now, strategy=update.strategy, risk=update.risk)
             self._note("profile", self.engine.label)
@@ -361,30 +299,74 @@ class TradingRuntime:
         if kill or updates:
             self.writer.flush(self.engine.log)
             self._publish()
+        for answer in answers:  # applied and on disk: now answer
+            answer()
         told, self._told = self._told, []
-        for message in told:  # applied and on disk: now say so
+        for message in told:
             self._on_change(message)
         return bool(kill or updates)
 
-    def _command(self, command: Command, now: int, updates: list[ProfileUpdate]) -> bool:
-        """Apply one command; whether it changed the kill switch."""
-        kind, switch = command.kind, self.kill_switch
-        if kind is CommandKind.HALT:
-            engaged = switch.engage(command.reason, actor=command.actor)
-            return self._kill(engaged is not None, f"engaged: {command.reason}")
-        if kind is CommandKind.RESUME:
-            released = switch.release(command.reason, actor=command.actor)
-            return self._kill(released is not None, "released")
+    def _command(
+        self,
+        command: Command,
+        now: int,
+        updates: list[ProfileUpdate],
+        answers: list[Callable[[], None]],
+    ) -> bool:
+        """Apply one command (its answer goes to ``answers``); whether it changed the switch."""
+        kind, switch, actor = command.kind, self.kill_switch, command.actor
+        if kind is CommandKind.HALT or kind is CommandKind.RESUME:
+            halt = kind is CommandKind.HALT
+            try:
+                if halt:
+                    changed = switch.engage(command.reason, actor=actor) is not None
+                else:
+                    changed = switch.release(command.reason, actor=actor) is not None
+            except QuantError as exc:
+                command.refuse(exc.reason_code, exc.message)
+                return False
+            answers.append(lambda: self._answer_switch(command, changed))
+            return self._kill(changed, f"engaged: {command.reason}" if halt else "released")
         if kind is CommandKind.APPLY_PROFILE:
-            update = self.profiles.propose(
-                command.strategy, command.risk, author=command.actor, reason=command.reason
+            update = self.profiles.propose_values(
+                command.strategy, command.risk, author=actor, reason=command.reason
             )
-            self._profile(update, updates)
+            self._profile(update, updates, actor, command.reason)
+            answers.append(lambda: self._answer_profile(command, update))
         elif kind is CommandKind.RELOAD_BUNDLE:
-            self._reload(now)
+            self._reload(now, command)
         else:
             self.stopping = True
+            command.resolve(changed=True, message="stopping")
         return False
+
+    def _answer_switch(self, command: Command, changed: bool) -> None:
+        switch = self.kill_switch
+        state = {"engaged": switch.engaged, "reason": switch.state.reason}
+        if command.kind is CommandKind.HALT:
+            message = "kill switch engaged" if changed else "the kill switch was already engaged"
+        elif switch.engaged and self._halt_seen:
+            message = f"the halt file {self.halt_file} exists: the kill switch is engaged again"
+            command.refuse(controlreasons.HALT_FILE_PRESENT, message, state)
+            return
+        else:
+            message = "kill switch released" if changed else "the kill switch was not engaged"
+        command.resolve(changed=changed, message=message, details=state)
+
+    def _answer_profile(self, command: Command, update: ProfileUpdate) -> None:
+        if update.reason_code is not None:
+            command.refuse(update.reason_code, update.refused)
+            return
+        if not update.changed:
+            command.resolve(changed=False, message="no value differs from the active profiles")
+            return
+        details = {
+            "profile": self.engine.label,
+            "strategy_version": (update.strategy or self.profiles.strategy.active).version,
+            "risk_version": (update.risk or self.profiles.risk.active).version,
+            "versions": [v.to_record() for v in (update.strategy, update.risk) if v is not None],
+        }
+        command.resolve(changed=True, message=f"profile {self.engine.label}", details=details)
 
     def _note(self, field: str, note: str) -> None:
         """Keep ``note`` for the next cycle's report and for the listener (once applied)."""
@@ -396,11 +378,23 @@ class TradingRuntime:
             self._note("kill_switch", note)
         return changed
 
-    def _profile(self, update: ProfileUpdate, updates: list[ProfileUpdate]) -> None:
+    def _audit(self, kind: str, data: Mapping[str, Any]) -> None:
+        if self.audit is not None:
+            self.audit.append(kind, data)
+
+    def _profile(
+        self, update: ProfileUpdate, updates: list[ProfileUpdate], author: str, reason: str = ""
+    ) -> None:
+        """Keep a new version for the engine, note a refusal; audit either."""
         if update.refused:
             self._note("profile", f"refused {update.refused}")
+            refusal = {"author": author, "reason": reason, "reason_code": update.reason_code}
+            self._audit("profile.refused", {**refusal, "message": update.refused})
         elif update.changed:
             updates.append(update)
+            for version in (update.strategy, update.risk):
+                if version is not None:
+                    self._audit("profile.version", version.to_record())
 
     def _halt_file(self) -> bool:
         """Keep the kill switch engaged while the halt file exists; release it when it goes.
@@ -427,24 +421,39 @@ class TradingRuntime:
         reason = (text.strip().splitlines() or ["halt file present"])[0][:200]
         return self._kill(switch.engage(reason, actor=HALT_ACTOR) is not None, f"engaged: {reason}")
 
-    def _reload(self, now: int) -> None:
+    def _reload(self, now: int, command: Command) -> None:
         """Serve the bundle activated now, when it is another one than the active."""
+        actor = command.actor
         if self._load_bundle is None:
-            self._on_change("bundle reload refused: this session serves a fixed predictor")
+            message = "bundle reload refused: this session serves a fixed predictor"
+            command.refuse(controlreasons.BUNDLE_FIXED, message)
+            self._on_change(message)
             return
         try:
             predictor, about = self._load_bundle()
         except QuantError as exc:
-            self._on_change(f"bundle reload refused [{exc.reason_code}]: {exc.message}")
+            code = exc.reason_code
+            refused = {"actor": actor, "reason": command.reason, "reason_code": code}
+            self._audit("bundle.reload", {**refused, "ok": False})
+            command.refuse(code, f"bundle reload refused [{code}]: {exc.message}")
+            self._on_change(f"bundle reload refused [{code}]: {exc.message}")
             return
+        served = unstructure(dict(about))
+        audit = {"actor": actor, "reason": command.reason, "bundle": served, "ok": True}
         if dict(about) == dict(self.bundle):
-            self._on_change("bundle reload: the active bundle is unchanged")
+            self._audit("bundle.reload", {**audit, "changed": False})
+            message = "bundle reload: the active bundle is unchanged"
+            command.resolve(changed=False, message=message, details={"bundle": self.bundle})
+            self._on_change(message)
             return
         self.engine.predictor, self.bundle = predictor, dict(about)
-        self.engine.log.add_risk(now, "bundle", {"bundle": unstructure(self.bundle)})
+        self.engine.log.add_risk(now, "bundle", {"bundle": served, "actor": actor})
+        self._audit("bundle.reload", {**audit, "changed": True})
         self.writer.flush(self.engine.log)
         self._publish()
-        self._on_change(f"bundle reloaded: {self.bundle.get('bundle_hash', 'no model')}")
+        message = f"bundle reloaded: {self.bundle.get('bundle_hash', 'no model')}"
+        command.resolve(changed=True, message=message, details={"bundle": served})
+        self._on_change(message)
 
     def cycle(self) -> CycleReport:
         """Apply changes, sync, hand the new bars to the engine (or heartbeat), log them."""
@@ -520,8 +529,19 @@ class TradingRuntime:
             interrupted = True
         finally:
             self._on_change = _ignore
-        self.health = Health.STOPPED
+        with self._posting:
+            self.health = Health.STOPPED
+            self._drain()
         return self.summary(interrupted=interrupted)
+
+    def _drain(self) -> None:
+        """Refuse the commands still queued: the session stopped before applying them."""
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            command.refuse(controlreasons.SESSION_STOPPED, "the session has stopped")
 
     def summary(self, *, interrupted: bool) -> dict[str, Any]:
         """The final summary: totals, the run's log hash and its metrics."""
@@ -553,10 +573,22 @@ class TradingRuntime:
     def _publish(self) -> None:
         if self.health is not Health.STOPPED:
             self.health = Health.HALTED if self.kill_switch.engaged else Health.RUNNING
-        self._published = self._make_read_model()
+        log, fills = self.engine.log, self.engine.fills
+        records, risk = log.records, log.risk
+        seen_records, seen_fills, seen_risk = self._sent
+        new_records, new_fills = records[seen_records:], tuple(fills[seen_fills:])
+        self._charts.add(new_records, new_fills)
+        self._sent = (len(records), len(fills), len(risk))
+        self._published = model = self._make_read_model()
+        if self._listeners:
+            publication = Publication(model, new_records, new_fills, risk[seen_risk:])
+            for listener in self._listeners:
+                listener(publication)
 
     def _make_read_model(self) -> ReadModel:
-        return read_model(self, self._now, recent=RECENT, grace_ns=int(GRACE_S * 1e9))
+        return read_model(
+            self, self._now, recent=RECENT, grace_ns=int(GRACE_S * 1e9), charts=self._charts
+        )
 
 
 def _ignore(_: str) -> None:

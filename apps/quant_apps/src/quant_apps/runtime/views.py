@@ -2,35 +2,139 @@
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from quant_apps.runtime.readmodel import (
+    Candle,
+    Chart,
     CoinFreshness,
     DecisionView,
+    FillView,
+    ForecastView,
     GateUse,
     Holding,
     KillSwitchView,
+    Marker,
     OpenOrder,
+    PredictionPoint,
+    PredictionView,
     ReadModel,
     Status,
 )
+from quant_core import Timeframe
 from quant_exec import Side
 
 if TYPE_CHECKING:
     from quant_apps.runtime.session import TradingRuntime
+    from quant_exec.decisions import DecisionRecord
+    from quant_exec.session import FillRecord
 
-__all__ = ["read_model"]
+__all__ = ["CHART_BARS", "EQUITY_POINTS", "FILLS_KEPT", "ChartBook", "fill_kind", "fill_view", "read_model"]
+
+CHART_BARS = 500
+"""Bars (and prediction points, and markers) a coin's chart keeps."""
+EQUITY_POINTS = 2000
+"""Points the equity series keeps."""
+FILLS_KEPT = 500
+"""Recent fills the read model keeps."""
+PARTIAL_EXITS = frozenset({"TAKE_PROFIT_PARTIAL", "SEVERE_LOSS_DERISK"})
+"""The strategy reasons whose sells leave part of the position."""
 
 
-def read_model(runtime: TradingRuntime, now_ns: int, *, recent: int, grace_ns: int) -> ReadModel:
-    """What ``runtime`` shows at ``now_ns``: status, gate use, decisions, holdings, orders.
+def fill_kind(side: str, reason_code: str) -> str:
+    """``entry``, ``partial_exit`` or ``exit``: what a fill does to its position.
+
+    Examples:
+        >>> fill_kind("buy", "ENTRY"), fill_kind("sell", "TAKE_PROFIT_PARTIAL")
+        ('entry', 'partial_exit')
+        >>> fill_kind("sell", "EXIT_NEGATIVE_OUTLOOK")
+        'exit'
+    """
+    if side == Side.BUY.value:
+        return "entry"
+    return "partial_exit" if reason_code in PARTIAL_EXITS else "exit"
+
+
+def fill_view(fill: FillRecord) -> FillView:
+    """The read model's view of an engine fill (with its :func:`fill_kind`)."""
+    kind = fill_kind(fill.side, fill.reason_code)
+    return FillView(fill.ts_ns, fill.instrument, fill.side, fill.price, fill.quantity, fill.fee,
+                    fill.reason_code, kind)  # fmt: skip
+
+
+class ChartBook:
+    """What the read model's charts and fills keep between publishes (the runner's state).
+
+    :meth:`add` takes each publish's new decisions and fills, so every publish costs what it
+    added, never the whole history.
+
+    Args:
+        timeframe: the bar length (markers and predictions sit on the bar they fall in).
+
+    Examples:
+        >>> from quant_exec.session import FillRecord
+        >>> book = ChartBook(Timeframe.H1)
+        >>> book.add((), (FillRecord(3_600 * 10**9 + 5, "BTC/USD", "buy", Decimal(2),
+        ...                          Decimal(1), Decimal(0), "ENTRY"),))
+        >>> book.markers["BTC/USD"][0].time_s, book.fills[0].kind
+        (3600, 'entry')
+    """
+
+    def __init__(self, timeframe: Timeframe) -> None:
+        """An empty book."""
+        self.timeframe = timeframe
+        self.fills: deque[FillView] = deque(maxlen=FILLS_KEPT)
+        self.markers: dict[str, deque[Marker]] = {}
+        self.points: dict[str, deque[PredictionPoint]] = {}
+        self._last_prediction: dict[str, int] = {}
+
+    def add(self, decisions: Sequence[DecisionRecord], fills: Sequence[FillRecord]) -> None:
+        """Take the decisions and fills one publish added."""
+        step = self.timeframe.ns
+        for f in fills:
+            view = fill_view(f)
+            self.fills.append(view)
+            marker = Marker(self.timeframe.floor(f.ts_ns) // 10**9, view.kind, f.price,
+                            f.quantity, f.reason_code)  # fmt: skip
+            self.markers.setdefault(f.instrument, deque(maxlen=CHART_BARS)).append(marker)
+        for record in decisions:
+            inputs, instrument = record.inputs, record.instrument
+            made = inputs.get("prediction_ts")
+            p_up = inputs.get("p_up")
+            if instrument is None or not isinstance(made, int) or not p_up:
+                continue
+            if self._last_prediction.get(instrument) == made:
+                continue
+            self._last_prediction[instrument] = made
+            value = float(next(iter(p_up.values())))
+            point = PredictionPoint((made - step) // 10**9, value)
+            self.points.setdefault(instrument, deque(maxlen=CHART_BARS)).append(point)
+
+    def chart(self, instrument: str, bars: Sequence[Candle]) -> Chart:
+        """``instrument``'s chart over ``bars``."""
+        markers = tuple(self.markers.get(instrument, ()))
+        return Chart(instrument, tuple(bars), markers, tuple(self.points.get(instrument, ())))
+
+
+def read_model(
+    runtime: TradingRuntime,
+    now_ns: int,
+    *,
+    recent: int,
+    grace_ns: int,
+    charts: ChartBook | None = None,
+) -> ReadModel:
+    """What ``runtime`` shows at ``now_ns``: status, gates, decisions, holdings, orders, charts.
 
     Args:
         runtime: the session.
         now_ns: the time the values are made at (freshness is measured against it).
         recent: how many of the latest decisions to include.
         grace_ns: how late a bar may be seen before its coin counts as stale.
+        charts: the fills and chart points kept so far (``None``: no fills or charts).
     """
     engine, switch = runtime.engine, runtime.kill_switch
     step = runtime.timeframe.ns
@@ -102,4 +206,43 @@ def read_model(runtime: TradingRuntime, now_ns: int, *, recent: int, grace_ns: i
         )
         for oid, state in engine.orders.items()
     )
-    return ReadModel(status, risk, decisions, holdings, orders, snapshot.cash, pv)
+    predictions = tuple(
+        PredictionView(
+            str(instrument),
+            p.ts_event,
+            p.ts_init,
+            p.model_id,
+            tuple(
+                ForecastView(f.horizon_ns, f.p_up, f.bucket_edges, f.bucket_probs)
+                for f in p.forecasts
+            ),
+        )
+        for instrument, p in sorted(engine.latest.items(), key=lambda kv: str(kv[0]))
+    )
+    chart_list: list[Chart] = []
+    if charts is not None:
+        for instrument, bars in sorted(engine.history.items(), key=lambda kv: str(kv[0])):
+            candles = [
+                Candle(b.open_time_ns // 10**9, b.open, b.high, b.low, b.close, b.volume)
+                for b in bars[-CHART_BARS:]
+            ]
+            chart_list.append(charts.chart(str(instrument), candles))
+    books = runtime.profiles
+    profiles = {
+        "strategy": tuple(v.to_record() for v in books.strategy.versions),
+        "risk": tuple(v.to_record() for v in books.risk.versions),
+    }
+    return ReadModel(
+        status,
+        risk,
+        decisions,
+        holdings,
+        orders,
+        snapshot.cash,
+        pv,
+        predictions=predictions,
+        equity=tuple(engine.equity[-EQUITY_POINTS:]),
+        fills=tuple(charts.fills) if charts is not None else (),
+        charts=tuple(chart_list),
+        profiles=profiles,
+    )
