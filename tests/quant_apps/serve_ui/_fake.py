@@ -234,15 +234,15 @@ class FakeControl:
     ) -> Result:
         if strategy and strategy.get("persistence") == 1000:
             self.calls.append(("apply_profile", strategy))
-            return Result(False, "profile", actor, "out of bounds", "PROFILE_OUT_OF_BOUNDS")
-        return self._command("profile", actor, strategy=strategy, risk=risk, reason=reason)
+            return Result(False, "apply_profile", actor, "out of bounds", "PROFILE_OUT_OF_BOUNDS")
+        return self._command("apply_profile", actor, strategy=strategy, risk=risk, reason=reason)
 
     def check_update(self, *, actor: str) -> Result:
         self.calls.append(("check_update", actor))
-        return Result(False, "bundle.check", actor, "no update source", "USAGE_ERROR")
+        return Result(False, "check_update", actor, "no update source", "USAGE_ERROR")
 
     def apply_update(self, *, actor: str) -> Result:
-        return self._command("bundle.apply", actor)
+        return self._command("apply_update", actor)
 
     def rollback(self, *, actor: str) -> Result:
-        return self._command("bundle.rollback", actor, active_version="1.0.0")
+        return self._command("rollback", actor, active_version="1.0.0")

@@ -279,7 +279,7 @@ def test_bundle_commands(client: Client, control: FakeControl) -> None:
     assert "Done" in rolled.text
     assert "active_version" in rolled.text
     applied = _post(client, "/ui/bundles/apply", {"confirm": "yes"})
-    assert "bundle.apply" in applied.text
+    assert "apply_update" in applied.text
     assert _post(client, "/ui/bundles/explode", {"confirm": "yes"}).status_code == 404
 
 
@@ -295,3 +295,16 @@ def test_audit_refused(
     assert "Not verified" in page.text
     assert "AUDIT_CHAIN_BROKEN" in page.text
     assert "<script>alert" not in page.text
+
+
+def test_an_unmanaged_bundle(
+    client: Client, control: FakeControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        control,
+        "bundle_status",
+        lambda: {"managed": False, "active": {"bundle_version": "9.9.9"}, "update_source": None},
+    )
+    page = client.get("/bundles")
+    assert 'id="active-version">9.9.9<' in page.text
+    assert "BUNDLES_UNMANAGED" in page.text

@@ -384,7 +384,7 @@ def _profile_fields(profiles: Mapping[str, Any]) -> list[dict[str, Any]]:
                 key = ".".join(p for p in (kind, name, part) if p)
                 fields.append(
                     {"key": key, "kind": kind, "name": name, "part": part, "value": current}
-                    | {"min": bound.get("min"), "max": bound.get("max")}
+                    | {k: bound.get(k) for k in ("min", "max", "unit", "doc")}
                 )
     return fields
 
@@ -449,14 +449,14 @@ def profiles_apply(
 ) -> HTMLResponse:
     """Apply a previewed profile edit through the governed path (bounds enforced there)."""
     if confirm != "yes":
-        return _result(request, _unconfirmed("profile", operator))
+        return _result(request, _unconfirmed("apply_profile", operator))
     try:
         parsed = json.loads(changes)
         if not isinstance(parsed, dict):
             raise TypeError
     except (ValueError, TypeError):
         error = QuantError("the change set is not a JSON object", reason_code=reasons.INVALID_INPUT)
-        return _result(request, _refused(error, "profile", operator))
+        return _result(request, _refused(error, "apply_profile", operator))
     result = _control(request).apply_profile(
         strategy=parsed.get("strategy"), risk=parsed.get("risk"), actor=operator, reason=reason
     )
@@ -503,15 +503,16 @@ def bundle_command(
     """``check``, ``apply`` or ``rollback`` (the last two need the confirmation box)."""
     control = _control(request)
     commands = {
-        "check": control.check_update,
-        "apply": control.apply_update,
-        "rollback": control.rollback,
+        "check": ("check_update", control.check_update),
+        "apply": ("apply_update", control.apply_update),
+        "rollback": ("rollback", control.rollback),
     }
     if command not in commands:
         raise HTTPException(404, "no such bundle command")
+    kind, call = commands[command]
     if command != "check" and confirm != "yes":
-        return _result(request, _unconfirmed(f"bundle.{command}", operator))
-    return _result(request, commands[command](actor=operator).to_dict())
+        return _result(request, _unconfirmed(kind, operator))
+    return _result(request, call(actor=operator).to_dict())
 
 
 @router.get("/data")
