@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from quant_apps.runtime import Command, CommandKind
 from quant_apps.runtime.control import CommandResult
 from quant_apps.runtime.profiles import load_profiles
 from quant_core.audit import read_audit_log, verify_audit_log
@@ -71,7 +72,8 @@ def test_a_profile_change_lands_in_the_decision_log_and_the_audit_log(running: R
         2,
     )
     profiles = running.control.profiles()
-    assert profiles["risk"]["version"] == 2 and profiles["risk"]["author"] == "alice"
+    assert profiles["risk"]["version"] == 2
+    assert profiles["risk"]["author"] == "alice"
     # the other values kept theirs: only the one parameter changed
     assert [d["parameter"] for d in profiles["risk"]["diff"]] == ["max_concurrent_positions"]
     same = running.control.apply_profile(
@@ -181,12 +183,13 @@ def test_commands_queued_when_the_loop_ends_are_answered_as_not_applied(tmp_path
     runtime, _, _ = make_runtime(out)
     runtime.start()
     late: list[Any] = []
-    summary = runtime.run(cycles=1, on_cycle=lambda _: late.append(runtime.halt("l", actor="o")))
+    halt = Command(CommandKind.HALT, "ops", "late")
+    summary = runtime.run(cycles=1, on_cycle=lambda _: late.append(runtime.submit(halt)))
     assert summary["kill_switch"] == []
     (ticket,) = late
     outcome = ticket.result(timeout=0)
     assert (outcome.ok, outcome.reason_code) == (False, "SESSION_STOPPED")
-    after = runtime.resume("later", actor="ops").result(timeout=0)
+    after = runtime.submit(Command(CommandKind.RESUME, "ops", "later")).result(timeout=0)
     assert (after.ok, after.changed, after.reason_code) == (False, False, "SESSION_STOPPED")
 
 

@@ -20,11 +20,15 @@ def test_every_read_is_plain_json_and_shows_the_trading_session(running: Running
     assert (health["ok"], health["health"]) == (True, "running")
     assert health["now_ns"] == running.clock.now_ns()
     status = control.status()
-    assert status["mode"] == "paper" and status["run"] == 1 and status["cycles"] >= 1
+    assert status["mode"] == "paper"
+    assert status["run"] == 1
+    assert status["cycles"] >= 1
     assert status["uptime_s"] == 30 * 3600  # thirty bars of session time since the start
-    assert status["equity"] and all(isinstance(pv, str) for _, pv in status["equity"])
+    assert status["equity"]
+    assert all(isinstance(pv, str) for _, pv in status["equity"])
     ledger = control.ledger()
-    assert ledger["cash"] == status["cash"] and ledger["fills"], "the oracle trades"
+    assert ledger["cash"] == status["cash"]
+    assert ledger["fills"], "the oracle trades"
     assert {f["kind"] for f in ledger["fills"]} >= {"entry"}
     risk = control.risk()
     assert [g["gate"] for g in risk] == ["max_positions", "total_exposure", "drawdown"]
@@ -49,14 +53,16 @@ def test_candles_carry_fills_as_markers_and_the_prediction_overlay(running: Runn
     chart = running.control.candles("BTC/USD")
     assert chart["instrument"] == "BTC/USD"
     times = [b["time_s"] for b in chart["bars"]]
-    assert times == sorted(times) and len(times) >= 20
+    assert times == sorted(times)
+    assert len(times) >= 20
     assert set(chart["bars"][0]) >= {"time_s", "open", "high", "low", "close"}
     fills = [f for f in running.control.ledger()["fills"] if f["instrument"] == "BTC/USD"]
     assert len(chart["markers"]) == len(fills)
     assert {m["kind"] for m in chart["markers"]} <= {"entry", "partial_exit", "exit"}
     assert all(m["time_s"] in times for m in chart["markers"])
     overlay = chart["predictions"]
-    assert overlay and all(0 <= p["value"] <= 1 for p in overlay)
+    assert overlay
+    assert all(0 <= p["value"] <= 1 for p in overlay)
     short = running.control.candles("BTC", limit=3)
     assert [b["time_s"] for b in short["bars"]] == times[-3:]
     assert all(m["time_s"] >= times[-3] for m in short["markers"])
@@ -76,15 +82,18 @@ def test_candles_refuse_what_is_not_traded_or_a_bad_limit(
 def test_decisions_page_through_the_index_with_filters(running: Running) -> None:
     control = running.control
     page = control.decisions(limit=5)
-    assert len(page["items"]) == 5 and page["next_before"] is not None
+    assert len(page["items"]) == 5
+    assert page["next_before"] is not None
     ids = [item["id"] for item in page["items"]]
     assert ids == sorted(ids, reverse=True)
     older = control.decisions(limit=5, before=page["next_before"])
     assert max(i["id"] for i in older["items"]) < min(ids)
     btc = control.decisions(instrument="BTC", limit=500)
-    assert btc["items"] and {i["instrument"] for i in btc["items"]} == {"BTC/USD"}
+    assert btc["items"]
+    assert {i["instrument"] for i in btc["items"]} == {"BTC/USD"}
     codes = control.reason_codes()
-    assert codes and codes == sorted(codes)
+    assert codes
+    assert codes == sorted(codes)
     one = control.decisions(reason=codes[0], limit=500)
     assert all(codes[0] in i["reason_codes"] for i in one["items"])
     with pytest.raises(ValidationError):
@@ -112,9 +121,7 @@ def test_profile_diff_previews_without_changing_anything(running: Running) -> No
     diff = control.profile_diff(None, {"max_concurrent_positions": 2})
     assert diff == {
         "ok": True,
-        "changes": [
-            {"profile": "risk", "name": "max_concurrent_positions", "old": 5, "new": 2}
-        ],
+        "changes": [{"profile": "risk", "name": "max_concurrent_positions", "old": 5, "new": 2}],
     }
     assert control.profile_diff(None, None) == {"ok": True, "changes": []}
     assert control.profile_diff({}, {"max_concurrent_positions": 5})["changes"] == []
@@ -139,3 +146,18 @@ def test_a_stopped_session_reports_unhealthy(tmp_path: Path) -> None:
     assert session.control.health()["ok"] is False
     assert session.control.status()["health"] == "stopped"
     session.control.index.close()
+
+
+def test_data_coverage_and_audit_verification(running: Running, tmp_path: Path) -> None:
+    data = running.control.data()
+    assert [i["instrument"] for i in data["instruments"]] == ["BTC/USD", "ETH/USD"]
+    assert all(i["bars"] >= 30 for i in data["instruments"])
+    assert running.control.verify_audit()["ok"] is True  # no audit records yet: nothing broken
+    running.control.halt("audited", actor="alice")
+    report = running.control.verify_audit()
+    assert (report["ok"], report["entries"]) == (True, 1)
+    with (running.out / "audit.jsonl").open("ab") as fh:
+        fh.write(b'{"torn')
+    assert running.control.verify_audit()["reason_code"] == "AUDIT_TORN_TAIL"
+    running.control.store = None
+    assert running.control.data() == {"instruments": [], "store": None}

@@ -65,7 +65,8 @@ def test_a_session_pushes_decisions_fills_status_and_changes(running: Running) -
     changes = [e["data"] for e in events if e["type"] == "change"]
     assert changes[0]["change"] == "kill_switch"
     assert changes[0]["kill_switch"]["actor"] == "alice"
-    assert changes[-1]["change"] == "command" and changes[-1]["actor"] == "alice"
+    assert changes[-1]["change"] == "command"
+    assert changes[-1]["actor"] == "alice"
     status = [e["data"] for e in events if e["type"] == "status"]
     assert status[-1]["health"] == "halted"
     refused = control.apply_profile(strategy=None, risk={"x": 1}, actor="bob", reason="r")
@@ -85,8 +86,9 @@ def test_a_waiting_reader_hears_the_next_bar(tmp_path: Path) -> None:
         reader.start()
         session.advance(1)
         reader.join(timeout=60)
-        (_, events), = got
-        assert events and events[0]["id"] == cursor + 1
+        ((_, events),) = got
+        assert events
+        assert events[0]["id"] == cursor + 1
     finally:
         session.stop()
         session.control.index.close()

@@ -313,3 +313,11 @@ def test_operator_names_are_checked(name: str) -> None:
     with pytest.raises(QuantError) as info:
         check_operator_name(name)
     assert info.value.reason_code == "OPERATOR_NAME_INVALID"
+
+
+async def test_a_malformed_form_is_400_invalid_input(client: httpx.AsyncClient) -> None:
+    client.cookies.set(COOKIE, TOKEN)
+    answer = await client.post(
+        "/ui/echo", content=b"--x\r\n", headers={"Content-Type": "multipart/form-data"}
+    )
+    assert (answer.status_code, answer.json()["reason_code"]) == (400, "INVALID_INPUT")

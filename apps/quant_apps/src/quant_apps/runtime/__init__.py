@@ -8,6 +8,10 @@ live trader, without the CLI: it never imports typer, click, rich or :mod:`quant
   commands (start, stop, halt/resume, apply a profile, reload the bundle) and its runner;
   :mod:`~quant_apps.runtime.paper` opens a paper session from its options;
 * :mod:`~quant_apps.runtime.readmodel` — the frozen values a reader sees;
+* :mod:`~quant_apps.runtime.control` — :class:`ControlPlane`: reads, governed changes
+  answered with a :class:`CommandResult`, and push events
+  (:mod:`~quant_apps.runtime.events`) over a running session, for an operator API or UI;
+  :mod:`~quant_apps.runtime.commands` — the queued commands and their outcomes;
 * :mod:`~quant_apps.runtime.feed` — the market-data seam (:class:`BarFeed`);
 * :mod:`~quant_apps.runtime.profiles`, :mod:`~quant_apps.runtime.paperlog` — governed
   profiles and the paper session's files;
@@ -23,6 +27,9 @@ live trader, without the CLI: it never imports typer, click, rich or :mod:`quant
 The package root re-exports the session surface below.
 """
 
+from quant_apps.runtime.commands import CommandOutcome
+from quant_apps.runtime.control import CommandResult, ControlPlane
+from quant_apps.runtime.events import EventHub
 from quant_apps.runtime.feed import BarFeed, ProviderSync
 from quant_apps.runtime.paperlog import PaperLogWriter
 from quant_apps.runtime.profiles import ProfileBook, ProfileUpdate, load_profiles
@@ -52,8 +59,12 @@ __all__ = [
     "CoinFreshness",
     "Command",
     "CommandKind",
+    "CommandOutcome",
+    "CommandResult",
+    "ControlPlane",
     "CycleReport",
     "DecisionView",
+    "EventHub",
     "EventWaiter",
     "GateUse",
     "Health",

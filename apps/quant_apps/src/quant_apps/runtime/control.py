@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from quant_apps.runtime import controlreasons
-from quant_apps.runtime.commands import CommandOutcome
+from quant_apps.runtime.commands import Command, CommandKind, CommandOutcome
+from quant_apps.runtime.coverage import data_coverage, verify_audit
 from quant_apps.runtime.events import EventHub
 from quant_apps.runtime.profiles import value_changes
 from quant_apps.runtime.readmodel import Chart, Health, Publication, ReadModel
@@ -354,16 +355,12 @@ class ControlPlane:
 
     def data(self) -> dict[str, Any]:
         """Per coin: first and last bar, bars, gaps and the last sync (no store: none)."""
-        from quant_apps.runtime.coverage import data_coverage
-
         if self.store is None:
             return {"instruments": [], "store": None}
         return data_coverage(self.store, self.symbols, self.quote, self.timeframe)
 
     def verify_audit(self) -> dict[str, Any]:
         """Verify the session's audit log's hash chain."""
-        from quant_apps.runtime.coverage import verify_audit
-
         return verify_audit(self.audit_path)
 
     # --- governed changes -----------------------------------------------------------------
@@ -382,18 +379,20 @@ class ControlPlane:
             return CommandResult(False, kind, actor, message, controlreasons.COMMAND_TIMEOUT)
         return CommandResult.of(outcome, kind)
 
-    def _command(
-        self, kind: str, actor: str, post: Callable[[], Future[CommandOutcome]]
-    ) -> CommandResult:
-        return self._told(self._stopped(kind, actor) or self._wait(post(), kind, actor))
+    def _command(self, command: Command) -> CommandResult:
+        kind, actor = command.kind.value, command.actor
+        submitted = self._stopped(kind, actor) or self._wait(
+            self.runtime.submit(command), kind, actor
+        )
+        return self._told(submitted)
 
     def halt(self, reason: str, *, actor: str) -> CommandResult:
         """Engage the kill switch (``ok`` also when it already was)."""
-        return self._command("halt", actor, lambda: self.runtime.halt(reason, actor=actor))
+        return self._command(Command(CommandKind.HALT, actor, reason))
 
     def resume(self, reason: str, *, actor: str) -> CommandResult:
         """Release the kill switch (refused ``HALT_FILE_PRESENT`` while the halt file exists)."""
-        return self._command("resume", actor, lambda: self.runtime.resume(reason, actor=actor))
+        return self._command(Command(CommandKind.RESUME, actor, reason))
 
     def apply_profile(
         self,
@@ -409,19 +408,7 @@ class ControlPlane:
         file is: refused ``PROFILE_OUT_OF_BOUNDS``, ``PROFILE_UNKNOWN_PARAMETER``,
         ``INVALID_INPUT`` or ``PROFILE_CHANGE_UNATTRIBUTED`` (no reason) with nothing changed.
         """
-
-        def post() -> Future[CommandOutcome]:
-            return self.runtime.apply_profile(
-                strategy=strategy, risk=risk, actor=actor, reason=reason
-            )
-
-        return self._command("apply_profile", actor, post)
-
-    def _desk_refusal(self, kind: str, actor: str) -> CommandResult | None:
-        if self.bundles is None:
-            message = "this session has no bundle store"
-            return CommandResult(False, kind, actor, message, controlreasons.BUNDLES_UNMANAGED)
-        return self._stopped(kind, actor)
+        return self._command(Command(CommandKind.APPLY_PROFILE, actor, reason, strategy, risk))
 
     def _told(self, result: CommandResult) -> CommandResult:
         self.hub.publish("change", {"change": "command", **result.to_dict()})
@@ -430,9 +417,12 @@ class ControlPlane:
     def _desk_call(self, kind: str, actor: str) -> CommandResult:
         """Run the desk's ``kind``; its answer as the details, or its refusal."""
         desk = self.bundles
-        refused = self._desk_refusal(kind, actor)
-        if desk is None or refused is not None:
-            return refused or CommandResult(False, kind, actor, "no bundle store")
+        if desk is None:
+            message = "this session has no bundle store"
+            return CommandResult(False, kind, actor, message, controlreasons.BUNDLES_UNMANAGED)
+        refused = self._stopped(kind, actor)
+        if refused is not None:
+            return refused
         call = {"check_update": desk.check_update, "apply_update": desk.apply_update,
                 "rollback": desk.rollback}[kind]  # fmt: skip
         try:
@@ -458,7 +448,7 @@ class ControlPlane:
         done = self._desk_call(kind, actor)
         if not done.ok:
             return self._told(done)
-        ticket = self.runtime.reload_bundle(actor=actor, reason=kind)
+        ticket = self.runtime.submit(Command(CommandKind.RELOAD_BUNDLE, actor, kind))
         reload = self._wait(ticket, "reload_bundle", actor)
         details = {kind: done.details, "reload": reload.to_dict(), "bundles": self.bundle_status()}
         message = f"{done.message}; {reload.message}"

@@ -30,7 +30,7 @@ touching the engine. After each publish the listeners (:meth:`~TradingRuntime.li
 in the runner's thread, the :class:`~quant_apps.runtime.readmodel.Publication`: the new
 model and the decision, fill and risk lines added since the previous one.
 
-**Outcomes**: each command method returns the command's ticket (a
+**Outcomes**: :meth:`~TradingRuntime.submit` queues a command and returns its ticket (a
 :class:`~concurrent.futures.Future`), resolved once the change is applied and on disk with a
 :class:`~quant_apps.runtime.commands.CommandOutcome`. Profile versions (applied or refused,
 from a command or the profile file) and bundle reloads go to the audit log next to the kill
@@ -62,7 +62,7 @@ from quant_apps.runtime.readmodel import Health, Mode, Publication, ReadModel
 from quant_apps.runtime.views import ChartBook, read_model
 from quant_core import Bar, Clock, SimClock, unstructure
 from quant_core.audit import AuditLog
-from quant_core.errors import QuantError
+from quant_core.errors import QuantError, QuantUsageError
 from quant_core.events import Predictor
 from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_exec import BacktestConfig, KillSwitch, TradingSession
@@ -197,7 +197,8 @@ class TradingRuntime:
 
     # --- commands (any thread) ------------------------------------------------------------
 
-    def _post(self, command: Command) -> Future[CommandOutcome]:
+    def submit(self, command: Command) -> Future[CommandOutcome]:
+        """Queue ``command`` and wake the runner; its ticket (see the module docs)."""
         with self._posting:  # never queued after the final drain: refused there or here
             if self.health is Health.STOPPED:
                 command.refuse(controlreasons.SESSION_STOPPED, "the session has stopped")
@@ -206,13 +207,13 @@ class TradingRuntime:
         self.waiter.wake()
         return command.ticket
 
-    def halt(self, reason: str, *, actor: str) -> Future[CommandOutcome]:
+    def halt(self, reason: str, *, actor: str) -> None:
         """Engage the kill switch: no new risk, working buys pulled."""
-        return self._post(Command(CommandKind.HALT, actor, reason))
+        self.submit(Command(CommandKind.HALT, actor, reason))
 
-    def resume(self, reason: str, *, actor: str) -> Future[CommandOutcome]:
+    def resume(self, reason: str, *, actor: str) -> None:
         """Release the kill switch (a halt file that still exists engages it again)."""
-        return self._post(Command(CommandKind.RESUME, actor, reason))
+        self.submit(Command(CommandKind.RESUME, actor, reason))
 
     def apply_profile(
         self,
@@ -221,23 +222,22 @@ class TradingRuntime:
         risk: RiskProfile | Mapping[str, Any] | None = None,
         actor: str,
         reason: str,
-    ) -> Future[CommandOutcome]:
+    ) -> None:
         """Make the values that differ the next governed version of their profile.
 
         A profile object is taken whole; a mapping (a request's raw parameters) is laid over
         the active version's values and structured by the runner, refused as the profile
         file would be (see :meth:`ProfileBook.propose_values`).
         """
-        command = Command(CommandKind.APPLY_PROFILE, actor, reason, strategy, risk)
-        return self._post(command)
+        self.submit(Command(CommandKind.APPLY_PROFILE, actor, reason, strategy, risk))
 
-    def reload_bundle(self, *, actor: str, reason: str = "") -> Future[CommandOutcome]:
+    def reload_bundle(self, *, actor: str) -> None:
         """Activate the bundle again and serve its predictor if it is another bundle."""
-        return self._post(Command(CommandKind.RELOAD_BUNDLE, actor, reason))
+        self.submit(Command(CommandKind.RELOAD_BUNDLE, actor))
 
-    def stop(self, *, actor: str) -> Future[CommandOutcome]:
+    def stop(self, *, actor: str) -> None:
         """End the loop after the current step."""
-        return self._post(Command(CommandKind.STOP, actor))
+        self.submit(Command(CommandKind.STOP, actor))
 
     def listen(self, listener: Listener) -> None:
         """Tell ``listener`` what each later publish adds (called in the runner's thread)."""
@@ -322,7 +322,7 @@ class TradingRuntime:
                     changed = switch.engage(command.reason, actor=actor) is not None
                 else:
                     changed = switch.release(command.reason, actor=actor) is not None
-            except QuantError as exc:
+            except QuantUsageError as exc:  # a blank reason or actor; others stop the runner
                 command.refuse(exc.reason_code, exc.message)
                 return False
             answers.append(lambda: self._answer_switch(command, changed))

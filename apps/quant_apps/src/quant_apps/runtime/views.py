@@ -32,7 +32,15 @@ if TYPE_CHECKING:
     from quant_exec.decisions import DecisionRecord
     from quant_exec.session import FillRecord
 
-__all__ = ["CHART_BARS", "EQUITY_POINTS", "FILLS_KEPT", "ChartBook", "fill_kind", "fill_view", "read_model"]
+__all__ = [
+    "CHART_BARS",
+    "EQUITY_POINTS",
+    "FILLS_KEPT",
+    "ChartBook",
+    "fill_kind",
+    "fill_view",
+    "read_model",
+]
 
 CHART_BARS = 500
 """Bars (and prediction points, and markers) a coin's chart keeps."""
@@ -125,7 +133,7 @@ def read_model(
     *,
     recent: int,
     grace_ns: int,
-    charts: ChartBook | None = None,
+    charts: ChartBook,
 ) -> ReadModel:
     """What ``runtime`` shows at ``now_ns``: status, gates, decisions, holdings, orders, charts.
 
@@ -134,7 +142,7 @@ def read_model(
         now_ns: the time the values are made at (freshness is measured against it).
         recent: how many of the latest decisions to include.
         grace_ns: how late a bar may be seen before its coin counts as stale.
-        charts: the fills and chart points kept so far (``None``: no fills or charts).
+        charts: the fills and chart points kept so far.
     """
     engine, switch = runtime.engine, runtime.kill_switch
     step = runtime.timeframe.ns
@@ -220,13 +228,12 @@ def read_model(
         for instrument, p in sorted(engine.latest.items(), key=lambda kv: str(kv[0]))
     )
     chart_list: list[Chart] = []
-    if charts is not None:
-        for instrument, bars in sorted(engine.history.items(), key=lambda kv: str(kv[0])):
-            candles = [
-                Candle(b.open_time_ns // 10**9, b.open, b.high, b.low, b.close, b.volume)
-                for b in bars[-CHART_BARS:]
-            ]
-            chart_list.append(charts.chart(str(instrument), candles))
+    for instrument, bars in sorted(engine.history.items(), key=lambda kv: str(kv[0])):
+        candles = [
+            Candle(b.open_time_ns // 10**9, b.open, b.high, b.low, b.close, b.volume)
+            for b in bars[-CHART_BARS:]
+        ]
+        chart_list.append(charts.chart(str(instrument), candles))
     books = runtime.profiles
     profiles = {
         "strategy": tuple(v.to_record() for v in books.strategy.versions),
@@ -242,7 +249,7 @@ def read_model(
         pv,
         predictions=predictions,
         equity=tuple(engine.equity[-EQUITY_POINTS:]),
-        fills=tuple(charts.fills) if charts is not None else (),
+        fills=tuple(charts.fills),
         charts=tuple(chart_list),
         profiles=profiles,
     )

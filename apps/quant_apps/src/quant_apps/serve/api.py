@@ -19,8 +19,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from quant_apps.runtime.control import CommandResult, ControlPlane
+from quant_apps.runtime.views import CHART_BARS
 from quant_apps.serve import reasons
-from quant_apps.serve._control import CommandResult, ControlPlane
 from quant_apps.serve.security import (
     ApiError,
     clear_session_cookie,
@@ -169,7 +170,7 @@ def decisions(
     reason: Annotated[str | None, Query(max_length=64, description="A reason code.")] = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
     run: Annotated[int | None, Query(ge=1, description="A run of the log.")] = None,
-    before: Annotated[int | None, Query(ge=0, description="Cursor: `next_before`.")] = None,
+    before: Annotated[int | None, Query(ge=1, description="Cursor: `next_before`.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """``{"items", "next_before", "filters"}``; no-trade decisions included."""
@@ -213,7 +214,7 @@ def candles(
     control: Control,
     _operator: Operator,
     coin: Annotated[str, Path(min_length=1, max_length=32)],
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    limit: Annotated[int, Query(ge=1, le=CHART_BARS)] = CHART_BARS,
 ) -> dict[str, Any]:
     """``{"bars", "markers", "predictions"}``; an unknown coin is refused (422)."""
     return control.candles(coin, limit=limit)
