@@ -199,14 +199,30 @@ class FakeControl:
 
     def data(self) -> dict[str, Any]:
         return {
+            "quote": "USD",
+            "timeframe": "1h",
             "instruments": [
                 {
                     "instrument": self.coin,
-                    "first_ns": T0,
+                    "first_open_ns": T0,
+                    "last_open_ns": T0 + 2 * H,
                     "bars": 3,
-                    "gaps": [{"start": T0, "end": T0 + H, "reason": EVIL}],
-                }
-            ]
+                    "gaps_total": 1,
+                    "quarantined": 0,
+                    "corrections": 0,
+                    "last_sync": {"recorded_at_ns": T0, "source": "kraken", "bars_new": 1},
+                    "gaps": [
+                        {
+                            "source": "kraken",
+                            "reason": EVIL,
+                            "start_ns": T0,
+                            "end_ns": T0 + H,
+                            "slots": 1,
+                        }
+                    ],
+                },
+                {"instrument": "ETH/USD", "bars": 0, "last_sync": None, "gaps": []},
+            ],
         }
 
     def verify_audit(self) -> dict[str, Any]:

@@ -307,4 +307,6 @@ def test_an_unmanaged_bundle(
     )
     page = client.get("/bundles")
     assert 'id="active-version">9.9.9<' in page.text
+    monkeypatch.setattr(control, "data", lambda: {"instruments": [], "store": None})
+    assert "no market-data store" in client.get("/data").text
     assert "BUNDLES_UNMANAGED" in page.text

@@ -69,15 +69,15 @@ NAV = (
 
 
 def iso_ns(ns: int | None) -> str:
-    """A UTC timestamp in ns as ``YYYY-MM-DD HH:MM:SSZ`` (``—`` for ``None``)."""
-    if ns is None:
+    """A UTC timestamp in ns as ``YYYY-MM-DD HH:MM:SSZ`` (``—`` for ``None`` or missing)."""
+    if ns is None or isinstance(ns, jinja2.Undefined):
         return "—"
     return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def duration(seconds: float | None) -> str:
-    """A duration in seconds as ``1h 02m 05s`` (``—`` for ``None``)."""
-    if seconds is None:
+    """A duration in seconds as ``1h 02m 05s`` (``—`` for ``None`` or missing)."""
+    if seconds is None or isinstance(seconds, jinja2.Undefined):
         return "—"
     total = int(seconds)
     hours, rest = divmod(total, 3600)
@@ -87,7 +87,7 @@ def duration(seconds: float | None) -> str:
 
 def fixed(value: Any, places: int = 2) -> str:
     """A decimal (string or number) rounded to ``places``; other text as it is."""
-    if value is None:
+    if value is None or isinstance(value, jinja2.Undefined):
         return "—"
     try:
         number = Decimal(str(value))

@@ -151,6 +151,7 @@
     });
     var prediction = chart.addSeries(LWC.LineSeries, {
       priceScaleId: "left", color: COLORS.prediction, lineWidth: 2, title: "P(up)",
+      autoscaleInfoProvider: function () { return { priceRange: { minValue: 0, maxValue: 1 } }; },
     });
     var markers = LWC.createSeriesMarkers(candles, []);
     function load() {
