@@ -49,7 +49,7 @@ from quant_core import reasons
 from quant_core.errors import QuantError
 
 if TYPE_CHECKING:
-    from quant_apps.serve._control import ControlPlane
+    from quant_apps.runtime.control import ControlPlane
     from quant_apps.serve.security import Auth
 
 __all__ = ["duration", "fixed", "iso_ns", "router"]
@@ -68,16 +68,16 @@ NAV = (
 )
 
 
-def iso_ns(ns: int | None) -> str:
+def iso_ns(ns: object) -> str:
     """A UTC timestamp in ns as ``YYYY-MM-DD HH:MM:SSZ`` (``—`` for ``None`` or missing)."""
-    if ns is None or isinstance(ns, jinja2.Undefined):
+    if not isinstance(ns, int):
         return "—"
     return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def duration(seconds: float | None) -> str:
+def duration(seconds: object) -> str:
     """A duration in seconds as ``1h 02m 05s`` (``—`` for ``None`` or missing)."""
-    if seconds is None or isinstance(seconds, jinja2.Undefined):
+    if not isinstance(seconds, int | float):
         return "—"
     total = int(seconds)
     hours, rest = divmod(total, 3600)
