@@ -19,9 +19,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from quant_apps.runtime.control import CommandResult, ControlPlane
 from quant_apps.runtime.views import CHART_BARS
 from quant_apps.serve import reasons
+from quant_apps.serve._control import CommandResult, ControlPlane
 from quant_apps.serve.security import (
     ApiError,
     clear_session_cookie,

@@ -25,8 +25,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from quant_apps.runtime.control import ControlPlane
 from quant_apps.serve import api, push, reasons
+from quant_apps.serve._control import ControlPlane
 from quant_apps.serve.security import (
     DEFAULT_BODY_LIMIT,
     ApiError,

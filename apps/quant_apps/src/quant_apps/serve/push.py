@@ -24,7 +24,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from quant_apps.runtime.control import ControlPlane
+from quant_apps.serve._control import ControlPlane
 from quant_apps.serve.security import current_operator
 
 __all__ = ["router", "sse_message"]

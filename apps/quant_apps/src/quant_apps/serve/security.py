@@ -184,14 +184,17 @@ class Auth:
 
         Raises:
             RejectedError: ``TOKEN_FILE_INSECURE`` when the file is open to group or others,
-                or is not a token file (its contents are never shown).
+                belongs to another user, or is not a token file (its contents are never
+                shown).
         """
         if path.exists():
-            mode = path.stat().st_mode
-            if mode & 0o077:
+            info = path.stat()
+            mode = info.st_mode
+            if mode & 0o077 or info.st_uid != os.getuid():
                 raise RejectedError(
-                    f"the token file {path} is open to others (mode {mode & 0o777:o}); "
-                    "make it owner-only (chmod 600) or delete it to make a new one",
+                    f"the token file {path} is open to others or not yours (mode "
+                    f"{mode & 0o777:o}); make it owner-only (chmod 600) or delete it to make "
+                    "a new one",
                     reason_code=reasons.TOKEN_FILE_INSECURE,
                 )
             try:
