@@ -114,7 +114,19 @@ class FakeControl:
         return ["ENTRY_SIGNAL", EVIL]
 
     def predictions(self) -> list[dict[str, Any]]:
-        return [{"instrument": self.coin, "ts_ns": T0, "model_id": "m1", "p_up": {"1h": "0.5"}}]
+        return [
+            {
+                "instrument": self.coin,
+                "ts_ns": T0,
+                "made_ns": T0 + 1,
+                "model_id": "sha256:" + "ab" * 32,
+                "forecasts": [
+                    {"horizon_ns": H, "p_up": 0.51234},
+                    {"horizon_ns": 24 * H, "p_up": 0.4},
+                ],
+            },
+            {"instrument": "ETH/USD", "ts_ns": T0, "made_ns": T0, "model_id": "", "forecasts": []},
+        ]
 
     def holdings(self) -> list[dict[str, Any]]:
         return [

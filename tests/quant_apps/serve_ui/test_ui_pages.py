@@ -143,7 +143,7 @@ def test_fragments_and_data(client: Client, control: FakeControl) -> None:
     assert "MAX_POSITIONS" in decisions.text
     assert control.calls[-1] == (
         "decisions",
-        {"before": None, "instrument": "BTC/USD", "reason": None, "action": "none"},
+        {"before": None, "limit": 25, "instrument": "BTC/USD", "reason": None, "action": "none"},
     )
     for path in [
         "/ui/fragments/holdings",

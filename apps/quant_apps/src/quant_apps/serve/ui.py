@@ -21,6 +21,10 @@ Examples:
     ('1h 02m 05s', '—', '—')
     >>> fixed("0.123456", 2), fixed(None), fixed("abc")
     ('0.12', '—', 'abc')
+    >>> horizon(4 * 3600 * 10**9), horizon(24 * 3600 * 10**9), horizon(None)
+    ('4h', '1d', '—')
+    >>> short_profile("strategy v2 / risk v1 / sha256:ab12"), short_profile(None)
+    ('strategy v2 / risk v1', '—')
 """
 
 from __future__ import annotations
@@ -52,10 +56,12 @@ if TYPE_CHECKING:
     from quant_apps.runtime.control import ControlPlane
     from quant_apps.serve.security import Auth
 
-__all__ = ["duration", "fixed", "iso_ns", "router"]
+__all__ = ["duration", "fixed", "horizon", "iso_ns", "router", "short_profile"]
 
 HERE = Path(__file__).resolve().parent
 ACTIONS = ("none", "buy", "sell", "rejected")
+PAGE_SIZE = 25
+"""Decisions per page."""
 NAV = (
     ("/", "Overview"),
     ("/decisions", "Decisions"),
@@ -96,6 +102,20 @@ def fixed(value: Any, places: int = 2) -> str:
     return f"{number:.{places}f}"
 
 
+def horizon(ns: object) -> str:
+    """A horizon in ns as ``4h`` or ``1d`` (``—`` for a missing one)."""
+    if not isinstance(ns, int):
+        return "—"
+    hours = ns // (3600 * 10**9)
+    return f"{hours // 24}d" if hours and hours % 24 == 0 else f"{hours}h"
+
+
+def short_profile(label: object) -> str:
+    """A profile label without its content hash: ``strategy v2 / risk v1``."""
+    parts = str(label or "").split(" / ")
+    return " / ".join(p for p in parts if not p.startswith("sha256:")) or "—"
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -104,7 +124,9 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(iso_ns=iso_ns, duration=duration, fixed=fixed)
+    env.filters.update(
+        iso_ns=iso_ns, duration=duration, fixed=fixed, horizon=horizon, short_profile=short_profile
+    )
     env.globals.update(nav=NAV, actions=ACTIONS)
     return env
 
@@ -268,7 +290,7 @@ def _decisions(
 ) -> dict[str, Any]:
     filters = {"instrument": coin or None, "reason": reason or None, "action": action or None}
     try:
-        page = control.decisions(before=before, **filters)
+        page = control.decisions(before=before, limit=PAGE_SIZE, **filters)
         error = None
     except QuantError as exc:
         page, error = {"items": [], "next_before": None}, exc

@@ -45,8 +45,44 @@
     if (TYPES.indexOf(type) < 0) {
       return;
     }
-    body.dispatchEvent(new CustomEvent("quant:" + type, { detail: detail, bubbles: true }));
+    fire(type, detail);
   }
+
+  // At most one DOM event per type every THROTTLE_MS: the first at once (a decision reaches
+  // the page immediately), then the latest one when the interval ends (nothing is missed at
+  // the end of a burst), so a fast replay does not flood the server with re-fetches.
+  var THROTTLE_MS = 250;
+  var gates = {};
+
+  function fire(type, detail) {
+    var gate = gates[type] || (gates[type] = { last: 0, timer: null, detail: null });
+    var now = Date.now();
+    gate.detail = detail;
+    if (gate.timer) {
+      return;
+    }
+    var wait = gate.last + THROTTLE_MS - now;
+    if (wait <= 0) {
+      gate.last = now;
+      body.dispatchEvent(new CustomEvent("quant:" + type, { detail: detail, bubbles: true }));
+      return;
+    }
+    gate.timer = setTimeout(function () {
+      gate.timer = null;
+      gate.last = Date.now();
+      body.dispatchEvent(new CustomEvent("quant:" + type, { detail: gate.detail, bubbles: true }));
+    }, wait);
+  }
+
+  // A confirmation box confirms one change: clear it once the server has answered.
+  body.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.tagName === "FORM") {
+      form.querySelectorAll('input[name="confirm"]').forEach(function (box) {
+        box.checked = false;
+      });
+    }
+  });
 
   function setLive(state, text) {
     var badge = document.getElementById("live-status");
@@ -117,12 +153,24 @@
       .then(function (r) { return r.ok ? r.json() : Promise.reject(new Error(url + ": " + r.status)); });
   }
 
-  function debounce(fn, ms) {
-    var timer = null;
-    return function () {
-      clearTimeout(timer);
-      timer = setTimeout(fn, ms);
-    };
+  function serial(load) {
+    // One load at a time; events during a load ask for one more load after it.
+    var busy = false, again = false;
+    function run() {
+      if (busy) {
+        again = true;
+        return;
+      }
+      busy = true;
+      load().catch(function () {}).then(function () {
+        busy = false;
+        if (again) {
+          again = false;
+          run();
+        }
+      });
+    }
+    return run;
   }
 
   function equityChart(el) {
@@ -136,10 +184,10 @@
         chart.timeScale().fitContent();
       });
     }
-    load();
-    var again = debounce(load, 300);
-    body.addEventListener("quant:decision", again);
-    body.addEventListener("quant:fill", again);
+    var refresh = serial(load);
+    refresh();
+    body.addEventListener("quant:decision", refresh);
+    body.addEventListener("quant:fill", refresh);
   }
 
   function assetChart(el) {
@@ -179,8 +227,9 @@
         chart.timeScale().fitContent();
       });
     }
-    load();
-    body.addEventListener("quant:decision", debounce(load, 300));
+    var refresh = serial(load);
+    refresh();
+    body.addEventListener("quant:decision", refresh);
   }
 
   function charts() {
