@@ -272,3 +272,22 @@ def test_a_reopened_index_goes_on_from_its_offset(log_path: Path, tmp_path: Path
     assert index.refresh() == 0
     assert _ids(index.page(limit=1)) == [8]
     index.close()
+
+
+def test_a_bulk_build_gives_the_same_pages(log_path: Path, tmp_path: Path) -> None:
+    plain = DecisionIndex(log_path, tmp_path / "plain.sqlite")
+    bulk = DecisionIndex(log_path, tmp_path / "bulk.sqlite", bulk_bytes=1)
+    assert plain.refresh() == bulk.refresh() == 8
+    with log_path.open("ab") as fh:  # a small append is indexed row by row
+        fh.write(b'{"kind":"decision","instrument":"SOL/USD","reason_codes":["X"]}\n')
+    assert plain.refresh() == bulk.refresh() == 1
+    for filters in ({}, {"instrument": "BTC"}, {"reason": "NO_EDGE"}, {"action": "buy", "run": 1}):
+        assert plain.page(**filters) == bulk.page(**filters)
+    with sqlite3.connect(tmp_path / "bulk.sqlite") as conn:
+        names = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
+        }
+    conn.close()
+    assert {"decision_instrument", "reason_instrument"} <= names
+    plain.close()
+    bulk.close()
