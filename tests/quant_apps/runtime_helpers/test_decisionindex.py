@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from quant_apps.runtime.decisionindex import MAX_LIMIT, DecisionIndex
+from quant_apps.runtime.decisionindex import MAX_LIMIT, DecisionIndex, index_path_for
 from quant_apps.runtime.paperlog import PaperLogWriter
 from quant_core import reasons
 from quant_core.errors import QuantUsageError, StorageError, ValidationError
@@ -291,3 +291,37 @@ def test_a_bulk_build_gives_the_same_pages(log_path: Path, tmp_path: Path) -> No
     assert {"decision_instrument", "reason_instrument"} <= names
     plain.close()
     bulk.close()
+
+
+def test_pages_stay_consistent_while_another_thread_appends_and_refreshes(
+    log_path: Path, tmp_path: Path
+) -> None:
+    index = DecisionIndex(log_path, index_path_for(log_path))
+    assert index.index_path == log_path.with_name("decisions.jsonl.index.sqlite")
+    index.refresh()
+    errors: list[BaseException] = []
+
+    def append() -> None:
+        try:
+            for i in range(200):
+                with log_path.open("ab") as fh:
+                    fh.write(json.dumps({"kind": "decision", "seq": 100 + i,
+                                         "instrument": "SOL/USD", "reason_codes": ["X"]}).encode()
+                             + b"\n")  # fmt: skip
+                index.refresh()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    pages = 0
+    while writer.is_alive() or pages == 0:
+        items = index.page(instrument="SOL", limit=20)["items"]
+        ids = [item["id"] for item in items]
+        assert ids == sorted(ids, reverse=True)
+        assert all(item["seq"] == item["id"] + 91 for item in items)  # each line is its own
+        pages += 1
+    writer.join()
+    assert errors == []
+    assert index.page(instrument="SOL", limit=1)["items"][0]["seq"] == 299
+    index.close()

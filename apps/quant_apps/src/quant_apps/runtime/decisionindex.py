@@ -51,7 +51,7 @@ from typing import Any
 from quant_core import reasons
 from quant_core.errors import QuantUsageError, StorageError, ValidationError
 
-__all__ = ["MAX_LIMIT", "DecisionIndex"]
+__all__ = ["MAX_LIMIT", "DecisionIndex", "index_path_for"]
 
 MAX_LIMIT = 500
 """The most items one page may ask for."""
@@ -86,6 +86,16 @@ _INDEXES = {  # the secondary indexes: one per filter, keyed (filter…, id) for
 _TABLES = ("meta", "decision", "reason", "code", "instrument")
 _DECODE = json.JSONDecoder().decode
 _EMPTY: dict[str, Any] = {"offset": 0, "lines": 0, "run": 0, "head": None}
+
+
+def index_path_for(log_path: Path) -> Path:
+    """Where a log's index lives by default: beside it, ``<log name>.index.sqlite``.
+
+    Examples:
+        >>> index_path_for(Path("out/decisions.jsonl")).as_posix()
+        'out/decisions.jsonl.index.sqlite'
+    """
+    return log_path.with_name(f"{log_path.name}.index.sqlite")
 
 
 def _invalid(message: str) -> ValidationError:
