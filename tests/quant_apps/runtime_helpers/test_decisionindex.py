@@ -320,3 +320,17 @@ def test_pages_stay_consistent_while_another_thread_appends_and_refreshes(
     writer.join()
     assert index.page(instrument="SOL", limit=1)["items"][0]["seq"] == 299
     index.close()
+
+
+def test_a_page_of_a_log_rewritten_since_the_refresh_is_refused(
+    index: DecisionIndex, log_path: Path
+) -> None:
+    index.refresh()
+    original = log_path.read_bytes()
+    for changed in (original.replace(b'"seq":1', b'"seq":5'), original.replace(b"{", b"[")):
+        log_path.write_bytes(changed)
+        with pytest.raises(StorageError) as info:
+            index.page()
+        assert "changed under its index" in info.value.message
+    log_path.write_bytes(original)
+    assert index.page(limit=1)["items"][0]["id"] == 8

@@ -360,7 +360,8 @@ class DecisionIndex:
         Raises:
             ValidationError: ``INVALID_INPUT`` on a filter of the wrong type or range.
             QuantUsageError: ``USAGE_ERROR`` after :meth:`close`.
-            StorageError: ``IO_FAILURE`` when the log cannot be read.
+            StorageError: ``IO_FAILURE`` when the log cannot be read, or was
+                rewritten since the last :meth:`refresh` (a line is not where it was).
         """
         filters = {
             "run": _check_int("run", run, 1),
@@ -381,7 +382,7 @@ class DecisionIndex:
             "filters": filters,
         }
 
-    def _read_lines(self, rows: list[tuple[int, int, int, int]]) -> list[dict[str, Any]]:
+    def _read_lines(self, rows: list[tuple[int, int, int, int, Any]]) -> list[dict[str, Any]]:
         if not rows:
             return []
         try:
@@ -390,8 +391,12 @@ class DecisionIndex:
             raise StorageError(f"cannot read {self.log_path}: {exc.strerror}") from None
         try:
             items = []
-            for line_id, run, offset, length in rows:
-                item = json.loads(os.pread(fd, length, offset))
+            for line_id, run, offset, length, seq in rows:
+                item = _decoded(os.pread(fd, length, offset))
+                if item is None or _scalar(item.get("seq")) != seq:
+                    raise StorageError(
+                        f"{self.log_path} changed under its index (line {line_id}); refresh it"
+                    )
                 item["run"] = run
                 item["id"] = line_id
                 items.append(item)
@@ -440,7 +445,8 @@ def _query(conn: sqlite3.Connection, filters: dict[str, Any]) -> tuple[str, list
         params.append(filters["before"])
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     sql = (
-        f"SELECT {key}, d.run, d.offset, d.length FROM {source}{clause} ORDER BY {key} DESC LIMIT ?"
+        f"SELECT {key}, d.run, d.offset, d.length, d.seq FROM {source}{clause}"
+        f" ORDER BY {key} DESC LIMIT ?"
     )
     params.append(filters["limit"] + 1)
     return sql, params
@@ -455,12 +461,9 @@ def _line(
     codes: list[tuple[str, int, Any]],
 ) -> int:
     """Index one complete line (its global ``number``); return the run it leaves current."""
-    try:
-        row = _DECODE(line.decode())
-    except ValueError:
-        return run  # not JSON: counted, not indexed
-    if not isinstance(row, dict):
-        return run
+    row = _decoded(line)
+    if row is None:
+        return run  # not a JSON object: counted, not indexed
     kind = row.get("kind")
     if kind == "session":
         paper = row.get("paper")
@@ -492,6 +495,15 @@ def _line(
 def _create_indexes(conn: sqlite3.Connection) -> None:
     for name, on in _INDEXES.items():
         conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
+
+
+def _decoded(line: bytes) -> dict[str, Any] | None:
+    """A log line as a JSON object, or ``None`` when it is not one."""
+    try:
+        row = _DECODE(line.decode())
+    except ValueError:  # not UTF-8 or not JSON
+        return None
+    return row if isinstance(row, dict) else None
 
 
 def _scalar(value: object) -> int | None:
