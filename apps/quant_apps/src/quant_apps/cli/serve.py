@@ -198,4 +198,6 @@ def register(app: typer.Typer) -> None:
             sock.close()
             if service is not None:
                 summary = service.stop()
-                human().print(f"stopped: {json.dumps(summary, default=str)}", markup=False)
+                # One line, not the per-cycle list (it grows with every bar served).
+                shown = {**summary, "cycles": len(summary.get("cycles") or ())}
+                human().print(f"stopped: {json.dumps(shown, default=str)}", markup=False)
