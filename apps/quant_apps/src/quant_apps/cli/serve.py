@@ -199,5 +199,5 @@ def register(app: typer.Typer) -> None:
             if service is not None:
                 summary = service.stop()
                 # One line, not the per-cycle list (it grows with every bar served).
-                shown = {**summary, "cycles": len(summary.get("cycles") or ())}
-                human().print(f"stopped: {json.dumps(shown, default=str)}", markup=False)
+                brief = {**summary, "cycles": len(summary.get("cycles") or ())}
+                human().print(f"stopped: {json.dumps(brief, default=str)}", markup=False)
