@@ -47,11 +47,20 @@ def _first_line(proc: subprocess.Popen[str], deadline_s: float = 240) -> dict[st
     return document
 
 
-def test_quant_serve_as_a_real_process(tmp_path: Path) -> None:
+REAL = "real/kraken_cryptodatadownload__loveulin-bitcapitalca"
+
+
+@pytest.mark.parametrize("market", ["synthetic", "real"])
+def test_quant_serve_as_a_real_process(
+    market: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     out = tmp_path / "out"
     env = {**os.environ, "QUANT_DATA_DIR": str(tmp_path / "data")}
+    source = []
+    if market == "real":
+        source = ["--source", str(request.getfixturevalue("shared_data") / REAL)]
     cmd = [sys.executable, "-m", "quant_apps", "serve", "--out", str(out), "--port", "0",
-           "--operator", "alice", "--json", *SMALL]  # fmt: skip
+           "--operator", "alice", "--json", *SMALL, *source]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     token = ""
     try:
