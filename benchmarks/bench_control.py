@@ -8,7 +8,8 @@ written through :class:`quant_exec.DecisionLog`. Then:
 * build: ``DecisionIndex.refresh()`` on the whole log (one transaction), timed once; an
   append of 1,000 lines is then indexed by a second refresh (``append_ms``).
 * quant: ``DecisionIndex.page(**filters)`` for a set of filters (none, coin, reason code,
-  coin and reason code, action, a rare reason, a deep cursor), p99 and median per filter.
+  coin and reason code, action, a rare reason, a deep cursor), p99 and median per filter;
+  and ``refresh()`` then ``page()`` (what the control plane does per request).
 * baseline: what reading without an index costs — scan the JSONL file, ``json.loads`` every
   line, keep the matching decisions, newest first (fewer repeats: it is slow).
 
@@ -172,6 +173,12 @@ def run(decisions: int, repeats: int, baseline_repeats: int) -> dict[str, Any]:
             for name, f in FILTERS.items()
         }
         quant = measure_page(index.page, filters, repeats)
+
+        def refreshed(**kwargs: Any) -> object:  # what the control plane does per request
+            index.refresh()
+            return index.page(**kwargs)
+
+        quant.update(measure_page(refreshed, {"refresh+coin": filters["coin"]}, repeats))
         baseline: dict[str, float] = {}
         for name in BASELINE_FILTERS:
             expected = index.page(**filters[name])["items"]

@@ -105,6 +105,8 @@ def test_update_then_rollback_serve_the_store_active_bundle(
     finally:
         session.stop()
         control.index.close()
+    stopped = control.rollback(actor="alice")
+    assert (stopped.ok, stopped.reason_code) == (False, "SESSION_STOPPED")
     bundle_lines = [line for line in session.lines() if line.get("change") == "bundle"]
     assert [(b["actor"], b["bundle"]["bundle_version"]) for b in bundle_lines] == [
         ("alice", "1.0.0"),

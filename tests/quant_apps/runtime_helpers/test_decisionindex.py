@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from quant_apps.runtime.decisionindex import MAX_LIMIT, DecisionIndex
+from quant_apps.runtime.decisionindex import MAX_LIMIT, DecisionIndex, index_path_for
 from quant_apps.runtime.paperlog import PaperLogWriter
 from quant_core import reasons
 from quant_core.errors import QuantUsageError, StorageError, ValidationError
@@ -272,3 +272,65 @@ def test_a_reopened_index_goes_on_from_its_offset(log_path: Path, tmp_path: Path
     assert index.refresh() == 0
     assert _ids(index.page(limit=1)) == [8]
     index.close()
+
+
+def test_a_bulk_build_gives_the_same_pages(log_path: Path, tmp_path: Path) -> None:
+    plain = DecisionIndex(log_path, tmp_path / "plain.sqlite")
+    bulk = DecisionIndex(log_path, tmp_path / "bulk.sqlite", bulk_bytes=1)
+    assert plain.refresh() == bulk.refresh() == 8
+    with log_path.open("ab") as fh:  # a small append is indexed row by row
+        fh.write(b'{"kind":"decision","instrument":"SOL/USD","reason_codes":["X"]}\n')
+    assert plain.refresh() == bulk.refresh() == 1
+    for filters in ({}, {"instrument": "BTC"}, {"reason": "NO_EDGE"}, {"action": "buy", "run": 1}):
+        assert plain.page(**filters) == bulk.page(**filters)
+    with sqlite3.connect(tmp_path / "bulk.sqlite") as conn:
+        names = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
+        }
+    conn.close()
+    assert {"decision_instrument", "reason_instrument"} <= names
+    plain.close()
+    bulk.close()
+
+
+def test_pages_stay_consistent_while_another_thread_appends_and_refreshes(
+    log_path: Path, tmp_path: Path
+) -> None:
+    index = DecisionIndex(log_path, index_path_for(log_path))
+    assert index.index_path == log_path.with_name("decisions.jsonl.index.sqlite")
+    index.refresh()
+
+    def append() -> None:  # a failure here leaves the last line unindexed: asserted below
+        for i in range(200):
+            with log_path.open("ab") as fh:
+                fh.write(json.dumps({"kind": "decision", "seq": 100 + i,
+                                     "instrument": "SOL/USD", "reason_codes": ["X"]}).encode()
+                         + b"\n")  # fmt: skip
+            index.refresh()
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    pages = 0
+    while writer.is_alive() or pages == 0:
+        items = index.page(instrument="SOL", limit=20)["items"]
+        ids = [item["id"] for item in items]
+        assert ids == sorted(ids, reverse=True)
+        assert all(item["seq"] == item["id"] + 91 for item in items)  # each line is its own
+        pages += 1
+    writer.join()
+    assert index.page(instrument="SOL", limit=1)["items"][0]["seq"] == 299
+    index.close()
+
+
+def test_a_page_of_a_log_rewritten_since_the_refresh_is_refused(
+    index: DecisionIndex, log_path: Path
+) -> None:
+    index.refresh()
+    original = log_path.read_bytes()
+    for changed in (original.replace(b'"seq":1', b'"seq":5'), original.replace(b"{", b"[")):
+        log_path.write_bytes(changed)
+        with pytest.raises(StorageError) as info:
+            index.page()
+        assert "changed under its index" in info.value.message
+    log_path.write_bytes(original)
+    assert index.page(limit=1)["items"][0]["id"] == 8

@@ -103,7 +103,10 @@ async def test_bearer_session_and_openapi(client: httpx.AsyncClient, auth: Auth)
     assert answer.json() == {"operator": "alice", "csrf_token": auth.csrf_for(TOKEN)}
     assert (await client.get("/api/v1/openapi.json")).status_code == 401
     schema = (await client.get("/api/v1/openapi.json", headers=BEARER)).json()
-    assert "/api/v1/killswitch/engage" in schema["paths"]
+    engage = schema["paths"]["/api/v1/killswitch/engage"]["post"]
+    refused = engage["responses"]["409"]["content"]["application/json"]["schema"]
+    assert refused == {"$ref": "#/components/schemas/CommandBody"}
+    assert {"401", "403", "413", "422"} <= engage["responses"].keys()
     assert (await client.get("/docs")).status_code == 404
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from quant_apps.cli import audit, backtest, bundle, data, demo, emulator, paper, train
+from quant_apps.cli import audit, backtest, bundle, data, demo, emulator, paper, serve, train
 from quant_apps.cli.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, results
 from quant_apps.runtime.doctor import doctor_report, package_versions
 from quant_core.settings import install_log_redaction
@@ -35,6 +35,7 @@ app.add_typer(emulator.app, name="emulator")
 backtest.register(app)
 demo.register(app)
 paper.register(app)
+serve.register(app)
 train.register(app)
 
 

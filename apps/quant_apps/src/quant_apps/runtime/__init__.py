@@ -12,6 +12,8 @@ live trader, without the CLI: it never imports typer, click, rich or :mod:`quant
   answered with a :class:`CommandResult`, and push events
   (:mod:`~quant_apps.runtime.events`) over a running session, for an operator API or UI;
   :mod:`~quant_apps.runtime.commands` — the queued commands and their outcomes;
+  :mod:`~quant_apps.runtime.service` — what ``quant serve`` runs: the emulator on a replay
+  clock, a paper session, its runner thread and its control plane;
 * :mod:`~quant_apps.runtime.feed` — the market-data seam (:class:`BarFeed`);
 * :mod:`~quant_apps.runtime.profiles`, :mod:`~quant_apps.runtime.paperlog` — governed
   profiles and the paper session's files;

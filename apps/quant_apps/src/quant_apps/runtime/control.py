@@ -377,6 +377,9 @@ class ControlPlane:
         except FutureTimeout:
             message = f"the session did not apply the change within {self.command_timeout_s} s"
             return CommandResult(False, kind, actor, message, controlreasons.COMMAND_TIMEOUT)
+        except QuantError as exc:  # the runner failed applying it (and has stopped)
+            message = f"the session failed: {exc.message}"
+            return CommandResult(False, kind, actor, message, exc.reason_code)
         return CommandResult.of(outcome, kind)
 
     def _command(self, command: Command) -> CommandResult:

@@ -51,7 +51,7 @@ from typing import Any
 from quant_core import reasons
 from quant_core.errors import QuantUsageError, StorageError, ValidationError
 
-__all__ = ["MAX_LIMIT", "DecisionIndex"]
+__all__ = ["MAX_LIMIT", "DecisionIndex", "index_path_for"]
 
 MAX_LIMIT = 500
 """The most items one page may ask for."""
@@ -59,25 +59,43 @@ MAX_LIMIT = 500
 _SCHEMA = 1  # PRAGMA user_version of the index file; another value → rebuilt
 _CHUNK = 8 << 20  # bytes read from the log at a time while indexing
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS decision (
-    id INTEGER PRIMARY KEY, run INTEGER NOT NULL, seq INTEGER, ts_ns INTEGER,
-    instrument TEXT, action TEXT, offset INTEGER NOT NULL, length INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS reason (
-    code TEXT NOT NULL, id INTEGER NOT NULL, instrument TEXT, PRIMARY KEY (code, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS code (code TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS instrument (instrument TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS decision_instrument ON decision (instrument, id);
-CREATE INDEX IF NOT EXISTS decision_action ON decision (action, id);
-CREATE INDEX IF NOT EXISTS decision_run ON decision (run, id);
-CREATE INDEX IF NOT EXISTS decision_instrument_action ON decision (instrument, action, id);
-CREATE INDEX IF NOT EXISTS reason_instrument ON reason (code, instrument, id);
-"""
+_BULK_BYTES = 16 << 20  # a backlog this large (and larger than the indexed part) is bulk
+_CACHE_KIB = 65_536  # the writer's page cache while indexing
+
+_TABLES_DDL = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
+    (
+        "CREATE TABLE decision (id INTEGER PRIMARY KEY, run INTEGER NOT NULL, seq INTEGER,"
+        " ts_ns INTEGER, instrument TEXT, action TEXT, offset INTEGER NOT NULL,"
+        " length INTEGER NOT NULL)"
+    ),
+    (
+        "CREATE TABLE reason (code TEXT NOT NULL, id INTEGER NOT NULL, instrument TEXT,"
+        " PRIMARY KEY (code, id)) WITHOUT ROWID"
+    ),
+    "CREATE TABLE code (code TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE instrument (instrument TEXT PRIMARY KEY) WITHOUT ROWID",
+)
+_INDEXES = {  # the secondary indexes: one per filter, keyed (filter…, id) for keyset pages
+    "decision_instrument": "decision (instrument, id)",
+    "decision_action": "decision (action, id)",
+    "decision_run": "decision (run, id)",
+    "decision_instrument_action": "decision (instrument, action, id)",
+    "reason_instrument": "reason (code, instrument, id)",
+}
 _TABLES = ("meta", "decision", "reason", "code", "instrument")
+_DECODE = json.JSONDecoder().decode
 _EMPTY: dict[str, Any] = {"offset": 0, "lines": 0, "run": 0, "head": None}
+
+
+def index_path_for(log_path: Path) -> Path:
+    """Where a log's index lives by default: beside it, ``<log name>.index.sqlite``.
+
+    Examples:
+        >>> index_path_for(Path("out/decisions.jsonl")).as_posix()
+        'out/decisions.jsonl.index.sqlite'
+    """
+    return log_path.with_name(f"{log_path.name}.index.sqlite")
 
 
 def _invalid(message: str) -> ValidationError:
@@ -112,15 +130,19 @@ class DecisionIndex:
     Args:
         log_path: the decision log (it need not exist yet: the index is empty until it does).
         index_path: the SQLite file of the index (created; rebuilt when corrupt or stale).
+        bulk_bytes: a refresh with at least this many new bytes, and more than it already
+            indexed (a first build, a rebuild), writes the rows first and builds the
+            secondary indexes after them (faster than keeping them up to date row by row).
 
     Raises:
         StorageError: ``IO_FAILURE`` when the index file cannot be created or opened.
     """
 
-    def __init__(self, log_path: Path, index_path: Path) -> None:
+    def __init__(self, log_path: Path, index_path: Path, *, bulk_bytes: int = _BULK_BYTES) -> None:
         """Open (or create) the index; see the class docs."""
         self.log_path = log_path
         self.index_path = index_path
+        self._bulk_bytes = bulk_bytes
         self._lock = threading.Lock()  # refreshes, and the list of connections
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -148,12 +170,14 @@ class DecisionIndex:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
             if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA:
                 with _transaction(conn):
                     for table in _TABLES:
                         conn.execute(f"DROP TABLE IF EXISTS {table}")
-                    for statement in _DDL.split(";"):
+                    for statement in _TABLES_DDL:
                         conn.execute(statement)
+                    _create_indexes(conn)
                     conn.execute(f"PRAGMA user_version={_SCHEMA}")
         except sqlite3.DatabaseError:
             self._connections.remove(conn)
@@ -249,6 +273,9 @@ class DecisionIndex:
         decisions: list[tuple[Any, ...]] = []
         codes: list[tuple[str, int, Any]] = []
         instruments: set[str] = set()
+        if size - offset >= max(self._bulk_bytes, offset):  # a build: index after the rows
+            for name in _INDEXES:
+                self._writer.execute(f"DROP INDEX IF EXISTS {name}")
         fh.seek(offset)
         carry = b""
         position = offset
@@ -268,6 +295,7 @@ class DecisionIndex:
                 start = stop
             position += end
             self._flush(decisions, codes, instruments)
+        _create_indexes(self._writer)  # (again, after a build; otherwise they exist)
         if added:
             meta_rows = {"offset": position, "lines": lines, "run": run, "head": head}
             self._writer.executemany(
@@ -332,7 +360,8 @@ class DecisionIndex:
         Raises:
             ValidationError: ``INVALID_INPUT`` on a filter of the wrong type or range.
             QuantUsageError: ``USAGE_ERROR`` after :meth:`close`.
-            StorageError: ``IO_FAILURE`` when the log cannot be read.
+            StorageError: ``IO_FAILURE`` when the log cannot be read, or was
+                rewritten since the last :meth:`refresh` (a line is not where it was).
         """
         filters = {
             "run": _check_int("run", run, 1),
@@ -353,7 +382,7 @@ class DecisionIndex:
             "filters": filters,
         }
 
-    def _read_lines(self, rows: list[tuple[int, int, int, int]]) -> list[dict[str, Any]]:
+    def _read_lines(self, rows: list[tuple[int, int, int, int, Any]]) -> list[dict[str, Any]]:
         if not rows:
             return []
         try:
@@ -362,8 +391,12 @@ class DecisionIndex:
             raise StorageError(f"cannot read {self.log_path}: {exc.strerror}") from None
         try:
             items = []
-            for line_id, run, offset, length in rows:
-                item = json.loads(os.pread(fd, length, offset))
+            for line_id, run, offset, length, seq in rows:
+                item = _decoded(os.pread(fd, length, offset))
+                if item is None or _scalar(item.get("seq")) != seq:
+                    raise StorageError(
+                        f"{self.log_path} changed under its index (line {line_id}); refresh it"
+                    )
                 item["run"] = run
                 item["id"] = line_id
                 items.append(item)
@@ -412,7 +445,8 @@ def _query(conn: sqlite3.Connection, filters: dict[str, Any]) -> tuple[str, list
         params.append(filters["before"])
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     sql = (
-        f"SELECT {key}, d.run, d.offset, d.length FROM {source}{clause} ORDER BY {key} DESC LIMIT ?"
+        f"SELECT {key}, d.run, d.offset, d.length, d.seq FROM {source}{clause}"
+        f" ORDER BY {key} DESC LIMIT ?"
     )
     params.append(filters["limit"] + 1)
     return sql, params
@@ -427,12 +461,9 @@ def _line(
     codes: list[tuple[str, int, Any]],
 ) -> int:
     """Index one complete line (its global ``number``); return the run it leaves current."""
-    try:
-        row = json.loads(line)
-    except ValueError:
-        return run  # not JSON: counted, not indexed
-    if not isinstance(row, dict):
-        return run
+    row = _decoded(line)
+    if row is None:
+        return run  # not a JSON object: counted, not indexed
     kind = row.get("kind")
     if kind == "session":
         paper = row.get("paper")
@@ -459,6 +490,20 @@ def _line(
         if isinstance(code, str):
             codes.append((code, number, instrument))
     return run
+
+
+def _create_indexes(conn: sqlite3.Connection) -> None:
+    for name, on in _INDEXES.items():
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
+
+
+def _decoded(line: bytes) -> dict[str, Any] | None:
+    """A log line as a JSON object, or ``None`` when it is not one."""
+    try:
+        row = _DECODE(line.decode())
+    except ValueError:  # not UTF-8 or not JSON
+        return None
+    return row if isinstance(row, dict) else None
 
 
 def _scalar(value: object) -> int | None:

@@ -1,12 +1,15 @@
 """Opens a paper-trading session: the bundle, the store, the provider, the log, the runtime.
 
-:func:`open_paper_session` is what ``quant paper`` (and a service) calls to build a
+:func:`open_paper_session` is what ``quant paper`` calls to build a
 :class:`~quant_apps.runtime.session.TradingRuntime` from a :class:`PaperOptions`: it reads the
-profiles, activates the model bundle (:func:`~quant_apps.runtime.activation.serve_bundle`,
-also the runtime's loader for a bundle reload), opens the store and the provider from the
-settings, opens the decision log (a new run segment) and the audit log, and wires the
-session's feed (:class:`~quant_data.StoreFeed`) and sync. Nothing is
-started: :meth:`TradingRuntime.start` loads the history and :meth:`TradingRuntime.run` runs.
+profiles, activates the model bundle (:func:`~quant_apps.runtime.activation.serve_bundle`:
+the release is verified and installed unless it already is), opens the store and the provider
+from the settings, opens the decision log (a new run segment) and the audit log, and wires the
+session's feed (:class:`~quant_data.StoreFeed`) and sync. A bundle reload serves the install
+root's *active* bundle (:func:`serve_active_bundle`: an update or a rollback made it active;
+nothing is installed again). :func:`assemble_paper_session` does the same and also hands back
+the store and the install root (``quant serve`` shows and manages them). Nothing is started:
+:meth:`TradingRuntime.start` loads the history and :meth:`TradingRuntime.run` runs.
 """
 
 from __future__ import annotations
@@ -14,24 +17,43 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from quant_apps.runtime import config as app_config
-from quant_apps.runtime.activation import serve_bundle
-from quant_apps.runtime.bundles import require_bundle
+from quant_apps.runtime.activation import load_active_model, serve_bundle
+from quant_apps.runtime.bundles import (
+    BundledPredictor,
+    NoModel,
+    require_bundle,
+    shipped_bundle_dir,
+    trust_for,
+)
 from quant_apps.runtime.feed import ProviderSync
 from quant_apps.runtime.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
 from quant_apps.runtime.profiles import load_profiles
 from quant_apps.runtime.session import TradingRuntime, Waiter
 from quant_apps.runtime.stores import make_provider, open_store
+from quant_bundle import reasons as bundle_reasons
 from quant_core import Clock, Timeframe
 from quant_core.audit import AuditLog
+from quant_core.events import Predictor
 from quant_core.profiles import RiskProfile, StrategyProfile
-from quant_data import StoreFeed
+from quant_data import Store, StoreFeed
 from quant_exec import BacktestConfig
 
-__all__ = ["PaperOptions", "open_paper_session"]
+__all__ = [
+    "BUNDLES_DIR",
+    "PaperOptions",
+    "PaperSession",
+    "assemble_paper_session",
+    "open_paper_session",
+    "serve_active_bundle",
+]
+
+BUNDLES_DIR = "bundles"
+"""The install root of the model bundles, inside the settings' data directory."""
 
 
 @attrs.frozen
@@ -65,6 +87,56 @@ class PaperOptions:
     database_url: str | None = None
 
 
+def serve_active_bundle(
+    state_dir: Path, keys: Path | None, *, require: bool, clock: Clock | None
+) -> tuple[Predictor, dict[str, Any]]:
+    """The predictor of the install root's active bundle, and what to report about it.
+
+    Nothing is installed: this serves what an update or a rollback left active. Without a
+    verified active bundle, ``require`` raises; otherwise the :class:`NoModel` stand-in
+    comes back with the reason.
+
+    Raises:
+        BundleRejectedError: ``require`` and nothing verifies or loads; the keys are refused.
+
+    Examples:
+        >>> import tempfile
+        >>> predictor, about = serve_active_bundle(Path(tempfile.mkdtemp()), None,
+        ...                                        require=False, clock=None)
+        >>> about["active"], about["reason_code"]
+        (False, 'BUNDLE_MISSING')
+    """
+    why: list[tuple[str, str]] = []
+    active = load_active_model(
+        state_dir,
+        require=require,
+        trust=trust_for(keys),
+        clock=clock,
+        on_fallback=lambda code, message: why.append((code, message)),
+    )
+    if active is None:
+        code, message = why[0] if why else (bundle_reasons.BUNDLE_MISSING, "no active bundle")
+        return NoModel(code), {"active": False, "reason_code": code, "message": message}
+    return BundledPredictor(active), {"active": True, **active.identity()}
+
+
+@attrs.frozen
+class PaperSession:
+    """A paper session with the parts a service shows besides the runtime.
+
+    Attributes:
+        runtime: the session.
+        store: its market-data store.
+        bundle_root: the model bundles' install root.
+        environ: the settings' environment it was opened with.
+    """
+
+    runtime: TradingRuntime
+    store: Store
+    bundle_root: Path
+    environ: Mapping[str, str]
+
+
 def open_paper_session(
     options: PaperOptions,
     *,
@@ -85,19 +157,36 @@ def open_paper_session(
         BundleRejectedError: ``QUANT_REQUIRE_BUNDLE=1`` and no verified bundle activates.
         ValidationError: ``DECISION_LOG_INVALID`` when the log file is not a paper log.
     """
+    return assemble_paper_session(options, clock=clock, waiter=waiter, env=env).runtime
+
+
+def assemble_paper_session(
+    options: PaperOptions,
+    *,
+    clock: Clock,
+    waiter: Waiter | None = None,
+    env: Mapping[str, str] | None = None,
+) -> PaperSession:
+    """:func:`open_paper_session`, with the store and the bundles' install root.
+
+    Raises:
+        ProfileError: the profile file is refused.
+        BundleRejectedError: ``QUANT_REQUIRE_BUNDLE=1`` and no verified bundle activates.
+        ValidationError: ``DECISION_LOG_INVALID`` when the log file is not a paper log.
+    """
     profiles = load_profiles(options.profile) if options.profile else None
     strategy, risk = profiles or (StrategyProfile(), RiskProfile())
     environ = app_config.environ() if env is None else env
     settings = app_config.load_settings(environ)
-    load_bundle = functools.partial(
-        serve_bundle,
-        app_config.data_dir(settings) / "bundles",
-        options.bundle,
-        options.keys,
-        require=require_bundle(environ),
-        clock=clock,
+    bundle_root = app_config.data_dir(settings) / BUNDLES_DIR
+    require = require_bundle(environ)
+    release = options.bundle if options.bundle is not None else shipped_bundle_dir(environ)
+    predictor, model = serve_bundle(
+        bundle_root, release, options.keys, require=require, clock=clock
     )
-    predictor, model = load_bundle()
+    load_bundle = functools.partial(
+        serve_active_bundle, bundle_root, options.keys, require=require, clock=clock
+    )
     store = open_store(options.database_url, settings, clock)
     source = make_provider(options.provider, settings, clock, options.seed)
     writer = PaperLogWriter(options.out / LOG_FILE)
@@ -111,7 +200,7 @@ def open_paper_session(
         }
     }
     symbols, quote, timeframe = list(options.symbols), options.quote, options.timeframe
-    return TradingRuntime(
+    runtime = TradingRuntime(
         feed=StoreFeed(store, symbols, quote, timeframe, prefer=[source.name]),
         sync=ProviderSync(store, source, symbols, quote, timeframe),
         clock=clock,
@@ -126,3 +215,4 @@ def open_paper_session(
         audit=AuditLog(options.out / AUDIT_FILE, clock),
         waiter=waiter,
     )
+    return PaperSession(runtime, store, bundle_root, environ)

@@ -32,7 +32,10 @@ from quant_apps.serve.security import (
 )
 
 __all__ = [
+    "CommandBody",
+    "DecisionPage",
     "ErrorBody",
+    "HealthBody",
     "LoginBody",
     "ProfileApplyBody",
     "ProfileChangeBody",
@@ -81,6 +84,38 @@ class LoginBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
+
+class CommandBody(BaseModel):
+    """What a governed change answers: 200 when applied, 409 (``ok`` false) when refused."""
+
+    ok: bool
+    kind: str
+    actor: str
+    message: str
+    reason_code: str | None = None
+    details: dict[str, Any] = {}
+
+
+class DecisionPage(BaseModel):
+    """One page of decisions: the logged lines plus ``run`` and ``id``, newest first."""
+
+    items: list[dict[str, Any]]
+    next_before: int | None
+    filters: dict[str, Any]
+
+
+class HealthBody(BaseModel):
+    """Whether the session runs, its health word and its clock."""
+
+    ok: bool
+    health: str
+    now_ns: int
+
+
+_COMMAND: dict[int | str, dict[str, Any]] = {
+    200: {"model": CommandBody, "description": "Applied (or nothing to change)."},
+    409: {"model": CommandBody, "description": "Refused; `reason_code` says why."},
+}
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No token, or not the server's token."},
@@ -144,7 +179,7 @@ def session(operator: Operator, request: Request) -> dict[str, Any]:
 # --- reads -------------------------------------------------------------------------------
 
 
-@router.get("/health", summary="Health of the runtime")
+@router.get("/health", summary="Health of the runtime", responses={200: {"model": HealthBody}})
 def health(control: Control, _operator: Operator) -> dict[str, Any]:
     """``{"ok", "health", "now_ns"}``."""
     return control.health()
@@ -162,7 +197,11 @@ def risk(control: Control, _operator: Operator) -> list[dict[str, Any]]:
     return control.risk()
 
 
-@router.get("/decisions", summary="Decisions, newest first, paged and filtered")
+@router.get(
+    "/decisions",
+    summary="Decisions, newest first, paged and filtered",
+    responses={200: {"model": DecisionPage}},
+)
 def decisions(
     control: Control,
     _operator: Operator,
@@ -254,7 +293,11 @@ def profile_diff(body: ProfileChangeBody, control: Control, _operator: Operator)
     return JSONResponse(result, status_code=200 if result.get("ok", True) else 409)
 
 
-@changes.post("/profiles/apply", summary="Apply a profile change (governed, versioned, audited)")
+@changes.post(
+    "/profiles/apply",
+    summary="Apply a profile change (governed, versioned, audited)",
+    responses=_COMMAND,
+)
 def profile_apply(body: ProfileApplyBody, control: Control, operator: Operator) -> JSONResponse:
     """Out-of-bounds or unknown parameters are refused exactly as the profile file is."""
     return _answer(
@@ -264,31 +307,37 @@ def profile_apply(body: ProfileApplyBody, control: Control, operator: Operator) 
     )
 
 
-@changes.post("/killswitch/engage", summary="Engage the kill switch (halt new entries)")
+@changes.post(
+    "/killswitch/engage", summary="Engage the kill switch (halt new entries)", responses=_COMMAND
+)
 def killswitch_engage(body: ReasonBody, control: Control, operator: Operator) -> JSONResponse:
     """Halts the session; the decision and audit logs name the operator and the reason."""
     return _answer(control.halt(body.reason, actor=operator))
 
 
-@changes.post("/killswitch/release", summary="Release the kill switch")
+@changes.post("/killswitch/release", summary="Release the kill switch", responses=_COMMAND)
 def killswitch_release(body: ReasonBody, control: Control, operator: Operator) -> JSONResponse:
     """Resumes the session; logged like an engage."""
     return _answer(control.resume(body.reason, actor=operator))
 
 
-@changes.post("/bundles/check", summary="Check the update source for a newer bundle")
+@changes.post(
+    "/bundles/check", summary="Check the update source for a newer bundle", responses=_COMMAND
+)
 def bundles_check(control: Control, operator: Operator) -> JSONResponse:
     """The check's result, or its refusal with a reason code."""
     return _answer(control.check_update(actor=operator))
 
 
-@changes.post("/bundles/apply", summary="Install the update and load it")
+@changes.post("/bundles/apply", summary="Install the update and load it", responses=_COMMAND)
 def bundles_apply(control: Control, operator: Operator) -> JSONResponse:
     """Installs, activates and loads the new bundle (audited)."""
     return _answer(control.apply_update(actor=operator))
 
 
-@changes.post("/bundles/rollback", summary="Roll back to the previous bundle and load it")
+@changes.post(
+    "/bundles/rollback", summary="Roll back to the previous bundle and load it", responses=_COMMAND
+)
 def bundles_rollback(control: Control, operator: Operator) -> JSONResponse:
     """Activates the rollback target (audited); refused when there is none."""
     return _answer(control.rollback(actor=operator))
