@@ -7,6 +7,7 @@ symbols and reason codes, to prove it is escaped); the browser tests run the rea
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -239,6 +240,13 @@ class FakeControl:
 
     def verify_audit(self) -> dict[str, Any]:
         return {"ok": True, "entries": 3}
+
+    def events_after(self, cursor: int, timeout_s: float) -> tuple[int, list[dict[str, Any]]]:
+        """One decision event after cursor 0, then nothing (a short wait)."""
+        if cursor == 0:
+            return 1, [{"id": 1, "type": "decision", "data": {"instrument": EVIL}}]
+        threading.Event().wait(min(timeout_s, 0.05))
+        return cursor, []
 
     def _command(self, kind: str, actor: str, **details: Any) -> Result:
         self.calls.append((kind, {"actor": actor, **details}))

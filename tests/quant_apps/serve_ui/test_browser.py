@@ -38,17 +38,9 @@ from quant_apps.serve.app import create_app
 from quant_apps.serve.security import Auth
 from quant_apps.serve.server import Server, bind, origin_for
 
+from ._chromium import ARGS, CHROMIUM, need_chromium
 from ._releases import two_releases
 
-CHROMIUM = Path(os.environ.get("QUANT_CHROMIUM") or "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REAL = "real/coinapi_kraken_1h__alfotus-coinapi-historical-data"
 SYMBOLS = ("BTC", "ETH")
 OPERATOR = "alice"
@@ -79,18 +71,9 @@ class Console:
     artifacts: Path
 
 
-def _need_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    why = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"Chromium is required in CI: {why}")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def console(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    _need_chromium()
+    need_chromium()
     where = tmp_path_factory.mktemp("console")
     release, source, keys = two_releases(where / "releases")
     sources = tuple(
