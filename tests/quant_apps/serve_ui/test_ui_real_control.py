@@ -70,7 +70,7 @@ def _post(client: Client, url: str, data: dict[str, Any]) -> Any:
         ("/audit", "Verified"),
         ("/ui/fragments/status", "Portfolio value"),
         ("/ui/fragments/decisions", "P(up"),
-        ("/ui/fragments/holdings", "Fills"),
+        ("/ui/fragments/holdings", "Recent fills"),
         ("/ui/fragments/risk", "total_exposure"),
         ("/ui/fragments/profiles", "Strategy profile"),
         ("/ui/fragments/bundles", "Serving"),
