@@ -353,3 +353,9 @@ def test_a_bundle_update_then_a_rollback_from_the_ui(
     _shot(tab, console, "bundles")
     status = console.service.control.bundle_status()
     assert status["active_version"] == "1.0.0"
+    # Every governed change so far (kill switch, two bundle reloads) is in the audit chain.
+    _open(tab, console, "/audit")
+    verdict = tab.inner_text("#audit-verdict")
+    assert verdict.startswith("Verified")
+    assert console.service.control.verify_audit()["entries"] >= 3
+    _shot(tab, console, "audit")
