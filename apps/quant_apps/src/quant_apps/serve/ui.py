@@ -2,7 +2,8 @@
 
 Pages are GET routes (``/``, ``/decisions``, ``/holdings``, ``/assets/{coin}``, ``/risk``,
 ``/profiles``, ``/bundles``, ``/data``, ``/audit``, ``/login``); a page request without a
-session redirects to ``/login``. Every state change is a POST under ``/ui/...`` that calls the
+session answers 401, which the app (:func:`~quant_apps.serve.app.create_app`) turns into a
+redirect to ``/login``. Every state change is a POST under ``/ui/...`` that calls the
 same :class:`~quant_apps.runtime.control.ControlPlane` method the API calls (so a refusal
 carries the same reason code), is protected by :func:`~quant_apps.serve.security.csrf_protect`
 and attributed to :func:`~quant_apps.serve.security.current_operator`, and answers an HTML
@@ -11,8 +12,8 @@ into DOM events (``quant:decision``, ``quant:fill``, ``quant:status``, ``quant:c
 the fragments under ``/ui/fragments/...`` re-fetch on.
 
 Templates autoescape everything; nothing from the data is marked safe. There is no inline
-script or style (the CSP is ``default-src 'self'``): chart data travels as JSON in
-``<script type="application/json">`` blocks or from ``/ui/data/...``.
+script or style (the CSP is ``default-src 'self'``): chart data is fetched as JSON from
+``/ui/data/...`` by ``static/app.js``.
 
 Examples:
     >>> iso_ns(1_704_067_200 * 10**9)
