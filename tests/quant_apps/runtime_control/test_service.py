@@ -88,12 +88,14 @@ def test_serve_replays_real_data_trades_is_governed_and_stops_with_everything_fl
     service.start()
     control = service.control
     cursor = _wait_for(service, 0, _cycles(1))
-    wall.advance_by(int(GRACE_S * 1e9 / DEFAULT_SPEED) + 1)  # bars are asked for after a grace
+    grace = int(GRACE_S * 1e9 / DEFAULT_SPEED) + 1
+    wall.advance_by(grace)  # bars are asked for a grace after their close
     for hour in range(2, 8):
         wall.advance_by(WALL_HOUR)
         service.runtime.waiter.wake()
         cursor = _wait_for(service, cursor, _cycles(hour))
     status = control.status()
+    assert status["uptime_s"] == (grace + 6 * WALL_HOUR) / 1e9  # wall time, not replayed
     assert status["bundle"]["active"] is True
     assert {f["instrument"] for f in status["freshness"]} == {"BTC/USD", "ETH/USD"}
     assert status["bars"] >= 2 * 6
