@@ -213,5 +213,7 @@ def test_a_runner_failure_is_raised_by_stop(tmp_path: Path) -> None:
     failed = service.control.halt("the audit log is broken", actor="alice")
     assert (failed.ok, failed.reason_code) == (False, "AUDIT_RECORD_MALFORMED")
     assert failed.message.startswith("the session failed: ")
+    later = service.control.resume("and now?", actor="alice")
+    assert (later.ok, later.reason_code) == (False, "SESSION_STOPPED")
     with pytest.raises(AuditChainError):
         service.stop()
