@@ -84,14 +84,19 @@ class CommandResult:
 
     @classmethod
     def of(cls, outcome: CommandOutcome, kind: str | None = None) -> CommandResult:
-        """The result of a runner's outcome (``kind``: another name for the operation)."""
+        """The result of a runner's outcome (``kind``: another name for the operation).
+
+        ``details`` adds ``changed``: whether the session changed (``False``: it already was
+        so, or the change was refused).
+        """
+        details = {**outcome.details, "changed": outcome.changed}
         return cls(
             outcome.ok,
             kind or outcome.kind.value,
             outcome.actor,
             outcome.message,
             outcome.reason_code,
-            outcome.details,
+            details,
         )
 
     def to_dict(self) -> dict[str, Any]:
