@@ -31,10 +31,11 @@ def test_halt_and_resume_are_applied_attributed_and_audited(running: Running) ->
         "alice",
         None,
     )
-    assert halted.details == {"engaged": True, "reason": "operator drill"}
+    assert halted.details == {"engaged": True, "reason": "operator drill", "changed": True}
     assert control.health()["health"] == "halted"
     again = control.halt("twice", actor="bob")
     assert (again.ok, again.message) == (True, "the kill switch was already engaged")
+    assert again.details["changed"] is False
     resumed = control.resume("drill over", actor="alice")
     assert (resumed.ok, resumed.details["engaged"]) == (True, False)
     assert control.resume("again", actor="alice").message == "the kill switch was not engaged"

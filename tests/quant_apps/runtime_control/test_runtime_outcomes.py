@@ -18,10 +18,12 @@ def test_a_runner_that_fails_fails_the_command_too(tmp_path: Path) -> None:
     runtime, _, _ = make_runtime(out)
     runtime.start()
     (out / "audit.jsonl").write_bytes(b"not an audit record\n")  # the chain is broken
+    first = runtime.submit(Command(CommandKind.RESUME, "ops", "not engaged: nothing audited"))
     ticket = runtime.submit(Command(CommandKind.HALT, "ops", "drill"))
     with pytest.raises(AuditChainError):
         runtime.service()
     assert isinstance(ticket.exception(timeout=0), AuditChainError)
+    assert isinstance(first.exception(timeout=0), AuditChainError)  # taken in the same batch
     ticket.cancel()  # a resolved ticket stays as it is
     assert isinstance(ticket.exception(timeout=0), AuditChainError)
 

@@ -88,12 +88,14 @@ def test_serve_replays_real_data_trades_is_governed_and_stops_with_everything_fl
     service.start()
     control = service.control
     cursor = _wait_for(service, 0, _cycles(1))
-    wall.advance_by(int(GRACE_S * 1e9 / DEFAULT_SPEED) + 1)  # bars are asked for after a grace
+    grace = int(GRACE_S * 1e9 / DEFAULT_SPEED) + 1
+    wall.advance_by(grace)  # bars are asked for a grace after their close
     for hour in range(2, 8):
         wall.advance_by(WALL_HOUR)
         service.runtime.waiter.wake()
         cursor = _wait_for(service, cursor, _cycles(hour))
     status = control.status()
+    assert status["uptime_s"] == (grace + 6 * WALL_HOUR) / 1e9  # wall time, not replayed
     assert status["bundle"]["active"] is True
     assert {f["instrument"] for f in status["freshness"]} == {"BTC/USD", "ETH/USD"}
     assert status["bars"] >= 2 * 6
@@ -211,5 +213,56 @@ def test_a_runner_failure_is_raised_by_stop(tmp_path: Path) -> None:
     failed = service.control.halt("the audit log is broken", actor="alice")
     assert (failed.ok, failed.reason_code) == (False, "AUDIT_RECORD_MALFORMED")
     assert failed.message.startswith("the session failed: ")
+    later = service.control.resume("and now?", actor="alice")
+    assert (later.ok, later.reason_code) == (False, "SESSION_STOPPED")
     with pytest.raises(AuditChainError):
         service.stop()
+
+
+def test_a_real_update_and_rollback_swap_the_served_model(tmp_path: Path) -> None:
+    from quant_apps.runtime.releases import build_signed_release, new_signing_key
+
+    wall = SimClock(iso_to_ns("2026-12-07T00:00:00Z"))
+    key, _ = new_signing_key(tmp_path / "keys", "release", use_keyring=False)
+    releases = {}
+    for version, seed in (("1.0.0", 11), ("2.0.0", 12)):
+        artifacts = _bundles.train_artifacts(tmp_path / f"art-{version}", seed=seed)
+        releases[version] = tmp_path / f"rel-{version}"
+        build_signed_release(artifacts, version, key, releases[version], clock=wall,
+                             pointer_version=int(version[0]))  # fmt: skip
+    options = ServeOptions(
+        out=tmp_path / "out",
+        symbols=("BTC", "ETH"),
+        bundle=releases["1.0.0"],
+        keys=tmp_path / "keys",
+        update_source=str(releases["2.0.0"]),
+    )
+    service = open_service(options, env=_env(tmp_path), wall=wall)
+    service.start()
+    control = service.control
+    try:
+        first = control.status()["bundle"]
+        assert first["bundle_version"] == "1.0.0"
+        assert control.check_update(actor="alice").details["offered_version"] == "2.0.0"
+        applied = control.apply_update(actor="alice")
+        assert applied.ok, applied.message
+        served = control.status()["bundle"]
+        assert (served["bundle_version"], served["active"]) == ("2.0.0", True)
+        assert served["model_id"] != first["model_id"]
+        assert applied.details["bundles"]["previous_version"] == "1.0.0"
+        rolled = control.rollback(actor="bob")
+        assert rolled.ok, rolled.message
+        assert control.status()["bundle"] == first
+        assert control.bundle_status()["active_version"] == "1.0.0"
+    finally:
+        summary = service.stop()
+    out = tmp_path / "out"
+    (run,) = read_log(out / "decisions.jsonl")
+    swaps = [(r["actor"], r["bundle"]["bundle_version"]) for r in run.risk]
+    assert swaps == [("alice", "2.0.0"), ("bob", "1.0.0")]
+    assert summary["interrupted"] is False
+    reloads = [r.data for r in read_audit_log(out / "audit.jsonl") if r.kind == "bundle.reload"]
+    assert [(r["actor"], r["reason"], r["changed"]) for r in reloads] == [
+        ("alice", "apply_update", True),
+        ("bob", "rollback", True),
+    ]

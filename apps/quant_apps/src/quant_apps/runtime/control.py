@@ -84,14 +84,19 @@ class CommandResult:
 
     @classmethod
     def of(cls, outcome: CommandOutcome, kind: str | None = None) -> CommandResult:
-        """The result of a runner's outcome (``kind``: another name for the operation)."""
+        """The result of a runner's outcome (``kind``: another name for the operation).
+
+        ``details`` adds ``changed``: whether the session changed (``False``: it already was
+        so, or the change was refused).
+        """
+        details = {**outcome.details, "changed": outcome.changed}
         return cls(
             outcome.ok,
             kind or outcome.kind.value,
             outcome.actor,
             outcome.message,
             outcome.reason_code,
-            outcome.details,
+            details,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,6 +163,8 @@ class ControlPlane:
         quote: their quote currency.
         hub: where events go (default: a new :class:`EventHub`).
         command_timeout_s: how long a governed change waits for the runner.
+        wall: the clock uptime is measured on (default ``clock``; a replayed session passes
+            the real one, so uptime is not replayed time).
     """
 
     def __init__(
@@ -173,6 +180,7 @@ class ControlPlane:
         quote: str,
         hub: EventHub | None = None,
         command_timeout_s: float = COMMAND_TIMEOUT_S,
+        wall: Clock | None = None,
     ) -> None:
         """Wrap ``runtime`` and listen to its publishes."""
         self.runtime, self.clock, self.index = runtime, clock, index
@@ -181,7 +189,8 @@ class ControlPlane:
         self.timeframe: Timeframe = runtime.timeframe
         self.hub = hub if hub is not None else EventHub()
         self.command_timeout_s = command_timeout_s
-        self.started_ns = clock.now_ns()
+        self.wall = wall if wall is not None else clock
+        self.started_ns = self.wall.now_ns()
         self._status_key: tuple[Any, ...] | None = None
         self._desk_lock = threading.Lock()
         runtime.listen(self._on_publish)
@@ -231,7 +240,7 @@ class ControlPlane:
 
     def _status(self, model: ReadModel) -> dict[str, Any]:
         doc: dict[str, Any] = unstructure(model.status)
-        doc["uptime_s"] = max(0, self.clock.now_ns() - self.started_ns) / 1e9
+        doc["uptime_s"] = max(0, self.wall.now_ns() - self.started_ns) / 1e9
         doc["cash"] = unstructure(model.cash)
         doc["portfolio_value"] = unstructure(model.portfolio_value)
         doc["equity"] = [[ts, str(pv)] for ts, pv in model.equity]

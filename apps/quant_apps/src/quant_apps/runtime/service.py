@@ -349,6 +349,7 @@ def _compose(
         audit_path=out / AUDIT_FILE,
         symbols=symbols,
         quote=options.quote,
+        wall=wall,
     )
     hints.update(
         {

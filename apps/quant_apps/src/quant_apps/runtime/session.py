@@ -25,16 +25,12 @@ engage, every instrument re-evaluated) and the log is flushed.
 5. wait until the next bar close plus :data:`GRACE_S`, waking for commands.
 
 **The read model** (:meth:`~TradingRuntime.read_model`) is the last published
-:class:`~quant_apps.runtime.readmodel.ReadModel`: a frozen value readers take without
-touching the engine. After each publish the listeners (:meth:`~TradingRuntime.listen`) hear,
-in the runner's thread, the :class:`~quant_apps.runtime.readmodel.Publication`: the new
-model and the decision, fill and risk lines added since the previous one.
-
-**Outcomes**: :meth:`~TradingRuntime.submit` queues a command and returns its ticket (a
-:class:`~concurrent.futures.Future`), resolved once the change is applied and on disk with a
-:class:`~quant_apps.runtime.commands.CommandOutcome`. Profile versions (applied or refused,
-from a command or the profile file) and bundle reloads go to the audit log next to the kill
-switch's engages and releases.
+:class:`~quant_apps.runtime.readmodel.ReadModel`, a frozen value readers take without
+touching the engine; listeners (:meth:`~TradingRuntime.listen`) hear each
+:class:`~quant_apps.runtime.readmodel.Publication` (the model and the lines it added).
+:meth:`~TradingRuntime.submit` returns a command's ticket, resolved with its
+:class:`~quant_apps.runtime.commands.CommandOutcome` once applied and on disk. Profile
+versions (applied or refused) and bundle reloads are audited with the kill switch.
 """
 
 from __future__ import annotations
@@ -94,6 +90,7 @@ RECENT = 50
 
 BundleLoader = Callable[[], tuple[Predictor, Mapping[str, Any]]]
 """Activates the bundle to serve: ``(predictor, about)`` as :func:`serve_bundle` returns."""
+_Answers = list[Callable[[], None]]  # a service's answers, given once all is on disk
 Listener = Callable[[Publication], None]
 """Told, in the runner's thread, what each publish added (see :meth:`TradingRuntime.listen`)."""
 
@@ -277,18 +274,32 @@ class TradingRuntime:
         """
         now = self._now_ns()
         updates: list[ProfileUpdate] = []
-        answers: list[Callable[[], None]] = []
+        answers: _Answers = []
+        batch: list[Command] = []
+        try:
+            kill = self._apply(now, updates, answers, batch)
+        except BaseException as exc:  # the runner fails: so do the commands it took
+            for command in batch:
+                command.fail(exc)
+            raise
+        for answer in answers:  # applied and on disk: now answer
+            answer()
+        told, self._told = self._told, []
+        for message in told:
+            self._on_change(message)
+        return kill
+
+    def _apply(self, now: int, updates: list[ProfileUpdate], answers: _Answers,
+               batch: list[Command]) -> bool:  # fmt: skip
+        """:meth:`service`'s changes; whether the kill switch or a profile changed."""
         kill = False
         while True:
             try:
                 command = self._commands.get_nowait()
             except queue.Empty:
                 break
-            try:
-                kill = self._command(command, now, updates, answers) or kill
-            except BaseException as exc:  # the runner fails: so does the command
-                command.fail(exc)
-                raise
+            batch.append(command)
+            kill = self._command(command, now, updates, answers) or kill
         kill = self._halt_file() or kill  # after the commands: an existing halt file wins
         self._profile(self.profiles.poll(), updates, FILE_AUTHOR)
         for update in updates:
@@ -299,20 +310,10 @@ class TradingRuntime:
         if kill or updates:
             self.writer.flush(self.engine.log)
             self._publish()
-        for answer in answers:  # applied and on disk: now answer
-            answer()
-        told, self._told = self._told, []
-        for message in told:
-            self._on_change(message)
         return bool(kill or updates)
 
-    def _command(
-        self,
-        command: Command,
-        now: int,
-        updates: list[ProfileUpdate],
-        answers: list[Callable[[], None]],
-    ) -> bool:
+    def _command(self, command: Command, now: int, updates: list[ProfileUpdate],
+                 answers: _Answers) -> bool:  # fmt: skip
         """Apply one command (its answer goes to ``answers``); whether it changed the switch."""
         kind, switch, actor = command.kind, self.kill_switch, command.actor
         if kind is CommandKind.HALT or kind is CommandKind.RESUME:
@@ -527,11 +528,11 @@ class TradingRuntime:
                 self.wait_for_next_cycle()
         except KeyboardInterrupt:
             interrupted = True
-        finally:
+        finally:  # also when the runner fails: no command waits for it any more
             self._on_change = _ignore
-        with self._posting:
-            self.health = Health.STOPPED
-            self._drain()
+            with self._posting:
+                self.health = Health.STOPPED
+                self._drain()
         return self.summary(interrupted=interrupted)
 
     def _drain(self) -> None:
