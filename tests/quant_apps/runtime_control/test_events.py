@@ -40,7 +40,9 @@ def test_close_wakes_every_waiter_with_nothing() -> None:
     got: list[object] = []
     waiting = threading.Thread(target=lambda: got.append(hub.events_after(0, timeout_s=600)))
     waiting.start()
+    before = hub.closed
     hub.close()
+    assert (before, hub.closed) == (False, True)
     waiting.join(timeout=60)
     assert got == [(0, [])]
     assert hub.events_after(0, timeout_s=600) == (0, [])  # closed: no waiting any more

@@ -60,6 +60,12 @@ class EventHub:
         with self._changed:
             return self._last
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (a reader's loop should end)."""
+        with self._changed:
+            return self._closed
+
     def publish(self, kind: str, data: Mapping[str, Any]) -> int:
         """Add an event ``{"id", "type": kind, "data": data}``; wake the waiters; its id."""
         with self._changed:
