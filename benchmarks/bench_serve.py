@@ -24,6 +24,7 @@ Run: ``uv run python benchmarks/bench_serve.py [--quick] [--json]``
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import statistics
@@ -159,7 +160,9 @@ def _push(service: Any, origin: str, seconds: float) -> dict[str, Any]:
     }
 
 
-def _endpoints(service: Any, origin: str, tmp: Path, decisions: int, repeats: int) -> dict[str, Any]:
+def _endpoints(
+    service: Any, origin: str, tmp: Path, decisions: int, repeats: int
+) -> dict[str, Any]:
     big = tmp / "big" / "decisions.jsonl"
     big.parent.mkdir()
     lines = write_log(big, decisions)
@@ -176,7 +179,7 @@ def _endpoints(service: Any, origin: str, tmp: Path, decisions: int, repeats: in
             for name, (path, params) in ENDPOINTS.items():
                 for _ in range(10):  # warm the connection and the caches
                     c.get(path, params=params).raise_for_status()
-                samples = time_calls(lambda p=path, q=params: c.get(p, params=q), repeats)
+                samples = time_calls(functools.partial(c.get, path, params=params), repeats)
                 out[name] = {
                     "median_ms": statistics.median(samples) * 1e3,
                     "p99_ms": p99(samples) * 1e3,
@@ -210,12 +213,13 @@ def run(decisions: int, repeats: int, seconds: float, speed: float) -> dict[str,
 
 
 def _lines(sizes: tuple[int, int, float, float], r: dict[str, Any]) -> list[str]:
-    decisions, repeats, seconds, speed = sizes
+    _, repeats, seconds, speed = sizes
     e, p = r["endpoints"], r["push"]
     out = [f"operator server on 127.0.0.1, decision log of {e['lines']:,} lines, {repeats} calls"]
     for name in ENDPOINTS:
         out.append(
-            f"  GET {name:22s} median {e[name]['median_ms']:7.2f} ms  p99 {e[name]['p99_ms']:7.2f} ms"
+            f"  GET {name:22s} median {e[name]['median_ms']:7.2f} ms  "
+            f"p99 {e[name]['p99_ms']:7.2f} ms"
         )
     out += [
         f"  worst endpoint p99: {r['endpoint_p99_ms_worst']:.2f} ms (target <= 50 ms)",

@@ -164,3 +164,18 @@ def flip_byte(path: Path, offset: int = -1) -> None:
     data = bytearray(path.read_bytes())
     data[offset] ^= 0xFF
     path.write_bytes(bytes(data))
+
+
+def small_release(tmp_path: Path, key: Any, version: str, now_ns: int) -> Path:
+    """A signed release ``version`` of one small artifact (``pointer_version``: its major)."""
+    from quant_apps.runtime.releases import build_signed_release
+    from quant_core import SimClock
+
+    art = tmp_path / f"art-{version}"
+    art.mkdir()
+    (art / "model.json").write_text(json.dumps({"v": version}))
+    out = tmp_path / f"rel-{version}"
+    build_signed_release(
+        art, version, key, out, clock=SimClock(now_ns), pointer_version=int(version[0])
+    )
+    return out

@@ -8,7 +8,6 @@ is skipped, saying why.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,31 +16,13 @@ from typer.testing import CliRunner
 from quant_apps.cli import app
 
 from ._bundles import make_release
-
-CHROMIUM = Path(os.environ.get("QUANT_CHROMIUM") or "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _need_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    why = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"Chromium is required in CI: {why}")
-    pytest.skip(why)
+from ._chromium import ARGS, CHROMIUM, need_chromium
 
 
 def test_the_demo_report_renders_in_chromium(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _need_chromium()
+    need_chromium()
     sync_api = pytest.importorskip("playwright.sync_api")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("QUANT_REQUIRE_BUNDLE", raising=False)

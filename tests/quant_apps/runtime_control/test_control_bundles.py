@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.quant_apps._bundles import small_release
 
 from quant_apps.runtime import Command, CommandKind
 from quant_apps.runtime.bundledesk import BundleDesk, open_trust
 from quant_apps.runtime.bundles import NoModel, runtime_versions
-from quant_apps.runtime.releases import build_signed_release, new_signing_key
+from quant_apps.runtime.releases import new_signing_key
 from quant_bundle.keys import PrivateKey
 from quant_core import SimClock, iso_to_ns
 from quant_core.audit import read_audit_log
@@ -25,14 +25,7 @@ NOW = iso_to_ns("2026-01-01T00:00:00Z")
 
 
 def _release(tmp_path: Path, key: PrivateKey, version: str) -> Path:
-    art = tmp_path / f"art-{version}"
-    art.mkdir()
-    (art / "model.json").write_text(json.dumps({"v": version}))
-    out = tmp_path / f"rel-{version}"
-    build_signed_release(
-        art, version, key, out, clock=SimClock(NOW), pointer_version=int(version[0])
-    )
-    return out
+    return small_release(tmp_path, key, version, NOW)
 
 
 @pytest.fixture

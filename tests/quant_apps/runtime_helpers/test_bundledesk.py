@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from tests.quant_apps._bundles import small_release
 
 from quant_apps.runtime.bundledesk import BundleDesk, open_trust
 from quant_apps.runtime.bundles import runtime_versions
-from quant_apps.runtime.releases import build_signed_release, new_signing_key
+from quant_apps.runtime.releases import new_signing_key
 from quant_bundle import BundleRejectedError, reasons
 from quant_bundle.keys import PrivateKey, TrustStore
 from quant_core import SimClock, iso_to_ns
@@ -27,14 +27,7 @@ def key(tmp_path: Path) -> PrivateKey:
 
 
 def _release(tmp_path: Path, key: PrivateKey, version: str) -> Path:
-    art = tmp_path / f"art-{version}"
-    art.mkdir()
-    (art / "model.json").write_text(json.dumps({"v": version}))
-    out = tmp_path / f"rel-{version}"
-    build_signed_release(
-        art, version, key, out, clock=SimClock(NOW), pointer_version=int(version[0])
-    )
-    return out
+    return small_release(tmp_path, key, version, NOW)
 
 
 def _desk(tmp_path: Path, source: Path | None, retention: int = 1) -> BundleDesk:

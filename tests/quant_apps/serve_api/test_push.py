@@ -92,3 +92,14 @@ def test_static_files_are_served_and_cacheable(served: str) -> None:
     assert answer.text == "body{}"
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert "no-store" not in answer.headers.get("cache-control", "")
+
+
+def test_the_stream_ends_when_the_session_closes_its_events(served: str, session: Any) -> None:
+    with httpx.Client(base_url=served, headers=BEARER, timeout=30) as client:
+        last = session.control.hub.last_id
+        with client.stream("GET", "/api/v1/events", params={"after": last}) as stream:
+            messages = _messages(stream.iter_lines())
+            assert next(messages)["retry"] == "2000"
+            session.control.hub.close()
+            # Nothing more can come: the server ends the stream instead of waiting forever.
+            assert all("id" not in message for message in messages)

@@ -30,6 +30,7 @@ from typing import Any
 
 import attrs
 import pytest
+from tests.quant_apps._chromium import ARGS, CHROMIUM, need_chromium
 
 from quant_apps.runtime.clock import WallClock
 from quant_apps.runtime.service import ServeOptions, Service, open_service
@@ -38,7 +39,6 @@ from quant_apps.serve.app import create_app
 from quant_apps.serve.security import Auth
 from quant_apps.serve.server import Server, bind, origin_for
 
-from ._chromium import ARGS, CHROMIUM, need_chromium
 from ._releases import two_releases
 
 REAL = "real/coinapi_kraken_1h__alfotus-coinapi-historical-data"

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
+from tests.quant_apps._chromium import ARGS, CHROMIUM, need_chromium
 
 from quant_apps.runtime.clock import WallClock
 from quant_apps.serve import ui
@@ -20,7 +21,6 @@ from quant_apps.serve.app import create_app
 from quant_apps.serve.security import Auth
 from quant_apps.serve.server import Server, bind, origin_for
 
-from ._chromium import ARGS, CHROMIUM, need_chromium
 from ._fake import EVIL, FakeControl
 
 sync_api = pytest.importorskip("playwright.sync_api")

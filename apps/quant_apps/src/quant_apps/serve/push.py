@@ -55,6 +55,8 @@ async def _stream(
         )
         for event in events:
             yield sse_message(event)
+        if not events and control.hub.closed:  # the session stopped: nothing more will come
+            return
         idle = 0 if events else idle + 1
         if idle >= heartbeat_every:
             idle = 0
