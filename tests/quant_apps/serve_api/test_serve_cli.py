@@ -25,7 +25,6 @@ import pytest
 from typer.testing import CliRunner
 
 from quant_apps.cli import app
-from quant_apps.cli import serve as serve_cli
 from quant_apps.serve import Server
 
 runner = CliRunner()
@@ -157,13 +156,6 @@ def test_usage_errors(tmp_path: Path) -> None:
     timeframe = runner.invoke(app, ["serve", *out, "--timeframe", "7m", "--json"])
     assert json.loads(timeframe.stdout)["reason_code"] == "USAGE_ERROR"
     assert not (tmp_path / "out").exists()  # refused before anything was created
-
-
-def test_the_ui_is_optional() -> None:
-    assert serve_cli.ui_routers("quant_apps.serve.no_such_ui") == []
-    from quant_apps.serve import api
-
-    assert serve_cli.ui_routers("quant_apps.serve.api") == [api.router]
 
 
 def test_sigterm_while_starting_stops_cleanly(

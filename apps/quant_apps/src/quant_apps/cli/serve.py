@@ -16,7 +16,6 @@ then stops the session (the decision log and open paper orders are flushed) and 
 from __future__ import annotations
 
 import getpass
-import importlib
 import json
 import signal
 import sys
@@ -24,20 +23,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from fastapi import APIRouter
 
 from quant_apps.cli.output import guarded, human, results
 from quant_apps.runtime import config as app_config
 from quant_apps.runtime.clock import WallClock
 from quant_apps.runtime.service import ServeOptions, open_service
-from quant_apps.serve import Auth, Server, bind, check_bind, create_app, origin_for
+from quant_apps.serve import Auth, Server, bind, check_bind, create_app, origin_for, ui
 from quant_apps.serve.app import LOOPBACK_HOSTS
 from quant_apps.serve.server import is_loopback
 from quant_core import Timeframe
 from quant_core import reasons as core_reasons
 from quant_core.errors import QuantUsageError
 
-__all__ = ["TOKEN_FILE", "register", "ui_routers"]
+__all__ = ["TOKEN_FILE", "register"]
 
 TOKEN_FILE = "serve.token"
 """The token file inside ``--out`` (unless ``--token-file``)."""
@@ -46,16 +44,6 @@ PROVIDERS = ("emulator", "kraken", "coinapi")
 
 def _usage(message: str) -> QuantUsageError:
     return QuantUsageError(message, reason_code=core_reasons.USAGE_ERROR)
-
-
-def ui_routers(module: str = "quant_apps.serve.ui") -> list[APIRouter]:
-    """The web UI's routers, when the UI module is installed (an API-only server otherwise)."""
-    try:
-        ui = importlib.import_module(module)
-    except ModuleNotFoundError:
-        return []
-    router: APIRouter = ui.router
-    return [router]
 
 
 def _line(document: dict[str, Any]) -> None:
@@ -168,7 +156,7 @@ def register(app: typer.Typer) -> None:
                 service.control,
                 auth,
                 origin=origin,
-                routers=ui_routers(),
+                routers=[ui.router],
                 hosts=LOOPBACK_HOSTS if is_loopback(host) else ("*",),
             )
             server = Server(app, sock)

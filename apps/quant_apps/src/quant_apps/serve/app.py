@@ -57,7 +57,7 @@ def create_app(
     body_limit: int = DEFAULT_BODY_LIMIT,
     event_wait_s: float = 1.0,
     heartbeat_s: float = 15.0,
-    static_dir: Path | None = STATIC_DIR,
+    static_dir: Path = STATIC_DIR,
 ) -> FastAPI:
     """The operator server's application over ``control``.
 
@@ -73,7 +73,7 @@ def create_app(
         body_limit: the largest request body in bytes.
         event_wait_s: the push channel's wait per poll of the control plane.
         heartbeat_s: seconds of silence before the push channel sends a heartbeat.
-        static_dir: mounted at ``/static`` when it exists.
+        static_dir: the folder served at ``/static`` (the UI's styles, script and vendored assets).
     """
     app = FastAPI(
         title="quant operator API",
@@ -98,8 +98,7 @@ def create_app(
 
     for router in routers:
         app.include_router(router)
-    if static_dir is not None and static_dir.is_dir():
-        app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    app.mount("/static", StaticFiles(directory=static_dir), name="static")
 
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
