@@ -47,6 +47,16 @@ def _first_line(proc: subprocess.Popen[str], deadline_s: float = 240) -> dict[st
 
 
 REAL = "real/kraken_cryptodatadownload__loveulin-bitcapitalca"
+HOW_TO = Path(__file__).resolve().parents[3] / "docs" / "how-to" / "drive-the-control-api.md"
+
+
+def _doc_example() -> Any:
+    """``look_and_halt`` from the how-to page's Python example (the page is the source)."""
+    text = HOW_TO.read_text(encoding="utf-8")
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, str(HOW_TO), "exec"), namespace)
+    return namespace["look_and_halt"]
 
 
 @pytest.mark.parametrize("market", ["synthetic", "real"])
@@ -75,6 +85,17 @@ def test_quant_serve_as_a_real_process(
         assert token not in json.dumps(doc)
         base = doc["url"].rstrip("/")
         bearer = {"Authorization": f"Bearer {token}"}
+        if market == "synthetic":  # the how-to's example, run as written, against it
+            done = _doc_example()(base, token_file)
+            assert done["refused"] == (409, "PROFILE_OUT_OF_BOUNDS")
+            assert done["halted_by"] == "alice"
+            assert done["heard"] is True
+            assert all(isinstance(codes, list) and codes for codes in done["why"])
+            released = httpx.post(
+                f"{base}/api/v1/killswitch/release", json={"reason": "after the how-to"},
+                headers=bearer, timeout=60,
+            )  # fmt: skip
+            assert released.json()["ok"] is True
         with httpx.Client(base_url=base, timeout=60) as client:
             assert client.get("/api/v1/status").status_code == 401
             assert client.get("/api/v1/health", headers=bearer).json()["ok"] is True
