@@ -34,7 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quant_apps.runtime.decisionindex import DecisionIndex
+from quant_apps.runtime.operator.decisionindex import DecisionIndex
 from quant_exec import DecisionLog
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quant_apps.runtime import BarFeed, PaperLogWriter, TradingRuntime
-from quant_apps.runtime.activation import activate_bundle
+from quant_apps.runtime.models.activation import activate_bundle
 from quant_core import Bar, Instrument, SimClock, Timeframe
 from quant_core.errors import RejectedError
 from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE, get_universe

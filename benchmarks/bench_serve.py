@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from quant_apps.runtime.decisionindex import DecisionIndex
-from quant_apps.runtime.service import ServeOptions, open_service
+from quant_apps.runtime.operator.decisionindex import DecisionIndex
+from quant_apps.runtime.operator.service import ServeOptions, open_service
 from quant_apps.serve import Auth, Server, bind, create_app, origin_for
 from quant_core import SimClock
 

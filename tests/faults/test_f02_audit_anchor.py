@@ -163,7 +163,7 @@ def log_hash(path: Path, seq: int) -> str:
 
 
 def test_the_paper_kill_switch_log_is_anchored(tmp_path: Path) -> None:
-    from quant_apps.runtime.paperlog import AUDIT_FILE
+    from quant_apps.runtime.trading.paperlog import AUDIT_FILE
 
     path = tmp_path / AUDIT_FILE
     _log(path, 3)

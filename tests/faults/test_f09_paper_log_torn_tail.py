@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from quant_apps.runtime.paperlog import PaperLogWriter
+from quant_apps.runtime.trading.paperlog import PaperLogWriter
 from quant_core.errors import StorageError
 from quant_exec import DecisionLog, read_log
 

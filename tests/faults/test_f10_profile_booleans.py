@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from quant_apps.runtime.profiles import load_profiles
+from quant_apps.runtime.trading.profiles import load_profiles
 from quant_core import SimClock, reasons, structure
 from quant_core.errors import ProfileError, ValidationError
 from quant_core.profiles import ProfileHistory, StrategyProfile

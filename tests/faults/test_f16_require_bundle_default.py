@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from quant_apps.cli import app
-from quant_apps.runtime.activation import startup_model
-from quant_apps.runtime.bundles import require_bundle
+from quant_apps.runtime.models.activation import startup_model
+from quant_apps.runtime.models.bundles import require_bundle
 from quant_bundle import BundleRejectedError
 
 runner = CliRunner()

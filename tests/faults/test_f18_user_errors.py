@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from quant_apps.cli import app
-from quant_apps.runtime.demo import DemoOptions, run_demo
+from quant_apps.runtime.jobs.demo import DemoOptions, run_demo
 from quant_core import SimClock
 from quant_core.errors import UniverseError
 from quant_data import Dataset, Store, write_dataset

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from quant_apps.cli import app
 from quant_apps.runtime import doctor
-from quant_apps.runtime.runs import bundle_rows
+from quant_apps.runtime.jobs.runs import bundle_rows
 from quant_core import SimClock, Timeframe, iso_to_ns
 from quant_data import Dataset, SyntheticMarket, write_dataset
 from quant_data.emulator import start_emulator

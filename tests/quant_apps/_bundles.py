@@ -168,7 +168,7 @@ def flip_byte(path: Path, offset: int = -1) -> None:
 
 def small_release(tmp_path: Path, key: Any, version: str, now_ns: int) -> Path:
     """A signed release ``version`` of one small artifact (``pointer_version``: its major)."""
-    from quant_apps.runtime.releases import build_signed_release
+    from quant_apps.runtime.models.releases import build_signed_release
     from quant_core import SimClock
 
     art = tmp_path / f"art-{version}"

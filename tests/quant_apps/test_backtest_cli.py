@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from quant_apps.cli import app
-from quant_apps.runtime.profiles import load_profiles
+from quant_apps.runtime.trading.profiles import load_profiles
 from quant_core import Bar, Instrument, reasons
 from quant_core.errors import ProfileError
 from quant_core.events import HorizonForecast, Prediction

@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from quant_apps.cli import app
-from quant_apps.runtime.bundles import require_bundle
-from quant_apps.runtime.releases import KEYRING_SERVICE
+from quant_apps.runtime.models.bundles import require_bundle
+from quant_apps.runtime.models.releases import KEYRING_SERVICE
 from quant_bundle import reasons
 from quant_core.errors import QuantUsageError
 
@@ -340,7 +340,7 @@ def test_human_output_and_real_process(tmp_path: Path) -> None:
 
 
 def test_the_shipped_keys_are_the_default_trust(monkeypatch: pytest.MonkeyPatch) -> None:
-    from quant_apps.runtime import bundles
+    from quant_apps.runtime.models import bundles
 
     # From any working directory (the fixture moved it into tmp_path), a release verifies
     # against the checkout's committed public keys unless --trusted-keys says otherwise.

@@ -259,7 +259,7 @@ def test_data_status_as_a_real_process(tmp_path: Path) -> None:
 
 def test_open_store_accepts_memory_and_creates_sqlite_dirs(tmp_path: Path) -> None:
     from quant_apps.runtime.config import load_settings
-    from quant_apps.runtime.stores import open_store
+    from quant_apps.runtime.jobs.stores import open_store
 
     settings = load_settings({})
     assert open_store("sqlite://", settings, SimClock(0)).latest_seq() == 0

@@ -20,7 +20,8 @@ import pytest
 from typer.testing import CliRunner
 
 from quant_apps.cli import app
-from quant_apps.runtime import bundles, demo
+from quant_apps.runtime.jobs import demo
+from quant_apps.runtime.models import bundles
 from quant_bundle import reasons as bundle_reasons
 from quant_core import Timeframe, iso_to_ns
 from quant_data import SyntheticMarket

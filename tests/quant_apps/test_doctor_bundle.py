@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from quant_apps.runtime import bundles
 from quant_apps.runtime.doctor import doctor_report
+from quant_apps.runtime.models import bundles
 from quant_bundle import reasons as bundle_reasons
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -308,7 +308,7 @@ def test_ctrl_c_during_startup_exits_130_with_a_valid_log(
         raise KeyboardInterrupt
 
     _sleep(monkeypatch, emulator)
-    monkeypatch.setattr("quant_apps.runtime.session.TradingRuntime.start", interrupted)
+    monkeypatch.setattr("quant_apps.runtime.trading.session.TradingRuntime.start", interrupted)
     doc = _paper(release, tmp_path / "p", "--cycles", "1", code=130)
     assert doc["reason_code"] == "INTERRUPTED"
     assert doc["exit_code"] == 130

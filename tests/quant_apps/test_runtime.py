@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from quant_apps.runtime import bundles
-from quant_apps.runtime.activation import activate_bundle, load_active_model, startup_model
-from quant_apps.runtime.bundles import (
+from quant_apps.runtime.models import bundles
+from quant_apps.runtime.models.activation import activate_bundle, load_active_model, startup_model
+from quant_apps.runtime.models.bundles import (
     ActiveModel,
     BundledPredictor,
     shipped_bundle_dir,

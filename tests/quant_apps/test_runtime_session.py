@@ -23,8 +23,8 @@ from quant_apps.runtime import (
     ProviderSync,
     TradingRuntime,
 )
-from quant_apps.runtime.bundles import NoModel
-from quant_apps.runtime.session import POLL_S
+from quant_apps.runtime.models.bundles import NoModel
+from quant_apps.runtime.trading.session import POLL_S
 from quant_core import SimClock, Timeframe, unstructure
 from quant_core.audit import AuditLog, read_audit_log
 from quant_core.errors import QuantError

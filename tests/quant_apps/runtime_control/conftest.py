@@ -18,9 +18,9 @@ import attrs
 import pytest
 
 from quant_apps.runtime import EventWaiter, PaperLogWriter, ProviderSync, TradingRuntime
-from quant_apps.runtime.bundledesk import BundleDesk
-from quant_apps.runtime.control import ControlPlane
-from quant_apps.runtime.decisionindex import DecisionIndex
+from quant_apps.runtime.models.bundledesk import BundleDesk
+from quant_apps.runtime.operator.control import ControlPlane
+from quant_apps.runtime.operator.decisionindex import DecisionIndex
 from quant_core import SimClock, Timeframe
 from quant_core.audit import AuditLog
 from quant_core.events import Predictor

@@ -10,9 +10,9 @@ import pytest
 from tests.quant_apps._bundles import small_release
 
 from quant_apps.runtime import Command, CommandKind
-from quant_apps.runtime.bundledesk import BundleDesk, open_trust
-from quant_apps.runtime.bundles import NoModel, runtime_versions
-from quant_apps.runtime.releases import new_signing_key
+from quant_apps.runtime.models.bundledesk import BundleDesk, open_trust
+from quant_apps.runtime.models.bundles import NoModel, runtime_versions
+from quant_apps.runtime.models.releases import new_signing_key
 from quant_bundle.keys import PrivateKey
 from quant_core import SimClock, iso_to_ns
 from quant_core.audit import read_audit_log

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from quant_apps.runtime import Command, CommandKind
-from quant_apps.runtime.control import CommandResult
-from quant_apps.runtime.profiles import load_profiles
+from quant_apps.runtime.operator.control import CommandResult
+from quant_apps.runtime.trading.profiles import load_profiles
 from quant_core.audit import read_audit_log, verify_audit_log
 from quant_core.errors import ProfileError
 
@@ -144,8 +144,8 @@ def test_resume_is_refused_while_the_halt_file_exists(tmp_path: Path) -> None:
 
 
 def test_a_runner_that_does_not_answer_times_out(tmp_path: Path) -> None:
-    from quant_apps.runtime.control import ControlPlane
-    from quant_apps.runtime.decisionindex import DecisionIndex
+    from quant_apps.runtime.operator.control import ControlPlane
+    from quant_apps.runtime.operator.decisionindex import DecisionIndex
 
     out = tmp_path / "out"
     out.mkdir()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from quant_apps.runtime.control import profile_bounds
-from quant_apps.runtime.views import CHART_BARS
+from quant_apps.runtime.operator.control import profile_bounds
+from quant_apps.runtime.trading.views import CHART_BARS
 from quant_core.errors import ValidationError
 
 from .conftest import Running, start

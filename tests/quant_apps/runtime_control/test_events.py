@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from quant_apps.runtime.events import EventHub
+from quant_apps.runtime.operator.events import EventHub
 
 from .conftest import Running, start
 

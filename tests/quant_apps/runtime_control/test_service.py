@@ -19,7 +19,7 @@ import attrs
 import pytest
 
 from quant_apps.runtime import Command, CommandKind
-from quant_apps.runtime.service import (
+from quant_apps.runtime.operator.service import (
     DEFAULT_SPEED,
     SYNTHETIC_START,
     WARMUP_BARS,
@@ -27,8 +27,8 @@ from quant_apps.runtime.service import (
     Service,
     open_service,
 )
-from quant_apps.runtime.session import GRACE_S
-from quant_apps.runtime.views import CHART_BARS
+from quant_apps.runtime.trading.session import GRACE_S
+from quant_apps.runtime.trading.views import CHART_BARS
 from quant_core import SimClock, Timeframe, iso_to_ns, ns_to_iso
 from quant_core.audit import read_audit_log
 from quant_core.errors import AuditChainError, ProfileError, QuantUsageError
@@ -220,7 +220,7 @@ def test_a_runner_failure_is_raised_by_stop(tmp_path: Path) -> None:
 
 
 def test_a_real_update_and_rollback_swap_the_served_model(tmp_path: Path) -> None:
-    from quant_apps.runtime.releases import build_signed_release, new_signing_key
+    from quant_apps.runtime.models.releases import build_signed_release, new_signing_key
 
     wall = SimClock(iso_to_ns("2026-12-07T00:00:00Z"))
     key, _ = new_signing_key(tmp_path / "keys", "release", use_keyring=False)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from tests.quant_apps._bundles import small_release
 
-from quant_apps.runtime.bundledesk import BundleDesk, open_trust
-from quant_apps.runtime.bundles import runtime_versions
-from quant_apps.runtime.releases import new_signing_key
+from quant_apps.runtime.models.bundledesk import BundleDesk, open_trust
+from quant_apps.runtime.models.bundles import runtime_versions
+from quant_apps.runtime.models.releases import new_signing_key
 from quant_bundle import BundleRejectedError, reasons
 from quant_bundle.keys import PrivateKey, TrustStore
 from quant_core import SimClock, iso_to_ns

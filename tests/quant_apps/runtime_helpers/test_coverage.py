@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from quant_apps.runtime.coverage import MAX_GAP_RANGES, data_coverage, verify_audit
+from quant_apps.runtime.operator.coverage import MAX_GAP_RANGES, data_coverage, verify_audit
 from quant_core import SimClock, Timeframe, reasons
 from quant_core.audit import AuditLog
 from quant_core.errors import ValidationError

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from quant_apps.runtime.decisionindex import MAX_LIMIT, DecisionIndex, index_path_for
-from quant_apps.runtime.paperlog import PaperLogWriter
+from quant_apps.runtime.operator.decisionindex import MAX_LIMIT, DecisionIndex, index_path_for
+from quant_apps.runtime.trading.paperlog import PaperLogWriter
 from quant_core import reasons
 from quant_core.errors import QuantUsageError, StorageError, ValidationError
 from quant_exec import DecisionLog

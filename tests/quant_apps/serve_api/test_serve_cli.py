@@ -182,7 +182,7 @@ def test_usage_errors(tmp_path: Path) -> None:
 def test_sigterm_while_starting_stops_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from quant_apps.runtime.service import Service
+    from quant_apps.runtime.operator.service import Service
 
     monkeypatch.setenv("QUANT_DATA_DIR", str(tmp_path / "data"))
     real = Service.start

@@ -2,7 +2,7 @@
 
 The UI's unit tests render every page and fragment from these values (including markup in
 symbols and reason codes, to prove it is escaped); the browser tests run the real
-:class:`~quant_apps.runtime.control.ControlPlane` on a paper session over real data.
+:class:`~quant_apps.runtime.operator.control.ControlPlane` on a paper session over real data.
 """
 
 from __future__ import annotations

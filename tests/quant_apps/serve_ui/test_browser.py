@@ -33,7 +33,7 @@ import pytest
 from tests.quant_apps._chromium import ARGS, CHROMIUM, need_chromium
 
 from quant_apps.runtime.clock import WallClock
-from quant_apps.runtime.service import ServeOptions, Service, open_service
+from quant_apps.runtime.operator.service import ServeOptions, Service, open_service
 from quant_apps.serve import ui
 from quant_apps.serve.app import create_app
 from quant_apps.serve.security import Auth

@@ -1,17 +1,17 @@
 """``quant backtest``: the deterministic, risk-gated, prediction-led backtest.
 
 ``quant backtest --data DIR --predictions FILE --profile FILE --out DIR`` replays recorded
-predictions over a dataset directory (written by ``quant data``) through the quant_exec
-engine; ``quant backtest --data DIR --bundle RELEASE [--keys KEYS]`` predicts with the models
-of a signed bundle release instead, activated through
-:func:`quant_apps.runtime.activation.activate_bundle` (verify, install into a temporary store,
-load the active bundle); ``quant backtest --example --out DIR`` runs the same engine on the
-built-in synthetic example. Either way ``--out`` receives ``decisions.jsonl`` (the decision
+predictions over a dataset directory (written by ``quant data``) through the quant_exec engine;
+``quant backtest --data DIR --bundle RELEASE [--keys KEYS]`` predicts with the models of a
+signed bundle release instead, activated through
+:func:`quant_apps.runtime.models.activation.activate_bundle` (verify, install into a temporary
+store, load the active bundle); ``quant backtest --example --out DIR`` runs the same engine on
+the built-in synthetic example. Either way ``--out`` receives ``decisions.jsonl`` (the decision
 log), ``report.html`` (the self-contained report) and ``summary.json``, and the command prints
 the summary metrics and the replay hash (the decision log's hash). With ``--bundle`` the
 session's ``model_id`` is the bundle hash (the manifest digest) and the summary and report add
-the bundle's version, model id and training lineage; a tampered or untrusted bundle exits 3
-with the bundle's reason code.
+the bundle's version, model id and training lineage; a tampered or untrusted bundle exits 3 with
+the bundle's reason code.
 
 ``--replay LOG`` is the replay parity check (``--replay LOG`` alone replays the built-in
 example's log; a log of a dataset needs ``--data`` and its predictions or bundle again, by
@@ -19,7 +19,7 @@ path): the profiles, initial cash and execution settings come from ``LOG``'s ses
 (``BacktestConfig.from_session``) instead of ``--profile``, the run is made on the given
 data and predictions, and its log must equal ``LOG`` byte for byte. The outputs are written
 either way; a difference exits 3 with ``REPLAY_MISMATCH`` and the first line that differs.
-The run itself is :func:`quant_apps.runtime.runs.backtest_run`; this module parses and
+The run itself is :func:`quant_apps.runtime.jobs.runs.backtest_run`; this module parses and
 renders.
 """
 
@@ -31,8 +31,8 @@ from typing import Annotated
 import typer
 
 from quant_apps.cli.output import emit_json, guarded, results
-from quant_apps.runtime.profiles import load_profiles
-from quant_apps.runtime.runs import DECISIONS_FILE, REPORT_FILE, backtest_run, recorded_log
+from quant_apps.runtime.jobs.runs import DECISIONS_FILE, REPORT_FILE, backtest_run, recorded_log
+from quant_apps.runtime.trading.profiles import load_profiles
 from quant_core import reasons as core_reasons
 from quant_core.errors import QuantUsageError
 

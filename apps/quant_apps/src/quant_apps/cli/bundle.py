@@ -7,7 +7,7 @@ point failed (directory sync, retention, the audit append) exits 0 with outcome 
 reason ``POST_COMMIT_FAILED`` and a ``warning`` naming what failed. The install root
 defaults to ``<data dir>/bundles`` (``--root`` overrides); trusted
 public keys default to the shipped ``bundles/keys``
-(:func:`quant_apps.runtime.bundles.shipped_keys_dir`: the checkout's, or
+(:func:`quant_apps.runtime.models.bundles.shipped_keys_dir`: the checkout's, or
 ``QUANT_BUNDLE_KEYS``; ``--trusted-keys`` overrides).
 
 A trust root refused before the store opens (a bad key or rotation statement) is audited in
@@ -16,7 +16,7 @@ bundle repair`` restores the retained known-good bundle when the active one is c
 
 ``quant bundle build DIR`` on a ``quant train --out`` directory takes the manifest's feature
 schema hash from ``metadata.json`` and the training lineage from ``run.json`` (decision record
-0054); :mod:`quant_apps.runtime.activation` is what loads the models of an installed bundle.
+0054); :mod:`quant_apps.runtime.models.activation` is what loads the models of an installed bundle.
 
 ``QUANT_REQUIRE_BUNDLE=1`` (read here, never in the library) makes ``quant bundle check`` a
 hard error when no verified bundle can be loaded, instead of reporting the fallback.
@@ -31,17 +31,17 @@ from typing import Annotated, Any
 import typer
 
 from quant_apps.cli.output import emit_json, guarded, human, results
-from quant_apps.runtime.activation import activate_bundle
-from quant_apps.runtime.bundledesk import BundleDesk, open_trust
-from quant_apps.runtime.bundles import (
+from quant_apps.runtime.clock import WallClock
+from quant_apps.runtime.config import data_dir, load_settings
+from quant_apps.runtime.models.activation import activate_bundle
+from quant_apps.runtime.models.bundledesk import BundleDesk, open_trust
+from quant_apps.runtime.models.bundles import (
     require_bundle,
     runtime_versions,
     shipped_bundle_dir,
     trust_for,
 )
-from quant_apps.runtime.clock import WallClock
-from quant_apps.runtime.config import data_dir, load_settings
-from quant_apps.runtime.releases import (
+from quant_apps.runtime.models.releases import (
     build_signed_release,
     new_signing_key,
     signing_key,
@@ -107,7 +107,7 @@ def _store(
 
     A trust root that is refused (a bad key or rotation statement) refuses the command before
     the store exists; with ``kind`` set, that refusal is still audited, once, in the store's
-    audit log (:func:`~quant_apps.runtime.bundledesk.open_trust`).
+    audit log (:func:`~quant_apps.runtime.models.bundledesk.open_trust`).
     """
     clock = WallClock()
     trust = open_trust(_root(root), keys, clock, audit_kind=kind)

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from quant_apps.cli.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, human, results
 from quant_apps.runtime import config
 from quant_apps.runtime.clock import WallClock
-from quant_apps.runtime.stores import import_files, make_provider, open_store
+from quant_apps.runtime.jobs.stores import import_files, make_provider, open_store
 from quant_core import Clock, Timeframe, iso_to_ns, ns_to_iso
 from quant_data import OhlcvProvider, Store, reasons, write_dataset
 from quant_data import backfill as backfill_mod

@@ -1,4 +1,4 @@
-"""``quant demo``: the whole product in one offline command (:mod:`quant_apps.runtime.demo`).
+"""``quant demo``: the whole product in one offline command (:mod:`quant_apps.runtime.jobs.demo`).
 
 This module parses the options, draws the progress bars and prints the summary.
 """
@@ -22,9 +22,8 @@ from rich.progress import (
 
 from quant_apps.cli.output import emit_json, guarded, human, results
 from quant_apps.runtime import config
-from quant_apps.runtime.bundles import require_bundle
 from quant_apps.runtime.clock import WallClock
-from quant_apps.runtime.demo import (
+from quant_apps.runtime.jobs.demo import (
     DEFAULT_BARS,
     DEFAULT_OUT,
     DEFAULT_SYMBOLS,
@@ -32,6 +31,7 @@ from quant_apps.runtime.demo import (
     Steps,
     run_demo,
 )
+from quant_apps.runtime.models.bundles import require_bundle
 
 __all__ = ["ProgressSteps", "register"]
 

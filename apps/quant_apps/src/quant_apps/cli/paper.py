@@ -1,13 +1,13 @@
 """``quant paper``: a paper-trading session on live bars, driven through the runtime.
 
 ``quant paper --provider kraken --symbols BTC,ETH --out DIR`` activates the model bundle
-(:func:`quant_apps.runtime.activation.serve_bundle`), opens the store as ``quant data``
-does (:func:`quant_apps.runtime.paper.open_paper_session`), and runs the
+(:func:`quant_apps.runtime.models.activation.serve_bundle`), opens the store as ``quant data``
+does (:func:`quant_apps.runtime.trading.paper.open_paper_session`), and runs the
 :class:`quant_apps.runtime.TradingRuntime` it builds: the session loads the
 history its predictor looks back on (backfilling it when the store lacks it), then each cycle
 syncs the newly closed candles, hands them to the engine (or heartbeats) and appends the new
-lines to ``DIR/decisions.jsonl`` (see :mod:`quant_apps.runtime.session` and
-:mod:`quant_apps.runtime.paperlog`). ``--cycles N`` stops after N cycles.
+lines to ``DIR/decisions.jsonl`` (see :mod:`quant_apps.runtime.trading.session` and
+:mod:`quant_apps.runtime.trading.paperlog`). ``--cycles N`` stops after N cycles.
 
 While it waits for the next bar close the session looks at least once a second at the halt
 file (``--halt-file``, default ``DIR/HALT``: while it exists the kill switch is engaged, no
@@ -32,7 +32,7 @@ from quant_apps.cli.output import emit_json, guarded, human, results
 from quant_apps.runtime import CycleReport, EventWaiter
 from quant_apps.runtime import config as app_config
 from quant_apps.runtime.clock import WallClock
-from quant_apps.runtime.paper import PaperOptions, open_paper_session
+from quant_apps.runtime.trading.paper import PaperOptions, open_paper_session
 from quant_core import Timeframe
 from quant_core import reasons as core_reasons
 from quant_core.errors import QuantUsageError

@@ -1,11 +1,11 @@
 """``quant serve``: a paper session plus its local control API and web UI, in one process.
 
-``quant serve`` starts the runtime's :class:`~quant_apps.runtime.service.Service` (paper mode:
-the shipped bundle on the provider emulator's replay of a synthetic market, or ``--source``
-files, or a live provider) on its own thread, and the operator server
+``quant serve`` starts the runtime's :class:`~quant_apps.runtime.operator.service.Service`
+(paper mode: the shipped bundle on the provider emulator's replay of a synthetic market, or
+``--source`` files, or a live provider) on its own thread, and the operator server
 (:mod:`quant_apps.serve`) on 127.0.0.1 in the main thread. It prints the URL with a one-time
-login code (never the token) and the token file's path; with ``--json`` one JSON line
-(``url``, ``login_url``, ``port``, ``token_file``, ``out``, ``operator``).
+login code (never the token) and the token file's path; with ``--json`` one JSON line (``url``,
+``login_url``, ``port``, ``token_file``, ``out``, ``operator``).
 
 Security: the token is made on first start and kept in ``--token-file`` (default
 ``OUT/serve.token``, mode 0600); programs send it as ``Authorization: Bearer``. Any
@@ -27,7 +27,7 @@ import typer
 from quant_apps.cli.output import guarded, human, results
 from quant_apps.runtime import config as app_config
 from quant_apps.runtime.clock import WallClock
-from quant_apps.runtime.service import ServeOptions, open_service
+from quant_apps.runtime.operator.service import ServeOptions, open_service
 from quant_apps.serve import Auth, Server, bind, check_bind, create_app, origin_for, ui
 from quant_apps.serve.app import LOOPBACK_HOSTS
 from quant_apps.serve.server import is_loopback

@@ -1,6 +1,6 @@
 """``quant train``: features, walk-forward training, calibration, run record and gates.
 
-The run is :func:`quant_apps.runtime.training.train_run`; this module parses and renders.
+The run is :func:`quant_apps.runtime.models.training.train_run`; this module parses and renders.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from quant_apps.cli.output import EXIT_REJECTED, emit_json, guarded, results
-from quant_apps.runtime.training import train_run
+from quant_apps.runtime.models.training import train_run
 from quant_core import iso_to_ns
 from quant_core.errors import QuantUsageError
 
@@ -22,7 +22,7 @@ def _materialize(symbols: str, quote: str, timeframe: str, start: str, end: str)
     """Materialize a dataset from the governed store configured in the settings."""
     from quant_apps.runtime.clock import WallClock
     from quant_apps.runtime.config import symbol_list
-    from quant_apps.runtime.stores import materialize
+    from quant_apps.runtime.jobs.stores import materialize
 
     return materialize(
         symbol_list(symbols), quote, timeframe, iso_to_ns(start), iso_to_ns(end), WallClock()

@@ -100,7 +100,7 @@ def bundle_report(env: dict[str, str]) -> dict[str, Any]:
         >>> report["verified"], report["reason_code"]
         (False, 'BUNDLE_MISSING')
     """
-    from quant_apps.runtime.bundles import shipped_bundle_dir, shipped_trust
+    from quant_apps.runtime.models.bundles import shipped_bundle_dir, shipped_trust
     from quant_bundle import BundleRejectedError, verify_release
 
     source = shipped_bundle_dir(env)
@@ -139,8 +139,8 @@ def active_bundle_report(root: Path, env: dict[str, str]) -> dict[str, Any]:
         >>> active_bundle_report(root, {})["active_version"] is None
         True
     """
-    from quant_apps.runtime.bundles import shipped_trust
     from quant_apps.runtime.clock import WallClock
+    from quant_apps.runtime.models.bundles import shipped_trust
     from quant_bundle import BundleRejectedError, BundleStorageError, BundleStore
 
     try:
@@ -235,7 +235,7 @@ def doctor_report(env: dict[str, str] | None = None) -> dict[str, Any]:
          else f"{keyring['backend'] or 'no backend'}: {KEYRING_FIX}"}
     )  # fmt: skip
     bundle = bundle_report(env)
-    from quant_apps.runtime.bundles import require_bundle  # that module imports this one
+    from quant_apps.runtime.models.bundles import require_bundle  # that module imports this one
 
     try:
         required = require_bundle(env)

@@ -1,8 +1,8 @@
 """The operator server: a local control API (and the UI's routes) over a running session.
 
-``quant serve`` composes it: the runtime's :class:`~quant_apps.runtime.service.Service` runs
-the session on its own thread and this package serves its
-:class:`~quant_apps.runtime.control.ControlPlane` over HTTP on 127.0.0.1. Modules:
+``quant serve`` composes it: the runtime's :class:`~quant_apps.runtime.operator.service.Service`
+runs the session on its own thread and this package serves its
+:class:`~quant_apps.runtime.operator.control.ControlPlane` over HTTP on 127.0.0.1. Modules:
 
 * :mod:`~quant_apps.serve.app` — :func:`create_app`: routes, error shape, middleware;
 * :mod:`~quant_apps.serve.api` — ``/api/v1``: one route per control-plane method;

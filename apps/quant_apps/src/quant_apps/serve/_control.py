@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from quant_apps.runtime.control import CommandResult, ControlPlane
+from quant_apps.runtime.operator.control import CommandResult, ControlPlane
 
 __all__ = ["CommandResult", "ControlPlane"]

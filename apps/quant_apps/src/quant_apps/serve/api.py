@@ -3,8 +3,8 @@
 Every route needs the token (:func:`~quant_apps.serve.security.current_operator`); every
 state change also passes :func:`~quant_apps.serve.security.csrf_protect` and is attributed to
 the token's operator. Answers are the control plane's plain JSON data, unchanged. A governed
-change answers its :class:`~quant_apps.runtime.control.CommandResult`: 200 when applied, 409
-when refused, with the same ``reason_code`` the CLI gives. Errors are
+change answers its :class:`~quant_apps.runtime.operator.control.CommandResult`: 200 when
+applied, 409 when refused, with the same ``reason_code`` the CLI gives. Errors are
 ``{"ok": false, "reason_code", "message"}`` (see :mod:`quant_apps.serve.app`).
 
 Routes are plain ``def`` functions: FastAPI runs them on its worker threads, so a change that
@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from quant_apps.runtime.views import CHART_BARS
+from quant_apps.runtime.trading.views import CHART_BARS
 from quant_apps.serve import reasons
 from quant_apps.serve._control import CommandResult, ControlPlane
 from quant_apps.serve.security import (

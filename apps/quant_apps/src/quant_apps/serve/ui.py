@@ -4,7 +4,7 @@ Pages are GET routes (``/``, ``/decisions``, ``/holdings``, ``/assets/{coin}``, 
 ``/profiles``, ``/bundles``, ``/data``, ``/audit``, ``/login``); a page request without a
 session answers 401, which the app (:func:`~quant_apps.serve.app.create_app`) turns into a
 redirect to ``/login``. Every state change is a POST under ``/ui/...`` that calls the
-same :class:`~quant_apps.runtime.control.ControlPlane` method the API calls (so a refusal
+same :class:`~quant_apps.runtime.operator.control.ControlPlane` method the API calls (so a refusal
 carries the same reason code), is protected by :func:`~quant_apps.serve.security.csrf_protect`
 and attributed to :func:`~quant_apps.serve.security.current_operator`, and answers an HTML
 fragment. Live updates: ``static/app.js`` turns the server-sent events of ``/api/v1/events``
@@ -54,7 +54,7 @@ from quant_core import reasons
 from quant_core.errors import QuantError
 
 if TYPE_CHECKING:
-    from quant_apps.runtime.control import ControlPlane
+    from quant_apps.runtime.operator.control import ControlPlane
     from quant_apps.serve.security import Auth
 
 __all__ = ["duration", "fixed", "horizon", "iso_ns", "router", "short_profile"]

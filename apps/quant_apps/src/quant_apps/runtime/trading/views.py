@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from quant_apps.runtime.readmodel import (
+from quant_apps.runtime.trading.readmodel import (
     Candle,
     Chart,
     CoinFreshness,
@@ -28,7 +28,7 @@ from quant_core import Timeframe
 from quant_exec import Side
 
 if TYPE_CHECKING:
-    from quant_apps.runtime.session import TradingRuntime
+    from quant_apps.runtime.trading.session import TradingRuntime
     from quant_exec.decisions import DecisionRecord
     from quant_exec.session import FillRecord
 

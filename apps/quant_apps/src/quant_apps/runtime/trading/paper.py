@@ -1,14 +1,15 @@
 """Opens a paper-trading session: the bundle, the store, the provider, the log, the runtime.
 
 :func:`open_paper_session` is what ``quant paper`` calls to build a
-:class:`~quant_apps.runtime.session.TradingRuntime` from a :class:`PaperOptions`: it reads the
-profiles, activates the model bundle (:func:`~quant_apps.runtime.activation.serve_bundle`:
-the release is verified and installed unless it already is), opens the store and the provider
-from the settings, opens the decision log (a new run segment) and the audit log, and wires the
-session's feed (:class:`~quant_data.StoreFeed`) and sync. A bundle reload serves the install
-root's *active* bundle (:func:`serve_active_bundle`: an update or a rollback made it active;
-nothing is installed again). :func:`assemble_paper_session` does the same and also hands back
-the store and the install root (``quant serve`` shows and manages them). Nothing is started:
+:class:`~quant_apps.runtime.trading.session.TradingRuntime` from a :class:`PaperOptions`: it
+reads the profiles, activates the model bundle
+(:func:`~quant_apps.runtime.models.activation.serve_bundle`: the release is verified and
+installed unless it already is), opens the store and the provider from the settings, opens the
+decision log (a new run segment) and the audit log, and wires the session's feed
+(:class:`~quant_data.StoreFeed`) and sync. A bundle reload serves the install root's *active*
+bundle (:func:`serve_active_bundle`: an update or a rollback made it active; nothing is
+installed again). :func:`assemble_paper_session` does the same and also hands back the store and
+the install root (``quant serve`` shows and manages them). Nothing is started:
 :meth:`TradingRuntime.start` loads the history and :meth:`TradingRuntime.run` runs.
 """
 
@@ -22,19 +23,19 @@ from typing import Any
 import attrs
 
 from quant_apps.runtime import config as app_config
-from quant_apps.runtime.activation import load_active_model, serve_bundle
-from quant_apps.runtime.bundles import (
+from quant_apps.runtime.jobs.stores import make_provider, open_store
+from quant_apps.runtime.models.activation import load_active_model, serve_bundle
+from quant_apps.runtime.models.bundles import (
     BundledPredictor,
     NoModel,
     require_bundle,
     shipped_bundle_dir,
     trust_for,
 )
-from quant_apps.runtime.feed import ProviderSync
-from quant_apps.runtime.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
-from quant_apps.runtime.profiles import load_profiles
-from quant_apps.runtime.session import TradingRuntime, Waiter
-from quant_apps.runtime.stores import make_provider, open_store
+from quant_apps.runtime.trading.feed import ProviderSync
+from quant_apps.runtime.trading.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
+from quant_apps.runtime.trading.profiles import load_profiles
+from quant_apps.runtime.trading.session import TradingRuntime, Waiter
 from quant_bundle import reasons as bundle_reasons
 from quant_core import Clock, Timeframe
 from quant_core.audit import AuditLog

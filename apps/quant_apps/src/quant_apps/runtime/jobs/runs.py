@@ -21,8 +21,8 @@ from typing import Any
 
 import attrs
 
-from quant_apps.runtime.activation import activate_bundle
-from quant_apps.runtime.bundles import ActiveModel, BundledPredictor, trust_for
+from quant_apps.runtime.models.activation import activate_bundle
+from quant_apps.runtime.models.bundles import ActiveModel, BundledPredictor, trust_for
 from quant_core import canonical_json
 from quant_core import reasons as core_reasons
 from quant_core.errors import QuantUsageError, RejectedError

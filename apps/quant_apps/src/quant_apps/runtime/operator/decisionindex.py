@@ -1,6 +1,6 @@
 """A SQLite index over the paper decision log: filtered, keyset-paged reads in milliseconds.
 
-The decision log (:mod:`quant_apps.runtime.paperlog`) is append-only and segmented by run.
+The decision log (:mod:`quant_apps.runtime.trading.paperlog`) is append-only and segmented by run.
 :class:`DecisionIndex` keeps, in a SQLite file beside it (a derived file: rebuilt whenever it
 is missing, corrupt, of another schema or of another log), one row per decision line — its
 global line number (``id``, from 1, header and order lines counted), run, ``seq``, time,

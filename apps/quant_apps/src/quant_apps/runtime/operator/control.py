@@ -1,10 +1,10 @@
 """The control plane: what an operator API or UI reads from, and changes in, a running session.
 
-A :class:`ControlPlane` wraps one :class:`~quant_apps.runtime.session.TradingRuntime`.
+A :class:`ControlPlane` wraps one :class:`~quant_apps.runtime.trading.session.TradingRuntime`.
 
 **Reads** are thread-safe and never touch the engine: they come from the last published
-:class:`~quant_apps.runtime.readmodel.ReadModel`, the decision log's index
-(:class:`~quant_apps.runtime.decisionindex.DecisionIndex`), the bundle desk, the store and
+:class:`~quant_apps.runtime.trading.readmodel.ReadModel`, the decision log's index
+(:class:`~quant_apps.runtime.operator.decisionindex.DecisionIndex`), the bundle desk, the store and
 the audit file. Every value returned is plain JSON data (decimals as strings, times as int
 ns), so a server returns it as it is.
 
@@ -16,7 +16,7 @@ naming the ``actor``), and the call blocks until the runner answers with what ha
 get; a runner that does not answer in time gives ``COMMAND_TIMEOUT``.
 
 **Push**: the runtime tells the control plane after every publish what it added; the control
-plane turns that into events on an :class:`~quant_apps.runtime.events.EventHub`
+plane turns that into events on an :class:`~quant_apps.runtime.operator.events.EventHub`
 (``decision``, ``fill``, ``status``, ``change``) that :meth:`ControlPlane.events_after`
 waits on.
 """
@@ -33,22 +33,22 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from quant_apps.runtime import controlreasons
-from quant_apps.runtime.commands import Command, CommandKind, CommandOutcome
-from quant_apps.runtime.coverage import data_coverage, verify_audit
-from quant_apps.runtime.events import EventHub
-from quant_apps.runtime.profiles import value_changes
-from quant_apps.runtime.readmodel import Chart, Health, Publication, ReadModel
-from quant_apps.runtime.views import CHART_BARS, fill_view
+from quant_apps.runtime.operator import controlreasons
+from quant_apps.runtime.operator.coverage import data_coverage, verify_audit
+from quant_apps.runtime.operator.events import EventHub
+from quant_apps.runtime.trading.commands import Command, CommandKind, CommandOutcome
+from quant_apps.runtime.trading.profiles import value_changes
+from quant_apps.runtime.trading.readmodel import Chart, Health, Publication, ReadModel
+from quant_apps.runtime.trading.views import CHART_BARS, fill_view
 from quant_core import Clock, Timeframe, canonical_json, unstructure
 from quant_core import reasons as core_reasons
 from quant_core.errors import ProfileError, QuantError, ValidationError
 from quant_core.profiles import RiskProfile, StrategyProfile, version_from_record
 
 if TYPE_CHECKING:
-    from quant_apps.runtime.bundledesk import BundleDesk
-    from quant_apps.runtime.decisionindex import DecisionIndex
-    from quant_apps.runtime.session import TradingRuntime
+    from quant_apps.runtime.models.bundledesk import BundleDesk
+    from quant_apps.runtime.operator.decisionindex import DecisionIndex
+    from quant_apps.runtime.trading.session import TradingRuntime
     from quant_data import Store
 
 __all__ = ["COMMAND_TIMEOUT_S", "CommandResult", "ControlPlane", "profile_bounds"]
@@ -303,7 +303,7 @@ class ControlPlane:
 
         Raises:
             ValidationError: ``INVALID_INPUT`` for an instrument not traded or a ``limit``
-                outside 1..:data:`~quant_apps.runtime.views.CHART_BARS`.
+                outside 1..:data:`~quant_apps.runtime.trading.views.CHART_BARS`.
         """
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= CHART_BARS:
             raise ValidationError(

@@ -1,7 +1,7 @@
 """The commands an operator posts to a running session, and what each one answers.
 
 A :class:`Command` is queued by any thread and applied by the session's runner (see
-:mod:`quant_apps.runtime.session`). Each carries a :class:`concurrent.futures.Future` (its
+:mod:`quant_apps.runtime.trading.session`). Each carries a :class:`concurrent.futures.Future` (its
 ``ticket``) that the runner resolves, once the change is applied and on disk, with a
 :class:`CommandOutcome`: whether it changed anything, a one-line message and, for a refusal,
 its stable reason code. Whoever posted the command may wait on the ticket (the control plane
@@ -101,7 +101,7 @@ class Command:
         strategy: with ``APPLY_PROFILE``, the strategy profile to make the next version of,
             or raw parameters (a request's) laid over the active version's values and
             structured by the runner (see
-            :meth:`~quant_apps.runtime.profiles.ProfileBook.propose_values`).
+            :meth:`~quant_apps.runtime.trading.profiles.ProfileBook.propose_values`).
         risk: the same for the risk profile.
         ticket: resolved by the runner with the :class:`CommandOutcome`.
     """

@@ -1,6 +1,6 @@
 """The runtime's read model: frozen values an operator API or UI shows, JSON through cattrs.
 
-A :class:`~quant_apps.runtime.session.TradingRuntime` publishes one :class:`ReadModel` after
+A :class:`~quant_apps.runtime.trading.session.TradingRuntime` publishes one :class:`ReadModel` after
 every step (a cycle, or commands applied between cycles); readers take the last published
 one and never touch the engine. Every value unstructures to plain JSON data through the
 project's converter (:func:`quant_core.unstructure`; decimals travel as strings).

@@ -25,11 +25,11 @@ engage, every instrument re-evaluated) and the log is flushed.
 5. wait until the next bar close plus :data:`GRACE_S`, waking for commands.
 
 **The read model** (:meth:`~TradingRuntime.read_model`) is the last published
-:class:`~quant_apps.runtime.readmodel.ReadModel`, a frozen value readers take without
+:class:`~quant_apps.runtime.trading.readmodel.ReadModel`, a frozen value readers take without
 touching the engine; listeners (:meth:`~TradingRuntime.listen`) hear each
-:class:`~quant_apps.runtime.readmodel.Publication` (the model and the lines it added).
+:class:`~quant_apps.runtime.trading.readmodel.Publication` (the model and the lines it added).
 :meth:`~TradingRuntime.submit` returns a command's ticket, resolved with its
-:class:`~quant_apps.runtime.commands.CommandOutcome` once applied and on disk. Profile
+:class:`~quant_apps.runtime.trading.commands.CommandOutcome` once applied and on disk. Profile
 versions (applied or refused) and bundle reloads are audited with the kill switch.
 """
 
@@ -42,8 +42,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from quant_apps.runtime import controlreasons
-from quant_apps.runtime.commands import (
+from quant_apps.runtime.operator import controlreasons
+from quant_apps.runtime.trading.commands import (
     Command,
     CommandKind,
     CommandOutcome,
@@ -51,11 +51,11 @@ from quant_apps.runtime.commands import (
     EventWaiter,
     Waiter,
 )
-from quant_apps.runtime.feed import BarFeed, ProviderSync
-from quant_apps.runtime.paperlog import PaperLogWriter
-from quant_apps.runtime.profiles import FILE_AUTHOR, ProfileBook, ProfileUpdate
-from quant_apps.runtime.readmodel import Health, Mode, Publication, ReadModel
-from quant_apps.runtime.views import ChartBook, read_model
+from quant_apps.runtime.trading.feed import BarFeed, ProviderSync
+from quant_apps.runtime.trading.paperlog import PaperLogWriter
+from quant_apps.runtime.trading.profiles import FILE_AUTHOR, ProfileBook, ProfileUpdate
+from quant_apps.runtime.trading.readmodel import Health, Mode, Publication, ReadModel
+from quant_apps.runtime.trading.views import ChartBook, read_model
 from quant_core import Bar, Clock, SimClock, unstructure
 from quant_core.audit import AuditLog
 from quant_core.errors import QuantError, QuantUsageError
@@ -102,7 +102,7 @@ def warm_bars_needed(predictor: Predictor) -> int:
     ``active.predictor``) predicts a coin once it has more than its feature warm-up bars.
 
     Examples:
-        >>> from quant_apps.runtime.bundles import NoModel
+        >>> from quant_apps.runtime.models.bundles import NoModel
         >>> warm_bars_needed(NoModel("BUNDLE_MISSING"))
         1
     """

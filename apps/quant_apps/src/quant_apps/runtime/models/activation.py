@@ -14,7 +14,7 @@ A bundle whose models do not load, whose run record is missing, whose feature sc
 differs from the manifest's, or whose gate decision did not promote is refused at install time
 (the store's smoke check, ``SMOKE_TEST_FAILED``) and again at load time.
 
-``QUANT_REQUIRE_BUNDLE=1`` (see :func:`quant_apps.runtime.bundles.require_bundle`) turns a
+``QUANT_REQUIRE_BUNDLE=1`` (see :func:`quant_apps.runtime.models.bundles.require_bundle`) turns a
 missing or tampered bundle into a hard stop carrying the bundle's reason code; unset, the
 caller gets ``None`` and reports the reason it is handed (``on_fallback``).
 
@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal, overload
 
-from quant_apps.runtime.bundles import (
+from quant_apps.runtime.models.bundles import (
     ARTIFACTS_DIR,
     ActiveModel,
     BundledPredictor,

@@ -40,7 +40,7 @@ from typing import Any
 
 import attrs
 
-from quant_apps.runtime.runs import (
+from quant_apps.runtime.jobs.runs import (
     DECISIONS_FILE,
     REPORT_FILE,
     SUMMARY_FILE,
@@ -285,8 +285,8 @@ def _backfill_and_materialize(
 
 
 def _activate(options: DemoOptions, steps: Steps) -> tuple[Predictor, dict[str, Any]]:
-    from quant_apps.runtime.activation import serve_bundle
-    from quant_apps.runtime.bundles import shipped_bundle_dir
+    from quant_apps.runtime.models.activation import serve_bundle
+    from quant_apps.runtime.models.bundles import shipped_bundle_dir
 
     steps.start("bundle", "1/6 verify and activate the bundle")
     from quant_bundle import BundleRejectedError

@@ -29,7 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from quant_apps.runtime.bundles import trust_for
+from quant_apps.runtime.models.bundles import trust_for
 from quant_bundle import BundleRejectedError, BundleStore, RuntimeVersions, audit_refusal
 from quant_bundle.keys import TrustStore
 from quant_bundle.update import apply_update, check_update, open_source

@@ -11,12 +11,12 @@
   store, the Kraken provider (pointed at the emulator) and the session share that clock, so
   the session sees bars close exactly as it would live;
 * with ``kraken`` or ``coinapi`` it trades the live provider on the wall clock;
-* the paper session is opened by :func:`~quant_apps.runtime.paper.assemble_paper_session`;
+* the paper session is opened by :func:`~quant_apps.runtime.trading.paper.assemble_paper_session`;
   its ``out`` directory holds ``decisions.jsonl``, ``audit.jsonl``, the decision index
   (``decisions.idx.sqlite``) and, unless ``database_url`` names another, the store
   (``store.sqlite``);
-* the :class:`~quant_apps.runtime.control.ControlPlane` reads and governs it, with a
-  :class:`~quant_apps.runtime.bundledesk.BundleDesk` over the bundles' install root.
+* the :class:`~quant_apps.runtime.operator.control.ControlPlane` reads and governs it, with a
+  :class:`~quant_apps.runtime.models.bundledesk.BundleDesk` over the bundles' install root.
 
 :meth:`Service.start` loads the history and starts the runner thread
 (``TradingRuntime.run(cycles=0)``); :meth:`Service.stop` posts a stop, joins the thread and
@@ -34,15 +34,15 @@ from typing import Any
 import attrs
 
 from quant_apps.runtime import config as app_config
-from quant_apps.runtime.bundledesk import BundleDesk, open_trust
-from quant_apps.runtime.bundles import runtime_versions
 from quant_apps.runtime.clock import ReplayClock, WallClock
-from quant_apps.runtime.control import ControlPlane
-from quant_apps.runtime.decisionindex import DecisionIndex
-from quant_apps.runtime.paper import PaperOptions, assemble_paper_session
-from quant_apps.runtime.paperlog import AUDIT_FILE, LOG_FILE
-from quant_apps.runtime.session import TradingRuntime
-from quant_apps.runtime.views import CHART_BARS
+from quant_apps.runtime.models.bundledesk import BundleDesk, open_trust
+from quant_apps.runtime.models.bundles import runtime_versions
+from quant_apps.runtime.operator.control import ControlPlane
+from quant_apps.runtime.operator.decisionindex import DecisionIndex
+from quant_apps.runtime.trading.paper import PaperOptions, assemble_paper_session
+from quant_apps.runtime.trading.paperlog import AUDIT_FILE, LOG_FILE
+from quant_apps.runtime.trading.session import TradingRuntime
+from quant_apps.runtime.trading.views import CHART_BARS
 from quant_core import Clock, SimClock, Timeframe, iso_to_ns, ns_to_iso
 from quant_core.errors import QuantUsageError
 from quant_core.reasons import USAGE_ERROR

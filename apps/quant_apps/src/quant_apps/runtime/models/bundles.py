@@ -5,7 +5,7 @@ overridable by ``QUANT_BUNDLE_SOURCE`` and ``QUANT_BUNDLE_KEYS``; ``QUANT_REQUIR
 here, never in a library; on unless set to ``0``, decision 0083); the runtime versions a
 bundle must be compatible with; and the predictor wrappers a session serves
 (:class:`BundledPredictor`, or :class:`NoModel` when no bundle activates).
-:mod:`quant_apps.runtime.activation` verifies, installs and loads bundles.
+:mod:`quant_apps.runtime.models.activation` verifies, installs and loads bundles.
 
 Examples:
     >>> require_bundle({"QUANT_REQUIRE_BUNDLE": "yes"}), require_bundle({})
