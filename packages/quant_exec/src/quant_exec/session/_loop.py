@@ -13,7 +13,7 @@ from quant_core.events import Prediction, Predictor
 from quant_core.profiles import ProfileVersion, RiskProfile, StrategyProfile
 from quant_exec import reasons
 from quant_exec.decisions._log import Action, DecisionLog, DecisionRecord, RiskChange, Trigger
-from quant_exec.errors import EngineInputError, OrderError
+from quant_exec.errors import EngineInputError, LedgerError, OrderError
 from quant_exec.ledger._books import Ledger, PortfolioSnapshot, Position
 from quant_exec.orders._model import (
     Order,
@@ -29,7 +29,7 @@ from quant_exec.risk._killswitch import KillSwitch, KillSwitchState
 from quant_exec.session._book import Book
 from quant_exec.session._config import BacktestConfig
 from quant_exec.session._result import BacktestResult, FillRecord, run_metrics
-from quant_exec.session._safety import SessionGuard
+from quant_exec.session._safety import SessionGuard, fill_record
 from quant_exec.strategy._decide import (
     Evaluation,
     Intent,
@@ -188,20 +188,15 @@ class TradingSession:
         else:  # done: it no longer reserves cash, quantity or exposure
             self.orders.pop(oid, None)
             self.done[oid] = state
-        if isinstance(event, OrderFilled) and self.ledger.apply(event) is not None:
-            self.fills.append(
-                FillRecord(
-                    event.ts_event,
-                    str(event.instrument),
-                    event.side.value,
-                    event.price,
-                    event.quantity,
-                    event.fee,
-                    self.order_reason[oid],
-                )
-            )
-            return True
-        return False
+        if not isinstance(event, OrderFilled):
+            return False
+        try:
+            booked = self.ledger.apply(event) is not None
+        except LedgerError as error:  # the venue filled what the ledger cannot fold
+            return self.guard.unbooked(self.log, self.clock.now_ns(), event, error)
+        if booked:
+            self.fills.append(fill_record(event, self.order_reason[oid]))
+        return booked
 
     def _refused(
         self, oid: str, current: OrderState | None, event: OrderEvent, error: OrderError | None

@@ -16,6 +16,10 @@ the lifecycle table does not allow. None of these may stop a session (decision 0
   the venue's account (the venue did trade); one the ledger refuses (a sell of more than it
   holds, cash it does not have, another quote currency) is kept as an *unreconciled* item
   with the ledger's reason code, for reconciliation against the venue's balances;
+* a fill of a known order that the ledger refuses (the venue sold more than the ledger
+  holds, or bought with cash the ledger does not have) is kept as unreconciled too and halts
+  the instrument with the ledger's reason code (``LEDGER_SHORT_POSITION``,
+  ``LEDGER_INSUFFICIENT_CASH``, ``LEDGER_CURRENCY_MISMATCH``);
 * any other refused event (a non-fill for an unknown order, an illegal transition) changes
   nothing and is logged as a ``risk`` line (``change: "order_event_refused"``).
 
@@ -65,6 +69,29 @@ class SessionGuard:
         """Halt new orders on ``instrument`` with ``code`` (a later code does not replace it)."""
         self.halted.setdefault(instrument, code)
 
+    def unbooked(
+        self, log: DecisionLog, now_ns: int, fill: OrderFilled, error: LedgerError
+    ) -> bool:
+        """Take a fill of a known order that the ledger refused (``error``); return ``False``.
+
+        The venue filled what the ledger cannot fold (a sell of more than it holds, cash it
+        does not have): the ledger no longer matches the venue's account. The fill is kept as
+        unreconciled, the instrument halted with the ledger's reason code, and a ``risk``
+        line logged (``booked: false``).
+        """
+        self.flagged.add(fill.trade_id)
+        self.halt(fill.instrument, error.reason_code)
+        self.unreconciled.append(fill)
+        details = {
+            "reason_code": error.reason_code,
+            "instrument": str(fill.instrument),
+            "booked": False,
+            "fill": fill.to_record(),
+            "ledger_reason_code": error.reason_code,
+        }
+        log.add_risk(now_ns, RiskChange.INSTRUMENT_HALT, details)
+        return False
+
     def refused(
         self,
         log: DecisionLog,
@@ -106,7 +133,7 @@ class SessionGuard:
             self.unreconciled.append(event)
         log.add_risk(now_ns, RiskChange.INSTRUMENT_HALT, details)
         if booked:
-            fills.append(_record(event, code))
+            fills.append(fill_record(event, code))
         return state, booked
 
 
@@ -143,7 +170,8 @@ def _book(ledger: Ledger, fill: OrderFilled) -> tuple[bool, str | None]:
     return True, None
 
 
-def _record(fill: OrderFilled, reason: str) -> FillRecord:
+def fill_record(fill: OrderFilled, reason: str) -> FillRecord:
+    """The report's record of a booked ``fill``, with the ``reason`` it was booked for."""
     return FillRecord(
         fill.ts_event,
         str(fill.instrument),
