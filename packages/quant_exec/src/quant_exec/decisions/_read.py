@@ -103,8 +103,9 @@ def replay_ledger(run: LogRun) -> Ledger:
     ``instrument_halt`` risk lines that were booked (an ``EXTERNAL_FILL`` has no order line),
     in log order, duplicates skipped (as the session skipped them); a fill such a line marks
     ``booked: false`` is left out, as the session left it out (decision 0097). Cash,
-    positions, realized P&L and fees come out as the session's ledger had them; marks are not in the log (the decisions' ``price`` inputs
-    are), so a portfolio value needs :meth:`~quant_exec.ledger.Ledger.mark`.
+    positions, realized P&L and fees come out as the session's ledger had them; marks are not
+    in the log (the decisions' ``price`` inputs are), so a portfolio value needs
+    :meth:`~quant_exec.ledger.Ledger.mark`.
 
     Raises:
         ValidationError: ``DECISION_LOG_INVALID`` when the header names no instrument or
