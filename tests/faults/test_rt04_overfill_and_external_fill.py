@@ -19,8 +19,7 @@ def test_an_unknown_fill_and_an_overfill_flag_halt_and_log_without_a_crash() -> 
     venue.inject(external_fill("attack-1", side="sell", quantity="3"))  # the attack's fill
     for group in bars:
         session.on_bars(group)
-    first = session.guard.halted
-    assert first == {ETH: reasons.EXTERNAL_FILL}
+    assert session.guard.halted == {ETH: reasons.EXTERNAL_FILL}
     # the attacked run placed no ETH order at all; overfill a filled order of a clean run
     clean, clean_venue, clean_bars = scripted_session()
     for group in clean_bars:

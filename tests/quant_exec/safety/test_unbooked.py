@@ -20,7 +20,7 @@ def test_a_buy_fill_the_cash_cannot_pay_is_held_unreconciled_and_halts() -> None
         order.client_order_id, ETH, "buy", "dear-1", "1000000000", order.quantity, "0",
         ts_event=9, ts_init=9,
     )  # fmt: skip
-    venue.inject(dear)
+    venue.inject(dear, dear)  # delivered twice: held once
     session.heartbeat(session.clock.now_ns())
     assert session.done[order.client_order_id].status is OrderStatus.FILLED  # the venue says so
     assert (session.ledger.cash, session.ledger.entries) == (cash, entries)  # nothing booked

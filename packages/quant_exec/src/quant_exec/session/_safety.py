@@ -77,8 +77,16 @@ class SessionGuard:
         The venue filled what the ledger cannot fold (a sell of more than it holds, cash it
         does not have): the ledger no longer matches the venue's account. The fill is kept as
         unreconciled, the instrument halted with the ledger's reason code, and a ``risk``
-        line logged (``booked: false``).
+        line logged (``booked: false``). The same trade delivered again changes nothing.
+
+        Args:
+            log: the session's decision log.
+            now_ns: the session's clock.
+            fill: the fill the ledger refused.
+            error: the ledger's refusal.
         """
+        if fill.trade_id in self.flagged:
+            return False  # redelivered: held already
         self.flagged.add(fill.trade_id)
         self.halt(fill.instrument, error.reason_code)
         self.unreconciled.append(fill)
@@ -104,7 +112,18 @@ class SessionGuard:
     ) -> tuple[OrderState | None, bool]:
         """Take an event that ``apply`` refused (``error``) or that names no known order.
 
-        Returns ``(new order state or None, whether a fill was booked)``.
+        Args:
+            log: the session's decision log.
+            ledger: the session's ledger (a flagged fill is booked there when it can be).
+            now_ns: the session's clock.
+            current: the order's state, ``None`` for an unknown order.
+            event: the venue's event.
+            error: ``apply``'s refusal, ``None`` for an unknown order.
+            fills: the session's fill records (a booked flagged fill joins them).
+
+        Returns:
+            ``(the order's new state, or None when it does not change; whether a fill was
+            booked)``.
         """
         if not isinstance(event, OrderFilled):
             code = reasons.ORDER_UNKNOWN if error is None else error.reason_code
