@@ -109,3 +109,17 @@ def test_events_for_unknown_orders_and_illegal_transitions_are_logged_not_raised
     assert [line["event"]["client_order_id"] for line in refused] == ["O-nobody", oid]
     assert session.done[oid] is before
     assert session.guard.halted == {}
+
+
+def test_the_report_tells_halts_and_refused_events_in_words() -> None:
+    session, venue, bars = scripted_session(n_bars=30)
+    venue.inject(
+        external_fill("x-5", side="sell"), OrderAccepted("O-nobody", ts_event=1, ts_init=1)
+    )
+    for group in bars:
+        session.on_bars(group)
+    texts = list(session.result().report_data().tables["Risk changes"].values())
+    assert texts == [
+        "ETH/USD halted: EXTERNAL_FILL (sell 0.01 @ 100, trade x-5, held unreconciled)",
+        "OrderAccepted for O-nobody refused: ORDER_UNKNOWN",
+    ]

@@ -81,6 +81,8 @@ def test_no_misbehaviour_stops_a_session_and_the_log_explains_the_ledger(
     for record in session.log.records:
         if record.instrument in halted_at and record.seq > halted_at[record.instrument]:
             assert record.order_id is None, f"an order on halted {record.instrument}"
+    told = session.result().report_data().tables.get("Risk changes", {})
+    assert len(told) == len(session.log.risk)  # every risk line told in words
     path = tmp_path / "decisions.jsonl"
     session.log.write(path)  # written afresh for every example
     (run,) = read_log(path)
