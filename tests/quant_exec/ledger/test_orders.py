@@ -104,14 +104,15 @@ def test_every_pair_outside_the_table_is_an_error(status: OrderStatus, kind: Eve
     assert isinstance(err.value, RejectedError)
 
 
-def test_filled_orders_refuse_everything_but_a_late_ack() -> None:
+def test_filled_orders_refuse_everything_but_a_late_ack_or_cancel_reject() -> None:
     done = state_in(S.FILLED, Decimal(1))
     for kind in EventKind:
         if kind in {EventKind.FILL_PARTIAL, EventKind.FILL_FINAL}:
             with pytest.raises(OrderError):  # nothing left to fill: overfill or no transition
                 apply(done, fill("x", "0.1"))
-        elif kind is EventKind.ACCEPT:
-            assert apply(done, event_for(kind, done)).status is S.FILLED
+        elif kind in {EventKind.ACCEPT, EventKind.CANCEL_REJECT}:  # absorbed (decision 0097)
+            after = apply(done, event_for(kind, done))
+            assert (after.status, after.reason_code) == (S.FILLED, done.reason_code)
         else:
             with pytest.raises(InvalidTransitionError):
                 apply(done, event_for(kind, done))

@@ -26,6 +26,14 @@ ORDER_INVALID_TRANSITION = (
 ORDER_EVENT_MISMATCH = "An order event names another order, instrument or side."
 ORDER_OVERFILL = "A fill would take an order's filled quantity above its quantity."
 ORDER_UNKNOWN = "No order with that client order id is known."
+EXTERNAL_FILL = (
+    "A fill the session cannot match to an order it made (unknown order, or another instrument "
+    "or side); new orders on the fill's instrument are halted."
+)
+OVERFILL = (
+    "Fills took an order's filled quantity above its quantity; new orders on the instrument "
+    "are halted."
+)
 ORDER_DUPLICATE = "An order with the same client order id was already submitted."
 ORDER_INSUFFICIENT_FUNDS = (
     "The paper broker canceled the rest of a buy order because free cash could not pay for it."

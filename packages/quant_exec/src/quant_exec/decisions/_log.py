@@ -77,6 +77,11 @@ class RiskChange(enum.StrEnum):
 
     KILL_SWITCH = "kill_switch"
     PROFILE = "profile"
+    INSTRUMENT_HALT = "instrument_halt"
+    """A fill the session could not match flagged the instrument (``EXTERNAL_FILL``,
+    ``OVERFILL``); new orders on it are refused from then on."""
+    ORDER_EVENT_REFUSED = "order_event_refused"
+    """A venue event the order table refused (or for an unknown order); it changed nothing."""
 
 
 @attrs.frozen
@@ -295,7 +300,8 @@ class DecisionLog:
 
         Args:
             ts_ns: when the session saw it (its clock).
-            change: a :class:`RiskChange` (``"kill_switch"`` or ``"profile"``).
+            change: a :class:`RiskChange` (``"kill_switch"``, ``"profile"``,
+                ``"instrument_halt"`` or ``"order_event_refused"``).
             details: what changed (plain JSON data; keys other than ``kind``, ``seq``,
                 ``ts_ns`` and ``change``).
 

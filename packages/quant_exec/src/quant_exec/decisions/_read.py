@@ -99,10 +99,13 @@ def read_decision_log(path: Path | str) -> tuple[dict[str, Any], list[dict[str, 
 def replay_ledger(run: LogRun) -> Ledger:
     """The session's books rebuilt from its log alone: the initial cash, then every fill.
 
-    The fills are the ``order`` lines' ``OrderFilled`` events, in log order, duplicates
-    skipped (as the session skipped them). Cash, positions, realized P&L and fees come out as
-    the session's ledger had them; marks are not in the log (the decisions' ``price`` inputs
-    are), so a portfolio value needs :meth:`~quant_exec.ledger.Ledger.mark`.
+    The fills are the ``order`` lines' ``OrderFilled`` events and the fills of
+    ``instrument_halt`` risk lines that were booked (an ``EXTERNAL_FILL`` has no order line),
+    in log order, duplicates skipped (as the session skipped them); a fill such a line marks
+    ``booked: false`` is left out, as the session left it out (decision 0097). Cash,
+    positions, realized P&L and fees come out as the session's ledger had them; marks are not
+    in the log (the decisions' ``price`` inputs are), so a portfolio value needs
+    :meth:`~quant_exec.ledger.Ledger.mark`.
 
     Raises:
         ValidationError: ``DECISION_LOG_INVALID`` when the header names no instrument or
@@ -124,10 +127,14 @@ def replay_ledger(run: LogRun) -> Ledger:
     try:
         quote = str(session["instruments"][0]).split("/")[1]
         ledger = Ledger(quote, session["initial_cash"])
+        halts = [line for line in run.risk if line["change"] == "instrument_halt"]
+        unbooked = {line["fill"]["trade_id"] for line in halts if not line["booked"]}
+        lines = [(line["seq"], line["event"]) for line in run.orders if not line["duplicate"]]
+        lines += [(line["seq"], line["fill"]) for line in halts if line["booked"]]
         fills = [
-            event_from_record(line["event"])
-            for line in run.orders
-            if line["event"]["event"] == "OrderFilled" and not line["duplicate"]
+            event_from_record(record)
+            for _, record in sorted(lines, key=lambda pair: pair[0])
+            if record["event"] == "OrderFilled" and record["trade_id"] not in unbooked
         ]
     except (KeyError, IndexError, TypeError, ValidationError) as exc:
         raise ValidationError(

@@ -12,7 +12,9 @@ The table covers the oddities of a real venue:
 * a fill may arrive after a cancel request (``PENDING_CANCEL + FILL``) and even after the
   cancel or expiry was confirmed: a fill is a fact and is always booked;
 * a fill may overtake the venue's acknowledgement (``SUBMITTED + FILL``), and a late
-  acknowledgement after fills changes nothing;
+  acknowledgement after fills, a cancel or an expiry changes nothing;
+* a cancel may lose the race to the last fill: its refusal after ``FILLED`` (or a refused
+  repeat after ``CANCELED``) changes nothing;
 * the same fill may be delivered twice: fills are deduplicated by ``trade_id`` (the second
   copy returns the state unchanged).
 
@@ -166,8 +168,12 @@ TRANSITIONS: Mapping[tuple[OrderStatus, EventKind], OrderStatus] = MappingProxyT
         (_S.PENDING_CANCEL, _E.FILL_PARTIAL): _S.PENDING_CANCEL,  # fill after cancel request
         (_S.PENDING_CANCEL, _E.FILL_FINAL): _S.FILLED,
         (_S.FILLED, _E.ACCEPT): _S.FILLED,  # late ack after the fill
+        (_S.FILLED, _E.CANCEL_REJECT): _S.FILLED,  # the cancel lost the race to the last fill
+        (_S.CANCELED, _E.ACCEPT): _S.CANCELED,  # late ack after the cancel confirm
+        (_S.CANCELED, _E.CANCEL_REJECT): _S.CANCELED,  # a repeated cancel, refused
         (_S.CANCELED, _E.FILL_PARTIAL): _S.CANCELED,  # late fill after the cancel confirm
         (_S.CANCELED, _E.FILL_FINAL): _S.FILLED,
+        (_S.EXPIRED, _E.ACCEPT): _S.EXPIRED,  # late ack after the expiry
         (_S.EXPIRED, _E.FILL_PARTIAL): _S.EXPIRED,
         (_S.EXPIRED, _E.FILL_FINAL): _S.FILLED,
     }
@@ -550,5 +556,7 @@ def apply(state: OrderState, event: OrderEvent) -> OrderState:
         )
     if target is OrderStatus.ACCEPTED and state.filled_qty > 0:
         target = OrderStatus.PARTIALLY_FILLED  # a refused cancel on a partly filled order
-    reason = getattr(event, "reason_code", None) or state.reason_code
+    reason = state.reason_code
+    if state.is_open:  # a late ack or refused cancel on a finished order keeps its reason
+        reason = getattr(event, "reason_code", None) or reason
     return attrs.evolve(state, status=target, reason_code=reason, ts_last=event.ts_event)

@@ -17,6 +17,13 @@ at each event time the engine
 5. appends one :class:`~quant_exec.decisions.DecisionRecord` per evaluation — "no action" and
    risk rejections included — to the decision log.
 
+No venue event stops a session (decision 0097): a fill it cannot match is flagged
+``EXTERNAL_FILL``, a fill beyond an order's quantity ``OVERFILL``; either halts new orders on
+the instrument (:attr:`SessionGuard.halted`, on ``TradingSession.guard``), is logged as a
+``risk`` line and is booked when the ledger can fold it (else kept in
+:attr:`SessionGuard.unreconciled`). Legal reorderings are absorbed by the order table
+(decision 0098) and duplicate fills by trade id change nothing.
+
 When market events stop for longer than ``heartbeat_ns``, liveness heartbeats re-evaluate the
 open positions on their latest prediction (there is no fixed global decision interval).
 
@@ -43,6 +50,7 @@ from quant_exec.session._loop import ENGINE_VERSION, TradingSession
 from quant_exec.session._predictions import RecordedPredictor, read_predictions, write_predictions
 from quant_exec.session._result import BacktestResult, FillRecord, summary
 from quant_exec.session._run import run_backtest
+from quant_exec.session._safety import SessionGuard
 
 __all__ = [
     "ENGINE_VERSION",
@@ -50,6 +58,7 @@ __all__ = [
     "BacktestResult",
     "FillRecord",
     "RecordedPredictor",
+    "SessionGuard",
     "TradingSession",
     "example_bars",
     "example_inputs",

@@ -13,7 +13,7 @@ from quant_core.events import Prediction, Predictor
 from quant_core.profiles import ProfileVersion, RiskProfile, StrategyProfile
 from quant_exec import reasons
 from quant_exec.decisions._log import Action, DecisionLog, DecisionRecord, RiskChange, Trigger
-from quant_exec.errors import EngineInputError
+from quant_exec.errors import EngineInputError, LedgerError, OrderError
 from quant_exec.ledger._books import Ledger, PortfolioSnapshot, Position
 from quant_exec.orders._model import (
     Order,
@@ -29,6 +29,7 @@ from quant_exec.risk._killswitch import KillSwitch, KillSwitchState
 from quant_exec.session._book import Book
 from quant_exec.session._config import BacktestConfig
 from quant_exec.session._result import BacktestResult, FillRecord, run_metrics
+from quant_exec.session._safety import SessionGuard, fill_record
 from quant_exec.strategy._decide import (
     Evaluation,
     Intent,
@@ -160,6 +161,7 @@ class TradingSession:
         }
         self.fills: list[FillRecord] = []
         self.rejections = 0
+        self.guard = SessionGuard()  # instrument halts and unreconciled fills (``_safety``)
         # The ledger snapshot of the current event time, made when the first intent of that
         # time needs one for the risk gates (``None``: not made yet; see ``_snapshot``).
         self._snap: PortfolioSnapshot | None = None
@@ -172,8 +174,13 @@ class TradingSession:
 
     def _apply(self, event: OrderEvent) -> bool:
         oid = event.client_order_id
-        current = self.orders.get(oid) or self.done[oid]  # a fill may follow a cancel
-        state = apply(current, event)
+        current = self.orders.get(oid) or self.done.get(oid)  # a fill may follow a cancel
+        try:
+            state = apply(current, event) if current is not None else None
+        except OrderError as error:  # never a crash (see ``_safety``): flagged and logged
+            return self._refused(oid, current, event, error)
+        if state is None:
+            return self._refused(oid, current, event, None)
         # ``apply`` returns the state itself only for a fill it already has (by trade id).
         self.log.add_order(self.clock.now_ns(), event, state.status, duplicate=state is current)
         if state.is_open:
@@ -181,20 +188,25 @@ class TradingSession:
         else:  # done: it no longer reserves cash, quantity or exposure
             self.orders.pop(oid, None)
             self.done[oid] = state
-        if isinstance(event, OrderFilled) and self.ledger.apply(event) is not None:
-            self.fills.append(
-                FillRecord(
-                    event.ts_event,
-                    str(event.instrument),
-                    event.side.value,
-                    event.price,
-                    event.quantity,
-                    event.fee,
-                    self.order_reason[oid],
-                )
-            )
-            return True
-        return False
+        if not isinstance(event, OrderFilled):
+            return False
+        try:
+            booked = self.ledger.apply(event) is not None
+        except LedgerError as error:  # the venue filled what the ledger cannot fold
+            return self.guard.unbooked(self.log, self.clock.now_ns(), event, error)
+        if booked:
+            self.fills.append(fill_record(event, self.order_reason[oid]))
+        return booked
+
+    def _refused(
+        self, oid: str, current: OrderState | None, event: OrderEvent, error: OrderError | None
+    ) -> bool:
+        log, ledger, now = self.log, self.ledger, self.clock.now_ns()
+        state, booked = self.guard.refused(log, ledger, now, current, event, error, self.fills)
+        if state is not None:  # an overfilled order is done
+            self.orders.pop(oid, None)
+            self.done[oid] = state
+        return booked
 
     def _working(self, instrument: Instrument) -> bool:
         return any(s.order.instrument == instrument for s in self.orders.values())
@@ -313,15 +325,18 @@ class TradingSession:
             open_orders=tuple(self.orders.values()),
             market_buffer_bps=self.config.market_buffer_bps,
         )
-        decision = check_order(order, context)
-        if not isinstance(decision, Approved):
+        refusal = self.guard.halted.get(instrument)  # EXTERNAL_FILL / OVERFILL halts it
+        if refusal is None:
+            decision = check_order(order, context)
+            refusal = None if isinstance(decision, Approved) else decision.reason_code
+        if refusal is not None:
             self.rejections += 1
             log.add(
                 ts,
                 trigger,
                 name,
                 Action.REJECTED,
-                (outcome.reason_code, decision.reason_code),
+                (outcome.reason_code, refusal),
                 self.label,
                 outcome.inputs,
                 quantity=intent.quantity,

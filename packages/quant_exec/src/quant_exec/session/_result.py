@@ -88,6 +88,15 @@ def _risk_text(line: Mapping[str, Any]) -> str:
         pulled = len(line.get("cancel_requested", ()))
         extra = f"; {pulled} working buys pulled" if pulled else ""
         return f"kill switch {switch['action']} by {switch['actor']}: {switch['reason']}{extra}"
+    if line["change"] == RiskChange.INSTRUMENT_HALT:
+        fill, booked = line["fill"], "booked" if line["booked"] else "held unreconciled"
+        return (
+            f"{line['instrument']} halted: {line['reason_code']} ({fill['side']} "
+            f"{fill['quantity']} @ {fill['price']}, trade {fill['trade_id']}, {booked})"
+        )
+    if line["change"] == RiskChange.ORDER_EVENT_REFUSED:
+        event = line["event"]
+        return f"{event['event']} for {event['client_order_id']} refused: {line['reason_code']}"
     return f"profile now {line['profile']}"
 
 
