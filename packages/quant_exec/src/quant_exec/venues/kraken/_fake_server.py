@@ -99,6 +99,8 @@ class FakeFault(enum.Enum):
     """Answer ``EService:Unavailable`` without acting."""
     LOCKOUT = "EGeneral:Temporary lockout"
     """Lock the key out for ``lockout_s`` and answer ``EGeneral:Temporary lockout``."""
+    THROTTLED = "EService:Throttled"
+    """Answer ``EService:Throttled:<ts>`` (60 virtual seconds on) without acting."""
 
 
 @attrs.frozen
@@ -203,6 +205,9 @@ class FakeKraken:
             fault = queued.pop(0) if queued else None
             if fault is FakeFault.LOCKOUT:
                 self.locked_until_ns = now + self.lockout_s * NS_PER_SECOND
+            if fault is FakeFault.THROTTLED:
+                until = now // NS_PER_SECOND + 60
+                return _Reply(200, _envelope(error=f"{fault.value}:{until}"))
             if fault is not None and fault.value.startswith("E"):
                 return _Reply(200, _envelope(error=fault.value))
             if fault is FakeFault.HTTP_500:
