@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from decimal import Decimal
 
 import pytest
@@ -17,7 +18,7 @@ from quant_exec.venues.kraken import (
     OrderAck,
     PausedError,
 )
-from quant_net import ProviderError, UnknownOutcomeError, kraken
+from quant_net import ProviderError, UnknownOutcomeError
 
 from .conftest import ClientFactory
 
@@ -388,6 +389,27 @@ def test_rt_02_cancel_with_unknown_outcome(client: KrakenPrivateClient, fake: Fa
     assert client.query_orders(cl_ord_id="c9").orders[0].status == "canceled"
 
 
+def test_rt_13_concurrent_calls_on_one_client_never_reuse_a_nonce(
+    client: KrakenPrivateClient, fake: FakeKraken
+) -> None:
+    errors: list[ProviderError] = []
+
+    def work() -> None:
+        try:
+            for _ in range(25):
+                client.open_orders()
+        except ProviderError as exc:  # pragma: no cover - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert fake.calls == ["OpenOrders"] * 100  # no invalid nonce, so no retry
+
+
 # --- secrets (RT-18) ------------------------------------------------------------------------
 
 
@@ -409,12 +431,8 @@ def test_rt_18_no_key_secret_or_signature_in_logs_reprs_or_errors(
     texts.append(str(stale.value))
     texts.append(caplog.text)
     blob = "\n".join(texts)
-    body = f"nonce={fake.last_nonce}"
-    forbidden = [
-        fake.api_key,
-        fake.secret,
-        kraken.sign("/0/private/Balance", fake.last_nonce, body, fake.secret)[:20],
-    ]
+    assert len(fake.signatures) >= 5
+    forbidden = [fake.api_key, fake.secret, *fake.signatures]
     assert "API-Sign" in blob or "api-sign" in blob.lower()  # the headers were logged, masked
     for value in forbidden:
         assert value not in blob

@@ -130,6 +130,7 @@ class FakeKraken:
         book: the account (:class:`FakeBook`): fund it, list pairs, move prices.
         calls: every accepted call's method name, in order (what the fake acted on or
             refused after authentication).
+        signatures: every ``API-Sign`` value received (so tests can check none leaks).
         lockout_s: how long a lockout lasts (virtual seconds).
     """
 
@@ -158,6 +159,7 @@ class FakeKraken:
         self.lockout_s = 900
         self.faults: dict[str, list[FakeFault]] = {}
         self.calls: list[str] = []
+        self.signatures: list[str] = []
         self.lock = threading.Lock()
         self.release = threading.Event()
 
@@ -178,6 +180,7 @@ class FakeKraken:
         nonce = form.get("nonce", "")
         if not nonce.isdigit():
             return "EAPI:Invalid nonce"
+        self.signatures.append(headers.get("api-sign", ""))
         expected = wire.sign(path, nonce, body, self.secret)
         if not hmac.compare_digest(headers.get("api-sign", "").encode(), expected.encode()):
             return "EAPI:Invalid signature"
