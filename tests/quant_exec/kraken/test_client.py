@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -15,8 +17,10 @@ from quant_exec.venues.kraken import (
     FakeKraken,
     KeyScopeError,
     KrakenPrivateClient,
+    NonceSource,
     OrderAck,
     PausedError,
+    serve_fake_kraken,
 )
 from quant_net import ProviderError, UnknownOutcomeError
 
@@ -436,3 +440,36 @@ def test_rt_18_no_key_secret_or_signature_in_logs_reprs_or_errors(
     assert "API-Sign" in blob or "api-sign" in blob.lower()  # the headers were logged, masked
     for value in forbidden:
         assert value not in blob
+
+
+def _sleeps_after_a_venue_rate_limit(tmp_path: Path, run: int) -> list[float]:
+    clock = SimClock(1_700_000_000 * 10**9)
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.advance_by(math.ceil(seconds * 10**9))
+
+    fake = FakeKraken(clock)
+    fake.counter.add(15)
+    with serve_fake_kraken(fake) as running:
+        client = KrakenPrivateClient(
+            running.base_url,
+            api_key=Secret(running.api_key),
+            secret=Secret(running.secret),
+            clock=clock,
+            seed=5,
+            nonce=NonceSource(tmp_path / f"n{run}", clock),
+            sleep=sleep,
+        )
+        client.balance()
+        client.close()
+    return waits
+
+
+def test_rt_06_exact_sleep_sequence_with_seeded_jitter(tmp_path: Path) -> None:
+    first = _sleeps_after_a_venue_rate_limit(tmp_path, 1)
+    assert first == _sleeps_after_a_venue_rate_limit(tmp_path, 2)  # the same, wait for wait
+    backoff, counter_wait = first  # the read policy's jittered backoff, then the counter's decay
+    assert 0.5 <= backoff <= 1.0
+    assert backoff + counter_wait == pytest.approx(1 / 0.33, abs=1e-6)
