@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any, Final, TypeVar
 
 from quant_core import NS_PER_SECOND, Clock
-from quant_core.settings import Secret
+from quant_core.settings import Secret, redact_url
 from quant_exec.venues.kraken._counter import (
     INTERMEDIATE_ORDERS,
     STARTER,
@@ -129,7 +129,7 @@ class KrakenPrivateClient:
         )
 
     def __repr__(self) -> str:
-        return f"KrakenPrivateClient({self.reads.base_url!r}, {self.counter!r})"
+        return f"KrakenPrivateClient({redact_url(self.reads.base_url)!r}, {self.counter!r})"
 
     def close(self) -> None:
         """Close both connection pools."""
