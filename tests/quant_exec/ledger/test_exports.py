@@ -10,6 +10,8 @@ import pytest
 import quant_exec
 
 SUBPACKAGES = ("decisions", "ledger", "orders", "report", "risk", "session", "strategy", "venues")
+NESTED = {"venues": {"kraken"}}
+"""Public sub-packages one level further down, each with its own curated ``__all__``."""
 
 
 def test_the_root_surface_is_curated() -> None:
@@ -28,7 +30,11 @@ def test_every_module_below_the_root_is_a_public_subpackage_or_private() -> None
         package = importlib.import_module(f"quant_exec.{sub}")
         inner = {m.name for m in pkgutil.iter_modules(package.__path__)}
         assert inner
-        assert all(name.startswith("_") for name in inner)
+        assert all(name.startswith("_") for name in inner - NESTED.get(sub, set()))
+        for name in NESTED.get(sub, set()):
+            nested = importlib.import_module(f"quant_exec.{sub}.{name}")
+            assert 0 < len(nested.__all__) <= 30
+            assert all(m.name.startswith("_") for m in pkgutil.iter_modules(nested.__path__))
 
 
 @pytest.mark.parametrize("sub", SUBPACKAGES)

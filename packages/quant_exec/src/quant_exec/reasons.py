@@ -14,6 +14,25 @@ from __future__ import annotations
 
 from quant_core.reasons import declare_codes
 
+# --- venues/kraken: the live Kraken client (issue 17) -----------------------------------------
+
+KRAKEN_NONCE_STORE_INVALID = (
+    "The Kraken nonce high-water-mark file cannot be read as one non-negative integer, or "
+    "cannot be written; no nonce is handed out."
+)
+KRAKEN_CALL_BUDGET = (
+    "The client-side Kraken call counter (or a pair's order-rate counter) would exceed its "
+    "maximum and the wait is longer than allowed (or waiting is off); nothing was sent."
+)
+KRAKEN_KEY_SCOPE = (
+    "The Kraken API key's permissions are wrong for trading: it may withdraw funds, or lacks "
+    "a permission trading needs (the missing ones are named)."
+)
+KRAKEN_PAUSED = (
+    "Private Kraken calls are paused after a lockout or a throttle answer until the stated "
+    "time; nothing was sent."
+)
+
 # --- orders, risk, ledger ----------------------------------------------------------------
 
 ORDER_INVALID = (

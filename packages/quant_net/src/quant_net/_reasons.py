@@ -49,4 +49,49 @@ WRITE_NOT_SENT = (
     "other end and it may be sent again."
 )
 
+# --- Kraken private endpoints (quant_net.kraken.PRIVATE_ERRORS maps Kraken's text to these) ---
+
+VENUE_INVALID_NONCE = (
+    "Kraken refused the nonce ('EAPI:Invalid nonce'): not above the key's last one; nothing "
+    "happened, a fresh nonce may be sent."
+)
+VENUE_AUTH_INVALID = (
+    "Kraken refused the key or the signature ('EAPI:Invalid key', 'EAPI:Invalid signature', "
+    "'EAPI:Bad request'); fatal, never retried."
+)
+VENUE_PERMISSION_DENIED = (
+    "The API key lacks a permission the call needs ('EGeneral:Permission denied'); fatal."
+)
+VENUE_INSUFFICIENT_FUNDS = (
+    "Kraken refused the order: not enough funds ('EOrder:Insufficient funds'); definitive."
+)
+VENUE_ORDER_MINIMUM = (
+    "Kraken refused the order: below the pair's minimum ('EOrder:Order minimum not met', "
+    "'EOrder:Cost minimum not met'); definitive."
+)
+VENUE_UNKNOWN_ORDER = "Kraken knows no such order ('EOrder:Unknown order'); definitive."
+VENUE_RATE_LIMITED = (
+    "Kraken's per-key call counter is full ('EAPI:Rate limit exceeded'); nothing happened, "
+    "wait for the counter to decay."
+)
+VENUE_ORDER_RATE_LIMITED = (
+    "Kraken's per-pair order rate limit is reached ('EOrder:Rate limit exceeded'); nothing "
+    "happened, only that pair's order flow backs off."
+)
+VENUE_LOCKOUT = (
+    "Kraken locked the key out ('EGeneral:Temporary lockout'); stop every private call for the "
+    "lockout period."
+)
+VENUE_THROTTLED = (
+    "Kraken throttled the key until a given time ('EService:Throttled:<ts>'); nothing happened."
+)
+VENUE_BUSY = (
+    "Kraken is busy or unavailable ('EService:Busy', 'EService:Unavailable', 'EGeneral:Internal "
+    "error'); a read may be retried, a write's outcome is unknown."
+)
+VENUE_REJECTED = (
+    "Kraken refused the call with an error this SDK does not classify more precisely "
+    "(arguments, order, query); definitive."
+)
+
 declare_codes(globals())

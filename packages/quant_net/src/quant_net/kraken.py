@@ -1,7 +1,7 @@
 """Kraken's wire format, in one place.
 
-The public data client, the emulator and (later) the private trading client all take it from
-here.
+The public data client, the emulator and the private trading client
+(:mod:`quant_exec.venues.kraken`) all take it from here.
 
 Facts (``api-samples/kraken`` and ``reference/kraken_private_api.md``):
 
@@ -15,6 +15,9 @@ Facts (``api-samples/kraken`` and ``reference/kraken_private_api.md``):
   an unknown outcome), ``EQuery:Unknown asset pair`` an unknown symbol, ``EGeneral:Invalid
   arguments`` a bad request, ``EAPI:Invalid key``/``signature`` and ``EGeneral:Permission
   denied`` refused credentials.
+- **Private calls** are signed with :func:`sign` (or a :class:`RequestSigner` holding one
+  key), and their error strings map to reason codes and an :class:`Outcome` through
+  :data:`PRIVATE_ERRORS` / :func:`classify_private`.
 - **OHLC** takes ``interval`` in minutes and returns at most the :data:`OHLC_WINDOW` (720)
   most recent candles, the last one still open; the single result key that is not ``last``
   holds the rows, and ``last`` (an int or a string) is the open time of the last closed candle.
@@ -45,6 +48,14 @@ from quant_core.universe import UNIVERSE_V1_TOP30_NON_STABLE, Universe
 from quant_net import _reasons as reasons
 from quant_net._channel import Response
 from quant_net._errors import ProviderError
+from quant_net._kraken_private import (
+    PRIVATE_ERRORS,
+    Outcome,
+    PrivateError,
+    RequestSigner,
+    classify_private,
+    sign,
+)
 
 __all__ = [
     "ASSET_CODES",
@@ -56,22 +67,28 @@ __all__ = [
     "LEGACY_ASSETS",
     "NAME",
     "OHLC_WINDOW",
+    "PRIVATE_ERRORS",
     "SERVICE_UNAVAILABLE",
     "THROTTLED",
     "TRADES_MAX_COUNT",
     "UNKNOWN_METHOD",
     "UNKNOWN_PAIR",
     "AssetPair",
+    "Outcome",
     "PairNames",
+    "PrivateError",
+    "RequestSigner",
     "asset_code",
     "asset_pairs",
     "classify",
+    "classify_private",
     "error_body",
     "invalid",
     "pair_name",
     "pair_names",
     "pair_series",
     "result",
+    "sign",
     "symbol_of",
     "trade_time_ns",
 ]

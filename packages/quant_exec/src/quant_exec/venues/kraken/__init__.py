@@ -1,0 +1,96 @@
+"""The live Kraken spot venue: the private REST client, its nonces and rate counters, and a fake.
+
+- :class:`KrakenPrivateClient` signs each private call (:mod:`quant_net.kraken`), takes its
+  nonce from a :class:`NonceSource` (strictly increasing across threads, processes and
+  restarts), keeps Kraken's call counter (:class:`CallCounter`) and per-pair order counter
+  (:class:`OrderRateLimiter`) on the injected clock, sends writes once (a failure after
+  sending is :class:`quant_net.UnknownOutcomeError`, resolved with
+  :meth:`~KrakenPrivateClient.find_order`) and retries reads; results are typed
+  (:class:`KrakenOrder`, :class:`KrakenTrade`, amounts as ``Decimal``).
+- :class:`FakeKraken` / :func:`serve_fake_kraken`: a fake exchange over real HTTP on
+  127.0.0.1 that verifies keys, signatures and nonces, keeps balances, fills orders with
+  fees, enforces the counters and injects faults (:class:`FakeFault`), for tests and demos.
+
+Examples:
+    >>> import tempfile, pathlib
+    >>> from decimal import Decimal
+    >>> from quant_core import SimClock
+    >>> from quant_core.settings import Secret
+    >>> clock = SimClock(1_700_000_000 * 10**9)
+    >>> fake = FakeKraken(clock)
+    >>> fake.book.add_pair("XBTUSD", "XXBT", "ZUSD", Decimal("40000"))
+    >>> fake.book.balances["ZUSD"] = Decimal("10000")
+    >>> with serve_fake_kraken(fake) as server:
+    ...     client = KrakenPrivateClient(
+    ...         server.base_url, api_key=Secret(server.api_key), secret=Secret(server.secret),
+    ...         clock=clock, seed=7,
+    ...         nonce=NonceSource(pathlib.Path(tempfile.mkdtemp()) / "nonce", clock))
+    ...     ack = client.add_order(pair="XBTUSD", side="buy", order_type="market",
+    ...                            volume=Decimal("0.1"), cl_ord_id="intent-1")
+    ...     order = client.find_order("intent-1")
+    ...     client.close()
+    >>> order.status, order.volume_executed, order.txid == ack.txids[0]
+    ('closed', Decimal('0.1'), True)
+"""
+
+from quant_exec.venues.kraken._client import KrakenPrivateClient
+from quant_exec.venues.kraken._counter import (
+    INTERMEDIATE,
+    INTERMEDIATE_ORDERS,
+    PRO,
+    PRO_ORDERS,
+    STARTER,
+    STARTER_ORDERS,
+    CallCounter,
+    CounterTier,
+    OrderRateLimiter,
+    call_cost,
+    cancel_cost,
+)
+from quant_exec.venues.kraken._errors import (
+    CallBudgetError,
+    KeyScopeError,
+    NonceStoreError,
+    PausedError,
+)
+from quant_exec.venues.kraken._fake_server import FakeFault, FakeKraken, serve_fake_kraken
+from quant_exec.venues.kraken._nonce import NonceSource
+from quant_exec.venues.kraken._types import (
+    TRADING_PERMISSIONS,
+    ApiKeyInfo,
+    KrakenOrder,
+    KrakenTrade,
+    OrderAck,
+    OrdersPage,
+    TradesPage,
+)
+
+__all__ = [
+    "INTERMEDIATE",
+    "INTERMEDIATE_ORDERS",
+    "PRO",
+    "PRO_ORDERS",
+    "STARTER",
+    "STARTER_ORDERS",
+    "TRADING_PERMISSIONS",
+    "ApiKeyInfo",
+    "CallBudgetError",
+    "CallCounter",
+    "CounterTier",
+    "FakeFault",
+    "FakeKraken",
+    "KeyScopeError",
+    "KrakenOrder",
+    "KrakenPrivateClient",
+    "KrakenTrade",
+    "NonceSource",
+    "NonceStoreError",
+    "OrderAck",
+    "OrderRateLimiter",
+    "OrdersPage",
+    "PausedError",
+    "TradesPage",
+    "call_cost",
+    "cancel_cost",
+    "serve_fake_kraken",
+]

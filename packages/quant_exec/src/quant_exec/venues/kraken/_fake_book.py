@@ -1,0 +1,290 @@
+"""The fake Kraken exchange's account: balances, orders, fills, fees and the dead-man's switch.
+
+No HTTP here (that is :mod:`._fake_server`): each method takes the already-authenticated
+call's parameters and returns Kraken's ``result`` object or raises :class:`FakeRefusal` with
+Kraken's error string. Market orders, and limit orders that cross, fill at once at the pair's
+settable price as takers; other limit orders rest and fill as makers when
+:meth:`FakeBook.set_price` crosses them. ``partial_fill`` (a fraction) makes a crossing order
+fill only that part at once, the rest resting.
+
+Examples:
+    >>> from decimal import Decimal
+    >>> from quant_core import SimClock
+    >>> book = FakeBook(SimClock(0))
+    >>> book.add_pair("XBTUSD", "XXBT", "ZUSD", Decimal("100"))
+    >>> book.balances["ZUSD"] = Decimal("1000")
+    >>> book.add_order({"pair": "XBTUSD", "type": "buy", "ordertype": "market",
+    ...                 "volume": "2"})["descr"]["order"]
+    'buy 2 XBTUSD @ market'
+    >>> book.balances["XXBT"], book.balances["ZUSD"]
+    (Decimal('2'), Decimal('799.4800'))
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+import attrs
+
+from quant_core import NS_PER_SECOND, Clock
+
+__all__ = ["FakeBook", "FakePair", "FakeRefusal"]
+
+INVALID_ARGUMENTS: Final = "EGeneral:Invalid arguments"
+
+
+class FakeRefusal(Exception):  # noqa: N818  # a signal carrying Kraken's text, not an error of ours
+    """Kraken's error string for a refused call (the fake's internal signal)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+@attrs.define
+class FakePair:
+    """One tradable pair: its asset ids, price and minimum order volume."""
+
+    base_id: str
+    quote_id: str
+    price: Decimal
+    min_volume: Decimal = Decimal("0.0001")
+
+
+def _seconds(ts_ns: int) -> str:
+    return str(Decimal(ts_ns) / NS_PER_SECOND)
+
+
+def _dec(form: dict[str, str], key: str) -> Decimal:
+    try:
+        value = Decimal(form[key])
+    except (KeyError, InvalidOperation):
+        raise FakeRefusal(f"{INVALID_ARGUMENTS}:{key}") from None
+    if not value.is_finite() or value <= 0:
+        raise FakeRefusal(f"{INVALID_ARGUMENTS}:{key}")
+    return value
+
+
+class FakeBook:
+    """One account on the fake exchange.
+
+    Attributes:
+        balances: asset id → amount (set them directly to fund the account).
+        pairs: pair name → :class:`FakePair`.
+        orders: txid → Kraken's order-info object (open and closed).
+        trades: trade id → Kraken's trade-info object.
+        taker_fee, maker_fee: fee rates charged in the quote asset.
+        partial_fill: fraction of a crossing order filled at once (``None``: all of it).
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.balances: dict[str, Decimal] = {}
+        self.pairs: dict[str, FakePair] = {}
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.trades: dict[str, dict[str, Any]] = {}
+        self.taker_fee = Decimal("0.0026")
+        self.maker_fee = Decimal("0.0016")
+        self.partial_fill: Decimal | None = None
+        self.cancel_at_ns: int | None = None
+        self._seq = 0
+
+    # --- setup ----------------------------------------------------------------------------
+
+    def add_pair(self, name: str, base_id: str, quote_id: str, price: Decimal) -> None:
+        """List ``name`` (assets ``base_id``/``quote_id``) at ``price``."""
+        self.pairs[name] = FakePair(base_id, quote_id, price)
+        self.balances.setdefault(base_id, Decimal(0))
+        self.balances.setdefault(quote_id, Decimal(0))
+
+    def set_price(self, name: str, price: Decimal) -> None:
+        """Move ``name``'s price; resting limit orders it crosses fill (as makers)."""
+        self.pairs[name].price = price
+        for txid in sorted(self.orders):
+            order = self.orders[txid]
+            if order["status"] == "open" and order["descr"]["pair"] == name:
+                limit = Decimal(order["descr"]["price"])
+                if self._crosses(order["descr"]["type"], limit, price):
+                    self._fill(txid, self._remaining(order), limit, self.maker_fee)
+
+    # --- matching -------------------------------------------------------------------------
+
+    def _next(self, prefix: str) -> str:
+        self._seq += 1
+        return f"{prefix}{self._seq:06d}-FAKE"
+
+    @staticmethod
+    def _crosses(side: str, limit: Decimal, price: Decimal) -> bool:
+        return limit >= price if side == "buy" else limit <= price
+
+    @staticmethod
+    def _remaining(order: dict[str, Any]) -> Decimal:
+        return Decimal(order["vol"]) - Decimal(order["vol_exec"])
+
+    def _fill(self, txid: str, volume: Decimal, price: Decimal, fee_rate: Decimal) -> None:
+        order = self.orders[txid]
+        descr = order["descr"]
+        pair = self.pairs[descr["pair"]]
+        cost = volume * price
+        fee = cost * fee_rate
+        sign = 1 if descr["type"] == "buy" else -1
+        self.balances[pair.base_id] += sign * volume
+        self.balances[pair.quote_id] -= sign * cost + fee
+        trade_id = self._next("T")
+        now = self.clock.now_ns()
+        self.trades[trade_id] = {
+            "ordertxid": txid,
+            "pair": descr["pair"],
+            "time": _seconds(now),
+            "type": descr["type"],
+            "ordertype": descr["ordertype"],
+            "price": str(price),
+            "cost": str(cost),
+            "fee": str(fee),
+            "vol": str(volume),
+        }
+        executed = Decimal(order["vol_exec"]) + volume
+        total_cost = Decimal(order["cost"]) + cost
+        order.update(
+            vol_exec=str(executed),
+            cost=str(total_cost),
+            fee=str(Decimal(order["fee"]) + fee),
+            price=str(total_cost / executed),
+        )
+        if executed >= Decimal(order["vol"]):
+            order.update(status="closed", closetm=_seconds(now), reason=None)
+
+    def _check_funds(self, pair: FakePair, side: str, volume: Decimal, price: Decimal) -> None:
+        reserved_quote = reserved_base = Decimal(0)
+        for order in self.orders.values():
+            if order["status"] == "open":
+                descr = order["descr"]
+                other = self.pairs[descr["pair"]]
+                left = self._remaining(order)
+                if descr["type"] == "buy" and other.quote_id == pair.quote_id:
+                    reserved_quote += left * Decimal(descr["price"]) * (1 + self.taker_fee)
+                elif descr["type"] == "sell" and other.base_id == pair.base_id:
+                    reserved_base += left
+        if side == "buy":
+            need = volume * price * (1 + self.taker_fee)
+            short = need > self.balances[pair.quote_id] - reserved_quote
+        else:
+            short = volume > self.balances[pair.base_id] - reserved_base
+        if short:
+            raise FakeRefusal("EOrder:Insufficient funds")
+
+    def add_order(self, form: dict[str, str]) -> dict[str, Any]:
+        """``AddOrder``: validate, check funds, place and match (or only validate)."""
+        name = form.get("pair", "")
+        if name not in self.pairs:
+            raise FakeRefusal("EQuery:Unknown asset pair")
+        pair = self.pairs[name]
+        side, kind = form.get("type"), form.get("ordertype")
+        if side not in ("buy", "sell") or kind not in ("market", "limit"):
+            raise FakeRefusal(INVALID_ARGUMENTS)
+        volume = _dec(form, "volume")
+        limit = _dec(form, "price") if kind == "limit" else None
+        if volume < pair.min_volume:
+            raise FakeRefusal("EOrder:Order minimum not met")
+        self._check_funds(pair, side, volume, limit or pair.price)
+        text = f"{side} {volume} {name} @ " + (f"limit {limit}" if limit else "market")
+        if form.get("validate") == "true":
+            return {"descr": {"order": text}}
+        txid = self._next("O")
+        self.orders[txid] = {
+            "cl_ord_id": form.get("cl_ord_id"),
+            "status": "open",
+            "opentm": _seconds(self.clock.now_ns()),
+            "descr": {
+                "pair": name,
+                "type": side,
+                "ordertype": kind,
+                "price": str(limit or 0),
+                "order": text,
+            },
+            "vol": str(volume),
+            "vol_exec": "0",
+            "cost": "0",
+            "fee": "0",
+            "price": "0",
+            "oflags": form.get("oflags", ""),
+        }
+        if limit is None or self._crosses(side, limit, pair.price):
+            if limit is not None and "post" in form.get("oflags", ""):
+                self.orders[txid].update(status="canceled", reason="Post only order")
+            else:
+                part = volume * self.partial_fill if self.partial_fill else volume
+                self._fill(txid, part, pair.price, self.taker_fee)
+        return {"descr": {"order": text}, "txid": [txid]}
+
+    def _find(self, form: dict[str, str]) -> list[str]:
+        if "cl_ord_id" in form:
+            return [
+                t for t, o in sorted(self.orders.items()) if o["cl_ord_id"] == form["cl_ord_id"]
+            ]
+        wanted = [t for t in form.get("txid", "").split(",") if t]
+        return [t for t in wanted if t in self.orders]
+
+    def cancel_order(self, form: dict[str, str]) -> dict[str, Any]:
+        """``CancelOrder`` by ``txid`` or ``cl_ord_id``."""
+        hits = [t for t in self._find(form) if self.orders[t]["status"] == "open"]
+        if not hits:
+            raise FakeRefusal("EOrder:Unknown order")
+        for txid in hits:
+            self._cancel(txid, "User requested")
+        return {"count": len(hits)}
+
+    def _cancel(self, txid: str, reason: str) -> None:
+        self.orders[txid].update(
+            status="canceled", closetm=_seconds(self.clock.now_ns()), reason=reason
+        )
+
+    def check_dead_mans_switch(self) -> None:
+        """Cancel every open order once the armed switch's time has come."""
+        if self.cancel_at_ns is not None and self.clock.now_ns() >= self.cancel_at_ns:
+            self.cancel_at_ns = None
+            for txid in sorted(self.orders):
+                if self.orders[txid]["status"] == "open":
+                    self._cancel(txid, "Dead man's switch")
+
+    def cancel_all_orders_after(self, form: dict[str, str]) -> dict[str, Any]:
+        """``CancelAllOrdersAfter``: arm for ``timeout`` seconds, or disarm with 0."""
+        timeout = form.get("timeout", "")
+        if not timeout.isdigit():
+            raise FakeRefusal(f"{INVALID_ARGUMENTS}:timeout")
+        now = self.clock.now_ns()
+        self.cancel_at_ns = now + int(timeout) * NS_PER_SECOND if int(timeout) else None
+        trigger = _seconds(self.cancel_at_ns) if self.cancel_at_ns else "0"
+        return {"currentTime": _seconds(now), "triggerTime": trigger}
+
+    # --- queries --------------------------------------------------------------------------
+
+    def _table(self, form: dict[str, str], open_: bool) -> dict[str, Any]:
+        cl = form.get("cl_ord_id")
+        return {
+            txid: order
+            for txid, order in sorted(self.orders.items())
+            if (order["status"] == "open") == open_ and (cl is None or order["cl_ord_id"] == cl)
+        }
+
+    def open_orders(self, form: dict[str, str]) -> dict[str, Any]:
+        """``OpenOrders``."""
+        return {"open": self._table(form, True)}
+
+    def closed_orders(self, form: dict[str, str]) -> dict[str, Any]:
+        """``ClosedOrders`` (all of them: the fake does not page)."""
+        table = self._table(form, False)
+        return {"closed": table, "count": len(table)}
+
+    def query_orders(self, form: dict[str, str]) -> dict[str, Any]:
+        """``QueryOrders`` by ``txid`` list or ``cl_ord_id``."""
+        return {txid: self.orders[txid] for txid in self._find(form)}
+
+    def trades_history(self, form: dict[str, str]) -> dict[str, Any]:
+        """``TradesHistory`` (all of them: the fake does not page)."""
+        return {"trades": dict(sorted(self.trades.items())), "count": len(self.trades)}
+
+    def balance(self, form: dict[str, str]) -> dict[str, Any]:
+        """``Balance``."""
+        return {asset: str(amount) for asset, amount in sorted(self.balances.items())}
