@@ -78,9 +78,9 @@ class KrakenPrivateClient:
         seed: root seed for the read retries' jitter.
         counter: the key's :class:`CallCounter` (default: Starter tier on ``clock``).
         order_limiter: the per-pair :class:`OrderRateLimiter` (default: Intermediate tier).
-        read_policy, write_policy: the network policies (defaults suit Kraken).
+        read_policy: the read network policy (default suits Kraken).
+        write_policy: the write network policy (default suits Kraken).
         lockout_s: how long a ``Temporary lockout`` pauses private calls (default 15 min).
-        transport: an httpx transport (tests only; default a real connection).
         sleep: how to wait (default that of ``clock``).
     """
 

@@ -246,7 +246,10 @@ class OrderRateLimiter:
 
     Args:
         tier: the per-pair :class:`CounterTier` (:data:`STARTER_ORDERS`, ...).
-        clock, sleep, wait, max_wait_s: as for :class:`CallCounter`.
+        clock: as for :class:`CallCounter`.
+        sleep: as for :class:`CallCounter`.
+        wait: as for :class:`CallCounter`.
+        max_wait_s: as for :class:`CallCounter`.
 
     Examples:
         >>> from quant_core import SimClock

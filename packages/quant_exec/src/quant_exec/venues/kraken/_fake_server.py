@@ -121,10 +121,11 @@ class FakeKraken:
 
     Args:
         clock: the injected clock (counter decay, lockouts, order and trade times).
-        api_key, secret: the credentials it accepts (defaults: :data:`FAKE_API_KEY`,
-            :data:`FAKE_SECRET`).
+        api_key: the public key it accepts (default :data:`FAKE_API_KEY`).
+        secret: the private key it verifies signatures with (default :data:`FAKE_SECRET`).
         permissions: the key's permissions (default: what trading needs plus websocket).
-        tier, order_tier: the call counter's and the per-pair order counter's tiers.
+        tier: the call counter's tier.
+        order_tier: the per-pair order counter's tier.
 
     Attributes:
         book: the account (:class:`FakeBook`): fund it, list pairs, move prices.
