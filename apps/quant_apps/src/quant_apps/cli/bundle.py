@@ -49,7 +49,6 @@ from quant_apps.runtime.models.releases import (
 )
 from quant_bundle import (
     BundleMissingError,
-    BundleStore,
     LoadedBundle,
     load_active_bundle,
     reasons,
@@ -95,27 +94,6 @@ def _trust(keys: Path | None) -> TrustStore:
     return trust_for(keys)
 
 
-def _store(
-    root: Path | None,
-    keys: Path | None,
-    schema: str | None = None,
-    retention: int = 1,
-    *,
-    kind: str | None = None,
-) -> BundleStore:
-    """The store at ``root``; a command that changes it passes its audit ``kind``.
-
-    A trust root that is refused (a bad key or rotation statement) refuses the command before
-    the store exists; with ``kind`` set, that refusal is still audited, once, in the store's
-    audit log (:func:`~quant_apps.runtime.models.bundledesk.open_trust`).
-    """
-    clock = WallClock()
-    trust = open_trust(_root(root), keys, clock, audit_kind=kind)
-    return BundleStore(
-        _root(root), trust, clock, runtime=runtime_versions(schema), retention=retention
-    )
-
-
 def _desk(
     root: Path | None,
     keys: Path | None,
@@ -125,7 +103,12 @@ def _desk(
     kind: str | None = None,
     source: str | None = None,
 ) -> BundleDesk:
-    """The :class:`BundleDesk` of ``root`` (trust refusals audited as in :func:`_store`)."""
+    """The :class:`BundleDesk` of ``root``; a command that changes it passes its audit ``kind``.
+
+    A trust root that is refused (a bad key or rotation statement) refuses the command before
+    the store exists; with ``kind`` set, that refusal is still audited, once, in the store's
+    audit log (:func:`~quant_apps.runtime.models.bundledesk.open_trust`).
+    """
     clock = WallClock()
     trust = open_trust(_root(root), keys, clock, audit_kind=kind)
     return BundleDesk(
@@ -319,9 +302,8 @@ def install(
     json_output: JsonOpt = False,
 ) -> None:
     """Verify and atomically install a release; the active bundle is unchanged on rejection."""
-    result = _store(
-        root, trusted_keys, feature_schema_hash, retention, kind="bundle.install"
-    ).install(directory)
+    desk = _desk(root, trusted_keys, feature_schema_hash, retention, kind="bundle.install")
+    result = desk.store().install(directory)
     _out(result.to_dict(), json_output, f"installed bundle {result.version}", result.warning)
 
 
@@ -333,7 +315,7 @@ def status(
     json_output: JsonOpt = False,
 ) -> None:
     """Show the active and previous bundles, the version floor, retention and quarantine."""
-    report = BundleDesk(_root(root), _trust(trusted_keys), WallClock(), source=None).store_status()
+    report = _desk(root, trusted_keys).store_status()
     _out(
         report,
         json_output,
@@ -455,7 +437,8 @@ def repair(
     json_output: JsonOpt = False,
 ) -> None:
     """Re-verify the active bundle; if corrupt, restore the retained known-good one (audited)."""
-    result = _store(root, trusted_keys, feature_schema_hash, kind="bundle.rollback").check_active()
+    desk = _desk(root, trusted_keys, feature_schema_hash, kind="bundle.rollback")
+    result = desk.store().check_active()
     _out(
         result.to_dict(),
         json_output,

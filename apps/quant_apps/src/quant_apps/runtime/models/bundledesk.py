@@ -97,7 +97,8 @@ class BundleDesk:
     def __repr__(self) -> str:
         return f"BundleDesk(root={str(self.root)!r}, source={self.source!r})"
 
-    def _store(self) -> BundleStore:
+    def store(self) -> BundleStore:
+        """The :class:`quant_bundle.BundleStore` of the root (for the store's other commands)."""
         return BundleStore(
             self.root, self.trust, self.clock, runtime=self.runtime, retention=self.retention
         )
@@ -109,7 +110,7 @@ class BundleDesk:
 
     def store_status(self) -> dict[str, Any]:
         """:meth:`quant_bundle.BundleStore.status`: active, previous, floor, history, quarantine."""
-        return self._store().status()
+        return self.store().status()
 
     def status(self) -> dict[str, Any]:
         """:meth:`store_status` plus ``update_source`` (the configured source, or ``None``)."""
@@ -130,7 +131,7 @@ class BundleDesk:
             BundleStorageError: the metadata cannot be staged.
         """
         source = open_source(self._source(), clock=self.clock)
-        return check_update(source, self._store(), now_ns=self.clock.now_ns()).to_dict()
+        return check_update(source, self.store(), now_ns=self.clock.now_ns()).to_dict()
 
     def apply_update(self) -> dict[str, Any]:
         """Fetch, verify and install the offered bundle atomically (audited ``bundle.install``).
@@ -145,7 +146,7 @@ class BundleDesk:
             BundleStorageError: storage failures or ``UPDATE_IN_PROGRESS``.
         """
         source = open_source(self._source(), clock=self.clock)
-        return apply_update(source, self._store(), now_ns=self.clock.now_ns()).to_dict()
+        return apply_update(source, self.store(), now_ns=self.clock.now_ns()).to_dict()
 
     def rollback(self) -> dict[str, Any]:
         """Roll back to the retained previous known-good bundle (audited ``bundle.rollback``).
@@ -153,4 +154,4 @@ class BundleDesk:
         Raises:
             BundleRejectedError: ``NO_ROLLBACK_TARGET`` when there is no verified previous.
         """
-        return self._store().rollback().to_dict()
+        return self.store().rollback().to_dict()
