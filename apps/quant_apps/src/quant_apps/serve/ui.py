@@ -43,6 +43,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from quant_apps.serve import reasons as serve_reasons
+from quant_apps.serve._control import CommandResult, ControlPlane
 from quant_apps.serve.security import (
     COOKIE,
     clear_session_cookie,
@@ -54,7 +55,6 @@ from quant_core import reasons
 from quant_core.errors import QuantError
 
 if TYPE_CHECKING:
-    from quant_apps.runtime.operator.control import ControlPlane
     from quant_apps.serve.security import Auth
 
 __all__ = ["duration", "fixed", "horizon", "iso_ns", "router", "short_profile"]
@@ -183,15 +183,9 @@ def _fragment(
     return TEMPLATES.TemplateResponse(request, name, dict(context), headers=headers)
 
 
-def _refused(exc: QuantError, kind: str, actor: str) -> dict[str, Any]:
-    return {
-        "ok": False,
-        "kind": kind,
-        "actor": actor,
-        "message": exc.message,
-        "reason_code": exc.reason_code,
-        "details": {},
-    }
+def _refused(message: str, kind: str, actor: str) -> dict[str, Any]:
+    """A change the form itself refuses, shaped as the control plane's answers are."""
+    return CommandResult(False, kind, actor, message, reasons.INVALID_INPUT).to_dict()
 
 
 def _result(request: Request, result: Mapping[str, Any]) -> HTMLResponse:
@@ -200,8 +194,7 @@ def _result(request: Request, result: Mapping[str, Any]) -> HTMLResponse:
 
 
 def _unconfirmed(kind: str, actor: str) -> dict[str, Any]:
-    message = "Tick the confirmation box to go ahead."
-    return _refused(QuantError(message, reason_code=reasons.INVALID_INPUT), kind, actor)
+    return _refused("Tick the confirmation box to go ahead.", kind, actor)
 
 
 # --- login ------------------------------------------------------------------------------
@@ -478,8 +471,8 @@ def profiles_apply(
         if not isinstance(parsed, dict):
             raise TypeError
     except (ValueError, TypeError):
-        error = QuantError("the change set is not a JSON object", reason_code=reasons.INVALID_INPUT)
-        return _result(request, _refused(error, "apply_profile", operator))
+        refused = _refused("the change set is not a JSON object", "apply_profile", operator)
+        return _result(request, refused)
     result = _control(request).apply_profile(
         strategy=parsed.get("strategy"), risk=parsed.get("risk"), actor=operator, reason=reason
     )
