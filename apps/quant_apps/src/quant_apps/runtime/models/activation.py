@@ -71,6 +71,7 @@ __all__ = [
     "activate_bundle",
     "load_active_model",
     "model_from_bundle",
+    "serve_active_bundle",
     "serve_bundle",
     "startup_model",
 ]
@@ -397,7 +398,44 @@ def serve_bundle(
     active = _activate_trusted(
         state_dir, source, lambda: trust_for(keys), require=require, clock=clock, on_fallback=heard
     )
+    return _served(active, why, "no bundle activated")
+
+
+def serve_active_bundle(
+    state_dir: Path, keys: Path | None, *, require: bool, clock: Clock | None
+) -> tuple[Predictor, dict[str, Any]]:
+    """The predictor of the install root's active bundle, and what to report about it.
+
+    Nothing is installed: this serves what an update or a rollback left active. Without a
+    verified active bundle, ``require`` raises; otherwise the :class:`NoModel` stand-in
+    comes back with the reason.
+
+    Raises:
+        BundleRejectedError: ``require`` and nothing verifies or loads; the keys are refused.
+
+    Examples:
+        >>> import tempfile
+        >>> predictor, about = serve_active_bundle(Path(tempfile.mkdtemp()), None,
+        ...                                        require=False, clock=None)
+        >>> about["active"], about["reason_code"]
+        (False, 'BUNDLE_MISSING')
+    """
+    why: list[tuple[str, str]] = []
+    active = load_active_model(
+        state_dir,
+        require=require,
+        trust=trust_for(keys),
+        clock=clock,
+        on_fallback=lambda code, message: why.append((code, message)),
+    )
+    return _served(active, why, "no active bundle")
+
+
+def _served(
+    active: ActiveModel | None, why: list[tuple[str, str]], missing: str
+) -> tuple[Predictor, dict[str, Any]]:
+    """The predictor of ``active`` and its identity, or :class:`NoModel` and why (``why[0]``)."""
     if active is None:
-        code, message = why[0] if why else (reasons.BUNDLE_MISSING, "no bundle activated")
+        code, message = why[0] if why else (reasons.BUNDLE_MISSING, missing)
         return NoModel(code), {"active": False, "reason_code": code, "message": message}
     return BundledPredictor(active), {"active": True, **active.identity()}

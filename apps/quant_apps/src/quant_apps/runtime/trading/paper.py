@@ -7,10 +7,11 @@ reads the profiles, activates the model bundle
 installed unless it already is), opens the store and the provider from the settings, opens the
 decision log (a new run segment) and the audit log, and wires the session's feed
 (:class:`~quant_data.StoreFeed`) and sync. A bundle reload serves the install root's *active*
-bundle (:func:`serve_active_bundle`: an update or a rollback made it active; nothing is
-installed again). :func:`assemble_paper_session` does the same and also hands back the store and
-the install root (``quant serve`` shows and manages them). Nothing is started:
-:meth:`TradingRuntime.start` loads the history and :meth:`TradingRuntime.run` runs.
+bundle (:func:`~quant_apps.runtime.models.activation.serve_active_bundle`: an update or a
+rollback made it active; nothing is installed again). :func:`assemble_paper_session` does the
+same and also hands back the store and the install root (``quant serve`` shows and manages
+them). Nothing is started: :meth:`TradingRuntime.start` loads the history and
+:meth:`TradingRuntime.run` runs.
 """
 
 from __future__ import annotations
@@ -18,28 +19,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import attrs
 
 from quant_apps.runtime import config as app_config
 from quant_apps.runtime.jobs.stores import make_provider, open_store
-from quant_apps.runtime.models.activation import load_active_model, serve_bundle
-from quant_apps.runtime.models.bundles import (
-    BundledPredictor,
-    NoModel,
-    require_bundle,
-    shipped_bundle_dir,
-    trust_for,
-)
+from quant_apps.runtime.models.activation import serve_active_bundle, serve_bundle
+from quant_apps.runtime.models.bundles import require_bundle, shipped_bundle_dir
 from quant_apps.runtime.trading.feed import ProviderSync
 from quant_apps.runtime.trading.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
 from quant_apps.runtime.trading.profiles import load_profiles
 from quant_apps.runtime.trading.session import TradingRuntime, Waiter
-from quant_bundle import reasons as bundle_reasons
 from quant_core import Clock, Timeframe
 from quant_core.audit import AuditLog
-from quant_core.events import Predictor
 from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_data import Store, StoreFeed
 from quant_exec import BacktestConfig
@@ -50,7 +42,6 @@ __all__ = [
     "PaperSession",
     "assemble_paper_session",
     "open_paper_session",
-    "serve_active_bundle",
 ]
 
 BUNDLES_DIR = "bundles"
@@ -86,39 +77,6 @@ class PaperOptions:
     halt_file: Path | None = None
     seed: int = 0
     database_url: str | None = None
-
-
-def serve_active_bundle(
-    state_dir: Path, keys: Path | None, *, require: bool, clock: Clock | None
-) -> tuple[Predictor, dict[str, Any]]:
-    """The predictor of the install root's active bundle, and what to report about it.
-
-    Nothing is installed: this serves what an update or a rollback left active. Without a
-    verified active bundle, ``require`` raises; otherwise the :class:`NoModel` stand-in
-    comes back with the reason.
-
-    Raises:
-        BundleRejectedError: ``require`` and nothing verifies or loads; the keys are refused.
-
-    Examples:
-        >>> import tempfile
-        >>> predictor, about = serve_active_bundle(Path(tempfile.mkdtemp()), None,
-        ...                                        require=False, clock=None)
-        >>> about["active"], about["reason_code"]
-        (False, 'BUNDLE_MISSING')
-    """
-    why: list[tuple[str, str]] = []
-    active = load_active_model(
-        state_dir,
-        require=require,
-        trust=trust_for(keys),
-        clock=clock,
-        on_fallback=lambda code, message: why.append((code, message)),
-    )
-    if active is None:
-        code, message = why[0] if why else (bundle_reasons.BUNDLE_MISSING, "no active bundle")
-        return NoModel(code), {"active": False, "reason_code": code, "message": message}
-    return BundledPredictor(active), {"active": True, **active.identity()}
 
 
 @attrs.frozen
