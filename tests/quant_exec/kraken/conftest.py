@@ -11,12 +11,8 @@ import pytest
 
 from quant_core import SimClock
 from quant_core.settings import Secret
-from quant_exec.venues.kraken import (
-    FakeKraken,
-    KrakenPrivateClient,
-    NonceSource,
-    serve_fake_kraken,
-)
+from quant_exec.venues.kraken import KrakenPrivateClient, NonceSource
+from quant_exec.venues.kraken.fake import FakeKraken, serve_fake_kraken
 from quant_net import ReadPolicy, WritePolicy
 
 START_NS = 1_700_000_000 * 10**9

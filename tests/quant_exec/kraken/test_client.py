@@ -13,15 +13,13 @@ import pytest
 from quant_core import SimClock
 from quant_core.settings import Secret
 from quant_exec.venues.kraken import (
-    FakeFault,
-    FakeKraken,
     KeyScopeError,
     KrakenPrivateClient,
     NonceSource,
     OrderAck,
     PausedError,
-    serve_fake_kraken,
 )
+from quant_exec.venues.kraken.fake import FakeFault, FakeKraken, serve_fake_kraken
 from quant_net import ProviderError, UnknownOutcomeError
 
 from .conftest import ClientFactory

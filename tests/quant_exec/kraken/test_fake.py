@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from quant_core import SimClock
-from quant_exec.venues.kraken import FakeFault, FakeKraken
+from quant_exec.venues.kraken.fake import FakeFault, FakeKraken
 from quant_net import kraken
 
 

@@ -13,7 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-from quant_exec.venues.kraken import FakeFault, FakeKraken, KrakenPrivateClient
+from quant_exec.venues.kraken import KrakenPrivateClient
+from quant_exec.venues.kraken.fake import FakeFault, FakeKraken
 from quant_net import UnknownOutcomeError
 
 FAULTS = (

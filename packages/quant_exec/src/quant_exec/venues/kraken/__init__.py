@@ -7,15 +7,16 @@
   sending is :class:`quant_net.UnknownOutcomeError`, resolved with
   :meth:`~KrakenPrivateClient.find_order`) and retries reads; results are typed
   (:class:`KrakenOrder`, :class:`KrakenTrade`, amounts as ``Decimal``).
-- :class:`FakeKraken` / :func:`serve_fake_kraken`: a fake exchange over real HTTP on
-  127.0.0.1 that verifies keys, signatures and nonces, keeps balances, fills orders with
-  fees, enforces the counters and injects faults (:class:`FakeFault`), for tests and demos.
+- :mod:`quant_exec.venues.kraken.fake`: a fake exchange over real HTTP on 127.0.0.1 that
+  verifies keys, signatures and nonces, keeps balances, fills orders with fees, enforces the
+  counters and injects faults, for tests and demos.
 
 Examples:
     >>> import tempfile, pathlib
     >>> from decimal import Decimal
     >>> from quant_core import SimClock
     >>> from quant_core.settings import Secret
+    >>> from quant_exec.venues.kraken.fake import FakeKraken, serve_fake_kraken
     >>> clock = SimClock(1_700_000_000 * 10**9)
     >>> fake = FakeKraken(clock)
     >>> fake.book.add_pair("XBTUSD", "XXBT", "ZUSD", Decimal("40000"))
@@ -53,7 +54,6 @@ from quant_exec.venues.kraken._errors import (
     NonceStoreError,
     PausedError,
 )
-from quant_exec.venues.kraken._fake_server import FakeFault, FakeKraken, serve_fake_kraken
 from quant_exec.venues.kraken._nonce import NonceSource
 from quant_exec.venues.kraken._types import (
     TRADING_PERMISSIONS,
@@ -77,8 +77,6 @@ __all__ = [
     "CallBudgetError",
     "CallCounter",
     "CounterTier",
-    "FakeFault",
-    "FakeKraken",
     "KeyScopeError",
     "KrakenOrder",
     "KrakenPrivateClient",
@@ -92,5 +90,4 @@ __all__ = [
     "TradesPage",
     "call_cost",
     "cancel_cost",
-    "serve_fake_kraken",
 ]

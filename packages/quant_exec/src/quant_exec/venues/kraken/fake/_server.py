@@ -50,8 +50,8 @@ from quant_exec.venues.kraken._counter import (
     _Bucket,
     call_cost,
 )
-from quant_exec.venues.kraken._fake_book import FakeBook, FakeRefusal
 from quant_exec.venues.kraken._types import TRADING_PERMISSIONS
+from quant_exec.venues.kraken.fake._book import FakeBook, FakeRefusal
 from quant_net import kraken as wire
 
 __all__ = [

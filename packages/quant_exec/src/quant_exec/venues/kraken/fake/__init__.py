@@ -1,0 +1,22 @@
+"""A fake Kraken exchange for tests and demos, over real HTTP on 127.0.0.1.
+
+:class:`FakeKraken` keeps an account (:class:`FakeBook`'s balances, orders and trades),
+verifies keys, signatures and nonces exactly as Kraken does (same error strings), enforces
+Kraken's call and order counters on the injected clock and injects faults
+(:class:`FakeFault`); :func:`serve_fake_kraken` serves it on a free local port in a
+background thread. It lives in the execution library beside the client it fakes (decision
+0095) so the library's own tests and the apps' demos share one fake.
+
+Examples:
+    >>> from decimal import Decimal
+    >>> from quant_core import SimClock
+    >>> fake = FakeKraken(SimClock(0))
+    >>> fake.book.add_pair("XBTUSD", "XXBT", "ZUSD", Decimal("40000"))
+    >>> with serve_fake_kraken(fake) as server:
+    ...     server.base_url.startswith("http://127.0.0.1:")
+    True
+"""
+
+from quant_exec.venues.kraken.fake._server import FakeFault, FakeKraken, serve_fake_kraken
+
+__all__ = ["FakeFault", "FakeKraken", "serve_fake_kraken"]
