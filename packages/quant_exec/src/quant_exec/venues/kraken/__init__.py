@@ -64,6 +64,8 @@ from quant_exec.venues.kraken._types import (
     OrdersPage,
     TradesPage,
 )
+from quant_exec.venues.kraken._ws import KrakenStream, MarketUpdate
+from quant_exec.venues.kraken._ws_book import BookState
 
 __all__ = [
     "INTERMEDIATE",
@@ -74,13 +76,16 @@ __all__ = [
     "STARTER_ORDERS",
     "TRADING_PERMISSIONS",
     "ApiKeyInfo",
+    "BookState",
     "CallBudgetError",
     "CallCounter",
     "CounterTier",
     "KeyScopeError",
     "KrakenOrder",
     "KrakenPrivateClient",
+    "KrakenStream",
     "KrakenTrade",
+    "MarketUpdate",
     "NonceSource",
     "NonceStoreError",
     "OrderAck",

@@ -18,5 +18,13 @@ Examples:
 """
 
 from quant_exec.venues.kraken.fake._server import FakeFault, FakeKraken, serve_fake_kraken
+from quant_exec.venues.kraken.fake._ws import FakeKrakenWs, FakeWsFault, serve_fake_kraken_ws
 
-__all__ = ["FakeFault", "FakeKraken", "serve_fake_kraken"]
+__all__ = [
+    "FakeFault",
+    "FakeKraken",
+    "FakeKrakenWs",
+    "FakeWsFault",
+    "serve_fake_kraken",
+    "serve_fake_kraken_ws",
+]
