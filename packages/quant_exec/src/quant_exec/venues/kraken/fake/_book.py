@@ -28,6 +28,14 @@ from typing import Any, Final
 import attrs
 
 from quant_core import NS_PER_SECOND, Clock
+from quant_exec.venues.kraken.fake._events import (
+    Listener,
+    balance_item,
+    balance_snapshot,
+    execution_item,
+    trade_item,
+    v2_asset,
+)
 
 __all__ = ["FakeBook", "FakePair", "FakeRefusal"]
 
@@ -50,6 +58,12 @@ class FakePair:
     quote_id: str
     price: Decimal
     min_volume: Decimal = Decimal("0.0001")
+    trades: int = 0
+
+    @property
+    def symbol(self) -> str:
+        """Kraken's WebSocket v2 symbol (``BTC/USD``)."""
+        return f"{v2_asset(self.base_id)}/{v2_asset(self.quote_id)}"
 
 
 def _seconds(ts_ns: int) -> str:
@@ -76,6 +90,10 @@ class FakeBook:
         trades: trade id → Kraken's trade-info object.
         taker_fee, maker_fee: fee rates charged in the quote asset.
         partial_fill: fraction of a crossing order filled at once (``None``: all of it).
+        listeners: called with ``(channel, item)`` on every order state change, fill and
+            balance change (Kraken WebSocket v2 items, :mod:`._events`), under the fake's
+            lock: they must return quickly and not call the fake. Setting ``balances``
+            directly reports nothing; :meth:`fund` does.
     """
 
     def __init__(self, clock: Clock) -> None:
@@ -88,7 +106,63 @@ class FakeBook:
         self.maker_fee = Decimal("0.0016")
         self.partial_fill: Decimal | None = None
         self.cancel_at_ns: int | None = None
+        self.listeners: list[Listener] = []
         self._seq = 0
+        self._ledger_seq = 0
+
+    # --- the event journal ------------------------------------------------------------------
+
+    def _emit(self, channel: str, item: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            listener(channel, item)
+
+    def _order_event(self, txid: str, exec_type: str) -> None:
+        order = self.orders[txid]
+        symbol = self.pairs[order["descr"]["pair"]].symbol
+        now = self.clock.now_ns()
+        self._emit(
+            "executions",
+            execution_item(txid, order, exec_type=exec_type, ts_ns=now, symbol=symbol),
+        )
+
+    def _ledger(self, ref_id: str, kind: str, asset: str, amount: Decimal, fee: Decimal) -> None:
+        self._ledger_seq += 1
+        item = balance_item(
+            ledger_id=f"L{self._ledger_seq:06d}-FAKE",
+            ref_id=ref_id,
+            kind=kind,
+            asset=v2_asset(asset),
+            amount=amount,
+            fee=fee,
+            balance=self.balances[asset],
+            ts_ns=self.clock.now_ns(),
+        )
+        self._emit("balances", item)
+
+    def fund(self, asset_id: str, amount: Decimal) -> None:
+        """Deposit ``amount`` of ``asset_id`` (negative: withdraw), reported to listeners."""
+        self.balances[asset_id] = self.balances.get(asset_id, Decimal(0)) + amount
+        ref_id = f"D{self._ledger_seq + 1:06d}-FAKE"
+        self._ledger(ref_id, "deposit", asset_id, amount, Decimal(0))
+
+    def executions_snapshot(self) -> list[dict[str, Any]]:
+        """The v2 ``executions`` snapshot: every open order (``exec_type`` ``new``)."""
+        now = self.clock.now_ns()
+        return [
+            execution_item(
+                txid,
+                order,
+                exec_type="new",
+                ts_ns=now,
+                symbol=self.pairs[order["descr"]["pair"]].symbol,
+            )
+            for txid, order in sorted(self.orders.items())
+            if order["status"] == "open"
+        ]
+
+    def balances_snapshot(self) -> list[dict[str, Any]]:
+        """The v2 ``balances`` snapshot: every asset's balance."""
+        return balance_snapshot(self.balances)
 
     # --- setup ----------------------------------------------------------------------------
 
@@ -106,7 +180,7 @@ class FakeBook:
             if order["status"] == "open" and order["descr"]["pair"] == name:
                 limit = Decimal(order["descr"]["price"])
                 if self._crosses(order["descr"]["type"], limit, price):
-                    self._fill(txid, self._remaining(order), limit, self.maker_fee)
+                    self._fill(txid, self._remaining(order), limit, maker=True)
 
     # --- matching -------------------------------------------------------------------------
 
@@ -122,12 +196,12 @@ class FakeBook:
     def _remaining(order: dict[str, Any]) -> Decimal:
         return Decimal(order["vol"]) - Decimal(order["vol_exec"])
 
-    def _fill(self, txid: str, volume: Decimal, price: Decimal, fee_rate: Decimal) -> None:
+    def _fill(self, txid: str, volume: Decimal, price: Decimal, *, maker: bool) -> None:
         order = self.orders[txid]
         descr = order["descr"]
         pair = self.pairs[descr["pair"]]
         cost = volume * price
-        fee = cost * fee_rate
+        fee = cost * (self.maker_fee if maker else self.taker_fee)
         sign = 1 if descr["type"] == "buy" else -1
         self.balances[pair.base_id] += sign * volume
         self.balances[pair.quote_id] -= sign * cost + fee
@@ -154,6 +228,25 @@ class FakeBook:
         )
         if executed >= Decimal(order["vol"]):
             order.update(status="closed", closetm=_seconds(now), reason=None)
+        pair.trades += 1
+        self._emit(
+            "executions",
+            trade_item(
+                txid,
+                order,
+                trade_id,
+                self.trades[trade_id],
+                seq=pair.trades,
+                maker=maker,
+                fee_asset=v2_asset(pair.quote_id),
+                ts_ns=now,
+                symbol=pair.symbol,
+            ),
+        )
+        self._ledger(trade_id, "trade", pair.base_id, sign * volume, Decimal(0))
+        self._ledger(trade_id, "trade", pair.quote_id, -sign * cost, fee)
+        if order["status"] == "closed":
+            self._order_event(txid, "filled")
 
     def _check_funds(self, pair: FakePair, side: str, volume: Decimal, price: Decimal) -> None:
         reserved_quote = reserved_base = Decimal(0)
@@ -210,12 +303,18 @@ class FakeBook:
             "price": "0",
             "oflags": form.get("oflags", ""),
         }
+        self._order_event(txid, "pending_new")
+        if (
+            limit is not None
+            and "post" in form.get("oflags", "")
+            and self._crosses(side, limit, pair.price)
+        ):
+            self._cancel(txid, "Post only order")
+            return {"descr": {"order": text}, "txid": [txid]}
+        self._order_event(txid, "new")
         if limit is None or self._crosses(side, limit, pair.price):
-            if limit is not None and "post" in form.get("oflags", ""):
-                self.orders[txid].update(status="canceled", reason="Post only order")
-            else:
-                part = volume * self.partial_fill if self.partial_fill else volume
-                self._fill(txid, part, pair.price, self.taker_fee)
+            part = volume * self.partial_fill if self.partial_fill else volume
+            self._fill(txid, part, pair.price, maker=False)
         return {"descr": {"order": text}, "txid": [txid]}
 
     def _find(self, form: dict[str, str]) -> list[str]:
@@ -239,6 +338,7 @@ class FakeBook:
         self.orders[txid].update(
             status="canceled", closetm=_seconds(self.clock.now_ns()), reason=reason
         )
+        self._order_event(txid, "canceled")
 
     def check_dead_mans_switch(self) -> None:
         """Cancel every open order once the armed switch's time has come."""

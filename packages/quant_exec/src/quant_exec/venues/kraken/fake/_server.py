@@ -35,7 +35,7 @@ import enum
 import hmac
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -168,6 +168,61 @@ class FakeKraken:
         """Queue ``faults`` for the next calls of ``method``, one per call."""
         with self.lock:
             self.faults.setdefault(method, []).extend(faults)
+
+    def add_listener(self, listener: Callable[[str, Mapping[str, Any]], None]) -> None:
+        """Call ``listener(channel, item)`` on every order state change, fill and balance change.
+
+        ``channel`` is ``"executions"`` or ``"balances"`` and ``item`` one element of that
+        Kraken WebSocket v2 channel's ``data`` list (see :mod:`._events`; numbers are
+        ``Decimal``, encode with :func:`encode_v2`). Listeners run in the thread that
+        changed the account, under the fake's lock, in registration order: return quickly,
+        never call the fake back.
+
+        Args:
+            listener: the callable to add.
+
+        Examples:
+            >>> from decimal import Decimal
+            >>> from quant_core import SimClock
+            >>> fake = FakeKraken(SimClock(0))
+            >>> fake.book.add_pair("XBTUSD", "XXBT", "ZUSD", Decimal("100"))
+            >>> seen = []
+            >>> fake.add_listener(lambda channel, item: seen.append((channel, item)))
+            >>> fake.book.fund("ZUSD", Decimal("500"))
+            >>> _ = fake.book.add_order({"pair": "XBTUSD", "type": "buy",
+            ...                          "ordertype": "market", "volume": "1"})
+            >>> [(c, i.get("exec_type") or i["asset"]) for c, i in seen]
+            ... # doctest: +NORMALIZE_WHITESPACE
+            [('balances', 'USD'), ('executions', 'pending_new'), ('executions', 'new'),
+             ('executions', 'trade'), ('balances', 'BTC'), ('balances', 'USD'),
+             ('executions', 'filled')]
+            >>> trade = seen[3][1]
+            >>> trade["symbol"], trade["last_qty"], trade["fees"], trade["exec_id"]
+            ('BTC/USD', Decimal('1'), [{'asset': 'USD', 'qty': Decimal('0.2600')}], 'T000002-FAKE')
+        """
+        with self.lock:
+            self.book.listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[str, Mapping[str, Any]], None]) -> None:
+        """Stop calling ``listener`` (added with :meth:`add_listener`).
+
+        Args:
+            listener: the callable to remove.
+        """
+        with self.lock:
+            self.book.listeners.remove(listener)
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """The v2 snapshots of both channels, taken atomically under the lock.
+
+        Returns ``{"executions": [open orders, exec_type "new"], "balances": [per asset]}``,
+        what a WebSocket subscription's first message carries.
+        """
+        with self.lock:
+            return {
+                "executions": self.book.executions_snapshot(),
+                "balances": self.book.balances_snapshot(),
+            }
 
     def _order_counter(self, pair: str) -> _Bucket:
         if pair not in self.order_counters:
