@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from quant_core import SimClock
-from quant_exec.venues.kraken.fake import FakeFault, FakeKraken
+from quant_exec.venues.kraken import KrakenPrivateClient
+from quant_exec.venues.kraken.fake import FakeFault, FakeKraken, encode_v2
 from quant_net import kraken
 
 
@@ -72,3 +75,145 @@ def test_prices_move_only_crossing_orders_of_their_pair(fake: FakeKraken, clock:
     # Closed and canceled orders reserve nothing.
     book.add_order({"pair": "XBTUSD", "type": "buy", "ordertype": "market", "volume": "0.01"})
     assert book.balances["XXBT"] == Decimal("0.11")
+
+
+def test_listeners_hear_kraken_v2_items_for_every_change(
+    fake: FakeKraken, client: KrakenPrivateClient, clock: SimClock
+) -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+    fake.add_listener(lambda channel, item: seen.append((channel, dict(item))))
+    fake.book.partial_fill = Decimal("0.25")
+    client.add_order(
+        pair="XBTUSD",
+        side="buy",
+        order_type="limit",
+        volume=Decimal("2"),
+        price=Decimal("41000"),
+        cl_ord_id="c-1",
+    )
+    kinds = [(c, i.get("exec_type", i.get("asset"))) for c, i in seen]
+    assert kinds == [
+        ("executions", "pending_new"),
+        ("executions", "new"),
+        ("executions", "trade"),
+        ("balances", "BTC"),
+        ("balances", "USD"),
+    ]
+    new, trade = seen[1][1], seen[2][1]
+    assert new == {
+        "exec_type": "new",
+        "order_id": "O000001-FAKE",
+        "cl_ord_id": "c-1",
+        "symbol": "BTC/USD",
+        "side": "buy",
+        "order_type": "limit",
+        "order_qty": Decimal("2"),
+        "limit_price": Decimal("41000"),
+        "order_status": "new",
+        "cum_qty": Decimal("0"),
+        "cum_cost": Decimal("0"),
+        "avg_price": Decimal("0"),
+        "time_in_force": "GTC",
+        "post_only": False,
+        "timestamp": "2023-11-14T22:13:20.000000Z",
+    }
+    rest_trade = client.trades_history().trades[0]
+    assert trade["exec_id"] == rest_trade.trade_id
+    assert (trade["order_status"], trade["last_qty"], trade["last_price"]) == (
+        "partially_filled",
+        Decimal("0.50"),
+        Decimal("40000"),
+    )
+    assert trade["liquidity_ind"] == "t"
+    assert trade["trade_id"] == 1
+    assert trade["fees"] == [{"asset": "USD", "qty": rest_trade.fee}]
+    usd = seen[4][1]
+    assert usd["amount"] == -rest_trade.cost
+    assert usd["fee"] == rest_trade.fee
+    assert usd["balance"] == client.balance()["ZUSD"]
+    assert usd["ref_id"] == rest_trade.trade_id
+    # The rest fills as a maker when the price comes down; then the order is filled.
+    del seen[:]
+    fake.book.set_price("XBTUSD", Decimal("40500"))
+    assert [i.get("exec_type") for c, i in seen if c == "executions"] == ["trade", "filled"]
+    assert seen[0][1]["liquidity_ind"] == "m"
+    assert seen[0][1]["order_status"] == "filled"
+    assert seen[-1][1]["order_status"] == "filled"
+    assert seen[-1][1]["cum_qty"] == Decimal("2.00")
+
+
+def test_cancels_post_only_and_the_dead_mans_switch_are_reported(
+    fake: FakeKraken, client: KrakenPrivateClient, clock: SimClock
+) -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def listen(channel: str, item: Mapping[str, Any]) -> None:
+        seen.append((channel, dict(item)))
+
+    fake.add_listener(listen)
+    client.add_order(
+        pair="XBTUSD",
+        side="buy",
+        order_type="limit",
+        volume=Decimal("1"),
+        price=Decimal("41000"),
+        post_only=True,
+    )
+    assert [(i["exec_type"], i.get("reason")) for _, i in seen] == [
+        ("pending_new", None),
+        ("canceled", "Post only order"),
+    ]
+    assert seen[1][1]["post_only"] is True
+    client.add_order(
+        pair="XBTUSD",
+        side="buy",
+        order_type="limit",
+        volume=Decimal("1"),
+        price=Decimal("30000"),
+        cl_ord_id="c-2",
+    )
+    client.cancel_order(cl_ord_id="c-2")
+    assert (seen[-1][1]["exec_type"], seen[-1][1]["reason"]) == ("canceled", "User requested")
+    client.add_order(pair="ETHUSD", side="sell", order_type="market", volume=Decimal("1"))
+    client.add_order(
+        pair="ETHUSD", side="sell", order_type="limit", volume=Decimal("1"), price=Decimal("2500")
+    )
+    snapshot = fake.snapshot()
+    assert [i["order_type"] for i in snapshot["executions"]] == ["limit"]
+    assert snapshot["executions"][0]["symbol"] == "ETH/USD"
+    assert {i["asset"] for i in snapshot["balances"]} == {"BTC", "ETH", "USD"}
+    eth = next(i for i in snapshot["balances"] if i["asset"] == "ETH")
+    assert eth["balance"] == Decimal("9") == eth["wallets"][0]["balance"]
+    client.cancel_all_orders_after(5)
+    clock.advance_by(5 * 10**9)
+    client.balance()
+    assert (seen[-1][1]["exec_type"], seen[-1][1]["reason"]) == ("canceled", "Dead man's switch")
+    fake.remove_listener(listen)
+    fake.book.fund("ZUSD", Decimal("1"))
+    assert seen[-1][0] == "executions"
+
+
+def test_deposits_and_the_wire_encoding() -> None:
+    fake = FakeKraken(SimClock(0))
+    heard: list[str] = []
+    fake.add_listener(
+        lambda channel, item: heard.append(encode_v2({"channel": channel, "data": [item]}))
+    )
+    fake.book.fund("SOL", Decimal("1.50"))
+    message = json.loads(heard[0], parse_float=Decimal)
+    assert message["data"][0] == {
+        "ledger_id": "L000001-FAKE",
+        "ref_id": "D000001-FAKE",
+        "timestamp": "1970-01-01T00:00:00.000000Z",
+        "type": "deposit",
+        "subtype": "",
+        "category": "deposit",
+        "asset": "SOL",
+        "asset_class": "currency",
+        "amount": Decimal("1.50"),
+        "fee": 0,
+        "balance": Decimal("1.50"),
+        "wallet_type": "spot",
+        "wallet_id": "main",
+    }
+    assert encode_v2((Decimal("1E-9"), "x")) == '[1E-9, "x"]'

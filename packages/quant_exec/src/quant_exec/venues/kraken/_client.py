@@ -17,6 +17,13 @@
   ``EService:Throttled:<ts>`` until ``<ts>`` (:class:`PausedError`, nothing sent).
 
 Calls on one client are serialised (nonce assignment and send under one lock, RT-13).
+
+History (``TradesHistory``, ``ClosedOrders``) is served 50 rows a page, newest first, and new
+rows arriving between two page fetches shift the offsets: :meth:`all_trades` and
+:meth:`all_closed_orders` pin the window's ``end`` to the first page's newest id, page by
+``ofs`` inside it and deduplicate by id, so the result is exactly the window's rows (RT-11);
+a truncated or invalid page is a malformed answer, retried and never taken as partial data.
+:meth:`check_clock_skew` compares the clock with Kraken's ``/0/public/Time`` (RT-12).
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ from quant_exec.venues.kraken._counter import (
     OrderRateLimiter,
     cancel_cost,
 )
+from quant_exec.venues.kraken._errors import ClockSkewError
+from quant_exec.venues.kraken._history import Bound, paged
 from quant_exec.venues.kraken._nonce import NonceSource
 from quant_exec.venues.kraken._types import (
     ApiKeyInfo,
@@ -43,12 +52,14 @@ from quant_exec.venues.kraken._types import (
     KrakenOrder,
     OrderAck,
     OrdersPage,
+    ServerTime,
     TradesPage,
     WebSocketsToken,
     ack_from,
     balance_from,
     key_info_from,
     orders_from,
+    server_time_from,
     trades_from,
 )
 from quant_net import ProviderError, ReadClient, ReadPolicy, Response, WriteClient, WritePolicy
@@ -82,6 +93,8 @@ class KrakenPrivateClient:
         write_policy: the write network policy (default suits Kraken).
         lockout_s: how long a ``Temporary lockout`` pauses private calls (default 15 min).
         sleep: how to wait (default that of ``clock``).
+        otp: the key's two-factor password, if it has one (sent as ``otp`` with every private
+            call; a callable is asked afresh each call, for a one-time code).
     """
 
     def __init__(
@@ -99,8 +112,10 @@ class KrakenPrivateClient:
         write_policy: WritePolicy | None = None,
         lockout_s: float = 900.0,
         sleep: Callable[[float], None] | None = None,
+        otp: Secret | Callable[[], Secret] | None = None,
     ) -> None:
         self._clock = clock
+        self._otp = otp
         self._nonce = nonce
         self._signer = wire.RequestSigner(secret)
         self.counter = counter or CallCounter(STARTER, clock, sleep=sleep)
@@ -127,14 +142,23 @@ class KrakenPrivateClient:
             secret_headers=secrets,
             sleep=sleep,
         )
+        self.public = ReadClient(
+            PROVIDER,
+            base_url,
+            clock=clock,
+            seed=seed,
+            policy=read_policy or ReadPolicy(timeout_s=15.0, rate_per_s=1.0, burst=5),
+            sleep=sleep,
+        )
 
     def __repr__(self) -> str:
         return f"KrakenPrivateClient({redact_url(self.reads.base_url)!r}, {self.counter!r})"
 
     def close(self) -> None:
-        """Close both connection pools."""
+        """Close the connection pools."""
         self.reads.close()
         self.writes.close()
+        self.public.close()
 
     # --- the envelope ---------------------------------------------------------------------
 
@@ -188,6 +212,9 @@ class KrakenPrivateClient:
         """A fresh nonce, the form, and the signer over its exact body."""
         nonce = self._nonce.next()
         form = {"nonce": str(nonce), **params}
+        if self._otp is not None:
+            otp = self._otp() if callable(self._otp) else self._otp
+            form["otp"] = otp.reveal()
 
         def sign(uri_path: str, body: bytes) -> dict[str, str]:
             return {"API-Sign": self._signer(uri_path, nonce, body)}
@@ -314,6 +341,21 @@ class KrakenPrivateClient:
             order_cost=cost,
         )
 
+    def cancel_all(self) -> int:
+        """Cancel every open order of the account (``CancelAll``), once; returns the count.
+
+        Repeating it is harmless, so after an
+        :class:`~quant_net.UnknownOutcomeError` the caller may simply call it again (or check
+        :meth:`open_orders`).
+
+        Raises:
+            UnknownOutcomeError: the answer was lost after sending.
+            ProviderError: a refusal (``VENUE_PERMISSION_DENIED``, ...).
+        """
+        return self._write(
+            "CancelAll", {}, lambda found: int(found.get("count", 0)), pair=None, order_cost=0
+        )
+
     # --- reads ----------------------------------------------------------------------------
 
     def query_orders(
@@ -334,13 +376,15 @@ class KrakenPrivateClient:
         self,
         *,
         cl_ord_id: str | None = None,
-        start: int | None = None,
-        end: int | None = None,
+        start: Bound = None,
+        end: Bound = None,
         ofs: int | None = None,
     ) -> OrdersPage:
         """Closed orders, newest first by Kraken, 50 a page (``ClosedOrders``).
 
-        ``start``/``end`` are Unix seconds (or txids), ``ofs`` the page offset.
+        ``start`` (exclusive) and ``end`` (inclusive) are Unix seconds or order txids, ``ofs``
+        the page offset; ``count`` is the whole window's size. One page: see
+        :meth:`all_closed_orders`.
         """
         params = {
             k: str(v)
@@ -365,13 +409,108 @@ class KrakenPrivateClient:
         return None
 
     def trades_history(
-        self, *, start: int | None = None, end: int | None = None, ofs: int | None = None
+        self, *, start: Bound = None, end: Bound = None, ofs: int | None = None
     ) -> TradesPage:
-        """Fills, 50 a page (``TradesHistory``; costs 2 on the call counter)."""
+        """Fills, newest first by Kraken, 50 a page (``TradesHistory``; costs 2 on the counter).
+
+        ``start`` (exclusive) and ``end`` (inclusive) are Unix seconds or trade ids, ``ofs``
+        the page offset. One page: see :meth:`all_trades`.
+        """
         params = {
             k: str(v) for k, v in (("start", start), ("end", end), ("ofs", ofs)) if v is not None
         }
         return self._read("TradesHistory", params, trades_from)
+
+    def all_trades(
+        self, *, start: Bound = None, end: Bound = None, max_pages: int = 200
+    ) -> TradesPage:
+        """Every fill in the window, oldest first, each once, however rows shift meanwhile.
+
+        ``start=<trade id>`` gives the fills after that one (what reconciliation asks).
+
+        Args:
+            start: exclusive lower bound (Unix seconds or a trade id).
+            end: inclusive upper bound; by default the newest fill of the first page, so
+                fills arriving while paging wait for the next call.
+            max_pages: the page budget.
+
+        Raises:
+            PagingError: more than ``max_pages`` pages (nothing partial is returned).
+            ProviderError: a page failed after its retries.
+        """
+        found = paged(
+            lambda s, e, o: self.trades_history(start=s, end=e, ofs=o).trades,
+            lambda t: t.trade_id,
+            lambda rows: max(rows, key=lambda t: (t.time_ns, t.trade_id)).trade_id,
+            start=start,
+            end=end,
+            max_pages=max_pages,
+        )
+        trades = sorted(found.values(), key=lambda t: (t.time_ns, t.trade_id))
+        return TradesPage(tuple(trades), len(trades))
+
+    def all_closed_orders(
+        self, *, start: Bound = None, end: Bound = None, max_pages: int = 200
+    ) -> OrdersPage:
+        """Every closed order in the window (by close time), each once, sorted by txid.
+
+        Args:
+            start: exclusive lower bound (Unix seconds or an order txid).
+            end: inclusive upper bound; by default the newest order of the first page.
+            max_pages: the page budget.
+
+        Raises:
+            PagingError: more than ``max_pages`` pages (nothing partial is returned).
+            ProviderError: a page failed after its retries.
+        """
+        found = paged(
+            lambda s, e, o: self.closed_orders(start=s, end=e, ofs=o).orders,
+            lambda o: o.txid,
+            lambda rows: max(rows, key=lambda o: (o.closed_at_ns or 0, o.txid)).txid,
+            start=start,
+            end=end,
+            max_pages=max_pages,
+        )
+        orders = tuple(found[txid] for txid in sorted(found))
+        return OrdersPage(orders, len(orders))
+
+    def server_time(self) -> ServerTime:
+        """Kraken's clock (``/0/public/Time``, public: no key, no nonce, no counter)."""
+
+        def parse(response: Response) -> ServerTime:
+            return server_time_from(self._result(response, write=False, pair=None))
+
+        return self.public.get("/0/public/Time", {}, parse=parse)
+
+    def check_clock_skew(self, max_skew_s: float = 5.0) -> float:
+        """Compare the injected clock with Kraken's; refuse a skew beyond ``max_skew_s``.
+
+        Kraken's time has one-second resolution and the request takes time, so the skew is
+        known only within an interval; the smallest skew consistent with the answer is
+        returned (positive: Kraken is ahead) and only a skew certainly beyond the limit is
+        refused.
+
+        Args:
+            max_skew_s: the largest skew allowed, in seconds.
+
+        Raises:
+            ClockSkewError: ``CLOCK_SKEW``: do not trade until the clocks agree.
+            ProviderError: the time could not be read.
+        """
+        before = self._clock.now_ns()
+        server = self.server_time()
+        after = self._clock.now_ns()
+        lowest = (server.unixtime * NS_PER_SECOND - after) / NS_PER_SECOND
+        highest = ((server.unixtime + 1) * NS_PER_SECOND - before) / NS_PER_SECOND
+        skew = lowest if lowest > 0 else min(highest, 0.0)
+        if abs(skew) > max_skew_s:
+            raise ClockSkewError(
+                f"the local clock is {abs(skew):g}s {'behind' if skew > 0 else 'ahead of'} "
+                f"Kraken's (allowed: {max_skew_s:g}s); fix the system clock before trading",
+                skew_s=skew,
+                max_skew_s=max_skew_s,
+            )
+        return skew
 
     def balance(self) -> dict[str, Decimal]:
         """Asset id → amount (``Balance``)."""

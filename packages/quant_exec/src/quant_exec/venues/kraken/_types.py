@@ -34,6 +34,7 @@ __all__ = [
     "KrakenTrade",
     "OrderAck",
     "OrdersPage",
+    "ServerTime",
     "TradesPage",
     "WebSocketsToken",
     "ack_from",
@@ -41,6 +42,7 @@ __all__ = [
     "key_info_from",
     "order_from",
     "orders_from",
+    "server_time_from",
     "trade_from",
     "trades_from",
 ]
@@ -335,3 +337,29 @@ class WebSocketsToken:
 
     token: Secret
     expires_s: int
+
+
+@attrs.frozen
+class ServerTime:
+    """``/0/public/Time``'s answer: Kraken's clock, to the second.
+
+    Attributes:
+        unixtime: Unix seconds (truncated).
+        rfc1123: the same moment as Kraken writes it (``Tue, 11 Nov 25 00:17:04 +0000``).
+    """
+
+    unixtime: int
+    rfc1123: str
+
+
+def server_time_from(found: Mapping[str, Any]) -> ServerTime:
+    """The :class:`ServerTime` of a ``Time`` result.
+
+    Examples:
+        >>> server_time_from({"unixtime": 1762820224, "rfc1123": "Tue, 11 Nov 25 00:17:04 +0000"})
+        ServerTime(unixtime=1762820224, rfc1123='Tue, 11 Nov 25 00:17:04 +0000')
+    """
+    unixtime = found.get("unixtime")
+    if not isinstance(unixtime, int) or isinstance(unixtime, bool):
+        raise _invalid("Time result without an integer unixtime")
+    return ServerTime(unixtime, str(found.get("rfc1123", "")))

@@ -7,6 +7,11 @@ settable price as takers; other limit orders rest and fill as makers when
 :meth:`FakeBook.set_price` crosses them. ``partial_fill`` (a fraction) makes a crossing order
 fill only that part at once, the rest resting.
 
+Served bars (:meth:`FakeBook.on_bar`) match too: resting limit orders the bar's range crosses
+fill at their limit as makers, and (with ``market_on_bar``) market orders wait for the next
+bar and fill at its open as takers; together they take at most ``bar_volume_share`` of the
+bar's volume, in time priority, so a thin bar fills orders partially.
+
 Examples:
     >>> from decimal import Decimal
     >>> from quant_core import SimClock
@@ -23,23 +28,22 @@ Examples:
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import Any
 
 import attrs
 
 from quant_core import NS_PER_SECOND, Clock
+from quant_exec.venues.kraken.fake._events import (
+    Listener,
+    balance_item,
+    balance_snapshot,
+    execution_item,
+    trade_item,
+    v2_asset,
+)
+from quant_exec.venues.kraken.fake._pages import INVALID_ARGUMENTS, FakeRefusal, window
 
 __all__ = ["FakeBook", "FakePair", "FakeRefusal"]
-
-INVALID_ARGUMENTS: Final = "EGeneral:Invalid arguments"
-
-
-class FakeRefusal(Exception):  # noqa: N818  # a signal carrying Kraken's text, not an error of ours
-    """Kraken's error string for a refused call (the fake's internal signal)."""
-
-    def __init__(self, error: str) -> None:
-        super().__init__(error)
-        self.error = error
 
 
 @attrs.define
@@ -50,6 +54,12 @@ class FakePair:
     quote_id: str
     price: Decimal
     min_volume: Decimal = Decimal("0.0001")
+    trades: int = 0
+
+    @property
+    def symbol(self) -> str:
+        """Kraken's WebSocket v2 symbol (``BTC/USD``)."""
+        return f"{v2_asset(self.base_id)}/{v2_asset(self.quote_id)}"
 
 
 def _seconds(ts_ns: int) -> str:
@@ -76,6 +86,12 @@ class FakeBook:
         trades: trade id → Kraken's trade-info object.
         taker_fee, maker_fee: fee rates charged in the quote asset.
         partial_fill: fraction of a crossing order filled at once (``None``: all of it).
+        market_on_bar: market orders rest until the next served bar (default: fill at once).
+        bar_volume_share: the share of a served bar's volume this account's orders can take.
+        listeners: called with ``(channel, item)`` on every order state change, fill and
+            balance change (Kraken WebSocket v2 items, :mod:`._events`), under the fake's
+            lock: they must return quickly and not call the fake. Setting ``balances``
+            directly reports nothing; :meth:`fund` does.
     """
 
     def __init__(self, clock: Clock) -> None:
@@ -87,8 +103,66 @@ class FakeBook:
         self.taker_fee = Decimal("0.0026")
         self.maker_fee = Decimal("0.0016")
         self.partial_fill: Decimal | None = None
+        self.market_on_bar = False
+        self.bar_volume_share = Decimal("0.1")
         self.cancel_at_ns: int | None = None
+        self.listeners: list[Listener] = []
         self._seq = 0
+        self._ledger_seq = 0
+
+    # --- the event journal ------------------------------------------------------------------
+
+    def _emit(self, channel: str, item: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            listener(channel, item)
+
+    def _order_event(self, txid: str, exec_type: str) -> None:
+        order = self.orders[txid]
+        symbol = self.pairs[order["descr"]["pair"]].symbol
+        now = self.clock.now_ns()
+        self._emit(
+            "executions",
+            execution_item(txid, order, exec_type=exec_type, ts_ns=now, symbol=symbol),
+        )
+
+    def _ledger(self, ref_id: str, kind: str, asset: str, amount: Decimal, fee: Decimal) -> None:
+        self._ledger_seq += 1
+        item = balance_item(
+            ledger_id=f"L{self._ledger_seq:06d}-FAKE",
+            ref_id=ref_id,
+            kind=kind,
+            asset=v2_asset(asset),
+            amount=amount,
+            fee=fee,
+            balance=self.balances[asset],
+            ts_ns=self.clock.now_ns(),
+        )
+        self._emit("balances", item)
+
+    def fund(self, asset_id: str, amount: Decimal) -> None:
+        """Deposit ``amount`` of ``asset_id`` (negative: withdraw), reported to listeners."""
+        self.balances[asset_id] = self.balances.get(asset_id, Decimal(0)) + amount
+        ref_id = f"D{self._ledger_seq + 1:06d}-FAKE"
+        self._ledger(ref_id, "deposit", asset_id, amount, Decimal(0))
+
+    def executions_snapshot(self) -> list[dict[str, Any]]:
+        """The v2 ``executions`` snapshot: every open order (``exec_type`` ``new``)."""
+        now = self.clock.now_ns()
+        return [
+            execution_item(
+                txid,
+                order,
+                exec_type="new",
+                ts_ns=now,
+                symbol=self.pairs[order["descr"]["pair"]].symbol,
+            )
+            for txid, order in sorted(self.orders.items())
+            if order["status"] == "open"
+        ]
+
+    def balances_snapshot(self) -> list[dict[str, Any]]:
+        """The v2 ``balances`` snapshot: every asset's balance."""
+        return balance_snapshot(self.balances)
 
     # --- setup ----------------------------------------------------------------------------
 
@@ -106,7 +180,7 @@ class FakeBook:
             if order["status"] == "open" and order["descr"]["pair"] == name:
                 limit = Decimal(order["descr"]["price"])
                 if self._crosses(order["descr"]["type"], limit, price):
-                    self._fill(txid, self._remaining(order), limit, self.maker_fee)
+                    self._fill(txid, self._remaining(order), limit, maker=True)
 
     # --- matching -------------------------------------------------------------------------
 
@@ -122,17 +196,19 @@ class FakeBook:
     def _remaining(order: dict[str, Any]) -> Decimal:
         return Decimal(order["vol"]) - Decimal(order["vol_exec"])
 
-    def _fill(self, txid: str, volume: Decimal, price: Decimal, fee_rate: Decimal) -> None:
+    def _fill(
+        self, txid: str, volume: Decimal, price: Decimal, *, maker: bool, at_ns: int | None = None
+    ) -> str:
         order = self.orders[txid]
         descr = order["descr"]
         pair = self.pairs[descr["pair"]]
         cost = volume * price
-        fee = cost * fee_rate
+        fee = cost * (self.maker_fee if maker else self.taker_fee)
         sign = 1 if descr["type"] == "buy" else -1
         self.balances[pair.base_id] += sign * volume
         self.balances[pair.quote_id] -= sign * cost + fee
         trade_id = self._next("T")
-        now = self.clock.now_ns()
+        now = self.clock.now_ns() if at_ns is None else at_ns
         self.trades[trade_id] = {
             "ordertxid": txid,
             "pair": descr["pair"],
@@ -154,6 +230,26 @@ class FakeBook:
         )
         if executed >= Decimal(order["vol"]):
             order.update(status="closed", closetm=_seconds(now), reason=None)
+        pair.trades += 1
+        self._emit(
+            "executions",
+            trade_item(
+                txid,
+                order,
+                trade_id,
+                self.trades[trade_id],
+                seq=pair.trades,
+                maker=maker,
+                fee_asset=v2_asset(pair.quote_id),
+                ts_ns=now,
+                symbol=pair.symbol,
+            ),
+        )
+        self._ledger(trade_id, "trade", pair.base_id, sign * volume, Decimal(0))
+        self._ledger(trade_id, "trade", pair.quote_id, -sign * cost, fee)
+        if order["status"] == "closed":
+            self._order_event(txid, "filled")
+        return trade_id
 
     def _check_funds(self, pair: FakePair, side: str, volume: Decimal, price: Decimal) -> None:
         reserved_quote = reserved_base = Decimal(0)
@@ -210,12 +306,20 @@ class FakeBook:
             "price": "0",
             "oflags": form.get("oflags", ""),
         }
+        self._order_event(txid, "pending_new")
+        if (
+            limit is not None
+            and "post" in form.get("oflags", "")
+            and self._crosses(side, limit, pair.price)
+        ):
+            self._cancel(txid, "Post only order")
+            return {"descr": {"order": text}, "txid": [txid]}
+        self._order_event(txid, "new")
+        if limit is None and self.market_on_bar:
+            return {"descr": {"order": text}, "txid": [txid]}
         if limit is None or self._crosses(side, limit, pair.price):
-            if limit is not None and "post" in form.get("oflags", ""):
-                self.orders[txid].update(status="canceled", reason="Post only order")
-            else:
-                part = volume * self.partial_fill if self.partial_fill else volume
-                self._fill(txid, part, pair.price, self.taker_fee)
+            part = volume * self.partial_fill if self.partial_fill else volume
+            self._fill(txid, part, pair.price, maker=False)
         return {"descr": {"order": text}, "txid": [txid]}
 
     def _find(self, form: dict[str, str]) -> list[str]:
@@ -225,6 +329,81 @@ class FakeBook:
             ]
         wanted = [t for t in form.get("txid", "").split(",") if t]
         return [t for t in wanted if t in self.orders]
+
+    def cancel_all(self, form: dict[str, str]) -> dict[str, Any]:
+        """``CancelAll``: cancel every open order."""
+        hits = [t for t in sorted(self.orders) if self.orders[t]["status"] == "open"]
+        for txid in hits:
+            self._cancel(txid, "User requested")
+        return {"count": len(hits)}
+
+    def place_elsewhere(self, name: str, side: str, volume: Decimal) -> str:
+        """Fill a market order placed outside the client (the website, another bot).
+
+        No funds check and no ``cl_ord_id``: the account's balances change as the fill says.
+        Returns the new trade's id.
+        """
+        txid = self._next("O")
+        self.orders[txid] = {
+            "cl_ord_id": None,
+            "status": "open",
+            "opentm": _seconds(self.clock.now_ns()),
+            "descr": {
+                "pair": name,
+                "type": side,
+                "ordertype": "market",
+                "price": "0",
+                "order": f"{side} {volume} {name} @ market",
+            },
+            "vol": str(volume),
+            "vol_exec": "0",
+            "cost": "0",
+            "fee": "0",
+            "price": "0",
+            "oflags": "",
+        }
+        self._order_event(txid, "pending_new")
+        self._order_event(txid, "new")
+        return self._fill(txid, volume, self.pairs[name].price, maker=False)
+
+    def on_bar(
+        self,
+        name: str,
+        open_: Decimal,
+        high: Decimal,
+        low: Decimal,
+        close: Decimal,
+        volume: Decimal,
+        ts_ns: int | None = None,
+    ) -> None:
+        """Match ``name``'s open orders against one served bar, then move its price to ``close``.
+
+        Args:
+            name: the pair.
+            open_: the bar's open (waiting market orders fill there).
+            high: the bar's high (resting sells at or below it fill at their limit).
+            low: the bar's low (resting buys at or above it fill at their limit).
+            close: the bar's close (the pair's price afterwards).
+            volume: the bar's base volume (this account takes at most ``bar_volume_share``).
+            ts_ns: the fills' time (default: the clock's now).
+        """
+        room = volume * self.bar_volume_share
+        for txid in sorted(self.orders):
+            order = self.orders[txid]
+            descr = order["descr"]
+            if order["status"] != "open" or descr["pair"] != name or room <= 0:
+                continue
+            if descr["ordertype"] == "market":
+                price, maker = open_, False
+            else:
+                price, maker = Decimal(descr["price"]), True
+                touched = low if descr["type"] == "buy" else high
+                if not self._crosses(descr["type"], price, touched):
+                    continue
+            part = min(self._remaining(order), room)
+            room -= part
+            self._fill(txid, part, price, maker=maker, at_ns=ts_ns)
+        self.pairs[name].price = close
 
     def cancel_order(self, form: dict[str, str]) -> dict[str, Any]:
         """``CancelOrder`` by ``txid`` or ``cl_ord_id``."""
@@ -239,6 +418,7 @@ class FakeBook:
         self.orders[txid].update(
             status="canceled", closetm=_seconds(self.clock.now_ns()), reason=reason
         )
+        self._order_event(txid, "canceled")
 
     def check_dead_mans_switch(self) -> None:
         """Cancel every open order once the armed switch's time has come."""
@@ -273,17 +453,18 @@ class FakeBook:
         return {"open": self._table(form, True)}
 
     def closed_orders(self, form: dict[str, str]) -> dict[str, Any]:
-        """``ClosedOrders`` (all of them: the fake does not page)."""
-        table = self._table(form, False)
-        return {"closed": table, "count": len(table)}
+        """``ClosedOrders``: newest first by close time, 50 a page (``start``/``end``/``ofs``)."""
+        table, count = window(self._table(form, False), "closetm", form)
+        return {"closed": table, "count": count}
 
     def query_orders(self, form: dict[str, str]) -> dict[str, Any]:
         """``QueryOrders`` by ``txid`` list or ``cl_ord_id``."""
         return {txid: self.orders[txid] for txid in self._find(form)}
 
     def trades_history(self, form: dict[str, str]) -> dict[str, Any]:
-        """``TradesHistory`` (all of them: the fake does not page)."""
-        return {"trades": dict(sorted(self.trades.items())), "count": len(self.trades)}
+        """``TradesHistory``: newest first, 50 a page (``start``/``end``/``ofs``)."""
+        table, count = window(self.trades, "time", form)
+        return {"trades": table, "count": count}
 
     def balance(self, form: dict[str, str]) -> dict[str, Any]:
         """``Balance``."""

@@ -31,18 +31,21 @@ Examples:
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import enum
 import hmac
 import json
+import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
 import attrs
 
-from quant_core import NS_PER_SECOND, Clock
+from quant_core import NS_PER_SECOND, Bar, Clock
 from quant_exec.venues.kraken._counter import (
     INTERMEDIATE_ORDERS,
     STARTER,
@@ -77,6 +80,7 @@ PERMISSIONS: Final[dict[str, str | None]] = {
     "TradesHistory": "query_closed_orders",
     "AddOrder": "create_orders",
     "CancelOrder": "cancel_orders",
+    "CancelAll": "cancel_orders",
     "CancelAllOrdersAfter": "cancel_orders",
     "GetWebSocketsToken": "websocket",
     "GetApiKeyInfo": None,
@@ -101,6 +105,12 @@ class FakeFault(enum.Enum):
     """Lock the key out for ``lockout_s`` and answer ``EGeneral:Temporary lockout``."""
     THROTTLED = "EService:Throttled"
     """Answer ``EService:Throttled:<ts>`` (60 virtual seconds on) without acting."""
+    TRUNCATED = "truncated"
+    """Act on the call, then answer HTTP 200 with its JSON cut off halfway."""
+    COUNT_OFF = "count_off"
+    """Act on the call and answer it, ``count`` (paged answers) overstated by 7."""
+    INSERT_TRADES = "insert_trades"
+    """Before acting, fill ``insert_trades`` orders placed elsewhere (new trades, newest)."""
 
 
 @attrs.frozen
@@ -126,6 +136,8 @@ class FakeKraken:
         permissions: the key's permissions (default: what trading needs plus websocket).
         tier: the call counter's tier.
         order_tier: the per-pair order counter's tier.
+        otp: the key's two-factor password, when it has one: every private call must carry it
+            as ``otp`` (else ``EAPI:Invalid signature``, as Kraken answers).
 
     Attributes:
         book: the account (:class:`FakeBook`): fund it, list pairs, move prices.
@@ -133,6 +145,8 @@ class FakeKraken:
             refused after authentication).
         signatures: every ``API-Sign`` value received (so tests can check none leaks).
         lockout_s: how long a lockout lasts (virtual seconds).
+        skew_s: how far the exchange's clock (``/0/public/Time``) is ahead of ``clock``.
+        insert_trades: how many trades :attr:`FakeFault.INSERT_TRADES` inserts.
     """
 
     def __init__(
@@ -144,6 +158,7 @@ class FakeKraken:
         permissions: frozenset[str] | None = None,
         tier: CounterTier = STARTER,
         order_tier: CounterTier = INTERMEDIATE_ORDERS,
+        otp: str | None = None,
     ) -> None:
         self.clock = clock
         self.api_key = api_key
@@ -158,6 +173,9 @@ class FakeKraken:
         self.last_nonce = 0
         self.locked_until_ns = 0
         self.lockout_s = 900
+        self.skew_s = 0.0
+        self.otp = otp
+        self.insert_trades = 3
         self.faults: dict[str, list[FakeFault]] = {}
         self.calls: list[str] = []
         self.signatures: list[str] = []
@@ -168,6 +186,106 @@ class FakeKraken:
         """Queue ``faults`` for the next calls of ``method``, one per call."""
         with self.lock:
             self.faults.setdefault(method, []).extend(faults)
+
+    def add_listener(self, listener: Callable[[str, Mapping[str, Any]], None]) -> None:
+        """Call ``listener(channel, item)`` on every order state change, fill and balance change.
+
+        ``channel`` is ``"executions"`` or ``"balances"`` and ``item`` one element of that
+        Kraken WebSocket v2 channel's ``data`` list (see :mod:`._events`; numbers are
+        ``Decimal``, encode with :func:`encode_v2`). Listeners run in the thread that
+        changed the account, under the fake's lock, in registration order: return quickly,
+        never call the fake back.
+
+        Args:
+            listener: the callable to add.
+
+        Examples:
+            >>> from decimal import Decimal
+            >>> from quant_core import SimClock
+            >>> fake = FakeKraken(SimClock(0))
+            >>> fake.book.add_pair("XBTUSD", "XXBT", "ZUSD", Decimal("100"))
+            >>> seen = []
+            >>> fake.add_listener(lambda channel, item: seen.append((channel, item)))
+            >>> fake.book.fund("ZUSD", Decimal("500"))
+            >>> _ = fake.book.add_order({"pair": "XBTUSD", "type": "buy",
+            ...                          "ordertype": "market", "volume": "1"})
+            >>> [(c, i.get("exec_type") or i["asset"]) for c, i in seen]
+            ... # doctest: +NORMALIZE_WHITESPACE
+            [('balances', 'USD'), ('executions', 'pending_new'), ('executions', 'new'),
+             ('executions', 'trade'), ('balances', 'BTC'), ('balances', 'USD'),
+             ('executions', 'filled')]
+            >>> trade = seen[3][1]
+            >>> trade["symbol"], trade["last_qty"], trade["fees"], trade["exec_id"]
+            ('BTC/USD', Decimal('1'), [{'asset': 'USD', 'qty': Decimal('0.2600')}], 'T000002-FAKE')
+        """
+        with self.lock:
+            self.book.listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[str, Mapping[str, Any]], None]) -> None:
+        """Stop calling ``listener`` (added with :meth:`add_listener`).
+
+        Args:
+            listener: the callable to remove.
+        """
+        with self.lock:
+            self.book.listeners.remove(listener)
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """The v2 snapshots of both channels, taken atomically under the lock.
+
+        Returns ``{"executions": [open orders, exec_type "new"], "balances": [per asset]}``,
+        what a WebSocket subscription's first message carries.
+        """
+        with self.lock:
+            return {
+                "executions": self.book.executions_snapshot(),
+                "balances": self.book.balances_snapshot(),
+            }
+
+    def server_time(self) -> dict[str, Any]:
+        """``/0/public/Time``'s result: the exchange's clock (``clock`` plus ``skew_s``)."""
+        now_s = math.floor(self.clock.now_ns() / NS_PER_SECOND + self.skew_s)
+        moment = dt.datetime.fromtimestamp(now_s, dt.UTC)
+        return {"unixtime": now_s, "rfc1123": moment.strftime("%a, %d %b %y %H:%M:%S +0000")}
+
+    def _insert_trades(self) -> None:
+        name = sorted(self.book.pairs)[0]
+        volume = self.book.pairs[name].min_volume
+        for n in range(self.insert_trades):
+            self.book.place_elsewhere(name, "buy" if n % 2 == 0 else "sell", volume)
+
+    def on_bar(
+        self,
+        pair: str,
+        open_: Decimal,
+        high: Decimal,
+        low: Decimal,
+        close: Decimal,
+        volume: Decimal,
+        ts_ns: int | None = None,
+    ) -> None:
+        """Serve one bar of ``pair``: match open orders against it (:meth:`FakeBook.on_bar`).
+
+        Args:
+            pair: the pair's name (``XBTUSD``).
+            open_: the bar's open (waiting market orders fill there, as takers).
+            high: the bar's high (resting sells at or below it fill at their limit).
+            low: the bar's low (resting buys at or above it fill at their limit).
+            close: the bar's close (the pair's price afterwards).
+            volume: the bar's volume; orders take at most ``book.bar_volume_share`` of it.
+            ts_ns: the fills' time (default: the clock's now).
+        """
+        with self.lock:
+            self.book.on_bar(pair, open_, high, low, close, volume, ts_ns)
+
+    def serve_bar(self, pair: str, bar: Bar) -> None:
+        """:meth:`on_bar` with a :class:`~quant_core.Bar` (fills at its close time).
+
+        Args:
+            pair: the Kraken pair the bar's instrument trades as.
+            bar: the bar.
+        """
+        self.on_bar(pair, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.close_time_ns)
 
     def _order_counter(self, pair: str) -> _Bucket:
         if pair not in self.order_counters:
@@ -185,6 +303,10 @@ class FakeKraken:
         expected = wire.sign(path, nonce, body, self.secret)
         if not hmac.compare_digest(headers.get("api-sign", "").encode(), expected.encode()):
             return "EAPI:Invalid signature"
+        if self.otp is not None and not hmac.compare_digest(
+            form.get("otp", "").encode(), self.otp.encode()
+        ):
+            return "EAPI:Invalid signature"
         if int(nonce) <= self.last_nonce:
             return "EAPI:Invalid nonce"
         self.last_nonce = int(nonce)
@@ -193,6 +315,8 @@ class FakeKraken:
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> _Reply:
         """Answer one request (the HTTP layer's only call)."""
         method = path.rsplit("/", 1)[-1]
+        if path.split("?", 1)[0] == "/0/public/Time":
+            return _Reply(200, _envelope(self.server_time()))
         if not path.startswith("/0/private/") or method not in PERMISSIONS:
             return _Reply(404, _envelope(error="EGeneral:Unknown method"))
         with self.lock:
@@ -216,7 +340,15 @@ class FakeKraken:
                 return _Reply(200, _envelope(error=fault.value))
             if fault is FakeFault.HTTP_500:
                 return _Reply(500, b"Internal Server Error")
+            if fault is FakeFault.INSERT_TRADES:
+                self._insert_trades()
             reply = self._act(method, form)
+        if fault is FakeFault.COUNT_OFF:
+            answer = json.loads(reply.body)
+            answer.get("result", {})["count"] = answer.get("result", {}).get("count", 0) + 7
+            return _Reply(200, json.dumps(answer).encode())
+        if fault is FakeFault.TRUNCATED:
+            return _Reply(200, reply.body[: len(reply.body) // 2])
         if fault is FakeFault.ACCEPT_THEN_TIMEOUT:
             return _Reply(200, reply.body, hang=True)
         if fault is FakeFault.ACCEPT_THEN_500:
@@ -255,12 +387,18 @@ class FakeKraken:
             "AddOrder": self.book.add_order,
             "CancelOrder": self.book.cancel_order,
             "CancelAllOrdersAfter": self.book.cancel_all_orders_after,
+            "CancelAll": self.book.cancel_all,
         }
         return handlers[method](form)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+
+    def do_GET(self) -> None:
+        """Public endpoints (``/0/public/Time``)."""
+        reply = self.server.fake.handle(self.path, {}, b"")
+        self._answer(reply)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -271,6 +409,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.fake.release.wait(self.server.hang_s)
             self.close_connection = True
             return
+        self._answer(reply)
+
+    def _answer(self, reply: _Reply) -> None:
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply.body)))

@@ -5,7 +5,9 @@ a free local port. It answers ``ping`` and ``subscribe``/``unsubscribe`` request
 Kraken's v2 acknowledgements (one per symbol for public channels), then a snapshot, and
 broadcasts what the test publishes (``publish_*``, :meth:`FakeKrakenWs.set_book`,
 :meth:`FakeKrakenWs.update_book`, :meth:`FakeKrakenWs.heartbeat`) to the connections
-subscribed to that channel and symbol. Numbers go on the wire as JSON numbers with their full
+subscribed to that channel and symbol. Attached to a :class:`FakeKraken` (``exchange=``), it
+publishes every order event, fill and balance change the exchange journals and takes its
+``executions``/``balances`` snapshots from the exchange's account. Numbers go on the wire as JSON numbers with their full
 decimal text, as Kraken writes them.
 
 Tokens: ``executions`` and ``balances`` need a token this fake issued
@@ -106,7 +108,9 @@ class FakeKrakenWs:
 
     Args:
         clock: the injected clock (timestamps of acknowledgements and messages).
-        exchange: the :class:`FakeKraken` whose ``GetWebSocketsToken`` tokens are accepted.
+        exchange: a :class:`FakeKraken` to attach: its ``GetWebSocketsToken`` tokens are
+            accepted, every order event, fill and balance change it journals is published on
+            ``executions``/``balances``, and its account is the channels' snapshot.
 
     Attributes:
         requests: every request received, as ``(connection number, method, channel,
@@ -137,6 +141,15 @@ class FakeKrakenWs:
         self._ohlc: dict[str, dict[str, Any]] = {}
         self._books: dict[str, tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]] = {}
         self._sequence = 0
+        if exchange is not None:
+            exchange.add_listener(self._on_exchange)
+
+    def _on_exchange(self, channel: str, item: Mapping[str, Any]) -> None:
+        """The attached exchange's journal (called under its lock, which we take first)."""
+        if channel == "executions":
+            self.publish_execution(item)
+        else:
+            self.publish_balance(item)
 
     # -- tokens -------------------------------------------------------------------------------
 
@@ -391,7 +404,8 @@ class FakeKrakenWs:
         except (ValueError, KeyError, TypeError, AttributeError):
             session.send({"error": "EGeneral:Invalid arguments", "success": False})
             return
-        with self.lock:
+        outer = self.exchange.lock if self.exchange is not None else contextlib.nullcontext()
+        with outer, self.lock:  # the exchange's lock first, as its listener calls take them
             self.requests.append((session.number, method, channel, symbols))
             if method == "ping":
                 session.send(self._answer(request, method="pong"))
@@ -437,9 +451,13 @@ class FakeKrakenWs:
                 for order in self._orders.values()
                 if order.get("order_status") in _OPEN_STATUSES
             ]
+            if self.exchange is not None:
+                orders = self.exchange.book.executions_snapshot()
             data = [*orders, *self._trades]
         elif channel == "balances":
             data = list(self._balances.values())
+            if self.exchange is not None:
+                data = self.exchange.book.balances_snapshot()
         elif channel == "book":
             if symbol in self._books:
                 session.send(self._book_message(symbol, "snapshot"))
