@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 
 from quant_core import SimClock
+from quant_core.settings import Secret
 from quant_exec.venues.kraken import KrakenStream, MarketUpdate
 from quant_exec.venues.kraken.fake import FakeKrakenWs, FakeWsFault
 
@@ -226,3 +228,25 @@ def test_a_refused_resubscription_leaves_the_book_stale(
     pump_until(stream, lambda: bool(stream.events))
     assert stream.events == ["KRAKEN_WS_SUBSCRIBE_REFUSED"]
     assert stream.connected
+
+
+def test_no_token_reaches_a_log_even_at_debug(
+    make_stream: Make, ws_fake: FakeKrakenWs, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    handed: list[str] = []
+
+    def token() -> Secret:
+        handed.append(ws_fake.issue_token())
+        return Secret(handed[-1])
+
+    stream = make_stream(token=token)
+    stream.open()
+    ws_fake.publish_execution(_order("O1", "new"))
+    collect(stream.drain_executions, stream, 1)
+    ws_fake.drop()
+    pump_until(stream, lambda: stream.connections == 2)
+    assert len(handed) == 2
+    assert all(t not in caplog.text for t in handed)
+    assert all(t not in repr(stream) for t in handed)
+    assert not [r for r in caplog.records if r.name.startswith("websockets") and r.levelno < 20]

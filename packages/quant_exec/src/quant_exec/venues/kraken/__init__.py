@@ -7,6 +7,11 @@
   sending is :class:`quant_net.UnknownOutcomeError`, resolved with
   :meth:`~KrakenPrivateClient.find_order`) and retries reads; results are typed
   (:class:`KrakenOrder`, :class:`KrakenTrade`, amounts as ``Decimal``).
+- :class:`KrakenStream`: Kraken's WebSocket v2, pumped on the caller's thread: ``executions``
+  and ``balances`` (a fresh token per connection) as Kraken's wire items, ``ticker``/``book``/
+  ``ohlc`` as :class:`MarketUpdate` triggers, each pair's :class:`BookState` checked against
+  Kraken's CRC32 (a mismatch drops, resubscribes and marks the pair stale); heartbeat silence
+  on the injected clock and bounded, seeded reconnects that resubscribe once, then call back.
 - :mod:`quant_exec.venues.kraken.fake`: a fake exchange over real HTTP on 127.0.0.1 that
   verifies keys, signatures and nonces, keeps balances, fills orders with fees, enforces the
   counters and injects faults, for tests and demos.

@@ -31,6 +31,7 @@ items keep Kraken's full precision.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
@@ -45,10 +46,36 @@ from quant_exec.venues.kraken import _ws_reasons as reasons
 from quant_exec.venues.kraken._ws_book import BookState
 from quant_net import ProviderError, default_sleep
 
-__all__ = ["PRIVATE_CHANNELS", "KrakenStream", "MarketUpdate", "StreamLostError"]
+__all__ = ["PRIVATE_CHANNELS", "KrakenStream", "MarketUpdate", "StreamLostError", "quiet_logger"]
 
 PRIVATE_CHANNELS: Final = ("executions", "balances")
 """The authenticated channels, subscribed with a token."""
+
+
+class _NoFrames(logging.LoggerAdapter[logging.Logger]):
+    """A logger that never takes DEBUG: there ``websockets`` writes every frame, tokens too."""
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802  # logging's own name
+        """Whether ``level`` is logged: never DEBUG, otherwise as the wrapped logger says."""
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+def quiet_logger(name: str) -> logging.LoggerAdapter[logging.Logger]:
+    """``name``'s logger with DEBUG off, for a ``websockets`` connection or server.
+
+    ``websockets`` logs each frame it sends or receives at DEBUG, and a subscription frame
+    carries the WebSocket token; with this logger none of them is written, whatever the
+    application's logging configuration.
+
+    Args:
+        name: the logger's name.
+
+    Examples:
+        >>> quiet = quiet_logger("websockets.client")
+        >>> quiet.isEnabledFor(logging.DEBUG)
+        False
+    """
+    return _NoFrames(logging.getLogger(name), {})
 
 
 class StreamLostError(ProviderError, reason=reasons.KRAKEN_WS_LOST):
@@ -114,6 +141,28 @@ class KrakenStream:
         jitter: the randomized fraction of each wait (0: none, 1: full).
         open_timeout_s: real seconds a handshake or a subscription acknowledgement may take.
         sleep: how to wait between attempts (default :func:`quant_net.default_sleep`).
+
+    Examples:
+        >>> from decimal import Decimal
+        >>> from quant_core import SimClock
+        >>> from quant_exec.venues.kraken.fake import FakeKrakenWs, serve_fake_kraken_ws
+        >>> clock = SimClock(1_700_000_000 * 10**9)
+        >>> fake = FakeKrakenWs(clock)
+        >>> with serve_fake_kraken_ws(fake) as server:
+        ...     stream = KrakenStream(server.url, clock=clock, seed=1,
+        ...                           token=lambda: Secret(fake.issue_token()))
+        ...     stream.open()
+        ...     fake.publish_execution({"exec_type": "new", "order_id": "O1",
+        ...                             "order_status": "new", "order_qty": Decimal("0.5")})
+        ...     items = []
+        ...     for _ in range(100):  # each pump waits at most 50 ms for a frame
+        ...         items += stream.drain_executions()
+        ...         if items:
+        ...             break
+        ...         _ = stream.pump(0.05)
+        ...     stream.close()
+        >>> items
+        [{'exec_type': 'new', 'order_id': 'O1', 'order_status': 'new', 'order_qty': Decimal('0.5')}]
     """
 
     def __init__(
@@ -261,6 +310,8 @@ class KrakenStream:
                 open_timeout=self._open_timeout_s,
                 close_timeout=1.0,
                 max_size=2**24,
+                max_queue=None,  # frames wait for the next pump, never stall the socket
+                logger=quiet_logger("websockets.client"),
             )
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             raise _AttemptError(f"connect: {type(exc).__name__}", reasons.KRAKEN_WS_LOST) from None

@@ -7,8 +7,8 @@ broadcasts what the test publishes (``publish_*``, :meth:`FakeKrakenWs.set_book`
 :meth:`FakeKrakenWs.update_book`, :meth:`FakeKrakenWs.heartbeat`) to the connections
 subscribed to that channel and symbol. Attached to a :class:`FakeKraken` (``exchange=``), it
 publishes every order event, fill and balance change the exchange journals and takes its
-``executions``/``balances`` snapshots from the exchange's account. Numbers go on the wire as JSON numbers with their full
-decimal text, as Kraken writes them.
+``executions``/``balances`` snapshots from the exchange's account. Numbers go on the wire
+as JSON numbers with their full decimal text, as Kraken writes them.
 
 Tokens: ``executions`` and ``balances`` need a token this fake issued
 (:meth:`FakeKrakenWs.issue_token`) or one the attached :class:`FakeKraken` handed out through
@@ -46,6 +46,7 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
 from quant_core import Clock, ns_to_iso
+from quant_exec.venues.kraken._ws import quiet_logger
 from quant_exec.venues.kraken._ws_book import book_checksum
 from quant_exec.venues.kraken.fake._server import FakeKraken
 
@@ -529,6 +530,7 @@ def serve_fake_kraken_ws(
         process_request=fake._process_request,
         compression=None,
         ping_interval=None,
+        logger=quiet_logger("websockets.server"),
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
