@@ -26,6 +26,7 @@ from quant_net import ProviderError
 
 START_NS = 1_700_000_000 * NS_PER_SECOND
 HEARTBEAT_S = 10
+STABLE_S = 60
 
 
 @pytest.fixture
@@ -114,6 +115,7 @@ def test_drop_mid_stream_reconnects_with_a_fresh_token_and_resubscribes_once(
     stream.open()
     fake.publish_execution(_order("O1"))
     assert [i["order_id"] for i in _drain_until(stream, 1)] == ["O1"]
+    clock.advance_by(STABLE_S * NS_PER_SECOND)  # a stable connection: no storm
     fake.drop()
     fake.publish_execution(_order("O2"))  # sent while nobody listens: the snapshot carries it
     items = _drain_until(stream, 2)
@@ -179,13 +181,14 @@ def test_an_expired_token_at_reconnect_is_replaced(
 
     stream = _stream(url, clock, cached_then_fresh, backoff_base_s=2.0, jitter=0.0)
     stream.open()
+    clock.advance_by(STABLE_S * NS_PER_SECOND)
     fake.expire_tokens()
     fake.drop()
     _pump_until(stream, lambda: stream.connections == 2)
     assert stream.connections == 2
     assert stream.events == ["KRAKEN_WS_SUBSCRIBE_REFUSED"]
     assert stream.waits == [2.0]
-    assert clock.now_ns() == START_NS + 2 * NS_PER_SECOND
+    assert clock.now_ns() == START_NS + (STABLE_S + 2) * NS_PER_SECOND
     assert handed[0] == handed[1] != handed[2]
     refused, accepted = _subscribes(fake, 2), _subscribes(fake, 3)
     assert refused == ["executions", "balances"]
@@ -232,6 +235,32 @@ def test_a_reconnect_storm_is_bounded_capped_and_seeded(
     assert first.connected
     assert first.lost is None
     first.close()
+
+
+def test_a_flapping_connection_is_a_storm_bounded_by_max_attempts(
+    url: str, fake: FakeKrakenWs, clock: SimClock
+) -> None:
+    """The server accepts and subscribes, then drops at once, again and again."""
+    tokens = Tokens(fake)
+    stream = _stream(url, clock, tokens, max_attempts=3, backoff_base_s=1.0, jitter=0.0)
+    stream.open()
+    for connections in (2, 3):
+        fake.drop()
+        _pump_until(stream, lambda: stream.connections == connections)  # noqa: B023  # used at once
+    assert stream.waits == [1.0, 2.0]  # each early death backs off further
+    fake.drop()
+    with pytest.raises(ProviderError) as lost:
+        _pump_until(stream, lambda: False)
+    assert lost.value.reason_code == "KRAKEN_WS_LOST"
+    assert stream.connections == 3
+    assert len(tokens.given) == 3
+    # a connection that lived past stable_s ends the streak: the next drop reconnects at once
+    stream.pump()
+    clock.advance_by(STABLE_S * NS_PER_SECOND)
+    fake.drop()
+    _pump_until(stream, lambda: stream.connections == 5)
+    assert stream.waits == [1.0, 2.0]
+    stream.close()
 
 
 def test_unreachable_endpoint_and_a_failing_token_source(clock: SimClock) -> None:

@@ -19,11 +19,12 @@ items keep Kraken's full precision.
   delivered while the pair is stale.
 - **Liveness**: any frame counts as life (Kraken sends ``{"channel": "heartbeat"}`` about once
   a second when nothing else moves); silence beyond ``heartbeat_timeout_s`` on the injected
-  clock, a closed socket or a failed handshake is a disconnect. Reconnection makes at most
-  ``max_attempts`` tries with capped exponential backoff and seeded jitter (waiting through
-  ``sleep``, which advances a :class:`~quant_core.SimClock`), sends one subscription per
+  clock, a closed socket or a failed handshake is a disconnect. Reconnection waits with
+  capped exponential backoff and seeded jitter (through ``sleep``, which advances a
+  :class:`~quant_core.SimClock`) after each failure in a row (a failed attempt, or a
+  connection that died younger than ``stable_s``: a storm), sends one subscription per
   channel, and after every channel is acknowledged calls ``on_reconnect`` (the venue reconciles
-  through REST there). Out of attempts, :meth:`~KrakenStream.pump` raises
+  through REST there). After ``max_attempts`` failures in a row, :meth:`~KrakenStream.pump` raises
   :class:`StreamLostError`; the ``drain_*`` methods record it in
   :attr:`~KrakenStream.lost` and return what they hold, so a venue carries on over REST.
 """
@@ -135,10 +136,12 @@ class KrakenStream:
         on_market: called with each :class:`MarketUpdate` as it is handled (they are also
             kept for :meth:`drain_market`).
         heartbeat_timeout_s: silence (injected clock) after which the connection is dead.
-        max_attempts: connection attempts per (re)connection, the first included.
+        max_attempts: failed connections in a row before the stream is lost: failed attempts
+            and connections that died younger than ``stable_s`` (a reconnect storm) count.
         backoff_base_s: the wait after the first failed attempt, doubling after each.
         backoff_max_s: the cap of that wait.
         jitter: the randomized fraction of each wait (0: none, 1: full).
+        stable_s: how long (injected clock) a connection must live to end a failure streak.
         open_timeout_s: real seconds a handshake or a subscription acknowledgement may take.
         sleep: how to wait between attempts (default :func:`quant_net.default_sleep`).
 
@@ -183,6 +186,7 @@ class KrakenStream:
         backoff_base_s: float = 1.0,
         backoff_max_s: float = 30.0,
         jitter: float = 0.5,
+        stable_s: float = 60.0,
         open_timeout_s: float = 10.0,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
@@ -200,6 +204,9 @@ class KrakenStream:
         self.max_attempts = max_attempts
         self._backoff = (backoff_base_s, backoff_max_s, jitter)
         self._open_timeout_s = open_timeout_s
+        self._stable_ns = int(stable_s * NS_PER_SECOND)
+        self._streak = 0
+        self._since_ns = clock.now_ns()
         self._sleep = sleep or default_sleep(clock)
         self._subscriptions = self._plan(ticker=ticker, ohlc_interval=ohlc_interval)
         self._conn: ClientConnection | None = None
@@ -271,24 +278,34 @@ class KrakenStream:
             conn.close()
 
     def _establish(self, *, reconnect: bool) -> None:
+        died_young = (
+            reconnect
+            and self._conn is not None
+            and self._clock.now_ns() - self._since_ns < self._stable_ns
+        )
+        self._streak = self._streak + 1 if died_young else 0
         self.close()
-        attempt = 1
+        last = "the connection kept dropping"
         while True:
+            if self._streak >= self.max_attempts:
+                self._streak = 0
+                self.events.append(reasons.KRAKEN_WS_LOST)
+                raise StreamLostError(
+                    f"kraken websocket: {self.max_attempts} failed connections in a row "
+                    f"(last: {last})",
+                    provider="kraken",
+                )
+            if self._streak:
+                self._wait(self._streak)
             try:
                 self._attempt()
                 break
             except _AttemptError as failure:
                 self.close()
                 self.events.append(failure.reason_code)
-                if attempt == self.max_attempts:
-                    self.events.append(reasons.KRAKEN_WS_LOST)
-                    raise StreamLostError(
-                        f"kraken websocket: no connection after {attempt} attempts "
-                        f"(last: {failure})",
-                        provider="kraken",
-                    ) from None
-                self._wait(attempt)
-                attempt += 1
+                last = str(failure)
+                self._streak += 1
+        self._since_ns = self._clock.now_ns()
         self.lost = None
         if reconnect and self._on_reconnect is not None:
             self._on_reconnect()
