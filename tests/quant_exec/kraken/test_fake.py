@@ -11,7 +11,7 @@ import httpx
 
 from quant_core import SimClock
 from quant_exec.venues.kraken import KrakenPrivateClient
-from quant_exec.venues.kraken.fake import FakeFault, FakeKraken, encode_v2
+from quant_exec.venues.kraken.fake import FakeKraken, encode_v2
 from quant_net import kraken
 
 
@@ -26,18 +26,6 @@ def _post(server: Any, method: str, body: str, nonce: int | str) -> httpx.Respon
 def test_unknown_method_and_missing_nonce(server: Any) -> None:
     assert httpx.post(server.base_url + "/0/private/Withdraw").status_code == 404
     assert _post(server, "Balance", "x=1", "none").json() == {"error": ["EAPI:Invalid nonce"]}
-
-
-def test_a_lockout_in_force_refuses_every_caller(
-    server: Any, fake: FakeKraken, clock: SimClock
-) -> None:
-    fake.inject("Balance", FakeFault.LOCKOUT)
-    assert _post(server, "Balance", "nonce=1", 1).json()["error"] == ["EGeneral:Temporary lockout"]
-    assert _post(server, "OpenOrders", "nonce=2", 2).json()["error"] == [
-        "EGeneral:Temporary lockout"
-    ]
-    clock.advance_by(fake.lockout_s * 10**9)
-    assert _post(server, "OpenOrders", "nonce=3", 3).json() == {"error": [], "result": {"open": {}}}
 
 
 def test_bad_arguments(server: Any) -> None:
