@@ -78,7 +78,11 @@ def test_rt_08_lockout_pauses_every_private_call(
     with pytest.raises(PausedError) as paused:
         _buy(client)
     assert paused.value.wait_s == 900.0
-    assert fake.calls == ["Balance"]  # nothing sent while paused
+    assert paused.value.reason_code == "KRAKEN_PAUSED"  # what the operator is shown
+    with pytest.raises(PausedError):
+        client.cancel_all()
+    assert client.server_time().unixtime == clock.now_ns() // 10**9  # public data continues
+    assert fake.calls == ["Balance"]  # nothing private sent while paused
     clock.advance_by(900 * 10**9)
     assert client.balance()["ZUSD"] == Decimal(100000)
 
