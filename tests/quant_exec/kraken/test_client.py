@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import logging
-import math
-import threading
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
+from tests.quant_exec.kraken._harness import ClientFactory
 
 from quant_core import SimClock
 from quant_core.settings import Secret
 from quant_exec.venues.kraken import (
     KeyScopeError,
     KrakenPrivateClient,
-    NonceSource,
     OrderAck,
-    PausedError,
 )
-from quant_exec.venues.kraken.fake import FakeFault, FakeKraken, serve_fake_kraken
+from quant_exec.venues.kraken.fake import FakeFault, FakeKraken
 from quant_net import ProviderError, UnknownOutcomeError
-
-from .conftest import ClientFactory
 
 BTC = "XBTUSD"
 
@@ -278,66 +272,6 @@ def test_a_stale_nonce_is_refused_and_never_a_silent_success(
     assert fake.book.orders == {}
 
 
-def test_rt_06_venue_rate_limit_fills_the_local_counter(
-    client: KrakenPrivateClient, fake: FakeKraken, clock: SimClock
-) -> None:
-    fake.counter.add(15)  # another process used the key: the venue's counter is full
-    before = clock.now_ns()
-    assert client.balance()["ZUSD"] == Decimal(100000)
-    # Refused once; the local counter was saturated, so the retry waited for its decay.
-    assert fake.calls == ["Balance", "Balance"]
-    assert clock.now_ns() - before >= int(10**9 / 0.33)
-    assert client.counter.level() <= client.counter.tier.max_count
-
-
-def test_rt_06_steady_state_stays_under_the_venue_limit(
-    client: KrakenPrivateClient, fake: FakeKraken
-) -> None:
-    for _ in range(40):
-        client.open_orders()
-    client.trades_history()
-    assert fake.calls == ["OpenOrders"] * 40 + ["TradesHistory"]  # no refusal, no retry
-
-
-def test_rt_07_order_rate_limit_is_per_pair(client: KrakenPrivateClient, fake: FakeKraken) -> None:
-    fake._order_counter(BTC).saturate()
-    assert _code(lambda: _buy(client)) == ("VENUE_ORDER_RATE_LIMITED", False)
-    assert client.order_limiter.level(BTC) >= client.order_limiter.tier.max_count
-    client.add_order(pair="ETHUSD", side="sell", order_type="market", volume=Decimal(1))
-    assert client.order_limiter.level("ETHUSD") == 1
-
-
-def test_rt_08_lockout_pauses_every_private_call(
-    client: KrakenPrivateClient, fake: FakeKraken, clock: SimClock
-) -> None:
-    fake.inject("Balance", FakeFault.LOCKOUT)
-    assert _code(client.balance) == ("VENUE_LOCKOUT", False)  # not retried
-    with pytest.raises(PausedError) as paused:
-        _buy(client)
-    assert paused.value.wait_s == 900.0
-    assert fake.calls == ["Balance"]  # nothing sent while paused
-    clock.advance_by(900 * 10**9)
-    assert client.balance()["ZUSD"] == Decimal(100000)
-
-
-def test_throttled_pauses_until_the_stated_time(
-    client: KrakenPrivateClient, fake: FakeKraken, clock: SimClock
-) -> None:
-    fake.inject("OpenOrders", FakeFault.THROTTLED)
-    assert _code(client.open_orders) == ("VENUE_THROTTLED", False)
-    assert client.counter.paused_until_ns == clock.now_ns() + 60 * 10**9
-
-
-def test_rt_10_read_service_failures_are_retried(
-    client: KrakenPrivateClient, fake: FakeKraken
-) -> None:
-    fake.inject("Balance", FakeFault.SERVICE_BUSY, FakeFault.HTTP_500)
-    assert client.balance()["ZUSD"] == Decimal(100000)
-    assert fake.calls == ["Balance"] * 3
-    fake.inject("Balance", *[FakeFault.SERVICE_UNAVAILABLE] * 3)
-    assert _code(client.balance) == ("VENUE_BUSY", False)  # gives up after 3 attempts
-
-
 # --- unknown outcomes (RT-02) ---------------------------------------------------------------
 
 
@@ -391,27 +325,6 @@ def test_rt_02_cancel_with_unknown_outcome(client: KrakenPrivateClient, fake: Fa
     assert client.query_orders(cl_ord_id="c9").orders[0].status == "canceled"
 
 
-def test_rt_13_concurrent_calls_on_one_client_never_reuse_a_nonce(
-    client: KrakenPrivateClient, fake: FakeKraken
-) -> None:
-    errors: list[ProviderError] = []
-
-    def work() -> None:
-        try:
-            for _ in range(25):
-                client.open_orders()
-        except ProviderError as exc:  # pragma: no cover - reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert fake.calls == ["OpenOrders"] * 100  # no invalid nonce, so no retry
-
-
 # --- secrets (RT-18) ------------------------------------------------------------------------
 
 
@@ -438,36 +351,3 @@ def test_rt_18_no_key_secret_or_signature_in_logs_reprs_or_errors(
     assert "API-Sign" in blob or "api-sign" in blob.lower()  # the headers were logged, masked
     for value in forbidden:
         assert value not in blob
-
-
-def _sleeps_after_a_venue_rate_limit(tmp_path: Path, run: int) -> list[float]:
-    clock = SimClock(1_700_000_000 * 10**9)
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        clock.advance_by(math.ceil(seconds * 10**9))
-
-    fake = FakeKraken(clock)
-    fake.counter.add(15)
-    with serve_fake_kraken(fake) as running:
-        client = KrakenPrivateClient(
-            running.base_url,
-            api_key=Secret(running.api_key),
-            secret=Secret(running.secret),
-            clock=clock,
-            seed=5,
-            nonce=NonceSource(tmp_path / f"n{run}", clock),
-            sleep=sleep,
-        )
-        client.balance()
-        client.close()
-    return waits
-
-
-def test_rt_06_exact_sleep_sequence_with_seeded_jitter(tmp_path: Path) -> None:
-    first = _sleeps_after_a_venue_rate_limit(tmp_path, 1)
-    assert first == _sleeps_after_a_venue_rate_limit(tmp_path, 2)  # the same, wait for wait
-    backoff, counter_wait = first  # the read policy's jittered backoff, then the counter's decay
-    assert 0.5 <= backoff <= 1.0
-    assert backoff + counter_wait == pytest.approx(1 / 0.33, abs=1e-6)

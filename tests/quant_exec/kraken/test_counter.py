@@ -9,12 +9,9 @@ from quant_exec.venues.kraken import (
     INTERMEDIATE,
     PRO,
     STARTER,
-    STARTER_ORDERS,
     CallBudgetError,
     CallCounter,
     CounterTier,
-    OrderRateLimiter,
-    PausedError,
     call_cost,
     cancel_cost,
 )
@@ -35,21 +32,6 @@ class RecordingSleep:
 )
 def test_tiers_are_kraken_published_numbers(tier: CounterTier, maximum: int, decay: float) -> None:
     assert (tier.max_count, tier.decay_per_s) == (maximum, decay)
-
-
-def test_rt_06_counter_never_exceeds_max_and_waits_exactly_for_decay() -> None:
-    clock = SimClock(0)
-    sleep = RecordingSleep(clock)
-    counter = CallCounter(PRO, clock, sleep=sleep)
-    for _ in range(20):
-        assert counter.acquire("Balance") == 0.0
-    assert counter.level() == 20
-    assert counter.acquire("Balance") == 1.0  # one unit decays in 1 s on Pro
-    assert counter.acquire("TradesHistory") == 2.0  # history calls cost 2
-    assert sleep.waits == [1.0, 2.0]
-    assert counter.level() <= PRO.max_count
-    clock.advance_by(30 * 10**9)
-    assert counter.level() == 0.0  # decays to zero, never below
 
 
 def test_counter_decays_on_the_clock_between_calls() -> None:
@@ -80,32 +62,6 @@ def test_refuses_instead_of_waiting_when_told_or_when_the_wait_is_too_long() -> 
 
 def test_orders_cost_nothing_on_the_call_counter() -> None:
     assert (call_cost("AddOrder"), call_cost("CancelOrder"), call_cost("Ledgers")) == (0, 0, 2)
-
-
-def test_rt_08_a_pause_stops_every_private_call_until_its_time() -> None:
-    clock = SimClock(0)
-    counter = CallCounter(STARTER, clock)
-    counter.pause_until(900 * 10**9)
-    counter.pause_until(10 * 10**9)  # an earlier time never shortens the pause
-    assert counter.paused_until_ns == 900 * 10**9
-    with pytest.raises(PausedError) as caught:
-        counter.acquire("Balance")
-    assert caught.value.wait_s == 900.0
-    assert caught.value.reason_code == "KRAKEN_PAUSED"
-    clock.advance_to(900 * 10**9)
-    assert counter.acquire("Balance") == 0.0
-
-
-def test_rt_07_one_pair_backs_off_the_others_continue() -> None:
-    clock = SimClock(0)
-    sleep = RecordingSleep(clock)
-    limiter = OrderRateLimiter(STARTER_ORDERS, clock, sleep=sleep)
-    limiter.saturate("XBTUSD")
-    assert limiter.acquire("ETHUSD") == 0.0
-    assert limiter.level("ETHUSD") == 1
-    assert limiter.acquire("XBTUSD") == 1.0
-    assert sleep.waits == [1.0]
-    assert limiter.acquire("XBTUSD", cancel_cost(2)) == 8.0  # a cancel within 5 s costs 8
 
 
 def test_rt_21_cancel_penalty_at_each_age_boundary() -> None:

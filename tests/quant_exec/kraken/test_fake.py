@@ -8,11 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
+from tests.quant_exec.kraken._harness import START_NS, ClientFactory
 
-from quant_core import SimClock
+from quant_core import Bar, Instrument, SimClock, Timeframe
+from quant_core.settings import Secret
 from quant_exec.venues.kraken import KrakenPrivateClient
-from quant_exec.venues.kraken.fake import FakeFault, FakeKraken, encode_v2
-from quant_net import kraken
+from quant_exec.venues.kraken.fake import FakeKraken, encode_v2
+from quant_net import ProviderError, kraken
 
 
 def _post(server: Any, method: str, body: str, nonce: int | str) -> httpx.Response:
@@ -26,18 +29,6 @@ def _post(server: Any, method: str, body: str, nonce: int | str) -> httpx.Respon
 def test_unknown_method_and_missing_nonce(server: Any) -> None:
     assert httpx.post(server.base_url + "/0/private/Withdraw").status_code == 404
     assert _post(server, "Balance", "x=1", "none").json() == {"error": ["EAPI:Invalid nonce"]}
-
-
-def test_a_lockout_in_force_refuses_every_caller(
-    server: Any, fake: FakeKraken, clock: SimClock
-) -> None:
-    fake.inject("Balance", FakeFault.LOCKOUT)
-    assert _post(server, "Balance", "nonce=1", 1).json()["error"] == ["EGeneral:Temporary lockout"]
-    assert _post(server, "OpenOrders", "nonce=2", 2).json()["error"] == [
-        "EGeneral:Temporary lockout"
-    ]
-    clock.advance_by(fake.lockout_s * 10**9)
-    assert _post(server, "OpenOrders", "nonce=3", 3).json() == {"error": [], "result": {"open": {}}}
 
 
 def test_bad_arguments(server: Any) -> None:
@@ -217,3 +208,109 @@ def test_deposits_and_the_wire_encoding() -> None:
         "wallet_id": "main",
     }
     assert encode_v2((Decimal("1E-9"), "x")) == '[1E-9, "x"]'
+
+
+def test_cancel_all_and_orders_placed_elsewhere(
+    client: KrakenPrivateClient, fake: FakeKraken
+) -> None:
+    for n, price in enumerate(("30000", "31000")):
+        client.add_order(
+            pair="XBTUSD",
+            side="buy",
+            order_type="limit",
+            volume=Decimal("0.1"),
+            price=Decimal(price),
+            cl_ord_id=f"c{n}",
+        )
+    assert client.cancel_all() == 2
+    assert client.open_orders().orders == ()
+    assert client.cancel_all() == 0  # harmless to repeat
+    trade_id = fake.book.place_elsewhere("XBTUSD", "sell", Decimal("0.5"))
+    assert fake.book.balances["XXBT"] == Decimal("-0.5")  # no funds check: it happened
+    order = client.query_orders((fake.book.trades[trade_id]["ordertxid"],)).orders[0]
+    assert (order.cl_ord_id, order.status) == (None, "closed")
+
+
+def test_a_key_with_a_two_factor_password(
+    fake: FakeKraken, server: Any, make_client: ClientFactory
+) -> None:
+    fake.otp = "246810"
+    with pytest.raises(ProviderError) as caught:
+        make_client().balance()
+    assert caught.value.reason_code == "VENUE_AUTH_INVALID"  # as Kraken: "Invalid signature"
+    static = make_client(otp=Secret("246810"))
+    assert static.balance()["ZUSD"] == Decimal(100000)
+    asked: list[int] = []
+
+    def one_time() -> Secret:
+        asked.append(1)
+        return Secret("246810")
+
+    rolling = make_client(otp=one_time)
+    rolling.balance()
+    rolling.open_orders()
+    assert len(asked) == 2  # asked afresh for every call
+
+
+def test_public_time_over_get_and_post(fake: FakeKraken, server: Any, clock: SimClock) -> None:
+    fake.skew_s = -1.5
+    answer = httpx.get(server.base_url + "/0/public/Time?x=1").json()
+    assert answer["result"]["unixtime"] == clock.now_ns() // 10**9 - 2
+    assert httpx.post(server.base_url + "/0/public/Time").json() == answer
+
+
+def test_served_bars_fill_crossing_orders_by_volume_share(
+    client: KrakenPrivateClient, fake: FakeKraken, clock: SimClock
+) -> None:
+    fake.book.market_on_bar = True
+    fake.book.bar_volume_share = Decimal("0.5")
+    fake.book.balances["XXBT"] = Decimal("1")
+    fake.book.balances["ZUSD"] = Decimal("200000")
+    for n, (side, kind, price) in enumerate(
+        [
+            ("buy", "limit", "39000"),
+            ("buy", "limit", "38000"),
+            ("buy", "market", None),
+            ("sell", "limit", "41000"),
+        ]
+    ):
+        client.add_order(
+            pair="XBTUSD",
+            side=side,
+            order_type=kind,
+            volume=Decimal("1") if n < 3 else Decimal("0.5"),
+            price=Decimal(price) if price else None,
+            cl_ord_id=f"b{n}",
+        )
+    assert client.trades_history().trades == ()  # the market order waits for a bar
+    t = clock.now_ns() + 60 * 10**9
+    fake.on_bar(
+        "XBTUSD", Decimal(40100), Decimal(40200), Decimal(38900), Decimal(39500), Decimal("3"), t
+    )
+    trades = client.trades_history().trades
+    # Room 1.5 in time priority: the 39000 buy (maker, at its limit), then half the market
+    # order (taker, at the open); the 38000 buy was not reached; the sell was not touched.
+    got = sorted((t.order_txid, t.price, t.volume, t.fee) for t in trades)
+    assert got == [
+        ("O000001-FAKE", Decimal(39000), Decimal(1), Decimal("62.4000")),
+        ("O000003-FAKE", Decimal(40100), Decimal("0.5"), Decimal("52.13000")),
+    ]
+    assert {tr.time_ns for tr in trades} == {t}
+    assert fake.book.pairs["XBTUSD"].price == Decimal(39500)
+    bar = Bar(
+        Instrument("BTC", "USD"),
+        Timeframe.M1,
+        START_NS + 40 * 10**9,
+        "39500",
+        "41500",
+        "37000",
+        "41000",
+        "10",
+    )
+    fake.serve_bar("XBTUSD", bar)
+    orders = {o.cl_ord_id: o for o in client.all_closed_orders().orders}
+    assert set(orders) == {"b0", "b1", "b2", "b3"}
+    assert orders["b3"].avg_price == Decimal(41000)
+    assert client.trades_history().trades[-1].time_ns == bar.close_time_ns
+    fake.on_bar("XBTUSD", Decimal(1), Decimal(1), Decimal(1), Decimal(1), Decimal(0))
+    assert fake.book.pairs["XBTUSD"].price == Decimal(1)

@@ -358,7 +358,11 @@ def server_time_from(found: Mapping[str, Any]) -> ServerTime:
     Examples:
         >>> server_time_from({"unixtime": 1762820224, "rfc1123": "Tue, 11 Nov 25 00:17:04 +0000"})
         ServerTime(unixtime=1762820224, rfc1123='Tue, 11 Nov 25 00:17:04 +0000')
-    """
+        >>> server_time_from({"unixtime": True})
+        Traceback (most recent call last):
+        ...
+        quant_net._errors.ProviderError: [PROVIDER_RESPONSE_INVALID] kraken: malformed private answer: Time result without an integer unixtime
+    """  # noqa: E501
     unixtime = found.get("unixtime")
     if not isinstance(unixtime, int) or isinstance(unixtime, bool):
         raise _invalid("Time result without an integer unixtime")

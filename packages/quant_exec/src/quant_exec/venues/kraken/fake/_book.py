@@ -259,7 +259,8 @@ class FakeBook:
                 other = self.pairs[descr["pair"]]
                 left = self._remaining(order)
                 if descr["type"] == "buy" and other.quote_id == pair.quote_id:
-                    reserved_quote += left * Decimal(descr["price"]) * (1 + self.taker_fee)
+                    at = Decimal(descr["price"]) or other.price  # a waiting market order
+                    reserved_quote += left * at * (1 + self.taker_fee)
                 elif descr["type"] == "sell" and other.base_id == pair.base_id:
                     reserved_base += left
         if side == "buy":

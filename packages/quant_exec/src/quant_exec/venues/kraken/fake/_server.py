@@ -35,7 +35,6 @@ import datetime as dt
 import enum
 import hmac
 import json
-import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
@@ -105,6 +104,8 @@ class FakeFault(enum.Enum):
     """Lock the key out for ``lockout_s`` and answer ``EGeneral:Temporary lockout``."""
     THROTTLED = "EService:Throttled"
     """Answer ``EService:Throttled:<ts>`` (60 virtual seconds on) without acting."""
+    PASS = "pass"
+    """Answer normally (a placeholder that lets a fault plan skip calls)."""
     TRUNCATED = "truncated"
     """Act on the call, then answer HTTP 200 with its JSON cut off halfway."""
     COUNT_OFF = "count_off"
@@ -244,7 +245,7 @@ class FakeKraken:
 
     def server_time(self) -> dict[str, Any]:
         """``/0/public/Time``'s result: the exchange's clock (``clock`` plus ``skew_s``)."""
-        now_s = math.floor(self.clock.now_ns() / NS_PER_SECOND + self.skew_s)
+        now_s = (self.clock.now_ns() + round(self.skew_s * NS_PER_SECOND)) // NS_PER_SECOND
         moment = dt.datetime.fromtimestamp(now_s, dt.UTC)
         return {"unixtime": now_s, "rfc1123": moment.strftime("%a, %d %b %y %H:%M:%S +0000")}
 
