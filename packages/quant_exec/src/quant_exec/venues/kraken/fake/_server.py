@@ -6,6 +6,7 @@ background thread and answers ``POST /0/private/<Method>`` as Kraken does, in th
 1. ``API-Key`` must be the fake's key (``EAPI:Invalid key``), the body must carry a numeric
    ``nonce`` and ``API-Sign`` must be the documented signature over the exact body
    (``EAPI:Invalid signature``), the nonce must exceed the last one (``EAPI:Invalid nonce``);
+   and, for a key with a two-factor password, ``otp`` must match (``EAPI:Invalid signature``);
 2. a lockout in force answers ``EGeneral:Temporary lockout``;
 3. the next injected :class:`FakeFault` for the method, if any, acts;
 4. the key's permissions (``EGeneral:Permission denied``; ``GetApiKeyInfo`` needs none);
@@ -13,6 +14,9 @@ background thread and answers ``POST /0/private/<Method>`` as Kraken does, in th
    (``EAPI:Rate limit exceeded``) and the per-pair order counter (``EOrder:Rate limit
    exceeded``);
 6. the account (:class:`FakeBook`) answers or refuses.
+
+``GET`` or ``POST /0/public/Time`` answers the exchange's clock (the injected clock plus
+``skew_s``) without any of that.
 
 Examples:
     >>> from decimal import Decimal
@@ -109,7 +113,7 @@ class FakeFault(enum.Enum):
     TRUNCATED = "truncated"
     """Act on the call, then answer HTTP 200 with its JSON cut off halfway."""
     COUNT_OFF = "count_off"
-    """Act on the call and answer it, ``count`` (paged answers) overstated by 7."""
+    """Act on the call and answer it, ``count`` (of a paged answer) overstated by 7."""
     INSERT_TRADES = "insert_trades"
     """Before acting, fill ``insert_trades`` orders placed elsewhere (new trades, newest)."""
 
@@ -346,7 +350,9 @@ class FakeKraken:
             reply = self._act(method, form)
         if fault is FakeFault.COUNT_OFF:
             answer = json.loads(reply.body)
-            answer.get("result", {})["count"] = answer.get("result", {}).get("count", 0) + 7
+            found = answer.get("result") or {}
+            if "count" in found:  # paged answers only
+                found["count"] += 7
             return _Reply(200, json.dumps(answer).encode())
         if fault is FakeFault.TRUNCATED:
             return _Reply(200, reply.body[: len(reply.body) // 2])
