@@ -58,6 +58,7 @@ from quant_exec.venues.kraken._counter import (
 )
 from quant_exec.venues.kraken._types import TRADING_PERMISSIONS
 from quant_exec.venues.kraken.fake._book import FakeBook, FakeRefusal
+from quant_exec.venues.kraken.fake._events import encode_v2
 from quant_net import kraken as wire
 
 __all__ = [
@@ -128,7 +129,7 @@ class _Reply:
 def _envelope(result: Any = None, error: str | None = None) -> bytes:
     if error is not None:
         return json.dumps({"error": [error]}).encode()
-    return json.dumps({"error": [], "result": result}).encode()
+    return encode_v2({"error": [], "result": result}).encode()
 
 
 class FakeKraken:
@@ -349,11 +350,11 @@ class FakeKraken:
                 self._insert_trades()
             reply = self._act(method, form)
         if fault is FakeFault.COUNT_OFF:
-            answer = json.loads(reply.body)
+            answer = json.loads(reply.body, parse_float=Decimal)
             found = answer.get("result") or {}
             if "count" in found:  # paged answers only
                 found["count"] += 7
-            return _Reply(200, json.dumps(answer).encode())
+            return _Reply(200, encode_v2(answer).encode())
         if fault is FakeFault.TRUNCATED:
             return _Reply(200, reply.body[: len(reply.body) // 2])
         if fault is FakeFault.ACCEPT_THEN_TIMEOUT:
