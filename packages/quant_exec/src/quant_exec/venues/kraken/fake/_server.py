@@ -199,8 +199,9 @@ class FakeKraken:
         ``channel`` is ``"executions"`` or ``"balances"`` and ``item`` one element of that
         Kraken WebSocket v2 channel's ``data`` list (see :mod:`._events`; numbers are
         ``Decimal``, encode with :func:`encode_v2`). Listeners run in the thread that
-        changed the account, under the fake's lock, in registration order: return quickly,
-        never call the fake back.
+        changed the account, in registration order, and for changes made through the
+        server or this class's methods under the fake's lock: return quickly, never call
+        the fake back.
 
         Args:
             listener: the callable to add.
@@ -247,6 +248,14 @@ class FakeKraken:
                 "executions": self.book.executions_snapshot(),
                 "balances": self.book.balances_snapshot(),
             }
+
+    def tick(self) -> None:
+        """Let time's effects happen without a request: a due dead-man's switch cancels now.
+
+        (A request does this first anyway; the WebSocket fake calls it as its clock moves.)
+        """
+        with self.lock:
+            self.book.check_dead_mans_switch()
 
     def server_time(self) -> dict[str, Any]:
         """``/0/public/Time``'s result: the exchange's clock (``clock`` plus ``skew_s``)."""
