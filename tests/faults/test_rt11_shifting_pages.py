@@ -82,6 +82,8 @@ def test_a_truncated_page_is_retried_and_count_is_not_trusted(
     fake.inject("TradesHistory", FakeFault.COUNT_OFF)
     page = client.trades_history()
     assert (len(page.trades), page.count) == (50, 127)  # count != items
+    fake.inject("Balance", FakeFault.COUNT_OFF)  # an answer without a count keeps its shape
+    assert "count" not in client.balance()
 
 
 def test_closed_orders_page_by_close_time_with_new_ones_arriving(

@@ -47,6 +47,7 @@ def test_market_order_fills_at_the_price_with_the_taker_fee(
     )
     assert trade.fee == Decimal("52.0000")
     assert trade.time_ns == 1_700_000_000 * 10**9
+    assert trade.maker is False
     (order,) = client.query_orders(ack.txids).orders
     assert order.is_done
     assert order.avg_price == Decimal(40000)
@@ -156,7 +157,10 @@ def test_rt_16_dead_mans_switch_cancels_resting_orders(
         cl_ord_id="dms",
     )
     armed = client.cancel_all_orders_after(60)
-    assert armed.trigger_time == "1700000060"
+    assert (armed.current_time, armed.trigger_time) == (
+        "2023-11-14T22:13:20Z",
+        "2023-11-14T22:14:20Z",
+    )  # RFC 3339, as Kraken answers
     assert client.cancel_all_orders_after(0).trigger_time == "0"  # disarmed
     client.cancel_all_orders_after(60)
     clock.advance_by(61 * 10**9)

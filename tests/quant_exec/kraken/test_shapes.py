@@ -56,3 +56,19 @@ def test_malformed_results_are_retryable_invalid(parse: Any, found: dict[str, An
         parse(found)
     assert caught.value.reason_code == "PROVIDER_RESPONSE_INVALID"
     assert caught.value.retryable
+
+
+def test_a_trade_without_a_maker_flag_says_none() -> None:
+    info = {
+        "ordertxid": "O1",
+        "pair": "XBTUSD",
+        "type": "buy",
+        "price": "1",
+        "vol": "1",
+        "cost": "1",
+        "fee": "0",
+        "time": 1688667796.8802,
+    }
+    trade = types.trade_from("T1", info)
+    assert (trade.maker, trade.time_ns) == (None, 1_688_667_796_880_200_000)
+    assert types.trade_from("T1", {**info, "maker": True}).maker is True

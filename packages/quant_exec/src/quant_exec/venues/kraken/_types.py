@@ -217,6 +217,7 @@ class KrakenTrade:
         pair, side, order_type: as on the order.
         price, volume, cost, fee: the fill.
         time_ns: when it happened.
+        maker: whether the order provided liquidity (``None`` when Kraken does not say).
     """
 
     trade_id: str
@@ -229,6 +230,7 @@ class KrakenTrade:
     cost: Decimal
     fee: Decimal
     time_ns: int
+    maker: bool | None = None
 
 
 def trade_from(trade_id: str, info: Mapping[str, Any]) -> KrakenTrade:
@@ -245,6 +247,7 @@ def trade_from(trade_id: str, info: Mapping[str, Any]) -> KrakenTrade:
             cost=_dec(info["cost"], "cost"),
             fee=_dec(info["fee"], "fee"),
             time_ns=_ns(info["time"], "time"),
+            maker=info["maker"] if isinstance(info.get("maker"), bool) else None,
         )
     except KeyError as exc:
         raise _invalid(f"trade {trade_id} without {exc}") from None

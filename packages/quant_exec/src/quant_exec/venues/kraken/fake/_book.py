@@ -38,6 +38,7 @@ from quant_exec.venues.kraken.fake._events import (
     balance_item,
     balance_snapshot,
     execution_item,
+    rfc3339,
     trade_item,
     v2_asset,
 )
@@ -62,8 +63,14 @@ class FakePair:
         return f"{v2_asset(self.base_id)}/{v2_asset(self.quote_id)}"
 
 
-def _seconds(ts_ns: int) -> str:
-    return str(Decimal(ts_ns) / NS_PER_SECOND)
+def _seconds(ts_ns: int) -> Decimal:
+    """A time as Kraken's REST writes it: Unix seconds, a JSON number with a fraction."""
+    return Decimal(ts_ns) / NS_PER_SECOND
+
+
+def _rfc3339_s(ts_ns: int) -> str:
+    """A time as ``CancelAllOrdersAfter`` writes it: RFC 3339 to the second."""
+    return rfc3339(ts_ns).split(".")[0] + "Z"
 
 
 def _dec(form: dict[str, str], key: str) -> Decimal:
@@ -209,8 +216,10 @@ class FakeBook:
         self.balances[pair.quote_id] -= sign * cost + fee
         trade_id = self._next("T")
         now = self.clock.now_ns() if at_ns is None else at_ns
+        pair.trades += 1
         self.trades[trade_id] = {
             "ordertxid": txid,
+            "postxid": "",
             "pair": descr["pair"],
             "time": _seconds(now),
             "type": descr["type"],
@@ -219,6 +228,10 @@ class FakeBook:
             "cost": str(cost),
             "fee": str(fee),
             "vol": str(volume),
+            "margin": "0.00000",
+            "misc": "",
+            "trade_id": pair.trades,
+            "maker": maker,
         }
         executed = Decimal(order["vol_exec"]) + volume
         total_cost = Decimal(order["cost"]) + cost
@@ -230,7 +243,6 @@ class FakeBook:
         )
         if executed >= Decimal(order["vol"]):
             order.update(status="closed", closetm=_seconds(now), reason=None)
-        pair.trades += 1
         self._emit(
             "executions",
             trade_item(
@@ -436,8 +448,8 @@ class FakeBook:
             raise FakeRefusal(f"{INVALID_ARGUMENTS}:timeout")
         now = self.clock.now_ns()
         self.cancel_at_ns = now + int(timeout) * NS_PER_SECOND if int(timeout) else None
-        trigger = _seconds(self.cancel_at_ns) if self.cancel_at_ns else "0"
-        return {"currentTime": _seconds(now), "triggerTime": trigger}
+        trigger = _rfc3339_s(self.cancel_at_ns) if self.cancel_at_ns else "0"
+        return {"currentTime": _rfc3339_s(now), "triggerTime": trigger}
 
     # --- queries --------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ background thread and answers ``POST /0/private/<Method>`` as Kraken does, in th
 1. ``API-Key`` must be the fake's key (``EAPI:Invalid key``), the body must carry a numeric
    ``nonce`` and ``API-Sign`` must be the documented signature over the exact body
    (``EAPI:Invalid signature``), the nonce must exceed the last one (``EAPI:Invalid nonce``);
+   and, for a key with a two-factor password, ``otp`` must match (``EAPI:Invalid signature``);
 2. a lockout in force answers ``EGeneral:Temporary lockout``;
 3. the next injected :class:`FakeFault` for the method, if any, acts;
 4. the key's permissions (``EGeneral:Permission denied``; ``GetApiKeyInfo`` needs none);
@@ -13,6 +14,9 @@ background thread and answers ``POST /0/private/<Method>`` as Kraken does, in th
    (``EAPI:Rate limit exceeded``) and the per-pair order counter (``EOrder:Rate limit
    exceeded``);
 6. the account (:class:`FakeBook`) answers or refuses.
+
+``GET`` or ``POST /0/public/Time`` answers the exchange's clock (the injected clock plus
+``skew_s``) without any of that.
 
 Examples:
     >>> from decimal import Decimal
@@ -54,6 +58,7 @@ from quant_exec.venues.kraken._counter import (
 )
 from quant_exec.venues.kraken._types import TRADING_PERMISSIONS
 from quant_exec.venues.kraken.fake._book import FakeBook, FakeRefusal
+from quant_exec.venues.kraken.fake._events import encode_v2
 from quant_net import kraken as wire
 
 __all__ = [
@@ -109,7 +114,7 @@ class FakeFault(enum.Enum):
     TRUNCATED = "truncated"
     """Act on the call, then answer HTTP 200 with its JSON cut off halfway."""
     COUNT_OFF = "count_off"
-    """Act on the call and answer it, ``count`` (paged answers) overstated by 7."""
+    """Act on the call and answer it, ``count`` (of a paged answer) overstated by 7."""
     INSERT_TRADES = "insert_trades"
     """Before acting, fill ``insert_trades`` orders placed elsewhere (new trades, newest)."""
 
@@ -124,7 +129,7 @@ class _Reply:
 def _envelope(result: Any = None, error: str | None = None) -> bytes:
     if error is not None:
         return json.dumps({"error": [error]}).encode()
-    return json.dumps({"error": [], "result": result}).encode()
+    return encode_v2({"error": [], "result": result}).encode()
 
 
 class FakeKraken:
@@ -194,8 +199,9 @@ class FakeKraken:
         ``channel`` is ``"executions"`` or ``"balances"`` and ``item`` one element of that
         Kraken WebSocket v2 channel's ``data`` list (see :mod:`._events`; numbers are
         ``Decimal``, encode with :func:`encode_v2`). Listeners run in the thread that
-        changed the account, under the fake's lock, in registration order: return quickly,
-        never call the fake back.
+        changed the account, in registration order, and for changes made through the
+        server or this class's methods under the fake's lock: return quickly, never call
+        the fake back.
 
         Args:
             listener: the callable to add.
@@ -242,6 +248,14 @@ class FakeKraken:
                 "executions": self.book.executions_snapshot(),
                 "balances": self.book.balances_snapshot(),
             }
+
+    def tick(self) -> None:
+        """Let time's effects happen without a request: a due dead-man's switch cancels now.
+
+        (A request does this first anyway; the WebSocket fake calls it as its clock moves.)
+        """
+        with self.lock:
+            self.book.check_dead_mans_switch()
 
     def server_time(self) -> dict[str, Any]:
         """``/0/public/Time``'s result: the exchange's clock (``clock`` plus ``skew_s``)."""
@@ -345,9 +359,11 @@ class FakeKraken:
                 self._insert_trades()
             reply = self._act(method, form)
         if fault is FakeFault.COUNT_OFF:
-            answer = json.loads(reply.body)
-            answer.get("result", {})["count"] = answer.get("result", {}).get("count", 0) + 7
-            return _Reply(200, json.dumps(answer).encode())
+            answer = json.loads(reply.body, parse_float=Decimal)
+            found = answer.get("result") or {}
+            if "count" in found:  # paged answers only
+                found["count"] += 7
+            return _Reply(200, encode_v2(answer).encode())
         if fault is FakeFault.TRUNCATED:
             return _Reply(200, reply.body[: len(reply.body) // 2])
         if fault is FakeFault.ACCEPT_THEN_TIMEOUT:
