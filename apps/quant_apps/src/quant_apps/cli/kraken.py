@@ -32,6 +32,7 @@ from quant_apps.runtime import config as app_config
 from quant_apps.runtime.clock import WallClock
 from quant_apps.runtime.trading import livereasons
 from quant_apps.runtime.trading.credentials import CredentialStore, KrakenCredentials
+from quant_apps.runtime.trading.live import STATE_DIR
 from quant_apps.runtime.trading.onboarding import (
     MAX_SKEW_S,
     connect_key,
@@ -44,10 +45,8 @@ from quant_core.errors import QuantUsageError, RejectedError
 from quant_exec.venues.kraken.fake import FakeKraken, serve_fake_kraken
 from quant_net import kraken as wire
 
-__all__ = ["KEY_ENV", "SECRET_ENV", "STATE_DIR", "app"]
+__all__ = ["KEY_ENV", "SECRET_ENV", "app"]
 
-STATE_DIR = "kraken"
-"""The folder, inside the data directory, of the Kraken keys' nonce files."""
 KEY_ENV = "QUANT_FAKE_KRAKEN_API_KEY"
 """Chooses the fake exchange's public key (then it is not printed)."""
 SECRET_ENV = "QUANT_FAKE_KRAKEN_SECRET"
