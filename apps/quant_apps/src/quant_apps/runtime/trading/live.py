@@ -57,8 +57,7 @@ from quant_core.events import Predictor
 from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_data import StoreFeed
 from quant_exec import BacktestConfig, read_log
-from quant_exec.venues import ExecutionVenue
-from quant_exec.venues.kraken import KrakenPrivateClient
+from quant_exec.venues.kraken import KrakenPrivateClient, KrakenVenue
 from quant_net import kraken as wire
 
 __all__ = [
@@ -70,7 +69,6 @@ __all__ = [
     "LiveRefusedError",
     "LiveSession",
     "PaperEvidence",
-    "VenueFactory",
     "confirmation_phrase",
     "open_live_session",
     "paper_evidence",
@@ -83,11 +81,6 @@ STATE_DIR: Final = "kraken"
 """The folder, inside the data directory, of the Kraken keys' nonce files."""
 LIVE_ACTOR: Final = "operator"
 """Who the audit names as confirming (the person at the terminal)."""
-
-VenueFactory = Callable[
-    [KrakenPrivateClient, Clock, Mapping[Instrument, str], Mapping[str, str]], ExecutionVenue
-]
-"""Builds the live venue: ``(client, clock, pairs, assets) -> venue``."""
 
 
 class LiveRefusedError(RejectedError, reason=livereasons.LIVE_NOT_CONFIRMED):
@@ -239,16 +232,13 @@ class LiveSession:
     """
 
     runtime: TradingRuntime
-    venue: ExecutionVenue
+    venue: KrakenVenue
     client: KrakenPrivateClient
     gate: LiveGate
 
     def close(self) -> None:
-        """Disarm the dead-man's switch (the venue's ``close``) and close the client."""
-        closer = getattr(self.venue, "close", None)
-        if callable(closer):
-            closer()
-        self.client.close()
+        """Disarm the dead-man's switch and close the client (the venue's ``close``)."""
+        self.venue.close()
 
 
 def _refuse(code: str, message: str) -> LiveRefusedError:
@@ -276,7 +266,6 @@ def open_live_session(
     *,
     clock: Clock,
     confirm: Callable[[LiveGate], str],
-    venue_factory: VenueFactory,
     store: CredentialStore | None = None,
     waiter: Waiter | None = None,
     env: Mapping[str, str] | None = None,
@@ -287,7 +276,6 @@ def open_live_session(
         options: what to trade, where, on what evidence.
         clock: the wall clock.
         confirm: shows the gate to the operator and returns what they typed.
-        venue_factory: builds the Kraken venue on the private client.
         store: the credential store (default: the OS's).
         waiter: how the runner waits between cycles.
         env: the settings' environment (default: the process environment over ``.env``).
@@ -354,7 +342,7 @@ def open_live_session(
     )  # fmt: skip
     try:
         runtime, venue = _runtime(
-            options, gate, client, clock, predictor, config, audit, venue_factory, waiter, environ
+            options, gate, client, clock, predictor, config, audit, waiter, environ
         )
     except BaseException:
         client.close()
@@ -370,10 +358,9 @@ def _runtime(
     predictor: Predictor,
     config: BacktestConfig,
     audit: AuditLog,
-    venue_factory: VenueFactory,
     waiter: Waiter | None,
     environ: Mapping[str, str],
-) -> tuple[TradingRuntime, ExecutionVenue]:
+) -> tuple[TradingRuntime, KrakenVenue]:
     """The paper session's runtime, its ledger at the account's cash, on the Kraken venue."""
     session, model = options.session, gate.bundle
     settings = app_config.load_settings(environ)
@@ -415,6 +402,9 @@ def _runtime(
         audit=audit,
         waiter=waiter,
     )
-    venue = venue_factory(client, runtime.engine.clock, pairs, assets)
+    venue = KrakenVenue(
+        client, clock=runtime.engine.clock, pairs=pairs, assets=assets,
+        dead_man_s=options.dead_man_s,
+    )  # fmt: skip
     runtime.engine.venue = venue
     return runtime, venue
