@@ -57,7 +57,7 @@ def _quant(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "") -> 
 
 def _json_document(stream: Any) -> dict[str, Any]:
     """Read one pretty-printed JSON document (it ends with a ``}`` line) from ``stream``."""
-    lines = []
+    lines: list[str] = []
     while True:
         line = stream.readline()
         assert line, f"the process ended first: {lines}"
