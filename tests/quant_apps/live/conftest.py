@@ -71,3 +71,32 @@ def fake_server() -> Iterator[Any]:
     """A funded fake Kraken (planted key) served over HTTP on 127.0.0.1."""
     with serve_fake_kraken(funded_fake(SimClock(1_700_000_000 * 10**9)), hang_s=2.0) as server:
         yield server
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring backend holding entries in a dict: the OS store's interface, for one process.
+
+    It stands in for a third-party interface (the OS credential store), never for our code; the
+    Secret Service tests cover the real one.
+    """
+
+    priority = -1  # never chosen by keyring itself
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.entries[(service, username)]
+
+
+@pytest.fixture
+def memory_keyring() -> MemoryKeyring:
+    """An empty :class:`MemoryKeyring`."""
+    return MemoryKeyring()
