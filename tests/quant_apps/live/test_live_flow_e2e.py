@@ -110,7 +110,7 @@ def test_paper_validate_confirm_live_from_the_cli(
                 "trade", "--live", *market, "--exchange-url", url, "--paper-out", "paper",
                 "--out", "live", "--min-paper-cycles", "1", "--cycles", "1", "--json",
             ]  # fmt: skip
-            refused = _quant(live, env, tmp_path, "yes\n")
+            refused = _quant([*live, "--confirm", "LIVE kraken:0000"], env, tmp_path)
             printed += [refused.stdout, refused.stderr]
             assert refused.returncode == 3
             assert json.loads(refused.stdout)["reason_code"] == "LIVE_NOT_CONFIRMED"

@@ -36,6 +36,7 @@ from quant_exec import BacktestConfig, read_log
 from quant_exec.decisions import DecisionLog
 from quant_exec.venues.kraken import KrakenVenue
 from quant_exec.venues.kraken.fake import FakeKraken, serve_fake_kraken
+from quant_net import ProviderError
 
 H = Timeframe.H1.ns
 LABEL = BacktestConfig.from_profiles(StrategyProfile(), RiskProfile(), seed=0).profile_label()
@@ -68,11 +69,13 @@ def exchange(make_fake: Callable[..., FakeKraken]) -> Iterator[Any]:
         yield server
 
 
-def _paper_log(path: Path, bundle_hash: str, cycles: int, *, live: bool = False) -> None:
+def _paper_log(
+    path: Path, bundle_hash: str, cycles: int, *, live: bool = False, label: str = LABEL
+) -> None:
     """Append a run of ``cycles`` heartbeat cycles of ``bundle_hash`` to the paper log."""
     header: dict[str, Any] = {
         "paper": {"run": 1, "started_ns": 7, "bundle": {"bundle_hash": bundle_hash}},
-        "profile": LABEL,
+        "profile": label,
     }
     if live:
         header["live"] = {"exchange": "x", "fingerprint": "y"}
@@ -143,6 +146,7 @@ def test_each_refusal_in_order(
     _paper_log(options.paper_log, bundle_hash, 1)
     _paper_log(options.paper_log, "sha384:another-bundle", 5)
     _paper_log(options.paper_log, bundle_hash, 5, live=True)
+    _paper_log(options.paper_log, bundle_hash, 5, label="strategy v2 / risk v1 / sha256:00")
     with pytest.raises(LiveRefusedError, match="holds 1 paper cycles"):
         _open(options, env, store, "")
     with pytest.raises(LiveRefusedError, match="at least 1 cycle"):
@@ -191,6 +195,27 @@ def test_a_confirmed_session_trades_on_the_kraken_venue(
     assert confirmed["actor"] == "operator"
     (run,) = read_log(tmp_path / "live" / "decisions.jsonl")
     assert run.session["live"] == {"exchange": exchange.base_url, "fingerprint": key.fingerprint}
+
+
+def test_a_failure_after_the_confirmation_closes_the_client(
+    env: dict[str, str], exchange: Any, memory_keyring: Any, tmp_path: Path
+) -> None:
+    store, _key = _store(memory_keyring, exchange)
+    options = _options(tmp_path, exchange.base_url, min_paper_cycles=1)
+    _paper_log(options.paper_log, str(bundle_report(env)["bundle_hash"]), 1)
+
+    def revoke_then_confirm(gate: LiveGate) -> str:
+        exchange.fake.permissions = frozenset()  # the key loses its rights meanwhile
+        return gate.phrase
+
+    with pytest.raises(ProviderError) as caught:
+        open_live_session(
+            options, clock=WallClock(), confirm=revoke_then_confirm, store=store, env=env
+        )
+    assert caught.value.reason_code == "VENUE_PERMISSION_DENIED"
+    assert exchange.fake.calls == ["Balance"]
+    kinds = [r.kind for r in read_audit_log(tmp_path / "live" / "audit.jsonl")]
+    assert kinds == ["live.confirmed"]
 
 
 def test_paper_evidence_of_a_missing_log_is_none(tmp_path: Path) -> None:

@@ -197,12 +197,12 @@ def test_connect_fails_closed_before_any_call(
 class _TimeHandler(BaseHTTPRequestHandler):
     answer: bytes = b""
     status = 200
-    date = True
+    date: str | None = "Tue, 14 Nov 2023 22:13:20 GMT"
 
     def do_GET(self) -> None:
         self.send_response_only(self.status)
-        if self.date:
-            self.send_header("Date", "Tue, 14 Nov 2023 22:13:20 GMT")
+        if self.date is not None:
+            self.send_header("Date", self.date)
         self.send_header("Content-Length", str(len(self.answer)))
         self.end_headers()
         self.wfile.write(self.answer)
@@ -215,7 +215,9 @@ class _TimeHandler(BaseHTTPRequestHandler):
 def time_server() -> Iterator[Callable[..., str]]:
     servers: list[ThreadingHTTPServer] = []
 
-    def serve(answer: bytes, *, status: int = 200, date: bool = True) -> str:
+    def serve(
+        answer: bytes, *, status: int = 200, date: str | None = "Tue, 14 Nov 2023 22:13:20 GMT"
+    ) -> str:
         handler = type("H", (_TimeHandler,), {"answer": answer, "status": status, "date": date})
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -238,8 +240,9 @@ def test_the_server_time_comes_from_time_or_the_date_header(
     )
     dated = time_server(b"not found", status=404)  # an exchange without /0/public/Time
     assert server_time_reader(dated, clock=clock)() == 1_700_000_000 * NS_PER_SECOND
-    with pytest.raises(ProviderError, match="no server time"):
-        server_time_reader(time_server(b"{}", date=False), clock=clock)()
+    for date in (None, "yesterday"):
+        with pytest.raises(ProviderError, match="no server time"):
+            server_time_reader(time_server(b"{}", date=date), clock=clock)()
 
 
 def test_the_fake_exchange_answers_a_time_through_its_date_header(

@@ -100,14 +100,14 @@ def register(app: typer.Typer) -> None:
     @app.command("trade")
     @guarded()
     def trade(
-        live: Annotated[
-            bool,
-            typer.Option("--live", help="Trade on the exchange (required; paper: quant paper)."),
-        ],
         provider: Annotated[
             str, typer.Option("--provider", help="kraken or coinapi: where live bars come from.")
         ],
         symbols: Annotated[str, typer.Option("--symbols", help="Comma-separated base assets.")],
+        live: Annotated[
+            bool,
+            typer.Option("--live", help="Trade on the exchange (required; paper: quant paper)."),
+        ] = False,
         quote: Annotated[str, typer.Option("--quote", help="Quote currency.")] = "USD",
         timeframe: Annotated[str, typer.Option("--timeframe", help="Bar length.")] = "1h",
         bundle: Annotated[Path | None, typer.Option("--bundle", help=_BUNDLE_HELP)] = None,
