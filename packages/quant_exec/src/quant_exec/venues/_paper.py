@@ -28,7 +28,8 @@ events, byte for byte):
 * **throttle**: with a :class:`~quant_exec.venues.RateLimit`, a submit or cancel beyond the
   venue's budget is queued until the budget allows it (its latency counts from then);
 * **balances**: the account the broker was given at the start, moved by every fill (the
-  venue's side of what the session's ledger books), for reconciliation.
+  venue's side of what the session's ledger books), for reconciliation;
+* **trades**: every fill, in the order it happened, for :meth:`PaperBroker.trades_since`.
 
 Examples:
     >>> from decimal import Decimal
@@ -54,6 +55,10 @@ Examples:
     ...     _ = ledger.apply(event)
     >>> ledger.positions["BTC"].quantity, ledger.cash
     (Decimal('0.1'), Decimal('5981.9518'))
+    >>> [f.trade_id == events[1].trade_id for f in broker.trades_since(None)]
+    [True]
+    >>> broker.trades_since(events[1].trade_id)
+    ()
 """
 
 from __future__ import annotations
@@ -161,6 +166,8 @@ class PaperBroker:
         self._orders: dict[str, _Working] = {}
         self._open: dict[str, _Working] = {}  # the working subset, so a bar costs O(open)
         self._trades = 0
+        self._fills: list[OrderFilled] = []
+        self._fill_index: dict[str, int] = {}  # trade id -> position in _fills
         self._balances = {k: to_decimal(v) for k, v in (balances or {}).items()}
         self._throttle = Throttle(clock, rate_limit)
 
@@ -187,6 +194,21 @@ class PaperBroker:
     def balances(self) -> dict[str, Decimal]:
         """The account's balance per asset: the start's, moved by every fill so far."""
         return dict(sorted(self._balances.items()))
+
+    def trades_since(self, after_trade_id: str | None) -> tuple[OrderFilled, ...]:
+        """The fills after the one with ``after_trade_id``, oldest first.
+
+        Args:
+            after_trade_id: the last trade the caller has seen; ``None`` (or an id this
+                broker never issued) answers every fill.
+
+        Examples:
+            >>> from quant_core import SimClock
+            >>> PaperBroker(SimClock(0)).trades_since(None)
+            ()
+        """
+        start = 0 if after_trade_id is None else self._fill_index.get(after_trade_id, -1) + 1
+        return tuple(self._fills[start:])
 
     def open_orders(self, instrument: Instrument | None = None) -> tuple[OrderState, ...]:
         """Orders still working, optionally of one instrument, in submission order."""
@@ -420,6 +442,8 @@ class PaperBroker:
             )
             self._emit(work, fill, out)
             self._book(fill)
+            self._fill_index[trade_id] = len(self._fills)
+            self._fills.append(fill)
             volume_left -= qty
             if cash is not None and order.side is Side.BUY:
                 cash -= notional + fee
