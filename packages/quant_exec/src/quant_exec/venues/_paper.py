@@ -63,7 +63,7 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_FLOOR, Decimal
 
 import attrs
@@ -81,6 +81,7 @@ from quant_exec.orders._model import (
     OrderExpired,
     OrderFilled,
     OrderState,
+    OrderStatus,
     OrderSubmitted,
     OrderType,
     Side,
@@ -209,6 +210,38 @@ class PaperBroker:
         """
         start = 0 if after_trade_id is None else self._fill_index.get(after_trade_id, -1) + 1
         return tuple(self._fills[start:])
+
+    def restore(self, states: Sequence[OrderState], *, trades: int = 0) -> None:
+        """Keep working the orders an earlier run of this account had sent (a restart).
+
+        Intents never sent (``INITIALIZED``) and finished orders are left out; an order whose
+        cancel was requested is canceled ``latency`` after its last event. Trade ids continue
+        after the earlier run's ``trades`` fills.
+
+        Args:
+            states: the earlier run's orders as its journal left them.
+            trades: how many fills the earlier run had.
+
+        Examples:
+            >>> from quant_core import SimClock
+            >>> from quant_exec.orders import OrderSubmitted, apply, new_state
+            >>> order = Order.create(Instrument("BTC", "USD"), "buy", "1", ts_init=0, sequence=1)
+            >>> sent = apply(new_state(order), OrderSubmitted(order.client_order_id,
+            ...                                               ts_event=0, ts_init=0))
+            >>> broker = PaperBroker(SimClock(0))
+            >>> broker.restore([new_state(order), sent])
+            >>> [s.status.value for s in broker.open_orders()]
+            ['submitted']
+        """
+        for state in states:
+            if state.status is OrderStatus.INITIALIZED or not state.is_open:
+                continue
+            order, acked = state.order, state.status is not OrderStatus.SUBMITTED
+            work = _Working(state, order.ts_init, order.ts_init + self._latency, acked=acked)
+            if state.status is OrderStatus.PENDING_CANCEL:
+                work.cancel_ns = state.ts_last + self._latency
+            self._orders[order.client_order_id] = self._open[order.client_order_id] = work
+        self._trades = max(self._trades, trades)
 
     def open_orders(self, instrument: Instrument | None = None) -> tuple[OrderState, ...]:
         """Orders still working, optionally of one instrument, in submission order."""
