@@ -3,7 +3,8 @@
 The decision log file is append-only and holds one *segment* per run: a session header line
 naming the run (``paper.run``, counted from 1 in the file) followed by that run's decision,
 order event and risk lines. A restart never rewrites or repeats earlier lines: it starts a
-fresh session (fresh ledger, fresh strategy memory) under a new header. A line torn by a
+new session under a new header that carries the last run's cash, positions and unfinished
+orders over (the header's ``carry``; the strategy's memory starts afresh). A line torn by a
 crash mid-write is set aside when the next run starts: its bytes go to a sidecar
 (``decisions.jsonl.torn-<offset>``, as the audit log keeps its own, through
 :func:`quant_core.files.set_aside_tail`) and the next run's header names it (``paper.torn_tail``).
