@@ -34,7 +34,7 @@ from quant_core import Clock, Timeframe
 from quant_core.audit import AuditLog
 from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_data import Store, StoreFeed
-from quant_exec import BacktestConfig, read_log, reasons
+from quant_exec import BacktestConfig, read_log
 from quant_exec.session import CarryOver, carry_from_log
 
 __all__ = [
@@ -182,9 +182,7 @@ def assemble_paper_session(
     source = make_provider(options.provider, settings, clock, options.seed)
     writer = PaperLogWriter(options.out / LOG_FILE)
     audit = AuditLog(options.out / AUDIT_FILE, clock)
-    if writer.torn_tail is not None:  # RT-20: the torn record was cut; the audit says so
-        torn = {"reason_code": reasons.JOURNAL_TORN_TAIL, "log": str(writer.path)}
-        audit.append("journal.torn_tail", {**torn, **writer.torn_tail})
+    writer.audit_torn_tail(audit)  # RT-20: a torn record was cut; the audit says so
     carry = carry_over(writer, options.quote)
     if carry is not None:
         audit.append("session.carry", _carry_audit(carry))

@@ -31,9 +31,10 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+from quant_core.audit import AuditLog
 from quant_core.errors import StorageError
 from quant_core.files import set_aside_tail
-from quant_exec import DecisionLog, read_log
+from quant_exec import DecisionLog, read_log, reasons
 
 __all__ = ["AUDIT_FILE", "HALT_FILE", "LOG_FILE", "PaperLogWriter"]
 
@@ -82,6 +83,21 @@ class PaperLogWriter:
         self.next_run = len(read_log(path)) + 1 if keep else 1
         self._log: DecisionLog | None = None
         self._written = 0
+
+    def audit_torn_tail(self, audit: AuditLog) -> bool:
+        """Record a torn last line set aside on opening in ``audit``; whether there was one.
+
+        The entry (kind ``journal.torn_tail``) carries the reason code ``JOURNAL_TORN_TAIL``,
+        the log, and where the torn bytes were kept.
+
+        Args:
+            audit: the session's audit log.
+        """
+        if self.torn_tail is None:
+            return False
+        torn = {"reason_code": reasons.JOURNAL_TORN_TAIL, "log": str(self.path)}
+        audit.append("journal.torn_tail", {**torn, **self.torn_tail})
+        return True
 
     def flush(self, log: DecisionLog) -> int:
         """Append what ``log`` gained since its last flush; return its segment's line count."""
