@@ -196,6 +196,17 @@ def test_a_confirmed_session_trades_on_the_kraken_venue(
     (run,) = read_log(tmp_path / "live" / "decisions.jsonl")
     assert run.session["live"] == {"exchange": exchange.base_url, "fingerprint": key.fingerprint}
 
+    again, _ = _open(options, env, store, f"LIVE {key.fingerprint}")  # a restart: carried over
+    try:
+        again.runtime.start()
+    finally:
+        again.close()
+    kinds = [r.kind for r in read_audit_log(tmp_path / "live" / "audit.jsonl")]
+    assert kinds[-2:] == ["live.confirmed", "session.carry"]
+    carried = read_audit_log(tmp_path / "live" / "audit.jsonl")[-1].data
+    assert carried["cash"] == "10000"
+    assert carried["orders"] == []
+
 
 def test_a_failure_after_the_confirmation_closes_the_client(
     env: dict[str, str], exchange: Any, memory_keyring: Any, tmp_path: Path

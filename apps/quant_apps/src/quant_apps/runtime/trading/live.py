@@ -20,8 +20,11 @@ refusal at step 4 is audited as ``live.refused``). Then the session is the paper
 runtime (:class:`~quant_apps.runtime.trading.session.TradingRuntime`: same feed, strategy,
 risk gates, kill switch, halt file, logs) whose venue is a Kraken venue on the private client
 (:func:`~quant_apps.runtime.trading.onboarding.open_client`), its ledger opened with the
-account's quote balance. :meth:`LiveSession.close` disarms the dead-man's switch and closes
-the client.
+account's quote balance on a first run; a restart in the same directory carries the last
+run's books and unfinished orders over (:func:`~quant_apps.runtime.trading.paper.carry_over`)
+and reconciles them with the exchange when it starts. Engaging the kill switch cancels the
+session's working orders on the exchange and verifies them gone against its open orders.
+:meth:`LiveSession.close` disarms the dead-man's switch and closes the client.
 
 Examples:
     >>> confirmation_phrase("kraken:0123456789abcdef")
@@ -46,7 +49,7 @@ from quant_apps.runtime.trading import livereasons
 from quant_apps.runtime.trading.credentials import CredentialStore, StoredKey
 from quant_apps.runtime.trading.feed import ProviderSync
 from quant_apps.runtime.trading.onboarding import open_client
-from quant_apps.runtime.trading.paper import BUNDLES_DIR, PaperOptions
+from quant_apps.runtime.trading.paper import BUNDLES_DIR, PaperOptions, carry_over
 from quant_apps.runtime.trading.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
 from quant_apps.runtime.trading.profiles import load_profiles
 from quant_apps.runtime.trading.session import TradingRuntime, Waiter
@@ -373,6 +376,15 @@ def _runtime(
     cash = client.balance().get(quote_id, Decimal(0))
     config = attrs.evolve(config, initial_cash=cash)
     writer = PaperLogWriter(session.out / LOG_FILE)
+    writer.audit_torn_tail(audit)
+    carry = carry_over(writer, quote)  # a restart: reconciled with the venue on start
+    if carry is not None:
+        audit.append("session.carry", {
+            "cash": str(carry.cash),
+            "positions": {p.base: str(p.quantity) for p in carry.positions},
+            "orders": [s.client_order_id for s in carry.orders],
+            "last_trade_id": carry.last_trade_id,
+        })  # fmt: skip
     header = {
         "paper": {
             "run": writer.next_run,
@@ -401,6 +413,7 @@ def _runtime(
         halt_file=session.halt_file or session.out / HALT_FILE,
         audit=audit,
         waiter=waiter,
+        carry=carry,
     )
     venue = KrakenVenue(
         client, clock=runtime.engine.clock, pairs=pairs, assets=assets,
