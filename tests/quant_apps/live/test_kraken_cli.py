@@ -22,6 +22,7 @@ from keyring.backend import KeyringBackend
 from typer.testing import CliRunner
 
 from quant_apps.cli import app
+from quant_apps.runtime.doctor import kraken_credentials_check
 
 runner = CliRunner()
 
@@ -49,7 +50,11 @@ def test_connect_status_forget(
     as_json = json.loads(runner.invoke(app, ["kraken", "status", "--url", url, "--json"]).stdout)
     assert as_json["base_url"] == url
     assert set(as_json) == {"ok", "base_url", "fingerprint", "permissions", "validated_ns"}
+    doctor_check = kraken_credentials_check(url)
+    assert doctor_check["status"] == "ok"
+    assert doctor_check["detail"].startswith(f"{as_json['fingerprint']} for {url}")
     assert runner.invoke(app, ["kraken", "forget", "--url", url]).stdout == "key removed\n"
+    assert kraken_credentials_check(url)["reason_code"] == "CREDENTIALS_MISSING"
     assert runner.invoke(app, ["kraken", "forget", "--url", url]).stdout == "no key was stored\n"
     missing = runner.invoke(app, ["kraken", "status", "--url", url, "--json"])
     assert missing.exit_code == 3
