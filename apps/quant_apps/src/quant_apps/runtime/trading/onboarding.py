@@ -36,11 +36,17 @@ from typing import Any, Final
 import attrs
 
 from quant_apps.runtime.trading import livereasons
-from quant_apps.runtime.trading.credentials import CredentialStore, KrakenCredentials, StoredKey
+from quant_apps.runtime.trading.credentials import (
+    CredentialStore,
+    CredentialsUnavailableError,
+    KrakenCredentials,
+    StoredKey,
+)
 from quant_core import NS_PER_SECOND, Clock
 from quant_core.errors import QuantError, RejectedError
 from quant_exec.venues.kraken import KrakenPrivateClient, NonceSource
 from quant_net import ProviderError, ReadClient, ReadPolicy, Response
+from quant_net import kraken as wire
 
 __all__ = [
     "MAX_SKEW_S",
@@ -51,6 +57,7 @@ __all__ = [
     "check_key",
     "connect_key",
     "explain_permissions",
+    "onboarding_status",
     "open_client",
     "server_time_reader",
 ]
@@ -81,6 +88,45 @@ def explain_permissions() -> str:
         "(or deposit, or transfer) is refused."
     )
     return "\n".join(lines)
+
+
+def onboarding_status(store: CredentialStore, base_url: str = wire.BASE_URL) -> dict[str, Any]:
+    """What the onboarding page shows: permissions, the credential store, the stored key.
+
+    Never the key or the secret: a stored key is described by
+    :meth:`~quant_apps.runtime.trading.credentials.StoredKey.about`.
+
+    Args:
+        store: the credential store.
+        base_url: the exchange.
+
+    Examples:
+        >>> from keyring.backends import fail
+        >>> status = onboarding_status(CredentialStore(fail.Keyring()))
+        >>> status["store"]["usable"], status["reason_code"], status["key"]
+        (False, 'CREDENTIALS_UNAVAILABLE', None)
+        >>> [p["permission"] for p in status["permissions"]][:2]
+        ['query_funds', 'query_open_orders']
+    """
+    url = "" if base_url == wire.BASE_URL else f" --url {base_url}"
+    status: dict[str, Any] = {
+        "exchange": base_url,
+        "permissions": [
+            {"permission": p, "where": where, "why": why} for p, where, why in REQUIRED_PERMISSIONS
+        ],
+        "connect": f"quant kraken connect{url}",
+        "key": None,
+    }
+    try:
+        backend = store.backend_name()
+        stored = store.load(base_url)
+    except CredentialsUnavailableError as exc:
+        store_state = {"usable": False, "message": exc.message}
+        return {**status, "store": store_state, "reason_code": exc.reason_code}
+    status["store"] = {"usable": True, "backend": backend}
+    if stored is None:
+        return {**status, "reason_code": livereasons.CREDENTIALS_MISSING}
+    return {**status, "key": stored.about(), "reason_code": None}
 
 
 @attrs.frozen
