@@ -34,6 +34,7 @@ Examples:
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -52,10 +53,10 @@ from quant_apps.runtime.trading.onboarding import open_client
 from quant_apps.runtime.trading.paper import BUNDLES_DIR, PaperOptions, carry_over
 from quant_apps.runtime.trading.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
 from quant_apps.runtime.trading.profiles import load_profiles
-from quant_apps.runtime.trading.session import TradingRuntime, Waiter
-from quant_core import Clock, Instrument
+from quant_apps.runtime.trading.session import EventWaiter, TradingRuntime, Waiter
+from quant_core import NS_PER_SECOND, Clock, Instrument
 from quant_core.audit import AuditLog
-from quant_core.errors import RejectedError
+from quant_core.errors import QuantError, RejectedError
 from quant_core.events import Predictor
 from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_data import StoreFeed
@@ -67,6 +68,7 @@ __all__ = [
     "LIVE_ACTOR",
     "MIN_PAPER_CYCLES",
     "STATE_DIR",
+    "KeepAliveWaiter",
     "LiveGate",
     "LiveOptions",
     "LiveRefusedError",
@@ -78,12 +80,69 @@ __all__ = [
     "profile_hash",
 ]
 
+_log = logging.getLogger(__name__)
+
 MIN_PAPER_CYCLES: Final = 24
 """The governed default: paper cycles of the same bundle and profile before live (a day of 1h)."""
 STATE_DIR: Final = "kraken"
 """The folder, inside the data directory, of the Kraken keys' nonce files."""
 LIVE_ACTOR: Final = "operator"
 """Who the audit names as confirming (the person at the terminal)."""
+
+
+class KeepAliveWaiter:
+    """The runner's waiter, re-arming the exchange's dead-man's switch while it waits.
+
+    The venue refreshes ``CancelAllOrdersAfter`` when the session polls it, once a cycle: on
+    1h bars the switch would lapse between cycles and the exchange would cancel every open
+    order. The runner waits in steps of at most a second (:data:`~.session.POLL_S`), so
+    re-arming here, every ``refresh_s`` on ``clock``, keeps it armed for as long as the process
+    lives; a failure is logged (never raised: the switch then fires, which is its purpose).
+
+    Args:
+        inner: the waiter that waits.
+        client: the private client (calls are serialised by it).
+        clock: the wall clock.
+        dead_man_s: the switch's timeout.
+        refresh_s: how often to re-arm it.
+
+    Examples:
+        >>> from quant_apps.runtime import EventWaiter
+        >>> KeepAliveWaiter(EventWaiter(), None, None, dead_man_s=60, refresh_s=20)
+        KeepAliveWaiter(dead_man_s=60, refresh_s=20)
+    """
+
+    def __init__(
+        self, inner: Waiter, client: KrakenPrivateClient, clock: Clock, *, dead_man_s: int,
+        refresh_s: int,
+    ) -> None:  # fmt: skip
+        self._inner, self._client, self._clock = inner, client, clock
+        self.dead_man_s, self.refresh_s = dead_man_s, refresh_s
+        self._due_ns: int | None = None
+        self.rearmed = 0
+
+    def __repr__(self) -> str:
+        return f"KeepAliveWaiter(dead_man_s={self.dead_man_s}, refresh_s={self.refresh_s})"
+
+    def wait(self, timeout_s: float) -> None:
+        """Re-arm the switch when due, then wait as ``inner`` does.
+
+        Args:
+            timeout_s: the longest wait.
+        """
+        now = self._clock.now_ns()
+        if self.dead_man_s and (self._due_ns is None or now >= self._due_ns):
+            self._due_ns = now + self.refresh_s * NS_PER_SECOND
+            try:
+                self._client.cancel_all_orders_after(self.dead_man_s)
+                self.rearmed += 1
+            except QuantError as exc:
+                _log.warning("[%s] dead-man's switch not re-armed: %s", exc.reason_code, exc)
+        self._inner.wait(timeout_s)
+
+    def wake(self) -> None:
+        """Cut the wait short."""
+        self._inner.wake()
 
 
 class LiveRefusedError(RejectedError, reason=livereasons.LIVE_NOT_CONFIRMED):
@@ -101,6 +160,7 @@ class LiveOptions:
         paper_log: the paper session's decision log the evidence is read from.
         min_paper_cycles: paper cycles required (at least 1).
         dead_man_s: the dead-man's switch's timeout, seconds.
+        refresh_s: how often the switch is re-armed, seconds.
     """
 
     session: PaperOptions
@@ -108,6 +168,7 @@ class LiveOptions:
     paper_log: Path = Path("paper") / LOG_FILE
     min_paper_cycles: int = MIN_PAPER_CYCLES
     dead_man_s: int = 60
+    refresh_s: int = 20
 
 
 @attrs.frozen
@@ -412,12 +473,15 @@ def _runtime(
         profile_file=session.profile,
         halt_file=session.halt_file or session.out / HALT_FILE,
         audit=audit,
-        waiter=waiter,
+        waiter=KeepAliveWaiter(
+            waiter if waiter is not None else EventWaiter(), client, clock,
+            dead_man_s=options.dead_man_s, refresh_s=options.refresh_s,
+        ),
         carry=carry,
-    )
+    )  # fmt: skip
     venue = KrakenVenue(
         client, clock=runtime.engine.clock, pairs=pairs, assets=assets,
-        dead_man_s=options.dead_man_s,
+        dead_man_s=options.dead_man_s, refresh_s=options.refresh_s,
     )  # fmt: skip
     runtime.engine.venue = venue
     return runtime, venue
