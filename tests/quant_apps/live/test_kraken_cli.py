@@ -110,15 +110,20 @@ def test_connect_on_a_terminal_hides_what_is_typed(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QUANT_", "KRAKEN_"))}
     env |= {"QUANT_DATA_DIR": str(tmp_path / "data")}
     with subprocess.Popen(
-        [sys.executable, "-m", "quant_apps", "kraken", "fake-exchange", "--json"],
+        [sys.executable, "-m", "quant_apps", "kraken", "fake-exchange"],
         stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
     ) as exchange:  # fmt: skip
         try:
-            lines: list[str] = []
-            while not lines or lines[-1].rstrip() != "}":
-                lines.append(exchange.stdout.readline())  # type: ignore[union-attr]
-            served = json.loads("".join(lines))
-            key, secret, url = served["api_key"], served["secret"], served["url"]
+            shown: dict[str, str] = {}
+            while "secret" not in shown:
+                line = exchange.stdout.readline()  # type: ignore[union-attr]
+                assert line, shown
+                words = line.split()
+                if line.startswith("fake Kraken exchange on "):
+                    shown["url"] = words[-1]
+                elif line.startswith(("  test key ", "  test secret ")):
+                    shown[words[1]] = words[2]
+            key, secret, url = shown["key"], shown["secret"], shown["url"]
             main, child = pty.openpty()
             with subprocess.Popen(
                 [sys.executable, "-m", "quant_apps", "kraken", "connect", "--url", url],
@@ -134,8 +139,8 @@ def test_connect_on_a_terminal_hides_what_is_typed(
                 assert connect.wait(timeout=120) == 0
             os.close(main)
         finally:
-            exchange.send_signal(signal.SIGTERM)
-            exchange.wait(timeout=120)
+            exchange.send_signal(signal.SIGINT)  # Ctrl-C stops it cleanly
+            assert exchange.wait(timeout=120) == 0
     assert b"Query open orders & trades" in screen
     assert key.encode() not in screen
     assert secret.encode() not in screen
