@@ -5,8 +5,9 @@ a refused key (may withdraw), a wrong secret (the exchange refuses the signature
 refused, a write of unknown outcome. Then every captured log record (``caplog``, all loggers at
 DEBUG), every repr and message of the objects and errors involved and every file written under
 the test's directory is searched for the key, the secret (base64 and decoded) and each
-``API-Sign`` value the fake received: 0 hits. The end-to-end CLI flow does the same for its
-processes' output and files (``tests/quant_apps/live/test_live_flow_e2e.py``).
+``API-Sign`` value the fake received: 0 hits. The same scan follows a session trading on the
+live venue (orders, a write of unknown outcome, the kill switch). The end-to-end CLI flow does
+the same for its processes' output and files (``tests/quant_apps/live/test_live_flow_e2e.py``).
 """
 
 from __future__ import annotations
@@ -105,6 +106,68 @@ def test_no_planted_secret_in_logs_reprs_errors_or_files(
     )
     assert caplog.records, "nothing was logged at DEBUG: the scan would prove nothing"
     haystacks = {"logs": logged, "reprs and errors": "\n".join(texts)}
+    for path in sorted(p for p in tmp_path.rglob("*") if p.is_file()):
+        haystacks[str(path)] = path.read_bytes().decode("utf-8", "replace")
+    for where, text in haystacks.items():
+        for needle in needles:
+            assert needle not in text, f"a planted secret ({needle[:6]}…) is in {where}"
+
+
+def test_no_planted_secret_from_the_live_venue_path(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """A live session on the fake (orders, a write of unknown outcome, a halt) at DEBUG."""
+    from quant_apps.runtime import PaperLogWriter, ProviderSync, TradingRuntime
+    from quant_core import Instrument, Timeframe
+    from quant_data import SourceBar, StoreFeed
+    from quant_data.store import MemoryProvider, Store
+    from quant_exec import BacktestConfig, RecordedPredictor
+    from quant_exec.session import example_bars, example_predictions
+    from quant_exec.venues.kraken import KrakenVenue
+
+    caplog.set_level(logging.DEBUG)
+    bars = example_bars(n_bars=60)
+    hour = Timeframe.H1.ns
+    clock = SimClock(min(b.open_time_ns for b in bars) + hour)
+    fake = FakeKraken(clock, api_key=KEY, secret=SECRET)
+    fake.book.add_pair("XBTUSD", "XXBT", "ZUSD", Decimal("41600"))
+    fake.book.add_pair("ETHUSD", "XETH", "ZUSD", Decimal("2300"))
+    fake.book.balances["ZUSD"] = Decimal("10000")
+    fake.inject("AddOrder", FakeFault.ACCEPT_THEN_500)  # the first order's outcome is unknown
+    source = [
+        SourceBar("memory", b.instrument.base, "USD", "1h", b.open_time_ns, str(b.open),
+                  str(b.high), str(b.low), str(b.close), str(b.volume))
+        for b in bars
+    ]  # fmt: skip
+    store = Store.open("sqlite://", clock=clock)
+    writer = PaperLogWriter(tmp_path / "decisions.jsonl")
+    runtime = TradingRuntime(
+        feed=StoreFeed(store, ["BTC", "ETH"], "USD", Timeframe.H1, prefer=["memory"]),
+        sync=ProviderSync(store, MemoryProvider(source, page_limit=500), ["BTC", "ETH"], "USD",
+                          Timeframe.H1),
+        clock=clock, predictor=RecordedPredictor(example_predictions(bars)),
+        config=BacktestConfig.defaults(), writer=writer, header={"paper": {"run": 1}},
+    )  # fmt: skip
+    with serve_fake_kraken(fake, hang_s=1.0) as server:
+        creds = KrakenCredentials.parse(KEY, SECRET)
+        client = open_client(creds, server.base_url, clock=clock, state_dir=tmp_path / "n")
+        pairs = {Instrument("BTC", "USD"): "XBTUSD", Instrument("ETH", "USD"): "ETHUSD"}
+        assets = {"XXBT": "BTC", "XETH": "ETH", "ZUSD": "USD"}
+        venue = KrakenVenue(client, clock=runtime.engine.clock, pairs=pairs, assets=assets)
+        runtime.engine.venue = venue
+        try:
+            runtime.start()
+            for _ in range(12):
+                runtime.cycle()
+                clock.advance_by(hour)
+            runtime.halt("drill", actor="ops")
+            runtime.service()
+            texts = [repr(venue), repr(client), repr(runtime.read_model())]
+        finally:
+            venue.close()
+    assert "AddOrder" in fake.calls, "the session never traded: the scan would prove little"
+    needles = [KEY, SECRET, base64.b64decode(SECRET).decode(), *set(fake.signatures)]
+    haystacks = {"logs": caplog.text, "reprs": "\n".join(texts)}
     for path in sorted(p for p in tmp_path.rglob("*") if p.is_file()):
         haystacks[str(path)] = path.read_bytes().decode("utf-8", "replace")
     for where, text in haystacks.items():
