@@ -29,7 +29,7 @@ def test_a_market_order_is_accepted_then_filled_by_the_poll(
     events = venue.submit(placed)
     assert names(events) == ["OrderSubmitted", "OrderAccepted"]
     txid = events[1].venue_order_id  # type: ignore[union-attr]
-    assert fake.book.orders[txid]["cl_ord_id"] == placed.client_order_id
+    assert fake.book.orders[txid]["cl_ord_id"] == KrakenVenue.kraken_id(placed.client_order_id)
     polled = venue.poll()
     assert names(polled) == ["OrderFilled"]
     fill = polled[0]

@@ -31,9 +31,9 @@ kept as reason-coded :class:`VenueAlarm` values in :attr:`~KrakenVenue.alarms` a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any
 
 import attrs
 
@@ -60,20 +60,20 @@ from quant_exec.venues._throttle import Throttle
 from quant_exec.venues.kraken import _venue_reasons as codes
 from quant_exec.venues.kraken._client import KrakenPrivateClient
 from quant_exec.venues.kraken._types import KrakenOrder, KrakenTrade
+from quant_exec.venues.kraken._venue_reads import all_trades, client_ids, query_many
 from quant_exec.venues.kraken._venue_wire import (
     Execution,
     execution_from,
     fill_from_trade,
+    from_kraken_id,
     state_from_order,
+    to_kraken_id,
 )
 from quant_net import ProviderError, UnknownOutcomeError
 
 __all__ = ["KrakenVenue", "VenueAlarm"]
 
 _log = logging.getLogger("quant_exec.venues.kraken")
-
-_QUERY_BATCH: Final = 50  # QueryOrders takes at most 50 txids
-_PAGE: Final = 50
 
 
 @attrs.frozen
@@ -171,6 +171,7 @@ class KrakenVenue:
         self._by_txid: dict[str, str] = {}
         self._trades_seen: set[str] = set()
         self._armed_ns: int | None = None
+        self._closed = False
         self._balances: dict[str, Decimal] = {}
         self.alarms: list[VenueAlarm] = []
         """Reason-coded problems met so far, oldest first."""
@@ -179,6 +180,21 @@ class KrakenVenue:
         return f"KrakenVenue(orders={len(self._orders)}, pairs={sorted(self._instruments)})"
 
     # --- reading ----------------------------------------------------------------------------
+
+    @staticmethod
+    def kraken_id(client_order_id: str) -> str:
+        """The ``cl_ord_id`` an order travels under at Kraken (a short UUID for the session's ids).
+
+        Kraken takes a UUID or free text of at most 18 characters; the session's ids are 22.
+
+        Raises:
+            ValueError: an id no Kraken format fits.
+
+        Examples:
+            >>> KrakenVenue.kraken_id("O-0123456789abcdef0123")
+            '4f2d0123456789abcdef012300000000'
+        """
+        return to_kraken_id(client_order_id)
 
     @property
     def throttle(self) -> Throttle:
@@ -197,7 +213,11 @@ class KrakenVenue:
         tracked = self._orders.get(client_order_id)
         if tracked is not None:
             return tracked.state
-        found = self._client.find_order(client_order_id)
+        try:
+            kraken_id = to_kraken_id(client_order_id)
+        except ValueError:
+            return None  # no order of Kraken's can carry it
+        found = self._client.find_order(kraken_id)
         if found is None:
             return None
         return self._adopt([found])[0]
@@ -241,11 +261,11 @@ class KrakenVenue:
         Raises:
             ProviderError: Kraken could not be asked.
         """
-        trades = self._all_trades(None)
+        trades = all_trades(self._client, None)
         ids = [t.trade_id for t in trades]
         if after_trade_id is not None and after_trade_id in ids:
             trades = trades[ids.index(after_trade_id) + 1 :]
-        names = self._client_ids({t.order_txid for t in trades})
+        names = client_ids(self._client, self._by_txid, {t.order_txid for t in trades})
         out: list[OrderFilled] = []
         now = self._clock.now_ns()
         for trade in trades:
@@ -281,6 +301,11 @@ class KrakenVenue:
         if pair is None:
             self._reject(tracked, codes.KRAKEN_PAIR_UNKNOWN, f"no pair for {order.instrument}", out)
             return out
+        try:
+            kraken_id = to_kraken_id(oid)
+        except ValueError as error:
+            self._reject(tracked, codes.KRAKEN_ORDER_ID_UNFIT, str(error), out)
+            return out
         self._keep_alive()
         try:
             ack = self._client.add_order(
@@ -289,7 +314,7 @@ class KrakenVenue:
                 order_type=order.order_type.value,
                 volume=order.quantity,
                 price=order.limit_price,
-                cl_ord_id=oid,
+                cl_ord_id=kraken_id,
             )
         except UnknownOutcomeError as error:
             tracked.unknown = True
@@ -324,7 +349,7 @@ class KrakenVenue:
         self._emit(tracked, OrderCancelRequested(client_order_id, ts_event=now, ts_init=now), out)
         try:
             self._client.cancel_order(
-                cl_ord_id=client_order_id,
+                cl_ord_id=to_kraken_id(client_order_id),
                 pair=tracked.pair,
                 age_s=(now - tracked.sent_ns) / NS_PER_SECOND,
             )
@@ -362,7 +387,10 @@ class KrakenVenue:
         return []
 
     def close(self) -> None:
-        """Disarm the dead-man's switch (``timeout=0``) and close the client."""
+        """Disarm the dead-man's switch (``timeout=0``) and close the client (once)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._armed_ns is not None:
             try:
                 self._client.cancel_all_orders_after(0)
@@ -398,10 +426,8 @@ class KrakenVenue:
         out.append(fill)
 
     def _accepted(self, tracked: _Tracked, txid: str, ts: int, out: list[OrderEvent]) -> None:
-        """Kraken has the order as ``txid``: acknowledge it (once: when the txid is news)."""
-        known, tracked.txid, tracked.unknown = tracked.txid, txid, False
-        if known is not None:
-            return
+        """Kraken has the order as ``txid`` (called once per order: when the txid is news)."""
+        tracked.txid, tracked.unknown = txid, False
         oid = tracked.state.client_order_id
         self._by_txid[txid] = oid
         now = self._clock.now_ns()
@@ -446,7 +472,7 @@ class KrakenVenue:
     def _resolve(self, tracked: _Tracked, out: list[OrderEvent]) -> None:
         """Settle an unknown AddOrder outcome by asking for the order by its client order id."""
         oid = tracked.state.client_order_id
-        found = self._client.find_order(oid)
+        found = self._client.find_order(to_kraken_id(oid))
         if found is None:
             detail = "no open or closed order carries this client order id"
             self._reject(tracked, codes.KRAKEN_ORDER_ABSENT, detail, out)
@@ -460,14 +486,10 @@ class KrakenVenue:
         pending = [t for t in self._orders.values() if not t.settled and t.txid is not None]
         if not pending:
             return
-        txids = [str(t.txid) for t in pending]
-        found: dict[str, KrakenOrder] = {}
-        for i in range(0, len(txids), _QUERY_BATCH):
-            page = self._client.query_orders(tuple(txids[i : i + _QUERY_BATCH]))
-            found.update((o.txid, o) for o in page.orders)
+        found = query_many(self._client, [str(t.txid) for t in pending])
         start = min(t.sent_ns for t in pending) // NS_PER_SECOND - 1
         now = self._clock.now_ns()
-        for trade in self._all_trades(start):
+        for trade in all_trades(self._client, start):
             oid = self._by_txid.get(trade.order_txid)
             if oid is not None:
                 tracked = self._orders[oid]
@@ -489,33 +511,13 @@ class KrakenVenue:
             self._emit(tracked, OrderExpired(oid, ts_event=ts, ts_init=now), out)
         tracked.settled = order.is_done and tracked.state.filled_qty >= order.volume_executed
 
-    def _all_trades(self, start: int | None) -> list[KrakenTrade]:
-        """Every fill since ``start`` (Unix s), paged, each trade id once, oldest first."""
-        seen: dict[str, KrakenTrade] = {}
-        offset = 0
-        while True:
-            page = self._client.trades_history(start=start, ofs=offset or None)
-            seen.update((t.trade_id, t) for t in page.trades)
-            offset += len(page.trades)
-            if not page.trades or len(page.trades) < _PAGE or offset >= page.count:
-                break
-        return sorted(seen.values(), key=lambda t: (t.time_ns, t.trade_id))
-
-    def _client_ids(self, txids: Iterable[str]) -> dict[str, str]:
-        """Client order ids of ``txids``: the venue's own, else Kraken's (``QueryOrders``)."""
-        names = {t: self._by_txid[t] for t in txids if t in self._by_txid}
-        missing = sorted(t for t in txids if t not in names)
-        for i in range(0, len(missing), _QUERY_BATCH):
-            page = self._client.query_orders(tuple(missing[i : i + _QUERY_BATCH]))
-            names.update((o.txid, o.cl_ord_id or "") for o in page.orders)
-        return names
-
     def _adopt(self, orders: Sequence[KrakenOrder]) -> list[OrderState]:
         """States of Kraken's ``orders``; those with a client order id are tracked from now on."""
         states: list[OrderState] = []
         trades: list[KrakenTrade] | None = None
         for order in orders:
-            oid = order.cl_ord_id or self._by_txid.get(order.txid)
+            oid = from_kraken_id(order.cl_ord_id) if order.cl_ord_id else None
+            oid = oid or self._by_txid.get(order.txid)
             if oid is not None and oid in self._orders:
                 states.append(self._orders[oid].state)
                 continue
@@ -525,7 +527,7 @@ class KrakenVenue:
                 continue
             ids: list[str] = []
             if order.volume_executed > 0:
-                trades = self._all_trades(None) if trades is None else trades
+                trades = all_trades(self._client, None) if trades is None else trades
                 ids = [t.trade_id for t in trades if t.order_txid == order.txid]
             state = state_from_order(order, instrument, ids)
             if oid is not None:
