@@ -88,6 +88,9 @@ def test_fills_of_other_orders_and_orders_kraken_does_not_return_are_left_alone(
                          "volume": "0.01"})  # fmt: skip  # someone else's fill
     kept = fake.book.orders.pop(txid)  # QueryOrders does not return it this time
     assert venue.poll() == []
+    filled = order("buy", "0.01", clock=clock)  # filled: the fills are read, others' skipped
+    venue.submit(filled)
+    assert [e.client_order_id for e in venue.poll()] == [filled.client_order_id]
     fake.book.orders[txid] = kept
     assert venue.query(placed.client_order_id).status is OrderStatus.ACCEPTED  # type: ignore[union-attr]
 

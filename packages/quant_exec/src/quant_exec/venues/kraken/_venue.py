@@ -51,7 +51,6 @@ from quant_exec.orders._model import (
     OrderFilled,
     OrderRejected,
     OrderState,
-    OrderStatus,
     OrderSubmitted,
     apply,
     new_state,
@@ -334,7 +333,8 @@ class KrakenVenue:
 
         Returns ``[OrderCancelRequested]`` (the cancel itself comes from :meth:`poll`, after
         any fills that beat it), ``[OrderCancelRequested, OrderCancelRejected]`` when Kraken
-        refuses, or ``[]`` when the order is done or a cancel is already pending.
+        refuses, or ``[]`` when the order is done. A cancel may be asked again while one is
+        pending (one whose answer was lost, say): cancelling is safe to repeat.
 
         Raises:
             UnknownOrderError: the venue never sent such an order.
@@ -343,7 +343,7 @@ class KrakenVenue:
         if tracked is None:
             raise UnknownOrderError(f"no order {client_order_id!r}")
         out: list[OrderEvent] = []
-        if not tracked.state.is_open or tracked.state.status is OrderStatus.PENDING_CANCEL:
+        if not tracked.state.is_open:
             return out
         now = self._clock.now_ns()
         self._emit(tracked, OrderCancelRequested(client_order_id, ts_event=now, ts_init=now), out)
@@ -487,7 +487,20 @@ class KrakenVenue:
         if not pending:
             return
         found = query_many(self._client, [str(t.txid) for t in pending])
-        start = min(t.sent_ns for t in pending) // NS_PER_SECOND - 1
+        behind = [
+            t for t in pending
+            if str(t.txid) in found and found[str(t.txid)].volume_executed > t.state.filled_qty
+        ]  # fmt: skip
+        if behind:  # Kraken filled more than was emitted: read the fills (TradesHistory)
+            self._fills_of(behind, out)
+        for tracked in pending:
+            order = found.get(str(tracked.txid))
+            if order is not None:
+                self._settle(tracked, order, out)
+
+    def _fills_of(self, behind: list[_Tracked], out: list[OrderEvent]) -> None:
+        """Emit the fills not yet emitted of every tracked order, reading since ``behind``'s."""
+        start = min(t.sent_ns for t in behind) // NS_PER_SECOND - 1
         now = self._clock.now_ns()
         for trade in all_trades(self._client, start):
             oid = self._by_txid.get(trade.order_txid)
@@ -495,10 +508,6 @@ class KrakenVenue:
                 tracked = self._orders[oid]
                 fill = fill_from_trade(trade, oid, tracked.state.order.instrument, now)
                 self._fill(tracked, fill, out)
-        for tracked in pending:
-            order = found.get(str(tracked.txid))
-            if order is not None:
-                self._settle(tracked, order, out)
 
     def _settle(self, tracked: _Tracked, order: KrakenOrder, out: list[OrderEvent]) -> None:
         """Emit what ``order``'s status says beyond its fills; mark it settled when done."""
