@@ -14,6 +14,9 @@ and the venue is polled until every order is settled. Printed:
 * ledger == account: the ledger's cash and positions equal the exchange's balances exactly;
 * orders/s with the fault plan and without it (the same orders), and their ratio.
 
+The venue drains an emulated WebSocket ``executions`` feed as well as polling REST; under the
+fault plan the feed duplicates, delays and reorders its messages.
+
 Run: ``uv run python benchmarks/bench_kraken_chaos.py [--quick] [--json]``
 """
 
@@ -29,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quant_core import Instrument, SimClock
+from quant_core import Instrument, SimClock, ns_to_iso
 from quant_core.settings import Secret
 from quant_exec.errors import OrderError
 from quant_exec.ledger import Ledger
@@ -114,6 +117,62 @@ class _Session:
         return (held.quantity if held else Decimal(0)) - offered
 
 
+class _Stream:
+    """A WebSocket ``executions`` feed emulated from the fake's account, with its faults.
+
+    After each step it turns what changed at the fake (new orders, fills, cancels) into
+    Kraken v2 ``executions`` items; with faults on, some items are delivered twice, some held
+    back a few steps, and each batch is shuffled (duplicate, delayed and reordered messages).
+    """
+
+    def __init__(self, fake: FakeKraken, rng: random.Random, faults: bool) -> None:
+        self.fake, self.rng, self.faults = fake, rng, faults
+        self.trades: set[str] = set()
+        self.status: dict[str, str] = {}
+        self.held: list[tuple[int, dict[str, Any]]] = []
+
+    def _item(self, exec_type: str, txid: str, **fields: Any) -> dict[str, Any]:
+        placed = self.fake.book.orders[txid]
+        return {"exec_type": exec_type, "order_id": txid, "cl_ord_id": placed["cl_ord_id"],
+                "timestamp": ns_to_iso(self.fake.clock.now_ns()), **fields}  # fmt: skip
+
+    def drain(self) -> list[dict[str, Any]]:
+        book, items = self.fake.book, []
+        for txid in book.orders:
+            if txid not in self.status:
+                items.append(self._item("new", txid, order_status="new"))
+        for trade_id, trade in book.trades.items():
+            if trade_id not in self.trades:
+                self.trades.add(trade_id)
+                items.append(self._item(
+                    "trade", trade["ordertxid"], exec_id=trade_id, last_qty=trade["vol"],
+                    last_price=trade["price"], side=trade["type"], liquidity_ind="t",
+                    fees=[{"asset": "USD", "qty": trade["fee"]}]))  # fmt: skip
+        for txid, placed in book.orders.items():
+            status = placed["status"]
+            if self.status.get(txid) != status:
+                self.status[txid] = status
+                kind = {"closed": "filled", "canceled": "canceled", "expired": "expired"}
+                if status in kind:
+                    items.append(self._item(kind[status], txid, order_status=status))
+        if not self.faults:
+            return items
+        out: list[dict[str, Any]] = []
+        for item in items:
+            roll = self.rng.random()
+            if roll < 0.1:
+                self.held.append((self.rng.randint(1, 4), item))  # delayed
+            else:
+                out.append(item)
+                if roll > 0.9:
+                    out.append(item)  # delivered twice
+        self.held = [(wait - 1, item) for wait, item in self.held]
+        out += [item for wait, item in self.held if wait <= 0]
+        self.held = [(wait, item) for wait, item in self.held if wait > 0]
+        self.rng.shuffle(out)
+        return out
+
+
 def _order(rng: random.Random, session: _Session, seq: int, clock: SimClock) -> Order:
     instrument, _, _, price, lot = MARKETS[rng.randrange(len(MARKETS))]
     qty = lot * rng.randint(1, 5)
@@ -126,8 +185,11 @@ def _order(rng: random.Random, session: _Session, seq: int, clock: SimClock) -> 
                         limit_price=limit)  # fmt: skip
 
 
-def chaos(orders: int, seed: int, *, faults: bool = True) -> dict[str, Any]:
-    """Run ``orders`` orders under the seeded fault plan (or none); the counts and timings."""
+def chaos(orders: int, seed: int, *, faults: bool = True, stream: bool = True) -> dict[str, Any]:
+    """Run ``orders`` orders under the seeded fault plan (or none); the counts and timings.
+
+    With ``stream`` the venue also drains an emulated ``executions`` feed (:class:`_Stream`).
+    """
     rng = random.Random(seed)
     clock = SimClock(START_NS)
     fake = FakeKraken(clock)
@@ -144,9 +206,11 @@ def chaos(orders: int, seed: int, *, faults: bool = True) -> dict[str, Any]:
                                    max_attempts=3),
             write_policy=WritePolicy(timeout_s=0.3, rate_per_s=10_000.0, burst=10_000),
         )  # fmt: skip
+        feed = _Stream(fake, random.Random(seed + 1), faults)
         venue = KrakenVenue(
             client, clock=clock, pairs={m[0]: m[1] for m in MARKETS},
             assets={"XXBT": "BTC", "XETH": "ETH", "ZUSD": "USD"},
+            executions=feed.drain if stream else None,
         )  # fmt: skip
         started = time.perf_counter()
         for seq in range(1, orders + 1):

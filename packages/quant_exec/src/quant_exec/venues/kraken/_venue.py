@@ -3,19 +3,21 @@
 :class:`KrakenVenue` turns the session's orders into Kraken calls through a
 :class:`KrakenPrivateClient` and Kraken's truth back into order events:
 
-- **submit** sends ``AddOrder`` once, with ``cl_ord_id`` = the order's client order id, and
-  answers ``[OrderSubmitted, OrderAccepted]`` (the venue order id is Kraken's txid). A
-  definitive refusal answers ``OrderRejected`` with Kraken's reason code at once, with zero
-  retries (``VENUE_INSUFFICIENT_FUNDS`` also refreshes the balances; ``EGeneral:Invalid
-  arguments`` raises a ``KRAKEN_BUG_ALARM`` alarm); a pause, a counter refusal or a write that
-  never left answers ``OrderRejected`` with that reason (nothing was sent).
+- **submit** sends ``AddOrder`` once, with the order's client order id as ``cl_ord_id`` (as
+  a short UUID: :meth:`~KrakenVenue.kraken_id`), and answers ``[OrderSubmitted,
+  OrderAccepted]`` (the venue order id is Kraken's txid). A definitive refusal answers
+  ``OrderRejected`` with Kraken's reason code at once, with zero retries
+  (``VENUE_INSUFFICIENT_FUNDS`` also refreshes the balances; ``EGeneral:Invalid arguments``
+  raises a ``KRAKEN_BUG_ALARM`` alarm); a pause, a counter refusal or a write that never left
+  answers ``OrderRejected`` with that reason (nothing was sent).
 - **unknown outcome** (a timeout, a 5xx, ``EService:*`` after sending): the order stays
   ``SUBMITTED`` and nothing is sent for it again; each :meth:`~KrakenVenue.poll` asks
   :meth:`KrakenPrivateClient.find_order` (open and closed orders) until the answer proves
   acceptance (the order is adopted: accepted, its fills follow) or non-acceptance (rejected,
   ``KRAKEN_ORDER_ABSENT``; the session may decide a new order).
 - **poll** drains the WebSocket ``executions`` items when a source was given, then reads
-  REST (``QueryOrders`` for the orders not yet settled, ``TradesHistory`` for their fills):
+  REST (``QueryOrders`` for the orders not yet settled; ``TradesHistory`` when Kraken
+  executed more than was emitted):
   fills first (each trade id once, whichever path saw it first), then cancels and expiries.
   It refreshes the dead-man's switch (``CancelAllOrdersAfter(dead_man_s)``) every
   ``refresh_s`` on the clock; :meth:`~KrakenVenue.close` disarms it.
@@ -34,8 +36,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
-
-import attrs
 
 from quant_core import NS_PER_SECOND, Bar, Clock, Instrument
 from quant_exec import reasons
@@ -62,6 +62,8 @@ from quant_exec.venues.kraken._types import KrakenOrder, KrakenTrade
 from quant_exec.venues.kraken._venue_reads import all_trades, client_ids, query_many
 from quant_exec.venues.kraken._venue_wire import (
     Execution,
+    Tracked,
+    VenueAlarm,
     execution_from,
     fill_from_trade,
     from_kraken_id,
@@ -70,36 +72,9 @@ from quant_exec.venues.kraken._venue_wire import (
 )
 from quant_net import ProviderError, UnknownOutcomeError
 
-__all__ = ["KrakenVenue", "VenueAlarm"]
+__all__ = ["KrakenVenue"]
 
 _log = logging.getLogger("quant_exec.venues.kraken")
-
-
-@attrs.frozen
-class VenueAlarm:
-    """A reason-coded problem the venue met that is not an order's own refusal.
-
-    Attributes:
-        ts_ns: when (the venue's clock).
-        reason_code: what (``KRAKEN_BUG_ALARM``, ``KRAKEN_POLL_FAILED``, ...).
-        detail: in words (Kraken's error text; never a credential).
-    """
-
-    ts_ns: int
-    reason_code: str
-    detail: str
-
-
-@attrs.define
-class _Tracked:
-    """The venue's bookkeeping of one order it sent (or adopted)."""
-
-    state: OrderState
-    pair: str
-    sent_ns: int
-    txid: str | None = None
-    unknown: bool = False  # AddOrder's outcome is unknown: nothing is sent for it until resolved
-    settled: bool = False  # Kraken says it is done and every fill of it was emitted
 
 
 class KrakenVenue:
@@ -166,7 +141,7 @@ class KrakenVenue:
         self._refresh_ns = refresh_s * NS_PER_SECOND
         self._executions = executions
         self._throttle = Throttle(clock)
-        self._orders: dict[str, _Tracked] = {}
+        self._orders: dict[str, Tracked] = {}
         self._by_txid: dict[str, str] = {}
         self._trades_seen: set[str] = set()
         self._armed_ns: int | None = None
@@ -185,6 +160,9 @@ class KrakenVenue:
         """The ``cl_ord_id`` an order travels under at Kraken (a short UUID for the session's ids).
 
         Kraken takes a UUID or free text of at most 18 characters; the session's ids are 22.
+
+        Args:
+            client_order_id: the session's client order id.
 
         Raises:
             ValueError: an id no Kraken format fits.
@@ -205,6 +183,9 @@ class KrakenVenue:
 
         An order Kraken has under ``client_order_id`` that this venue did not send (one of an
         earlier process) is adopted: later polls follow it.
+
+        Args:
+            client_order_id: the session's client order id.
 
         Raises:
             ProviderError: Kraken could not be asked.
@@ -283,6 +264,9 @@ class KrakenVenue:
         Returns ``[OrderSubmitted, OrderAccepted]``, ``[OrderSubmitted, OrderRejected]``, or
         ``[OrderSubmitted]`` alone when the outcome is unknown (resolved by :meth:`poll`).
 
+        Args:
+            order: the approved order (its client order id travels as ``cl_ord_id``).
+
         Raises:
             OrderError: ``ORDER_DUPLICATE`` when the id was already submitted.
         """
@@ -293,7 +277,7 @@ class KrakenVenue:
             )
         now = self._clock.now_ns()
         pair = self._pairs.get(order.instrument)
-        tracked = _Tracked(new_state(order), pair or "", now)
+        tracked = Tracked(new_state(order), pair or "", now)
         self._orders[oid] = tracked
         out: list[OrderEvent] = []
         self._emit(tracked, OrderSubmitted(oid, ts_event=now, ts_init=now), out)
@@ -335,6 +319,9 @@ class KrakenVenue:
         any fills that beat it), ``[OrderCancelRequested, OrderCancelRejected]`` when Kraken
         refuses, or ``[]`` when the order is done. A cancel may be asked again while one is
         pending (one whose answer was lost, say): cancelling is safe to repeat.
+
+        Args:
+            client_order_id: the order's client order id.
 
         Raises:
             UnknownOrderError: the venue never sent such an order.
@@ -383,7 +370,12 @@ class KrakenVenue:
         return out
 
     def on_bar(self, bar: Bar, *, cash_available: Decimal | None = None) -> Sequence[OrderEvent]:
-        """``[]``: a real venue trades on its own; its news comes from :meth:`poll`."""
+        """``[]``: a real venue trades on its own; its news comes from :meth:`poll`.
+
+        Args:
+            bar: the closed bar (unused).
+            cash_available: the free cash (unused).
+        """
         return []
 
     def close(self) -> None:
@@ -405,7 +397,7 @@ class KrakenVenue:
         self.alarms.append(VenueAlarm(self._clock.now_ns(), code, detail))
         _log.warning("[%s] %s", code, detail)
 
-    def _emit(self, tracked: _Tracked, event: OrderEvent, out: list[OrderEvent]) -> None:
+    def _emit(self, tracked: Tracked, event: OrderEvent, out: list[OrderEvent]) -> None:
         """Apply ``event`` to the venue's copy; emit it only when the table allows it."""
         try:
             tracked.state = apply(tracked.state, event)
@@ -413,7 +405,7 @@ class KrakenVenue:
             return
         out.append(event)
 
-    def _fill(self, tracked: _Tracked | None, fill: OrderFilled, out: list[OrderEvent]) -> None:
+    def _fill(self, tracked: Tracked | None, fill: OrderFilled, out: list[OrderEvent]) -> None:
         """Emit a fill once by trade id, even one the order cannot take (the session flags it)."""
         if fill.trade_id in self._trades_seen:
             return
@@ -425,7 +417,7 @@ class KrakenVenue:
                 _log.warning("fill %s: %s", fill.trade_id, error)
         out.append(fill)
 
-    def _accepted(self, tracked: _Tracked, txid: str, ts: int, out: list[OrderEvent]) -> None:
+    def _accepted(self, tracked: Tracked, txid: str, ts: int, out: list[OrderEvent]) -> None:
         """Kraken has the order as ``txid`` (called once per order: when the txid is news)."""
         tracked.txid, tracked.unknown = txid, False
         oid = tracked.state.client_order_id
@@ -433,7 +425,7 @@ class KrakenVenue:
         now = self._clock.now_ns()
         self._emit(tracked, OrderAccepted(oid, ts_event=ts, ts_init=now, venue_order_id=txid), out)
 
-    def _reject(self, tracked: _Tracked, code: str, detail: str, out: list[OrderEvent]) -> None:
+    def _reject(self, tracked: Tracked, code: str, detail: str, out: list[OrderEvent]) -> None:
         tracked.unknown, tracked.settled = False, True
         now = self._clock.now_ns()
         oid = tracked.state.client_order_id
@@ -442,7 +434,7 @@ class KrakenVenue:
             out,
         )  # fmt: skip
 
-    def _refused(self, tracked: _Tracked, error: ProviderError, out: list[OrderEvent]) -> None:
+    def _refused(self, tracked: Tracked, error: ProviderError, out: list[OrderEvent]) -> None:
         code = error.reason_code
         if code == "VENUE_INSUFFICIENT_FUNDS":
             try:
@@ -469,7 +461,7 @@ class KrakenVenue:
             return
         self._armed_ns = now
 
-    def _resolve(self, tracked: _Tracked, out: list[OrderEvent]) -> None:
+    def _resolve(self, tracked: Tracked, out: list[OrderEvent]) -> None:
         """Settle an unknown AddOrder outcome by asking for the order by its client order id."""
         oid = tracked.state.client_order_id
         found = self._client.find_order(to_kraken_id(oid))
@@ -498,7 +490,7 @@ class KrakenVenue:
             if order is not None:
                 self._settle(tracked, order, out)
 
-    def _fills_of(self, behind: list[_Tracked], out: list[OrderEvent]) -> None:
+    def _fills_of(self, behind: list[Tracked], out: list[OrderEvent]) -> None:
         """Emit the fills not yet emitted of every tracked order, reading since ``behind``'s."""
         start = min(t.sent_ns for t in behind) // NS_PER_SECOND - 1
         now = self._clock.now_ns()
@@ -509,7 +501,7 @@ class KrakenVenue:
                 fill = fill_from_trade(trade, oid, tracked.state.order.instrument, now)
                 self._fill(tracked, fill, out)
 
-    def _settle(self, tracked: _Tracked, order: KrakenOrder, out: list[OrderEvent]) -> None:
+    def _settle(self, tracked: Tracked, order: KrakenOrder, out: list[OrderEvent]) -> None:
         """Emit what ``order``'s status says beyond its fills; mark it settled when done."""
         oid, now = tracked.state.client_order_id, self._clock.now_ns()
         ts = order.closed_at_ns or now
@@ -540,7 +532,7 @@ class KrakenVenue:
                 ids = [t.trade_id for t in trades if t.order_txid == order.txid]
             state = state_from_order(order, instrument, ids)
             if oid is not None:
-                tracked = _Tracked(state, order.pair, order.opened_at_ns, txid=order.txid)
+                tracked = Tracked(state, order.pair, order.opened_at_ns, txid=order.txid)
                 self._orders[oid] = tracked
                 self._by_txid[order.txid] = oid
                 self._trades_seen.update(ids)

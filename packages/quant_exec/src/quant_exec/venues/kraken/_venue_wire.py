@@ -2,8 +2,10 @@
 
 Pure functions, no I/O: :func:`state_from_order` (a ``QueryOrders``/``OpenOrders`` order as an
 :class:`~quant_exec.orders.OrderState`), :func:`fill_from_trade` (a ``TradesHistory`` fill as
-an :class:`~quant_exec.orders.OrderFilled`) and :func:`execution_from` (one WebSocket v2
-``executions`` item, as Kraken documents it, as an :class:`Execution`).
+an :class:`~quant_exec.orders.OrderFilled`), :func:`execution_from` (one WebSocket v2
+``executions`` item, as Kraken documents it, as an :class:`Execution`) and the ``cl_ord_id``
+mapping (:func:`to_kraken_id`, :func:`from_kraken_id`); and the venue's small types
+(:class:`VenueAlarm`, :class:`Tracked`).
 
 Examples:
     >>> item = {"exec_type": "trade", "order_id": "O1", "cl_ord_id": "c1", "exec_id": "T1",
@@ -38,6 +40,8 @@ from quant_exec.venues.kraken._types import KrakenOrder, KrakenTrade
 
 __all__ = [
     "Execution",
+    "Tracked",
+    "VenueAlarm",
     "execution_from",
     "fill_from_trade",
     "from_kraken_id",
@@ -267,3 +271,30 @@ def execution_from(item: Mapping[str, Any]) -> Execution:
         reason=str(item["reason"]) if item.get("reason") else None,
         ts_ns=ts_ns,
     )
+
+
+@attrs.frozen
+class VenueAlarm:
+    """A reason-coded problem the venue met that is not an order's own refusal.
+
+    Attributes:
+        ts_ns: when (the venue's clock).
+        reason_code: what (``KRAKEN_BUG_ALARM``, ``KRAKEN_POLL_FAILED``, ...).
+        detail: in words (Kraken's error text; never a credential).
+    """
+
+    ts_ns: int
+    reason_code: str
+    detail: str
+
+
+@attrs.define
+class Tracked:
+    """The venue's bookkeeping of one order it sent (or adopted)."""
+
+    state: OrderState
+    pair: str
+    sent_ns: int
+    txid: str | None = None
+    unknown: bool = False  # AddOrder's outcome is unknown: nothing is sent for it until resolved
+    settled: bool = False  # Kraken says it is done and every fill of it was emitted
