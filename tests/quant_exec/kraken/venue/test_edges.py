@@ -111,3 +111,15 @@ def test_fills_are_read_across_trade_history_pages(
     assert {venue.query(o.client_order_id).status for o in placed} == {  # type: ignore[union-attr]
         OrderStatus.FILLED
     }
+
+
+def test_every_name_kraken_gives_a_pair_maps_to_its_instrument(
+    make_venue: Any, fake: FakeKraken, clock: SimClock
+) -> None:
+    fake.book.add_pair("XXBTZUSD", "XXBT", "ZUSD", Decimal("40000"))  # the pair's key name
+    fake.book.add_order({"pair": "XXBTZUSD", "type": "buy", "ordertype": "market",
+                         "volume": "0.01", "cl_ord_id": "elsewhere"})  # fmt: skip
+    venue: KrakenVenue = make_venue()
+    fills = venue.trades_since(None)
+    assert [(f.client_order_id, f.instrument) for f in fills] == [("elsewhere", BTC)]
+    assert fills[0].liquidity.value == "taker"

@@ -71,6 +71,7 @@ from quant_exec.venues.kraken._venue_wire import (
     to_kraken_id,
 )
 from quant_net import ProviderError, UnknownOutcomeError
+from quant_net import kraken as wire
 
 __all__ = ["KrakenVenue"]
 
@@ -83,7 +84,9 @@ class KrakenVenue:
     Args:
         client: the key's private REST client (the venue closes it in :meth:`close`).
         clock: the session's clock (event times, the dead-man refresh).
-        pairs: instrument → Kraken pair name (``Instrument("BTC", "USD")`` → ``"XBTUSD"``).
+        pairs: instrument → Kraken pair name (``Instrument("BTC", "USD")`` → ``"XBTUSD"``);
+            Kraken's other names of the pair (``XXBTZUSD``, ``XBT/USD``, ``BTC/USD``) are
+            known too.
         assets: Kraken asset id → the session's asset code (``"XXBT"`` → ``"BTC"``).
         dead_man_s: the dead-man's switch timeout armed with ``CancelAllOrdersAfter``
             (``0``: never armed).
@@ -134,8 +137,11 @@ class KrakenVenue:
         self._client = client
         self._clock = clock
         self._pairs = dict(pairs)
-        self._instruments = {pair: instrument for instrument, pair in self._pairs.items()}
-        self._symbols = {str(instrument): instrument for instrument in self._pairs}
+        self._instruments: dict[str, Instrument] = {}  # every name Kraken gives a pair
+        for instrument, pair in self._pairs.items():
+            names = wire.pair_names(instrument.base, instrument.quote.value)
+            for alias in (names.key, names.altname, names.wsname, str(instrument), pair):
+                self._instruments[alias] = instrument
         self._assets = dict(assets)
         self._dead_man_s = dead_man_s
         self._refresh_ns = refresh_s * NS_PER_SECOND
@@ -151,7 +157,7 @@ class KrakenVenue:
         """Reason-coded problems met so far, oldest first."""
 
     def __repr__(self) -> str:
-        return f"KrakenVenue(orders={len(self._orders)}, pairs={sorted(self._instruments)})"
+        return f"KrakenVenue(orders={len(self._orders)}, pairs={sorted(self._pairs.values())})"
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -581,7 +587,7 @@ class KrakenVenue:
 
     def _external(self, ex: Execution, ts: int, out: list[OrderEvent]) -> None:
         """A fill of an order the venue does not know: emitted for the session to flag."""
-        instrument = self._symbols.get(ex.symbol or "")
+        instrument = self._instruments.get(ex.symbol or "")
         if instrument is None or ex.side not in ("buy", "sell"):
             self._alarm(codes.KRAKEN_PAIR_UNKNOWN, f"fill {ex.exec_id} on {ex.symbol}")
             return

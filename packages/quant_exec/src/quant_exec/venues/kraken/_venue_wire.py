@@ -182,8 +182,14 @@ def fill_from_trade(
         trade.fee,
         ts_event=trade.time_ns,
         ts_init=ts_init,
-        liquidity=Liquidity.TAKER if trade.order_type == "market" else Liquidity.MAKER,
+        liquidity=Liquidity.MAKER if _maker(trade) else Liquidity.TAKER,
     )
+
+
+def _maker(trade: KrakenTrade) -> bool:
+    """Whether the fill made liquidity: Kraken's ``maker`` when it says, else a limit order's."""
+    said = getattr(trade, "maker", None)  # a newer KrakenTrade carries Kraken's flag
+    return bool(said) if said is not None else trade.order_type != "market"
 
 
 def _dec(value: Any) -> Decimal:
