@@ -154,12 +154,17 @@ def drop_next_txid(fake: FakeKraken) -> None:
 
 
 def page_trades(fake: FakeKraken, size: int = 50) -> None:
-    """Make the fake page ``TradesHistory`` as Kraken does: ``size`` fills from ``ofs`` on."""
+    """Make the fake page ``TradesHistory`` as Kraken does: ``size`` fills from ``ofs`` on.
+
+    A fake that pages by itself is left as it is.
+    """
     book = fake.book
     answer = book.trades_history
 
     def paged(form: dict[str, str]) -> dict[str, Any]:
         found = answer(form)
+        if len(found["trades"]) <= size:  # already a page (a fake that pages by itself)
+            return found
         offset = int(form.get("ofs", "0"))
         ids = sorted(found["trades"], key=lambda t: (found["trades"][t]["time"], t))
         page = {t: found["trades"][t] for t in ids[offset : offset + size]}
