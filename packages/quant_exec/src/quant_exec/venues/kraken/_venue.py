@@ -22,12 +22,10 @@
   It refreshes the dead-man's switch (``CancelAllOrdersAfter(dead_man_s)``) every
   ``refresh_s`` on the clock; :meth:`~KrakenVenue.close` disarms it.
 
-Every event passes the order state machine (:func:`~quant_exec.orders.apply`) on the venue's
-own copy first, so the venue never emits a transition the table forbids; a fill it cannot
-apply (more than the order's quantity, an order it does not know) is still emitted, for the
-session to flag (``OVERFILL``, ``EXTERNAL_FILL``). Problems that are not an order's refusal
-(a failed poll, a failed dead-man refresh, an unreadable executions item, a bug alarm) are
-kept as reason-coded :class:`VenueAlarm` values in :attr:`~KrakenVenue.alarms` and logged.
+Every event passes the order table on the venue's own copy first (no forbidden transition is
+emitted); a fill is emitted once by trade id even when it cannot apply, for the session to
+flag. Other problems are reason-coded :class:`VenueAlarm` values in
+:attr:`~KrakenVenue.alarms` (decisions 0099, 0100).
 """
 
 from __future__ import annotations
