@@ -29,7 +29,7 @@ def test_a_market_order_is_accepted_then_filled_by_the_poll(
     events = venue.submit(placed)
     assert names(events) == ["OrderSubmitted", "OrderAccepted"]
     txid = events[1].venue_order_id  # type: ignore[union-attr]
-    assert fake.book.orders[txid]["cl_ord_id"] == placed.client_order_id
+    assert fake.book.orders[txid]["cl_ord_id"] == KrakenVenue.kraken_id(placed.client_order_id)
     polled = venue.poll()
     assert names(polled) == ["OrderFilled"]
     fill = polled[0]
@@ -62,7 +62,6 @@ def test_a_resting_limit_order_is_canceled_after_its_partial_fill(
     assert [s.client_order_id for s in venue.open_orders()] == [placed.client_order_id]
     requested = venue.cancel(placed.client_order_id)
     assert names(requested) == ["OrderCancelRequested"]
-    assert venue.cancel(placed.client_order_id) == []  # already pending
     polled = venue.poll()
     assert names(polled) == ["OrderFilled", "OrderCanceled"]  # the fill that beat the cancel
     state = venue.query(placed.client_order_id)
@@ -118,11 +117,13 @@ def test_a_refused_cancel_keeps_the_order_working(
     assert venue.poll() == []  # Kraken still has it open
     fake.inject("CancelOrder", FakeFault.THROTTLED)
     clock.advance_by(10**9)
-    venue2_events = venue.cancel(placed.client_order_id)
-    assert venue2_events == []  # a cancel is already pending
+    again = venue.cancel(placed.client_order_id)  # asked again: refused (throttled)
+    assert names(again) == ["OrderCancelRequested", "OrderCancelRejected"]
     state = venue.query(placed.client_order_id)
     assert state is not None
-    assert state.status is OrderStatus.PENDING_CANCEL
+    assert state.status is OrderStatus.ACCEPTED
+    paused = venue.cancel(placed.client_order_id)  # paused: nothing sent, refused at once
+    assert [e.reason_code for e in only(list(paused), OrderCancelRejected)] == ["KRAKEN_PAUSED"]
 
 
 def test_a_definitive_cancel_refusal_is_a_cancel_reject(

@@ -68,7 +68,8 @@ from quant_exec.venues.kraken._types import (
     OrdersPage,
     TradesPage,
 )
-from quant_exec.venues.kraken._venue import KrakenVenue, VenueAlarm
+from quant_exec.venues.kraken._venue import KrakenVenue
+from quant_exec.venues.kraken._venue_wire import VenueAlarm
 
 __all__ = [
     "INTERMEDIATE",

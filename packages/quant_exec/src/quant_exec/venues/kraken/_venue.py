@@ -3,39 +3,37 @@
 :class:`KrakenVenue` turns the session's orders into Kraken calls through a
 :class:`KrakenPrivateClient` and Kraken's truth back into order events:
 
-- **submit** sends ``AddOrder`` once, with ``cl_ord_id`` = the order's client order id, and
-  answers ``[OrderSubmitted, OrderAccepted]`` (the venue order id is Kraken's txid). A
-  definitive refusal answers ``OrderRejected`` with Kraken's reason code at once, with zero
-  retries (``VENUE_INSUFFICIENT_FUNDS`` also refreshes the balances; ``EGeneral:Invalid
-  arguments`` raises a ``KRAKEN_BUG_ALARM`` alarm); a pause, a counter refusal or a write that
-  never left answers ``OrderRejected`` with that reason (nothing was sent).
+- **submit** sends ``AddOrder`` once, with the order's client order id as ``cl_ord_id`` (as
+  a short UUID: :meth:`~KrakenVenue.kraken_id`), and answers ``[OrderSubmitted,
+  OrderAccepted]`` (the venue order id is Kraken's txid). A definitive refusal answers
+  ``OrderRejected`` with Kraken's reason code at once, with zero retries
+  (``VENUE_INSUFFICIENT_FUNDS`` also refreshes the balances; ``EGeneral:Invalid arguments``
+  raises a ``KRAKEN_BUG_ALARM`` alarm); a pause, a counter refusal or a write that never left
+  answers ``OrderRejected`` with that reason (nothing was sent).
 - **unknown outcome** (a timeout, a 5xx, ``EService:*`` after sending): the order stays
   ``SUBMITTED`` and nothing is sent for it again; each :meth:`~KrakenVenue.poll` asks
   :meth:`KrakenPrivateClient.find_order` (open and closed orders) until the answer proves
   acceptance (the order is adopted: accepted, its fills follow) or non-acceptance (rejected,
   ``KRAKEN_ORDER_ABSENT``; the session may decide a new order).
 - **poll** drains the WebSocket ``executions`` items when a source was given, then reads
-  REST (``QueryOrders`` for the orders not yet settled, ``TradesHistory`` for their fills):
+  REST (``QueryOrders`` for the orders not yet settled; ``TradesHistory`` when Kraken
+  executed more than was emitted):
   fills first (each trade id once, whichever path saw it first), then cancels and expiries.
   It refreshes the dead-man's switch (``CancelAllOrdersAfter(dead_man_s)``) every
   ``refresh_s`` on the clock; :meth:`~KrakenVenue.close` disarms it.
 
-Every event passes the order state machine (:func:`~quant_exec.orders.apply`) on the venue's
-own copy first, so the venue never emits a transition the table forbids; a fill it cannot
-apply (more than the order's quantity, an order it does not know) is still emitted, for the
-session to flag (``OVERFILL``, ``EXTERNAL_FILL``). Problems that are not an order's refusal
-(a failed poll, a failed dead-man refresh, an unreadable executions item, a bug alarm) are
-kept as reason-coded :class:`VenueAlarm` values in :attr:`~KrakenVenue.alarms` and logged.
+Every event passes the order table on the venue's own copy first (no forbidden transition is
+emitted); a fill is emitted once by trade id even when it cannot apply, for the session to
+flag. Other problems are reason-coded :class:`VenueAlarm` values in
+:attr:`~KrakenVenue.alarms` (decisions 0099, 0100).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Final
-
-import attrs
+from typing import Any
 
 from quant_core import NS_PER_SECOND, Bar, Clock, Instrument
 from quant_exec import reasons
@@ -51,7 +49,6 @@ from quant_exec.orders._model import (
     OrderFilled,
     OrderRejected,
     OrderState,
-    OrderStatus,
     OrderSubmitted,
     apply,
     new_state,
@@ -60,47 +57,23 @@ from quant_exec.venues._throttle import Throttle
 from quant_exec.venues.kraken import _venue_reasons as codes
 from quant_exec.venues.kraken._client import KrakenPrivateClient
 from quant_exec.venues.kraken._types import KrakenOrder, KrakenTrade
+from quant_exec.venues.kraken._venue_reads import all_trades, client_ids, query_many
 from quant_exec.venues.kraken._venue_wire import (
     Execution,
+    Tracked,
+    VenueAlarm,
     execution_from,
     fill_from_trade,
+    from_kraken_id,
     state_from_order,
+    to_kraken_id,
 )
 from quant_net import ProviderError, UnknownOutcomeError
+from quant_net import kraken as wire
 
-__all__ = ["KrakenVenue", "VenueAlarm"]
+__all__ = ["KrakenVenue"]
 
 _log = logging.getLogger("quant_exec.venues.kraken")
-
-_QUERY_BATCH: Final = 50  # QueryOrders takes at most 50 txids
-_PAGE: Final = 50
-
-
-@attrs.frozen
-class VenueAlarm:
-    """A reason-coded problem the venue met that is not an order's own refusal.
-
-    Attributes:
-        ts_ns: when (the venue's clock).
-        reason_code: what (``KRAKEN_BUG_ALARM``, ``KRAKEN_POLL_FAILED``, ...).
-        detail: in words (Kraken's error text; never a credential).
-    """
-
-    ts_ns: int
-    reason_code: str
-    detail: str
-
-
-@attrs.define
-class _Tracked:
-    """The venue's bookkeeping of one order it sent (or adopted)."""
-
-    state: OrderState
-    pair: str
-    sent_ns: int
-    txid: str | None = None
-    unknown: bool = False  # AddOrder's outcome is unknown: nothing is sent for it until resolved
-    settled: bool = False  # Kraken says it is done and every fill of it was emitted
 
 
 class KrakenVenue:
@@ -109,7 +82,9 @@ class KrakenVenue:
     Args:
         client: the key's private REST client (the venue closes it in :meth:`close`).
         clock: the session's clock (event times, the dead-man refresh).
-        pairs: instrument → Kraken pair name (``Instrument("BTC", "USD")`` → ``"XBTUSD"``).
+        pairs: instrument → Kraken pair name (``Instrument("BTC", "USD")`` → ``"XBTUSD"``);
+            Kraken's other names of the pair (``XXBTZUSD``, ``XBT/USD``, ``BTC/USD``) are
+            known too.
         assets: Kraken asset id → the session's asset code (``"XXBT"`` → ``"BTC"``).
         dead_man_s: the dead-man's switch timeout armed with ``CancelAllOrdersAfter``
             (``0``: never armed).
@@ -160,25 +135,47 @@ class KrakenVenue:
         self._client = client
         self._clock = clock
         self._pairs = dict(pairs)
-        self._instruments = {pair: instrument for instrument, pair in self._pairs.items()}
-        self._symbols = {str(instrument): instrument for instrument in self._pairs}
+        self._instruments: dict[str, Instrument] = {}  # every name Kraken gives a pair
+        for instrument, pair in self._pairs.items():
+            names = wire.pair_names(instrument.base, instrument.quote.value)
+            for alias in (names.key, names.altname, names.wsname, str(instrument), pair):
+                self._instruments[alias] = instrument
         self._assets = dict(assets)
         self._dead_man_s = dead_man_s
         self._refresh_ns = refresh_s * NS_PER_SECOND
         self._executions = executions
         self._throttle = Throttle(clock)
-        self._orders: dict[str, _Tracked] = {}
+        self._orders: dict[str, Tracked] = {}
         self._by_txid: dict[str, str] = {}
         self._trades_seen: set[str] = set()
         self._armed_ns: int | None = None
+        self._closed = False
         self._balances: dict[str, Decimal] = {}
         self.alarms: list[VenueAlarm] = []
         """Reason-coded problems met so far, oldest first."""
 
     def __repr__(self) -> str:
-        return f"KrakenVenue(orders={len(self._orders)}, pairs={sorted(self._instruments)})"
+        return f"KrakenVenue(orders={len(self._orders)}, pairs={sorted(self._pairs.values())})"
 
     # --- reading ----------------------------------------------------------------------------
+
+    @staticmethod
+    def kraken_id(client_order_id: str) -> str:
+        """The ``cl_ord_id`` an order travels under at Kraken (a short UUID for the session's ids).
+
+        Kraken takes a UUID or free text of at most 18 characters; the session's ids are 22.
+
+        Args:
+            client_order_id: the session's client order id.
+
+        Raises:
+            ValueError: an id no Kraken format fits.
+
+        Examples:
+            >>> KrakenVenue.kraken_id("O-0123456789abcdef0123")
+            '4f2d0123456789abcdef012300000000'
+        """
+        return to_kraken_id(client_order_id)
 
     @property
     def throttle(self) -> Throttle:
@@ -191,13 +188,20 @@ class KrakenVenue:
         An order Kraken has under ``client_order_id`` that this venue did not send (one of an
         earlier process) is adopted: later polls follow it.
 
+        Args:
+            client_order_id: the session's client order id.
+
         Raises:
             ProviderError: Kraken could not be asked.
         """
         tracked = self._orders.get(client_order_id)
         if tracked is not None:
             return tracked.state
-        found = self._client.find_order(client_order_id)
+        try:
+            kraken_id = to_kraken_id(client_order_id)
+        except ValueError:
+            return None  # no order of Kraken's can carry it
+        found = self._client.find_order(kraken_id)
         if found is None:
             return None
         return self._adopt([found])[0]
@@ -241,11 +245,11 @@ class KrakenVenue:
         Raises:
             ProviderError: Kraken could not be asked.
         """
-        trades = self._all_trades(None)
+        trades = all_trades(self._client, None)
         ids = [t.trade_id for t in trades]
         if after_trade_id is not None and after_trade_id in ids:
             trades = trades[ids.index(after_trade_id) + 1 :]
-        names = self._client_ids({t.order_txid for t in trades})
+        names = client_ids(self._client, self._by_txid, {t.order_txid for t in trades})
         out: list[OrderFilled] = []
         now = self._clock.now_ns()
         for trade in trades:
@@ -264,6 +268,9 @@ class KrakenVenue:
         Returns ``[OrderSubmitted, OrderAccepted]``, ``[OrderSubmitted, OrderRejected]``, or
         ``[OrderSubmitted]`` alone when the outcome is unknown (resolved by :meth:`poll`).
 
+        Args:
+            order: the approved order (its client order id travels as ``cl_ord_id``).
+
         Raises:
             OrderError: ``ORDER_DUPLICATE`` when the id was already submitted.
         """
@@ -274,12 +281,17 @@ class KrakenVenue:
             )
         now = self._clock.now_ns()
         pair = self._pairs.get(order.instrument)
-        tracked = _Tracked(new_state(order), pair or "", now)
+        tracked = Tracked(new_state(order), pair or "", now)
         self._orders[oid] = tracked
         out: list[OrderEvent] = []
         self._emit(tracked, OrderSubmitted(oid, ts_event=now, ts_init=now), out)
         if pair is None:
             self._reject(tracked, codes.KRAKEN_PAIR_UNKNOWN, f"no pair for {order.instrument}", out)
+            return out
+        try:
+            kraken_id = to_kraken_id(oid)
+        except ValueError as error:
+            self._reject(tracked, codes.KRAKEN_ORDER_ID_UNFIT, str(error), out)
             return out
         self._keep_alive()
         try:
@@ -289,7 +301,7 @@ class KrakenVenue:
                 order_type=order.order_type.value,
                 volume=order.quantity,
                 price=order.limit_price,
-                cl_ord_id=oid,
+                cl_ord_id=kraken_id,
             )
         except UnknownOutcomeError as error:
             tracked.unknown = True
@@ -309,7 +321,11 @@ class KrakenVenue:
 
         Returns ``[OrderCancelRequested]`` (the cancel itself comes from :meth:`poll`, after
         any fills that beat it), ``[OrderCancelRequested, OrderCancelRejected]`` when Kraken
-        refuses, or ``[]`` when the order is done or a cancel is already pending.
+        refuses, or ``[]`` when the order is done. A cancel may be asked again while one is
+        pending (one whose answer was lost, say): cancelling is safe to repeat.
+
+        Args:
+            client_order_id: the order's client order id.
 
         Raises:
             UnknownOrderError: the venue never sent such an order.
@@ -318,13 +334,13 @@ class KrakenVenue:
         if tracked is None:
             raise UnknownOrderError(f"no order {client_order_id!r}")
         out: list[OrderEvent] = []
-        if not tracked.state.is_open or tracked.state.status is OrderStatus.PENDING_CANCEL:
+        if not tracked.state.is_open:
             return out
         now = self._clock.now_ns()
         self._emit(tracked, OrderCancelRequested(client_order_id, ts_event=now, ts_init=now), out)
         try:
             self._client.cancel_order(
-                cl_ord_id=client_order_id,
+                cl_ord_id=to_kraken_id(client_order_id),
                 pair=tracked.pair,
                 age_s=(now - tracked.sent_ns) / NS_PER_SECOND,
             )
@@ -358,11 +374,19 @@ class KrakenVenue:
         return out
 
     def on_bar(self, bar: Bar, *, cash_available: Decimal | None = None) -> Sequence[OrderEvent]:
-        """``[]``: a real venue trades on its own; its news comes from :meth:`poll`."""
+        """``[]``: a real venue trades on its own; its news comes from :meth:`poll`.
+
+        Args:
+            bar: the closed bar (unused).
+            cash_available: the free cash (unused).
+        """
         return []
 
     def close(self) -> None:
-        """Disarm the dead-man's switch (``timeout=0``) and close the client."""
+        """Disarm the dead-man's switch (``timeout=0``) and close the client (once)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._armed_ns is not None:
             try:
                 self._client.cancel_all_orders_after(0)
@@ -377,7 +401,7 @@ class KrakenVenue:
         self.alarms.append(VenueAlarm(self._clock.now_ns(), code, detail))
         _log.warning("[%s] %s", code, detail)
 
-    def _emit(self, tracked: _Tracked, event: OrderEvent, out: list[OrderEvent]) -> None:
+    def _emit(self, tracked: Tracked, event: OrderEvent, out: list[OrderEvent]) -> None:
         """Apply ``event`` to the venue's copy; emit it only when the table allows it."""
         try:
             tracked.state = apply(tracked.state, event)
@@ -385,7 +409,7 @@ class KrakenVenue:
             return
         out.append(event)
 
-    def _fill(self, tracked: _Tracked | None, fill: OrderFilled, out: list[OrderEvent]) -> None:
+    def _fill(self, tracked: Tracked | None, fill: OrderFilled, out: list[OrderEvent]) -> None:
         """Emit a fill once by trade id, even one the order cannot take (the session flags it)."""
         if fill.trade_id in self._trades_seen:
             return
@@ -397,17 +421,15 @@ class KrakenVenue:
                 _log.warning("fill %s: %s", fill.trade_id, error)
         out.append(fill)
 
-    def _accepted(self, tracked: _Tracked, txid: str, ts: int, out: list[OrderEvent]) -> None:
-        """Kraken has the order as ``txid``: acknowledge it (once: when the txid is news)."""
-        known, tracked.txid, tracked.unknown = tracked.txid, txid, False
-        if known is not None:
-            return
+    def _accepted(self, tracked: Tracked, txid: str, ts: int, out: list[OrderEvent]) -> None:
+        """Kraken has the order as ``txid`` (called once per order: when the txid is news)."""
+        tracked.txid, tracked.unknown = txid, False
         oid = tracked.state.client_order_id
         self._by_txid[txid] = oid
         now = self._clock.now_ns()
         self._emit(tracked, OrderAccepted(oid, ts_event=ts, ts_init=now, venue_order_id=txid), out)
 
-    def _reject(self, tracked: _Tracked, code: str, detail: str, out: list[OrderEvent]) -> None:
+    def _reject(self, tracked: Tracked, code: str, detail: str, out: list[OrderEvent]) -> None:
         tracked.unknown, tracked.settled = False, True
         now = self._clock.now_ns()
         oid = tracked.state.client_order_id
@@ -416,7 +438,7 @@ class KrakenVenue:
             out,
         )  # fmt: skip
 
-    def _refused(self, tracked: _Tracked, error: ProviderError, out: list[OrderEvent]) -> None:
+    def _refused(self, tracked: Tracked, error: ProviderError, out: list[OrderEvent]) -> None:
         code = error.reason_code
         if code == "VENUE_INSUFFICIENT_FUNDS":
             try:
@@ -443,10 +465,10 @@ class KrakenVenue:
             return
         self._armed_ns = now
 
-    def _resolve(self, tracked: _Tracked, out: list[OrderEvent]) -> None:
+    def _resolve(self, tracked: Tracked, out: list[OrderEvent]) -> None:
         """Settle an unknown AddOrder outcome by asking for the order by its client order id."""
         oid = tracked.state.client_order_id
-        found = self._client.find_order(oid)
+        found = self._client.find_order(to_kraken_id(oid))
         if found is None:
             detail = "no open or closed order carries this client order id"
             self._reject(tracked, codes.KRAKEN_ORDER_ABSENT, detail, out)
@@ -460,25 +482,30 @@ class KrakenVenue:
         pending = [t for t in self._orders.values() if not t.settled and t.txid is not None]
         if not pending:
             return
-        txids = [str(t.txid) for t in pending]
-        found: dict[str, KrakenOrder] = {}
-        for i in range(0, len(txids), _QUERY_BATCH):
-            page = self._client.query_orders(tuple(txids[i : i + _QUERY_BATCH]))
-            found.update((o.txid, o) for o in page.orders)
-        start = min(t.sent_ns for t in pending) // NS_PER_SECOND - 1
-        now = self._clock.now_ns()
-        for trade in self._all_trades(start):
-            oid = self._by_txid.get(trade.order_txid)
-            if oid is not None:
-                tracked = self._orders[oid]
-                fill = fill_from_trade(trade, oid, tracked.state.order.instrument, now)
-                self._fill(tracked, fill, out)
+        found = query_many(self._client, [str(t.txid) for t in pending])
+        behind = [
+            t for t in pending
+            if str(t.txid) in found and found[str(t.txid)].volume_executed > t.state.filled_qty
+        ]  # fmt: skip
+        if behind:  # Kraken filled more than was emitted: read the fills (TradesHistory)
+            self._fills_of(behind, out)
         for tracked in pending:
             order = found.get(str(tracked.txid))
             if order is not None:
                 self._settle(tracked, order, out)
 
-    def _settle(self, tracked: _Tracked, order: KrakenOrder, out: list[OrderEvent]) -> None:
+    def _fills_of(self, behind: list[Tracked], out: list[OrderEvent]) -> None:
+        """Emit the fills not yet emitted of every tracked order, reading since ``behind``'s."""
+        start = min(t.sent_ns for t in behind) // NS_PER_SECOND - 1
+        now = self._clock.now_ns()
+        for trade in all_trades(self._client, start):
+            oid = self._by_txid.get(trade.order_txid)
+            if oid is not None:
+                tracked = self._orders[oid]
+                fill = fill_from_trade(trade, oid, tracked.state.order.instrument, now)
+                self._fill(tracked, fill, out)
+
+    def _settle(self, tracked: Tracked, order: KrakenOrder, out: list[OrderEvent]) -> None:
         """Emit what ``order``'s status says beyond its fills; mark it settled when done."""
         oid, now = tracked.state.client_order_id, self._clock.now_ns()
         ts = order.closed_at_ns or now
@@ -489,33 +516,13 @@ class KrakenVenue:
             self._emit(tracked, OrderExpired(oid, ts_event=ts, ts_init=now), out)
         tracked.settled = order.is_done and tracked.state.filled_qty >= order.volume_executed
 
-    def _all_trades(self, start: int | None) -> list[KrakenTrade]:
-        """Every fill since ``start`` (Unix s), paged, each trade id once, oldest first."""
-        seen: dict[str, KrakenTrade] = {}
-        offset = 0
-        while True:
-            page = self._client.trades_history(start=start, ofs=offset or None)
-            seen.update((t.trade_id, t) for t in page.trades)
-            offset += len(page.trades)
-            if not page.trades or len(page.trades) < _PAGE or offset >= page.count:
-                break
-        return sorted(seen.values(), key=lambda t: (t.time_ns, t.trade_id))
-
-    def _client_ids(self, txids: Iterable[str]) -> dict[str, str]:
-        """Client order ids of ``txids``: the venue's own, else Kraken's (``QueryOrders``)."""
-        names = {t: self._by_txid[t] for t in txids if t in self._by_txid}
-        missing = sorted(t for t in txids if t not in names)
-        for i in range(0, len(missing), _QUERY_BATCH):
-            page = self._client.query_orders(tuple(missing[i : i + _QUERY_BATCH]))
-            names.update((o.txid, o.cl_ord_id or "") for o in page.orders)
-        return names
-
     def _adopt(self, orders: Sequence[KrakenOrder]) -> list[OrderState]:
         """States of Kraken's ``orders``; those with a client order id are tracked from now on."""
         states: list[OrderState] = []
         trades: list[KrakenTrade] | None = None
         for order in orders:
-            oid = order.cl_ord_id or self._by_txid.get(order.txid)
+            oid = from_kraken_id(order.cl_ord_id) if order.cl_ord_id else None
+            oid = oid or self._by_txid.get(order.txid)
             if oid is not None and oid in self._orders:
                 states.append(self._orders[oid].state)
                 continue
@@ -525,11 +532,11 @@ class KrakenVenue:
                 continue
             ids: list[str] = []
             if order.volume_executed > 0:
-                trades = self._all_trades(None) if trades is None else trades
+                trades = all_trades(self._client, None) if trades is None else trades
                 ids = [t.trade_id for t in trades if t.order_txid == order.txid]
             state = state_from_order(order, instrument, ids)
             if oid is not None:
-                tracked = _Tracked(state, order.pair, order.opened_at_ns, txid=order.txid)
+                tracked = Tracked(state, order.pair, order.opened_at_ns, txid=order.txid)
                 self._orders[oid] = tracked
                 self._by_txid[order.txid] = oid
                 self._trades_seen.update(ids)
@@ -578,7 +585,7 @@ class KrakenVenue:
 
     def _external(self, ex: Execution, ts: int, out: list[OrderEvent]) -> None:
         """A fill of an order the venue does not know: emitted for the session to flag."""
-        instrument = self._symbols.get(ex.symbol or "")
+        instrument = self._instruments.get(ex.symbol or "")
         if instrument is None or ex.side not in ("buy", "sell"):
             self._alarm(codes.KRAKEN_PAIR_UNKNOWN, f"fill {ex.exec_id} on {ex.symbol}")
             return

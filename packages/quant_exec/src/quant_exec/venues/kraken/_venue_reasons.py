@@ -35,6 +35,10 @@ KRAKEN_PAIR_UNKNOWN = (
     "The venue has no Kraken pair for the order's instrument (or a fill's pair or symbol maps "
     "to no instrument); nothing was sent."
 )
+KRAKEN_ORDER_ID_UNFIT = (
+    "The order's client order id fits none of Kraken's cl_ord_id formats (a UUID, or free "
+    "text of at most 18 characters); nothing was sent."
+)
 KRAKEN_EXECUTION_INVALID = (
     "A Kraken executions message could not be read (a field missing or not a number); it was "
     "dropped, and the REST poll recovers what it carried."

@@ -2,8 +2,10 @@
 
 Pure functions, no I/O: :func:`state_from_order` (a ``QueryOrders``/``OpenOrders`` order as an
 :class:`~quant_exec.orders.OrderState`), :func:`fill_from_trade` (a ``TradesHistory`` fill as
-an :class:`~quant_exec.orders.OrderFilled`) and :func:`execution_from` (one WebSocket v2
-``executions`` item, as Kraken documents it, as an :class:`Execution`).
+an :class:`~quant_exec.orders.OrderFilled`), :func:`execution_from` (one WebSocket v2
+``executions`` item, as Kraken documents it, as an :class:`Execution`) and the ``cl_ord_id``
+mapping (:func:`to_kraken_id`, :func:`from_kraken_id`); and the venue's small types
+(:class:`VenueAlarm`, :class:`Tracked`).
 
 Examples:
     >>> item = {"exec_type": "trade", "order_id": "O1", "cl_ord_id": "c1", "exec_id": "T1",
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -36,9 +38,70 @@ from quant_exec.orders._model import (
 )
 from quant_exec.venues.kraken._types import KrakenOrder, KrakenTrade
 
-__all__ = ["Execution", "execution_from", "fill_from_trade", "state_from_order"]
+__all__ = [
+    "Execution",
+    "Tracked",
+    "VenueAlarm",
+    "execution_from",
+    "fill_from_trade",
+    "from_kraken_id",
+    "state_from_order",
+    "to_kraken_id",
+]
 
 _ZERO = Decimal(0)
+_HEX: Final = frozenset("0123456789abcdef")
+_OURS: Final = "4f2d"  # "O-" in hex: the session's ids travel as Kraken short UUIDs
+_PAD: Final = "0" * 8
+_FREE_TEXT_MAX: Final = 18
+
+
+def to_kraken_id(client_order_id: str) -> str:
+    """The ``cl_ord_id`` Kraken accepts for one of the session's client order ids.
+
+    Kraken takes a long UUID (36 characters with hyphens), a short UUID (32 hex digits) or
+    free text of at most 18 characters. The session's ids (``O-`` and 20 hex digits, 22
+    characters) travel as a short UUID: ``4f2d`` (``O-`` in hex), the 20 digits, 8 zeros;
+    :func:`from_kraken_id` reads them back. Shorter ids travel as they are.
+
+    Raises:
+        ValueError: an id that fits none of Kraken's formats.
+
+    Examples:
+        >>> to_kraken_id("O-0123456789abcdef0123")
+        '4f2d0123456789abcdef012300000000'
+        >>> to_kraken_id("intent-7")
+        'intent-7'
+    """
+    digits = client_order_id[2:]
+    if client_order_id.startswith("O-") and len(digits) == 20 and set(digits) <= _HEX:
+        return f"{_OURS}{digits}{_PAD}"
+    if 0 < len(client_order_id) <= _FREE_TEXT_MAX and client_order_id.isascii():
+        return client_order_id
+    raise ValueError(f"client order id {client_order_id!r} fits no Kraken cl_ord_id format")
+
+
+def from_kraken_id(cl_ord_id: str) -> str:
+    """The session's client order id behind a Kraken ``cl_ord_id``.
+
+    The inverse of :func:`to_kraken_id`; a UUID Kraken writes with hyphens or in capitals is
+    read too.
+
+    Examples:
+        >>> from_kraken_id("4F2D0123-4567-89AB-CDEF-012300000000")
+        'O-0123456789abcdef0123'
+        >>> from_kraken_id("intent-7")
+        'intent-7'
+    """
+    digits = cl_ord_id.replace("-", "").lower()
+    if (
+        len(digits) == 32
+        and set(digits) <= _HEX
+        and digits.startswith(_OURS)
+        and digits.endswith(_PAD)
+    ):
+        return f"O-{digits[4:24]}"
+    return cl_ord_id
 
 
 def state_from_order(
@@ -46,7 +109,8 @@ def state_from_order(
 ) -> OrderState:
     """What Kraken knows of ``order`` as an :class:`OrderState` under its client order id.
 
-    An order without a ``cl_ord_id`` (placed elsewhere) gets ``""``. Order types other than
+    The session's client order id is :func:`from_kraken_id` of Kraken's ``cl_ord_id``; an
+    order without one (placed elsewhere) gets ``""``. Order types other than
     limit are read as market orders.
 
     Args:
@@ -66,7 +130,7 @@ def state_from_order(
     """
     limit = order.limit_price if order.order_type == "limit" else None
     request = Order(
-        client_order_id=order.cl_ord_id or "",
+        client_order_id=from_kraken_id(order.cl_ord_id) if order.cl_ord_id else "",
         instrument=instrument,
         side=Side(order.side),
         quantity=order.volume,
@@ -118,8 +182,14 @@ def fill_from_trade(
         trade.fee,
         ts_event=trade.time_ns,
         ts_init=ts_init,
-        liquidity=Liquidity.TAKER if trade.order_type == "market" else Liquidity.MAKER,
+        liquidity=Liquidity.MAKER if _maker(trade) else Liquidity.TAKER,
     )
+
+
+def _maker(trade: KrakenTrade) -> bool:
+    """Whether the fill made liquidity: Kraken's ``maker`` when it says, else a limit order's."""
+    said = getattr(trade, "maker", None)  # a newer KrakenTrade carries Kraken's flag
+    return bool(said) if said is not None else trade.order_type != "market"
 
 
 def _dec(value: Any) -> Decimal:
@@ -142,7 +212,8 @@ class Execution:
     Attributes:
         exec_type: ``pending_new``, ``new``, ``trade``, ``filled``, ``canceled``, ``expired``...
         order_id: Kraken's order id.
-        cl_ord_id: the client order id, if the order carried one.
+        cl_ord_id: the session's client order id of the order (:func:`from_kraken_id` of
+            Kraken's ``cl_ord_id``), if it carried one.
         exec_id: the fill's trade id (``trade`` only).
         symbol: the pair as ``BASE/QUOTE`` (``BTC/USD``), if given.
         side: ``buy`` or ``sell``, if given.
@@ -195,7 +266,7 @@ def execution_from(item: Mapping[str, Any]) -> Execution:
     return Execution(
         exec_type=exec_type,
         order_id=str(item.get("order_id") or ""),
-        cl_ord_id=str(item["cl_ord_id"]) if item.get("cl_ord_id") else None,
+        cl_ord_id=from_kraken_id(str(item["cl_ord_id"])) if item.get("cl_ord_id") else None,
         exec_id=str(item["exec_id"]) if item.get("exec_id") else None,
         symbol=str(item["symbol"]) if item.get("symbol") else None,
         side=str(item["side"]) if item.get("side") else None,
@@ -206,3 +277,30 @@ def execution_from(item: Mapping[str, Any]) -> Execution:
         reason=str(item["reason"]) if item.get("reason") else None,
         ts_ns=ts_ns,
     )
+
+
+@attrs.frozen
+class VenueAlarm:
+    """A reason-coded problem the venue met that is not an order's own refusal.
+
+    Attributes:
+        ts_ns: when (the venue's clock).
+        reason_code: what (``KRAKEN_BUG_ALARM``, ``KRAKEN_POLL_FAILED``, ...).
+        detail: in words (Kraken's error text; never a credential).
+    """
+
+    ts_ns: int
+    reason_code: str
+    detail: str
+
+
+@attrs.define
+class Tracked:
+    """The venue's bookkeeping of one order it sent (or adopted)."""
+
+    state: OrderState
+    pair: str
+    sent_ns: int
+    txid: str | None = None
+    unknown: bool = False  # AddOrder's outcome is unknown: nothing is sent for it until resolved
+    settled: bool = False  # Kraken says it is done and every fill of it was emitted
