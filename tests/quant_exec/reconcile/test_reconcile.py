@@ -317,3 +317,15 @@ def test_reconcile_and_drill_lines_read_as_report_text() -> None:
     line = {"change": "reconcile", "reason_code": "RECONCILE_ADOPTED", "subject": "O-1"}
     assert _risk_text(line) == "reconcile: RECONCILE_ADOPTED O-1"
     assert _risk_text({"change": "bundle", "bundle": {}}) == "bundle"
+
+
+def test_a_journal_or_predictions_path_that_cannot_be_read_is_refused(tmp_path: Path) -> None:
+    from quant_core.errors import ValidationError
+    from quant_exec.errors import PredictionsFileError
+    from quant_exec.session import read_predictions
+
+    with pytest.raises(ValidationError) as info:
+        read_log(tmp_path)  # a directory, not a journal
+    assert info.value.reason_code == reasons.DECISION_LOG_INVALID
+    with pytest.raises(PredictionsFileError):
+        read_predictions(tmp_path)
