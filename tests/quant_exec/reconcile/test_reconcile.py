@@ -329,3 +329,15 @@ def test_a_journal_or_predictions_path_that_cannot_be_read_is_refused(tmp_path: 
     assert info.value.reason_code == reasons.DECISION_LOG_INVALID
     with pytest.raises(PredictionsFileError):
         read_predictions(tmp_path)
+
+
+def test_a_stale_intent_dropped_on_start_is_not_carried_again(tmp_path: Path) -> None:
+    path = tmp_path / "decisions.jsonl"
+    clock, broker = _world(T + 3_600 * S)
+    stale = _limit(ts=T)
+    carry = CarryOver(Decimal(10_000), (), (new_state(stale),), None, 1)
+    session = new_session(clock, broker, Journal(path), carry)
+    assert session.reconcile().ids(reasons.RECONCILE_INTENT_STALE) == [stale.client_order_id]
+    assert session.journal is not None
+    session.journal()
+    assert carry_from_log(read_log(path)[-1]).orders == ()
