@@ -12,14 +12,27 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.quant_exec.reconcile._harness import crash_run, feed, restart
+from tests.quant_exec.reconcile._harness import (
+    CrashError,
+    CrashingVenue,
+    Journal,
+    crash_run,
+    feed,
+    new_session,
+    paper_broker,
+    restart,
+)
 
+from quant_core import Instrument, SimClock
 from quant_exec import reasons
 from quant_exec.decisions import read_log
-from quant_exec.session import TradingSession
+from quant_exec.orders import Order, OrderStatus, new_state
+from quant_exec.session import BacktestConfig, CarryOver, TradingSession
 from quant_exec.venues import PaperBroker
 
 S = 10**9
+T0 = 1_704_067_200 * S
+BTC = Instrument("BTC", "USD")
 
 
 def _intents(path: Path) -> list[str]:
@@ -108,3 +121,34 @@ def test_a_restart_of_a_clean_journal_finds_nothing_to_flag(tmp_path: Path) -> N
     assert again.ledger.cash == session.ledger.cash
     assert again.session["carry"]["cash"] == str(session.ledger.cash)
     assert isinstance(again.ledger.cash, Decimal)
+
+
+@pytest.mark.parametrize(
+    ("point", "code"),
+    [
+        ("a", reasons.RECONCILE_RESENT),
+        ("b", reasons.RECONCILE_ADOPTED),
+        ("c", reasons.RECONCILE_ADOPTED),
+    ],
+)
+def test_a_resting_limit_order_survives_a_restart_at_each_kill_point(
+    tmp_path: Path, point: str, code: str
+) -> None:
+    path = tmp_path / "decisions.jsonl"
+    clock = SimClock(T0)
+    broker = paper_broker(clock, BacktestConfig.defaults())
+    limit = Order.create(BTC, "buy", "0.01", ts_init=T0, sequence=1, order_type="limit",
+                         limit_price="30000", tag="ENTRY")  # fmt: skip
+    journaled = CarryOver(Decimal(10_000), (), (new_state(limit),), None, 1)
+    first = new_session(clock, CrashingVenue(broker, point), Journal(path), journaled)
+    if point != "a":  # (a) dies before sending; (b) and (c) die in the send
+        with pytest.raises(CrashError):
+            first.reconcile()
+    assert (broker.query(limit.client_order_id) is None) == (point == "a")
+    session = restart(path, clock, broker, T0 + 5 * S)
+    assert session.reconcile().findings == ((code, limit.client_order_id),)
+    session.heartbeat(T0 + 6 * S)  # the venue's acknowledgement
+    assert session.orders[limit.client_order_id].status is OrderStatus.ACCEPTED
+    assert [s.client_order_id for s in broker.open_orders()] == [limit.client_order_id]
+    assert len(broker.states) == 1  # it rests, once
+    _assert_books_match(session, broker)

@@ -12,10 +12,12 @@ from pathlib import Path
 
 from quant_apps.runtime import PaperLogWriter, ProviderSync, TradingRuntime
 from quant_apps.runtime.trading.paper import carry_over
-from quant_core import SimClock, Timeframe
+from quant_core import Instrument, SimClock, Timeframe
+from quant_core.audit import AuditLog, read_audit_log
 from quant_data import SourceBar, StoreFeed
 from quant_data.store import MemoryProvider, Store
 from quant_exec import BacktestConfig, RecordedPredictor, read_log
+from quant_exec.orders import Order, new_state
 from quant_exec.session import CarryOver, example_bars, example_predictions
 
 H = Timeframe.H1.ns
@@ -23,7 +25,12 @@ SYMBOLS = ["BTC", "ETH"]
 
 
 def _runtime(
-    clock: SimClock, store: Store, provider: MemoryProvider, path: Path, carry: CarryOver | None
+    clock: SimClock,
+    store: Store,
+    provider: MemoryProvider,
+    path: Path,
+    carry: CarryOver | None,
+    audit: AuditLog | None = None,
 ) -> TradingRuntime:
     bars = example_bars(n_bars=60)
     writer = PaperLogWriter(path)
@@ -36,6 +43,7 @@ def _runtime(
         writer=writer,
         header={"paper": {"run": writer.next_run}},
         carry=carry,
+        audit=audit,
     )
 
 
@@ -103,3 +111,23 @@ def test_a_restart_holding_a_position_carries_it_over(tmp_path: Path) -> None:
     ]
     assert len(trades) == len(set(trades))  # no fill booked twice across the restart
     assert any(o["order_id"] in working for o in runs[1].orders)  # run 2 finished them
+
+
+def test_a_restart_that_finds_something_logs_and_audits_it(tmp_path: Path) -> None:
+    t0 = min(b.open_time_ns for b in example_bars(n_bars=60)) + H
+    clock = SimClock(t0)
+    store = Store.open("sqlite://", clock=clock)
+    provider = MemoryProvider(_source(), page_limit=500)
+    path = tmp_path / "decisions.jsonl"
+    # An intent journaled just before the crash, never sent: the restart sends it once.
+    intent = Order.create(Instrument("BTC", "USD"), "buy", "0.01", ts_init=t0, sequence=1)
+    carry = CarryOver("10000", (), (new_state(intent),), None, 1)
+    audit = AuditLog(tmp_path / "audit.jsonl", clock)
+    runtime = _runtime(clock, store, provider, path, carry, audit)
+    runtime.start()
+    assert runtime.reconciliation.findings == (("RECONCILE_RESENT", intent.client_order_id),)
+    (entry,) = read_audit_log(tmp_path / "audit.jsonl")
+    assert entry.kind == "session.reconcile"
+    (run,) = read_log(path)
+    assert run.risk[0]["reason_code"] == "RECONCILE_RESENT"  # on disk before any bar
+    assert [o["event"]["event"] for o in run.orders] == ["OrderSubmitted"]

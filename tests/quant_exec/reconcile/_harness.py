@@ -111,9 +111,14 @@ class Journal:
         self.session = session
         return session
 
-    def flush(self) -> None:
+    def write(self) -> None:
+        """Make the session's lines so far durable (as the runtime's writer does)."""
         assert self.session is not None
         self.path.write_bytes(self.base + self.session.log.to_bytes())
+
+    def flush(self) -> None:
+        """The session's journal hook: durable, then (at kill point ``a``) the crash."""
+        self.write()
         if self.crash:
             raise CrashError("after the intent is journaled, before sending")
 
@@ -135,7 +140,7 @@ def new_session(
     policy: ReconcilePolicy | None = None,
 ) -> TradingSession:
     feed, predictor = example_inputs(n_bars=72)
-    return journal.bind(
+    session = journal.bind(
         TradingSession(
             feed.instruments,
             feed.timeframe,
@@ -148,17 +153,22 @@ def new_session(
             policy=policy,
         )
     )
+    journal.write()  # the header (and its carry) is on disk before anything is sent
+    return session
 
 
-def crash_run(path: Path, point: str) -> tuple[SimClock, PaperBroker, list[list[Bar]], int]:
+def crash_run(
+    path: Path, point: str, clock: SimClock | None = None, inner: ExecutionVenue | None = None
+) -> tuple[SimClock, PaperBroker, list[list[Bar]], int]:
     """Run the example session until its first order crashes it at ``point``.
 
-    Returns the clock, the venue, the bars by time and the index of the first group the
-    venue has not worked (where the restarted session goes on).
+    ``inner`` is the venue (default: a paper broker on a fresh clock). Returns the clock, the
+    paper broker (or the default one, unused), the bars by time and the index of the first
+    group the venue has not worked (where the restarted session goes on).
     """
-    clock = SimClock()
+    clock = clock or SimClock()
     broker = paper_broker(clock, BacktestConfig.defaults())
-    venue = CrashingVenue(broker, point)
+    venue = CrashingVenue(inner or broker, point)
     session = new_session(clock, venue, Journal(path, crash_before_send=point == "a"))
     groups = grouped()
     for group in groups:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from tests.quant_exec.reconcile._harness import (
+    CrashingVenue,
     Journal,
     crash_run,
     feed,
@@ -15,7 +16,7 @@ from tests.quant_exec.reconcile._harness import (
     restart,
 )
 
-from quant_core import Instrument, SimClock
+from quant_core import Bar, Instrument, SimClock, Timeframe
 from quant_exec import KillSwitch, reasons
 from quant_exec.decisions import LogRun, read_log, replay_ledger
 from quant_exec.errors import LedgerError
@@ -25,6 +26,7 @@ from quant_exec.orders import (
     OrderAccepted,
     OrderCancelRequested,
     OrderFilled,
+    OrderRejected,
     OrderState,
     OrderStatus,
     OrderSubmitted,
@@ -278,3 +280,64 @@ def test_the_kill_switch_verifies_cancels_that_take_time(tmp_path: Path) -> None
     assert verify_lines()[-1] == (reasons.KILL_SWITCH_VERIFIED, [])
     assert not broker.open_orders()
     assert session.done[pulled].status is OrderStatus.CANCELED
+
+
+def test_an_order_that_expired_or_was_refused_at_the_venue_takes_that_state(
+    tmp_path: Path,
+) -> None:
+    clock, broker = _world()
+    expiring = Order.create(BTC, "buy", "0.01", ts_init=T, sequence=5, order_type="limit",
+                            limit_price="30000", expire_ns=T + S)  # fmt: skip
+    broker.submit(expiring)
+    bar = Bar(BTC, Timeframe.H1, T + 3_600 * S, "40000", "40000", "40000", "40000", "1")
+    clock.advance_to(bar.close_time_ns)
+    broker.on_bar(bar)
+    refused = _limit(6)
+
+    class Refusing(CrashingVenue):
+        """The paper venue, except that it reports ``refused`` as rejected."""
+
+        def query(self, client_order_id: str) -> OrderState | None:
+            if client_order_id == refused.client_order_id:
+                return apply(_sent(refused), OrderRejected(client_order_id, ts_event=T, ts_init=T))
+            return self.inner.query(client_order_id)
+
+    carry = CarryOver(Decimal(10_000), (), (_sent(expiring), _sent(refused)))
+    session = new_session(clock, Refusing(broker, "none"), Journal(tmp_path / "j"), carry)
+    found = session.reconcile()
+    assert found.ids(reasons.RECONCILE_VENUE_CLOSED) == [expiring.client_order_id]
+    assert session.done[expiring.client_order_id].status is OrderStatus.EXPIRED
+    assert session.done[refused.client_order_id].status is OrderStatus.REJECTED
+    assert session.done[refused.client_order_id].reason_code == reasons.ORDER_INVALID
+
+
+def test_reconcile_and_drill_lines_read_as_report_text() -> None:
+    from quant_exec.session._result import _risk_text
+
+    line = {"change": "reconcile", "reason_code": "RECONCILE_ADOPTED", "subject": "O-1"}
+    assert _risk_text(line) == "reconcile: RECONCILE_ADOPTED O-1"
+    assert _risk_text({"change": "bundle", "bundle": {}}) == "bundle"
+
+
+def test_a_journal_or_predictions_path_that_cannot_be_read_is_refused(tmp_path: Path) -> None:
+    from quant_core.errors import ValidationError
+    from quant_exec.errors import PredictionsFileError
+    from quant_exec.session import read_predictions
+
+    with pytest.raises(ValidationError) as info:
+        read_log(tmp_path)  # a directory, not a journal
+    assert info.value.reason_code == reasons.DECISION_LOG_INVALID
+    with pytest.raises(PredictionsFileError):
+        read_predictions(tmp_path)
+
+
+def test_a_stale_intent_dropped_on_start_is_not_carried_again(tmp_path: Path) -> None:
+    path = tmp_path / "decisions.jsonl"
+    clock, broker = _world(T + 3_600 * S)
+    stale = _limit(ts=T)
+    carry = CarryOver(Decimal(10_000), (), (new_state(stale),), None, 1)
+    session = new_session(clock, broker, Journal(path), carry)
+    assert session.reconcile().ids(reasons.RECONCILE_INTENT_STALE) == [stale.client_order_id]
+    assert session.journal is not None
+    session.journal()
+    assert carry_from_log(read_log(path)[-1]).orders == ()
