@@ -77,7 +77,7 @@ def test_engaging_cancels_the_working_order_at_the_exchange(tmp_path: Path) -> N
             working = sorted(runtime.engine.orders)
             assert working, "the session never had an order working"
             open_at_venue = {o.cl_ord_id for o in client.open_orders().orders}
-            assert set(working) <= open_at_venue
+            assert {KrakenVenue.kraken_id(oid) for oid in working} <= open_at_venue
             runtime.halt("drill", actor="ops")
             runtime.service()
             clock.advance_by(10**9)
