@@ -157,3 +157,24 @@ def _controlling_tty() -> None:
     import termios
 
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def test_the_fake_exchange_never_prints_a_chosen_key(
+    tmp_path: Path, planted: tuple[str, str]
+) -> None:
+    key, secret = planted
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QUANT_", "KRAKEN_"))}
+    env |= {"QUANT_FAKE_KRAKEN_API_KEY": key, "QUANT_FAKE_KRAKEN_SECRET": secret}
+    with subprocess.Popen(
+        [sys.executable, "-m", "quant_apps", "kraken", "fake-exchange", "--prices", "ETH=2000"],
+        stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    ) as exchange:  # fmt: skip
+        lines: list[str] = []
+        while not lines or lines[-1] != "  Ctrl-C stops\n":
+            line = exchange.stdout.readline()  # type: ignore[union-attr]
+            assert line, lines
+            lines.append(line)
+        exchange.send_signal(signal.SIGTERM)
+        assert exchange.wait(timeout=120) == 0
+    assert lines[1] == "  pairs ETHUSD; 10000 USD\n"
+    assert not any(key in line or secret in line or "test key" in line for line in lines)
