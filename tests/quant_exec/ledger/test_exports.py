@@ -10,8 +10,19 @@ import pytest
 import quant_exec
 
 SUBPACKAGES = ("decisions", "ledger", "orders", "report", "risk", "session", "strategy", "venues")
-NESTED = {"venues": {"kraken"}}
-"""Public sub-packages one level further down, each with its own curated ``__all__``."""
+NESTED = {"venues": {"kraken"}, "venues.kraken": {"fake"}}
+"""Public sub-packages further down, each with its own curated ``__all__``."""
+
+
+def _check_nested(path: str) -> None:
+    """Every public sub-package below ``quant_exec.<path>`` is listed and curated."""
+    for name in NESTED.get(path, set()):
+        nested = importlib.import_module(f"quant_exec.{path}.{name}")
+        assert 0 < len(nested.__all__) <= 30
+        inner = {m.name for m in pkgutil.iter_modules(nested.__path__)}
+        below = NESTED.get(f"{path}.{name}", set())
+        assert all(m.startswith("_") for m in inner - below)
+        _check_nested(f"{path}.{name}")
 
 
 def test_the_root_surface_is_curated() -> None:
@@ -31,10 +42,7 @@ def test_every_module_below_the_root_is_a_public_subpackage_or_private() -> None
         inner = {m.name for m in pkgutil.iter_modules(package.__path__)}
         assert inner
         assert all(name.startswith("_") for name in inner - NESTED.get(sub, set()))
-        for name in NESTED.get(sub, set()):
-            nested = importlib.import_module(f"quant_exec.{sub}.{name}")
-            assert 0 < len(nested.__all__) <= 30
-            assert all(m.name.startswith("_") for m in pkgutil.iter_modules(nested.__path__))
+        _check_nested(sub)
 
 
 @pytest.mark.parametrize("sub", SUBPACKAGES)

@@ -45,6 +45,9 @@ class ScriptedVenue:
     def open_orders(self) -> Sequence[OrderState]:
         return self.broker.open_orders()
 
+    def trades_since(self, after_trade_id: str | None) -> Sequence[OrderFilled]:
+        return self.broker.trades_since(after_trade_id)
+
     def balances(self) -> Mapping[str, Decimal]:
         return self.broker.balances()
 

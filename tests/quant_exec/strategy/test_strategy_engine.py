@@ -167,6 +167,9 @@ class _RepeatingVenue:
     def open_orders(self) -> Sequence[OrderState]:
         return self.broker.open_orders()
 
+    def trades_since(self, after_trade_id: str | None) -> Sequence[OrderFilled]:
+        return self.broker.trades_since(after_trade_id)
+
     def balances(self) -> Mapping[str, Decimal]:
         return self.broker.balances()
 
@@ -447,13 +450,19 @@ def test_engaging_the_kill_switch_pulls_working_buys() -> None:
     for bar in closes[3:]:
         session.on_bars([bar])
     oid = working[0].client_order_id
-    (engage,) = session.log.risk
+    engage, verify = session.log.risk  # the cancel is verified against the venue at once
     assert engage["cancel_requested"] == [oid]
-    (text,) = session.result().report_data().tables["Risk changes"].values()
-    assert text == "kill switch engage by ops: drill; 1 working buys pulled"
+    assert (verify["change"], verify["reason_code"]) == (
+        "kill_switch_verify",
+        "KILL_SWITCH_VERIFIED",
+    )
+    text, verified = session.result().report_data().tables["Risk changes"].values()
+    assert text == "kill switch engage by ops: drill; 1 working orders pulled"
+    assert verified == "kill_switch_verify: KILL_SWITCH_VERIFIED venue"
     events = [o["event"]["event"] for o in session.log.orders if o["order_id"] == oid]
     assert events[-2:] == ["OrderCancelRequested", "OrderCanceled"]
     assert session.done[oid].status.value == "canceled"
+    assert not session.venue.open_orders()
     assert not session.orders  # nothing works any more
     fills = [f for f in session.fills if f.side == "buy"]
     assert sum(f.quantity for f in fills) == session.done[oid].filled_qty

@@ -91,6 +91,53 @@ FEE_SCHEDULE_INVALID = (
 VENUE_RULES_INVALID = "Venue trading rules are malformed (non-positive lot or tick size)."
 CLUSTER_MAP_INVALID = "Cluster data is malformed: an asset is assigned to two clusters."
 
+# --- session: reconciliation on start, restart carry-over, kill-switch drill (issue 17) -----
+
+RECONCILE_ADOPTED = (
+    "On start, the venue had an order the session's journal names (an intent journaled before "
+    "a crash, or a sent order): its venue state was adopted; nothing was sent again."
+)
+RECONCILE_RESENT = (
+    "On start, a journaled intent the venue provably never received (not open, not closed) was "
+    "sent once, within the intent age limit."
+)
+RECONCILE_INTENT_STALE = (
+    "On start, a journaled intent the venue never received was older than the intent age "
+    "limit: it was dropped, not sent."
+)
+RECONCILE_ORDER_LOST = (
+    "On start, a sent order the venue does not know (neither open nor closed) outlived the "
+    "lost-order limit: it is taken as never accepted (rejected) and the instrument halted."
+)
+RECONCILE_ORDER_UNRESOLVED = (
+    "On start, a sent order the venue does not know yet is within the lost-order limit: it "
+    "stays unresolved and nothing is sent for it."
+)
+RECONCILE_VENUE_CLOSED = (
+    "On start, the venue had closed an order the journal left working (canceled by the "
+    "venue, e.g. its dead-man's switch, or expired): the venue's state was adopted."
+)
+RECONCILE_UNKNOWN_ORDER = (
+    "On start, the venue has a working order the session never made; new orders on its "
+    "instrument are halted."
+)
+RECONCILE_BALANCE_MISMATCH = (
+    "On start, after adopting the venue's fills, the venue's balance of an asset differs from "
+    "the session's ledger; a traded base asset's instrument is halted."
+)
+KILL_SWITCH_VERIFIED = (
+    "The kill switch's cancels were verified against the venue: none of the pulled orders "
+    "is open there any more."
+)
+KILL_SWITCH_CANCEL_PENDING = (
+    "The kill switch asked to cancel working orders that the venue still lists as open; "
+    "the session keeps checking and logs the verification when they are gone."
+)
+JOURNAL_TORN_TAIL = (
+    "A torn final journal record (a crash mid-append) was found on restart; it was set aside "
+    "(truncated from the journal) and the state replayed from the complete records."
+)
+
 # --- strategy, backtest, decision log ----------------------------------------------------
 # (owned by the strategy helper)
 

@@ -12,7 +12,18 @@ from typing import Annotated
 
 import typer
 
-from quant_apps.cli import audit, backtest, bundle, data, demo, emulator, paper, serve, train
+from quant_apps.cli import (
+    audit,
+    backtest,
+    bundle,
+    data,
+    demo,
+    emulator,
+    kraken,
+    paper,
+    serve,
+    train,
+)
 from quant_apps.cli.output import EXIT_REJECTED, EXIT_RUNTIME, emit_json, guarded, results
 from quant_apps.runtime.doctor import doctor_report, package_versions
 from quant_core.settings import install_log_redaction
@@ -32,6 +43,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(bundle.app, name="bundle")
 app.add_typer(data.app, name="data")
 app.add_typer(emulator.app, name="emulator")
+app.add_typer(kraken.app, name="kraken")
 backtest.register(app)
 demo.register(app)
 paper.register(app)

@@ -23,6 +23,7 @@ __all__ = [
     "bundle_report",
     "doctor_report",
     "keyring_report",
+    "kraken_credentials_check",
     "package_versions",
 ]
 
@@ -70,7 +71,8 @@ KEYRING_FIX = (
     "no usable keyring backend, so signing keys and exchange credentials cannot be stored: "
     "start the desktop's Secret Service (GNOME Keyring or KWallet) or, on a headless machine, "
     "install a file backend (`uv pip install keyrings.alt`) and select it with "
-    "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring (development only)"
+    "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring (development only: signing "
+    "keys; exchange credentials are never kept in a plaintext keyring)"
 )
 """What ``doctor`` tells a user whose keyring has no usable backend."""
 
@@ -87,6 +89,40 @@ def keyring_report() -> dict[str, Any]:
     usable = "fail" not in type(backend).__module__ and "null" not in name.lower()
     report = {"backend": name, "usable": usable, "priority": getattr(backend, "priority", None)}
     return report if usable else {**report, "fix": KEYRING_FIX}
+
+
+def kraken_credentials_check(url: str | None = None) -> dict[str, Any]:
+    """Whether a validated Kraken key is stored for ``url`` (a ``doctor`` check; never the key).
+
+    Args:
+        url: the exchange's root (default: Kraken's).
+
+    Examples:
+        >>> import keyring
+        >>> from keyring.backends import fail
+        >>> previous = keyring.get_keyring()
+        >>> keyring.set_keyring(fail.Keyring())
+        >>> check = kraken_credentials_check()
+        >>> keyring.set_keyring(previous)
+        >>> check["status"], check["reason_code"]
+        ('warn', 'CREDENTIALS_UNAVAILABLE')
+    """
+    from quant_apps.runtime.trading.credentials import CredentialStore
+    from quant_apps.runtime.trading.livereasons import CREDENTIALS_MISSING
+    from quant_core.errors import QuantError
+    from quant_net import kraken
+
+    where = url or kraken.BASE_URL
+    check: dict[str, Any] = {"name": "kraken credentials", "status": "warn"}
+    try:
+        stored = CredentialStore().load(where)
+    except QuantError as exc:
+        return {**check, "detail": exc.message, "reason_code": exc.reason_code}
+    if stored is None:
+        detail = f"no validated key for {where}: `quant kraken connect` (needed only for live)"
+        return {**check, "detail": detail, "reason_code": CREDENTIALS_MISSING}
+    detail = f"{stored.fingerprint} for {where}: {', '.join(stored.permissions)}"
+    return {**check, "status": "ok", "detail": detail}
 
 
 def bundle_report(env: dict[str, str]) -> dict[str, Any]:
@@ -234,6 +270,7 @@ def doctor_report(env: dict[str, str] | None = None) -> dict[str, Any]:
          "detail": keyring["backend"] if keyring["usable"]
          else f"{keyring['backend'] or 'no backend'}: {KEYRING_FIX}"}
     )  # fmt: skip
+    checks.append(kraken_credentials_check())
     bundle = bundle_report(env)
     from quant_apps.runtime.models.bundles import require_bundle  # that module imports this one
 

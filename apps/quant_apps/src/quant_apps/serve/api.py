@@ -19,6 +19,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from quant_apps.runtime.trading.credentials import CredentialStore
+from quant_apps.runtime.trading.onboarding import onboarding_status
 from quant_apps.runtime.trading.views import CHART_BARS
 from quant_apps.serve import reasons
 from quant_apps.serve._control import CommandResult, ControlPlane
@@ -246,6 +248,13 @@ def orders(control: Control, _operator: Operator) -> list[dict[str, Any]]:
 def ledger(control: Control, _operator: Operator) -> dict[str, Any]:
     """``{"cash", "portfolio_value", "fills"}``."""
     return control.ledger()
+
+
+@router.get("/kraken", summary="Kraken onboarding: permissions, credential store, stored key")
+def kraken(request: Request, _: Operator) -> dict[str, Any]:
+    """The onboarding status; a stored key only by its fingerprint (never the key)."""
+    url = getattr(request.app.state, "kraken_url", None)  # a demo's fake exchange
+    return onboarding_status(CredentialStore(), *([url] if url else []))
 
 
 @router.get("/assets/{coin}/candles", summary="Candles with trade markers and predictions")

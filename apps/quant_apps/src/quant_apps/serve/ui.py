@@ -1,10 +1,11 @@
 """The operator web UI: server-rendered pages and htmx fragments over the control plane.
 
 Pages are GET routes (``/``, ``/decisions``, ``/holdings``, ``/assets/{coin}``, ``/risk``,
-``/profiles``, ``/bundles``, ``/data``, ``/audit``, ``/login``); a page request without a
-session answers 401, which the app (:func:`~quant_apps.serve.app.create_app`) turns into a
-redirect to ``/login``. Every state change is a POST under ``/ui/...`` that calls the
-same :class:`~quant_apps.runtime.operator.control.ControlPlane` method the API calls (so a refusal
+``/profiles``, ``/bundles``, ``/data``, ``/audit``, ``/kraken`` (onboarding), ``/login``);
+a page request without a session answers 401, which the app
+(:func:`~quant_apps.serve.app.create_app`) turns into a redirect to ``/login``. Every state
+change is a POST under ``/ui/...`` that calls the same
+:class:`~quant_apps.runtime.operator.control.ControlPlane` method the API calls (so a refusal
 carries the same reason code), is protected by :func:`~quant_apps.serve.security.csrf_protect`
 and attributed to :func:`~quant_apps.serve.security.current_operator`, and answers an HTML
 fragment. Live updates: ``static/app.js`` turns the server-sent events of ``/api/v1/events``
@@ -42,6 +43,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from quant_apps.runtime.trading.credentials import CredentialStore
+from quant_apps.runtime.trading.onboarding import onboarding_status
 from quant_apps.serve import reasons as serve_reasons
 from quant_apps.serve._control import CommandResult, ControlPlane
 from quant_apps.serve.security import (
@@ -72,6 +75,7 @@ NAV = (
     ("/bundles", "Bundles"),
     ("/data", "Data"),
     ("/audit", "Audit"),
+    ("/kraken", "Kraken"),
 )
 
 
@@ -541,3 +545,11 @@ def data(request: Request, operator: Operator) -> HTMLResponse:
 def audit(request: Request, operator: Operator) -> HTMLResponse:
     """Verification of the hash-chained audit log."""
     return _page(request, "audit.html", operator, {"audit": _control(request).verify_audit()})
+
+
+@router.get("/kraken")
+def kraken(request: Request, operator: Operator) -> HTMLResponse:
+    """Kraken onboarding: the permissions, the stored key (fingerprint only), going live."""
+    url = getattr(request.app.state, "kraken_url", None)  # a demo's fake exchange
+    status = onboarding_status(CredentialStore(), *([url] if url else []))
+    return _page(request, "kraken.html", operator, {"onboarding": status})

@@ -82,6 +82,10 @@ class RiskChange(enum.StrEnum):
     ``OVERFILL``); new orders on it are refused from then on."""
     ORDER_EVENT_REFUSED = "order_event_refused"
     """A venue event the order table refused (or for an unknown order); it changed nothing."""
+    RECONCILE = "reconcile"
+    """A start-time reconciliation finding (adopted, resent, dropped, lost, a mismatch)."""
+    KILL_SWITCH_VERIFY = "kill_switch_verify"
+    """The venue's open orders checked after the kill switch pulled the session's orders."""
 
 
 @attrs.frozen

@@ -8,10 +8,11 @@ from typing import Any
 
 import attrs
 
+from quant_core import to_decimal
 from quant_core.errors import ValidationError
 from quant_exec import reasons
 from quant_exec.decisions._log import LineKind
-from quant_exec.ledger._books import Ledger
+from quant_exec.ledger._books import Ledger, Position
 from quant_exec.orders._model import OrderFilled, event_from_record
 
 
@@ -97,7 +98,10 @@ def read_decision_log(path: Path | str) -> tuple[dict[str, Any], list[dict[str, 
 
 
 def replay_ledger(run: LogRun) -> Ledger:
-    """The session's books rebuilt from its log alone: the initial cash, then every fill.
+    """The session's books rebuilt from its log alone: the opening, then every fill.
+
+    The opening is the initial cash, or the carried cash and positions of a restarted run
+    (its header's ``carry``).
 
     The fills are the ``order`` lines' ``OrderFilled`` events and the fills of
     ``instrument_halt`` risk lines that were booked (an ``EXTERNAL_FILL`` has no order line),
@@ -126,7 +130,7 @@ def replay_ledger(run: LogRun) -> Ledger:
     session = run.session
     try:
         quote = str(session["instruments"][0]).split("/")[1]
-        ledger = Ledger(quote, session["initial_cash"])
+        ledger = _opening(quote, session)
         halts = [line for line in run.risk if line["change"] == "instrument_halt"]
         unbooked = {line["fill"]["trade_id"] for line in halts if not line["booked"]}
         lines = [(line["seq"], line["event"]) for line in run.orders if not line["duplicate"]]
@@ -145,6 +149,18 @@ def replay_ledger(run: LogRun) -> Ledger:
         assert isinstance(fill, OrderFilled)  # selected by its event type above
         ledger.apply_fill(fill)
     return ledger
+
+
+def _opening(quote: str, session: dict[str, Any]) -> Ledger:
+    """The ledger a run's header opens: its carry (a restart), else its initial cash."""
+    carry = session.get("carry")
+    if carry is None:
+        return Ledger(quote, session["initial_cash"])
+    held = [
+        Position(base, to_decimal(p["quantity"]), to_decimal(p["cost_basis"]))
+        for base, p in carry["positions"].items()
+    ]
+    return Ledger.carried(quote, carry["cash"], held)
 
 
 def replay_difference(expected: bytes, actual: bytes) -> str | None:

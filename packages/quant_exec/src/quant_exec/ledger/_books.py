@@ -101,6 +101,8 @@ class EntryKind(enum.Enum):
     DEPOSIT = "deposit"
     WITHDRAWAL = "withdrawal"
     FILL = "fill"
+    CARRY = "carry"
+    """The opening record of a ledger carried over from an earlier run (cash and positions)."""
 
 
 @attrs.frozen
@@ -114,6 +116,7 @@ class LedgerEntry:
         cash_delta: change of cash it caused.
         realized_pnl: PnL it realised (sells only; zero otherwise).
         fill: the fill, for ``FILL`` entries.
+        positions: the holdings carried over, for the ``CARRY`` entry.
     """
 
     seq: int
@@ -122,6 +125,7 @@ class LedgerEntry:
     cash_delta: Decimal
     realized_pnl: Decimal = _ZERO
     fill: OrderFilled | None = None
+    positions: tuple[Position, ...] = ()
 
 
 @attrs.frozen
@@ -224,6 +228,55 @@ class Ledger:
 
     def __repr__(self) -> str:
         return f"Ledger({self.quote.value}, cash={self._cash}, positions={len(self._positions)})"
+
+    @classmethod
+    def carried(
+        cls,
+        quote: QuoteCurrency | str,
+        cash: Decimal | int | str,
+        positions: Iterable[Position] = (),
+        *,
+        ts_ns: int = 0,
+    ) -> Ledger:
+        """A ledger that opens with an earlier run's cash and positions (one ``CARRY`` entry).
+
+        The carried capital (cash plus the positions' cost basis) counts as deposited, so
+        ``PV - net deposits == realised + unrealised PnL`` holds from the first entry.
+
+        Args:
+            quote: the quote currency.
+            cash: the free cash carried over (non-negative).
+            positions: the holdings carried over (positive quantities, one per base).
+            ts_ns: timestamp of the opening entry.
+
+        Raises:
+            LedgerError: ``INVALID_INPUT`` for negative cash, a non-positive quantity, a
+                negative cost basis or a base carried twice.
+
+        Examples:
+            >>> ledger = Ledger.carried("USD", "500", [Position("BTC", Decimal(2), Decimal(210))])
+            >>> ledger.cash, ledger.positions["BTC"].avg_cost, ledger.entries[0].kind.value
+            (Decimal('500'), Decimal('105'), 'carry')
+            >>> ledger.snapshot().net_deposits
+            Decimal('710')
+        """
+        ledger = cls(quote)
+        ledger._open(to_decimal(cash), tuple(positions), ts_ns)
+        return ledger
+
+    def _open(self, cash: Decimal, positions: tuple[Position, ...], ts_ns: int) -> None:
+        bases = [p.base for p in positions]
+        bad = any(p.quantity <= 0 or p.cost_basis < 0 for p in positions)
+        if self._entries or cash < 0 or bad or len(set(bases)) != len(bases):
+            raise LedgerError(
+                "a carried ledger opens once, with non-negative cash and one positive holding "
+                "per base",
+                reason_code=core_reasons.INVALID_INPUT,
+            )
+        self._cash = cash
+        self._positions = {p.base: p for p in positions}
+        self._net_deposits = cash + sum((p.cost_basis for p in positions), _ZERO)
+        self._append(LedgerEntry(1, EntryKind.CARRY, ts_ns, cash, positions=positions))
 
     # -- reading --------------------------------------------------------------------------
 
@@ -428,6 +481,8 @@ class Ledger:
         for entry in entries:
             if entry.fill is not None:
                 ledger.apply_fill(entry.fill)
+            elif entry.kind is EntryKind.CARRY:
+                ledger._open(entry.cash_delta, entry.positions, entry.ts_event)
             elif entry.kind is EntryKind.DEPOSIT:
                 ledger.deposit(entry.cash_delta, ts_ns=entry.ts_event)
             else:

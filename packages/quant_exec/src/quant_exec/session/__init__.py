@@ -33,6 +33,10 @@ is the same engine with the broker on a live-ish clock, and a live adapter plugs
 same :class:`~quant_exec.venues.ExecutionVenue` seam, so the strategy, risk and accounting
 path is one piece of code.
 
+A restart opens the session with the journal's state (:func:`carry_from_log`, a
+:class:`CarryOver`) and :meth:`TradingSession.reconcile` squares it with the venue on start:
+journaled intents the venue has are adopted, never sent twice (decision 0101).
+
 Examples:
     >>> from quant_exec.session import example_inputs
     >>> feed, predictor = example_inputs(n_bars=72)
@@ -48,6 +52,12 @@ from quant_exec.session._config import BacktestConfig
 from quant_exec.session._example import example_bars, example_inputs, example_predictions
 from quant_exec.session._loop import ENGINE_VERSION, TradingSession
 from quant_exec.session._predictions import RecordedPredictor, read_predictions, write_predictions
+from quant_exec.session._restart import (
+    CarryOver,
+    ReconcilePolicy,
+    Reconciliation,
+    carry_from_log,
+)
 from quant_exec.session._result import BacktestResult, FillRecord, summary
 from quant_exec.session._run import run_backtest
 from quant_exec.session._safety import SessionGuard
@@ -56,10 +66,14 @@ __all__ = [
     "ENGINE_VERSION",
     "BacktestConfig",
     "BacktestResult",
+    "CarryOver",
     "FillRecord",
+    "ReconcilePolicy",
+    "Reconciliation",
     "RecordedPredictor",
     "SessionGuard",
     "TradingSession",
+    "carry_from_log",
     "example_bars",
     "example_inputs",
     "example_predictions",

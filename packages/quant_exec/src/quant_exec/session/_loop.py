@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -20,7 +20,7 @@ from quant_exec.orders._model import (
     OrderEvent,
     OrderFilled,
     OrderState,
-    Side,
+    OrderStatus,
     apply,
     new_state,
 )
@@ -28,17 +28,14 @@ from quant_exec.risk._gates import Approved, RiskContext, check_order
 from quant_exec.risk._killswitch import KillSwitch, KillSwitchState
 from quant_exec.session._book import Book
 from quant_exec.session._config import BacktestConfig
-from quant_exec.session._result import BacktestResult, FillRecord, run_metrics
-from quant_exec.session._safety import SessionGuard, fill_record
-from quant_exec.strategy._decide import (
-    Evaluation,
-    Intent,
-    MarketContext,
-    StrategyMemo,
-    decide,
-)
-from quant_exec.venues._paper import PaperBroker
+from quant_exec.session._restart import ReconcilePolicy, paper_venue, reconcile
+from quant_exec.session._result import BacktestResult, FillRecord, session_result
+from quant_exec.session._safety import SessionGuard, fill_record, pull_orders, verify_pulled
+from quant_exec.strategy._decide import Evaluation, Intent, MarketContext, StrategyMemo, decide
 from quant_exec.venues._protocol import ExecutionVenue
+
+if TYPE_CHECKING:
+    from quant_exec.session._restart import CarryOver, Reconciliation
 
 ENGINE_VERSION = "quant_exec.engine/2"
 """The decision log contract the session header names.
@@ -67,6 +64,11 @@ class TradingSession:
         kill_switch: halts new risk while engaged.
         header: extra keys for the decision log's session header (a paper session names its
             run there); they cannot replace the engine's own keys.
+        carry: an earlier run's books and unfinished orders to open with (a restart; the
+            header's ``carry`` key says so), then :meth:`reconcile` with the venue.
+        journal: called after an intent's decision line is logged and before its order is
+            sent (a live or paper runtime makes the log durable there).
+        policy: the age limits of :meth:`reconcile`.
 
     Raises:
         EngineInputError: no instruments, several quote currencies, an instrument without
@@ -97,6 +99,9 @@ class TradingSession:
         clock: SimClock | None = None,
         kill_switch: KillSwitch | None = None,
         header: Mapping[str, Any] | None = None,
+        carry: CarryOver | None = None,
+        journal: Callable[[], object] | None = None,
+        policy: ReconcilePolicy | None = None,
     ) -> None:
         instruments = sorted(instruments, key=lambda i: (i.base, i.quote.value))
         quotes = {i.quote for i in instruments}
@@ -107,16 +112,8 @@ class TradingSession:
         clock = clock or SimClock()
         quote = quotes.pop()
         self.predictor, self.config, self.clock = predictor, config, clock
-        self.venue: ExecutionVenue = venue or PaperBroker(
-            clock,
-            fees=config.fees,
-            slippage=config.slippage,
-            latency_ns=config.latency_ns,
-            seed=config.seed,
-            max_volume_share=config.max_volume_share,
-            venue=config.venue,
-            balances={quote.value: config.initial_cash},
-        )
+        self.venue: ExecutionVenue = venue or paper_venue(config, clock, quote.value, carry)
+        self.journal, self.policy = journal, policy or ReconcilePolicy()
         self.memo = StrategyMemo()  # the strategy's derived values, this session's own
         self.kill_switch = kill_switch
         self.bar_ns = timeframe.ns
@@ -127,10 +124,14 @@ class TradingSession:
                 raise EngineInputError(f"the venue has no trading rules for {instrument}")
             self.books[instrument] = Book(instrument, rules.lot_size)
         self.bars_seen = 0
-        self.ledger = Ledger(quote, config.initial_cash)
+        self.ledger = (
+            Ledger(quote, config.initial_cash)
+            if carry is None
+            else Ledger.carried(quote, carry.cash, carry.positions, ts_ns=clock.now_ns())
+        )
         self.profile = config.strategy.profile
         self.label = config.profile_label()
-        self.session = {
+        self.session: dict[str, Any] = {
             "engine": ENGINE_VERSION,
             "model_id": predictor.model_id,
             "horizons_ns": list(predictor.horizons_ns),
@@ -142,6 +143,7 @@ class TradingSession:
             "instruments": [str(i) for i in instruments],
             "timeframe": timeframe.value,
             "execution": config.execution_record(instruments),
+            **({} if carry is None else {"carry": carry.to_record()}),
         }
         if header:
             clash = sorted(set(header) & set(self.session))
@@ -151,10 +153,15 @@ class TradingSession:
         self.log = DecisionLog(self.session)
         self.history: dict[Instrument, list[Bar]] = {i: b.history for i, b in self.books.items()}
         self.latest: dict[Instrument, Prediction] = {}
-        self.orders: dict[str, OrderState] = {}  # working orders only
+        self.orders: dict[str, OrderState] = {}  # working orders only (and carried intents)
         self.done: dict[str, OrderState] = {}
         self.order_reason: dict[str, str] = {}
-        self.sequence = 0
+        self.sequence = 0 if carry is None else carry.sequence
+        self.last_trade_id = None if carry is None else carry.last_trade_id
+        for state in carry.orders if carry is not None else ():
+            self.orders[state.client_order_id] = state
+            self.order_reason[state.client_order_id] = state.order.tag
+        self._pulled: list[str] = []  # orders the kill switch pulled, not yet verified gone
         self.equity: list[tuple[int, Decimal]] = []
         self.closes: dict[str, list[tuple[int, Decimal]]] = {
             b.name: b.closes for b in self.books.values()
@@ -174,6 +181,8 @@ class TradingSession:
 
     def _apply(self, event: OrderEvent) -> bool:
         oid = event.client_order_id
+        if isinstance(event, OrderFilled):
+            self.last_trade_id = event.trade_id
         current = self.orders.get(oid) or self.done.get(oid)  # a fill may follow a cancel
         try:
             state = apply(current, event) if current is not None else None
@@ -232,14 +241,26 @@ class TradingSession:
         self.clock.advance_to(now_ns)
         for event in self.venue.poll():
             self._apply(event)
+        if self._pulled:
+            self._pulled = verify_pulled(self.venue, self.log, self.clock.now_ns(), self._pulled)
+
+    def reconcile(self) -> Reconciliation:
+        """Reconcile with the venue on start: adopt, resend once, or flag (decision 0101).
+
+        Call it before the first bar: the venue's view of each carried order, its fills
+        since the last trade seen, its working orders and balances against the session's
+        books; each finding a ``risk`` line with its reason code. Nothing is sent twice.
+        """
+        return reconcile(self, self.policy)
 
     def _note_kill_switch(self, now_ns: int) -> None:
         """Log the kill switch's engages and releases since the last look (one line each).
 
-        When the switch is engaged, the working buy orders are pulled as well: new risk
-        still in flight is halted with the rest (a cancel request for each, in the order
-        they were made; fills that reach the venue first still count). The engage's line
-        lists them under ``cancel_requested``.
+        When the switch is engaged, the session's working orders are pulled as well (a
+        cancel request for each, in the order they were made; fills that reach the venue
+        first still count), listed under the engage line's ``cancel_requested``; then the
+        venue's open orders verify the cancels (a ``kill_switch_verify`` risk line,
+        ``KILL_SWITCH_VERIFIED`` or ``KILL_SWITCH_CANCEL_PENDING`` until they are gone).
         """
         switch = self.kill_switch
         if switch is None or switch.state is self._kill_seen:
@@ -247,16 +268,16 @@ class TradingSession:
         self._kill_seen = switch.state
         records = switch.records
         working = self.orders.items() if switch.engaged else ()
-        pulled = [oid for oid, state in working if state.order.side is Side.BUY]
+        pulled = [oid for oid, state in working if state.status is not OrderStatus.INITIALIZED]
         for i, record in enumerate(records[self._kill_logged :], start=self._kill_logged):
             details: dict[str, Any] = {"kill_switch": record.to_audit()}
             if i == len(records) - 1 and pulled:
                 details["cancel_requested"] = pulled
             self.log.add_risk(now_ns, RiskChange.KILL_SWITCH, details)
         self._kill_logged = len(records)
-        for oid in pulled:
-            for event in self.venue.cancel(oid):
-                self._apply(event)
+        if pulled:
+            pull_orders(self.venue, pulled, self._apply)
+            self._pulled = verify_pulled(self.venue, self.log, now_ns, pulled)
 
     # --- one evaluation -----------------------------------------------------------------
 
@@ -359,6 +380,8 @@ class TradingSession:
             order_id=oid,
             model_id=model_id,
         )
+        if self.journal is not None:  # the intent is durable before the order leaves
+            self.journal()
         for event in self.venue.submit(order):
             self._apply(event)
 
@@ -572,20 +595,4 @@ class TradingSession:
         """
         if self.bars_seen == 0:
             raise EngineInputError("no bars were processed")
-        return BacktestResult(
-            log=self.log,
-            equity=tuple(self.equity),
-            closes={k: tuple(v) for k, v in sorted(self.closes.items())},
-            fills=tuple(self.fills),
-            metrics=run_metrics(
-                self.ledger.snapshot(),
-                self.config.initial_cash,
-                self.equity,
-                bars=self.bars_seen,
-                decisions=len(self.log),
-                orders=len(self.done) + len(self.orders),
-                rejections=self.rejections,
-                fills=len(self.fills),
-            ),
-            session=self.session,
-        )
+        return session_result(self)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -12,6 +12,9 @@ from quant_core import ns_to_iso, unstructure
 from quant_exec.decisions._log import DecisionLog, RiskChange
 from quant_exec.ledger._books import PortfolioSnapshot
 from quant_exec.report._render import ReportData
+
+if TYPE_CHECKING:
+    from quant_exec.session._loop import TradingSession
 
 _ZERO = Decimal(0)
 
@@ -86,7 +89,7 @@ def _risk_text(line: Mapping[str, Any]) -> str:
     if line["change"] == RiskChange.KILL_SWITCH:
         switch = line["kill_switch"]
         pulled = len(line.get("cancel_requested", ()))
-        extra = f"; {pulled} working buys pulled" if pulled else ""
+        extra = f"; {pulled} working orders pulled" if pulled else ""
         return f"kill switch {switch['action']} by {switch['actor']}: {switch['reason']}{extra}"
     if line["change"] == RiskChange.INSTRUMENT_HALT:
         fill, booked = line["fill"], "booked" if line["booked"] else "held unreconciled"
@@ -97,7 +100,11 @@ def _risk_text(line: Mapping[str, Any]) -> str:
     if line["change"] == RiskChange.ORDER_EVENT_REFUSED:
         event = line["event"]
         return f"{event['event']} for {event['client_order_id']} refused: {line['reason_code']}"
-    return f"profile now {line['profile']}"
+    if line["change"] in (RiskChange.RECONCILE, RiskChange.KILL_SWITCH_VERIFY):
+        return f"{line['change']}: {line['reason_code']} {line['subject']}"
+    if line["change"] == RiskChange.PROFILE:
+        return f"profile now {line['profile']}"
+    return str(line["change"])
 
 
 def summary(result: BacktestResult) -> dict[str, Any]:
@@ -137,3 +144,24 @@ def run_metrics(
         "realized_pnl": str(snapshot.realized_pnl),
         "open_positions": snapshot.open_positions,
     }
+
+
+def session_result(session: TradingSession) -> BacktestResult:
+    """``session``'s result so far (:meth:`~quant_exec.session.TradingSession.result`)."""
+    return BacktestResult(
+        log=session.log,
+        equity=tuple(session.equity),
+        closes={k: tuple(v) for k, v in sorted(session.closes.items())},
+        fills=tuple(session.fills),
+        metrics=run_metrics(
+            session.ledger.snapshot(),
+            session.config.initial_cash,
+            session.equity,
+            bars=session.bars_seen,
+            decisions=len(session.log),
+            orders=len(session.done) + len(session.orders),
+            rejections=session.rejections,
+            fills=len(session.fills),
+        ),
+        session=session.session,
+    )

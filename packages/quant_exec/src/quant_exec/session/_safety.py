@@ -29,6 +29,7 @@ ignored.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import attrs
@@ -40,6 +41,7 @@ from quant_exec.errors import LedgerError, OrderError
 from quant_exec.ledger._books import Ledger
 from quant_exec.orders._model import OrderEvent, OrderFilled, OrderState, OrderStatus
 from quant_exec.session._result import FillRecord
+from quant_exec.venues._protocol import ExecutionVenue
 
 
 @attrs.define
@@ -200,3 +202,43 @@ def fill_record(fill: OrderFilled, reason: str) -> FillRecord:
         fill.fee,
         reason,
     )
+
+
+def pull_orders(
+    venue: ExecutionVenue, pulled: Sequence[str], apply: Callable[[OrderEvent], object]
+) -> None:
+    """Ask ``venue`` to cancel each of ``pulled`` (the kill switch), applying what it answers.
+
+    Then the venue is polled once, so cancels it confirms at once are booked before the
+    verification reads its open orders.
+    """
+    for oid in pulled:
+        for event in venue.cancel(oid):
+            apply(event)
+    for event in venue.poll():
+        apply(event)
+
+
+def verify_pulled(
+    venue: ExecutionVenue, log: DecisionLog, now_ns: int, pulled: Sequence[str]
+) -> list[str]:
+    """Check the kill switch's cancels against the venue's open orders; the ones still open.
+
+    Logs a ``kill_switch_verify`` risk line: ``KILL_SWITCH_VERIFIED`` once none of
+    ``pulled`` is open at the venue, else ``KILL_SWITCH_CANCEL_PENDING`` with the ones still
+    open (the session checks again after each poll, and logs each change once).
+
+    Args:
+        venue: where the orders were canceled.
+        log: the session's decision log.
+        now_ns: the session's clock.
+        pulled: the orders the kill switch pulled and not yet seen gone.
+    """
+    open_ids = {state.client_order_id for state in venue.open_orders()}
+    left = [oid for oid in pulled if oid in open_ids]
+    if left == list(pulled) and len(log.risk) and log.risk[-1].get("open") == left:
+        return left  # nothing changed since the last check: no new line
+    code = reasons.KILL_SWITCH_CANCEL_PENDING if left else reasons.KILL_SWITCH_VERIFIED
+    details = {"reason_code": code, "subject": "venue", "pulled": list(pulled), "open": left}
+    log.add_risk(now_ns, RiskChange.KILL_SWITCH_VERIFY, details)
+    return left

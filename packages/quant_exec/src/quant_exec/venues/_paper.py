@@ -28,7 +28,8 @@ events, byte for byte):
 * **throttle**: with a :class:`~quant_exec.venues.RateLimit`, a submit or cancel beyond the
   venue's budget is queued until the budget allows it (its latency counts from then);
 * **balances**: the account the broker was given at the start, moved by every fill (the
-  venue's side of what the session's ledger books), for reconciliation.
+  venue's side of what the session's ledger books), for reconciliation;
+* **trades**: every fill, in the order it happened, for :meth:`PaperBroker.trades_since`.
 
 Examples:
     >>> from decimal import Decimal
@@ -54,11 +55,15 @@ Examples:
     ...     _ = ledger.apply(event)
     >>> ledger.positions["BTC"].quantity, ledger.cash
     (Decimal('0.1'), Decimal('5981.9518'))
+    >>> [f.trade_id == events[1].trade_id for f in broker.trades_since(None)]
+    [True]
+    >>> broker.trades_since(events[1].trade_id)
+    ()
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_FLOOR, Decimal
 
 import attrs
@@ -76,6 +81,7 @@ from quant_exec.orders._model import (
     OrderExpired,
     OrderFilled,
     OrderState,
+    OrderStatus,
     OrderSubmitted,
     OrderType,
     Side,
@@ -161,6 +167,8 @@ class PaperBroker:
         self._orders: dict[str, _Working] = {}
         self._open: dict[str, _Working] = {}  # the working subset, so a bar costs O(open)
         self._trades = 0
+        self._fills: list[OrderFilled] = []
+        self._fill_index: dict[str, int] = {}  # trade id -> position in _fills
         self._balances = {k: to_decimal(v) for k, v in (balances or {}).items()}
         self._throttle = Throttle(clock, rate_limit)
 
@@ -187,6 +195,53 @@ class PaperBroker:
     def balances(self) -> dict[str, Decimal]:
         """The account's balance per asset: the start's, moved by every fill so far."""
         return dict(sorted(self._balances.items()))
+
+    def trades_since(self, after_trade_id: str | None) -> tuple[OrderFilled, ...]:
+        """The fills after the one with ``after_trade_id``, oldest first.
+
+        Args:
+            after_trade_id: the last trade the caller has seen; ``None`` (or an id this
+                broker never issued) answers every fill.
+
+        Examples:
+            >>> from quant_core import SimClock
+            >>> PaperBroker(SimClock(0)).trades_since(None)
+            ()
+        """
+        start = 0 if after_trade_id is None else self._fill_index.get(after_trade_id, -1) + 1
+        return tuple(self._fills[start:])
+
+    def restore(self, states: Sequence[OrderState], *, trades: int = 0) -> None:
+        """Keep working the orders an earlier run of this account had sent (a restart).
+
+        Intents never sent (``INITIALIZED``) and finished orders are left out; an order whose
+        cancel was requested is canceled ``latency`` after its last event. Trade ids continue
+        after the earlier run's ``trades`` fills.
+
+        Args:
+            states: the earlier run's orders as its journal left them.
+            trades: how many fills the earlier run had.
+
+        Examples:
+            >>> from quant_core import SimClock
+            >>> from quant_exec.orders import OrderSubmitted, apply, new_state
+            >>> order = Order.create(Instrument("BTC", "USD"), "buy", "1", ts_init=0, sequence=1)
+            >>> sent = apply(new_state(order), OrderSubmitted(order.client_order_id,
+            ...                                               ts_event=0, ts_init=0))
+            >>> broker = PaperBroker(SimClock(0))
+            >>> broker.restore([new_state(order), sent])
+            >>> [s.status.value for s in broker.open_orders()]
+            ['submitted']
+        """
+        for state in states:
+            if state.status is OrderStatus.INITIALIZED or not state.is_open:
+                continue
+            order, acked = state.order, state.status is not OrderStatus.SUBMITTED
+            work = _Working(state, order.ts_init, order.ts_init + self._latency, acked=acked)
+            if state.status is OrderStatus.PENDING_CANCEL:
+                work.cancel_ns = state.ts_last + self._latency
+            self._orders[order.client_order_id] = self._open[order.client_order_id] = work
+        self._trades = max(self._trades, trades)
 
     def open_orders(self, instrument: Instrument | None = None) -> tuple[OrderState, ...]:
         """Orders still working, optionally of one instrument, in submission order."""
@@ -420,6 +475,8 @@ class PaperBroker:
             )
             self._emit(work, fill, out)
             self._book(fill)
+            self._fill_index[trade_id] = len(self._fills)
+            self._fills.append(fill)
             volume_left -= qty
             if cash is not None and order.side is Side.BUY:
                 cash -= notional + fee

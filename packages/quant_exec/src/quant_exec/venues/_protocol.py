@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from quant_core import Bar
-from quant_exec.orders._model import Order, OrderEvent, OrderState
+from quant_exec.orders._model import Order, OrderEvent, OrderFilled, OrderState
 from quant_exec.venues._throttle import Throttle
 
 
@@ -20,7 +20,8 @@ class ExecutionVenue(Protocol):
     one answers ``[]`` there and reports through :meth:`poll`). The reads let a session
     reconcile on start: what the venue knows of an order by its client order id (the way
     to resolve a write of unknown outcome before anything is sent again), the orders still
-    working, and the account's balances. :attr:`throttle` is the venue's request budget.
+    working, the account's balances and its fills since the last one the session saw.
+    :attr:`throttle` is the venue's request budget.
     """
 
     @property
@@ -46,6 +47,15 @@ class ExecutionVenue(Protocol):
 
     def balances(self) -> Mapping[str, Decimal]:
         """The account's balance per asset (quote currency and bases), as the venue has it."""
+        ...
+
+    def trades_since(self, after_trade_id: str | None) -> Sequence[OrderFilled]:
+        """The account's fills after the one with ``after_trade_id``, oldest first.
+
+        ``None`` asks for every fill the venue reports. A fill of an order placed elsewhere
+        (not through this session) carries the venue's client order id, or ``""`` when the
+        venue has none. An ``after_trade_id`` the venue does not know answers every fill.
+        """
         ...
 
     def poll(self) -> Sequence[OrderEvent]:

@@ -28,12 +28,15 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import Future, InvalidStateError
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from quant_core import ns_to_iso, unstructure
 from quant_core.profiles import RiskProfile, StrategyProfile
+
+if TYPE_CHECKING:
+    from quant_apps.runtime.trading.profiles import ProfileBook, ProfileUpdate
 
 __all__ = ["Command", "CommandKind", "CommandOutcome", "CycleReport", "EventWaiter", "Waiter"]
 
@@ -210,3 +213,29 @@ class CycleReport:
             f"cycle {self.cycle} {ns_to_iso(self.now_ns)}: {kind}, {self.decisions} decisions, "
             f"{self.fills} fills, PV {self.portfolio_value}{change}"
         )
+
+
+def answer_profile(
+    command: Command, update: ProfileUpdate, label: str, profiles: ProfileBook
+) -> None:
+    """Answer an apply-profile ``command`` with what ``update`` did (``label``: the new one).
+
+    Args:
+        command: the command to answer.
+        update: the profile book's answer to it.
+        label: the session's profile label now.
+        profiles: the governed profiles (the versions that did not change).
+    """
+    if update.reason_code is not None:
+        command.refuse(update.reason_code, update.refused)
+        return
+    if not update.changed:
+        command.resolve(changed=False, message="no value differs from the active profiles")
+        return
+    details = {
+        "profile": label,
+        "strategy_version": (update.strategy or profiles.strategy.active).version,
+        "risk_version": (update.risk or profiles.risk.active).version,
+        "versions": [v.to_record() for v in (update.strategy, update.risk) if v is not None],
+    }
+    command.resolve(changed=True, message=f"profile {label}", details=details)

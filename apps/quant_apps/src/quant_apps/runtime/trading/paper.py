@@ -34,13 +34,15 @@ from quant_core import Clock, Timeframe
 from quant_core.audit import AuditLog
 from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_data import Store, StoreFeed
-from quant_exec import BacktestConfig
+from quant_exec import BacktestConfig, read_log
+from quant_exec.session import CarryOver, carry_from_log
 
 __all__ = [
     "BUNDLES_DIR",
     "PaperOptions",
     "PaperSession",
     "assemble_paper_session",
+    "carry_over",
     "open_paper_session",
 ]
 
@@ -96,6 +98,36 @@ class PaperSession:
     environ: Mapping[str, str]
 
 
+def carry_over(writer: PaperLogWriter, quote: str) -> CarryOver | None:
+    """What the next run carries over from the log's last run (``None``: a first run).
+
+    The last run's books and unfinished orders, replayed from its journal
+    (:func:`quant_exec.session.carry_from_log`), when it traded in ``quote``; a run in
+    another quote currency starts afresh.
+
+    Args:
+        writer: the paper log, opened (a torn last line already set aside).
+        quote: the quote currency of the new run.
+
+    Raises:
+        ValidationError: ``DECISION_LOG_INVALID`` when the last run cannot be replayed.
+    """
+    if writer.next_run == 1:
+        return None
+    last = read_log(writer.path)[-1]
+    traded = {str(i).split("/")[1] for i in last.session.get("instruments", [])}
+    return carry_from_log(last) if traded == {quote} else None
+
+
+def _carry_audit(carry: CarryOver) -> dict[str, object]:
+    return {
+        "cash": str(carry.cash),
+        "positions": {p.base: str(p.quantity) for p in carry.positions},
+        "orders": [s.client_order_id for s in carry.orders],
+        "last_trade_id": carry.last_trade_id,
+    }
+
+
 def open_paper_session(
     options: PaperOptions,
     *,
@@ -149,6 +181,11 @@ def assemble_paper_session(
     store = open_store(options.database_url, settings, clock)
     source = make_provider(options.provider, settings, clock, options.seed)
     writer = PaperLogWriter(options.out / LOG_FILE)
+    audit = AuditLog(options.out / AUDIT_FILE, clock)
+    writer.audit_torn_tail(audit)  # RT-20: a torn record was cut; the audit says so
+    carry = carry_over(writer, options.quote)
+    if carry is not None:
+        audit.append("session.carry", _carry_audit(carry))
     header = {
         "paper": {
             "run": writer.next_run,
@@ -171,7 +208,8 @@ def assemble_paper_session(
         load_bundle=load_bundle,
         profile_file=options.profile,
         halt_file=options.halt_file or options.out / HALT_FILE,
-        audit=AuditLog(options.out / AUDIT_FILE, clock),
+        audit=audit,
         waiter=waiter,
+        carry=carry,
     )
     return PaperSession(runtime, store, bundle_root, environ)

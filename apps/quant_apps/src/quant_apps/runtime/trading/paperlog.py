@@ -3,7 +3,8 @@
 The decision log file is append-only and holds one *segment* per run: a session header line
 naming the run (``paper.run``, counted from 1 in the file) followed by that run's decision,
 order event and risk lines. A restart never rewrites or repeats earlier lines: it starts a
-fresh session (fresh ledger, fresh strategy memory) under a new header. A line torn by a
+new session under a new header that carries the last run's cash, positions and unfinished
+orders over (the header's ``carry``; the strategy's memory starts afresh). A line torn by a
 crash mid-write is set aside when the next run starts: its bytes go to a sidecar
 (``decisions.jsonl.torn-<offset>``, as the audit log keeps its own, through
 :func:`quant_core.files.set_aside_tail`) and the next run's header names it (``paper.torn_tail``).
@@ -30,9 +31,10 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+from quant_core.audit import AuditLog
 from quant_core.errors import StorageError
 from quant_core.files import set_aside_tail
-from quant_exec import DecisionLog, read_log
+from quant_exec import DecisionLog, read_log, reasons
 
 __all__ = ["AUDIT_FILE", "HALT_FILE", "LOG_FILE", "PaperLogWriter"]
 
@@ -81,6 +83,21 @@ class PaperLogWriter:
         self.next_run = len(read_log(path)) + 1 if keep else 1
         self._log: DecisionLog | None = None
         self._written = 0
+
+    def audit_torn_tail(self, audit: AuditLog) -> bool:
+        """Record a torn last line set aside on opening in ``audit``; whether there was one.
+
+        The entry (kind ``journal.torn_tail``) carries the reason code ``JOURNAL_TORN_TAIL``,
+        the log, and where the torn bytes were kept.
+
+        Args:
+            audit: the session's audit log.
+        """
+        if self.torn_tail is None:
+            return False
+        torn = {"reason_code": reasons.JOURNAL_TORN_TAIL, "log": str(self.path)}
+        audit.append("journal.torn_tail", {**torn, **self.torn_tail})
+        return True
 
     def flush(self, log: DecisionLog) -> int:
         """Append what ``log`` gained since its last flush; return its segment's line count."""

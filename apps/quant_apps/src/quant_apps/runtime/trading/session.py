@@ -12,8 +12,9 @@ never imports the CLI: ``quant paper`` drives it, and so can a service.
 which applies it at once, whatever the bar length. While it waits for the next bar close the
 runner also looks at the halt file and the profile file at least every :data:`POLL_S`
 seconds. A kill-switch or profile change goes to the engine at once
-(:meth:`quant_exec.TradingSession.on_risk_change`: a risk line, working buys pulled on an
-engage, every instrument re-evaluated) and the log is flushed.
+(:meth:`quant_exec.TradingSession.on_risk_change`: a risk line, working orders pulled on an
+engage and verified against the venue's open orders, every instrument re-evaluated) and the
+log is flushed.
 
 **The loop** (:meth:`~TradingRuntime.run`) runs cycles:
 
@@ -50,6 +51,7 @@ from quant_apps.runtime.trading.commands import (
     CycleReport,
     EventWaiter,
     Waiter,
+    answer_profile,
 )
 from quant_apps.runtime.trading.feed import BarFeed, ProviderSync
 from quant_apps.runtime.trading.paperlog import PaperLogWriter
@@ -62,6 +64,7 @@ from quant_core.errors import QuantError, QuantUsageError
 from quant_core.events import Predictor
 from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_exec import BacktestConfig, KillSwitch, TradingSession
+from quant_exec.session import CarryOver, Reconciliation
 
 __all__ = [
     "GRACE_S",
@@ -135,6 +138,8 @@ class TradingRuntime:
             profile version applied or refused and every bundle reload.
         waiter: how the runner waits between cycles (default: an :class:`EventWaiter`).
         mode: how the session trades.
+        carry: the previous run's books and unfinished orders (a restart), reconciled with
+            the venue by :meth:`start`.
     """
 
     def __init__(
@@ -154,6 +159,7 @@ class TradingRuntime:
         audit: AuditLog | None = None,
         waiter: Waiter | None = None,
         mode: Mode = Mode.PAPER,
+        carry: CarryOver | None = None,
     ) -> None:
         """Build the engine session on a clock that starts at ``clock``'s now."""
         self.feed, self.sync, self.clock, self.mode = feed, sync, clock, mode
@@ -168,8 +174,11 @@ class TradingRuntime:
             clock=SimClock(self._now),
             kill_switch=self.kill_switch,
             header=header,
+            carry=carry,
+            journal=self._journal,  # an intent is on disk before its order is sent
         )
         self.writer, self.header = writer, header
+        self.reconciliation = Reconciliation()
         self.bundle: Mapping[str, Any] = dict(bundle or {"active": False})
         self._load_bundle = load_bundle
         self.profiles = ProfileBook(config, clock, path=profile_file)
@@ -205,7 +214,7 @@ class TradingRuntime:
         return command.ticket
 
     def halt(self, reason: str, *, actor: str) -> None:
-        """Engage the kill switch: no new risk, working buys pulled."""
+        """Engage the kill switch: no new risk, working orders pulled and verified gone."""
         self.submit(Command(CommandKind.HALT, actor, reason))
 
     def resume(self, reason: str, *, actor: str) -> None:
@@ -251,8 +260,15 @@ class TradingRuntime:
         self._now = max(self._now, self.clock.now_ns())
         return self._now
 
+    def _journal(self) -> None:
+        self.writer.flush(self.engine.log)
+
     def start(self) -> int:
-        """Load the history the predictor needs (backfilling it if missing); return its bars."""
+        """Reconcile with the venue (findings logged and audited), load the history; its bars."""
+        self.reconciliation = self.engine.reconcile()
+        if self.reconciliation.findings:
+            self.writer.flush(self.engine.log)
+            self._audit("session.reconcile", {"findings": self.reconciliation.findings})
         step = self.timeframe.ns
         end = self.timeframe.floor(self._now_ns())
         start = end - self.need * step
@@ -333,7 +349,9 @@ class TradingRuntime:
                 command.strategy, command.risk, author=actor, reason=command.reason
             )
             self._profile(update, updates, actor, command.reason)
-            answers.append(lambda: self._answer_profile(command, update))
+            answers.append(
+                lambda: answer_profile(command, update, self.engine.label, self.profiles)
+            )
         elif kind is CommandKind.RELOAD_BUNDLE:
             self._reload(now, command)
         else:
@@ -353,21 +371,6 @@ class TradingRuntime:
         else:
             message = "kill switch released" if changed else "the kill switch was not engaged"
         command.resolve(changed=changed, message=message, details=state)
-
-    def _answer_profile(self, command: Command, update: ProfileUpdate) -> None:
-        if update.reason_code is not None:
-            command.refuse(update.reason_code, update.refused)
-            return
-        if not update.changed:
-            command.resolve(changed=False, message="no value differs from the active profiles")
-            return
-        details = {
-            "profile": self.engine.label,
-            "strategy_version": (update.strategy or self.profiles.strategy.active).version,
-            "risk_version": (update.risk or self.profiles.risk.active).version,
-            "versions": [v.to_record() for v in (update.strategy, update.risk) if v is not None],
-        }
-        command.resolve(changed=True, message=f"profile {self.engine.label}", details=details)
 
     def _note(self, field: str, note: str) -> None:
         """Keep ``note`` for the next cycle's report and for the listener (once applied)."""

@@ -12,6 +12,10 @@
   ``ohlc`` as :class:`MarketUpdate` triggers, each pair's :class:`BookState` checked against
   Kraken's CRC32 (a mismatch drops, resubscribes and marks the pair stale); heartbeat silence
   on the injected clock and bounded, seeded reconnects that resubscribe once, then call back.
+- :class:`KrakenVenue`: Kraken as the session's :class:`~quant_exec.venues.ExecutionVenue`:
+  orders sent once, unknown outcomes resolved by query, Kraken's truth (REST and the
+  WebSocket ``executions`` items) turned into order events, the dead-man's switch kept armed;
+  its reason-coded problems are :class:`VenueAlarm` values.
 - :mod:`quant_exec.venues.kraken.fake`: a fake exchange over real HTTP on 127.0.0.1 that
   verifies keys, signatures and nonces, keeps balances, fills orders with fees, enforces the
   counters and injects faults, for tests and demos.
@@ -71,6 +75,8 @@ from quant_exec.venues.kraken._types import (
 )
 from quant_exec.venues.kraken._ws import KrakenStream, MarketUpdate
 from quant_exec.venues.kraken._ws_book import BookState
+from quant_exec.venues.kraken._venue import KrakenVenue
+from quant_exec.venues.kraken._venue_wire import VenueAlarm
 
 __all__ = [
     "INTERMEDIATE",
@@ -91,6 +97,7 @@ __all__ = [
     "KrakenStream",
     "KrakenTrade",
     "MarketUpdate",
+    "KrakenVenue",
     "NonceSource",
     "NonceStoreError",
     "OrderAck",
@@ -98,6 +105,7 @@ __all__ = [
     "OrdersPage",
     "PausedError",
     "TradesPage",
+    "VenueAlarm",
     "call_cost",
     "cancel_cost",
 ]

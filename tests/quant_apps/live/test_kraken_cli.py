@@ -1,0 +1,180 @@
+"""``quant kraken …`` and ``quant trade`` in process (CliRunner) and on a real terminal (pty).
+
+The credential store is the keyring the process selects: an in-memory backend set through
+``keyring.set_keyring`` in process, the Secret Service in the terminal test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from typer.testing import CliRunner
+
+from quant_apps.cli import app
+from quant_apps.runtime.doctor import kraken_credentials_check
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def chosen_keyring(memory_keyring: KeyringBackend) -> Iterator[KeyringBackend]:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(memory_keyring)
+    yield memory_keyring
+    keyring.set_keyring(previous)
+
+
+def test_connect_status_forget(
+    chosen_keyring: KeyringBackend, fake_server: Any, isolated_env: None
+) -> None:
+    url = fake_server.base_url
+    typed = f"{fake_server.api_key}\n{fake_server.secret}\n"
+    done = runner.invoke(app, ["kraken", "connect", "--url", url], input=typed)
+    assert done.exit_code == 0, done.output
+    assert "dry_run: dry run buy 0.0001 XBTUSD @ market: valid" in done.stdout
+    assert "MemoryKeyring" in done.stdout
+    status = runner.invoke(app, ["kraken", "status", "--url", url])
+    assert status.exit_code == 0
+    assert "cancel_orders, create_orders" in status.stdout
+    as_json = json.loads(runner.invoke(app, ["kraken", "status", "--url", url, "--json"]).stdout)
+    assert as_json["base_url"] == url
+    assert set(as_json) == {"ok", "base_url", "fingerprint", "permissions", "validated_ns"}
+    doctor_check = kraken_credentials_check(url)
+    assert doctor_check["status"] == "ok"
+    assert doctor_check["detail"].startswith(f"{as_json['fingerprint']} for {url}")
+    assert runner.invoke(app, ["kraken", "forget", "--url", url]).stdout == "key removed\n"
+    assert kraken_credentials_check(url)["reason_code"] == "CREDENTIALS_MISSING"
+    assert runner.invoke(app, ["kraken", "forget", "--url", url]).stdout == "no key was stored\n"
+    missing = runner.invoke(app, ["kraken", "status", "--url", url, "--json"])
+    assert missing.exit_code == 3
+    assert json.loads(missing.stdout)["reason_code"] == "CREDENTIALS_MISSING"
+    for secret in (fake_server.api_key, fake_server.secret):
+        assert secret not in done.output
+
+
+def test_connect_refusals(
+    chosen_keyring: KeyringBackend, fake_server: Any, isolated_env: None
+) -> None:
+    url = fake_server.base_url
+    one_line = runner.invoke(app, ["kraken", "connect", "--url", url, "--json"], input="k\n")
+    assert json.loads(one_line.stdout)["reason_code"] == "CREDENTIALS_INVALID"
+    bad = runner.invoke(app, ["kraken", "connect", "--url", url, "--volume", "lots"], input="")
+    assert bad.exit_code == 2
+    below = runner.invoke(
+        app, ["kraken", "connect", "--url", url, "--volume", "0.00000001", "--json"],
+        input=f"{fake_server.api_key}\n{fake_server.secret}\n",
+    )  # fmt: skip
+    assert below.exit_code == 3
+    answer = json.loads(below.stdout)
+    assert answer["reason_code"] == "VENUE_ORDER_MINIMUM"
+    assert runner.invoke(app, ["kraken", "status", "--url", url]).exit_code == 3  # not stored
+
+
+def test_trade_needs_live_and_the_exact_phrase(
+    chosen_keyring: KeyringBackend, isolated_env: None
+) -> None:
+    paper = runner.invoke(app, ["trade", "--provider", "kraken", "--symbols", "BTC"])
+    assert paper.exit_code == 2
+    assert "paper trading is `quant paper`" in paper.output
+
+
+def test_fake_exchange_usage_errors(isolated_env: None) -> None:
+    for args in (["--prices", "BTC"], ["--prices", ""], ["--cash", "much"]):
+        done = runner.invoke(app, ["kraken", "fake-exchange", *args, "--json"])
+        assert done.exit_code == 2, done.output
+
+
+def _read_until(fd: int, marker: bytes) -> bytes:
+    seen = b""
+    while marker not in seen:
+        chunk = os.read(fd, 4096)
+        assert chunk, f"the terminal closed before {marker!r}: {seen!r}"
+        seen += chunk
+    return seen
+
+
+def test_connect_on_a_terminal_hides_what_is_typed(
+    secret_service: KeyringBackend, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QUANT_", "KRAKEN_"))}
+    env |= {"QUANT_DATA_DIR": str(tmp_path / "data")}
+    with subprocess.Popen(
+        [sys.executable, "-m", "quant_apps", "kraken", "fake-exchange"],
+        stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    ) as exchange:  # fmt: skip
+        try:
+            shown: dict[str, str] = {}
+            while "secret" not in shown:
+                line = exchange.stdout.readline()  # type: ignore[union-attr]
+                assert line, shown
+                words = line.split()
+                if line.startswith("fake Kraken exchange on "):
+                    shown["url"] = words[-1]
+                elif line.startswith(("  test key ", "  test secret ")):
+                    shown[words[1]] = words[2]
+            key, secret, url = shown["key"], shown["secret"], shown["url"]
+            main, child = pty.openpty()
+            with subprocess.Popen(
+                [sys.executable, "-m", "quant_apps", "kraken", "connect", "--url", url],
+                stdin=child, stdout=child, stderr=child, env=env, cwd=tmp_path,
+                start_new_session=True, preexec_fn=_controlling_tty,
+            ) as connect:  # fmt: skip
+                os.close(child)
+                screen = _read_until(main, b"API key: ")
+                os.write(main, key.encode() + b"\n")
+                screen += _read_until(main, b"(secret): ")
+                os.write(main, secret.encode() + b"\n")
+                screen += _read_until(main, b"validated and stored")
+                assert connect.wait(timeout=120) == 0
+            os.close(main)
+        finally:
+            exchange.send_signal(signal.SIGINT)  # Ctrl-C stops it cleanly
+            assert exchange.wait(timeout=120) == 0
+    assert b"Query open orders & trades" in screen
+    assert key.encode() not in screen
+    assert secret.encode() not in screen
+    removed = subprocess.run(
+        [sys.executable, "-m", "quant_apps", "kraken", "forget", "--url", url],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=True, timeout=120,
+    )  # fmt: skip
+    assert removed.stdout == "key removed\n"
+
+
+def _controlling_tty() -> None:
+    """In the child, after ``setsid``: make its stdin (the pty) the controlling terminal."""
+    import fcntl
+    import termios
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def test_the_fake_exchange_never_prints_a_chosen_key(
+    tmp_path: Path, planted: tuple[str, str]
+) -> None:
+    key, secret = planted
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QUANT_", "KRAKEN_"))}
+    env |= {"QUANT_FAKE_KRAKEN_API_KEY": key, "QUANT_FAKE_KRAKEN_SECRET": secret}
+    with subprocess.Popen(
+        [sys.executable, "-m", "quant_apps", "kraken", "fake-exchange", "--prices", "ETH=2000"],
+        stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    ) as exchange:  # fmt: skip
+        lines: list[str] = []
+        while not lines or lines[-1] != "  Ctrl-C stops\n":
+            line = exchange.stdout.readline()  # type: ignore[union-attr]
+            assert line, lines
+            lines.append(line)
+        exchange.send_signal(signal.SIGTERM)
+        assert exchange.wait(timeout=120) == 0
+    assert lines[1] == "  pairs ETHUSD; 10000 USD\n"
+    assert not any(key in line or secret in line or "test key" in line for line in lines)
