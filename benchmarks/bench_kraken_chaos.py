@@ -1,12 +1,13 @@
-"""Kraken chaos run: a seeded random fault plan over >= 1,000 orders on the fake exchange.
+"""Kraken chaos run: a seeded random fault plan over 1,200 orders on the fake exchange.
 
 A session-side harness (the session's order state machine and :class:`~quant_exec.ledger.Ledger`)
 trades through :class:`quant_exec.venues.kraken.KrakenVenue` against the fake Kraken exchange
 over real HTTP on 127.0.0.1, on a simulated clock: random market and limit orders, cancels
 and price moves, while a seeded plan injects every :class:`FakeFault` kind (answers lost
 after the exchange acted, 5xx, busy/unavailable, lockouts, throttles, timeouts) into every
-private method the venue calls. At the end the faults stop, the working orders are canceled
-and the venue is polled until every order is settled. Printed:
+private method the venue calls (a pause is waited out, as an operator would). At the end
+the faults stop, the working orders are canceled and the venue is polled until every order
+is settled (over 1,000 orders reach the exchange at full size). Printed:
 
 * duplicates: venue orders sharing a ``cl_ord_id`` (must be 0);
 * orphans: fills at the exchange whose order is not the session's, or that the ledger did not
@@ -230,8 +231,8 @@ def chaos(orders: int, seed: int, *, faults: bool = True, stream: bool = True) -
                 fake.book.set_price(pair, price * Decimal(1 + rng.uniform(-0.02, 0.02)))
             clock.advance_by(rng.randint(1, 5) * 10**9)
             session.take(venue.poll())
-            if session.paused:  # private calls are paused (lockout, throttle): time passes
-                clock.advance_by(60 * 10**9)
+            if session.paused:  # private calls are paused (lockout, throttle): wait it out
+                clock.advance_to(max(clock.now_ns(), client.counter.paused_until_ns))
                 session.paused = False
         fake.faults.clear()
         clock.advance_to(max(clock.now_ns(), fake.locked_until_ns) + 10**9)
@@ -314,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         argv,
         description=__doc__,
         quick=(150, 7),
-        full=(1_000, 7),
+        full=(1_200, 7),
         run=lambda sizes: run(*sizes),
         lines=_lines,
     )

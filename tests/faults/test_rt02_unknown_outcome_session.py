@@ -5,7 +5,8 @@ unknown outcome that did place it), some fail before acting (an unknown outcome 
 not). Pass criterion: every order is sent exactly once (no resubmission), each unknown outcome
 is resolved by query — adopted when Kraken has it, rejected ``KRAKEN_ORDER_ABSENT`` when it
 does not — 0 duplicate venue orders, 0 orphan fills, and the session's ledger equals the
-account at the end.
+account at the end. Beside the whole-session runs, 1,000 fuzzed intents go through the venue
+alone (RT-02's fuzz, with read failures on the resolving queries too).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.quant_exec.kraken.venue._harness import Rig, kraken_rig
+from tests.quant_exec.kraken.venue._harness import Rig, kraken_rig, order
 
 from quant_core import Bar, SimClock
+from quant_exec.orders import OrderFilled
 from quant_exec.session import BacktestConfig, TradingSession, example_inputs
 from quant_exec.venues.kraken import KrakenVenue
 from quant_exec.venues.kraken.fake import FakeFault, FakeKraken
@@ -108,3 +110,44 @@ def test_rt_02_a_session_never_resends_an_order_of_unknown_outcome(
             held = session.ledger.positions.get(base)
             assert (held.quantity if held else Decimal(0)) == balances[asset]
         assert session.log.risk == ()  # no external fill, no overfill
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rt_02_a_thousand_fuzzed_unknown_outcomes_through_the_venue(
+    tmp_path: Path, seed: int
+) -> None:
+    """250 intents per seed (1,000 in all), each AddOrder hit by a seeded fault or none, the
+    queries by seeded read failures: every intent ends adopted or absent, never resent."""
+    rng = random.Random(seed)
+    clock = SimClock(1_700_000_000 * 10**9)
+    with kraken_rig(clock, tmp_path) as rig:
+        fake = rig.fake
+        fake.book.balances["ZUSD"] = Decimal(10**9)
+        venue = rig.venue()
+        ledger_ids: set[str] = set()
+        outcome: dict[str, str] = {}
+        for i in range(250):
+            fault = rng.choice((None, *ACTING, *NOT_ACTING))
+            if fault is not None:
+                fake.inject("AddOrder", fault)
+            if rng.random() < 0.2:
+                fake.inject(rng.choice(("OpenOrders", "ClosedOrders")), FakeFault.HTTP_500)
+            placed = order("buy", "0.001", clock=clock)
+            events = list(venue.submit(placed))
+            for _ in range(3):  # a failed query is asked again on the next poll
+                if any(type(e).__name__ in ("OrderAccepted", "OrderRejected") for e in events):
+                    break
+                clock.advance_by(10**9)
+                events += venue.poll()
+            kinds = [type(e).__name__ for e in events]
+            outcome[placed.client_order_id] = "absent" if "OrderRejected" in kinds else "placed"
+            assert (fault in NOT_ACTING) == (outcome[placed.client_order_id] == "absent"), i
+            ledger_ids.update(e.trade_id for e in events if isinstance(e, OrderFilled))
+            clock.advance_by(10**9)
+        ledger_ids.update(e.trade_id for e in venue.poll() if isinstance(e, OrderFilled))
+        assert fake.calls.count("AddOrder") == 250  # never resent
+        kraken_ids = [o["cl_ord_id"] for o in fake.book.orders.values()]
+        assert len(kraken_ids) == len(set(kraken_ids))  # 0 duplicates
+        placed_ids = {KrakenVenue.kraken_id(k) for k, v in outcome.items() if v == "placed"}
+        assert set(kraken_ids) == placed_ids  # adopted exactly when Kraken had it
+        assert ledger_ids == set(fake.book.trades)  # 0 orphan fills, none lost

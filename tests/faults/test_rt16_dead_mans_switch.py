@@ -95,3 +95,15 @@ def test_rt_16_a_failed_disarm_is_an_alarm(rig: Rig) -> None:
     venue.close()
     assert [a.reason_code for a in venue.alarms] == ["KRAKEN_DEAD_MAN_FAILED"]
     assert rig.fake.book.cancel_at_ns is not None  # still armed: Kraken cancels in time
+
+
+def test_rt_16_a_restart_cancels_an_order_of_the_process_before(rig: Rig) -> None:
+    first = rig.venue(dead_man_s=60)
+    resting = order("buy", "0.1", limit="30000", clock=rig.clock)
+    first.submit(resting)
+    restarted = rig.venue(dead_man_s=60)  # knows nothing yet: cancel looks it up and adopts it
+    assert [type(e).__name__ for e in restarted.cancel(resting.client_order_id)] == [
+        "OrderCancelRequested"
+    ]
+    assert [type(e) for e in restarted.poll()] == [OrderCanceled]
+    assert rig.fake.book.orders[next(iter(rig.fake.book.orders))]["status"] == "canceled"

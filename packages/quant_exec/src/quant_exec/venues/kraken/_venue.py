@@ -50,6 +50,7 @@ from quant_exec.orders._model import (
     OrderRejected,
     OrderState,
     OrderSubmitted,
+    Side,
     apply,
     new_state,
 )
@@ -327,12 +328,15 @@ class KrakenVenue:
         Args:
             client_order_id: the order's client order id.
 
+        An order of an earlier process is looked up at Kraken first (and adopted).
+
         Raises:
-            UnknownOrderError: the venue never sent such an order.
+            UnknownOrderError: neither this venue nor Kraken has such an order.
+            ProviderError: the look-up at Kraken failed (nothing was canceled).
         """
-        tracked = self._orders.get(client_order_id)
-        if tracked is None:
+        if client_order_id not in self._orders and self.query(client_order_id) is None:
             raise UnknownOrderError(f"no order {client_order_id!r}")
+        tracked = self._orders[client_order_id]
         out: list[OrderEvent] = []
         if not tracked.state.is_open:
             return out
@@ -566,31 +570,24 @@ class KrakenVenue:
         ts = ex.ts_ns if ex.ts_ns is not None else now
         if tracked is None:
             if ex.exec_type == "trade":
-                self._external(ex, ts, out)
+                self._external(ex, out)
             return
         if tracked.txid is None and ex.order_id:
             self._accepted(tracked, ex.order_id, ts, out)  # the stream proves acceptance
         oid = tracked.state.client_order_id
         if ex.exec_type == "trade":
             order = tracked.state.order
-            fee = ex.fee_in(order.instrument.quote.value)
-            fill = OrderFilled(oid, order.instrument, order.side, str(ex.exec_id), ex.last_price,
-                               ex.last_qty, fee, ts_event=ts, ts_init=now,
-                               liquidity=ex.liquidity)  # fmt: skip
-            self._fill(tracked, fill, out)
+            self._fill(tracked, ex.fill(oid, order.instrument, order.side, now), out)
         elif ex.exec_type == "canceled":
             self._emit(tracked, OrderCanceled(oid, ts_event=ts, ts_init=now), out)
         elif ex.exec_type == "expired":
             self._emit(tracked, OrderExpired(oid, ts_event=ts, ts_init=now), out)
 
-    def _external(self, ex: Execution, ts: int, out: list[OrderEvent]) -> None:
+    def _external(self, ex: Execution, out: list[OrderEvent]) -> None:
         """A fill of an order the venue does not know: emitted for the session to flag."""
         instrument = self._instruments.get(ex.symbol or "")
         if instrument is None or ex.side not in ("buy", "sell"):
             self._alarm(codes.KRAKEN_PAIR_UNKNOWN, f"fill {ex.exec_id} on {ex.symbol}")
             return
-        fee = ex.fee_in(instrument.quote.value)
-        fill = OrderFilled(ex.cl_ord_id or "", instrument, str(ex.side), str(ex.exec_id),
-                           ex.last_price, ex.last_qty, fee, ts_event=ts,
-                           ts_init=self._clock.now_ns(), liquidity=ex.liquidity)  # fmt: skip
+        fill = ex.fill(ex.cl_ord_id or "", instrument, Side(ex.side), self._clock.now_ns())
         self._fill(None, fill, out)

@@ -241,6 +241,30 @@ class Execution:
         """The fees charged in ``asset`` (the quote currency: what the ledger books)."""
         return sum((qty for name, qty in self.fees if name == asset), _ZERO)
 
+    def fill(
+        self, client_order_id: str, instrument: Instrument, side: Side, ts_init: int
+    ) -> OrderFilled:
+        """This ``trade`` item as the session's fill (its fee in the quote currency).
+
+        Args:
+            client_order_id: the order's client order id (``""``: an order placed elsewhere).
+            instrument: the order's instrument.
+            side: the order's side.
+            ts_init: when the venue learnt of it (the event time is the item's, or this).
+        """
+        return OrderFilled(
+            client_order_id,
+            instrument,
+            side,
+            str(self.exec_id),
+            self.last_price,
+            self.last_qty,
+            self.fee_in(instrument.quote.value),
+            ts_event=self.ts_ns if self.ts_ns is not None else ts_init,
+            ts_init=ts_init,
+            liquidity=self.liquidity,
+        )
+
 
 def execution_from(item: Mapping[str, Any]) -> Execution:
     """Read one ``executions`` item.
