@@ -73,10 +73,10 @@ from quant_exec.venues.kraken._types import (
     OrdersPage,
     TradesPage,
 )
-from quant_exec.venues.kraken._ws import KrakenStream, MarketUpdate
-from quant_exec.venues.kraken._ws_book import BookState
 from quant_exec.venues.kraken._venue import KrakenVenue
 from quant_exec.venues.kraken._venue_wire import VenueAlarm
+from quant_exec.venues.kraken._ws import KrakenStream, MarketUpdate
+from quant_exec.venues.kraken._ws_book import BookState
 
 __all__ = [
     "INTERMEDIATE",
@@ -96,8 +96,8 @@ __all__ = [
     "KrakenPrivateClient",
     "KrakenStream",
     "KrakenTrade",
-    "MarketUpdate",
     "KrakenVenue",
+    "MarketUpdate",
     "NonceSource",
     "NonceStoreError",
     "OrderAck",
