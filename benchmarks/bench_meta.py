@@ -81,7 +81,8 @@ def run(models: int, bars: int, repeats: int) -> dict[str, Any]:
         for f, g in zip(frames, gates, strict=True):
             gated.predict(f, g)
 
-    ours(), baseline()  # warm up
+    ours()  # warm up
+    baseline()
     t_ours, t_base = best_pair(ours, baseline, repeats)
     t_bare, t_gated = best_seconds(bare, repeats), best_seconds(ours_gated, repeats)
     return {
