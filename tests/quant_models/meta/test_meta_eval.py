@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.quant_models.helpers import dataset_from_frame, real_frame, tiny_config
 from tests.quant_models.meta._tables import make_table
 
 from quant_models._metrics import brier, log_loss
 from quant_models.families import MetaConfig, MetaInputError, evaluate_meta, fit_meta
 from quant_models.families._meta_rows import stack_rows
-from quant_models.training import OofTable
+from quant_models.training import FoldConfig, OofTable, train
 
 
 def before(table: OofTable, fold: int) -> OofTable:
@@ -92,3 +94,19 @@ def test_one_fold_is_not_enough_to_evaluate() -> None:
     with pytest.raises(MetaInputError) as info:
         evaluate_meta(make_table(n_folds=1), 1)
     assert info.value.reason_code == "META_TOO_FEW_ROWS"
+
+
+def test_on_real_hourly_data_the_stack_is_scored_on_every_later_fold(shared_data: Path) -> None:
+    ds = dataset_from_frame(real_frame(shared_data, ("BTC", "ETH", "SOL"), last=480))
+    config = tiny_config(
+        families=("lightgbm", "xgboost"),
+        folds=FoldConfig(n_folds=3, test_size=60, embargo=4, min_train=150),
+    )
+    result = train(ds, config)
+    for h in (1, 4):
+        evaluation = evaluate_meta(result.oof, h)
+        assert evaluation.scored_folds == (1, 2)
+        later = result.oof.select("lightgbm/global", h)[1:]
+        assert evaluation.n_rows == sum(len(b.p) for b in later)
+        for card in evaluation.scores.values():
+            assert all(math.isfinite(v) for v in card.values())

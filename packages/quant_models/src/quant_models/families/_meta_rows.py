@@ -65,7 +65,11 @@ class StackRows:
     climatology: FloatArray
 
     def where(self, keep: Any) -> StackRows:
-        """The rows ``keep`` (a boolean mask) selects."""
+        """The rows ``keep`` selects.
+
+        Args:
+            keep: a boolean mask (or index) over the rows.
+        """
         return attrs.evolve(
             self,
             fold=self.fold[keep],
