@@ -8,12 +8,14 @@ nothing else (see :func:`~quant_models.families._meta_rows.stack_rows`): the sta
 
 where ``c`` are the gating columns (one column of ones, or context such as a regime
 posterior, whose rows then pick a weight vector per regime). The weights minimise the mean
-log loss plus ``l2 / 2 * |w|^2`` and are found by a projected Newton method from a fixed
-start (equal weights), so the same rows give the same bytes. The stacked probability is then
-calibrated: each fold after the first is predicted by weights fit on the folds before it,
-and :func:`~quant_models.training.choose_calibrator` picks the map on those honest
-predictions. Every prediction carries a confidence: one minus twice the weighted standard
-deviation of the base probabilities (1 when the base models agree).
+log loss plus ``l2 / 2 * |w - 1/M|^2`` (a ridge toward the plain average of the ``M`` base
+logits, so weak evidence leaves the average) and are found by a projected Newton method from
+that fixed start, so the same rows give the same bytes. The stacked probability is then
+calibrated (identity or Platt by default; isotonic steps proved too sharp): each fold after
+the first is predicted by weights fit on the folds before it, and
+:func:`~quant_models.training.choose_calibrator` picks the map on those honest predictions.
+Every prediction carries a confidence: one minus twice the weighted standard deviation of the
+base probabilities (1 when the base models agree).
 
 A learner is plain data, saved as canonical JSON (:meth:`MetaLearner.to_json`), never pickle.
 
@@ -39,7 +41,7 @@ import numpy as np
 
 from quant_core import canonical_json, structure, unstructure
 from quant_core.errors import ValidationError
-from quant_models._calibration import METHODS, Calibrator, choose_calibrator
+from quant_models._calibration import Calibrator, choose_calibrator
 from quant_models.families._meta_rows import (
     FloatArray,
     MetaArtifactError,
@@ -88,7 +90,8 @@ class MetaConfig:
     """How a meta-learner is fitted.
 
     Attributes:
-        l2: the ridge penalty on the weights (the intercepts get ``1e-8``).
+        l2: the ridge penalty pulling the weights toward ``1/M`` each (the average of the
+            base logits); the intercepts get ``1e-8`` toward 0.
         max_iter: Newton iterations at most.
         tol: stop when the projected gradient's largest entry is below this.
         calibration: the calibration methods to choose from (after stacking).
@@ -98,7 +101,7 @@ class MetaConfig:
     l2: float = 1e-3
     max_iter: int = 100
     tol: float = 1e-10
-    calibration: tuple[str, ...] = attrs.field(default=METHODS, converter=_strs)
+    calibration: tuple[str, ...] = attrs.field(default=("identity", "platt"), converter=_strs)
     min_calibration_rows: int = 200
 
     def __attrs_post_init__(self) -> None:
@@ -134,19 +137,20 @@ def _design(logits: FloatArray, c: FloatArray) -> FloatArray:
 def _solve(
     x: FloatArray, y: FloatArray, n_free: int, start: FloatArray, config: MetaConfig
 ) -> FloatArray:
-    """Minimise mean log loss + ridge with ``theta[n_free:] >= 0`` (projected Newton)."""
+    """Minimise log loss + ridge toward ``start``, ``theta[n_free:] >= 0``: projected Newton."""
     n = len(y)
     bound = np.arange(x.shape[1]) >= n_free
     reg = np.where(bound, config.l2, 1e-8)
 
     def objective(theta: FloatArray) -> float:
         z = x @ theta
-        return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * np.dot(reg * theta, theta))
+        gap = theta - start
+        return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * np.dot(reg * gap, gap))
 
     theta = start.copy()
     for _ in range(config.max_iter):
         q = _sigmoid(x @ theta)
-        g = x.T @ (q - y) / n + reg * theta
+        g = x.T @ (q - y) / n + reg * (theta - start)
         active = bound & (theta <= 0) & (g > 0)
         if np.max(np.abs(np.where(active, 0.0, g))) < config.tol:
             break
