@@ -1,9 +1,16 @@
 """Model families: deterministic binary classifiers, built from parameters and a seed.
 
 ``_trees`` holds the tree families (``lightgbm``, ``xgboost``, ``random_forest``) and the
-registry that :func:`get_family` reads; sequence, regime and meta families join here later.
+registry that :func:`get_family` reads; ``_regime`` the regime classifier (a seeded 4-state
+Gaussian HMM, filtered only: :func:`fit_regimes`, :class:`RegimeModel`, :class:`RegimeFilter`,
+:func:`regime_weights`); ``_meta`` the stacking meta-learner (:func:`fit_meta`,
+:func:`evaluate_meta`). Sequence models join here later; none of these is wired into training,
+the bundle or the runtime yet.
 """
 
+from quant_models.families._meta import MetaConfig, MetaLearner, MetaPrediction, fit_meta
+from quant_models.families._meta_eval import MetaEvaluation, evaluate_meta
+from quant_models.families._meta_rows import MetaArtifactError, MetaInputError
 from quant_models.families._regime import (
     REGIME_LABELS,
     RegimeFilter,
@@ -39,12 +46,20 @@ __all__ = [
     "REGIME_LABELS",
     "SKOPS_TRUSTED_TYPES",
     "Classifier",
+    "MetaArtifactError",
+    "MetaConfig",
+    "MetaEvaluation",
+    "MetaInputError",
+    "MetaLearner",
+    "MetaPrediction",
     "ModelFamily",
     "RegimeFilter",
     "RegimeInputError",
     "RegimeModel",
     "RegimeScore",
     "count_transitions",
+    "evaluate_meta",
+    "fit_meta",
     "fit_regimes",
     "get_family",
     "regime_features",
