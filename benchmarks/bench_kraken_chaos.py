@@ -309,16 +309,22 @@ def _lines(sizes: tuple[int, int], result: dict[str, Any]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    for name in ("quant_net", "quant_exec"):  # every fault is logged: too many lines here
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    return run_cli(
-        argv,
-        description=__doc__,
-        quick=(150, 7),
-        full=(1_200, 7),
-        run=lambda sizes: run(*sizes),
-        lines=_lines,
-    )
+    loggers = [logging.getLogger(name) for name in ("quant_net", "quant_exec")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:  # every fault is logged: too many lines here
+        logger.setLevel(logging.CRITICAL)
+    try:
+        return run_cli(
+            argv,
+            description=__doc__,
+            quick=(150, 7),
+            full=(1_200, 7),
+            run=lambda sizes: run(*sizes),
+            lines=_lines,
+        )
+    finally:  # a caller's logging (a test run in the same process) is left as it was
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 if __name__ == "__main__":
