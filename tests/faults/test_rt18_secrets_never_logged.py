@@ -77,7 +77,7 @@ def test_no_planted_secret_in_logs_reprs_errors_or_files(
             try:
                 report = connect_key(
                     credentials, base_url=server.base_url, store=store, client=client,
-                    clock=fake.clock, server_time=fake.clock.now_ns, volume=Decimal(volume),
+                    clock=fake.clock, volume=Decimal(volume),
                 )  # fmt: skip
                 texts.append(repr(report))
                 stored = store.load(server.base_url)

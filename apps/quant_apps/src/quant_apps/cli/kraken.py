@@ -38,7 +38,6 @@ from quant_apps.runtime.trading.onboarding import (
     connect_key,
     explain_permissions,
     open_client,
-    server_time_reader,
 )
 from quant_core import reasons as core_reasons
 from quant_core.errors import QuantUsageError, RejectedError
@@ -114,7 +113,6 @@ def connect(
             store=store,
             client=client,
             clock=clock,
-            server_time=server_time_reader(url, clock=clock),
             pair=pair,
             volume=size,
             max_skew_s=max_skew_s,
