@@ -27,6 +27,7 @@ from quant_apps.runtime.trading.live import (
     profile_hash,
 )
 from quant_apps.runtime.trading.paper import PaperOptions
+from quant_apps.runtime.trading.readmodel import Mode
 from quant_core import SimClock, Timeframe
 from quant_core.audit import read_audit_log
 from quant_core.profiles import RiskProfile, StrategyProfile
@@ -175,7 +176,8 @@ def test_a_confirmed_session_trades_on_the_kraken_venue(
     (gate,) = seen
     assert gate.phrase == f"LIVE {key.fingerprint}"
     assert isinstance(session.venue, KrakenVenue)
-    assert session.runtime.engine.venue is session.venue
+    assert session.runtime.engine.venue is session.venue  # given to the runtime, not patched
+    assert session.runtime.read_model().status.mode is Mode.LIVE
     assert session.runtime.engine.ledger.cash == Decimal(10000)
     (tmp_path / "live" / "HALT").write_text("drill\n", encoding="utf-8")
     try:

@@ -53,8 +53,9 @@ from quant_apps.runtime.trading.onboarding import open_client
 from quant_apps.runtime.trading.paper import BUNDLES_DIR, PaperOptions, carry_over
 from quant_apps.runtime.trading.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
 from quant_apps.runtime.trading.profiles import load_profiles
+from quant_apps.runtime.trading.readmodel import Mode
 from quant_apps.runtime.trading.session import EventWaiter, TradingRuntime, Waiter
-from quant_core import NS_PER_SECOND, Clock, Instrument
+from quant_core import NS_PER_SECOND, Clock, Instrument, SimClock
 from quant_core.audit import AuditLog
 from quant_core.errors import QuantError, RejectedError
 from quant_core.events import Predictor
@@ -460,6 +461,15 @@ def _runtime(
         serve_active_bundle, bundle_root, session.keys, require=require_bundle(environ),
         clock=clock,
     )  # fmt: skip
+    venues: list[KrakenVenue] = []
+
+    def kraken(engine_clock: SimClock) -> KrakenVenue:
+        venues.append(KrakenVenue(
+            client, clock=engine_clock, pairs=pairs, assets=assets,
+            dead_man_s=options.dead_man_s, refresh_s=options.refresh_s,
+        ))  # fmt: skip
+        return venues[0]
+
     runtime = TradingRuntime(
         feed=feed,
         sync=ProviderSync(store, source, symbols, quote, timeframe),
@@ -477,11 +487,8 @@ def _runtime(
             waiter if waiter is not None else EventWaiter(), client, clock,
             dead_man_s=options.dead_man_s, refresh_s=options.refresh_s,
         ),
+        venue=kraken,
+        mode=Mode.LIVE,
         carry=carry,
     )  # fmt: skip
-    venue = KrakenVenue(
-        client, clock=runtime.engine.clock, pairs=pairs, assets=assets,
-        dead_man_s=options.dead_man_s, refresh_s=options.refresh_s,
-    )  # fmt: skip
-    runtime.engine.venue = venue
-    return runtime, venue
+    return runtime, venues[0]

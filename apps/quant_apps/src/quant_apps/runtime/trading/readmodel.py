@@ -33,6 +33,8 @@ class Mode(enum.StrEnum):
 
     PAPER = "paper"
     """Live bars, the paper broker."""
+    LIVE = "live"
+    """Live bars, a real exchange (Kraken): real orders, real money."""
 
 
 class Health(enum.StrEnum):

@@ -65,6 +65,7 @@ from quant_core.events import Predictor
 from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_exec import BacktestConfig, KillSwitch, TradingSession
 from quant_exec.session import CarryOver, Reconciliation
+from quant_exec.venues import ExecutionVenue
 
 __all__ = [
     "GRACE_S",
@@ -137,7 +138,9 @@ class TradingRuntime:
         audit: the hash-chained audit log that records every engage and release, every
             profile version applied or refused and every bundle reload.
         waiter: how the runner waits between cycles (default: an :class:`EventWaiter`).
-        mode: how the session trades.
+        venue: builds where the session's orders go, given the engine's clock (its event
+            times); ``None``: the paper broker built from ``config``.
+        mode: how the session trades (``Mode.LIVE`` with a real exchange's venue).
         carry: the previous run's books and unfinished orders (a restart), reconciled with
             the venue by :meth:`start`.
     """
@@ -158,6 +161,7 @@ class TradingRuntime:
         halt_file: Path | None = None,
         audit: AuditLog | None = None,
         waiter: Waiter | None = None,
+        venue: Callable[[SimClock], ExecutionVenue] | None = None,
         mode: Mode = Mode.PAPER,
         carry: CarryOver | None = None,
     ) -> None:
@@ -166,12 +170,14 @@ class TradingRuntime:
         self.timeframe = feed.timeframe
         self._now = clock.now_ns()
         self.kill_switch, self.audit = KillSwitch(clock, audit), audit
+        engine_clock = SimClock(self._now)
         self.engine = TradingSession(
             feed.instruments,
             self.timeframe,
             predictor,
             config,
-            clock=SimClock(self._now),
+            venue=None if venue is None else venue(engine_clock),
+            clock=engine_clock,
             kill_switch=self.kill_switch,
             header=header,
             carry=carry,
