@@ -7,6 +7,10 @@
   sending is :class:`quant_net.UnknownOutcomeError`, resolved with
   :meth:`~KrakenPrivateClient.find_order`) and retries reads; results are typed
   (:class:`KrakenOrder`, :class:`KrakenTrade`, amounts as ``Decimal``).
+- :class:`KrakenVenue`: Kraken as the session's :class:`~quant_exec.venues.ExecutionVenue`:
+  orders sent once, unknown outcomes resolved by query, Kraken's truth (REST and the
+  WebSocket ``executions`` items) turned into order events, the dead-man's switch kept armed;
+  its reason-coded problems are :class:`VenueAlarm` values.
 - :mod:`quant_exec.venues.kraken.fake`: a fake exchange over real HTTP on 127.0.0.1 that
   verifies keys, signatures and nonces, keeps balances, fills orders with fees, enforces the
   counters and injects faults, for tests and demos.
@@ -64,6 +68,8 @@ from quant_exec.venues.kraken._types import (
     OrdersPage,
     TradesPage,
 )
+from quant_exec.venues.kraken._venue import KrakenVenue
+from quant_exec.venues.kraken._venue_wire import VenueAlarm
 
 __all__ = [
     "INTERMEDIATE",
@@ -81,6 +87,7 @@ __all__ = [
     "KrakenOrder",
     "KrakenPrivateClient",
     "KrakenTrade",
+    "KrakenVenue",
     "NonceSource",
     "NonceStoreError",
     "OrderAck",
@@ -88,6 +95,7 @@ __all__ = [
     "OrdersPage",
     "PausedError",
     "TradesPage",
+    "VenueAlarm",
     "call_cost",
     "cancel_cost",
 ]
