@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -36,7 +37,12 @@ from quant_data.emulator import Emulator, start_emulator
 from quant_exec import BacktestConfig, read_log
 from quant_exec.decisions import DecisionLog
 from quant_exec.venues.kraken import KrakenVenue
-from quant_exec.venues.kraken.fake import FakeKraken, serve_fake_kraken
+from quant_exec.venues.kraken.fake import (
+    FakeKraken,
+    FakeKrakenWs,
+    serve_fake_kraken,
+    serve_fake_kraken_ws,
+)
 from quant_net import ProviderError
 
 H = Timeframe.H1.ns
@@ -65,9 +71,17 @@ def env(bars: Emulator, tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def exchange(make_fake: Callable[..., FakeKraken]) -> Iterator[Any]:
+    """The fake exchange over HTTP with its WebSocket attached (its journal streamed)."""
     fake = make_fake(SimClock(1_700_000_000 * 10**9))
-    with serve_fake_kraken(fake, hang_s=2.0) as server:
-        yield server
+    ws = FakeKrakenWs(fake.clock, exchange=fake)
+    with (
+        serve_fake_kraken(fake, hang_s=2.0) as server,
+        serve_fake_kraken_ws(ws, heartbeat_s=0.5) as socket,
+    ):
+        yield SimpleNamespace(
+            base_url=server.base_url, api_key=server.api_key, secret=server.secret, fake=fake,
+            ws=ws, ws_url=socket.url,
+        )  # fmt: skip
 
 
 def _paper_log(
@@ -104,6 +118,7 @@ def _options(tmp_path: Path, url: str, **kwargs: Any) -> LiveOptions:
         provider="kraken", symbols=("BTC",), out=tmp_path / "live",
         halt_file=tmp_path / "live" / "HALT",
     )  # fmt: skip
+    kwargs.setdefault("ws_url", None)
     return LiveOptions(session, url, tmp_path / "paper" / "decisions.jsonl", **kwargs)
 
 
@@ -169,7 +184,9 @@ def test_a_confirmed_session_trades_on_the_kraken_venue(
     env: dict[str, str], exchange: Any, memory_keyring: Any, tmp_path: Path
 ) -> None:
     store, key = _store(memory_keyring, exchange)
-    options = _options(tmp_path, exchange.base_url, min_paper_cycles=1, dead_man_s=30)
+    options = _options(
+        tmp_path, exchange.base_url, min_paper_cycles=1, dead_man_s=30, ws_url=exchange.ws_url
+    )
     bundle_hash = str(bundle_report(env)["bundle_hash"])
     _paper_log(options.paper_log, bundle_hash, 1)
     session, seen = _open(options, env, store, f"  LIVE {key.fingerprint}\n")
@@ -184,6 +201,9 @@ def test_a_confirmed_session_trades_on_the_kraken_venue(
         session.runtime.start()
         summary = session.runtime.run(cycles=1, on_cycle=lambda _: None)
         assert exchange.fake.book.cancel_at_ns is not None  # the dead-man's switch is armed
+        assert exchange.ws.connections == 1  # the venue drains the private stream
+        assert exchange.fake.calls.count("GetWebSocketsToken") == 1
+        assert session.runtime.read_model().status.stream is None  # healthy
     finally:
         session.close()
     assert exchange.fake.book.cancel_at_ns is None  # and disarmed on close

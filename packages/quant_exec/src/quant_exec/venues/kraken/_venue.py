@@ -153,6 +153,9 @@ class KrakenVenue:
         self._armed_ns: int | None = None
         self._closed = False
         self._balances: dict[str, Decimal] = {}
+        self._resync = False
+        self.resyncs = 0
+        """How many times a stream reconnection made a poll reconcile through REST."""
         self.alarms: list[VenueAlarm] = []
         """Reason-coded problems met so far, oldest first."""
 
@@ -380,10 +383,27 @@ class KrakenVenue:
             for item in self._executions():
                 self._on_item(item, out)
         try:
-            self._reconcile(out)
+            if self._resync:  # the stream reconnected: what it missed is read through REST
+                self._resync = False
+                self.resyncs += 1
+                self._reconcile(out, everything=True)
+                self.balances()
+            else:
+                self._reconcile(out)
         except ProviderError as error:
             self._alarm(codes.KRAKEN_POLL_FAILED, str(error))
         return out
+
+    def request_reconcile(self) -> None:
+        """The stream reconnected: the next :meth:`poll` reconciles through REST.
+
+        Only a flag, so that it is safe as the stream's ``on_reconnect``, which may run inside
+        :meth:`poll` (a drain pumps, a pump reconnects). That poll re-reads every unsettled
+        order and the fills since the oldest of them (``TradesHistory``, paged) and the
+        balances; the snapshot items the new subscription sends (``exec_type`` ``new`` for
+        orders already known, fills already seen) are state, never news: they emit nothing.
+        """
+        self._resync = True
 
     def on_bar(self, bar: Bar, *, cash_available: Decimal | None = None) -> Sequence[OrderEvent]:
         """``[]``: a real venue trades on its own; its news comes from :meth:`poll`.
@@ -487,8 +507,12 @@ class KrakenVenue:
             return
         self._accepted(tracked, found.txid, found.opened_at_ns, out)
 
-    def _reconcile(self, out: list[OrderEvent]) -> None:
-        """Resolve unknown outcomes, then read the unsettled orders and their fills."""
+    def _reconcile(self, out: list[OrderEvent], *, everything: bool = False) -> None:
+        """Resolve unknown outcomes, then read the unsettled orders and their fills.
+
+        ``everything``: read the fills of every unsettled order even when ``QueryOrders`` says
+        none is behind (after a stream gap, fills are not trusted to be all there).
+        """
         for tracked in [t for t in self._orders.values() if t.unknown]:
             self._resolve(tracked, out)
         pending = [t for t in self._orders.values() if not t.settled and t.txid is not None]
@@ -499,6 +523,8 @@ class KrakenVenue:
             t for t in pending
             if str(t.txid) in found and found[str(t.txid)].volume_executed > t.state.filled_qty
         ]  # fmt: skip
+        if everything:
+            behind = pending
         if behind:  # Kraken filled more than was emitted: read the fills (TradesHistory)
             self._fills_of(behind, out)
         for tracked in pending:
