@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import attrs
 import pytest
 
 from quant_apps.runtime.clock import WallClock
@@ -218,7 +219,8 @@ def test_a_confirmed_session_trades_on_the_kraken_venue(
     (run,) = read_log(tmp_path / "live" / "decisions.jsonl")
     assert run.session["live"] == {"exchange": exchange.base_url, "fingerprint": key.fingerprint}
 
-    again, _ = _open(options, env, store, f"LIVE {key.fingerprint}")  # a restart: carried over
+    rest_only = attrs.evolve(options, ws_url=None)  # REST polling only, no stream
+    again, _ = _open(rest_only, env, store, f"LIVE {key.fingerprint}")  # a restart: carried
     try:
         again.runtime.start()
     finally:
