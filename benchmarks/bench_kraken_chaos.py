@@ -188,10 +188,14 @@ def _order(rng: random.Random, session: _Session, seq: int, clock: SimClock) -> 
                         limit_price=limit)  # fmt: skip
 
 
-def chaos(orders: int, seed: int, *, faults: bool = True, stream: bool = True) -> dict[str, Any]:
+def chaos(
+    orders: int, seed: int, *, faults: bool = True, stream: bool = True, poll_every: int = 1
+) -> dict[str, Any]:
     """Run ``orders`` orders under the seeded fault plan (or none); the counts and timings.
 
     With ``stream`` the venue also drains an emulated ``executions`` feed (:class:`_Stream`).
+    ``poll_every``: the venue is polled after every that many orders (a large value leaves
+    more than Kraken's 50 fills a page between two polls: the history is read in pages).
     """
     rng = random.Random(seed)
     clock = SimClock(START_NS)
@@ -230,7 +234,8 @@ def chaos(orders: int, seed: int, *, faults: bool = True, stream: bool = True) -
                 _, pair, _, price, _ = MARKETS[rng.randrange(len(MARKETS))]
                 fake.book.set_price(pair, price * Decimal(1 + rng.uniform(-0.02, 0.02)))
             clock.advance_by(rng.randint(1, 5) * 10**9)
-            session.take(venue.poll())
+            if seq % poll_every == 0:
+                session.take(venue.poll())
             if session.paused:  # private calls are paused (lockout, throttle): wait it out
                 clock.advance_to(max(clock.now_ns(), client.counter.paused_until_ns))
                 session.paused = False

@@ -36,3 +36,11 @@ def test_a_seeded_fault_plan_ends_with_the_ledger_equal_to_the_account(
     assert (result["duplicates"], result["orphans"], result["unresolved"]) == (0, 0, 0)
     assert result["refused_events"] == 0  # the venue never emitted an illegal transition
     assert result["ledger_equals_account"]
+
+
+def test_more_than_a_page_of_fills_between_two_polls_is_read_in_full(chaos: Any) -> None:
+    """REST alone, polled once after 140 orders: the fills are read in pages of 50."""
+    result = chaos(150, 4, faults=False, stream=False, poll_every=140)
+    assert result["fills"] > 50
+    assert (result["duplicates"], result["orphans"], result["unresolved"]) == (0, 0, 0)
+    assert result["ledger_equals_account"]
