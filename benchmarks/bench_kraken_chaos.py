@@ -48,8 +48,15 @@ from quant_exec.orders import (
     apply,
     new_state,
 )
-from quant_exec.venues.kraken import KrakenPrivateClient, KrakenVenue, NonceSource
-from quant_exec.venues.kraken.fake import FakeFault, FakeKraken, serve_fake_kraken
+from quant_exec.venues.kraken import KrakenPrivateClient, KrakenStream, KrakenVenue, NonceSource
+from quant_exec.venues.kraken.fake import (
+    FakeFault,
+    FakeKraken,
+    FakeKrakenWs,
+    FakeWsFault,
+    serve_fake_kraken,
+    serve_fake_kraken_ws,
+)
 from quant_net import ReadPolicy, WritePolicy
 
 if TYPE_CHECKING:  # mypy reads this folder as the namespace package ``benchmarks``
@@ -188,10 +195,27 @@ def _order(rng: random.Random, session: _Session, seq: int, clock: SimClock) -> 
                         limit_price=limit)  # fmt: skip
 
 
-def chaos(orders: int, seed: int, *, faults: bool = True, stream: bool = True) -> dict[str, Any]:
+WS_FAULTS = (FakeWsFault.DUPLICATE, FakeWsFault.DELAY, FakeWsFault.REORDER)
+
+
+def chaos(
+    orders: int,
+    seed: int,
+    *,
+    faults: bool = True,
+    stream: bool = True,
+    poll_every: int = 1,
+    real_stream: bool = False,
+) -> dict[str, Any]:
     """Run ``orders`` orders under the seeded fault plan (or none); the counts and timings.
 
     With ``stream`` the venue also drains an emulated ``executions`` feed (:class:`_Stream`).
+    ``poll_every``: the venue is polled after every that many orders (a large value leaves
+    more than Kraken's 50 fills a page between two polls: the history is read in pages).
+    ``real_stream``: instead, the venue drains a real :class:`KrakenStream` over WebSocket on
+    127.0.0.1 from the fake's attached WebSocket, with its faults (duplicated, delayed and
+    reordered ``executions`` messages, dropped connections: each reconnection makes the
+    venue reconcile through REST).
     """
     rng = random.Random(seed)
     clock = SimClock(START_NS)
@@ -201,7 +225,12 @@ def chaos(orders: int, seed: int, *, faults: bool = True, stream: bool = True) -
     fake.book.balances["ZUSD"] = CASH
     session = _Session()
     injected = 0
-    with tempfile.TemporaryDirectory() as tmp, serve_fake_kraken(fake, hang_s=2.0) as server:
+    ws = FakeKrakenWs(clock, exchange=fake)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        serve_fake_kraken(fake, hang_s=2.0) as server,
+        serve_fake_kraken_ws(ws) as socket,
+    ):
         client = KrakenPrivateClient(
             server.base_url, api_key=Secret(server.api_key), secret=Secret(server.secret),
             clock=clock, seed=seed, nonce=NonceSource(Path(tmp) / "nonce", clock),
@@ -210,15 +239,31 @@ def chaos(orders: int, seed: int, *, faults: bool = True, stream: bool = True) -
             write_policy=WritePolicy(timeout_s=0.3, rate_per_s=10_000.0, burst=10_000),
         )  # fmt: skip
         feed = _Stream(fake, random.Random(seed + 1), faults)
+        venues: list[KrakenVenue] = []
+        real = KrakenStream(
+            socket.url, clock=clock, seed=seed, token=lambda: client.get_websockets_token().token,
+            on_reconnect=lambda: venues[0].request_reconcile(), heartbeat_timeout_s=3600.0,
+        )  # fmt: skip
+        drain = real.drain_executions if real_stream else feed.drain
         venue = KrakenVenue(
             client, clock=clock, pairs={m[0]: m[1] for m in MARKETS},
             assets={"XXBT": "BTC", "XETH": "ETH", "ZUSD": "USD"},
-            executions=feed.drain if stream else None,
+            executions=drain if stream or real_stream else None,
         )  # fmt: skip
+        venues.append(venue)
         started = time.perf_counter()
         for seq in range(1, orders + 1):
             if faults and rng.random() < 0.15:
                 fake.inject(rng.choice(METHODS), rng.choice(FAULTS))
+                injected += 1
+            if real_stream and faults and rng.random() < 0.2:
+                roll = rng.random()
+                if roll < 0.1:
+                    ws.drop()  # the connection dies: events are lost, the venue reconciles
+                elif roll < 0.3:
+                    ws.release()  # the delayed messages arrive, late
+                else:
+                    ws.inject(rng.choice(WS_FAULTS))
                 injected += 1
             order = _order(rng, session, seq, clock)
             session.states[order.client_order_id] = new_state(order)
@@ -230,7 +275,8 @@ def chaos(orders: int, seed: int, *, faults: bool = True, stream: bool = True) -
                 _, pair, _, price, _ = MARKETS[rng.randrange(len(MARKETS))]
                 fake.book.set_price(pair, price * Decimal(1 + rng.uniform(-0.02, 0.02)))
             clock.advance_by(rng.randint(1, 5) * 10**9)
-            session.take(venue.poll())
+            if seq % poll_every == 0:
+                session.take(venue.poll())
             if session.paused:  # private calls are paused (lockout, throttle): wait it out
                 clock.advance_to(max(clock.now_ns(), client.counter.paused_until_ns))
                 session.paused = False
@@ -244,6 +290,8 @@ def chaos(orders: int, seed: int, *, faults: bool = True, stream: bool = True) -
             if not session.working():
                 break
         elapsed = time.perf_counter() - started
+        ws.release()
+        real.close()
         venue.close()
     kraken_ids = [o["cl_ord_id"] for o in fake.book.orders.values()]
     ours = {KrakenVenue.kraken_id(oid) for oid in session.states}
@@ -269,6 +317,8 @@ def chaos(orders: int, seed: int, *, faults: bool = True, stream: bool = True) -
         "unresolved": len(session.working()),
         "ledger_equals_account": ledger == account,
         "alarms": len(venue.alarms),
+        "stream_connections": real.connections,
+        "resyncs": venue.resyncs,
         "rejections": dict(sorted(session.rejections.items())),
         "seconds": elapsed,
         "orders_per_s": orders / elapsed,
@@ -278,15 +328,18 @@ def chaos(orders: int, seed: int, *, faults: bool = True, stream: bool = True) -
 def run(orders: int, seed: int) -> dict[str, Any]:
     plain = chaos(orders, seed, faults=False)
     faulted = chaos(orders, seed, faults=True)
+    real = chaos(orders, seed, faults=True, real_stream=True)
     return {
         **faulted,
         "orders_per_s_without_faults": plain["orders_per_s"],
         "ratio": faulted["orders_per_s"] / plain["orders_per_s"],
+        "real_stream": real,
     }
 
 
 def _lines(sizes: tuple[int, int], result: dict[str, Any]) -> list[str]:
     orders, seed = sizes
+    real = result["real_stream"]
     return [
         (
             f"Kraken chaos run: {orders:,} orders, seed {seed}, "
@@ -305,6 +358,13 @@ def _lines(sizes: tuple[int, int], result: dict[str, Any]) -> list[str]:
         f"  quant    {result['orders_per_s']:,.1f} orders/s (with the fault plan)",
         f"  baseline {result['orders_per_s_without_faults']:,.1f} orders/s (no faults)",
         f"  ratio (with faults / without): {result['ratio']:.3f}",
+        (
+            f"  over the real stream (WebSocket on 127.0.0.1, duplicate/delay/reorder/drop): "
+            f"{real['faults_injected']} faults, {real['stream_connections']} connections, "
+            f"{real['resyncs']} REST reconciles; duplicates {real['duplicates']}  orphans "
+            f"{real['orphans']}  unresolved {real['unresolved']}  ledger == account: "
+            f"{real['ledger_equals_account']}; {real['orders_per_s']:,.1f} orders/s"
+        ),
     ]
 
 

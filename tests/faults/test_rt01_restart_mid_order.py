@@ -3,21 +3,28 @@
 The session dies at (a) after the intent is journaled, before sending; (b) after sending,
 before the answer; (c) after the answer, before it is journaled. A new session opens from the
 journal, reconciles with the venue that kept running, and trades on: exactly one venue order
-per intent, every fill booked exactly once, the ledger equal to the venue's account.
+per intent, every fill booked exactly once, the ledger equal to the venue's account. Each case
+runs on the paper venue and against the fake Kraken exchange over HTTP (``KrakenVenue``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.quant_exec.kraken.venue._harness import Rig
 from tests.quant_exec.reconcile._harness import (
+    T0,
     CrashError,
     CrashingVenue,
     Journal,
     crash_run,
     feed,
+    funded_rig,
+    kraken_account,
+    ledger_account,
     new_session,
     paper_broker,
     restart,
@@ -31,7 +38,6 @@ from quant_exec.session import BacktestConfig, CarryOver, TradingSession
 from quant_exec.venues import PaperBroker
 
 S = 10**9
-T0 = 1_704_067_200 * S
 BTC = Instrument("BTC", "USD")
 
 
@@ -152,3 +158,68 @@ def test_a_resting_limit_order_survives_a_restart_at_each_kill_point(
     assert [s.client_order_id for s in broker.open_orders()] == [limit.client_order_id]
     assert len(broker.states) == 1  # it rests, once
     _assert_books_match(session, broker)
+
+
+# --- against the fake Kraken exchange over HTTP --------------------------------------------
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with funded_rig(tmp_path) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("point", "code"),
+    [
+        ("a", reasons.RECONCILE_RESENT),
+        ("b", reasons.RECONCILE_ADOPTED),
+        ("c", reasons.RECONCILE_ADOPTED),
+    ],
+)
+def test_a_restart_mid_order_over_http_sends_each_intent_exactly_once(
+    rig: Rig, tmp_path: Path, point: str, code: str
+) -> None:
+    path = tmp_path / "decisions.jsonl"
+    _, _, groups, resume = crash_run(path, point, rig.clock, rig.venue(dead_man_s=0))
+    (intent,) = _intents(path)
+    session = restart(path, rig.clock, rig.venue(dead_man_s=0), rig.clock.now_ns() + 5 * S)
+    found = session.reconcile()
+    assert found.ids(code) == [intent]
+    feed(session, groups[resume : resume + 24])
+    assert session.journal is not None
+    session.journal()
+    intents = _intents(path)
+    placed = [o["cl_ord_id"] for o in rig.fake.book.orders.values()]
+    assert len(placed) == len(set(placed)) == len(intents)  # one exchange order per intent
+    trades = [o["event"]["trade_id"] for run in read_log(path) for o in run.orders
+              if o["event"]["event"] == "OrderFilled" and not o["duplicate"]]  # fmt: skip
+    assert sorted(trades) == sorted(rig.fake.book.trades)  # each fill booked exactly once
+    assert ledger_account(session) == kraken_account(rig)  # the ledger equals the exchange
+
+
+@pytest.mark.parametrize(
+    ("point", "code"),
+    [
+        ("a", reasons.RECONCILE_RESENT),
+        ("b", reasons.RECONCILE_ADOPTED),
+        ("c", reasons.RECONCILE_ADOPTED),
+    ],
+)
+def test_a_resting_limit_order_over_http_survives_each_kill_point(
+    rig: Rig, tmp_path: Path, point: str, code: str
+) -> None:
+    path = tmp_path / "decisions.jsonl"
+    limit = Order.create(BTC, "buy", "0.01", ts_init=T0, sequence=1, order_type="limit",
+                         limit_price="30000", tag="ENTRY")  # fmt: skip
+    carry = CarryOver(Decimal(10_000), (), (new_state(limit),), None, 1)
+    venue = CrashingVenue(rig.venue(dead_man_s=0), point)
+    first = new_session(rig.clock, venue, Journal(path), carry)
+    if point != "a":
+        with pytest.raises(CrashError):
+            first.reconcile()
+    session = restart(path, rig.clock, rig.venue(dead_man_s=0), T0 + 5 * S)
+    assert session.reconcile().findings == ((code, limit.client_order_id),)
+    assert session.orders[limit.client_order_id].status is OrderStatus.ACCEPTED
+    assert len(rig.fake.book.orders) == 1  # it rests at the exchange, once
+    assert ledger_account(session) == kraken_account(rig)

@@ -77,7 +77,7 @@ def test_no_planted_secret_in_logs_reprs_errors_or_files(
             try:
                 report = connect_key(
                     credentials, base_url=server.base_url, store=store, client=client,
-                    clock=fake.clock, server_time=fake.clock.now_ns, volume=Decimal(volume),
+                    clock=fake.clock, volume=Decimal(volume),
                 )  # fmt: skip
                 texts.append(repr(report))
                 stored = store.load(server.base_url)
@@ -141,20 +141,22 @@ def test_no_planted_secret_from_the_live_venue_path(
     ]  # fmt: skip
     store = Store.open("sqlite://", clock=clock)
     writer = PaperLogWriter(tmp_path / "decisions.jsonl")
-    runtime = TradingRuntime(
-        feed=StoreFeed(store, ["BTC", "ETH"], "USD", Timeframe.H1, prefer=["memory"]),
-        sync=ProviderSync(store, MemoryProvider(source, page_limit=500), ["BTC", "ETH"], "USD",
-                          Timeframe.H1),
-        clock=clock, predictor=RecordedPredictor(example_predictions(bars)),
-        config=BacktestConfig.defaults(), writer=writer, header={"paper": {"run": 1}},
-    )  # fmt: skip
     with serve_fake_kraken(fake, hang_s=1.0) as server:
         creds = KrakenCredentials.parse(KEY, SECRET)
         client = open_client(creds, server.base_url, clock=clock, state_dir=tmp_path / "n")
         pairs = {Instrument("BTC", "USD"): "XBTUSD", Instrument("ETH", "USD"): "ETHUSD"}
         assets = {"XXBT": "BTC", "XETH": "ETH", "ZUSD": "USD"}
-        venue = KrakenVenue(client, clock=runtime.engine.clock, pairs=pairs, assets=assets)
-        runtime.engine.venue = venue
+        runtime = TradingRuntime(
+            feed=StoreFeed(store, ["BTC", "ETH"], "USD", Timeframe.H1, prefer=["memory"]),
+            sync=ProviderSync(store, MemoryProvider(source, page_limit=500), ["BTC", "ETH"], "USD",
+                              Timeframe.H1),
+            clock=clock, predictor=RecordedPredictor(example_predictions(bars)),
+            config=BacktestConfig.defaults(), writer=writer, header={"paper": {"run": 1}},
+            venue=lambda engine_clock: KrakenVenue(
+                client, clock=engine_clock, pairs=pairs, assets=assets),
+        )  # fmt: skip
+        venue = runtime.engine.venue
+        assert isinstance(venue, KrakenVenue)
         try:
             runtime.start()
             for _ in range(12):

@@ -155,6 +155,20 @@ def test_the_read_model_shows_the_engaged_switch_and_is_json(tmp_path: Path) -> 
     assert not runtime.service()  # nothing queued, nothing changed
 
 
+def test_poll_venue_books_the_venue_s_news_between_cycles(tmp_path: Path) -> None:
+    runtime, _, clock = _runtime(tmp_path)
+    runtime.start()
+    runtime.cycle()
+    published: list[object] = []
+    runtime.listen(published.append)
+    clock.advance_by(90 * S)
+    runtime.poll_venue()  # an execution arrived on a live stream: booked now, not next hour
+    assert runtime.engine.clock.now_ns() == clock.now_ns()
+    assert published
+    assert runtime.read_model().status.stream is None
+    assert (tmp_path / "decisions.jsonl").read_bytes() == runtime.engine.log.to_bytes()
+
+
 def test_trading_fills_show_as_holdings_orders_and_gate_use(tmp_path: Path) -> None:
     runtime, _, clock = _runtime(tmp_path)
     runtime.start()

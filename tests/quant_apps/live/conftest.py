@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from keyring.backend import KeyringBackend
 
-from quant_core import SimClock
+from quant_core import Clock
 from quant_exec.venues.kraken.fake import FakeKraken, serve_fake_kraken
 
 SECRET_SERVICE = bool(os.environ.get("QUANT_TEST_SECRET_SERVICE"))  # read before isolated_env
@@ -45,7 +45,7 @@ def secret_service() -> KeyringBackend:
     return backend
 
 
-def funded_fake(clock: SimClock, **kwargs: object) -> FakeKraken:
+def funded_fake(clock: Clock, **kwargs: object) -> FakeKraken:
     """A fake Kraken listing XBTUSD at 40,000 with 10,000 USD, the planted key by default."""
     options: dict[str, object] = {"api_key": PLANTED_KEY, "secret": PLANTED_SECRET, **kwargs}
     fake = FakeKraken(clock, **options)  # type: ignore[arg-type]
@@ -68,8 +68,14 @@ def make_fake() -> Callable[..., FakeKraken]:
 
 @pytest.fixture
 def fake_server() -> Iterator[Any]:
-    """A funded fake Kraken (planted key) served over HTTP on 127.0.0.1."""
-    with serve_fake_kraken(funded_fake(SimClock(1_700_000_000 * 10**9)), hang_s=2.0) as server:
+    """A funded fake Kraken (planted key) served over HTTP on 127.0.0.1, on the wall clock.
+
+    The CLI reads the wall clock (its clock check compares it with the exchange's ``Time``),
+    so the exchange it is pointed at keeps the same time, as the real one does.
+    """
+    from quant_apps.runtime.clock import WallClock
+
+    with serve_fake_kraken(funded_fake(WallClock()), hang_s=2.0) as server:
         yield server
 
 

@@ -53,20 +53,23 @@ def test_engaging_cancels_the_working_order_at_the_exchange(tmp_path: Path) -> N
     store = Store.open("sqlite://", clock=clock)
     provider = MemoryProvider(_source(), page_limit=500)
     writer = PaperLogWriter(tmp_path / "decisions.jsonl")
-    runtime = TradingRuntime(
-        feed=StoreFeed(store, SYMBOLS, "USD", Timeframe.H1, prefer=["memory"]),
-        sync=ProviderSync(store, provider, SYMBOLS, "USD", Timeframe.H1),
-        clock=clock,
-        predictor=RecordedPredictor(example_predictions(bars)),
-        config=BacktestConfig.defaults(),
-        writer=writer,
-        header={"paper": {"run": writer.next_run}},
-    )
     with serve_fake_kraken(fake, hang_s=2.0) as server:
         creds = KrakenCredentials.parse(server.api_key, server.secret)
         client = open_client(creds, server.base_url, clock=clock, state_dir=tmp_path)
-        venue = KrakenVenue(client, clock=runtime.engine.clock, pairs=PAIRS, assets=ASSETS)
-        runtime.engine.venue = venue
+        runtime = TradingRuntime(
+            feed=StoreFeed(store, SYMBOLS, "USD", Timeframe.H1, prefer=["memory"]),
+            sync=ProviderSync(store, provider, SYMBOLS, "USD", Timeframe.H1),
+            clock=clock,
+            predictor=RecordedPredictor(example_predictions(bars)),
+            config=BacktestConfig.defaults(),
+            writer=writer,
+            header={"paper": {"run": writer.next_run}},
+            venue=lambda engine_clock: KrakenVenue(
+                client, clock=engine_clock, pairs=PAIRS, assets=ASSETS
+            ),
+        )
+        venue = runtime.engine.venue
+        assert isinstance(venue, KrakenVenue)
         try:
             runtime.start()
             for _ in range(40):

@@ -176,5 +176,6 @@ def test_the_fake_exchange_never_prints_a_chosen_key(
             lines.append(line)
         exchange.send_signal(signal.SIGTERM)
         assert exchange.wait(timeout=120) == 0
-    assert lines[1] == "  pairs ETHUSD; 10000 USD\n"
+    assert lines[1].startswith("  websocket ws://127.0.0.1:")
+    assert lines[2] == "  pairs ETHUSD; 10000 USD\n"
     assert not any(key in line or secret in line or "test key" in line for line in lines)

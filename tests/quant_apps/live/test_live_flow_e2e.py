@@ -107,7 +107,8 @@ def test_paper_validate_confirm_live_from_the_cli(
             assert "Leave every Funds permission other than Query OFF" in connect.stderr
 
             live = [
-                "trade", "--live", *market, "--exchange-url", url, "--paper-out", "paper",
+                "trade", "--live", *market, "--exchange-url", url, "--ws-url", served["ws_url"],
+                "--paper-out", "paper",
                 "--out", "live", "--min-paper-cycles", "1", "--cycles", "1", "--json",
             ]  # fmt: skip
             refused = _quant([*live, "--confirm", "LIVE kraken:0000"], env, tmp_path)

@@ -11,8 +11,10 @@ import os
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import attrs
 import pytest
 
 from quant_apps.runtime.clock import WallClock
@@ -27,6 +29,7 @@ from quant_apps.runtime.trading.live import (
     profile_hash,
 )
 from quant_apps.runtime.trading.paper import PaperOptions
+from quant_apps.runtime.trading.readmodel import Mode
 from quant_core import SimClock, Timeframe
 from quant_core.audit import read_audit_log
 from quant_core.profiles import RiskProfile, StrategyProfile
@@ -35,7 +38,12 @@ from quant_data.emulator import Emulator, start_emulator
 from quant_exec import BacktestConfig, read_log
 from quant_exec.decisions import DecisionLog
 from quant_exec.venues.kraken import KrakenVenue
-from quant_exec.venues.kraken.fake import FakeKraken, serve_fake_kraken
+from quant_exec.venues.kraken.fake import (
+    FakeKraken,
+    FakeKrakenWs,
+    serve_fake_kraken,
+    serve_fake_kraken_ws,
+)
 from quant_net import ProviderError
 
 H = Timeframe.H1.ns
@@ -64,9 +72,17 @@ def env(bars: Emulator, tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def exchange(make_fake: Callable[..., FakeKraken]) -> Iterator[Any]:
+    """The fake exchange over HTTP with its WebSocket attached (its journal streamed)."""
     fake = make_fake(SimClock(1_700_000_000 * 10**9))
-    with serve_fake_kraken(fake, hang_s=2.0) as server:
-        yield server
+    ws = FakeKrakenWs(fake.clock, exchange=fake)
+    with (
+        serve_fake_kraken(fake, hang_s=2.0) as server,
+        serve_fake_kraken_ws(ws, heartbeat_s=0.5) as socket,
+    ):
+        yield SimpleNamespace(
+            base_url=server.base_url, api_key=server.api_key, secret=server.secret, fake=fake,
+            ws=ws, ws_url=socket.url,
+        )  # fmt: skip
 
 
 def _paper_log(
@@ -103,6 +119,7 @@ def _options(tmp_path: Path, url: str, **kwargs: Any) -> LiveOptions:
         provider="kraken", symbols=("BTC",), out=tmp_path / "live",
         halt_file=tmp_path / "live" / "HALT",
     )  # fmt: skip
+    kwargs.setdefault("ws_url", None)
     return LiveOptions(session, url, tmp_path / "paper" / "decisions.jsonl", **kwargs)
 
 
@@ -168,20 +185,26 @@ def test_a_confirmed_session_trades_on_the_kraken_venue(
     env: dict[str, str], exchange: Any, memory_keyring: Any, tmp_path: Path
 ) -> None:
     store, key = _store(memory_keyring, exchange)
-    options = _options(tmp_path, exchange.base_url, min_paper_cycles=1, dead_man_s=30)
+    options = _options(
+        tmp_path, exchange.base_url, min_paper_cycles=1, dead_man_s=30, ws_url=exchange.ws_url
+    )
     bundle_hash = str(bundle_report(env)["bundle_hash"])
     _paper_log(options.paper_log, bundle_hash, 1)
     session, seen = _open(options, env, store, f"  LIVE {key.fingerprint}\n")
     (gate,) = seen
     assert gate.phrase == f"LIVE {key.fingerprint}"
     assert isinstance(session.venue, KrakenVenue)
-    assert session.runtime.engine.venue is session.venue
+    assert session.runtime.engine.venue is session.venue  # given to the runtime, not patched
+    assert session.runtime.read_model().status.mode is Mode.LIVE
     assert session.runtime.engine.ledger.cash == Decimal(10000)
     (tmp_path / "live" / "HALT").write_text("drill\n", encoding="utf-8")
     try:
         session.runtime.start()
         summary = session.runtime.run(cycles=1, on_cycle=lambda _: None)
         assert exchange.fake.book.cancel_at_ns is not None  # the dead-man's switch is armed
+        assert exchange.ws.connections == 1  # the venue drains the private stream
+        assert exchange.fake.calls.count("GetWebSocketsToken") == 1
+        assert session.runtime.read_model().status.stream is None  # healthy
     finally:
         session.close()
     assert exchange.fake.book.cancel_at_ns is None  # and disarmed on close
@@ -196,7 +219,8 @@ def test_a_confirmed_session_trades_on_the_kraken_venue(
     (run,) = read_log(tmp_path / "live" / "decisions.jsonl")
     assert run.session["live"] == {"exchange": exchange.base_url, "fingerprint": key.fingerprint}
 
-    again, _ = _open(options, env, store, f"LIVE {key.fingerprint}")  # a restart: carried over
+    rest_only = attrs.evolve(options, ws_url=None)  # REST polling only, no stream
+    again, _ = _open(rest_only, env, store, f"LIVE {key.fingerprint}")  # a restart: carried
     try:
         again.runtime.start()
     finally:

@@ -38,6 +38,7 @@ class FakeControl:
 
     def __init__(self, *, coin: str = "BTC/USD") -> None:
         self.coin = coin
+        self.mode = "paper"
         self.calls: list[tuple[str, Any]] = []
         self.engaged = False
         self.bounds = {"persistence": {"min": 1, "max": 48}}
@@ -47,7 +48,7 @@ class FakeControl:
 
     def status(self) -> dict[str, Any]:
         return {
-            "mode": "paper",
+            "mode": self.mode,
             "health": "running",
             "now_ns": T0 + 5 * H,
             "run": 1,

@@ -84,6 +84,14 @@ def test_every_page_renders_escaped(client: Client, path: str) -> None:
     assert " style=" not in html
 
 
+def test_the_header_badge_says_live_or_paper(client: Client, control: FakeControl) -> None:
+    assert '<span id="mode-badge" class="badge mode" data-mode="paper"' in client.get("/").text
+    control.mode = "live"
+    for path in PAGES:
+        html = client.get(path).text
+        assert 'data-mode="live" title="Real orders on the exchange">LIVE</span>' in html, path
+
+
 def test_markup_in_data_is_text(client: Client, control: FakeControl) -> None:
     control.engaged = True
     for path in ["/", "/decisions", "/risk", "/data"]:

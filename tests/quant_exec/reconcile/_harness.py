@@ -10,9 +10,12 @@ answer, before it is journaled.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+
+from tests.quant_exec.kraken.venue._harness import Rig, kraken_rig
 
 from quant_core import Bar, SimClock
 from quant_exec.decisions import read_log
@@ -26,6 +29,10 @@ from quant_exec.session import (
     example_inputs,
 )
 from quant_exec.venues import ExecutionVenue, PaperBroker, Throttle
+from quant_exec.venues.kraken.fake import FakeKraken
+
+T0 = 1_704_067_200 * 10**9
+"""The first example bar's open: where the Kraken rig's clock starts."""
 
 
 class CrashError(Exception):
@@ -200,3 +207,28 @@ def feed(session: TradingSession, groups: Sequence[Sequence[Bar]]) -> None:
     for group in groups:
         close = group[0].close_time_ns
         session.on_bars(group, now_ns=max(close, session.clock.now_ns()))
+
+
+@contextlib.contextmanager
+def funded_rig(directory: Path) -> Iterator[Rig]:
+    """The fake Kraken exchange on 127.0.0.1, its account funded as the session's ledger."""
+    clock = SimClock(T0)
+    fake = FakeKraken(clock)
+    fake.book.add_pair("XBTUSD", "XXBT", "ZUSD", Decimal("40000"))
+    fake.book.add_pair("ETHUSD", "XETH", "ZUSD", Decimal("2000"))
+    fake.book.balances["ZUSD"] = BacktestConfig.defaults().initial_cash
+    with kraken_rig(clock, directory, fake) as running:
+        yield running
+
+
+def ledger_account(session: TradingSession) -> dict[str, Decimal]:
+    """The session's ledger as an account: cash and each holding."""
+    ledger = session.ledger
+    return {"USD": ledger.cash, **{b: p.quantity for b, p in ledger.positions.items()}}
+
+
+def kraken_account(rig: Rig) -> dict[str, Decimal]:
+    """The fake exchange's account in the session's asset codes (empty holdings left out)."""
+    names = {"ZUSD": "USD", "XXBT": "BTC", "XETH": "ETH"}
+    balances = rig.fake.book.balances
+    return {names[k]: v for k, v in balances.items() if v or k == "ZUSD"}

@@ -151,23 +151,3 @@ def drop_next_txid(fake: FakeKraken) -> None:
         return {"descr": place(form)["descr"]}
 
     book.add_order = placed  # type: ignore[method-assign]
-
-
-def page_trades(fake: FakeKraken, size: int = 50) -> None:
-    """Make the fake page ``TradesHistory`` as Kraken does: ``size`` fills from ``ofs`` on.
-
-    A fake that pages by itself is left as it is.
-    """
-    book = fake.book
-    answer = book.trades_history
-
-    def paged(form: dict[str, str]) -> dict[str, Any]:
-        found = answer(form)
-        if len(found["trades"]) <= size:  # already a page (a fake that pages by itself)
-            return found
-        offset = int(form.get("ofs", "0"))
-        ids = sorted(found["trades"], key=lambda t: (found["trades"][t]["time"], t))
-        page = {t: found["trades"][t] for t in ids[offset : offset + size]}
-        return {"trades": page, "count": found["count"]}
-
-    book.trades_history = paged  # type: ignore[method-assign]

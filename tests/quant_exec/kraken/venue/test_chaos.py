@@ -1,8 +1,9 @@
 """The chaos run at CI size: a seeded random fault plan over 150 orders (the benchmark runs
 1,000 and more: ``benchmarks/bench_kraken_chaos.py``).
 
-The venue drains an emulated WebSocket ``executions`` feed (duplicated, delayed and reordered
-messages) besides REST, or REST alone. Pass criterion: 0 duplicate venue orders (by
+The venue drains W's real :class:`~quant_exec.venues.kraken.KrakenStream` over WebSocket on
+127.0.0.1 from the fake's attached WebSocket (duplicated, delayed and reordered messages,
+dropped connections) besides REST, or REST alone. Pass criterion: 0 duplicate venue orders (by
 ``cl_ord_id``), 0 orphan fills, no order left of unknown outcome, and the session's ledger
 equal to the fake exchange's account exactly.
 """
@@ -29,10 +30,20 @@ def chaos() -> Any:
 def test_a_seeded_fault_plan_ends_with_the_ledger_equal_to_the_account(
     chaos: Any, seed: int, stream: bool
 ) -> None:
-    result = chaos(150, seed, stream=stream)  # with a duplicating, reordering executions feed
+    result = chaos(150, seed, stream=stream, real_stream=stream)  # the real stream, faulted
     assert result["faults_injected"] > 10
     assert result["venue_orders"] > 50
     assert result["fills"] > 30
     assert (result["duplicates"], result["orphans"], result["unresolved"]) == (0, 0, 0)
     assert result["refused_events"] == 0  # the venue never emitted an illegal transition
+    assert result["ledger_equals_account"]
+    if stream:  # connections were dropped; each reconnect made a poll reconcile through REST
+        assert 0 < result["resyncs"] <= result["stream_connections"] - 1
+
+
+def test_more_than_a_page_of_fills_between_two_polls_is_read_in_full(chaos: Any) -> None:
+    """REST alone, polled once after 140 orders: the fills are read in pages of 50."""
+    result = chaos(150, 4, faults=False, stream=False, poll_every=140)
+    assert result["fills"] > 50
+    assert (result["duplicates"], result["orphans"], result["unresolved"]) == (0, 0, 0)
     assert result["ledger_equals_account"]

@@ -6,14 +6,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.quant_exec.kraken.venue._harness import BTC, execution, names, order, page_trades
+from tests.quant_exec.kraken.venue._harness import BTC, execution, names, order
 
 from quant_core import SimClock
 from quant_exec.orders import Order, OrderFilled, OrderStatus
 from quant_exec.venues.kraken import KrakenVenue
 from quant_exec.venues.kraken._types import order_from
 from quant_exec.venues.kraken._venue_wire import from_kraken_id, state_from_order, to_kraken_id
-from quant_exec.venues.kraken.fake import FakeKraken
+from quant_exec.venues.kraken.fake import FakeFault, FakeKraken
 
 
 def test_an_id_kraken_cannot_carry_is_rejected_before_sending(
@@ -98,16 +98,18 @@ def test_fills_of_other_orders_and_orders_kraken_does_not_return_are_left_alone(
 def test_fills_are_read_across_trade_history_pages(
     venue: KrakenVenue, fake: FakeKraken, clock: SimClock
 ) -> None:
-    page_trades(fake, size=50)
     placed = []
-    for _ in range(60):
+    for _ in range(120):  # > 50 fills between two polls: Kraken serves the newest 50 a page
         placed.append(order("buy", "0.01", clock=clock))
         venue.submit(placed[-1])
         clock.advance_by(10**9)
+    ours = set(fake.book.trades)
+    fake.inject("TradesHistory", FakeFault.PASS, FakeFault.INSERT_TRADES)  # rows shift mid-read
     fills = [e for e in venue.poll() if isinstance(e, OrderFilled)]
-    assert sorted(f.trade_id for f in fills) == sorted(fake.book.trades)
-    assert len(fills) == 60
-    assert len(venue.trades_since(None)) == 60
+    assert sorted(f.trade_id for f in fills) == sorted(ours)  # none missed, none twice
+    assert len(fills) == 120
+    assert len(venue.trades_since(None)) == 120 + fake.insert_trades
+    assert len(venue.trades_since(fills[-1].trade_id)) == fake.insert_trades
     assert {venue.query(o.client_order_id).status for o in placed} == {  # type: ignore[union-attr]
         OrderStatus.FILLED
     }

@@ -20,6 +20,7 @@ from quant_exec.orders import (
 from quant_exec.venues import ExecutionVenue
 from quant_exec.venues.kraken import KrakenVenue
 from quant_exec.venues.kraken.fake import FakeFault, FakeKraken
+from quant_net import ProviderError
 
 
 def test_a_market_order_is_accepted_then_filled_by_the_poll(
@@ -200,6 +201,9 @@ def test_trades_since_gives_the_fills_after_a_trade_id(
     assert [f.client_order_id for f in restarted.trades_since(None)] == [
         f.client_order_id for f in every
     ]
+    fake.inject("TradesHistory", FakeFault.LOCKOUT)  # a refusal other than "no such trade"
+    with pytest.raises(ProviderError):
+        venue.trades_since(every[0].trade_id)
 
 
 def test_fills_and_orders_on_pairs_without_an_instrument_are_alarms(

@@ -9,10 +9,13 @@ usable credential store it fails closed (``CREDENTIALS_UNAVAILABLE``) before ask
 anything.
 
 ``quant kraken fake-exchange`` serves :class:`quant_exec.venues.kraken.fake.FakeKraken` on
-127.0.0.1 on the wall clock, funded and listing the given symbols, until Ctrl-C or SIGTERM;
-it prints its URL (and its test key, unless ``QUANT_FAKE_KRAKEN_API_KEY`` and
-``QUANT_FAKE_KRAKEN_SECRET`` chose the key). ``quant kraken status`` shows the stored key's
-fingerprint and permissions; ``quant kraken forget`` removes it.
+127.0.0.1 on the wall clock, funded and listing the given symbols, until Ctrl-C or SIGTERM,
+with its WebSocket (:class:`~quant_exec.venues.kraken.fake.FakeKrakenWs`, attached: every
+order event, fill and balance change streams on ``executions``/``balances``, a heartbeat
+each second) beside it; it prints its URL, its ``ws_url`` (and its test key, unless
+``QUANT_FAKE_KRAKEN_API_KEY`` and ``QUANT_FAKE_KRAKEN_SECRET`` chose the key).
+``quant kraken status`` shows the stored key's fingerprint and permissions; ``quant kraken
+forget`` removes it.
 """
 
 from __future__ import annotations
@@ -38,11 +41,15 @@ from quant_apps.runtime.trading.onboarding import (
     connect_key,
     explain_permissions,
     open_client,
-    server_time_reader,
 )
 from quant_core import reasons as core_reasons
 from quant_core.errors import QuantUsageError, RejectedError
-from quant_exec.venues.kraken.fake import FakeKraken, serve_fake_kraken
+from quant_exec.venues.kraken.fake import (
+    FakeKraken,
+    FakeKrakenWs,
+    serve_fake_kraken,
+    serve_fake_kraken_ws,
+)
 from quant_net import kraken as wire
 
 __all__ = ["KEY_ENV", "SECRET_ENV", "app"]
@@ -114,7 +121,6 @@ def connect(
             store=store,
             client=client,
             clock=clock,
-            server_time=server_time_reader(url, clock=clock),
             pair=pair,
             volume=size,
             max_skew_s=max_skew_s,
@@ -210,8 +216,14 @@ def fake_exchange(
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    with serve_fake_kraken(fake, hang_s=5.0) as server:
-        document = {"ok": True, "url": server.base_url, "pairs": names, "cash": cash}
+    socket = FakeKrakenWs(fake.clock, exchange=fake)
+    with (
+        serve_fake_kraken(fake, hang_s=5.0) as server,
+        serve_fake_kraken_ws(socket, heartbeat_s=1.0) as ws,
+    ):
+        document = {
+            "ok": True, "url": server.base_url, "ws_url": ws.url, "pairs": names, "cash": cash,
+        }  # fmt: skip
         if not chosen:  # the fake's own test values, printed so a demo can paste them
             document |= {"api_key": server.api_key, "secret": server.secret}
         previous = signal.signal(signal.SIGTERM, _stop)
@@ -221,6 +233,7 @@ def fake_exchange(
             else:
                 out = results()
                 out.print(f"fake Kraken exchange on {server.base_url}", markup=False)
+                out.print(f"  websocket {ws.url}", markup=False)
                 out.print(f"  pairs {', '.join(names)}; {cash} {quote.upper()}", markup=False)
                 if not chosen:
                     out.print(f"  test key {server.api_key}", markup=False)

@@ -35,6 +35,7 @@ from quant_apps.runtime import config as app_config
 from quant_apps.runtime.clock import WallClock
 from quant_apps.runtime.trading.live import (
     MIN_PAPER_CYCLES,
+    WS_AUTH_URL,
     LiveGate,
     LiveOptions,
     open_live_session,
@@ -123,6 +124,13 @@ def register(app: typer.Typer) -> None:
         exchange_url: Annotated[
             str, typer.Option("--exchange-url", help="The exchange's root (a fake's for demos).")
         ] = wire.BASE_URL,
+        ws_url: Annotated[
+            str,
+            typer.Option(
+                "--ws-url",
+                help="The exchange's authenticated WebSocket (executions); '' for REST only.",
+            ),
+        ] = WS_AUTH_URL,
         min_paper_cycles: Annotated[
             int,
             typer.Option(
@@ -151,8 +159,9 @@ def register(app: typer.Typer) -> None:
             database_url,
         )  # fmt: skip
         live_options = LiveOptions(
-            options, exchange_url, paper_out / LOG_FILE, min_paper_cycles=min_paper_cycles
-        )
+            options, exchange_url, paper_out / LOG_FILE, min_paper_cycles=min_paper_cycles,
+            ws_url=ws_url or None,
+        )  # fmt: skip
         console = human()
 
         def ask(gate: LiveGate) -> str:

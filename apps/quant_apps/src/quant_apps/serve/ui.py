@@ -167,12 +167,13 @@ def _coins(control: ControlPlane) -> list[str]:
 def _page(
     request: Request, name: str, operator: str, context: Mapping[str, Any], status: int = 200
 ) -> HTMLResponse:
-    control = _control(request)
+    now = _control(request).status()
     ctx = {
         "operator": operator,
         "csrf_token": _csrf(request),
         "path": request.url.path,
-        "coins": _coins(control),
+        "coins": [f["instrument"] for f in now.get("freshness", [])],
+        "mode": now.get("mode", "paper"),
         **context,
     }
     return TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)

@@ -236,6 +236,14 @@ class TradingSession:
             snap = self._snap = self.ledger.snapshot()
         return snap
 
+    def catch_up(self, now_ns: int) -> None:
+        """Book the venue's news now, between bars (an execution arrived on a live stream).
+
+        Args:
+            now_ns: the session's time (never behind its clock).
+        """
+        self._catch_up(now_ns)
+
     def _catch_up(self, now_ns: int) -> None:
         """Move the clock to ``now_ns`` and book the venue events that fell due by then."""
         self.clock.advance_to(now_ns)

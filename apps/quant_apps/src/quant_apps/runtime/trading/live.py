@@ -53,21 +53,28 @@ from quant_apps.runtime.trading.onboarding import open_client
 from quant_apps.runtime.trading.paper import BUNDLES_DIR, PaperOptions, carry_over
 from quant_apps.runtime.trading.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
 from quant_apps.runtime.trading.profiles import load_profiles
+from quant_apps.runtime.trading.readmodel import Mode
 from quant_apps.runtime.trading.session import EventWaiter, TradingRuntime, Waiter
-from quant_core import NS_PER_SECOND, Clock, Instrument
+from quant_core import NS_PER_SECOND, Clock, Instrument, SimClock
 from quant_core.audit import AuditLog
 from quant_core.errors import QuantError, RejectedError
 from quant_core.events import Predictor
 from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_data import StoreFeed
 from quant_exec import BacktestConfig, read_log
-from quant_exec.venues.kraken import KrakenPrivateClient, KrakenVenue
+from quant_exec.venues.kraken import (
+    KrakenPrivateClient,
+    KrakenStream,
+    KrakenVenue,
+    StreamLostError,
+)
 from quant_net import kraken as wire
 
 __all__ = [
     "LIVE_ACTOR",
     "MIN_PAPER_CYCLES",
     "STATE_DIR",
+    "WS_AUTH_URL",
     "KeepAliveWaiter",
     "LiveGate",
     "LiveOptions",
@@ -84,6 +91,8 @@ _log = logging.getLogger(__name__)
 
 MIN_PAPER_CYCLES: Final = 24
 """The governed default: paper cycles of the same bundle and profile before live (a day of 1h)."""
+WS_AUTH_URL: Final = "wss://ws-auth.kraken.com/v2"
+"""Kraken's authenticated WebSocket v2 (``executions``, ``balances``)."""
 STATE_DIR: Final = "kraken"
 """The folder, inside the data directory, of the Kraken keys' nonce files."""
 LIVE_ACTOR: Final = "operator"
@@ -91,7 +100,7 @@ LIVE_ACTOR: Final = "operator"
 
 
 class KeepAliveWaiter:
-    """The runner's waiter, re-arming the exchange's dead-man's switch while it waits.
+    """The runner's one waiter: re-arms the dead-man's switch and pumps the live stream.
 
     The venue refreshes ``CancelAllOrdersAfter`` when the session polls it, once a cycle: on
     1h bars the switch would lapse between cycles and the exchange would cancel every open
@@ -99,12 +108,21 @@ class KeepAliveWaiter:
     re-arming here, every ``refresh_s`` on ``clock``, keeps it armed for as long as the process
     lives; a failure is logged (never raised: the switch then fires, which is its purpose).
 
+    With a ``stream`` it waits on the stream instead (:meth:`KrakenStream.pump` for up to the
+    timeout: any frame ends the wait, a command waits at most :data:`~.session.POLL_S`): an
+    execution that arrived is a trigger, ``on_executions`` (the runtime's
+    :meth:`~.session.TradingRuntime.poll_venue`) books it at once. A stream that cannot
+    reconnect is recorded in :attr:`lost` (``KRAKEN_WS_LOST``, the read model's ``stream``)
+    and the wait falls back to ``inner``: the heartbeat cycles and REST polling carry on, and
+    the next drain tries the stream again.
+
     Args:
         inner: the waiter that waits.
         client: the private client (calls are serialised by it).
         clock: the wall clock.
         dead_man_s: the switch's timeout.
         refresh_s: how often to re-arm it.
+        stream: the private stream the venue drains (``None``: REST only).
 
     Examples:
         >>> from quant_apps.runtime import EventWaiter
@@ -114,12 +132,22 @@ class KeepAliveWaiter:
 
     def __init__(
         self, inner: Waiter, client: KrakenPrivateClient, clock: Clock, *, dead_man_s: int,
-        refresh_s: int,
+        refresh_s: int, stream: KrakenStream | None = None,
     ) -> None:  # fmt: skip
         self._inner, self._client, self._clock = inner, client, clock
         self.dead_man_s, self.refresh_s = dead_man_s, refresh_s
         self._due_ns: int | None = None
         self.rearmed = 0
+        self.stream = stream
+        self.on_executions: Callable[[], None] = _nothing
+        """Books the executions the stream holds (bound to the runtime once it is built)."""
+        self.lost: StreamLostError | None = None
+        """The stream's loss while it cannot reconnect (``None``: healthy)."""
+
+    def stream_state(self) -> str | None:
+        """The lost stream's reason code, ``None`` while it is healthy (or absent)."""
+        lost = self.lost or (self.stream.lost if self.stream is not None else None)
+        return None if lost is None else lost.reason_code
 
     def __repr__(self) -> str:
         return f"KeepAliveWaiter(dead_man_s={self.dead_man_s}, refresh_s={self.refresh_s})"
@@ -138,11 +166,27 @@ class KeepAliveWaiter:
                 self.rearmed += 1
             except QuantError as exc:
                 _log.warning("[%s] dead-man's switch not re-armed: %s", exc.reason_code, exc)
-        self._inner.wait(timeout_s)
+        if self.stream is None:
+            self._inner.wait(timeout_s)
+            return
+        try:
+            self.stream.pump(wait_s=timeout_s)
+        except StreamLostError as lost:
+            self.lost = lost
+            _log.warning("[%s] %s: REST polling carries on", lost.reason_code, lost)
+            self._inner.wait(timeout_s)
+            return
+        self.lost = None
+        if self.stream.pending_executions:
+            self.on_executions()
 
     def wake(self) -> None:
         """Cut the wait short."""
         self._inner.wake()
+
+
+def _nothing() -> None:
+    """No runtime bound yet."""
 
 
 class LiveRefusedError(RejectedError, reason=livereasons.LIVE_NOT_CONFIRMED):
@@ -161,6 +205,8 @@ class LiveOptions:
         min_paper_cycles: paper cycles required (at least 1).
         dead_man_s: the dead-man's switch's timeout, seconds.
         refresh_s: how often the switch is re-armed, seconds.
+        ws_url: the authenticated WebSocket (``executions``, ``balances``) the venue drains
+            and the runner waits on; ``None``: REST polling only.
     """
 
     session: PaperOptions
@@ -169,6 +215,7 @@ class LiveOptions:
     min_paper_cycles: int = MIN_PAPER_CYCLES
     dead_man_s: int = 60
     refresh_s: int = 20
+    ws_url: str | None = WS_AUTH_URL
 
 
 @attrs.frozen
@@ -301,7 +348,10 @@ class LiveSession:
     gate: LiveGate
 
     def close(self) -> None:
-        """Disarm the dead-man's switch and close the client (the venue's ``close``)."""
+        """Close the stream, disarm the dead-man's switch, close the client (the venue's)."""
+        waiter = self.runtime.waiter
+        if isinstance(waiter, KeepAliveWaiter) and waiter.stream is not None:
+            waiter.stream.close()
         self.venue.close()
 
 
@@ -460,6 +510,27 @@ def _runtime(
         serve_active_bundle, bundle_root, session.keys, require=require_bundle(environ),
         clock=clock,
     )  # fmt: skip
+    venues: list[KrakenVenue] = []
+    stream = None
+    if options.ws_url is not None:
+        stream = KrakenStream(
+            options.ws_url, clock=clock, seed=session.seed,
+            token=lambda: client.get_websockets_token().token,
+            on_reconnect=lambda: venues[0].request_reconcile(),  # a flag: safe inside a poll
+        )  # fmt: skip
+    keep_alive = KeepAliveWaiter(
+        waiter if waiter is not None else EventWaiter(), client, clock,
+        dead_man_s=options.dead_man_s, refresh_s=options.refresh_s, stream=stream,
+    )  # fmt: skip
+
+    def kraken(engine_clock: SimClock) -> KrakenVenue:
+        venues.append(KrakenVenue(
+            client, clock=engine_clock, pairs=pairs, assets=assets,
+            dead_man_s=options.dead_man_s, refresh_s=options.refresh_s,
+            executions=None if stream is None else stream.drain_executions,
+        ))  # fmt: skip
+        return venues[0]
+
     runtime = TradingRuntime(
         feed=feed,
         sync=ProviderSync(store, source, symbols, quote, timeframe),
@@ -473,15 +544,11 @@ def _runtime(
         profile_file=session.profile,
         halt_file=session.halt_file or session.out / HALT_FILE,
         audit=audit,
-        waiter=KeepAliveWaiter(
-            waiter if waiter is not None else EventWaiter(), client, clock,
-            dead_man_s=options.dead_man_s, refresh_s=options.refresh_s,
-        ),
+        waiter=keep_alive,
+        venue=kraken,
+        mode=Mode.LIVE,
         carry=carry,
+        stream_state=keep_alive.stream_state,
     )  # fmt: skip
-    venue = KrakenVenue(
-        client, clock=runtime.engine.clock, pairs=pairs, assets=assets,
-        dead_man_s=options.dead_man_s, refresh_s=options.refresh_s,
-    )  # fmt: skip
-    runtime.engine.venue = venue
-    return runtime, venue
+    keep_alive.on_executions = runtime.poll_venue
+    return runtime, venues[0]

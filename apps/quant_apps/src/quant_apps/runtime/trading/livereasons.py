@@ -16,7 +16,6 @@ CREDENTIALS_UNAVAILABLE = (
 )
 CREDENTIALS_MISSING = "No validated Kraken key is stored for this exchange URL."
 CREDENTIALS_INVALID = "The Kraken key or secret given is empty or malformed."
-CONNECT_CLOCK_SKEW = "The exchange's clock and this machine's differ by more than the allowed skew."
 CONNECT_CHECK_FAILED = "A Kraken connectivity check failed (see the step that failed)."
 LIVE_PAPER_MINIMUM = (
     "No paper run of the same bundle and profile meets the minimum required before live."

@@ -5,8 +5,9 @@ page) make, in order, stopping at the first that fails:
 
 1. ``key`` — ``GetApiKeyInfo``: a key that may **withdraw funds** is refused, as is one that
    lacks a permission of :data:`REQUIRED_PERMISSIONS` (the names are listed);
-2. ``clock`` — the exchange's time (public ``Time``, or the answer's ``Date`` header) against
-   this machine's: more than ``max_skew_s`` apart is ``CONNECT_CLOCK_SKEW``;
+2. ``clock`` — :meth:`~quant_exec.venues.kraken.KrakenPrivateClient.check_clock_skew`: Kraken's
+   public ``Time`` against the client's clock; certainly more than ``max_skew_s`` apart is
+   ``CLOCK_SKEW`` (the one skew check of the code base, also run before a live session);
 3. ``balance`` — ``Balance`` answers;
 4. ``open_orders`` — ``OpenOrders`` answers;
 5. ``dry_run`` — ``AddOrder`` with ``validate=true`` at the pair's minimum size (nothing is
@@ -26,8 +27,6 @@ Examples:
 
 from __future__ import annotations
 
-import email.utils
-import json
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -42,10 +41,10 @@ from quant_apps.runtime.trading.credentials import (
     KrakenCredentials,
     StoredKey,
 )
-from quant_core import NS_PER_SECOND, Clock
+from quant_core import Clock
 from quant_core.errors import QuantError, RejectedError
 from quant_exec.venues.kraken import KrakenPrivateClient, NonceSource
-from quant_net import ProviderError, ReadClient, ReadPolicy, Response
+from quant_net import ProviderError
 from quant_net import kraken as wire
 
 __all__ = [
@@ -59,7 +58,6 @@ __all__ = [
     "explain_permissions",
     "onboarding_status",
     "open_client",
-    "server_time_reader",
 ]
 
 REQUIRED_PERMISSIONS: Final = (
@@ -203,53 +201,6 @@ class ConnectError(RejectedError, reason=livereasons.CONNECT_CHECK_FAILED):
         self.report = report
 
 
-def _date_header_ns(response: Response) -> int | None:
-    value = response.headers.get("date")
-    if not value:
-        return None
-    try:
-        return int(email.utils.parsedate_to_datetime(value).timestamp()) * NS_PER_SECOND
-    except (TypeError, ValueError):
-        return None
-
-
-def _time_of(response: Response) -> int:
-    """Kraken's ``Time`` result's ``unixtime``, or else the answer's ``Date`` header."""
-    if response.status == 200:
-        try:
-            unixtime = json.loads(response.payload)["result"]["unixtime"]
-            return int(unixtime) * NS_PER_SECOND
-        except (ValueError, KeyError, TypeError):
-            pass
-    found = _date_header_ns(response)
-    if found is None:
-        raise response.invalid("no server time (neither a Time result nor a Date header)")
-    return found
-
-
-def server_time_reader(base_url: str, *, clock: Clock, seed: int = 0) -> Callable[[], int]:
-    """A function asking the exchange at ``base_url`` for its time (ns since the epoch).
-
-    It reads Kraken's public ``GET /0/public/Time``; an exchange that does not serve it
-    (an older fake) is read from its answer's HTTP ``Date`` header (second resolution).
-
-    Args:
-        base_url: the exchange's root.
-        clock: the injected clock (retry backoff).
-        seed: the retries' jitter seed.
-    """
-    policy = ReadPolicy(timeout_s=10.0, max_attempts=3)
-
-    def read() -> int:
-        client = ReadClient("kraken", base_url, clock=clock, seed=seed, policy=policy)
-        try:
-            return client.get("/0/public/Time", {}, parse=_time_of)
-        finally:
-            client.close()
-
-    return read
-
-
 def open_client(
     credentials: KrakenCredentials, base_url: str, *, clock: Clock, state_dir: Path, seed: int = 0
 ) -> KrakenPrivateClient:
@@ -288,8 +239,6 @@ def check_key(
     *,
     base_url: str,
     fingerprint: str,
-    clock: Clock,
-    server_time: Callable[[], int],
     pair: str = "XBTUSD",
     volume: Decimal = Decimal("0.0001"),
     max_skew_s: float = MAX_SKEW_S,
@@ -300,8 +249,6 @@ def check_key(
         client: a private client holding the key to check.
         base_url: the exchange's root (for the report).
         fingerprint: the key's fingerprint (for the report).
-        clock: this machine's clock.
-        server_time: asks the exchange for its time (:func:`server_time_reader`).
         pair: the pair of the dry-run order.
         volume: the dry-run order's size (the pair's minimum).
         max_skew_s: the largest clock difference accepted.
@@ -309,13 +256,7 @@ def check_key(
     found: dict[str, Any] = {"permissions": (), "key_name": ""}
 
     def clock_step() -> str:
-        skew_s = (server_time() - clock.now_ns()) / NS_PER_SECOND
-        if abs(skew_s) > max_skew_s:
-            raise RejectedError(
-                f"the exchange's clock is {skew_s:+.1f}s from this machine's (at most "
-                f"{max_skew_s:g}s): set the system clock (NTP)",
-                reason_code=livereasons.CONNECT_CLOCK_SKEW,
-            )
+        skew_s = client.check_clock_skew(max_skew_s)
         return f"clock skew {skew_s:+.1f}s (at most {max_skew_s:g}s)"
 
     def balance_step() -> str:
@@ -364,7 +305,6 @@ def connect_key(
     store: CredentialStore,
     client: KrakenPrivateClient,
     clock: Clock,
-    server_time: Callable[[], int],
     pair: str = "XBTUSD",
     volume: Decimal = Decimal("0.0001"),
     max_skew_s: float = MAX_SKEW_S,
@@ -377,7 +317,6 @@ def connect_key(
         store: where validated keys are kept.
         client: a private client holding ``credentials``.
         clock: this machine's clock (the validation time stored).
-        server_time: asks the exchange for its time.
         pair: the dry-run order's pair.
         volume: the dry-run order's size.
         max_skew_s: the largest clock difference accepted.
@@ -391,8 +330,6 @@ def connect_key(
         client,
         base_url=base_url,
         fingerprint=credentials.fingerprint,
-        clock=clock,
-        server_time=server_time,
         pair=pair,
         volume=volume,
         max_skew_s=max_skew_s,

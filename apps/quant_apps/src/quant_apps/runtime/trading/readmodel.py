@@ -33,6 +33,8 @@ class Mode(enum.StrEnum):
 
     PAPER = "paper"
     """Live bars, the paper broker."""
+    LIVE = "live"
+    """Live bars, a real exchange (Kraken): real orders, real money."""
 
 
 class Health(enum.StrEnum):
@@ -97,6 +99,9 @@ class Status:
         bundle: the active model bundle (its identity, or why none is active).
         kill_switch: the kill switch.
         profile: the active profile label.
+        stream: the reason code of a live session's lost exchange stream (``KRAKEN_WS_LOST``:
+            REST polling carries on, fills arrive a cycle later); ``None`` while it is
+            healthy, or where there is none (paper).
     """
 
     mode: Mode
@@ -109,6 +114,7 @@ class Status:
     bundle: Mapping[str, Any]
     kill_switch: KillSwitchView
     profile: str
+    stream: str | None = None
 
 
 @attrs.frozen

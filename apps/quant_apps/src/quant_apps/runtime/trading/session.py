@@ -65,6 +65,7 @@ from quant_core.events import Predictor
 from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_exec import BacktestConfig, KillSwitch, TradingSession
 from quant_exec.session import CarryOver, Reconciliation
+from quant_exec.venues import ExecutionVenue
 
 __all__ = [
     "GRACE_S",
@@ -137,7 +138,11 @@ class TradingRuntime:
         audit: the hash-chained audit log that records every engage and release, every
             profile version applied or refused and every bundle reload.
         waiter: how the runner waits between cycles (default: an :class:`EventWaiter`).
-        mode: how the session trades.
+        venue: builds where the session's orders go, given the engine's clock (its event
+            times); ``None``: the paper broker built from ``config``.
+        mode: how the session trades (``Mode.LIVE`` with a real exchange's venue).
+        stream_state: the reason code of what ails the exchange's live stream (``None``:
+            healthy); no callable: there is no stream.
         carry: the previous run's books and unfinished orders (a restart), reconciled with
             the venue by :meth:`start`.
     """
@@ -158,20 +163,25 @@ class TradingRuntime:
         halt_file: Path | None = None,
         audit: AuditLog | None = None,
         waiter: Waiter | None = None,
+        venue: Callable[[SimClock], ExecutionVenue] | None = None,
         mode: Mode = Mode.PAPER,
         carry: CarryOver | None = None,
+        stream_state: Callable[[], str | None] | None = None,
     ) -> None:
         """Build the engine session on a clock that starts at ``clock``'s now."""
         self.feed, self.sync, self.clock, self.mode = feed, sync, clock, mode
+        self.stream_state: Callable[[], str | None] = stream_state or _healthy
         self.timeframe = feed.timeframe
         self._now = clock.now_ns()
         self.kill_switch, self.audit = KillSwitch(clock, audit), audit
+        engine_clock = SimClock(self._now)
         self.engine = TradingSession(
             feed.instruments,
             self.timeframe,
             predictor,
             config,
-            clock=SimClock(self._now),
+            venue=None if venue is None else venue(engine_clock),
+            clock=engine_clock,
             kill_switch=self.kill_switch,
             header=header,
             carry=carry,
@@ -498,6 +508,12 @@ class TradingRuntime:
         now = self.clock.now_ns()
         return self.timeframe.floor(now) + self.timeframe.ns + int(GRACE_S * 1e9)
 
+    def poll_venue(self) -> None:
+        """Book the venue's news now, between cycles (the waiter saw an execution arrive)."""
+        self.engine.catch_up(self._now_ns())
+        self.writer.flush(self.engine.log)
+        self._publish()
+
     def wait_for_next_cycle(self) -> None:
         """Wait until the next cycle is due, applying commands within :data:`POLL_S`."""
         due = self.next_cycle_ns()
@@ -593,6 +609,10 @@ class TradingRuntime:
         return read_model(
             self, self._now, recent=RECENT, grace_ns=int(GRACE_S * 1e9), charts=self._charts
         )
+
+
+def _healthy() -> str | None:
+    return None
 
 
 def _ignore(_: str) -> None:

@@ -171,6 +171,7 @@ def read_model(
         bundle=dict(runtime.bundle),
         kill_switch=kill,
         profile=engine.label,
+        stream=runtime.stream_state(),
     )
     working = list(engine.orders.values())
     pending = {s.order.instrument.base for s in working if s.order.side is Side.BUY}

@@ -16,6 +16,13 @@
   orders sent once, unknown outcomes resolved by query, Kraken's truth (REST and the
   WebSocket ``executions`` items) turned into order events, the dead-man's switch kept armed;
   its reason-coded problems are :class:`VenueAlarm` values.
+- The errors: every one is a :class:`~quant_core.errors.QuantError` with a reason code, so a
+  caller may catch the base class and branch on ``reason_code``; the classes are exported for
+  those who catch one kind: :class:`ClockSkewError` (``CLOCK_SKEW``, from
+  :meth:`~KrakenPrivateClient.check_clock_skew`), :class:`PagingError` (history that did not
+  settle within the page budget), :class:`StreamLostError` (``KRAKEN_WS_LOST``),
+  :class:`CallBudgetError`, :class:`KeyScopeError`, :class:`NonceStoreError`,
+  :class:`PausedError`.
 - :mod:`quant_exec.venues.kraken.fake`: a fake exchange over real HTTP on 127.0.0.1 that
   verifies keys, signatures and nonces, keeps balances, fills orders with fees, enforces the
   counters and injects faults, for tests and demos.
@@ -59,8 +66,10 @@ from quant_exec.venues.kraken._counter import (
 )
 from quant_exec.venues.kraken._errors import (
     CallBudgetError,
+    ClockSkewError,
     KeyScopeError,
     NonceStoreError,
+    PagingError,
     PausedError,
 )
 from quant_exec.venues.kraken._nonce import NonceSource
@@ -75,7 +84,7 @@ from quant_exec.venues.kraken._types import (
 )
 from quant_exec.venues.kraken._venue import KrakenVenue
 from quant_exec.venues.kraken._venue_wire import VenueAlarm
-from quant_exec.venues.kraken._ws import KrakenStream, MarketUpdate
+from quant_exec.venues.kraken._ws import KrakenStream, MarketUpdate, StreamLostError
 from quant_exec.venues.kraken._ws_book import BookState
 
 __all__ = [
@@ -90,6 +99,7 @@ __all__ = [
     "BookState",
     "CallBudgetError",
     "CallCounter",
+    "ClockSkewError",
     "CounterTier",
     "KeyScopeError",
     "KrakenOrder",
@@ -103,7 +113,9 @@ __all__ = [
     "OrderAck",
     "OrderRateLimiter",
     "OrdersPage",
+    "PagingError",
     "PausedError",
+    "StreamLostError",
     "TradesPage",
     "VenueAlarm",
     "call_cost",

@@ -17,7 +17,8 @@
   ``KRAKEN_ORDER_ABSENT``; the session may decide a new order).
 - **poll** drains the WebSocket ``executions`` items when a source was given, then reads
   REST (``QueryOrders`` for the orders not yet settled; ``TradesHistory`` when Kraken
-  executed more than was emitted):
+  executed more than was emitted, paged by the client's pinned window
+  (:meth:`KrakenPrivateClient.all_trades`) so no fill past Kraken's 50 a page is missed):
   fills first (each trade id once, whichever path saw it first), then cancels and expiries.
   It refreshes the dead-man's switch (``CancelAllOrdersAfter(dead_man_s)``) every
   ``refresh_s`` on the clock; :meth:`~KrakenVenue.close` disarms it.
@@ -58,7 +59,7 @@ from quant_exec.venues._throttle import Throttle
 from quant_exec.venues.kraken import _venue_reasons as codes
 from quant_exec.venues.kraken._client import KrakenPrivateClient
 from quant_exec.venues.kraken._types import KrakenOrder, KrakenTrade
-from quant_exec.venues.kraken._venue_reads import all_trades, client_ids, query_many
+from quant_exec.venues.kraken._venue_reads import client_ids, query_many
 from quant_exec.venues.kraken._venue_wire import (
     Execution,
     Tracked,
@@ -69,7 +70,7 @@ from quant_exec.venues.kraken._venue_wire import (
     state_from_order,
     to_kraken_id,
 )
-from quant_net import ProviderError, UnknownOutcomeError
+from quant_net import PROVIDER_BAD_REQUEST, ProviderError, UnknownOutcomeError
 from quant_net import kraken as wire
 
 __all__ = ["KrakenVenue"]
@@ -152,6 +153,9 @@ class KrakenVenue:
         self._armed_ns: int | None = None
         self._closed = False
         self._balances: dict[str, Decimal] = {}
+        self._resync = False
+        self.resyncs = 0
+        """How many times a stream reconnection made a poll reconcile through REST."""
         self.alarms: list[VenueAlarm] = []
         """Reason-coded problems met so far, oldest first."""
 
@@ -246,10 +250,7 @@ class KrakenVenue:
         Raises:
             ProviderError: Kraken could not be asked.
         """
-        trades = all_trades(self._client, None)
-        ids = [t.trade_id for t in trades]
-        if after_trade_id is not None and after_trade_id in ids:
-            trades = trades[ids.index(after_trade_id) + 1 :]
+        trades = self._trades_after(after_trade_id)
         names = client_ids(self._client, self._by_txid, {t.order_txid for t in trades})
         out: list[OrderFilled] = []
         now = self._clock.now_ns()
@@ -260,6 +261,16 @@ class KrakenVenue:
                 continue
             out.append(fill_from_trade(trade, names.get(trade.order_txid, ""), instrument, now))
         return out
+
+    def _trades_after(self, after_trade_id: str | None) -> Sequence[KrakenTrade]:
+        """Kraken's fills after the trade (the client's windowed paging), all when unknown."""
+        if after_trade_id is not None:
+            try:
+                return self._client.all_trades(start=after_trade_id).trades
+            except ProviderError as error:
+                if error.reason_code != PROVIDER_BAD_REQUEST:  # Kraken knows no such trade
+                    raise
+        return self._client.all_trades().trades
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -372,10 +383,27 @@ class KrakenVenue:
             for item in self._executions():
                 self._on_item(item, out)
         try:
-            self._reconcile(out)
+            if self._resync:  # the stream reconnected: what it missed is read through REST
+                self._resync = False
+                self.resyncs += 1
+                self._reconcile(out, everything=True)
+                self.balances()
+            else:
+                self._reconcile(out)
         except ProviderError as error:
             self._alarm(codes.KRAKEN_POLL_FAILED, str(error))
         return out
+
+    def request_reconcile(self) -> None:
+        """The stream reconnected: the next :meth:`poll` reconciles through REST.
+
+        Only a flag, so that it is safe as the stream's ``on_reconnect``, which may run inside
+        :meth:`poll` (a drain pumps, a pump reconnects). That poll re-reads every unsettled
+        order and the fills since the oldest of them (``TradesHistory``, paged) and the
+        balances; the snapshot items the new subscription sends (``exec_type`` ``new`` for
+        orders already known, fills already seen) are state, never news: they emit nothing.
+        """
+        self._resync = True
 
     def on_bar(self, bar: Bar, *, cash_available: Decimal | None = None) -> Sequence[OrderEvent]:
         """``[]``: a real venue trades on its own; its news comes from :meth:`poll`.
@@ -449,7 +477,7 @@ class KrakenVenue:
                 self.balances()
             except ProviderError as failed:
                 self._alarm(codes.KRAKEN_POLL_FAILED, f"balance refresh: {failed}")
-        elif code == "PROVIDER_BAD_REQUEST":
+        elif code == PROVIDER_BAD_REQUEST:
             self._alarm(codes.KRAKEN_BUG_ALARM, f"{tracked.state.client_order_id}: {error}")
         self._reject(tracked, code, str(error), out)
 
@@ -479,8 +507,12 @@ class KrakenVenue:
             return
         self._accepted(tracked, found.txid, found.opened_at_ns, out)
 
-    def _reconcile(self, out: list[OrderEvent]) -> None:
-        """Resolve unknown outcomes, then read the unsettled orders and their fills."""
+    def _reconcile(self, out: list[OrderEvent], *, everything: bool = False) -> None:
+        """Resolve unknown outcomes, then read the unsettled orders and their fills.
+
+        ``everything``: read the fills of every unsettled order even when ``QueryOrders`` says
+        none is behind (after a stream gap, fills are not trusted to be all there).
+        """
         for tracked in [t for t in self._orders.values() if t.unknown]:
             self._resolve(tracked, out)
         pending = [t for t in self._orders.values() if not t.settled and t.txid is not None]
@@ -491,6 +523,8 @@ class KrakenVenue:
             t for t in pending
             if str(t.txid) in found and found[str(t.txid)].volume_executed > t.state.filled_qty
         ]  # fmt: skip
+        if everything:
+            behind = pending
         if behind:  # Kraken filled more than was emitted: read the fills (TradesHistory)
             self._fills_of(behind, out)
         for tracked in pending:
@@ -502,7 +536,7 @@ class KrakenVenue:
         """Emit the fills not yet emitted of every tracked order, reading since ``behind``'s."""
         start = min(t.sent_ns for t in behind) // NS_PER_SECOND - 1
         now = self._clock.now_ns()
-        for trade in all_trades(self._client, start):
+        for trade in self._client.all_trades(start=start).trades:
             oid = self._by_txid.get(trade.order_txid)
             if oid is not None:
                 tracked = self._orders[oid]
@@ -523,7 +557,7 @@ class KrakenVenue:
     def _adopt(self, orders: Sequence[KrakenOrder]) -> list[OrderState]:
         """States of Kraken's ``orders``; those with a client order id are tracked from now on."""
         states: list[OrderState] = []
-        trades: list[KrakenTrade] | None = None
+        trades: Sequence[KrakenTrade] | None = None
         for order in orders:
             oid = from_kraken_id(order.cl_ord_id) if order.cl_ord_id else None
             oid = oid or self._by_txid.get(order.txid)
@@ -536,7 +570,7 @@ class KrakenVenue:
                 continue
             ids: list[str] = []
             if order.volume_executed > 0:
-                trades = all_trades(self._client, None) if trades is None else trades
+                trades = self._client.all_trades().trades if trades is None else trades
                 ids = [t.trade_id for t in trades if t.order_txid == order.txid]
             state = state_from_order(order, instrument, ids)
             if oid is not None:

@@ -1,7 +1,8 @@
-"""The venue's batched Kraken reads: every fill since a time, orders by txid, client ids.
+"""The venue's batched Kraken reads: orders by txid, client ids.
 
-Kraken pages ``TradesHistory`` 50 fills at a time (``ofs``) and takes at most 50 txids per
-``QueryOrders``; these helpers page and batch, and read each trade id once.
+Kraken takes at most 50 txids per ``QueryOrders``; these helpers batch. History (fills) is
+paged by the client itself (:meth:`KrakenPrivateClient.all_trades`: a pinned window, each
+trade id once), never here.
 """
 
 from __future__ import annotations
@@ -10,29 +11,13 @@ from collections.abc import Iterable, Mapping
 from typing import Final
 
 from quant_exec.venues.kraken._client import KrakenPrivateClient
-from quant_exec.venues.kraken._types import KrakenOrder, KrakenTrade
+from quant_exec.venues.kraken._types import KrakenOrder
 from quant_exec.venues.kraken._venue_wire import from_kraken_id
 
-__all__ = ["all_trades", "client_ids", "query_many"]
+__all__ = ["BATCH", "client_ids", "query_many"]
 
 BATCH: Final = 50
-"""Kraken's page size and its most txids per ``QueryOrders``."""
-
-
-def all_trades(client: KrakenPrivateClient, start: int | None) -> list[KrakenTrade]:
-    """Every fill since ``start`` (Unix seconds; ``None``: all), each trade id once, oldest first.
-
-    Pages by offset until a short page or ``count`` fills were read.
-    """
-    seen: dict[str, KrakenTrade] = {}
-    offset = 0
-    while True:
-        page = client.trades_history(start=start, ofs=offset or None)
-        seen.update((t.trade_id, t) for t in page.trades)
-        offset += len(page.trades)
-        if len(page.trades) < BATCH or offset >= page.count:
-            break
-    return sorted(seen.values(), key=lambda t: (t.time_ns, t.trade_id))
+"""Kraken's most txids per ``QueryOrders``."""
 
 
 def query_many(client: KrakenPrivateClient, txids: list[str]) -> dict[str, KrakenOrder]:

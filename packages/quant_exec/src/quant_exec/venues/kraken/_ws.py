@@ -415,6 +415,11 @@ class KrakenStream:
         except StreamLostError as lost:
             self.lost = lost
 
+    @property
+    def pending_executions(self) -> int:
+        """How many ``executions`` items are held for the next drain (news for the venue)."""
+        return len(self._executions)
+
     def drain_executions(self) -> list[dict[str, Any]]:
         """Pump, then take the ``executions`` items received so far (Kraken's wire dicts).
 
