@@ -12,6 +12,7 @@ import pty
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ from keyring.backend import KeyringBackend
 from typer.testing import CliRunner
 
 from quant_apps.cli import app
+from quant_apps.cli.kraken import feed_bars
 from quant_apps.runtime.doctor import kraken_credentials_check
+from quant_core.errors import QuantError
 
 runner = CliRunner()
 
@@ -90,7 +93,13 @@ def test_trade_needs_live_and_the_exact_phrase(
 
 
 def test_fake_exchange_usage_errors(isolated_env: None) -> None:
-    for args in (["--prices", "BTC"], ["--prices", ""], ["--cash", "much"]):
+    for args in (
+        ["--prices", "BTC"],
+        ["--prices", ""],
+        ["--cash", "much"],
+        ["--provider", "kraken", "--timeframe", "7x"],
+        ["--provider", "nowhere"],
+    ):
         done = runner.invoke(app, ["kraken", "fake-exchange", *args, "--json"])
         assert done.exit_code == 2, done.output
 
@@ -179,3 +188,19 @@ def test_the_fake_exchange_never_prints_a_chosen_key(
     assert lines[1].startswith("  websocket ws://127.0.0.1:")
     assert lines[2] == "  pairs ETHUSD; 10000 USD\n"
     assert not any(key in line or secret in line or "test key" in line for line in lines)
+
+
+def test_the_bar_feed_reports_a_failure_and_goes_on(capsys: pytest.CaptureFixture[str]) -> None:
+    stop = threading.Event()
+    calls: list[int] = []
+
+    def serve() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise QuantError("the provider is down")
+        stop.set()
+        return 1
+
+    feed_bars(serve, stop, 0.0)
+    assert len(calls) == 2
+    assert capsys.readouterr().err == "bars not served: [INTERNAL_ERROR] the provider is down\n"
