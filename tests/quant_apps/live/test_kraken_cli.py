@@ -12,7 +12,9 @@ import pty
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,12 @@ from keyring.backend import KeyringBackend
 from typer.testing import CliRunner
 
 from quant_apps.cli import app
+from quant_apps.cli.kraken import feed_bars, serve_closed_bars
 from quant_apps.runtime.doctor import kraken_credentials_check
+from quant_core import SimClock, Timeframe
+from quant_core.errors import QuantError
+from quant_data import FetchedPage, RawPage, SourceBar
+from quant_exec.venues.kraken.fake import FakeKraken
 
 runner = CliRunner()
 
@@ -90,7 +97,13 @@ def test_trade_needs_live_and_the_exact_phrase(
 
 
 def test_fake_exchange_usage_errors(isolated_env: None) -> None:
-    for args in (["--prices", "BTC"], ["--prices", ""], ["--cash", "much"]):
+    for args in (
+        ["--prices", "BTC"],
+        ["--prices", ""],
+        ["--cash", "much"],
+        ["--provider", "kraken", "--timeframe", "7x"],
+        ["--provider", "nowhere"],
+    ):
         done = runner.invoke(app, ["kraken", "fake-exchange", *args, "--json"])
         assert done.exit_code == 2, done.output
 
@@ -179,3 +192,73 @@ def test_the_fake_exchange_never_prints_a_chosen_key(
     assert lines[1].startswith("  websocket ws://127.0.0.1:")
     assert lines[2] == "  pairs ETHUSD; 10000 USD\n"
     assert not any(key in line or secret in line or "test key" in line for line in lines)
+
+
+def test_the_bar_feed_reports_a_failure_and_goes_on(capsys: pytest.CaptureFixture[str]) -> None:
+    stop = threading.Event()
+    calls: list[int] = []
+
+    def serve() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise QuantError("the provider is down")
+        stop.set()
+        return 1
+
+    feed_bars(serve, stop, 0.0)
+    assert len(calls) == 2
+    assert capsys.readouterr().err == "bars not served: [INTERNAL_ERROR] the provider is down\n"
+
+
+class _Bars:
+    """A provider whose bars are given: one per hour, each ``(low, close)``."""
+
+    name, page_limit, confirms_no_trade, requests = "stub", 720, True, 0
+
+    def __init__(self, bars: dict[int, tuple[str, str]]) -> None:
+        self.bars = bars
+        self.asked: list[tuple[int, int]] = []
+
+    def fetch_ohlcv(
+        self, symbol: str, quote: str, timeframe: Timeframe, start_ns: int, end_ns: int
+    ) -> Iterator[FetchedPage]:
+        self.asked.append((start_ns, end_ns))
+        found = tuple(
+            SourceBar("stub", symbol, quote, "1h", at, close, close, low, close, "10")
+            for at, (low, close) in sorted(self.bars.items())
+            if start_ns <= at < end_ns
+        )
+        raw = RawPage("stub", f"{symbol} {start_ns} {end_ns}", end_ns, 200, b"")
+        yield FetchedPage(raw, found, start_ns, end_ns, None)
+
+
+def test_served_bars_move_the_price_and_fill_resting_orders() -> None:
+    hour = Timeframe.H1.ns
+    clock = SimClock(10 * hour + 5)
+    fake = FakeKraken(clock)
+    fake.book.add_pair("XBTUSD", "XXBT", "ZUSD", Decimal(40000))
+    fake.book.balances["ZUSD"] = Decimal(10000)
+    provider = _Bars({9 * hour: ("39000", "39500"), 10 * hour: ("38000", "38200")})
+    served: dict[str, int] = {}
+
+    def serve() -> int:
+        return serve_closed_bars(fake, provider, {"BTC": "XBTUSD"}, "USD", Timeframe.H1, served)
+
+    assert serve() == 1  # at start: the last closed bar only
+    assert fake.book.pairs["XBTUSD"].price == Decimal(39500)
+    answer = fake.book.add_order(
+        {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "volume": "0.01", "price": "38500"}
+    )
+    (txid,) = answer["txid"]
+    assert fake.book.orders[txid]["status"] == "open"  # below the market: it rests
+    assert serve() == 0  # no bar closed since: the provider is not asked
+    assert provider.asked == [(9 * hour, 10 * hour)]
+
+    clock.advance_by(hour)
+    assert serve() == 1  # the next bar touches 38000: the limit fills there, as a maker
+    assert provider.asked[-1] == (10 * hour, 11 * hour)
+    assert fake.book.orders[txid]["status"] == "closed"
+    (trade,) = fake.book.trades.values()
+    assert (trade["price"], trade["maker"]) == ("38500", True)
+    assert fake.book.pairs["XBTUSD"].price == Decimal(38200)
+    assert served == {"BTC": 11 * hour}

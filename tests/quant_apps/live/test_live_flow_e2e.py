@@ -1,12 +1,14 @@
 """Paper → connect → confirm → live, from the CLI as a new user would, against the fake exchange.
 
-Every step is a real ``quant`` process: ``quant kraken fake-exchange`` serves the fake Kraken
-(the planted key chosen through its environment, so it is never printed), the provider
-emulator serves the bars (wall clock), ``quant paper`` makes the paper evidence, ``quant
-kraken connect`` checks the key and stores it in the Secret Service, ``quant trade --live``
-refuses a wrong confirmation and then runs a cycle with the halt file present (the kill-switch
-drill: engaged at once, no order left at the venue). Finally every file the flow wrote and
-every line it printed is searched for the planted key and secret (RT-18): none.
+Every step is a real ``quant`` process: the provider emulator serves the bars (wall clock),
+``quant kraken fake-exchange --provider kraken`` serves the fake Kraken trading on those same
+bars (the planted key chosen through its environment, so it is never printed), ``quant paper``
+makes the paper evidence, ``quant kraken connect`` checks the key and stores it in the Secret
+Service, ``quant trade --live`` refuses a wrong confirmation and then runs a cycle with the
+halt file present (the kill-switch drill: engaged at once, no order left at the venue). At the
+end the account equals the session's ledger, and a market order sent through the private API
+fills at the served bar's close: the price the live session decided on. Finally every file the
+flow wrote and every line it printed is searched for the planted key and secret (RT-18): none.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ from quant_data.emulator import Emulator, start_emulator
 from quant_exec import read_log
 
 H = Timeframe.H1.ns
+VOLUME = Decimal("0.001")
 GUARD_S = 180  # how long a step may take before the test gives up (a hang, not a timing)
 
 
@@ -82,7 +86,7 @@ def test_paper_validate_confirm_live_from_the_cli(
     printed: list[str] = []
     with subprocess.Popen(
         [sys.executable, "-m", "quant_apps", "kraken", "fake-exchange", "--json",
-         "--prices", "BTC=40000", "--cash", "5000"],
+         "--prices", "BTC=40000", "--cash", "5000", "--provider", "kraken", "--poll-s", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
     ) as exchange:  # fmt: skip
         try:
@@ -119,17 +123,30 @@ def test_paper_validate_confirm_live_from_the_cli(
 
             (tmp_path / "live").mkdir(exist_ok=True)
             (tmp_path / "live" / "HALT").write_text("drill\n", encoding="utf-8")
+            hour = Timeframe.H1.floor(WallClock().now_ns())
             traded = _quant(live, env, tmp_path, f"LIVE {fingerprint}\n")
             printed += [traded.stdout, traded.stderr]
             assert traded.returncode == 0, traded.stderr
             summary = json.loads(traded.stdout)
             assert [r["action"] for r in summary["kill_switch"]] == ["engage"]
 
+            (live_run,) = read_log(tmp_path / "live" / "decisions.jsonl")
+            (seen,) = {d["inputs"]["price"] for d in live_run.decisions if "price" in d["inputs"]}
+
             creds = KrakenCredentials.parse(key, secret)
             client = open_client(creds, url, clock=WallClock(), state_dir=tmp_path / "probe")
             try:
-                assert client.open_orders().count == 0  # the drill left nothing working
-                assert client.balance()["ZUSD"] == 5000
+                # The session's ledger equals the account: nothing working, no fill, its cash.
+                assert client.open_orders().count == 0
+                assert client.all_trades(start=0).trades == ()
+                assert client.balance()["ZUSD"] == Decimal(live_run.session["initial_cash"])
+                # The fake trades on the market the session saw: a market order through the
+                # private API fills at the served bar's close, the price the session decided on.
+                client.add_order(pair="XBTUSD", side="buy", order_type="market", volume=VOLUME)
+                (fill,) = client.all_trades(start=0).trades
+                assert fill.price != 40000  # not the --prices listing price
+                if Timeframe.H1.floor(WallClock().now_ns()) == hour:  # no bar closed meanwhile
+                    assert fill.price == Decimal(seen)
             finally:
                 client.close()
             forget = _quant(["kraken", "forget", "--url", url, "--json"], env, tmp_path)
@@ -141,7 +158,6 @@ def test_paper_validate_confirm_live_from_the_cli(
     assert exchange.returncode == 0
 
     (paper_run,) = read_log(tmp_path / "paper" / "decisions.jsonl")
-    (live_run,) = read_log(tmp_path / "live" / "decisions.jsonl")
     bundle_hash = paper_run.session["paper"]["bundle"]["bundle_hash"]
     assert live_run.session["paper"]["bundle"]["bundle_hash"] == bundle_hash
     assert live_run.session["live"] == {"exchange": url, "fingerprint": fingerprint}

@@ -13,7 +13,12 @@ anything.
 with its WebSocket (:class:`~quant_exec.venues.kraken.fake.FakeKrakenWs`, attached: every
 order event, fill and balance change streams on ``executions``/``balances``, a heartbeat
 each second) beside it; it prints its URL, its ``ws_url`` (and its test key, unless
-``QUANT_FAKE_KRAKEN_API_KEY`` and ``QUANT_FAKE_KRAKEN_SECRET`` chose the key).
+``QUANT_FAKE_KRAKEN_API_KEY`` and ``QUANT_FAKE_KRAKEN_SECRET`` chose the key). With
+``--provider kraken`` (or ``coinapi``) it trades on the market the paper and live sessions read
+from that provider: at start it serves the last closed ``--timeframe`` bar of every listed pair
+(:meth:`~quant_exec.venues.kraken.fake.FakeKraken.on_bar`: the pair's price becomes its close),
+then each bar as it closes (polled every ``--poll-s``), matching resting orders against it;
+market orders fill at the last served close. Without it the pairs stay at ``--prices``.
 ``quant kraken status`` shows the stored key's fingerprint and permissions; ``quant kraken
 forget`` removes it.
 """
@@ -24,6 +29,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from types import FrameType
 from typing import Annotated
@@ -33,6 +39,7 @@ import typer
 from quant_apps.cli.output import emit_json, guarded, human, results
 from quant_apps.runtime import config as app_config
 from quant_apps.runtime.clock import WallClock
+from quant_apps.runtime.jobs.stores import make_provider
 from quant_apps.runtime.trading import livereasons
 from quant_apps.runtime.trading.credentials import CredentialStore, KrakenCredentials
 from quant_apps.runtime.trading.live import STATE_DIR
@@ -42,8 +49,10 @@ from quant_apps.runtime.trading.onboarding import (
     explain_permissions,
     open_client,
 )
+from quant_core import Timeframe
 from quant_core import reasons as core_reasons
-from quant_core.errors import QuantUsageError, RejectedError
+from quant_core.errors import QuantError, QuantUsageError, RejectedError
+from quant_data import OhlcvProvider
 from quant_exec.venues.kraken.fake import (
     FakeKraken,
     FakeKrakenWs,
@@ -52,7 +61,7 @@ from quant_exec.venues.kraken.fake import (
 )
 from quant_net import kraken as wire
 
-__all__ = ["KEY_ENV", "SECRET_ENV", "app"]
+__all__ = ["KEY_ENV", "SECRET_ENV", "app", "feed_bars", "serve_closed_bars"]
 
 KEY_ENV = "QUANT_FAKE_KRAKEN_API_KEY"
 """Chooses the fake exchange's public key (then it is not printed)."""
@@ -182,6 +191,54 @@ def _prices(text: str) -> dict[str, Decimal]:
     return prices
 
 
+def serve_closed_bars(
+    fake: FakeKraken,
+    provider: OhlcvProvider,
+    pairs: dict[str, str],
+    quote: str,
+    timeframe: Timeframe,
+    served: dict[str, int],
+) -> int:
+    """Serve each pair's bars closed since ``served[symbol]`` (default: the last closed one).
+
+    Args:
+        fake: the exchange whose open orders the bars are matched against.
+        provider: where the bars come from (the sessions' provider).
+        pairs: symbol → the fake's pair name.
+        quote: the quote currency.
+        timeframe: the bars' timeframe.
+        served: symbol → the close time of the last bar served (updated).
+
+    Returns:
+        How many bars were served.
+    """
+    end = timeframe.floor(fake.clock.now_ns())
+    count = 0
+    for symbol, name in sorted(pairs.items()):
+        start = served.get(symbol, end - timeframe.ns)
+        if start >= end:  # nothing has closed since
+            continue
+        for page in provider.fetch_ohlcv(symbol, quote, timeframe, start, end):
+            for bar in page.bars:
+                close_ns = bar.open_time_ns + timeframe.ns
+                fake.on_bar(
+                    name, Decimal(bar.open), Decimal(bar.high), Decimal(bar.low),
+                    Decimal(bar.close), Decimal(bar.volume), close_ns,
+                )  # fmt: skip
+                served[symbol] = close_ns
+                count += 1
+    return count
+
+
+def feed_bars(serve: Callable[[], int], stop: threading.Event, poll_s: float) -> None:
+    """Call ``serve`` every ``poll_s`` until ``stop``; a failure is reported, not fatal."""
+    while not stop.wait(poll_s):
+        try:
+            serve()
+        except QuantError as error:
+            print(f"bars not served: {error}", file=sys.stderr, flush=True)
+
+
 @app.command("fake-exchange")
 @guarded()
 def fake_exchange(
@@ -190,6 +247,16 @@ def fake_exchange(
     ] = "BTC=40000,ETH=2000",
     quote: Annotated[str, typer.Option("--quote", help="Quote currency.")] = "USD",
     cash: Annotated[str, typer.Option("--cash", help="The account's quote balance.")] = "10000",
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", help="kraken or coinapi: trade on its bars (see --timeframe)."),
+    ] = None,
+    timeframe: Annotated[
+        str, typer.Option("--timeframe", help="The served bars' timeframe.")
+    ] = "1h",
+    poll_s: Annotated[
+        float, typer.Option("--poll-s", min=0.1, help="Seconds between looks for a new bar.")
+    ] = 5.0,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Serve a fake Kraken exchange on 127.0.0.1 until interrupted (for demos and tests)."""
@@ -212,6 +279,20 @@ def fake_exchange(
     except InvalidOperation:
         raise _usage(f"--cash {cash!r} is not a number") from None
     stop = threading.Event()
+    if provider is not None:
+        try:
+            tf = Timeframe(timeframe)
+        except ValueError:
+            raise _usage(f"unknown timeframe {timeframe!r}") from None
+        source = make_provider(provider.strip().lower(), app_config.load_settings(), fake.clock, 0)
+        pairs = {s: wire.pair_names(s, quote.upper()).altname for s in listed}
+        served: dict[str, int] = {}
+
+        def serve() -> int:
+            return serve_closed_bars(fake, source, pairs, quote.upper(), tf, served)
+
+        serve()  # the pairs' prices are the market's before the first order
+        threading.Thread(target=feed_bars, args=(serve, stop, poll_s), daemon=True).start()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
