@@ -21,7 +21,6 @@ from tests.quant_exec.kraken._harness import (  # noqa: F401  # the live fixture
 
 from quant_core import SimClock
 from quant_exec.venues.kraken import KrakenPrivateClient, NonceSource
-from quant_exec.venues.kraken._nonce import RESERVE_US
 from quant_exec.venues.kraken.fake import FakeKraken
 from quant_net import ProviderError
 
@@ -75,7 +74,7 @@ def test_rt_13_two_processes_share_one_strictly_increasing_sequence(tmp_path: Pa
     # sequence they share is strictly increasing (each call reads the other's last nonce)
     first, second = sorted(results, key=lambda seq: seq[0])
     assert first[0] == 1
-    assert second[0] > RESERVE_US
+    assert second[0] > NonceSource.reserve_us
     restarted = NonceSource(path, SimClock(0))
     assert restarted.next() > max(merged)  # and a restart continues above
     assert restarted.syncs == 1

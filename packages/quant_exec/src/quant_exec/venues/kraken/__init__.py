@@ -79,8 +79,6 @@ from quant_exec.venues.kraken._types import (
     KrakenOrder,
     KrakenTrade,
     OrderAck,
-    OrdersPage,
-    TradesPage,
 )
 from quant_exec.venues.kraken._venue import KrakenVenue
 from quant_exec.venues.kraken._venue_wire import VenueAlarm
@@ -112,11 +110,9 @@ __all__ = [
     "NonceStoreError",
     "OrderAck",
     "OrderRateLimiter",
-    "OrdersPage",
     "PagingError",
     "PausedError",
     "StreamLostError",
-    "TradesPage",
     "VenueAlarm",
     "call_cost",
     "cancel_cost",

@@ -65,6 +65,9 @@ class NonceSource:
             non-negative integer, or cannot be read or written.
     """
 
+    reserve_us: Final[int] = RESERVE_US
+    """How far ahead of the last nonce the reservation is written (:data:`RESERVE_US`)."""
+
     def __init__(self, path: Path, clock: Clock) -> None:
         self.path = Path(path)
         self._clock = clock
