@@ -138,6 +138,14 @@ JOURNAL_TORN_TAIL = (
     "(truncated from the journal) and the state replayed from the complete records."
 )
 
+# --- session: stale market data (issue 17, decision 0113) ---------------------------------
+
+MARKET_DATA_STALE = (
+    "The pair's live market data is stale (its order book failed its checksum); no new risk "
+    "on it until the data is valid again, exits still go."
+)
+MARKET_DATA_VALID = "The pair's live market data is valid again (its book checksum matches)."
+
 # --- strategy, backtest, decision log ----------------------------------------------------
 # (owned by the strategy helper)
 

@@ -21,6 +21,7 @@ from quant_exec.orders._model import (
     OrderFilled,
     OrderState,
     OrderStatus,
+    Side,
     apply,
     new_state,
 )
@@ -33,6 +34,9 @@ from quant_exec.session._result import BacktestResult, FillRecord, session_resul
 from quant_exec.session._safety import SessionGuard, fill_record, pull_orders, verify_pulled
 from quant_exec.strategy._decide import Evaluation, Intent, MarketContext, StrategyMemo, decide
 from quant_exec.venues._protocol import ExecutionVenue
+
+MARKET_STALE = "market_stale"
+"""The ``change`` of a risk line that marks an instrument's market data stale or valid."""
 
 if TYPE_CHECKING:
     from quant_exec.session._restart import CarryOver, Reconciliation
@@ -162,6 +166,7 @@ class TradingSession:
             self.orders[state.client_order_id] = state
             self.order_reason[state.client_order_id] = state.order.tag
         self._pulled: list[str] = []  # orders the kill switch pulled, not yet verified gone
+        self.stale: dict[Instrument, str] = {}  # instrument -> why its market data is stale
         self.equity: list[tuple[int, Decimal]] = []
         self.closes: dict[str, list[tuple[int, Decimal]]] = {
             b.name: b.closes for b in self.books.values()
@@ -287,6 +292,58 @@ class TradingSession:
             pull_orders(self.venue, pulled, self._apply)
             self._pulled = verify_pulled(self.venue, self.log, now_ns, pulled)
 
+    def market_stale(
+        self, instrument: Instrument, stale: bool, reason: str, *, now_ns: int
+    ) -> bool:
+        """Mark ``instrument``'s market data stale (no new risk on it) or valid again.
+
+        While it is stale every buy intent on it is refused with ``reason`` (a ``rejected``
+        decision); sells (exits) still go, as they reduce risk. Each change is one ``risk``
+        line (``change: "market_stale"``, the instrument, ``stale`` and ``reason_code``); a
+        call that changes nothing logs nothing, so a session whose data is never stale logs
+        exactly what it did before.
+
+        Args:
+            instrument: one of the session's instruments.
+            stale: whether its market data is stale now.
+            reason: the reason code (``MARKET_DATA_STALE`` / ``MARKET_DATA_VALID``).
+            now_ns: when the session saw the change (its clock).
+
+        Returns:
+            Whether the state changed (a line was logged).
+
+        Raises:
+            EngineInputError: ``instrument`` is not traded by the session.
+
+        Examples:
+            >>> from quant_core import Timeframe
+            >>> from quant_exec import reasons
+            >>> from quant_exec.session import RecordedPredictor, example_bars
+            >>> from quant_exec.session import example_predictions
+            >>> bars = example_bars(n_bars=30)
+            >>> btc = bars[0].instrument
+            >>> session = TradingSession([btc], Timeframe.H1,
+            ...                          RecordedPredictor(example_predictions(bars)),
+            ...                          BacktestConfig.defaults())
+            >>> session.market_stale(btc, True, reasons.MARKET_DATA_STALE, now_ns=1)
+            True
+            >>> session.market_stale(btc, True, reasons.MARKET_DATA_STALE, now_ns=2)
+            False
+            >>> [(r["stale"], r["reason_code"]) for r in session.log.risk]
+            [(True, 'MARKET_DATA_STALE')]
+        """
+        if instrument not in self.books:
+            raise EngineInputError(f"the session does not trade {instrument}")
+        if stale == (instrument in self.stale):
+            return False
+        if stale:
+            self.stale[instrument] = reason
+        else:
+            del self.stale[instrument]
+        details = {"instrument": str(instrument), "stale": stale, "reason_code": reason}
+        self.log.add_risk(now_ns, MARKET_STALE, details)
+        return True
+
     # --- one evaluation -----------------------------------------------------------------
 
     def _evaluate(
@@ -355,6 +412,8 @@ class TradingSession:
             market_buffer_bps=self.config.market_buffer_bps,
         )
         refusal = self.guard.halted.get(instrument)  # EXTERNAL_FILL / OVERFILL halts it
+        if refusal is None and order.side is Side.BUY:  # stale market data: exits only
+            refusal = self.stale.get(instrument)
         if refusal is None:
             decision = check_order(order, context)
             refusal = None if isinstance(decision, Approved) else decision.reason_code

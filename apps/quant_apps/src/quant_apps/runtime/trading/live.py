@@ -116,6 +116,14 @@ class KeepAliveWaiter:
     and the wait falls back to ``inner``: the heartbeat cycles and REST polling carry on, and
     the next drain tries the stream again.
 
+    The stream's public channels (``ticker``, ``book``, ``ohlc`` of the traded pairs) are
+    decision triggers too: after each wait ``on_market`` (the runtime's
+    :meth:`~.session.TradingRuntime.on_market`) hears how many market updates arrived and,
+    for each pair in ``markets``, whether its data is stale: a pair whose book was valid once
+    and is not now (a checksum mismatch dropped it, :meth:`KrakenStream.stale`, until a
+    snapshot matches again). A pair whose book never arrived is not marked: no book, no
+    change from the bar-driven session.
+
     Args:
         inner: the waiter that waits.
         client: the private client (calls are serialised by it).
@@ -123,6 +131,7 @@ class KeepAliveWaiter:
         dead_man_s: the switch's timeout.
         refresh_s: how often to re-arm it.
         stream: the private stream the venue drains (``None``: REST only).
+        markets: the stream's v2 symbols (``"BTC/USD"``) -> the session's instruments.
 
     Examples:
         >>> from quant_apps.runtime import EventWaiter
@@ -133,6 +142,7 @@ class KeepAliveWaiter:
     def __init__(
         self, inner: Waiter, client: KrakenPrivateClient, clock: Clock, *, dead_man_s: int,
         refresh_s: int, stream: KrakenStream | None = None,
+        markets: Mapping[str, Instrument] | None = None,
     ) -> None:  # fmt: skip
         self._inner, self._client, self._clock = inner, client, clock
         self.dead_man_s, self.refresh_s = dead_man_s, refresh_s
@@ -143,6 +153,10 @@ class KeepAliveWaiter:
         """Books the executions the stream holds (bound to the runtime once it is built)."""
         self.lost: StreamLostError | None = None
         """The stream's loss while it cannot reconnect (``None``: healthy)."""
+        self.markets: dict[str, Instrument] = dict(markets or {})
+        self.on_market: Callable[[int, Mapping[Instrument, bool]], object] = _no_market
+        """Takes the market updates' count and the pairs' staleness (bound to the runtime)."""
+        self._books_seen: set[str] = set()
 
     def stream_state(self) -> str | None:
         """The lost stream's reason code, ``None`` while it is healthy (or absent)."""
@@ -179,6 +193,17 @@ class KeepAliveWaiter:
         self.lost = None
         if self.stream.pending_executions:
             self.on_executions()
+        self._market(self.stream)
+
+    def _market(self, stream: KrakenStream) -> None:
+        """Hand the market updates' count and the pairs' staleness to ``on_market``."""
+        updates = stream.drain_market()
+        self._books_seen.update(u.symbol for u in updates if u.channel == "book")
+        stale = {
+            instrument: symbol in self._books_seen and stream.stale(symbol)
+            for symbol, instrument in self.markets.items()
+        }
+        self.on_market(len(updates), stale)
 
     def wake(self) -> None:
         """Cut the wait short."""
@@ -186,6 +211,10 @@ class KeepAliveWaiter:
 
 
 def _nothing() -> None:
+    """No runtime bound yet."""
+
+
+def _no_market(updates: int, stale: Mapping[Instrument, bool]) -> None:
     """No runtime bound yet."""
 
 
@@ -205,8 +234,10 @@ class LiveOptions:
         min_paper_cycles: paper cycles required (at least 1).
         dead_man_s: the dead-man's switch's timeout, seconds.
         refresh_s: how often the switch is re-armed, seconds.
-        ws_url: the authenticated WebSocket (``executions``, ``balances``) the venue drains
-            and the runner waits on; ``None``: REST polling only.
+        ws_url: the authenticated WebSocket (``executions``, ``balances``; and ``ticker``,
+            ``book``, ``ohlc`` of the traded pairs) the venue drains and the runner waits
+            on; ``None``: REST polling only.
+        book_depth: the depth of the ``book`` subscription (its checksum marks a pair stale).
     """
 
     session: PaperOptions
@@ -216,6 +247,7 @@ class LiveOptions:
     dead_man_s: int = 60
     refresh_s: int = 20
     ws_url: str | None = WS_AUTH_URL
+    book_depth: int = 10
 
 
 @attrs.frozen
@@ -512,15 +544,19 @@ def _runtime(
     )  # fmt: skip
     venues: list[KrakenVenue] = []
     stream = None
+    markets = {f"{i.base}/{quote}": i for i in feed.instruments}  # Kraken's v2 symbols
     if options.ws_url is not None:
         stream = KrakenStream(
             options.ws_url, clock=clock, seed=session.seed,
             token=lambda: client.get_websockets_token().token,
             on_reconnect=lambda: venues[0].request_reconcile(),  # a flag: safe inside a poll
+            symbols=list(markets), ticker=True, book_depth=options.book_depth,
+            ohlc_interval=feed.timeframe.ns // (60 * NS_PER_SECOND),
         )  # fmt: skip
     keep_alive = KeepAliveWaiter(
         waiter if waiter is not None else EventWaiter(), client, clock,
         dead_man_s=options.dead_man_s, refresh_s=options.refresh_s, stream=stream,
+        markets=markets,
     )  # fmt: skip
 
     def kraken(engine_clock: SimClock) -> KrakenVenue:
@@ -551,4 +587,5 @@ def _runtime(
         stream_state=keep_alive.stream_state,
     )  # fmt: skip
     keep_alive.on_executions = runtime.poll_venue
+    keep_alive.on_market = runtime.on_market
     return runtime, venues[0]

@@ -58,18 +58,19 @@ from quant_apps.runtime.trading.paperlog import PaperLogWriter
 from quant_apps.runtime.trading.profiles import FILE_AUTHOR, ProfileBook, ProfileUpdate
 from quant_apps.runtime.trading.readmodel import Health, Mode, Publication, ReadModel
 from quant_apps.runtime.trading.views import ChartBook, read_model
-from quant_core import Bar, Clock, SimClock, unstructure
+from quant_core import Bar, Clock, Instrument, SimClock, unstructure
 from quant_core.audit import AuditLog
 from quant_core.errors import QuantError, QuantUsageError
 from quant_core.events import Predictor
 from quant_core.profiles import RiskProfile, StrategyProfile
-from quant_exec import BacktestConfig, KillSwitch, TradingSession
+from quant_exec import BacktestConfig, KillSwitch, TradingSession, reasons
 from quant_exec.session import CarryOver, Reconciliation
 from quant_exec.venues import ExecutionVenue
 
 __all__ = [
     "GRACE_S",
     "HALT_ACTOR",
+    "MARKET_MIN_S",
     "POLL_S",
     "BundleLoader",
     "Command",
@@ -87,6 +88,8 @@ GRACE_S = 2.0
 """Seconds after a bar's close before the next cycle asks for it (providers publish late)."""
 POLL_S = 1.0
 """The longest the runner waits before it looks at its commands and watched files again."""
+MARKET_MIN_S = 60.0
+"""The shortest time between two cycles a market update brings forward (a rate bound)."""
 HALT_ACTOR = "halt-file"
 """Who engages and releases the kill switch on the halt file's behalf."""
 RECENT = 50
@@ -200,6 +203,8 @@ class TradingRuntime:
         self._on_change: Callable[[str], None] = _ignore
         self._told: list[str] = []
         self.stopping = False
+        self._market_due = False  # a market update brought the next cycle forward
+        self._market_next_ns = 0  # not before this (the rate bound, MARKET_MIN_S)
         self.health = Health.STARTING
         writer.flush(self.engine.log)
         self.need = warm_bars_needed(predictor)
@@ -514,13 +519,49 @@ class TradingRuntime:
         self.writer.flush(self.engine.log)
         self._publish()
 
+    def on_market(self, updates: int, stale: Mapping[Instrument, bool]) -> bool:
+        """Take what the market stream delivered between cycles (the waiter calls it).
+
+        ``stale`` marks each instrument's market data stale or valid in the engine
+        (:meth:`quant_exec.TradingSession.market_stale`: no new risk on a stale pair, one
+        reason-coded risk line per change, logged and published at once). Market updates
+        are decision triggers: ``updates`` > 0 ends the wait so that a cycle runs now (a
+        heartbeat re-evaluation when no bar closed), at most once per :data:`MARKET_MIN_S`
+        on the clock; quieter, the bar-close schedule and its heartbeat carry on.
+
+        Args:
+            updates: how many market updates arrived.
+            stale: instrument -> whether its market data is stale now.
+
+        Returns:
+            Whether the updates brought the next cycle forward (``False``: none arrived, or
+            the rate bound held them back).
+        """
+        now = self._now_ns()
+        changed = False
+        for instrument, is_stale in stale.items():
+            code = reasons.MARKET_DATA_STALE if is_stale else reasons.MARKET_DATA_VALID
+            changed = self.engine.market_stale(instrument, is_stale, code, now_ns=now) or changed
+        if changed:
+            self.writer.flush(self.engine.log)
+            self._publish()
+        if not updates or now < self._market_next_ns:
+            return False
+        self._market_due = True
+        self._market_next_ns = now + int(MARKET_MIN_S * 1e9)
+        return True
+
     def wait_for_next_cycle(self) -> None:
-        """Wait until the next cycle is due, applying commands within :data:`POLL_S`."""
+        """Wait until the next cycle is due, applying commands within :data:`POLL_S`.
+
+        A market update (:meth:`on_market`) makes the next cycle due at once.
+        """
         due = self.next_cycle_ns()
         while True:
             self.service()
             left = due - self.clock.now_ns()
-            if self.stopping or left <= 0:
+            if self.stopping or left <= 0 or self._market_due:
+                self._market_due = False
                 return
             self.waiter.wait(min(POLL_S, left / 1e9))
 
