@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from quant_apps.runtime.clock import WallClock
+from quant_apps.runtime.trading.commands import EventWaiter
 from quant_apps.runtime.trading.live import KeepAliveWaiter
-from quant_apps.runtime.trading.session import EventWaiter
 from quant_core.settings import Secret
 from quant_exec.venues.kraken import KrakenStream
 from quant_exec.venues.kraken.fake import FakeKrakenWs, serve_fake_kraken_ws

@@ -25,7 +25,14 @@ The package root re-exports the session surface below.
 
 from quant_apps.runtime.operator.control import CommandResult, ControlPlane
 from quant_apps.runtime.operator.events import EventHub
-from quant_apps.runtime.trading.commands import CommandOutcome
+from quant_apps.runtime.trading.commands import (
+    Command,
+    CommandKind,
+    CommandOutcome,
+    CycleReport,
+    EventWaiter,
+    Waiter,
+)
 from quant_apps.runtime.trading.feed import BarFeed, ProviderSync
 from quant_apps.runtime.trading.paperlog import PaperLogWriter
 from quant_apps.runtime.trading.profiles import ProfileBook, ProfileUpdate, load_profiles
@@ -41,14 +48,7 @@ from quant_apps.runtime.trading.readmodel import (
     ReadModel,
     Status,
 )
-from quant_apps.runtime.trading.session import (
-    Command,
-    CommandKind,
-    CycleReport,
-    EventWaiter,
-    TradingRuntime,
-    Waiter,
-)
+from quant_apps.runtime.trading.session import TradingRuntime
 
 __all__ = [
     "BarFeed",

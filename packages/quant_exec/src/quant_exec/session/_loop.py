@@ -6,11 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from quant_core import Bar, Instrument, SimClock, Timeframe
 from quant_core.events import Prediction, Predictor
-from quant_core.profiles import ProfileVersion, RiskProfile, StrategyProfile
 from quant_exec import reasons
 from quant_exec.decisions._log import Action, DecisionLog, DecisionRecord, RiskChange, Trigger
 from quant_exec.errors import EngineInputError, LedgerError, OrderError
@@ -29,14 +26,12 @@ from quant_exec.risk._gates import Approved, RiskContext, check_order
 from quant_exec.risk._killswitch import KillSwitch, KillSwitchState
 from quant_exec.session._book import Book
 from quant_exec.session._config import BacktestConfig
+from quant_exec.session._controls import SessionControls
 from quant_exec.session._restart import ReconcilePolicy, paper_venue, reconcile
 from quant_exec.session._result import BacktestResult, FillRecord, session_result
 from quant_exec.session._safety import SessionGuard, fill_record, pull_orders, verify_pulled
 from quant_exec.strategy._decide import Evaluation, Intent, MarketContext, StrategyMemo, decide
 from quant_exec.venues._protocol import ExecutionVenue
-
-MARKET_STALE = "market_stale"
-"""The ``change`` of a risk line that marks an instrument's market data stale or valid."""
 
 if TYPE_CHECKING:
     from quant_exec.session._restart import CarryOver, Reconciliation
@@ -49,7 +44,7 @@ ENGINE_VERSION = "quant_exec.engine/2"
 _ZERO = Decimal(0)
 
 
-class TradingSession:
+class TradingSession(SessionControls):
     """One trading session's engine state: feed it bar closes in event order.
 
     :func:`run_backtest` drives a session over a feed. A paper session drives the same object
@@ -292,58 +287,6 @@ class TradingSession:
             pull_orders(self.venue, pulled, self._apply)
             self._pulled = verify_pulled(self.venue, self.log, now_ns, pulled)
 
-    def market_stale(
-        self, instrument: Instrument, stale: bool, reason: str, *, now_ns: int
-    ) -> bool:
-        """Mark ``instrument``'s market data stale (no new risk on it) or valid again.
-
-        While it is stale every buy intent on it is refused with ``reason`` (a ``rejected``
-        decision); sells (exits) still go, as they reduce risk. Each change is one ``risk``
-        line (``change: "market_stale"``, the instrument, ``stale`` and ``reason_code``); a
-        call that changes nothing logs nothing, so a session whose data is never stale logs
-        exactly what it did before.
-
-        Args:
-            instrument: one of the session's instruments.
-            stale: whether its market data is stale now.
-            reason: the reason code (``MARKET_DATA_STALE`` / ``MARKET_DATA_VALID``).
-            now_ns: when the session saw the change (its clock).
-
-        Returns:
-            Whether the state changed (a line was logged).
-
-        Raises:
-            EngineInputError: ``instrument`` is not traded by the session.
-
-        Examples:
-            >>> from quant_core import Timeframe
-            >>> from quant_exec import reasons
-            >>> from quant_exec.session import RecordedPredictor, example_bars
-            >>> from quant_exec.session import example_predictions
-            >>> bars = example_bars(n_bars=30)
-            >>> btc = bars[0].instrument
-            >>> session = TradingSession([btc], Timeframe.H1,
-            ...                          RecordedPredictor(example_predictions(bars)),
-            ...                          BacktestConfig.defaults())
-            >>> session.market_stale(btc, True, reasons.MARKET_DATA_STALE, now_ns=1)
-            True
-            >>> session.market_stale(btc, True, reasons.MARKET_DATA_STALE, now_ns=2)
-            False
-            >>> [(r["stale"], r["reason_code"]) for r in session.log.risk]
-            [(True, 'MARKET_DATA_STALE')]
-        """
-        if instrument not in self.books:
-            raise EngineInputError(f"the session does not trade {instrument}")
-        if stale == (instrument in self.stale):
-            return False
-        if stale:
-            self.stale[instrument] = reason
-        else:
-            del self.stale[instrument]
-        details = {"instrument": str(instrument), "stale": stale, "reason_code": reason}
-        self.log.add_risk(now_ns, MARKET_STALE, details)
-        return True
-
     # --- one evaluation -----------------------------------------------------------------
 
     def _evaluate(
@@ -481,81 +424,6 @@ class TradingSession:
             for instrument in held:
                 book = self.books[instrument]
                 self._evaluate(instrument, book, Trigger.HEARTBEAT, now_ns, False, valuation)
-
-    def on_risk_change(
-        self,
-        now_ns: int,
-        *,
-        strategy: ProfileVersion[StrategyProfile] | None = None,
-        risk: ProfileVersion[RiskProfile] | None = None,
-    ) -> None:
-        """A risk change at ``now_ns``: log it and re-evaluate every instrument at once.
-
-        Call it after engaging or releasing the kill switch, or with a newer version of the
-        strategy or risk profile (a governed settings change). The new versions are logged as
-        a ``risk`` line (``change: "profile"``, with the new label and both profile records)
-        and apply from this moment: every later decision carries the new label, every later
-        order the new risk version. Kill-switch engages and releases are logged as ``risk``
-        lines too (``change: "kill_switch"``; a bar or heartbeat logs them as well, so none
-        is missed). Then each instrument that has a bar is evaluated with trigger ``"risk"``
-        on its latest prediction: a held position may be exited under the new thresholds,
-        and an entry now allowed is made (or refused by the gates, with the reason).
-
-        Args:
-            now_ns: when the change took effect (not before the session's clock).
-            strategy: a newer strategy profile version, if it changed.
-            risk: a newer risk profile version, if it changed.
-
-        Raises:
-            EngineInputError: ``now_ns`` is before the session's clock, or a profile version
-                is not newer than the active one.
-
-        Examples:
-            >>> from quant_core.profiles import ProfileHistory, RiskProfile
-            >>> from quant_core import SimClock
-            >>> from quant_exec.session import example_bars, example_predictions
-            >>> from quant_exec.session import RecordedPredictor
-            >>> bars = example_bars(n_bars=30)
-            >>> config = BacktestConfig.defaults()
-            >>> session = TradingSession(sorted({b.instrument for b in bars}), Timeframe.H1,
-            ...                          RecordedPredictor(example_predictions(bars)), config)
-            >>> session.on_bars([b for b in bars if b.open_time_ns == bars[0].open_time_ns])
-            >>> history = ProfileHistory.create(RiskProfile(), author="ops", reason="defaults",
-            ...                                 clock=SimClock(0))
-            >>> newer = history.change({"max_concurrent_positions": 1}, author="ops",
-            ...                        reason="fewer positions", clock=SimClock(1)).active
-            >>> session.on_risk_change(session.clock.now_ns(), risk=newer)
-            >>> [str(line["change"]) for line in session.log.risk]
-            ['profile']
-            >>> [str(r.trigger) for r in session.log.records][-2:], session.label.split(" / ")[1]
-            (['risk', 'risk'], 'risk v2')
-        """
-        config = self.config
-        if now_ns < self.clock.now_ns():
-            raise EngineInputError("a risk change before the session's clock")
-        for new, old in ((strategy, config.strategy), (risk, config.risk)):
-            if new is not None and new.version <= old.version:
-                raise EngineInputError(
-                    f"profile version {new.version} is not newer than the active {old.version}"
-                )
-        self._catch_up(now_ns)
-        if strategy is not None or risk is not None:
-            self.config = config = attrs.evolve(
-                config, strategy=strategy or config.strategy, risk=risk or config.risk
-            )
-            self.profile, self.label = config.strategy.profile, config.profile_label()
-            details = {
-                "profile": self.label,
-                "strategy_profile": config.strategy.to_record(),
-                "risk_profile": config.risk.to_record(),
-            }
-            self.log.add_risk(now_ns, RiskChange.PROFILE, details)
-        self._note_kill_switch(now_ns)
-        self._snap = None
-        valuation = self.ledger.valuation()
-        for instrument, book in self.books.items():
-            if book.history:
-                self._evaluate(instrument, book, Trigger.RISK, now_ns, False, valuation)
 
     def warm(self, bars: Sequence[Bar]) -> None:
         """Give the predictor history before the session starts: ``bars`` are not evaluated.

@@ -31,9 +31,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from quant_core import Bar, Instrument, Timeframe
+from quant_core.events import Predictor
 from quant_data import OhlcvProvider, Store
 
-__all__ = ["BarFeed", "ProviderSync"]
+__all__ = ["BarFeed", "ProviderSync", "warm_bars_needed"]
 
 
 @runtime_checkable
@@ -104,3 +105,23 @@ class ProviderSync:
 
     def _series(self) -> dict[str, Any]:
         return {"symbols": self.symbols, "quote": self.quote, "timeframe": self.timeframe.value}
+
+
+def warm_bars_needed(predictor: Predictor) -> int:
+    """Bars of history per instrument the predictor needs before it predicts (at least 1).
+
+    A :class:`quant_models.ModelSetPredictor` (or a wrapper exposing one as
+    ``active.predictor``) predicts a coin once it has more than its feature warm-up bars.
+
+    Examples:
+        >>> from quant_apps.runtime.models.bundles import NoModel
+        >>> warm_bars_needed(NoModel("BUNDLE_MISSING"))
+        1
+    """
+    from quant_models import ModelSetPredictor
+
+    inner = getattr(getattr(predictor, "active", None), "predictor", predictor)
+    if isinstance(inner, ModelSetPredictor):
+        warmup = inner.model_set.feature_config.warmup
+        return max(inner.lookback_bars, warmup) + 1
+    return 1

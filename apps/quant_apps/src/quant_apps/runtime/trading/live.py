@@ -47,6 +47,7 @@ from quant_apps.runtime.jobs.stores import make_provider, open_store
 from quant_apps.runtime.models.activation import serve_active_bundle, serve_bundle
 from quant_apps.runtime.models.bundles import require_bundle, shipped_bundle_dir
 from quant_apps.runtime.trading import livereasons
+from quant_apps.runtime.trading.commands import EventWaiter, Waiter
 from quant_apps.runtime.trading.credentials import CredentialStore, StoredKey
 from quant_apps.runtime.trading.feed import ProviderSync
 from quant_apps.runtime.trading.onboarding import open_client
@@ -54,7 +55,7 @@ from quant_apps.runtime.trading.paper import BUNDLES_DIR, PaperOptions, carry_ov
 from quant_apps.runtime.trading.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
 from quant_apps.runtime.trading.profiles import load_profiles
 from quant_apps.runtime.trading.readmodel import Mode
-from quant_apps.runtime.trading.session import EventWaiter, TradingRuntime, Waiter
+from quant_apps.runtime.trading.session import TradingRuntime
 from quant_core import NS_PER_SECOND, Clock, Instrument, SimClock
 from quant_core.audit import AuditLog
 from quant_core.errors import QuantError, RejectedError

@@ -26,10 +26,11 @@ from quant_apps.runtime import config as app_config
 from quant_apps.runtime.jobs.stores import make_provider, open_store
 from quant_apps.runtime.models.activation import serve_active_bundle, serve_bundle
 from quant_apps.runtime.models.bundles import require_bundle, shipped_bundle_dir
+from quant_apps.runtime.trading.commands import Waiter
 from quant_apps.runtime.trading.feed import ProviderSync
 from quant_apps.runtime.trading.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
 from quant_apps.runtime.trading.profiles import load_profiles
-from quant_apps.runtime.trading.session import TradingRuntime, Waiter
+from quant_apps.runtime.trading.session import TradingRuntime
 from quant_core import Clock, Timeframe
 from quant_core.audit import AuditLog
 from quant_core.profiles import RiskProfile, StrategyProfile

@@ -36,7 +36,7 @@ from quant_core.errors import StorageError
 from quant_core.files import set_aside_tail
 from quant_exec import DecisionLog, read_log, reasons
 
-__all__ = ["AUDIT_FILE", "HALT_FILE", "LOG_FILE", "PaperLogWriter"]
+__all__ = ["AUDIT_FILE", "HALT_FILE", "LOG_FILE", "PaperLogWriter", "read_halt_file"]
 
 LOG_FILE = "decisions.jsonl"
 """The decision log inside ``--out``."""
@@ -115,3 +115,28 @@ def _append(fh: BinaryIO, data: bytes) -> None:
     fh.write(data)
     fh.flush()
     os.fsync(fh.fileno())
+
+
+def read_halt_file(path: Path) -> tuple[bool, str]:
+    """Whether the halt file at ``path`` is present, and its text (the halt's reason).
+
+    A file that is there but cannot be read counts as present: halting is the safe reading.
+
+    Args:
+        path: the halt file.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> halt = pathlib.Path(tempfile.mkdtemp()) / "HALT"
+        >>> read_halt_file(halt)
+        (False, '')
+        >>> _ = halt.write_text("exchange outage")
+        >>> read_halt_file(halt)
+        (True, 'exchange outage')
+    """
+    try:
+        return True, path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return False, ""
+    except OSError as exc:
+        return True, f"unreadable halt file: {exc.strerror}"

@@ -53,11 +53,11 @@ from quant_apps.runtime.trading.commands import (
     Waiter,
     answer_profile,
 )
-from quant_apps.runtime.trading.feed import BarFeed, ProviderSync
-from quant_apps.runtime.trading.paperlog import PaperLogWriter
+from quant_apps.runtime.trading.feed import BarFeed, ProviderSync, warm_bars_needed
+from quant_apps.runtime.trading.paperlog import PaperLogWriter, read_halt_file
 from quant_apps.runtime.trading.profiles import FILE_AUTHOR, ProfileBook, ProfileUpdate
 from quant_apps.runtime.trading.readmodel import Health, Mode, Publication, ReadModel
-from quant_apps.runtime.trading.views import ChartBook, read_model
+from quant_apps.runtime.trading.views import ChartBook, read_model, run_summary
 from quant_core import Bar, Clock, Instrument, SimClock, unstructure
 from quant_core.audit import AuditLog
 from quant_core.errors import QuantError, QuantUsageError
@@ -73,15 +73,8 @@ __all__ = [
     "MARKET_MIN_S",
     "POLL_S",
     "BundleLoader",
-    "Command",
-    "CommandKind",
-    "CommandOutcome",
-    "CycleReport",
-    "EventWaiter",
     "Listener",
     "TradingRuntime",
-    "Waiter",
-    "warm_bars_needed",
 ]
 
 GRACE_S = 2.0
@@ -98,28 +91,9 @@ RECENT = 50
 BundleLoader = Callable[[], tuple[Predictor, Mapping[str, Any]]]
 """Activates the bundle to serve: ``(predictor, about)`` as :func:`serve_bundle` returns."""
 _Answers = list[Callable[[], None]]  # a service's answers, given once all is on disk
+_IGNORE: Callable[[str], None] = lambda _: None  # noqa: E731  # hears nothing
 Listener = Callable[[Publication], None]
 """Told, in the runner's thread, what each publish added (see :meth:`TradingRuntime.listen`)."""
-
-
-def warm_bars_needed(predictor: Predictor) -> int:
-    """Bars of history per instrument the predictor needs before it predicts (at least 1).
-
-    A :class:`quant_models.ModelSetPredictor` (or a wrapper exposing one as
-    ``active.predictor``) predicts a coin once it has more than its feature warm-up bars.
-
-    Examples:
-        >>> from quant_apps.runtime.models.bundles import NoModel
-        >>> warm_bars_needed(NoModel("BUNDLE_MISSING"))
-        1
-    """
-    from quant_models import ModelSetPredictor
-
-    inner = getattr(getattr(predictor, "active", None), "predictor", predictor)
-    if isinstance(inner, ModelSetPredictor):
-        warmup = inner.model_set.feature_config.warmup
-        return max(inner.lookback_bars, warmup) + 1
-    return 1
 
 
 class TradingRuntime:
@@ -173,7 +147,7 @@ class TradingRuntime:
     ) -> None:
         """Build the engine session on a clock that starts at ``clock``'s now."""
         self.feed, self.sync, self.clock, self.mode = feed, sync, clock, mode
-        self.stream_state: Callable[[], str | None] = stream_state or _healthy
+        self.stream_state: Callable[[], str | None] = stream_state or (lambda: None)
         self.timeframe = feed.timeframe
         self._now = clock.now_ns()
         self.kill_switch, self.audit = KillSwitch(clock, audit), audit
@@ -200,7 +174,7 @@ class TradingRuntime:
         self.waiter: Waiter = waiter if waiter is not None else EventWaiter()
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._notes: dict[str, list[str]] = {"profile": [], "kill_switch": []}
-        self._on_change: Callable[[str], None] = _ignore
+        self._on_change: Callable[[str], None] = _IGNORE
         self._told: list[str] = []
         self.stopping = False
         self._market_due = False  # a market update brought the next cycle forward
@@ -424,14 +398,7 @@ class TradingRuntime:
         """
         if self.halt_file is None:
             return False
-        try:
-            text = self.halt_file.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            present, text = False, ""
-        except OSError as exc:  # there but unreadable: halting is the safe reading
-            present, text = True, f"unreadable halt file: {exc.strerror}"
-        else:
-            present = True
+        present, text = read_halt_file(self.halt_file)
         was, self._halt_seen = self._halt_seen, present
         switch = self.kill_switch
         if not present:
@@ -578,7 +545,7 @@ class TradingRuntime:
         :class:`KeyboardInterrupt` (Ctrl-C) during a cycle or a wait ends the loop cleanly:
         the lines logged so far are flushed and the summary says ``interrupted``.
         """
-        self._on_change = on_change or _ignore
+        self._on_change = on_change or _IGNORE
         interrupted = False
         try:
             while not self.stopping:
@@ -589,7 +556,7 @@ class TradingRuntime:
         except KeyboardInterrupt:
             interrupted = True
         finally:  # also when the runner fails: no command waits for it any more
-            self._on_change = _ignore
+            self._on_change = _IGNORE
             with self._posting:
                 self.health = Health.STOPPED
                 self._drain()
@@ -605,29 +572,10 @@ class TradingRuntime:
             command.refuse(controlreasons.SESSION_STOPPED, "the session has stopped")
 
     def summary(self, *, interrupted: bool) -> dict[str, Any]:
-        """The final summary: totals, the run's log hash and its metrics."""
-        engine = self.engine
-        self.writer.flush(engine.log)
+        """The final summary: totals, the run's log hash and its metrics (the log flushed)."""
+        self.writer.flush(self.engine.log)
         self._publish()
-        snapshot = engine.ledger.snapshot()
-        return {
-            "ok": True,
-            "interrupted": interrupted,
-            "run": self.header.get("paper", {}).get("run"),
-            "kill_switch": [r.to_audit() for r in self.kill_switch.records],
-            "log": str(self.writer.path),
-            "log_hash": engine.log.log_hash(),
-            "model_id": engine.session["model_id"],
-            "cycles": [unstructure(c) for c in self.cycles],
-            "bars": engine.bars_seen,
-            "decisions": len(engine.log),
-            "fills": len(engine.fills),
-            "portfolio_value": str(snapshot.portfolio_value),
-            "cash": str(snapshot.cash),
-            "open_positions": snapshot.open_positions,
-            "reason_counts": engine.log.reason_counts(),
-            "backfilled": self.backfilled,
-        }
+        return run_summary(self, interrupted=interrupted)
 
     # --- the read model -------------------------------------------------------------------
 
@@ -650,11 +598,3 @@ class TradingRuntime:
         return read_model(
             self, self._now, recent=RECENT, grace_ns=int(GRACE_S * 1e9), charts=self._charts
         )
-
-
-def _healthy() -> str | None:
-    return None
-
-
-def _ignore(_: str) -> None:
-    """Hear nothing."""

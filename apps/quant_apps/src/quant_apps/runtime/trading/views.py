@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from quant_apps.runtime.trading.readmodel import (
     Candle,
@@ -24,7 +24,7 @@ from quant_apps.runtime.trading.readmodel import (
     ReadModel,
     Status,
 )
-from quant_core import Timeframe
+from quant_core import Timeframe, unstructure
 from quant_exec import Side
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ __all__ = [
     "fill_kind",
     "fill_view",
     "read_model",
+    "run_summary",
 ]
 
 CHART_BARS = 500
@@ -254,3 +255,32 @@ def read_model(
         charts=tuple(chart_list),
         profiles=profiles,
     )
+
+
+def run_summary(runtime: TradingRuntime, *, interrupted: bool) -> dict[str, Any]:
+    """``runtime``'s final summary: totals, the run's log hash and its metrics.
+
+    Args:
+        runtime: the session (its log flushed and its read model published by the caller).
+        interrupted: whether the run was stopped by the operator (Ctrl-C, a stop command).
+    """
+    engine = runtime.engine
+    snapshot = engine.ledger.snapshot()
+    return {
+        "ok": True,
+        "interrupted": interrupted,
+        "run": runtime.header.get("paper", {}).get("run"),
+        "kill_switch": [r.to_audit() for r in runtime.kill_switch.records],
+        "log": str(runtime.writer.path),
+        "log_hash": engine.log.log_hash(),
+        "model_id": engine.session["model_id"],
+        "cycles": [unstructure(c) for c in runtime.cycles],
+        "bars": engine.bars_seen,
+        "decisions": len(engine.log),
+        "fills": len(engine.fills),
+        "portfolio_value": str(snapshot.portfolio_value),
+        "cash": str(snapshot.cash),
+        "open_positions": snapshot.open_positions,
+        "reason_counts": engine.log.reason_counts(),
+        "backfilled": runtime.backfilled,
+    }
