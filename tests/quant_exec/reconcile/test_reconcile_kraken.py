@@ -53,3 +53,18 @@ def test_rt16_a_restart_records_the_dead_mans_cancels_as_venue_closed(
     assert state.status is OrderStatus.CANCELED  # venue-initiated, recorded as such
     assert state.reason_code is not None
     assert rig.fake.book.open_orders({})["open"] == {}
+
+
+def test_a_fresh_session_does_not_replay_the_accounts_past_fills(rig: Rig, tmp_path: Path) -> None:
+    """A first start on an account with history: its past fills are not booked again."""
+    traded = rig.fake.book.place_elsewhere("XBTUSD", "buy", Decimal("0.01"))  # before us
+    assert traded in rig.fake.book.trades
+    session = new_session(rig.clock, rig.venue(dead_man_s=0), Journal(tmp_path / "j.jsonl"))
+    found = session.reconcile()
+    assert found.fills == 0
+    assert not session.ledger.has_trade(traded)
+    assert not session.guard.unreconciled  # no EXTERNAL_FILL for a trade made before it
+    assert reasons.EXTERNAL_FILL not in {str(line.get("reason_code")) for line in session.log.risk}
+    # the holding it did not open with is a difference, flagged (and its coin halted)
+    assert [c for c, _ in found.findings] == [reasons.RECONCILE_BALANCE_MISMATCH] * 2
+    assert session.guard.halted == {BTC: reasons.RECONCILE_BALANCE_MISMATCH}

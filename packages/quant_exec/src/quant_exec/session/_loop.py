@@ -157,6 +157,7 @@ class TradingSession(SessionControls):
         self.order_reason: dict[str, str] = {}
         self.sequence = 0 if carry is None else carry.sequence
         self.last_trade_id = None if carry is None else carry.last_trade_id
+        self.carried = carry is not None  # a fresh session opens at the venue's state
         for state in carry.orders if carry is not None else ():
             self.orders[state.client_order_id] = state
             self.order_reason[state.client_order_id] = state.order.tag

@@ -297,7 +297,9 @@ def reconcile(session: TradingSession, policy: ReconcilePolicy) -> Reconciliatio
             session._apply(OrderRejected(oid, ts_event=now, ts_init=now, reason_code=code))
             session.guard.halt(state.order.instrument, code)
     fills = 0
-    for fill in venue.trades_since(session.last_trade_id):
+    # A fresh session opens at the account as it is: the fills before it are in its opening
+    # balances, not news (replaying them would book every past trade again as external).
+    for fill in venue.trades_since(session.last_trade_id) if session.carried else ():
         fills += not session.ledger.has_trade(fill.trade_id)
         session._apply(fill)
     for oid, at_venue in seen.items():
