@@ -44,23 +44,21 @@ import attrs
 
 from quant_apps.runtime import config as app_config
 from quant_apps.runtime.jobs.stores import make_provider, open_store
-from quant_apps.runtime.models.activation import serve_active_bundle, serve_bundle
-from quant_apps.runtime.models.bundles import require_bundle, shipped_bundle_dir
+from quant_apps.runtime.models.activation import serve_active_bundle
+from quant_apps.runtime.models.bundles import require_bundle
 from quant_apps.runtime.trading import livereasons
 from quant_apps.runtime.trading.commands import EventWaiter, Waiter
 from quant_apps.runtime.trading.credentials import CredentialStore, StoredKey
 from quant_apps.runtime.trading.feed import ProviderSync
 from quant_apps.runtime.trading.onboarding import open_client
-from quant_apps.runtime.trading.paper import BUNDLES_DIR, PaperOptions, carry_over
+from quant_apps.runtime.trading.paper import BUNDLES_DIR, PaperOptions, carry_over, serve_inputs
 from quant_apps.runtime.trading.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
-from quant_apps.runtime.trading.profiles import load_profiles
 from quant_apps.runtime.trading.readmodel import Mode
 from quant_apps.runtime.trading.session import TradingRuntime
 from quant_core import NS_PER_SECOND, Clock, Instrument, SimClock
 from quant_core.audit import AuditLog
 from quant_core.errors import QuantError, RejectedError
 from quant_core.events import Predictor
-from quant_core.profiles import RiskProfile, StrategyProfile
 from quant_data import StoreFeed
 from quant_exec import BacktestConfig, read_log
 from quant_exec.venues.kraken import (
@@ -436,16 +434,14 @@ def open_live_session(
     session = options.session
     if options.min_paper_cycles < 1:
         raise _refuse(livereasons.LIVE_PAPER_MINIMUM, "the paper minimum is at least 1 cycle")
-    profiles = load_profiles(session.profile) if session.profile else None
-    strategy, risk = profiles or (StrategyProfile(), RiskProfile())
-    environ = app_config.environ() if env is None else env
-    settings = app_config.load_settings(environ)
-    bundle_root = app_config.data_dir(settings) / BUNDLES_DIR
-    require = require_bundle(environ)
-    release = session.bundle if session.bundle is not None else shipped_bundle_dir(environ)
-    predictor, model = serve_bundle(
-        bundle_root, release, session.keys, require=require, clock=clock
+    served = serve_inputs(session, clock=clock, env=env)
+    strategy, risk, environ, settings = (
+        served.strategy,
+        served.risk,
+        served.environ,
+        served.settings,
     )
+    predictor, model = served.predictor, served.model
     if not model.get("active"):
         raise _refuse(
             livereasons.LIVE_BUNDLE_REQUIRED,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -33,7 +34,9 @@ from quant_apps.runtime.trading.profiles import load_profiles
 from quant_apps.runtime.trading.session import TradingRuntime
 from quant_core import Clock, Timeframe
 from quant_core.audit import AuditLog
+from quant_core.events import Predictor
 from quant_core.profiles import RiskProfile, StrategyProfile
+from quant_core.settings import Settings
 from quant_data import Store, StoreFeed
 from quant_exec import BacktestConfig, read_log
 from quant_exec.session import CarryOver, carry_from_log
@@ -42,9 +45,11 @@ __all__ = [
     "BUNDLES_DIR",
     "PaperOptions",
     "PaperSession",
+    "ServedInputs",
     "assemble_paper_session",
     "carry_over",
     "open_paper_session",
+    "serve_inputs",
 ]
 
 BUNDLES_DIR = "bundles"
@@ -166,16 +171,15 @@ def assemble_paper_session(
         BundleRejectedError: ``QUANT_REQUIRE_BUNDLE=1`` and no verified bundle activates.
         ValidationError: ``DECISION_LOG_INVALID`` when the log file is not a paper log.
     """
-    profiles = load_profiles(options.profile) if options.profile else None
-    strategy, risk = profiles or (StrategyProfile(), RiskProfile())
-    environ = app_config.environ() if env is None else env
-    settings = app_config.load_settings(environ)
-    bundle_root = app_config.data_dir(settings) / BUNDLES_DIR
-    require = require_bundle(environ)
-    release = options.bundle if options.bundle is not None else shipped_bundle_dir(environ)
-    predictor, model = serve_bundle(
-        bundle_root, release, options.keys, require=require, clock=clock
+    served = serve_inputs(options, clock=clock, env=env)
+    strategy, risk, settings, predictor, model = (
+        served.strategy,
+        served.risk,
+        served.settings,
+        served.predictor,
+        served.model,
     )
+    bundle_root, require = served.bundle_root, served.require
     load_bundle = functools.partial(
         serve_active_bundle, bundle_root, options.keys, require=require, clock=clock
     )
@@ -213,4 +217,56 @@ def assemble_paper_session(
         waiter=waiter,
         carry=carry,
     )
-    return PaperSession(runtime, store, bundle_root, environ)
+    return PaperSession(runtime, store, bundle_root, served.environ)
+
+
+@attrs.frozen
+class ServedInputs:
+    """A session's inputs: its profiles, its settings and the model bundle it serves.
+
+    Attributes:
+        strategy: the strategy profile (the file's, or the governed defaults).
+        risk: the risk profile (likewise).
+        environ: the settings' environment.
+        settings: the settings parsed from it.
+        bundle_root: the bundles' install root in the settings' data directory.
+        require: whether a verified bundle is required (``QUANT_REQUIRE_BUNDLE``).
+        predictor: the served bundle's predictor (or the no-model stand-in).
+        model: the served bundle, as :func:`serve_bundle` describes it.
+    """
+
+    strategy: StrategyProfile
+    risk: RiskProfile
+    environ: Mapping[str, str]
+    settings: Settings
+    bundle_root: Path
+    require: bool
+    predictor: Predictor
+    model: dict[str, Any]
+
+
+def serve_inputs(
+    options: PaperOptions, *, clock: Clock, env: Mapping[str, str] | None = None
+) -> ServedInputs:
+    """Read ``options``' profiles and settings and activate its bundle (paper and live alike).
+
+    Args:
+        options: the session's options (profile file, bundle release, keys).
+        clock: the clock the bundle's checks use.
+        env: the settings' environment (default: the process environment over ``.env``).
+
+    Raises:
+        ProfileError: the profile file is refused.
+        BundleRejectedError: ``QUANT_REQUIRE_BUNDLE=1`` and no verified bundle activates.
+    """
+    profiles = load_profiles(options.profile) if options.profile else None
+    strategy, risk = profiles or (StrategyProfile(), RiskProfile())
+    environ = app_config.environ() if env is None else env
+    settings = app_config.load_settings(environ)
+    bundle_root = app_config.data_dir(settings) / BUNDLES_DIR
+    require = require_bundle(environ)
+    release = options.bundle if options.bundle is not None else shipped_bundle_dir(environ)
+    predictor, model = serve_bundle(
+        bundle_root, release, options.keys, require=require, clock=clock
+    )
+    return ServedInputs(strategy, risk, environ, settings, bundle_root, require, predictor, model)
