@@ -45,20 +45,23 @@ import attrs
 from quant_apps.runtime import config as app_config
 from quant_apps.runtime.jobs.stores import make_provider, open_store
 from quant_apps.runtime.models.activation import serve_active_bundle
-from quant_apps.runtime.models.bundles import require_bundle
 from quant_apps.runtime.trading import livereasons
 from quant_apps.runtime.trading.commands import EventWaiter, Waiter
 from quant_apps.runtime.trading.credentials import CredentialStore, StoredKey
 from quant_apps.runtime.trading.feed import ProviderSync
 from quant_apps.runtime.trading.onboarding import open_client
-from quant_apps.runtime.trading.paper import BUNDLES_DIR, PaperOptions, carry_over, serve_inputs
-from quant_apps.runtime.trading.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
+from quant_apps.runtime.trading.paper import (
+    PaperOptions,
+    ServedInputs,
+    open_run_log,
+    serve_inputs,
+)
+from quant_apps.runtime.trading.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE
 from quant_apps.runtime.trading.readmodel import Mode
 from quant_apps.runtime.trading.session import TradingRuntime
 from quant_core import NS_PER_SECOND, Clock, Instrument, SimClock
 from quant_core.audit import AuditLog
 from quant_core.errors import QuantError, RejectedError
-from quant_core.events import Predictor
 from quant_data import StoreFeed
 from quant_exec import BacktestConfig, read_log
 from quant_exec.venues.kraken import (
@@ -435,13 +438,7 @@ def open_live_session(
     if options.min_paper_cycles < 1:
         raise _refuse(livereasons.LIVE_PAPER_MINIMUM, "the paper minimum is at least 1 cycle")
     served = serve_inputs(session, clock=clock, env=env)
-    strategy, risk, environ, settings = (
-        served.strategy,
-        served.risk,
-        served.environ,
-        served.settings,
-    )
-    predictor, model = served.predictor, served.model
+    model = served.model
     if not model.get("active"):
         raise _refuse(
             livereasons.LIVE_BUNDLE_REQUIRED,
@@ -455,7 +452,7 @@ def open_live_session(
             livereasons.CREDENTIALS_MISSING,
             f"no validated key for {options.exchange_url}: run `quant kraken connect`",
         )
-    config = BacktestConfig.from_profiles(strategy, risk, seed=session.seed)
+    config = BacktestConfig.from_profiles(served.strategy, served.risk, seed=session.seed)
     label = config.profile_label()
     evidence = paper_evidence(
         options.paper_log, bundle_hash=str(model["bundle_hash"]), profile=profile_hash(label)
@@ -478,15 +475,13 @@ def open_live_session(
             f"the confirmation was not typed exactly ({gate.phrase!r}): nothing was traded",
         )
     audit.append("live.confirmed", {**gate.audit_record(), "actor": LIVE_ACTOR})
-    settings_dir = app_config.data_dir(settings) / STATE_DIR
+    settings_dir = app_config.data_dir(served.settings) / STATE_DIR
     client = open_client(
         key.credentials, options.exchange_url, clock=clock, state_dir=settings_dir,
         seed=session.seed,
     )  # fmt: skip
     try:
-        runtime, venue = _runtime(
-            options, gate, client, clock, predictor, config, audit, waiter, environ
-        )
+        runtime, venue = _runtime(options, gate, client, clock, config, audit, waiter, served)
     except BaseException:
         client.close()
         raise
@@ -498,45 +493,27 @@ def _runtime(
     gate: LiveGate,
     client: KrakenPrivateClient,
     clock: Clock,
-    predictor: Predictor,
     config: BacktestConfig,
     audit: AuditLog,
     waiter: Waiter | None,
-    environ: Mapping[str, str],
+    served: ServedInputs,
 ) -> tuple[TradingRuntime, KrakenVenue]:
     """The paper session's runtime, its ledger at the account's cash, on the Kraken venue."""
-    session, model = options.session, gate.bundle
-    settings = app_config.load_settings(environ)
-    bundle_root = app_config.data_dir(settings) / BUNDLES_DIR
-    store = open_store(session.database_url, settings, clock)
-    source = make_provider(session.provider, settings, clock, session.seed)
+    session = options.session
+    store = open_store(session.database_url, served.settings, clock)
+    source = make_provider(session.provider, served.settings, clock, session.seed)
     symbols, quote, timeframe = list(session.symbols), session.quote, session.timeframe
     feed = StoreFeed(store, symbols, quote, timeframe, prefer=[source.name])
     pairs, assets, quote_id = _markets(feed.instruments, quote)
     cash = client.balance().get(quote_id, Decimal(0))
     config = attrs.evolve(config, initial_cash=cash)
-    writer = PaperLogWriter(session.out / LOG_FILE)
-    writer.audit_torn_tail(audit)
-    carry = carry_over(writer, quote)  # a restart: reconciled with the venue on start
-    if carry is not None:
-        audit.append("session.carry", {
-            "cash": str(carry.cash),
-            "positions": {p.base: str(p.quantity) for p in carry.positions},
-            "orders": [s.client_order_id for s in carry.orders],
-            "last_trade_id": carry.last_trade_id,
-        })  # fmt: skip
+    writer, carry, run = open_run_log(session, audit, gate.bundle, clock=clock)
     header = {
-        "paper": {
-            "run": writer.next_run,
-            "started_ns": clock.now_ns(),
-            "provider": session.provider,
-            "bundle": model,
-            **({} if writer.torn_tail is None else {"torn_tail": writer.torn_tail}),
-        },
+        "paper": run,  # a restart: reconciled with the venue on start
         "live": {"exchange": options.exchange_url, "fingerprint": gate.key.fingerprint},
     }
     load_bundle = functools.partial(
-        serve_active_bundle, bundle_root, session.keys, require=require_bundle(environ),
+        serve_active_bundle, served.bundle_root, session.keys, require=served.require,
         clock=clock,
     )  # fmt: skip
     venues: list[KrakenVenue] = []
@@ -568,11 +545,11 @@ def _runtime(
         feed=feed,
         sync=ProviderSync(store, source, symbols, quote, timeframe),
         clock=clock,
-        predictor=predictor,
+        predictor=served.predictor,
         config=config,
         writer=writer,
         header=header,
-        bundle=model,
+        bundle=gate.bundle,
         load_bundle=load_bundle,
         profile_file=session.profile,
         halt_file=session.halt_file or session.out / HALT_FILE,

@@ -49,6 +49,7 @@ __all__ = [
     "assemble_paper_session",
     "carry_over",
     "open_paper_session",
+    "open_run_log",
     "serve_inputs",
 ]
 
@@ -125,13 +126,42 @@ def carry_over(writer: PaperLogWriter, quote: str) -> CarryOver | None:
     return carry_from_log(last) if traded == {quote} else None
 
 
-def _carry_audit(carry: CarryOver) -> dict[str, object]:
-    return {
-        "cash": str(carry.cash),
-        "positions": {p.base: str(p.quantity) for p in carry.positions},
-        "orders": [s.client_order_id for s in carry.orders],
-        "last_trade_id": carry.last_trade_id,
+def open_run_log(
+    options: PaperOptions, audit: AuditLog, model: Mapping[str, Any], *, clock: Clock
+) -> tuple[PaperLogWriter, CarryOver | None, dict[str, Any]]:
+    """Open the session's decision log for a new run (paper and live alike).
+
+    A torn last record is cut and audited (RT-20); the last run is carried over when there
+    is one (:func:`carry_over`, audited as ``session.carry``).
+
+    Args:
+        options: the session's options (its ``out`` directory, quote and provider).
+        audit: the session's audit log.
+        model: the served bundle, as :func:`serve_bundle` describes it.
+        clock: when the run starts.
+
+    Returns:
+        The log writer, the carry-over (``None``: a fresh start) and the run's header block
+        (the session header's ``paper`` key).
+    """
+    writer = PaperLogWriter(options.out / LOG_FILE)
+    writer.audit_torn_tail(audit)
+    carry = carry_over(writer, options.quote)
+    if carry is not None:
+        audit.append("session.carry", {
+            "cash": str(carry.cash),
+            "positions": {p.base: str(p.quantity) for p in carry.positions},
+            "orders": [s.client_order_id for s in carry.orders],
+            "last_trade_id": carry.last_trade_id,
+        })  # fmt: skip
+    run = {
+        "run": writer.next_run,
+        "started_ns": clock.now_ns(),
+        "provider": options.provider,
+        "bundle": model,
+        **({} if writer.torn_tail is None else {"torn_tail": writer.torn_tail}),
     }
+    return writer, carry, run
 
 
 def open_paper_session(
@@ -172,44 +202,23 @@ def assemble_paper_session(
         ValidationError: ``DECISION_LOG_INVALID`` when the log file is not a paper log.
     """
     served = serve_inputs(options, clock=clock, env=env)
-    strategy, risk, settings, predictor, model = (
-        served.strategy,
-        served.risk,
-        served.settings,
-        served.predictor,
-        served.model,
-    )
-    bundle_root, require = served.bundle_root, served.require
     load_bundle = functools.partial(
-        serve_active_bundle, bundle_root, options.keys, require=require, clock=clock
+        serve_active_bundle, served.bundle_root, options.keys, require=served.require, clock=clock
     )
-    store = open_store(options.database_url, settings, clock)
-    source = make_provider(options.provider, settings, clock, options.seed)
-    writer = PaperLogWriter(options.out / LOG_FILE)
+    store = open_store(options.database_url, served.settings, clock)
+    source = make_provider(options.provider, served.settings, clock, options.seed)
     audit = AuditLog(options.out / AUDIT_FILE, clock)
-    writer.audit_torn_tail(audit)  # RT-20: a torn record was cut; the audit says so
-    carry = carry_over(writer, options.quote)
-    if carry is not None:
-        audit.append("session.carry", _carry_audit(carry))
-    header = {
-        "paper": {
-            "run": writer.next_run,
-            "started_ns": clock.now_ns(),
-            "provider": options.provider,
-            "bundle": model,
-            **({} if writer.torn_tail is None else {"torn_tail": writer.torn_tail}),
-        }
-    }
+    writer, carry, run = open_run_log(options, audit, served.model, clock=clock)
     symbols, quote, timeframe = list(options.symbols), options.quote, options.timeframe
     runtime = TradingRuntime(
         feed=StoreFeed(store, symbols, quote, timeframe, prefer=[source.name]),
         sync=ProviderSync(store, source, symbols, quote, timeframe),
         clock=clock,
-        predictor=predictor,
-        config=BacktestConfig.from_profiles(strategy, risk, seed=options.seed),
+        predictor=served.predictor,
+        config=BacktestConfig.from_profiles(served.strategy, served.risk, seed=options.seed),
         writer=writer,
-        header=header,
-        bundle=model,
+        header={"paper": run},
+        bundle=served.model,
         load_bundle=load_bundle,
         profile_file=options.profile,
         halt_file=options.halt_file or options.out / HALT_FILE,
@@ -217,7 +226,7 @@ def assemble_paper_session(
         waiter=waiter,
         carry=carry,
     )
-    return PaperSession(runtime, store, bundle_root, served.environ)
+    return PaperSession(runtime, store, served.bundle_root, served.environ)
 
 
 @attrs.frozen
