@@ -7,6 +7,10 @@ Tests find it through one setting, ``QUANT_SHARED_DATA``, which ``.ci/run`` poin
 
 from __future__ import annotations
 
+# First, before anything loads NumPy or PyTorch: pin their CPU kernels, as the quant process
+# does, so artifact hashes match the recorded ones on every machine (decision 0121).
+import quant_apps  # noqa: F401  # isort: skip
+
 import os
 from pathlib import Path
 

@@ -202,6 +202,8 @@ class XGBoostClassifier:
 
 # --- LightGBM -------------------------------------------------------------------------------
 
+_LGB_THREADS = re.compile(r"^\[num_threads: \d+\]$", re.MULTILINE)
+
 
 class LightGBMClassifier:
     """Gradient-boosted trees through ``lightgbm.train``, deterministic row-wise mode."""
@@ -249,8 +251,14 @@ class LightGBMClassifier:
         return np.asarray(self.booster.predict(x, num_threads=1), dtype=np.float64)
 
     def to_bytes(self) -> bytes:
-        """LightGBM text model."""
-        return str(self.booster.model_to_string()).encode("utf-8")
+        """LightGBM text model, with the thread count written as 1 whatever the fit used.
+
+        The text records the run's parameters, ``num_threads`` among them; trees and
+        predictions do not depend on it (``deterministic`` and ``force_row_wise``), so the
+        saved bytes, and the model id that hashes them, must not either (decision 0121).
+        """
+        text = str(self.booster.model_to_string())
+        return _LGB_THREADS.sub("[num_threads: 1]", text).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LightGBMClassifier:
@@ -367,10 +375,19 @@ class RandomForestModel:
         return total
 
     def to_bytes(self) -> bytes:
-        """The skops archive, normalised with :func:`stable_skops_bytes`."""
+        """The skops archive, normalised with :func:`stable_skops_bytes`.
+
+        ``n_jobs`` is saved as 1 whatever the fit used: it changes neither the trees nor the
+        predictions, so it must not change the bytes or the model id (decision 0121).
+        """
         import skops.io as sio
 
-        return stable_skops_bytes(sio.dumps(self.model))
+        threads = self.model.n_jobs
+        self.model.n_jobs = 1
+        try:
+            return stable_skops_bytes(sio.dumps(self.model))
+        finally:
+            self.model.n_jobs = threads
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RandomForestModel:
