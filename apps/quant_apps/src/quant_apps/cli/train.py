@@ -1,6 +1,9 @@
 """``quant train``: features, walk-forward training, calibration, run record and gates.
 
 The run is :func:`quant_apps.runtime.models.training.train_run`; this module parses and renders.
+``quant card RUN`` prints the model card of a training run's directory: every model's
+out-of-sample Brier skill with a block-bootstrap interval, AUC, ECE and the simulation after
+fees, per horizon (:func:`quant_models.evaluation.model_card`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,54 @@ def _materialize(symbols: str, quote: str, timeframe: str, start: str, end: str)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``train`` command to ``app``."""
+    """Add the ``train`` and ``card`` commands to ``app``."""
+
+    @app.command("card")
+    @guarded()
+    def card_command(
+        run: Annotated[Path, typer.Argument(help="A training run's output directory.")],
+        coins: Annotated[
+            str | None,
+            typer.Option("--coins", help="Comma-separated coins to score (e.g. held-out ones)."),
+        ] = None,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Also write the card as Markdown here.")
+        ] = None,
+        block_days: Annotated[
+            float, typer.Option("--block-days", help="Bootstrap block length in days.")
+        ] = 30.0,
+        draws: Annotated[int, typer.Option(help="Bootstrap draws.")] = 2000,
+        seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+        fee: Annotated[float, typer.Option(help="Fee per side in the simulation.")] = 0.0026,
+        threshold: Annotated[float, typer.Option(help="The simulation's entry probability.")] = (
+            0.55
+        ),
+        json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    ) -> None:
+        """Print a training run's model card (every number out-of-sample)."""
+        import json
+
+        from quant_models.evaluation import model_card, read_oof
+
+        path = run / "oof.csv"
+        if not path.is_file():
+            raise QuantUsageError(f"{run} is not a training run directory: no oof.csv")
+        card = model_card(
+            read_oof(path.read_bytes()),
+            coins=None if coins is None else [c.strip() for c in coins.split(",") if c.strip()],
+            block_ns=int(block_days * 86_400 * 10**9),
+            draws=draws,
+            seed=seed,
+            fee=fee,
+            threshold=threshold,
+        )
+        text = card.to_markdown(f"Model card: {run.name}")
+        if out is not None:
+            out.write_text(text, encoding="utf-8")
+        if json_output:
+            emit_json(json.loads(card.to_json()))
+        else:
+            results().print(text, markup=False, end="")
 
     @app.command("train")
     @guarded()
