@@ -6,8 +6,9 @@ reads that file back) and gives, per horizon and per model or baseline:
 
 * the pooled **Brier skill score** against each coin's training up-rate, with a **95%
   block-bootstrap interval**: the test span is cut into blocks of ``block_ns`` (30 days by
-  default; all coins of a block stay together, so the cross-coin correlation of a market move
-  is kept; blocks are aligned to the Unix epoch), and whole blocks are resampled ``draws`` times with a seeded generator;
+  default, aligned to the Unix epoch; all coins of a block stay together, so the cross-coin
+  correlation of a market move is kept), and whole blocks are resampled ``draws`` times with
+  a seeded generator;
 * the share of blocks in which the model beat the climatology;
 * **AUC** (how well the probabilities rank up moves above down moves; 0.5 is no skill);
 * **ECE** (expected calibration error, 10 bins);
