@@ -54,8 +54,8 @@ def _load_frame(shared: Path, bars: int) -> pd.DataFrame:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    frame, _ = module.load(shared, bars)
-    return frame
+    loaded: tuple[pd.DataFrame, str] = module.load(shared, bars)
+    return loaded[0]
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:
