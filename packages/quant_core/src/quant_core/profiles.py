@@ -249,7 +249,7 @@ _STRATEGY_SPECS: dict[str, ParameterSpec] = {
         "0.55", "0.2", "0.8", "Rebound probability at which a deeply adverse position is held."
     ),
     "severe_loss_max_weak_predictions": ParameterSpec(
-        168,
+        24,
         1,
         8760,
         "New predictions a deeply adverse position may see without a qualifying rebound "
