@@ -3,8 +3,8 @@
 On real bars: ``quant backtest --bundle`` over one coin is refused with ``CONTEXT_MISSING``
 (before, it ran and silently never traded: the model's cross-asset inputs were missing);
 with ``--context DIR`` the context coins' bars feed the model, only the dataset's coin is
-traded, and it trades. ``quant paper`` and the live session refuse at start a universe that
-lacks the context coins.
+traded, and it trades. ``quant paper``, the live session and ``quant demo`` refuse a
+universe that lacks the context coins.
 """
 
 from __future__ import annotations
@@ -166,3 +166,15 @@ def test_paper_and_live_inputs_are_served_only_with_the_context(
     assert caught.value.reason_code == reasons.CONTEXT_MISSING
     full = PaperOptions("kraken", ("BTC", "ETH"), bundle=release[0], keys=release[1])
     assert serve_inputs(full, clock=SimClock(0), env=env).model["active"] is True
+
+
+@pytest.mark.usefixtures("isolated_env")
+def test_the_demo_refuses_coins_without_the_context(
+    release: tuple[Path, Path], tmp_path: Path
+) -> None:
+    args = ["demo", "--out", str(tmp_path / "d"), "--bars", "48", "--symbols", "ETH"]
+    result = runner.invoke(
+        app, [*args, "--bundle", str(release[0]), "--keys", str(release[1]), "--json"]
+    )
+    assert result.exit_code != 0
+    assert json.loads(result.stdout)["reason_code"] == reasons.CONTEXT_MISSING

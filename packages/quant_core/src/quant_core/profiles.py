@@ -246,10 +246,10 @@ _STRATEGY_SPECS: dict[str, ParameterSpec] = {
         "0.5", "0.1", "0.9", "Fraction sold when severe-loss analysis chooses partial de-risk."
     ),
     "severe_loss_min_rebound_probability": _p(
-        "0.55", "0.2", "0.8", "Rebound probability at which a deeply adverse position is held."
+        "0.6", "0.2", "0.8", "Rebound probability at which a deeply adverse position is held."
     ),
     "severe_loss_max_weak_predictions": ParameterSpec(
-        24,
+        12,
         1,
         8760,
         "New predictions a deeply adverse position may see without a qualifying rebound "
