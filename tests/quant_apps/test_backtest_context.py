@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from quant_apps.cli import app
+from quant_apps.runtime.trading.live import LiveOptions, open_live_session
 from quant_apps.runtime.trading.paper import PaperOptions, serve_inputs
 from quant_core import Bar, Instrument, SimClock
 from quant_core.errors import QuantError
@@ -166,6 +167,11 @@ def test_paper_and_live_inputs_are_served_only_with_the_context(
     assert caught.value.reason_code == reasons.CONTEXT_MISSING
     full = PaperOptions("kraken", ("BTC", "ETH"), bundle=release[0], keys=release[1])
     assert serve_inputs(full, clock=SimClock(0), env=env).model["active"] is True
+    # the live session is refused at its first check after the paper minimum
+    live = LiveOptions(lacking, "http://127.0.0.1:9", tmp_path / "paper.jsonl")
+    with pytest.raises(QuantError) as refused:
+        open_live_session(live, clock=SimClock(0), confirm=lambda gate: gate.phrase, env=env)
+    assert refused.value.reason_code == reasons.CONTEXT_MISSING
 
 
 @pytest.mark.usefixtures("isolated_env")
