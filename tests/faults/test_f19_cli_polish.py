@@ -192,7 +192,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             monkeypatch.delenv(name)
     monkeypatch.setenv("QUANT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("QUANT_REQUIRE_BUNDLE", "0")
-    market = SyntheticMarket(seed=5, symbols=("BTC",), start_ns=START, end_ns=START + 400 * H)
+    # ETH too: the shipped bundle needs market context beyond one coin (decision 0116)
+    market = SyntheticMarket(seed=5, symbols=("BTC", "ETH"), start_ns=START, end_ns=START + 400 * H)
     clock = SimClock(T0)
     emu = start_emulator(market, clock=clock)
     monkeypatch.setenv("KRAKEN_PUBLIC_BASE_URL", emu.base_url("kraken"))
@@ -229,6 +230,7 @@ def _cli(*args: str) -> Callable[[Path], tuple[str, str]]:
 
 
 KRAKEN_BTC = ("--provider", "kraken", "--symbols", "BTC")
+KRAKEN_BTC_ETH = ("--provider", "kraken", "--symbols", "BTC,ETH")
 BUNDLE_ROOT = ("--root", "{tmp}/bundles")
 RESULTS = {
     "data status": (_cli("data", "status"), "ingest sequence 0"),
@@ -245,7 +247,10 @@ RESULTS = {
     "bundle check": (_cli("bundle", "check", *BUNDLE_ROOT), "running in fallback mode"),
     "bundle install": (_cli("bundle", "install", str(SHIPPED), *BUNDLE_ROOT), "installed bundle"),
     "bundle activate": (_cli("bundle", "activate", *BUNDLE_ROOT), " active: models "),
-    "paper": (_cli("paper", *KRAKEN_BTC, "--out", "{tmp}/paper", "--cycles", "1"), "log hash"),
+    "paper": (
+        _cli("paper", *KRAKEN_BTC_ETH, "--out", "{tmp}/paper", "--cycles", "1"),
+        "log hash",
+    ),
     "emulator serve": (_serve, "provider emulator on http://127.0.0.1:"),
 }
 

@@ -68,7 +68,7 @@ def test_the_commands_fail_closed_without_a_keyring(tmp_path: Path) -> None:
             ["kraken", "connect", "--url", server.base_url, "--json"],
             ["kraken", "status", "--url", server.base_url, "--json"],
             ["kraken", "forget", "--url", server.base_url, "--json"],
-            ["trade", "--live", "--provider", "kraken", "--symbols", "BTC", "--json",
+            ["trade", "--live", "--provider", "kraken", "--symbols", "BTC,ETH", "--json",
              "--exchange-url", server.base_url, "--confirm", "LIVE x"],
         ):  # fmt: skip
             done = subprocess.run(

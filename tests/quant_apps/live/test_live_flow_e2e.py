@@ -45,7 +45,10 @@ GUARD_S = 180  # how long a step may take before the test gives up (a hang, not 
 def bars() -> Iterator[Emulator]:
     clock = WallClock()
     close = Timeframe.H1.floor(clock.now_ns())
-    market = SyntheticMarket(seed=5, symbols=("BTC",), start_ns=close - 400 * H, end_ns=close + H)
+    # two coins: the shipped bundle needs market context beyond one coin (decision 0116)
+    market = SyntheticMarket(
+        seed=5, symbols=("BTC", "ETH"), start_ns=close - 400 * H, end_ns=close + H
+    )
     emulator = start_emulator(market, clock=clock)
     yield emulator
     emulator.stop()
@@ -86,14 +89,15 @@ def test_paper_validate_confirm_live_from_the_cli(
     printed: list[str] = []
     with subprocess.Popen(
         [sys.executable, "-m", "quant_apps", "kraken", "fake-exchange", "--json",
-         "--prices", "BTC=40000", "--cash", "5000", "--provider", "kraken", "--poll-s", "1"],
+         "--prices", "BTC=40000,ETH=2300", "--cash", "5000", "--provider", "kraken",
+         "--poll-s", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
     ) as exchange:  # fmt: skip
         try:
             served = _json_document(exchange.stdout)
             url = served["url"]
             assert "api_key" not in served  # a chosen key is never printed
-            market = ["--provider", "kraken", "--symbols", "BTC", "--timeframe", "1h"]
+            market = ["--provider", "kraken", "--symbols", "BTC,ETH", "--timeframe", "1h"]
 
             paper = _quant(["paper", *market, "--out", "paper", "--cycles", "1"], env, tmp_path)
             printed += [paper.stdout, paper.stderr]
@@ -131,7 +135,11 @@ def test_paper_validate_confirm_live_from_the_cli(
             assert [r["action"] for r in summary["kill_switch"]] == ["engage"]
 
             (live_run,) = read_log(tmp_path / "live" / "decisions.jsonl")
-            (seen,) = {d["inputs"]["price"] for d in live_run.decisions if "price" in d["inputs"]}
+            (seen,) = {
+                d["inputs"]["price"]
+                for d in live_run.decisions
+                if "price" in d["inputs"] and d["instrument"] == "BTC/USD"
+            }
 
             creds = KrakenCredentials.parse(key, secret)
             client = open_client(creds, url, clock=WallClock(), state_dir=tmp_path / "probe")

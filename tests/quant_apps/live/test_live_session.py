@@ -47,6 +47,7 @@ from quant_exec.venues.kraken.fake import (
 from quant_net import ProviderError
 
 H = Timeframe.H1.ns
+COINS = ("BTC", "ETH")
 LABEL = BacktestConfig.from_profiles(StrategyProfile(), RiskProfile(), seed=0).profile_label()
 
 
@@ -54,7 +55,8 @@ LABEL = BacktestConfig.from_profiles(StrategyProfile(), RiskProfile(), seed=0).p
 def bars() -> Iterator[Emulator]:
     clock = WallClock()
     close = Timeframe.H1.floor(clock.now_ns())
-    market = SyntheticMarket(seed=5, symbols=("BTC",), start_ns=close - 400 * H, end_ns=close + H)
+    # two coins: the shipped bundle needs market context beyond one coin (decision 0116)
+    market = SyntheticMarket(seed=5, symbols=COINS, start_ns=close - 400 * H, end_ns=close + H)
     emulator = start_emulator(market, clock=clock)
     yield emulator
     emulator.stop()
@@ -74,6 +76,7 @@ def env(bars: Emulator, tmp_path: Path) -> dict[str, str]:
 def exchange(make_fake: Callable[..., FakeKraken]) -> Iterator[Any]:
     """The fake exchange over HTTP with its WebSocket attached (its journal streamed)."""
     fake = make_fake(SimClock(1_700_000_000 * 10**9))
+    fake.book.add_pair("ETHUSD", "XETH", "ZUSD", Decimal("2300"))
     ws = FakeKrakenWs(fake.clock, exchange=fake)
     with (
         serve_fake_kraken(fake, hang_s=2.0) as server,
@@ -116,7 +119,7 @@ def _store(memory_keyring: Any, server: Any) -> tuple[CredentialStore, StoredKey
 
 def _options(tmp_path: Path, url: str, **kwargs: Any) -> LiveOptions:
     session = PaperOptions(
-        provider="kraken", symbols=("BTC",), out=tmp_path / "live",
+        provider="kraken", symbols=COINS, out=tmp_path / "live",
         halt_file=tmp_path / "live" / "HALT",
     )  # fmt: skip
     kwargs.setdefault("ws_url", None)

@@ -13,4 +13,5 @@ SCENARIO_THRESHOLDS: dict[str, Any] = {
     "dip_min_recovery_probability": Decimal("0.6"),
     "exit_min_negative_probability": Decimal("0.62"),
     "exit_max_rebound_probability": Decimal("0.35"),
+    "severe_loss_min_rebound_probability": Decimal("0.45"),
 }

@@ -270,7 +270,7 @@ def test_severe_loss_derisks_once_when_the_outlook_is_mixed() -> None:
     assert ev.intent.quantity == Decimal("5")
     after = PositionView(Decimal("5"), Decimal("100"))
     again = run(ev.state, after, DEEP, pred(2 * H, 0.4, 0.4, near_down=0.5))
-    assert (again.intent, again.reason_code) == (None, reasons.SEVERE_LOSS_HOLD)
+    assert (again.intent, again.reason_code) == (None, reasons.SEVERE_LOSS_WAIT)
 
 
 def test_severe_loss_exits_fully_only_on_persistent_continuation() -> None:
@@ -280,11 +280,11 @@ def test_severe_loss_exits_fully_only_on_persistent_continuation() -> None:
         ev = run(state, HELD, DEEP, pred(t * H, 0.2, 0.2, near_down=0.8))
         reasons_seen.append(ev.reason_code)
         state = ev.state
-    # Not a loss-threshold exit: the first two deeply adverse evaluations de-risk, then hold;
+    # Not a loss-threshold exit: the first two deeply adverse evaluations de-risk, then wait;
     # the exit comes when continuation has persisted for `persistence` predictions.
     assert reasons_seen == [
         reasons.SEVERE_LOSS_DERISK,
-        reasons.SEVERE_LOSS_HOLD,
+        reasons.SEVERE_LOSS_WAIT,
         reasons.SEVERE_LOSS_EXIT,
     ]
     assert ev.intent is not None

@@ -246,7 +246,15 @@ _STRATEGY_SPECS: dict[str, ParameterSpec] = {
         "0.5", "0.1", "0.9", "Fraction sold when severe-loss analysis chooses partial de-risk."
     ),
     "severe_loss_min_rebound_probability": _p(
-        "0.45", "0.2", "0.8", "Rebound probability at which a deeply adverse position is held."
+        "0.6", "0.2", "0.8", "Rebound probability at which a deeply adverse position is held."
+    ),
+    "severe_loss_max_weak_predictions": ParameterSpec(
+        12,
+        1,
+        8760,
+        "New predictions a deeply adverse position may see without a qualifying rebound "
+        "forecast before it is exited in full (bounds the severe-loss wait; not a timer).",
+        "predictions",
     ),
     "dip_lookback_bars": ParameterSpec(
         24, 2, 1000, "Closes looked back over to measure a dip's drop from the recent high.", "bars"
@@ -262,7 +270,11 @@ class StrategyProfile:
     """The prediction-led strategy's tunable knobs (master spec §6-§8).
 
     There is deliberately no holding-time limit and no loss-only exit threshold: the
-    severe-loss parameters start an *analysis* of rebound against continuation.
+    severe-loss parameters start an *analysis* of rebound against continuation, re-evaluated
+    on every new prediction. The one bound, ``severe_loss_max_weak_predictions``, counts only
+    the predictions a deeply adverse position sees *without* a qualifying rebound forecast, so
+    no position is held in severe loss indefinitely on forecasts that do not support it.
+    Profiles saved before a parameter existed load with its governed default.
     """
 
     SPECS: ClassVar[Mapping[str, ParameterSpec]] = _STRATEGY_SPECS
@@ -296,6 +308,9 @@ class StrategyProfile:
     )
     dip_lookback_bars: int = _spec_field(_STRATEGY_SPECS["dip_lookback_bars"])
     position_size_pct: Decimal = _spec_field(_STRATEGY_SPECS["position_size_pct"])
+    severe_loss_max_weak_predictions: int = _spec_field(
+        _STRATEGY_SPECS["severe_loss_max_weak_predictions"]
+    )
 
     def __attrs_post_init__(self) -> None:
         _check_specs(self)

@@ -170,6 +170,14 @@ SEVERE_LOSS_DERISK = (
 SEVERE_LOSS_EXIT = (
     "Severe-loss recovery: deeply adverse and continuation persistently predicted; exit."
 )
+SEVERE_LOSS_WAIT = (
+    "Severe-loss recovery: deeply adverse, already de-risked, no rebound predicted; the "
+    "bounded wait continues."
+)
+SEVERE_LOSS_BOUNDED_EXIT = (
+    "Severe-loss recovery: deeply adverse for the profile's most predictions without a "
+    "qualifying rebound forecast; exit."
+)
 ORDER_PENDING = "An order for the instrument is still working; no new intent is made."
 INTENT_TOO_SMALL = "The sized order rounds to nothing; no order."
 HEARTBEAT_IDLE = "A liveness heartbeat found nothing to evaluate."

@@ -3,7 +3,8 @@
 The pipeline in one call: :func:`train` takes a ``quant_data.Dataset`` and a
 :class:`TrainConfig` and returns (and optionally writes) the served model set, the run record,
 the out-of-sample evidence and the promotion-gate decision. :class:`ModelSetPredictor` serves
-a saved set through the core :class:`quant_core.Predictor` protocol.
+a saved set through the core :class:`quant_core.Predictor` protocol; :func:`context_need`
+says which market context (reference coin, market panel) a set needs at run time.
 
 The names below are the stable surface; import them from ``quant_models`` directly. The
 public sub-packages carry the rest, each with its own ``__all__``: ``quant_models.features``
@@ -14,6 +15,7 @@ reason codes. Every other module is private.
 """
 
 from quant_models._champion import ChampionRecord
+from quant_models._context import ContextNeed, context_need
 from quant_models._errors import ArtifactError, ConfigError, DataError, ModelFamilyError
 from quant_models._panel import Panel
 from quant_models._persistence import ModelSet, load_model_set
@@ -38,6 +40,7 @@ __all__ = [
     "ArtifactError",
     "ChampionRecord",
     "ConfigError",
+    "ContextNeed",
     "DataError",
     "Evidence",
     "FeatureConfig",
@@ -56,6 +59,7 @@ __all__ = [
     "TrainResult",
     "__version__",
     "compute_features",
+    "context_need",
     "decide",
     "feature_lookback",
     "load_config",

@@ -45,5 +45,9 @@ GATE_ARTIFACTS_INCOMPLETE = (
 GATE_NOT_BETTER_THAN_CHAMPION = (
     "The candidate does not beat the active champion's out-of-sample evidence by the margin."
 )
+CONTEXT_MISSING = (
+    "A run lacks the market context its model set was trained with (the reference coin, or "
+    "too few market-panel coins); it is refused instead of predicting without it."
+)
 
 declare_codes(globals())

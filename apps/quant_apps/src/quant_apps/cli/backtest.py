@@ -13,6 +13,13 @@ session's ``model_id`` is the bundle hash (the manifest digest) and the summary 
 the bundle's version, model id and training lineage; a tampered or untrusted bundle exits 3 with
 the bundle's reason code.
 
+A bundle whose models were trained with market context (the reference coin's and the market
+panel's returns, :func:`quant_models.context_need`) needs those coins' bars: the dataset's own
+coins count, and ``--context DIR`` (another dataset, same quote and timeframe) adds the
+missing ones as context only — fed to the predictor, never traded. Without enough context the
+run is refused with ``CONTEXT_MISSING`` naming what is missing (decision 0116); the summary's
+``context`` says what was needed, traded and fed.
+
 ``--replay LOG`` is the replay parity check (``--replay LOG`` alone replays the built-in
 example's log; a log of a dataset needs ``--data`` and its predictions or bundle again, by
 path): the profiles, initial cash and execution settings come from ``LOG``'s session header
@@ -85,6 +92,14 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--bundle", help="A signed bundle release directory to predict with."),
         ] = None,
+        context: Annotated[
+            Path | None,
+            typer.Option(
+                "--context",
+                help="A dataset of coins the bundle needs as market context (fed to the "
+                "model, not traded).",
+            ),
+        ] = None,
         keys: Annotated[
             Path | None,
             typer.Option("--keys", help="Trusted public keys for --bundle (default: shipped)."),
@@ -105,8 +120,11 @@ def register(app: typer.Typer) -> None:
         """Replay predictions (a file or a bundle's models) over bars through the engine."""
         if replay is not None and data is None and not example:
             example = _replay_source(replay)
-        if keys is not None and bundle is None:
-            raise QuantUsageError("--keys goes with --bundle", reason_code=core_reasons.USAGE_ERROR)
+        for given, flag in ((keys, "--keys"), (context, "--context")):
+            if given is not None and bundle is None:
+                raise QuantUsageError(
+                    f"{flag} goes with --bundle", reason_code=core_reasons.USAGE_ERROR
+                )
         if example != (data is None) or (example and (predictions or bundle)):
             raise QuantUsageError(_SOURCES, reason_code=core_reasons.USAGE_ERROR)
         if replay is not None and profile is not None:
@@ -127,6 +145,7 @@ def register(app: typer.Typer) -> None:
             keys=keys,
             profiles=load_profiles(profile) if profile else None,
             replay=replay,
+            context=context,
         )
         result, active, config, document = run.result, run.active, run.config, run.document
         if json_output:
@@ -144,6 +163,10 @@ def register(app: typer.Typer) -> None:
             )
         if config.dataset_hash is not None:
             console.print(f"{'dataset':>18}: {config.dataset_hash}", markup=False)
+        context_doc = document.get("context")
+        if context_doc and context_doc["fed"]:
+            fed = ", ".join(context_doc["fed"])
+            console.print(f"{'context':>18}: {fed} (fed to the model, not traded)", markup=False)
         if replay is not None:
             console.print(f"{'replay parity':>18}: identical to {replay}", markup=False)
         console.print(f"wrote {out / DECISIONS_FILE}, {out / REPORT_FILE}", markup=False)

@@ -22,11 +22,14 @@ How the forecasts are read (horizons are inputs, never holding-time limits):
 
 Behaviours, in the order they are considered (every threshold is a profile parameter):
 
-1. **Severe-loss recovery** (position at least ``severe_loss_pct`` under its average price):
-   hold if the rebound probability is at least ``severe_loss_min_rebound_probability``; exit
-   fully if the rebound probability is at most ``exit_max_rebound_probability`` *and* the
-   negative outlook has persisted ``persistence`` evaluations; otherwise de-risk once by
-   ``severe_loss_derisk_fraction``. A loss alone never sells.
+1. **Severe-loss recovery** (position at least ``severe_loss_pct`` under its average price),
+   re-evaluated on every new prediction: hold while the rebound probability is at least
+   ``severe_loss_min_rebound_probability``; exit fully if the rebound probability is at most
+   ``exit_max_rebound_probability`` *and* the negative outlook has persisted ``persistence``
+   evaluations; exit fully once the position has seen ``severe_loss_max_weak_predictions``
+   predictions in the episode without a qualifying rebound forecast (the hold is bounded);
+   otherwise de-risk once per episode by ``severe_loss_derisk_fraction`` and wait, the count
+   running. A loss alone never sells: every exit needs forecasts that do not support a hold.
 2. **Final exit**: the negative outlook (near-term downside at least
    ``exit_min_negative_probability`` and rebound at most ``exit_max_rebound_probability``)
    has held for ``persistence`` consecutive predictions.
@@ -146,6 +149,8 @@ class StrategyState:
         reentry_quantity: quantity sold by partial exits, available to re-enter.
         exit_prediction_ts: ``ts_event`` of the prediction behind the last partial exit.
         derisked: a severe-loss de-risk already happened in the current adverse episode.
+        weak_predictions: predictions seen in the current severe-loss episode without a qualifying
+            rebound forecast (the bounded hold's count).
     """
 
     closes: tuple[Decimal, ...] = ()
@@ -155,6 +160,7 @@ class StrategyState:
     reentry_quantity: Decimal = _ZERO
     exit_prediction_ts: int = -1
     derisked: bool = False
+    weak_predictions: int = 0
 
 
 @attrs.frozen
@@ -307,13 +313,14 @@ def decide(
         first = prediction.forecasts[0]
         no_buckets = not first.bucket_edges
         p_down = 1.0 - first.p_up if no_buckets else downside_probability(prediction)
-    if prediction is not None and prediction.ts_event != seen:  # a new prediction counts once
+    fresh = prediction is not None and prediction.ts_event != seen
+    if prediction is not None and fresh:  # a new prediction counts once
         rebound = prediction.forecasts[-1].p_up
         negative = p_down >= limits.exit_min_negative and rebound <= limits.exit_max_rebound
         streak, seen = (streak + 1 if negative else 0), prediction.ts_event
     # One new state value per evaluation (flat: no position memory survives); positional in
     # field order: closes, negative_streak, last_prediction_ts, take_profit_ref,
-    # reentry_quantity, exit_prediction_ts, derisked.
+    # reentry_quantity, exit_prediction_ts, derisked, weak_predictions.
     state = StrategyState(
         closes,
         streak,
@@ -322,6 +329,7 @@ def decide(
         state.reentry_quantity,
         state.exit_prediction_ts,
         False if flat else state.derisked,
+        0 if flat else state.weak_predictions,
     )
     if prediction is None:
         return Evaluation(state, None, reasons.NO_PREDICTION, inputs)
@@ -337,7 +345,7 @@ def decide(
     if context.pending:
         return Evaluation(state, None, reasons.ORDER_PENDING, inputs)
     if not flat:
-        return _manage(state, position, context, prediction, profile, limits, inputs)
+        return _manage(state, position, context, prediction, profile, limits, inputs, fresh)
     return _consider_entry(state, context, prediction, profile, limits, inputs, near.p_up, p_down)
 
 
@@ -389,6 +397,7 @@ def _manage(
     profile: StrategyProfile,
     limits: _Thresholds,
     inputs: dict[str, Any],
+    fresh: bool,
 ) -> Evaluation:
     price, qty = context.price, position.quantity
     loss_pct = _pct(position.avg_price - price, position.avg_price)
@@ -397,20 +406,9 @@ def _manage(
     inputs["loss_pct"] = loss_pct
     inputs["rebound_probability"] = rebound
     if loss_pct >= profile.severe_loss_pct:
-        if rebound >= limits.severe_loss_min_rebound:
-            return Evaluation(state, None, reasons.SEVERE_LOSS_HOLD, inputs)
-        if rebound <= limits.exit_max_rebound and persistent:
-            done = attrs.evolve(state, reentry_quantity=_ZERO)
-            return _intent(done, prediction, SELL, qty, reasons.SEVERE_LOSS_EXIT, inputs)
-        if state.derisked:
-            return Evaluation(state, None, reasons.SEVERE_LOSS_HOLD, inputs)
-        fraction = profile.severe_loss_derisk_fraction
-        return _partial_exit(
-            state, prediction, context, qty * fraction, reasons.SEVERE_LOSS_DERISK, inputs,
-            derisked=True,
-        )  # fmt: skip
-    if state.derisked:
-        state = attrs.evolve(state, derisked=False)
+        return _severe_loss(state, qty, context, prediction, profile, limits, inputs, fresh)
+    if state.derisked or state.weak_predictions:  # the adverse episode is over
+        state = attrs.evolve(state, derisked=False, weak_predictions=0)
     if persistent:
         done = attrs.evolve(state, reentry_quantity=_ZERO)
         return _intent(done, prediction, SELL, qty, reasons.EXIT_NEGATIVE_OUTLOOK, inputs)
@@ -434,6 +432,41 @@ def _manage(
         after = attrs.evolve(state, reentry_quantity=_ZERO)
         return _intent(after, prediction, BUY, buy, reasons.REENTRY, inputs)
     return Evaluation(state, None, reasons.HOLD_POSITION, inputs)
+
+
+def _severe_loss(
+    state: StrategyState,
+    qty: Decimal,
+    context: MarketContext,
+    prediction: Prediction,
+    profile: StrategyProfile,
+    limits: _Thresholds,
+    inputs: dict[str, Any],
+    fresh: bool,
+) -> Evaluation:
+    """Severe-loss recovery, re-evaluated on every prediction (behaviour 1 of the module docs).
+
+    A qualifying rebound forecast holds; any other new prediction counts towards the bound.
+    """
+    rebound = prediction.forecasts[-1].p_up
+    if rebound >= limits.severe_loss_min_rebound:
+        return Evaluation(state, None, reasons.SEVERE_LOSS_HOLD, inputs)
+    weak = state.weak_predictions + 1 if fresh else state.weak_predictions
+    state = attrs.evolve(state, weak_predictions=weak)
+    inputs["severe_loss_weak_predictions"] = weak
+    if rebound <= limits.exit_max_rebound and state.negative_streak >= profile.persistence:
+        done = attrs.evolve(state, reentry_quantity=_ZERO)
+        return _intent(done, prediction, SELL, qty, reasons.SEVERE_LOSS_EXIT, inputs)
+    if weak >= profile.severe_loss_max_weak_predictions:
+        done = attrs.evolve(state, reentry_quantity=_ZERO)
+        return _intent(done, prediction, SELL, qty, reasons.SEVERE_LOSS_BOUNDED_EXIT, inputs)
+    if state.derisked:
+        return Evaluation(state, None, reasons.SEVERE_LOSS_WAIT, inputs)
+    fraction = profile.severe_loss_derisk_fraction
+    return _partial_exit(
+        state, prediction, context, qty * fraction, reasons.SEVERE_LOSS_DERISK, inputs,
+        derisked=True,
+    )  # fmt: skip
 
 
 def _consider_entry(

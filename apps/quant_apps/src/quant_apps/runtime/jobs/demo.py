@@ -384,6 +384,8 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
         UniverseError: ``SYMBOL_UNKNOWN`` for a coin outside Universe V1 (before any work).
         BundleRejectedError: ``options.require_bundle`` (the default) and no verified bundle
             activates.
+        DataError: ``CONTEXT_MISSING`` when the bundle's models need market context (the
+            reference coin, market-panel coins) that the demo's coins lack.
     """
     from quant_exec import BacktestConfig, run_backtest
     from quant_exec.report import buy_and_hold_return_pct
@@ -405,6 +407,9 @@ def run_demo(options: DemoOptions, steps: Steps | None = None) -> dict[str, Any]
     # The bundle first: a missing or tampered one stops the demo before any work is done.
     predictor, bundle_doc = _activate(options, steps)
     data_doc, dataset = _backfill_and_materialize(source, options, steps)
+    from quant_apps.runtime.models.context import require_context
+
+    require_context(predictor, dataset.manifest.symbols)  # the market context (0116)
 
     bars = dataset.bars()
     steps.start("backtest", "5/6 risk-gated backtest", len(bars))

@@ -23,12 +23,13 @@ import attrs
 
 from quant_apps.runtime.models.activation import activate_bundle
 from quant_apps.runtime.models.bundles import ActiveModel, BundledPredictor, trust_for
-from quant_core import canonical_json
+from quant_apps.runtime.models.context import ContextPredictor, served_need
+from quant_core import Bar, Instrument, canonical_json
 from quant_core import reasons as core_reasons
 from quant_core.errors import QuantUsageError, RejectedError
 from quant_core.events import InMemoryFeed, MarketDataFeed, Predictor
 from quant_core.profiles import RiskProfile, StrategyProfile
-from quant_data import read_dataset
+from quant_data import Dataset, read_dataset
 from quant_exec import (
     BacktestConfig,
     BacktestResult,
@@ -96,6 +97,42 @@ def bundle_predictor(release: Path, keys: Path | None = None) -> tuple[Predictor
     return BundledPredictor(active), active
 
 
+def _with_context(
+    predictor: Predictor, dataset: Dataset, context: Path | None
+) -> tuple[Predictor, dict[str, Any]]:
+    """Feed the context coins the bundle needs from ``context``, or refuse (decision 0116).
+
+    The traded coins are the dataset's; the context dataset's reference and market-panel
+    coins that the dataset lacks are fed to the predictor as context only.
+
+    Raises:
+        QuantUsageError: the context dataset's quote or timeframe differs from the dataset's.
+        DataError: ``CONTEXT_MISSING`` when the coins of both do not supply the context.
+    """
+    need = served_need(predictor)
+    traded = dataset.manifest.symbols
+    fed: tuple[str, ...] = ()
+    about: dict[str, Any] = {}
+    extra: dict[Instrument, list[Bar]] = {}
+    if context is not None:
+        more = read_dataset(context)
+        mine, theirs = dataset.manifest, more.manifest
+        if (theirs.quote, theirs.timeframe) != (mine.quote, mine.timeframe):
+            raise QuantUsageError(
+                f"--context {context} holds {theirs.timeframe} bars quoted in {theirs.quote}; "
+                f"--data holds {mine.timeframe} bars quoted in {mine.quote}",
+                reason_code=core_reasons.USAGE_ERROR,
+            )
+        fed = tuple(s for s in need.context_coins(theirs.symbols) if s not in traded)
+        for bar in more.bars():
+            if bar.instrument.base in fed:
+                extra.setdefault(bar.instrument, []).append(bar)
+        about["context_dataset_hash"] = theirs.dataset_hash
+    need.check((*traded, *fed))
+    about = {"need": need.to_dict(), "traded": list(traded), "fed": list(fed), **about}
+    return (ContextPredictor(predictor, extra) if extra else predictor), about
+
+
 def bundle_rows(identity: Mapping[str, Any]) -> dict[str, Any]:
     """A bundle's identity as a report shows it: one ``model_id`` per report.
 
@@ -153,6 +190,7 @@ def backtest_run(
     keys: Path | None = None,
     profiles: tuple[StrategyProfile, RiskProfile] | None = None,
     replay: Path | None = None,
+    context: Path | None = None,
 ) -> BacktestRun:
     """Run a backtest and write its outputs into ``out``.
 
@@ -165,8 +203,12 @@ def backtest_run(
         keys: trusted public keys for ``bundle`` (default: the shipped ones).
         profiles: the strategy and risk profiles (default: the governed defaults).
         replay: a backtest's log to rerun under and compare with, byte for byte.
+        context: a dataset whose coins the bundle's model set needs as market context
+            (reference coin, market panel); they are fed to the predictor, never traded.
 
     Raises:
+        DataError: ``CONTEXT_MISSING`` when the bundle needs market context that neither
+            ``data`` nor ``context`` supplies (nothing is written).
         RejectedError: ``REPLAY_MISMATCH`` when the new log differs from ``replay`` (the
             outputs are written first).
         BundleRejectedError: the bundle does not verify.
@@ -177,6 +219,7 @@ def backtest_run(
     feed: MarketDataFeed
     predictor: Predictor
     dataset_hash: str | None = None
+    context_doc: dict[str, Any] | None = None
     if data is None:
         feed, predictor = example_inputs()
     else:
@@ -185,6 +228,7 @@ def backtest_run(
         dataset_hash = dataset.manifest.dataset_hash
         if bundle is not None:
             predictor, active = bundle_predictor(bundle, keys)
+            predictor, context_doc = _with_context(predictor, dataset, context)
             title = f"{title} — bundle {active.bundle_version}"
         else:
             assert predictions is not None  # the caller gives one of the two
@@ -199,6 +243,7 @@ def backtest_run(
     document = {"ok": True, "out": str(out), **summary(result)}
     if active is not None:
         document["bundle"] = active.identity()
+        document["context"] = context_doc
         report = attrs.evolve(
             report, identity={**report.identity, **bundle_rows(active.identity())}
         )

@@ -27,6 +27,7 @@ from quant_apps.runtime import config as app_config
 from quant_apps.runtime.jobs.stores import make_provider, open_store
 from quant_apps.runtime.models.activation import serve_active_bundle, serve_bundle
 from quant_apps.runtime.models.bundles import require_bundle, shipped_bundle_dir
+from quant_apps.runtime.models.context import require_context
 from quant_apps.runtime.trading.commands import Waiter
 from quant_apps.runtime.trading.feed import ProviderSync
 from quant_apps.runtime.trading.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
@@ -267,6 +268,9 @@ def serve_inputs(
     Raises:
         ProfileError: the profile file is refused.
         BundleRejectedError: ``QUANT_REQUIRE_BUNDLE=1`` and no verified bundle activates.
+        DataError: ``CONTEXT_MISSING`` when the served bundle's models need market context
+            (a reference coin, market-panel coins) that ``options.symbols`` lacks: the
+            session's coins must include them (decision 0116).
     """
     profiles = load_profiles(options.profile) if options.profile else None
     strategy, risk = profiles or (StrategyProfile(), RiskProfile())
@@ -278,4 +282,5 @@ def serve_inputs(
     predictor, model = serve_bundle(
         bundle_root, release, options.keys, require=require, clock=clock
     )
+    require_context(predictor, options.symbols)
     return ServedInputs(strategy, risk, environ, settings, bundle_root, require, predictor, model)
