@@ -10,7 +10,7 @@ import attrs
 import numpy as np
 import pytest
 import torch
-from tests.quant_models.sequence._data import synthetic_panel, tiny_config
+from tests.quant_models.sequence._data import tiny_config
 
 from quant_models import ConfigError, DataError, Panel, reasons
 from quant_models.sequence import fit_sequence, resolve_device, training_data
@@ -46,7 +46,8 @@ def test_same_seed_gives_identical_weight_bytes_in_two_processes(panel: Panel) -
     here = _digests(panel, 3)
     assert outputs == [here, here]
     other = _digests(panel, 4)
-    assert other[0] != here[0] and other[1] != here[1]
+    assert other[0] != here[0]
+    assert other[1] != here[1]
 
 
 def test_fitting_leaves_torch_global_settings_as_it_found_them(panel: Panel) -> None:
@@ -63,7 +64,8 @@ def test_the_test_span_never_reaches_the_weights(panel: Panel) -> None:
     close[:, 900:] *= 1.5  # a different future after the training range
     other = attrs.evolve(panel, close=close, high=panel.high * 2, low=panel.low / 2)
     other = attrs.evolve(
-        other, high=np.where(np.arange(1200) < 900, panel.high, other.high),
+        other,
+        high=np.where(np.arange(1200) < 900, panel.high, other.high),
         low=np.where(np.arange(1200) < 900, panel.low, other.low),
     )
     a = fit_sequence(panel, config, train_start=0, train_end=900, seed=2)
@@ -78,7 +80,8 @@ def test_validation_is_the_newest_part_and_labels_stay_inside_each_part(panel: P
     # fit windows: bars 100..699 minus the last 4 (labels would read the validation part)
     assert data.n_fit == 3 * (700 - 4 - 100)
     assert n_val == 3 * (900 - 4 - 700)
-    assert data.up_rate.shape == (2,) and 0.3 < data.up_rate.min() < 0.7
+    assert data.up_rate.shape == (2,)
+    assert 0.3 < data.up_rate.min() < 0.7
     fit_x = np.concatenate([x[: data.n_fit].reshape(-1, 3) for x in data.inputs[:1]])
     assert np.allclose(fit_x.mean(axis=0), 0.0, atol=0.05)
 
@@ -87,7 +90,8 @@ def test_early_stopping_keeps_the_best_epoch(panel: Panel) -> None:
     # patience 1, many epochs, a high learning rate: validation loss soon gets worse
     config = tiny_config(max_epochs=30, patience=1, learning_rate=0.05)
     model = fit_sequence(panel, config, train_start=0, train_end=900, seed=5)
-    assert set(model.weights) and model.up_rate.shape == (2,)
+    assert set(model.weights)
+    assert model.up_rate.shape == (2,)
 
 
 def test_refuses_bad_settings_and_too_little_data(panel: Panel) -> None:

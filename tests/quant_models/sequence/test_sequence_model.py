@@ -38,7 +38,8 @@ def test_numpy_forward_matches_torch_on_the_same_weights(
     assert np.abs(ours.move - move * model.move_scale).max() < 1e-5 * model.move_scale.max()
     expected_risk = np.exp(risk * model.risk_std + model.risk_mean)
     assert np.abs(ours.risk / expected_risk - 1).max() < 1e-5
-    assert ((ours.p_up > 0) & (ours.p_up < 1)).all() and (ours.risk > 0).all()
+    assert ((ours.p_up > 0) & (ours.p_up < 1)).all()
+    assert (ours.risk > 0).all()
     assert ours.horizons == model.horizons == (1, 4)
 
 
@@ -47,7 +48,8 @@ def test_save_and_load_give_the_same_model(model: SequenceModel, tmp_path: Path)
     loaded = load_sequence(tmp_path / "m")
     assert loaded.to_files() == model.to_files()
     doc = json.loads(model.to_files()[META])
-    assert doc["family"] == model.config.family and doc["serving_float"] == "float64"
+    assert doc["family"] == model.config.family
+    assert doc["serving_float"] == "float64"
     assert doc["weights_sha256"] == sha256_hex(model.to_files()[WEIGHTS])
 
 
@@ -132,8 +134,10 @@ def test_loading_refuses_an_unknown_family(model: SequenceModel) -> None:
     doc = json.loads(model.to_files()[META])
     other = "lstm" if model.config.family == "transformer" else "transformer"
     _refused(_tampered(model, family=other), reasons.SEQUENCE_FAMILY_UNKNOWN)
-    _refused(_tampered(model, config=doc["config"] | {"family": "gru"}, family="gru"),
-             reasons.SEQUENCE_FAMILY_UNKNOWN)
+    _refused(
+        _tampered(model, config=doc["config"] | {"family": "gru"}, family="gru"),
+        reasons.SEQUENCE_FAMILY_UNKNOWN,
+    )
 
 
 def test_loading_refuses_weights_whose_shapes_differ_from_the_config(model: SequenceModel) -> None:
@@ -188,7 +192,9 @@ def test_loading_refuses_malformed_metadata(
     _refused(_tampered(model, **change), reasons.SEQUENCE_ARTIFACT_INVALID)
 
 
-def test_loading_refuses_garbage_json_and_missing_files(model: SequenceModel, tmp_path: Path) -> None:
+def test_loading_refuses_garbage_json_and_missing_files(
+    model: SequenceModel, tmp_path: Path
+) -> None:
     files = model.to_files()
     _refused({WEIGHTS: files[WEIGHTS], META: b"[1, 2"}, reasons.SEQUENCE_ARTIFACT_INVALID)
     _refused({WEIGHTS: files[WEIGHTS], META: b"[]"}, reasons.SEQUENCE_ARTIFACT_INVALID)

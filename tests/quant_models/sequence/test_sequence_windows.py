@@ -8,6 +8,7 @@ import pytest
 from tests.quant_models.sequence._data import tiny_config
 
 from quant_models import Panel
+from quant_models._panel import FIELDS
 from quant_models.sequence import FEATURES, SequenceConfig, build_windows, labels
 from quant_models.sequence._windows import stream_window
 
@@ -15,12 +16,10 @@ from quant_models.sequence._windows import stream_window
 def _changed_after(panel: Panel, t: int, seed: int) -> Panel:
     """``panel`` with every bar after ``t`` replaced by other random values."""
     rng = np.random.default_rng(seed)
-    fields = {}
-    for name in ("open", "high", "low", "close", "volume"):
-        values = panel.field(name).copy()
+    o, h, lo, c, v = (panel.field(name).copy() for name in FIELDS)
+    for values in (o, h, lo, c, v):
         values[:, t + 1 :] *= rng.uniform(0.5, 2.0, values[:, t + 1 :].shape)
-        fields[name] = values
-    return attrs.evolve(panel, **fields)
+    return Panel(panel.symbols, panel.quote, panel.timeframe, panel.open_times_ns, o, h, lo, c, v)
 
 
 @pytest.mark.parametrize("family", ["lstm", "transformer"])
@@ -52,7 +51,8 @@ def test_windows_have_the_configured_shapes_and_a_warm_up(panel: Panel) -> None:
     assert first_valid == config.lookback - 1
     assert w.valid[w.time_rows >= config.lookback - 1].all()
     sub = w.take(w.valid)
-    assert sub.valid.all() and sub.inputs[0].shape[0] == int(w.valid.sum())
+    assert sub.valid.all()
+    assert sub.inputs[0].shape[0] == int(w.valid.sum())
 
 
 def test_a_gap_invalidates_only_the_windows_that_reach_it(panel: Panel) -> None:
@@ -104,7 +104,8 @@ def test_labels_never_read_past_the_last_bar_allowed(panel: Panel) -> None:
     logc = np.log(panel.close[0])
     assert forward[0, 1] == pytest.approx(logc[104] - logc[100])
     assert np.isfinite(forward[1]).all()  # 995 + 4 = 999: allowed
-    assert np.isfinite(forward[2, 0]) and np.isnan(forward[2, 1])
+    assert np.isfinite(forward[2, 0])
+    assert np.isnan(forward[2, 1])
     assert np.isnan(lab.risk[coin0][2])
     steps = np.diff(logc[100:105])
     assert lab.risk[coin0][0] == pytest.approx(np.sqrt(np.mean(steps**2)))

@@ -14,7 +14,7 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -72,6 +72,10 @@ DEFAULT_RESOLUTIONS = (
 )
 
 
+def _ints(value: Iterable[int]) -> tuple[int, ...]:
+    return tuple(value)
+
+
 def _resolutions(value: Any) -> tuple[Resolution, ...]:
     return tuple(r if isinstance(r, Resolution) else Resolution(**r) for r in value)
 
@@ -103,7 +107,7 @@ class SequenceConfig:
     resolutions: tuple[Resolution, ...] = attrs.field(
         default=DEFAULT_RESOLUTIONS, converter=_resolutions
     )
-    horizons: tuple[int, ...] = attrs.field(default=(1, 4, 24), converter=tuple)
+    horizons: tuple[int, ...] = attrs.field(default=(1, 4, 24), converter=_ints)
     risk_bars: int = 24
     hidden: int = 16
     heads: int = 2

@@ -56,8 +56,10 @@ def _blocks(
 
 
 def _centred(vol: FloatArray) -> FloatArray:
-    """``vol`` minus its mean over the last axis, reduced on a contiguous copy (so the batch
-    and the streaming path sum in the same order and agree bit for bit)."""
+    """``vol`` minus its mean over the last axis, reduced on a contiguous copy.
+
+    The batch and the streaming path then sum in the same order and agree bit for bit.
+    """
     out: FloatArray = vol - np.ascontiguousarray(vol).mean(axis=-1, keepdims=True)
     return out
 
