@@ -22,7 +22,7 @@ from quant_models import reasons
 from quant_models._errors import ArtifactError, ConfigError, DataError
 from quant_models._panel import FloatArray
 from quant_models.sequence._config import FAMILIES, FEATURES, SequenceConfig
-from quant_models.sequence._net import expected_shapes, forward
+from quant_models.sequence._net import expected_shapes, forward, prepare
 from quant_models.sequence._windows import stream_window
 
 __all__ = [
@@ -112,7 +112,7 @@ class SequenceModel:
         if self.move_scale.shape != (h,) or self.up_rate.shape != (h,):
             raise _invalid("target scales do not match the horizons")
         w64 = {k: v.astype(np.float64) for k, v in self.weights.items()}
-        object.__setattr__(self, "_w64", w64)
+        object.__setattr__(self, "_w64", prepare(w64, self.config))
 
     @property
     def horizons(self) -> tuple[int, ...]:

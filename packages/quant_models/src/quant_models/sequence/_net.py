@@ -21,7 +21,7 @@ import numpy as np
 from quant_models._panel import FloatArray
 from quant_models.sequence._config import FEATURES, SequenceConfig
 
-__all__ = ["LN_EPS", "expected_shapes", "forward", "positions"]
+__all__ = ["LN_EPS", "expected_shapes", "forward", "positions", "prepare"]
 
 LN_EPS = 1e-5
 _F = len(FEATURES)
@@ -82,11 +82,6 @@ def expected_shapes(config: SequenceConfig) -> dict[str, tuple[int, ...]]:
     }
 
 
-def _sigmoid(x: FloatArray) -> FloatArray:
-    out: FloatArray = 0.5 * (1.0 + np.tanh(0.5 * x))
-    return out
-
-
 def _linear(x: FloatArray, w: dict[str, FloatArray], name: str) -> FloatArray:
     out: FloatArray = x @ w[name + ".weight"].T + w[name + ".bias"]
     return out
@@ -99,23 +94,41 @@ def _norm(x: FloatArray, w: dict[str, FloatArray], name: str) -> FloatArray:
     return out
 
 
+def prepare(weights: dict[str, FloatArray], config: SequenceConfig) -> dict[str, FloatArray]:
+    """``weights`` plus the derived arrays :func:`forward` reads (computed once per model).
+
+    For an LSTM: the input and recurrent matrices transposed, the two biases summed, and the
+    input, forget and output gate columns halved, so one ``tanh`` of the gate pre-activations
+    gives ``2 * sigmoid - 1`` for those gates and ``tanh`` for the cell gate. For a
+    Transformer: the position codes of each resolution.
+    """
+    out = dict(weights)
+    d = config.hidden
+    half = np.full(4 * d, 0.5)
+    half[2 * d : 3 * d] = 1.0
+    for i, r in enumerate(config.resolutions):
+        p = f"encoders.{i}."
+        if config.family == "lstm":
+            out[p + "~w_ih"] = weights[p + "weight_ih_l0"].T * half
+            out[p + "~w_hh"] = weights[p + "weight_hh_l0"].T * half
+            out[p + "~bias"] = (weights[p + "bias_ih_l0"] + weights[p + "bias_hh_l0"]) * half
+        else:
+            out[p + "~pos"] = positions(r.steps, d)
+    return out
+
+
 def _lstm(x: FloatArray, w: dict[str, FloatArray], p: str) -> FloatArray:
     n, steps, _ = x.shape
-    d = w[p + "weight_hh_l0"].shape[1]
-    pre = x @ w[p + "weight_ih_l0"].T + (w[p + "bias_ih_l0"] + w[p + "bias_hh_l0"])
-    w_hh = w[p + "weight_hh_l0"].T
+    w_hh = w[p + "~w_hh"]
+    d = w_hh.shape[0]
+    pre = x @ w[p + "~w_ih"] + w[p + "~bias"]
     h = np.zeros((n, d))
     c = np.zeros((n, d))
     for t in range(steps):
-        g = pre[:, t] + h @ w_hh
-        i, f, cell, o = (
-            _sigmoid(g[:, :d]),
-            _sigmoid(g[:, d : 2 * d]),
-            g[:, 2 * d : 3 * d],
-            g[:, 3 * d :],
-        )
-        c = f * c + i * np.tanh(cell)
-        h = _sigmoid(o) * np.tanh(c)
+        z = np.tanh(pre[:, t] + h @ w_hh)
+        gate = 0.5 * z + 0.5  # sigmoid of the input, forget and output gates
+        c = gate[:, d : 2 * d] * c + gate[:, :d] * z[:, 2 * d : 3 * d]
+        h = gate[:, 3 * d :] * np.tanh(c)
     return h
 
 
@@ -125,7 +138,7 @@ def _transformer(
     n, steps, _ = x.shape
     d, heads = config.hidden, config.heads
     dh = d // heads
-    h = _linear(x, w, p + "proj") + positions(steps, d)
+    h = _linear(x, w, p + "proj") + w[p + "~pos"]
     future = np.triu(np.ones((steps, steps), dtype=bool), k=1)
     for j in range(config.layers):
         q = f"{p}layers.{j}."
@@ -147,7 +160,8 @@ def forward(
     """Direction logits ``(N, H)``, scaled moves ``(N, H)`` and scaled log risk ``(N,)``.
 
     Args:
-        weights: float64 parameters by name (see :func:`expected_shapes`).
+        weights: float64 parameters by name (see :func:`expected_shapes`), with the derived
+            arrays of :func:`prepare`.
         config: the architecture.
         inputs: normalised windows, one ``(N, steps, 3)`` array per resolution.
     """
