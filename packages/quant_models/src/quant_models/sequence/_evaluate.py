@@ -3,6 +3,23 @@
 The forecasts come back as :class:`quant_models.training.OofBlock` rows (one block per fold and
 horizon, model ``"<family>/global"``), the shape the stacking meta-learner reads; the
 climatology of a block is the fold's training up-rate at that horizon.
+
+Examples:
+    >>> import numpy as np
+    >>> from quant_core import Timeframe
+    >>> from quant_models import Panel
+    >>> from quant_models.sequence import Resolution, SequenceConfig
+    >>> from quant_models.training import walk_forward
+    >>> rng = np.random.default_rng(2)
+    >>> c = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (2, 360)), axis=1))
+    >>> panel = Panel(("A", "B"), "USD", Timeframe.H1, np.arange(360) * Timeframe.H1.ns,
+    ...               c, c * 1.01, c * 0.99, c, np.ones((2, 360)))
+    >>> config = SequenceConfig(horizons=(1,), risk_bars=2, hidden=4, max_epochs=1,
+    ...                         resolutions=(Resolution("short", 6, 1),))
+    >>> folds = walk_forward(360, n_folds=2, test_size=40, purge=2, min_train=200)
+    >>> blocks = evaluate_sequence(panel, config, folds, seed=1)
+    >>> [(b.model, b.fold, b.horizon_bars, len(b.p)) for b in blocks]
+    [('lstm/global', 0, 1, 80), ('lstm/global', 1, 1, 78)]
 """
 
 from __future__ import annotations

@@ -4,6 +4,18 @@ The weights live in ``weights.safetensors`` (float32, read with ``safetensors.nu
 rest in canonical-JSON ``sequence.json``: format, family, config, every tensor's shape, the
 input normalisation and target scales, and the SHA-256 of the weights file. Loading checks
 all of it and refuses with a reason code; nothing is ever unpickled (decision 0114).
+
+Examples:
+    >>> import tempfile
+    >>> from quant_models.sequence import Resolution, SequenceConfig, expected_shapes
+    >>> config = SequenceConfig(hidden=4, horizons=(1,), resolutions=(Resolution("s", 3, 1),))
+    >>> weights = {k: np.zeros(v, np.float32) for k, v in expected_shapes(config).items()}
+    >>> model = SequenceModel(config, weights, np.zeros((1, 3)), np.ones((1, 3)), np.ones(1),
+    ...                       0.0, 1.0, np.full(1, 0.5))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     model.save(Path(folder))
+    ...     load_sequence(Path(folder)).predict([np.zeros((1, 3, 3))]).p_up
+    array([[0.5]])
 """
 
 from __future__ import annotations

@@ -2,6 +2,22 @@
 
 torch is not a dependency of quant_models (decision 0061): importing this module costs
 nothing, and serving never calls it (decision 0114).
+
+Examples:
+    >>> import numpy as np
+    >>> import torch
+    >>> from quant_models.sequence import Resolution, SequenceConfig, SequenceModel
+    >>> config = SequenceConfig(family="transformer", hidden=4, horizons=(1, 4),
+    ...                         resolutions=(Resolution("short", 5, 1),))
+    >>> with torch.random.fork_rng():
+    ...     _ = torch.manual_seed(0)
+    ...     weights = {k: v.numpy() for k, v in network(config).state_dict().items()}
+    >>> model = SequenceModel(config, weights, np.zeros((1, 3)), np.ones((1, 3)), np.ones(2),
+    ...                       0.0, 1.0, np.full(2, 0.5))
+    >>> x = (np.random.default_rng(0).normal(size=(3, 5, 3)),)
+    >>> logit, _, _ = run_network(network_from_weights(config, weights), x)
+    >>> bool(np.allclose(model.predict(x).p_up, 1 / (1 + np.exp(-logit)), atol=1e-6))
+    True
 """
 
 from __future__ import annotations
