@@ -20,6 +20,7 @@ from quant_models.sequence import (
     load_sequence,
     network_from_weights,
     run_network,
+    torch_network,
 )
 from quant_models.sequence._model import normalise
 
@@ -41,6 +42,27 @@ def test_numpy_forward_matches_torch_on_the_same_weights(
     assert ((ours.p_up > 0) & (ours.p_up < 1)).all()
     assert (ours.risk > 0).all()
     assert ours.horizons == model.horizons == (1, 4)
+
+
+@pytest.mark.parametrize("family", ["lstm", "transformer"])
+def test_numpy_matches_torch_with_two_layers_and_random_weights(family: str) -> None:
+    import torch
+
+    config = tiny_config(family=family, layers=2, hidden=8, heads=4)
+    with torch.random.fork_rng():
+        torch.manual_seed(9)
+        net = torch_network(config)
+        weights = {k: v.numpy() for k, v in net.state_dict().items()}
+    model = SequenceModel(
+        config, weights, np.zeros((3, 3)), np.ones((3, 3)), np.ones(2), 0.0, 1.0, np.ones(2) / 2
+    )
+    rng = np.random.default_rng(1)
+    x = [rng.normal(size=(5, r.steps, 3)) for r in config.resolutions]
+    logit, move, risk = run_network(network_from_weights(config, weights), tuple(x))
+    out = model.predict(x)
+    assert np.abs(out.p_up - 1 / (1 + np.exp(-logit))).max() < 1e-5
+    assert np.abs(out.move - move).max() < 1e-5
+    assert np.abs(np.log(out.risk) - risk).max() < 1e-5
 
 
 def test_save_and_load_give_the_same_model(model: SequenceModel, tmp_path: Path) -> None:

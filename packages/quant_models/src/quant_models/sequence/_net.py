@@ -100,7 +100,7 @@ def prepare(weights: dict[str, FloatArray], config: SequenceConfig) -> dict[str,
     For an LSTM: the input and recurrent matrices transposed, the two biases summed, and the
     input, forget and output gate columns halved, so one ``tanh`` of the gate pre-activations
     gives ``2 * sigmoid - 1`` for those gates and ``tanh`` for the cell gate. For a
-    Transformer: the position codes of each resolution.
+    Transformer: the position codes and the additive causal mask of each resolution.
     """
     out = dict(weights)
     d = config.hidden
@@ -114,6 +114,8 @@ def prepare(weights: dict[str, FloatArray], config: SequenceConfig) -> dict[str,
             out[p + "~bias"] = (weights[p + "bias_ih_l0"] + weights[p + "bias_hh_l0"]) * half
         else:
             out[p + "~pos"] = positions(r.steps, d)
+            future = np.triu(np.ones((r.steps, r.steps), dtype=bool), k=1)
+            out[p + "~mask"] = np.where(future, -np.inf, 0.0)
     return out
 
 
@@ -139,16 +141,22 @@ def _transformer(
     d, heads = config.hidden, config.heads
     dh = d // heads
     h = _linear(x, w, p + "proj") + w[p + "~pos"]
-    future = np.triu(np.ones((steps, steps), dtype=bool), k=1)
     for j in range(config.layers):
         q = f"{p}layers.{j}."
         qkv = _linear(_norm(h, w, q + "ln1"), w, q + "qkv").reshape(n, steps, 3, heads, dh)
-        qs, ks, vs = (qkv[:, :, k].transpose(0, 2, 1, 3) for k in range(3))
-        scores = qs @ ks.transpose(0, 1, 3, 2) / np.sqrt(dh)
-        scores[:, :, future] = -np.inf
+        ks, vs = (qkv[:, :, k].transpose(0, 2, 1, 3) for k in (1, 2))
+        if j == config.layers - 1:
+            # only the last step's output is read: its query alone, which sees every step
+            qs = qkv[:, -1:, 0].transpose(0, 2, 1, 3)
+            scores = qs @ ks.transpose(0, 1, 3, 2) / np.sqrt(dh)
+            h = h[:, -1:]
+        else:
+            qs = qkv[:, :, 0].transpose(0, 2, 1, 3)
+            scores = qs @ ks.transpose(0, 1, 3, 2) / np.sqrt(dh) + w[p + "~mask"]
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         attn = (scores / scores.sum(axis=-1, keepdims=True)) @ vs
-        h = h + _linear(attn.transpose(0, 2, 1, 3).reshape(n, steps, d), w, q + "out")
+        rows = attn.shape[2]
+        h = h + _linear(attn.transpose(0, 2, 1, 3).reshape(n, rows, d), w, q + "out")
         ff = np.maximum(_linear(_norm(h, w, q + "ln2"), w, q + "ff1"), 0.0)
         h = h + _linear(ff, w, q + "ff2")
     return _norm(h[:, -1], w, p + "norm")
