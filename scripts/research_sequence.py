@@ -1,6 +1,7 @@
 """Out-of-sample Brier skill of the sequence models on real hourly coins (decision 0114).
 
-Six Binance hourly coins from the shared data; one walk-forward fold: train on the
+Six Binance hourly coins from the shared data train (``COINS``); six others never trained on
+(``HOLDOUT``) are scored separately on the same test months. Walk-forward folds: train on the
 ``--train-months`` before a cut, test on the ``--test-months`` after it, with a gap of the
 longest label span between them. Each family (LSTM, Transformer) trains with the default
 ``SequenceConfig`` (24 hourly, 14 daily and 8 weekly steps; horizons 1, 4, 24), early-stopped
@@ -26,11 +27,18 @@ import pandas as pd
 
 from quant_core import generator
 from quant_models import Panel
-from quant_models.sequence import SequenceConfig, evaluate_sequence
+from quant_models.sequence import (
+    SequenceConfig,
+    SequenceModel,
+    build_windows,
+    fit_sequence,
+    labels,
+)
 from quant_models.training import Fold, OofBlock, walk_forward
 
 SOURCE = "binance_spot_freqtrade__mounik-sample-scalping"
 COINS = ("BTC", "ETH", "SOL", "XRP", "ADA", "LINK")
+HOLDOUT = ("ALGO", "BCH", "BNB", "ETC", "LTC", "TRX")
 MONTH = 730  # hourly bars
 _COLUMNS = ("symbol_rows", "time_rows", "p", "y", "forward_return", "climatology")
 
@@ -101,8 +109,47 @@ def folds(n_times: int, args: argparse.Namespace, label_bars: int) -> tuple[Fold
     )
 
 
+def rows(panel: Panel, names: tuple[str, ...]) -> Panel:
+    """The sub-panel of the coins ``names`` (same grid)."""
+    keep = [panel.symbols.index(n) for n in names]
+    return Panel(
+        tuple(names),
+        panel.quote,
+        panel.timeframe,
+        panel.open_times_ns,
+        *(panel.field(f)[keep] for f in ("open", "high", "low", "close", "volume")),
+    )
+
+
+def forecast(model: SequenceModel, panel: Panel, fold: Fold, name: str) -> list[OofBlock]:
+    """``model``'s test-span blocks on ``panel``'s coins, one per horizon."""
+    config = model.config
+    windows = build_windows(panel, config, np.arange(fold.test_start, fold.test_end))
+    windows = windows.take(windows.valid)
+    forward = labels(panel, config, windows, panel.n_times - 1).forward
+    p_up = model.predict(windows.inputs).p_up
+    out = []
+    for k, h in enumerate(config.horizons):
+        known = np.isfinite(forward[:, k])
+        y = (forward[known, k] > 0).astype(np.float64)
+        out.append(
+            OofBlock(
+                name,
+                h,
+                fold.index,
+                windows.symbol_rows[known],
+                windows.time_rows[known],
+                p_up[known, k],
+                y,
+                forward[known, k],
+                np.full(y.shape[0], model.up_rate[k]),
+            )
+        )
+    return out
+
+
 def main(argv: list[str]) -> None:
-    """Fit, forecast and score each family; print JSON."""
+    """Fit, forecast and score each family on the training coins and the held-out coins."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", type=Path, required=True)
     parser.add_argument("--families", nargs="+", default=["lstm", "transformer"])
@@ -113,7 +160,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-epochs", type=int, default=12)
     args = parser.parse_args(argv)
-    panel = load_panel(args.shared, COINS)
+    panel = load_panel(args.shared, COINS + HOLDOUT)
+    train_panel, hold_panel = rows(panel, COINS), rows(panel, HOLDOUT)
     base = SequenceConfig(max_epochs=args.max_epochs)
     layout = folds(panel.n_times, args, base.label_bars)
     for f in layout:
@@ -124,13 +172,25 @@ def main(argv: list[str]) -> None:
     results: dict[str, dict[str, dict[str, float]]] = {}
     for family in args.families:
         config = SequenceConfig(family=family, max_epochs=args.max_epochs)
-        blocks = evaluate_sequence(panel, config, layout, seed=args.seed, threads=args.threads)
-        results[family] = {}
-        for h in config.horizons:
-            mine = [b for b in blocks if b.horizon_bars == h]
-            weeks = np.concatenate([(b.time_rows - layout[0].test_start) // 168 for b in mine])
-            results[family][f"h{h}"] = skill(mine, weeks, args.seed)
-        print(family, json.dumps(results[family], sort_keys=True), file=sys.stderr)
+        groups: dict[str, list[OofBlock]] = {"train_coins": [], "holdout_coins": []}
+        for fold in layout:
+            model = fit_sequence(
+                train_panel,
+                config,
+                train_start=fold.train_start,
+                train_end=fold.train_end,
+                seed=args.seed,
+                threads=args.threads,
+            )
+            groups["train_coins"] += forecast(model, train_panel, fold, family)
+            groups["holdout_coins"] += forecast(model, hold_panel, fold, family)
+        for group, blocks in groups.items():
+            for h in config.horizons:
+                mine = [b for b in blocks if b.horizon_bars == h]
+                weeks = np.concatenate([(b.time_rows - layout[0].test_start) // 168 for b in mine])
+                results[f"{family}/{group}"] = results.get(f"{family}/{group}", {})
+                results[f"{family}/{group}"][f"h{h}"] = skill(mine, weeks, args.seed)
+            print(family, group, json.dumps(results[f"{family}/{group}"]), file=sys.stderr)
     print(json.dumps(results, sort_keys=True, indent=1))
 
 
