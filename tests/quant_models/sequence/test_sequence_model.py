@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import attrs
@@ -233,3 +235,30 @@ def test_the_model_checks_its_own_statistics(model: SequenceModel) -> None:
     with pytest.raises(ArtifactError, match="target scales"):
         attrs.evolve(model, up_rate=model.up_rate[:1])
     assert tiny_config().horizons == model.horizons
+
+
+_NO_TORCH = """
+import sys
+sys.modules["torch"] = None  # any import of torch now fails
+from pathlib import Path
+import numpy as np
+from quant_models.sequence import SequenceStream, load_sequence
+model = load_sequence(Path(sys.argv[1]))
+x = [np.load(sys.argv[2])[f"r{i}"] for i in range(len(model.config.resolutions))]
+out = model.predict(x)
+SequenceStream(model).update("X", 0, 1.01, 0.99, 1.0, 1.0)
+sys.stdout.write(out.p_up.tobytes().hex())
+"""
+
+
+def test_serving_needs_no_torch(model: SequenceModel, panel: Panel, tmp_path: Path) -> None:
+    model.save(tmp_path / "m")
+    windows = build_windows(panel, model.config, np.array([1100, 1199]))
+    np.savez(tmp_path / "x.npz", **{f"r{i}": x for i, x in enumerate(windows.inputs)})
+    child = subprocess.run(
+        [sys.executable, "-c", _NO_TORCH, str(tmp_path / "m"), str(tmp_path / "x.npz")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert child.stdout == model.predict(windows.inputs).p_up.tobytes().hex()
