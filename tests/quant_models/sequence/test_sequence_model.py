@@ -244,7 +244,7 @@ from pathlib import Path
 import numpy as np
 from quant_models.sequence import SequenceStream, load_sequence
 model = load_sequence(Path(sys.argv[1]))
-x = [np.load(sys.argv[2])[f"r{i}"] for i in range(len(model.config.resolutions))]
+x = [np.load(sys.argv[2])[f"arr_{i}"] for i in range(len(model.config.resolutions))]
 out = model.predict(x)
 SequenceStream(model).update("X", 0, 1.01, 0.99, 1.0, 1.0)
 sys.stdout.write(out.p_up.tobytes().hex())
@@ -254,7 +254,7 @@ sys.stdout.write(out.p_up.tobytes().hex())
 def test_serving_needs_no_torch(model: SequenceModel, panel: Panel, tmp_path: Path) -> None:
     model.save(tmp_path / "m")
     windows = build_windows(panel, model.config, np.array([1100, 1199]))
-    np.savez(tmp_path / "x.npz", **{f"r{i}": x for i, x in enumerate(windows.inputs)})
+    np.savez(tmp_path / "x.npz", *windows.inputs)
     child = subprocess.run(
         [sys.executable, "-c", _NO_TORCH, str(tmp_path / "m"), str(tmp_path / "x.npz")],
         capture_output=True,
