@@ -13,7 +13,14 @@ import torch
 from tests.quant_models.sequence._data import tiny_config
 
 from quant_models import ConfigError, DataError, Panel, reasons
-from quant_models.sequence import fit_sequence, resolve_device, training_data
+from quant_models.sequence import (
+    build_windows,
+    choose_sequence,
+    fit_sequence,
+    labels,
+    resolve_device,
+    training_data,
+)
 
 _CHILD = """
 import hashlib
@@ -111,3 +118,30 @@ def test_device_setting() -> None:
     assert resolve_device("auto", False) == "cpu"
     with pytest.raises(ConfigError, match="no GPU"):
         resolve_device("cuda", False)
+
+
+def test_choose_keeps_the_candidate_with_the_lowest_validation_log_loss(panel: Panel) -> None:
+    candidates = [
+        tiny_config(max_epochs=2),
+        tiny_config(max_epochs=2, dropout=0.3, weight_decay=1e-2),
+        tiny_config(max_epochs=2, family="transformer"),
+    ]
+    chosen, losses = choose_sequence(panel, candidates, train_start=0, train_end=900, seed=2)
+    assert len(losses) == 3
+    assert all(0.6 < loss < 0.8 for loss in losses)
+    best = candidates[int(np.argmin(losses))]
+    again = fit_sequence(panel, best, train_start=0, train_end=900, seed=2)
+    assert chosen.to_files() == again.to_files()
+    # the criterion: the direction log loss on the newest 20% of [0, 900), recomputed here
+    w = build_windows(panel, best, np.arange(720, 900))
+    fwd = labels(panel, best, w, 899).forward
+    keep = w.valid & np.isfinite(fwd).all(axis=1)
+    p = chosen.predict([x[keep] for x in w.inputs]).p_up
+    y = fwd[keep] > 0
+    assert min(losses) == pytest.approx(-np.mean(np.where(y, np.log(p), np.log(1 - p))))
+    with pytest.raises(ConfigError, match="at least one"):
+        choose_sequence(panel, [], train_start=0, train_end=900, seed=2)
+    with pytest.raises(ConfigError, match="must share horizons"):
+        choose_sequence(
+            panel, [candidates[0], tiny_config(horizons=(1,))], train_start=0, train_end=900, seed=2
+        )

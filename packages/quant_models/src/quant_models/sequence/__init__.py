@@ -37,6 +37,7 @@ from quant_models.sequence._evaluate import evaluate_sequence
 from quant_models.sequence._fit import (
     DEVICES,
     TrainingData,
+    choose_sequence,
     fit_sequence,
     resolve_device,
     training_data,
@@ -67,6 +68,7 @@ __all__ = [
     "TrainingData",
     "Windows",
     "build_windows",
+    "choose_sequence",
     "evaluate_sequence",
     "expected_shapes",
     "fit_sequence",

@@ -14,6 +14,7 @@ thread count and determinism flag are restored afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -31,7 +32,14 @@ from quant_models.sequence._windows import build_windows, labels
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEVICES", "TrainingData", "fit_sequence", "resolve_device", "training_data"]
+__all__ = [
+    "DEVICES",
+    "TrainingData",
+    "choose_sequence",
+    "fit_sequence",
+    "resolve_device",
+    "training_data",
+]
 
 DEVICES = ("cpu", "cuda", "auto")
 """The ``device`` settings: ``auto`` takes a GPU when torch sees one."""
@@ -269,3 +277,67 @@ def fit_sequence(
         data.risk_std,
         data.up_rate,
     )
+
+
+_SHARED = ("resolutions", "horizons", "risk_bars", "validation_fraction")
+
+
+def choose_sequence(
+    panel: Panel,
+    candidates: Sequence[SequenceConfig],
+    *,
+    train_start: int,
+    train_end: int,
+    seed: int,
+    threads: int = 1,
+    device: str = "cpu",
+) -> tuple[SequenceModel, tuple[float, ...]]:
+    """Fit every candidate on a fold's training range; keep the best on its validation part.
+
+    The criterion is the direction heads' log loss (mean over rows and horizons) on the
+    newest ``validation_fraction`` of ``[train_start, train_end)``, the part early stopping
+    already uses, so regularisation (dropout, weight decay, width, family) is chosen without
+    the fold's test span. Candidates must share the windows and labels (resolutions,
+    horizons, risk span, validation share); ties keep the earlier candidate.
+
+    Args:
+        panel: the bars.
+        candidates: the configs to compare.
+        train_start: first training bar.
+        train_end: one past the last training bar.
+        seed: the training seed of every candidate.
+        threads: torch threads while fitting.
+        device: see :func:`fit_sequence`.
+
+    Returns:
+        The chosen model and every candidate's validation log loss, in order.
+
+    Raises:
+        ConfigError: no candidate, or candidates whose windows or labels differ.
+    """
+    if not candidates:
+        raise ConfigError("choose_sequence needs at least one candidate config")
+    first = candidates[0]
+    for c in candidates[1:]:
+        differ = [name for name in _SHARED if getattr(c, name) != getattr(first, name)]
+        if differ:
+            raise ConfigError(f"candidates must share {', '.join(differ)}")
+    split = train_end - int((train_end - train_start) * first.validation_fraction)
+    val_x, val_fwd, _ = _part(panel, first, split, train_end)
+    y = val_fwd > 0
+    models: list[SequenceModel] = []
+    losses: list[float] = []
+    for config in candidates:
+        model = fit_sequence(
+            panel,
+            config,
+            train_start=train_start,
+            train_end=train_end,
+            seed=seed,
+            threads=threads,
+            device=device,
+        )
+        p = np.clip(model.predict(val_x).p_up, 1e-12, 1 - 1e-12)
+        losses.append(float(-np.mean(np.where(y, np.log(p), np.log1p(-p)))))
+        models.append(model)
+    return models[int(np.argmin(losses))], tuple(losses)
