@@ -14,6 +14,7 @@ PUBLIC = {
     "quant_models.families",
     "quant_models.features",
     "quant_models.reasons",
+    "quant_models.sequence",
     "quant_models.training",
 }
 

@@ -50,4 +50,16 @@ CONTEXT_MISSING = (
     "too few market-panel coins); it is refused instead of predicting without it."
 )
 
+SEQUENCE_FAMILY_UNKNOWN = "A sequence model names a family other than lstm or transformer."
+SEQUENCE_SHAPE_MISMATCH = (
+    "A sequence model's weight tensors do not have the shapes its declared config implies."
+)
+SEQUENCE_ARTIFACT_INVALID = (
+    "A sequence model's weights do not match the hash in sequence.json, are not a readable"
+    " safetensors file, or sequence.json is malformed."
+)
+SEQUENCE_INPUT_INVALID = (
+    "A window given to a sequence model holds NaN or has the wrong shape or number of features."
+)
+
 declare_codes(globals())
