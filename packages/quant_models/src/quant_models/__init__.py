@@ -9,9 +9,10 @@ says which market context (reference coin, market panel) a set needs at run time
 The names below are the stable surface; import them from ``quant_models`` directly. The
 public sub-packages carry the rest, each with its own ``__all__``: ``quant_models.features``
 (batch and streaming features), ``quant_models.training`` (the stages, the out-of-fold table,
-metrics, calibration, gates), ``quant_models.families`` (model families) and
-``quant_models.evaluation`` (hindcasts and forward checks); ``quant_models.reasons`` holds the
-reason codes. Every other module is private.
+metrics, calibration, gates), ``quant_models.families`` (model families),
+``quant_models.sequence`` (LSTM and Transformer: trained in torch, served on numpy) and
+``quant_models.evaluation`` (hindcasts, forward checks, the model card);
+``quant_models.reasons`` holds the reason codes. Every other module is private.
 """
 
 from quant_models._champion import ChampionRecord
