@@ -47,7 +47,7 @@ START = iso_to_ns("2024-01-01T00:00:00Z")
 
 
 def config(combine: str, train_bars: int) -> TrainConfig:
-    """LightGBM global + specialists at 1h/4h/24h; stacked or best."""
+    """LightGBM global + specialists at 1h/4h/24h, default features; stacked or best."""
     return TrainConfig(
         horizons=(HorizonSpec(1, (0.0,)), HorizonSpec(4, (0.0,)), HorizonSpec(24, (0.0,))),
         features=FeatureConfig(
@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return run_cli(
         argv,
         description=__doc__,
-        quick=(4, 420, 5, 1),
+        quick=(4, 480, 5, 1),
         full=(30, 1500, 100, 3),
         run=lambda sizes: run(*sizes),
         lines=lines,

@@ -68,7 +68,7 @@ def load(shared: Path, coins: tuple[str, ...], start: str, end: str) -> pd.DataF
     return pd.concat(frames, ignore_index=True)
 
 
-def config() -> TrainConfig:
+def config(meta_l2: float) -> TrainConfig:
     """LightGBM + XGBoost, global and per-coin, 1h and 4h, the shipped bundle's tree sizes."""
     return TrainConfig(
         horizons=(HorizonSpec(1, (-0.005, 0.0, 0.005)), HorizonSpec(4, (-0.01, 0.0, 0.01))),
@@ -96,7 +96,7 @@ def config() -> TrainConfig:
         seed=20261207,
         combine="stack",
         min_specialist_bars=3000,
-        ensemble=EnsembleConfig(),
+        ensemble=EnsembleConfig(meta_l2=meta_l2),
     )
 
 
@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--start", default="2022-05-01")
     parser.add_argument("--cut", default="2023-11-01")
     parser.add_argument("--end", default="2024-05-01")
+    parser.add_argument("--meta-l2", type=float, default=EnsembleConfig().meta_l2)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     shared = Path(os.environ.get("QUANT_SHARED_DATA", "../shared/data"))  # noqa: TID251 - a script reads its env
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cut_ns = int(pd.Timestamp(args.cut, tz="UTC").value)
     panel = Panel.from_frame(frame)
     n_train = int(np.searchsorted(panel.open_times_ns, cut_ns))
-    cfg = config()
+    cfg = config(args.meta_l2)
     result = train_panel(panel.upto(n_train - 1), cfg, dataset_hash="sha256:real")
     stacked = result.model_set
     served: dict[str, Any] = {"cut": args.cut, "coins": list(COINS)}
