@@ -15,8 +15,7 @@ from tests.quant_models.helpers import tiny_config
 from quant_core.errors import QuantError
 from quant_data import Dataset
 from quant_models import ConfigError, DataError, reasons
-from quant_models.evaluation import ModelCard, model_card, read_oof
-from quant_models.evaluation._card import auc
+from quant_models.evaluation import ModelCard, auc, model_card, read_oof
 from quant_models.training import OofBlock, OofTable, TrainResult, train
 
 H = 3_600 * 10**9
@@ -74,7 +73,7 @@ def test_the_interval_covers_the_point_and_narrows_with_more_blocks() -> None:
     table = OofTable(("BTC",), np.arange(n) * H, (block,))
     coarse = model_card(table, block_ns=50 * DAY, draws=500).rows[0]
     fine = model_card(table, block_ns=DAY, draws=500).rows[0]
-    assert coarse.bss == fine.bss
+    assert coarse.bss == pytest.approx(fine.bss, rel=1e-12)
     assert fine.bss_low < fine.bss < fine.bss_high
     assert (fine.bss_high - fine.bss_low) < (coarse.bss_high - coarse.bss_low)
     assert (fine.blocks, coarse.blocks) == (200, 4)
@@ -128,13 +127,12 @@ def test_markdown_lists_every_row(run: TrainResult) -> None:
     assert all(f"| {r.model} | {r.n} |" in text for r in card.rows)
 
 
-def test_auc_needs_both_outcomes_and_shows_na() -> None:
+def test_auc_without_both_outcomes_is_no_skill() -> None:
     n = 48
     block = OofBlock("m", 1, 0, np.zeros(n, dtype=np.int64), np.arange(n), np.full(n, 0.6),
                      np.ones(n), np.zeros(n), np.full(n, 0.5))  # fmt: skip
     card = model_card(OofTable(("BTC",), np.arange(n) * H, (block,)), block_ns=DAY, draws=50)
-    assert card.rows[0].auc is None
-    assert "| n/a |" in card.to_markdown()
+    assert card.rows[0].auc == 0.5  # no down move to rank against: no evidence either way
     assert auc(np.array([0.2, 0.9]), np.array([0.0, 1.0])) == 1.0
 
 

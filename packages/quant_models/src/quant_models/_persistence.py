@@ -7,6 +7,17 @@ symbol, parameters, calibration map and the SHA-256 of its file. The ``model_id`
 content hash of that metadata, so it pins every byte of the set. Loading re-hashes every file
 and refuses a mismatch.
 
+Two formats: ``quant.modelset/1`` serves one model per coin and horizon; ``quant.modelset/2``
+(a stacked ensemble, :mod:`quant_models._ensemble`, decision 0118) adds each member's
+``name`` and ``kind``, the heads (one meta-learner file per horizon and member group, canonical
+JSON) and the regime model (``regime.json``). A version 1 set is written and read exactly as
+before. Loading a version 2 set also refuses: a schema whose hash or names differ from what
+this runtime computes for its feature config (``SCHEMA_MISMATCH``), an unknown member kind or
+family (``MODEL_FAMILY_UNKNOWN``), a model that does not take the schema's feature count or a
+head whose learner does not match its members or the regime columns
+(``MODEL_SHAPE_MISMATCH``), and a head naming a member the set lacks
+(``ENSEMBLE_MEMBER_MISSING``).
+
 Examples:
     >>> import tempfile, numpy as np
     >>> from pathlib import Path
@@ -33,18 +44,22 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 
 from quant_core import canonical_json, content_hash, sha256_hex, structure, unstructure
 from quant_core.files import write_files_synced
 from quant_models import reasons
 from quant_models._calibration import Calibrator
+from quant_models._ensemble import RegimeContext, StackHead, load_member
 from quant_models._errors import ArtifactError
+from quant_models.families import REGIME_LABELS, MetaArtifactError, MetaLearner, RegimeModel
 from quant_models.families._trees import Classifier, get_family
 from quant_models.features import FeatureConfig, FeatureSchema
 
 __all__ = [
     "METADATA_FILE",
     "MODELSET_FORMAT",
+    "STACKED_FORMAT",
     "HorizonTable",
     "ModelEntry",
     "ModelSet",
@@ -54,6 +69,7 @@ __all__ = [
 ]
 
 MODELSET_FORMAT = "quant.modelset/1"
+STACKED_FORMAT = "quant.modelset/2"
 METADATA_FILE = "metadata.json"
 
 
@@ -91,6 +107,7 @@ class ModelEntry:
         calibrator: its calibration map.
         model: the fitted classifier.
         raw: the bytes it was loaded from (kept so a loaded set hashes exactly as saved).
+        kind: the member kind (``"tree"``; written by the stacked format only).
     """
 
     horizon_bars: int
@@ -101,6 +118,12 @@ class ModelEntry:
     calibrator: Calibrator
     model: Classifier
     raw: bytes | None = attrs.field(default=None, repr=False)
+    kind: str = "tree"
+
+    @property
+    def name(self) -> str:
+        """The member name a meta-learner column refers to (``family/scope``)."""
+        return f"{self.family}/{self.scope}"
 
     @property
     def file(self) -> str:
@@ -114,7 +137,10 @@ class ModelEntry:
 
 @attrs.frozen(eq=False)
 class ModelSet:
-    """Everything a predictor needs: schema, horizons and fitted, calibrated models."""
+    """Everything a predictor needs: schema, horizons and fitted, calibrated models.
+
+    A stacked set (``heads`` not empty) also holds its heads and regime model.
+    """
 
     schema: FeatureSchema
     feature_config: FeatureConfig
@@ -123,13 +149,26 @@ class ModelSet:
     dataset_hash: str
     horizons: tuple[HorizonTable, ...]
     entries: tuple[ModelEntry, ...]
+    heads: tuple[StackHead, ...] = ()
+    regime: RegimeContext | None = None
+
+    @property
+    def stacked(self) -> bool:
+        """Whether the set is a stacked ensemble (``quant.modelset/2``)."""
+        return bool(self.heads)
 
     def model_bytes(self) -> dict[str, bytes]:
-        """Each model's file bytes by relative path."""
-        return {
+        """Each model's file bytes by relative path (heads and regime model included)."""
+        files = {
             entry.file: entry.raw if entry.raw is not None else entry.model.to_bytes()
             for entry in self.entries
         }
+        for head in self.heads:
+            if head.file is not None:
+                files[head.file] = head.file_bytes()
+        if self.regime is not None:
+            files[RegimeContext.FILE] = self.regime.file_bytes()
+        return files
 
     def metadata(self, files: Mapping[str, bytes] | None = None) -> dict[str, Any]:
         """The metadata document (without ``model_id``).
@@ -138,6 +177,8 @@ class ModelSet:
         each model file's hash and fixes the layout that ``model_id`` hashes.
         """
         files = self.model_bytes() if files is None else files
+        if self.stacked:
+            return self._stacked_metadata(files)
         return {
             "format": MODELSET_FORMAT,
             "feature_schema": unstructure(self.schema),
@@ -159,6 +200,49 @@ class ModelSet:
                 }
                 for e in self.entries
             ],
+        }
+
+    def _stacked_metadata(self, files: Mapping[str, bytes]) -> dict[str, Any]:
+        assert self.regime is not None  # a stacked set always has its regime model
+        return {
+            "format": STACKED_FORMAT,
+            "combine": "stack",
+            "feature_schema": unstructure(self.schema),
+            "feature_schema_hash": self.schema.schema_hash,
+            "quote": self.quote,
+            "symbols": list(self.symbols),
+            "dataset_hash": self.dataset_hash,
+            "horizons": [unstructure(h) for h in self.horizons],
+            "members": [
+                {
+                    "name": e.name,
+                    "kind": e.kind,
+                    "horizon_bars": e.horizon_bars,
+                    "family": e.family,
+                    "scope": e.scope,
+                    "symbol": e.symbol,
+                    "params": e.params,
+                    "calibrator": unstructure(e.calibrator),
+                    "file": e.file,
+                    "sha256": sha256_hex(files[e.file]),
+                }
+                for e in self.entries
+            ],
+            "heads": [
+                {
+                    "horizon_bars": h.horizon_bars,
+                    "group": h.group,
+                    "members": list(h.members),
+                    "file": h.file,
+                    "sha256": None if h.file is None else sha256_hex(files[h.file]),
+                }
+                for h in self.heads
+            ],
+            "regime": {
+                "file": RegimeContext.FILE,
+                "lookback": self.regime.lookback,
+                "sha256": sha256_hex(files[RegimeContext.FILE]),
+            },
         }
 
     @property
@@ -191,7 +275,7 @@ def load_model_set(directory: Path) -> ModelSet:
     try:
         meta = json.loads((directory / METADATA_FILE).read_bytes())
         stated_id = meta.pop("model_id")
-        if meta.get("format") != MODELSET_FORMAT:
+        if meta.get("format") not in (MODELSET_FORMAT, STACKED_FORMAT):
             raise ValueError(f"unsupported format {meta.get('format')!r}")
     except FileNotFoundError as exc:
         raise ArtifactError(
@@ -201,15 +285,15 @@ def load_model_set(directory: Path) -> ModelSet:
         raise ArtifactError(f"{directory / METADATA_FILE} is malformed: {exc}") from exc
     if content_hash(meta) != stated_id:
         raise ArtifactError(f"{METADATA_FILE} does not hash to its model_id {stated_id}")
+    if meta["format"] == STACKED_FORMAT:
+        try:
+            return _load_stacked(directory, meta)
+        except (KeyError, TypeError) as exc:
+            raise ArtifactError(f"{directory / METADATA_FILE} is malformed: {exc!r}") from exc
     schema = structure(meta["feature_schema"], FeatureSchema)
     entries = []
     for item in meta["models"]:
-        path = directory / item["file"]
-        if not path.is_file():
-            raise ArtifactError(f"missing model file {path}", reason_code=reasons.ARTIFACT_MISSING)
-        data = path.read_bytes()
-        if sha256_hex(data) != item["sha256"]:
-            raise ArtifactError(f"{path} does not match its hash in {METADATA_FILE}")
+        data = _read_checked(directory, item["file"], item["sha256"])
         entries.append(
             ModelEntry(
                 item["horizon_bars"],
@@ -230,4 +314,93 @@ def load_model_set(directory: Path) -> ModelSet:
         meta["dataset_hash"],
         tuple(structure(h, HorizonTable) for h in meta["horizons"]),
         tuple(entries),
+    )
+
+
+def _read_checked(directory: Path, name: str, digest: str) -> bytes:
+    path = directory / name
+    if not path.is_file():
+        raise ArtifactError(f"missing model file {path}", reason_code=reasons.ARTIFACT_MISSING)
+    data = path.read_bytes()
+    if sha256_hex(data) != digest:
+        raise ArtifactError(f"{path} does not match its hash in {METADATA_FILE}")
+    return data
+
+
+def _shape_error(message: str) -> ArtifactError:
+    return ArtifactError(message, reason_code=reasons.MODEL_SHAPE_MISMATCH)
+
+
+def _load_stacked(directory: Path, meta: dict[str, Any]) -> ModelSet:
+    """Load the ``quant.modelset/2`` body of ``meta`` (its id already checked)."""
+    schema = structure(meta["feature_schema"], FeatureSchema)
+    config = structure(schema.config, FeatureConfig)
+    horizons = tuple(structure(h, HorizonTable) for h in meta["horizons"])
+    members, heads, regime = meta["members"], meta["heads"], meta["regime"]
+    runtime = FeatureSchema.of(config, schema.timeframe)
+    if schema.schema_hash != meta["feature_schema_hash"] or runtime != schema:
+        raise ArtifactError(
+            "the set's feature schema differs from the one this runtime computes for it",
+            reason_code=reasons.SCHEMA_MISMATCH,
+        )
+    probe = np.zeros((1, len(schema.names)))
+    entries = []
+    for item in members:
+        data = _read_checked(directory, item["file"], item["sha256"])
+        model = load_member(item["kind"], item["family"], data)
+        try:
+            model.predict_proba(probe)
+        except Exception as exc:  # each library words a wrong feature count its own way
+            raise _shape_error(f"{item['file']} does not take {probe.shape[1]} features") from exc
+        entries.append(
+            ModelEntry(
+                item["horizon_bars"],
+                item["family"],
+                item["scope"],
+                item["symbol"],
+                item["params"],
+                structure(item["calibrator"], Calibrator),
+                model,
+                raw=data,
+                kind=item["kind"],
+            )
+        )
+    names = {(e.horizon_bars, e.name) for e in entries}
+    stack = []
+    for item in heads:
+        h, group, wanted = item["horizon_bars"], item["group"], tuple(item["members"])
+        absent = [m for m in wanted if (h, m) not in names]
+        if absent:
+            raise ArtifactError(
+                f"the h{h} {group} head expects members {absent} the set does not hold",
+                reason_code=reasons.ENSEMBLE_MEMBER_MISSING,
+            )
+        learner = raw = None
+        if item["file"] is not None:
+            raw = _read_checked(directory, item["file"], item["sha256"])
+            try:
+                learner = MetaLearner.from_json(raw)
+            except MetaArtifactError as exc:
+                raise ArtifactError(f"{item['file']}: {exc}") from exc
+            if learner.models != wanted or learner.horizon_bars != h:
+                raise _shape_error(f"{item['file']} stacks {list(learner.models)}, not {wanted}")
+            if learner.context_columns != len(REGIME_LABELS):
+                raise _shape_error(
+                    f"{item['file']} is not gated by the {len(REGIME_LABELS)} regimes"
+                )
+        elif len(wanted) != 1:
+            raise _shape_error(f"the h{h} {group} head of {len(wanted)} members has no learner")
+        stack.append(StackHead(h, group, wanted, learner, raw=raw))
+    regime_raw = _read_checked(directory, regime["file"], regime["sha256"])
+    context = RegimeContext(RegimeModel.from_bytes(regime_raw), regime["lookback"], raw=regime_raw)
+    return ModelSet(
+        schema,
+        config,
+        meta["quote"],
+        tuple(meta["symbols"]),
+        meta["dataset_hash"],
+        horizons,
+        tuple(entries),
+        tuple(stack),
+        context,
     )

@@ -15,6 +15,14 @@ come from the same search, so the answer is the one a full-history computation g
 float rounding in the running sums, far below any model's resolution — a test checks it on
 many bars). Coins sharing a model are predicted in one batch per horizon.
 
+A stacked set (``quant.modelset/2``, decision 0118) predicts each coin per horizon by its
+head: the ``full`` meta-learner over the global members and the coin's specialists when it
+has every specialist, else the ``globals`` one, each gated by the regime posterior at
+``as_of_ns`` (the truncated filter of :mod:`quant_models._ensemble`, over the last
+``lookback + window`` grid bars of the coins handed in: the cross-asset context is the
+coins in ``history``). The lookback then covers the regime's bars too, still O(1) in
+history.
+
 Return buckets come from the horizon's tables: ``P(bucket) = p_up · P(bucket | up)`` for
 buckets above 0 and ``(1 - p_up) · P(bucket | down)`` below, so they agree with ``p_up``.
 """
@@ -29,6 +37,7 @@ import numpy as np
 from quant_core import Bar, Clock, Instrument, Timeframe
 from quant_core.events import HorizonForecast, Prediction
 from quant_models import reasons
+from quant_models._ensemble import FULL, GLOBALS, RegimeRows, StackHead, truncated_posterior
 from quant_models._errors import ArtifactError, ConfigError, DataError
 from quant_models._panel import FIELDS, Panel
 from quant_models._persistence import HorizonTable, ModelEntry, ModelSet
@@ -72,6 +81,13 @@ def _bucket_probs(table: HorizonTable, p_up: float) -> tuple[float, ...]:
     ]
     total = sum(probs)
     return tuple(p / total for p in probs)
+
+
+def _tail(panel: Panel, first: int) -> Panel:
+    """``panel`` from grid bar ``first`` on."""
+    keep = slice(first, panel.n_times)
+    arrays = (panel.field(name)[:, keep] for name in FIELDS)
+    return Panel(panel.symbols, panel.quote, panel.timeframe, panel.open_times_ns[keep], *arrays)
 
 
 def _open_time(bar: Bar) -> int:
@@ -128,14 +144,26 @@ class ModelSetPredictor:
         self._clock = clock
         self._timeframe = Timeframe(model_set.schema.timeframe)
         by_horizon: dict[int, dict[str | None, ModelEntry]] = {}
+        self._members: dict[tuple[int, str, str | None], ModelEntry] = {}
+        self._heads: dict[tuple[int, str], StackHead] = {}
         for entry in model_set.entries:
             by_horizon.setdefault(entry.horizon_bars, {})[entry.symbol] = entry
+            self._members[(entry.horizon_bars, entry.name, entry.symbol)] = entry
+        for head in model_set.heads:
+            self._heads[(head.horizon_bars, head.group)] = head
         missing = [h.bars for h in model_set.horizons if h.bars not in by_horizon]
+        if model_set.stacked:
+            missing = [h.bars for h in model_set.horizons if (h.bars, GLOBALS) not in self._heads]
         if missing:
             raise ArtifactError(
                 f"horizons {missing} have no model", reason_code=reasons.ARTIFACT_MISSING
             )
         needed = feature_lookback(model_set.feature_config)
+        self._feature_bars = needed if lookback is None else lookback
+        self._regime = model_set.regime
+        if self._regime is not None:
+            needed = max(needed, self._regime.bars_needed)
+            self._regime_rows = RegimeRows(self._regime.model.window)
         if lookback is not None and lookback < needed:
             raise ConfigError(f"lookback {lookback} is shorter than the features need ({needed})")
         self._lookback = needed if lookback is None else lookback
@@ -249,16 +277,22 @@ class ModelSetPredictor:
         if not eligible:
             return ()
         panel = self._panel(tails, last_open)
-        features = compute_features(panel, self.model_set.feature_config)
+        # the features read the last ``feature lookback`` bars only (the regime may need more)
+        first = panel.n_times - self._feature_bars - 1
+        features = compute_features(
+            panel if first <= 0 else _tail(panel, first), self.model_set.feature_config
+        )
         if features.schema.schema_hash != self.model_set.schema.schema_hash:
             raise ArtifactError(
                 "the model set's feature schema differs from the computed one",
                 reason_code=reasons.SCHEMA_MISMATCH,
             )
-        t = panel.n_times - 1  # the last grid bar closes at as_of_ns (an eligible coin has it)
+        t = features.values.shape[1] - 1  # the last grid bar closes at as_of_ns
         p_up: dict[str, list[float]] = {}
         rows = [panel.symbols.index(s) for s in sorted(eligible)]
-        for table in self._tables:
+        if self._regime is not None:
+            p_up = self._stacked(panel, features.values[:, t, :], rows)
+        for table in self._tables if self._regime is None else ():
             chosen = self._entries[table.bars]
             batches: dict[int, tuple[ModelEntry, list[int]]] = {}
             for row in rows:
@@ -271,6 +305,59 @@ class ModelSetPredictor:
                 for row, p in zip(members, probs.tolist(), strict=True):
                     p_up.setdefault(panel.symbols[row], []).append(p)
         ts_init = as_of_ns if self._clock is None else self._clock.now_ns()
+        return self._predictions(eligible, p_up, as_of_ns, ts_init)
+
+    def _stacked(self, panel: Panel, x: np.ndarray, rows: list[int]) -> dict[str, list[float]]:
+        """Each coin's stacked probability per horizon (``x``: the bar's feature rows)."""
+        assert self._regime is not None
+        lookback = self._regime.lookback
+        regime_rows = self._regime_rows.last(panel.close, min(lookback + 1, panel.n_times))
+        posterior = truncated_posterior(self._regime.model, regime_rows, lookback, last_only=True)[
+            0
+        ]
+        p_up: dict[str, list[float]] = {}
+        for table in self._tables:
+            h = table.bars
+            full = self._heads.get((h, FULL))
+            groups: dict[str, list[int]] = {}
+            for row in rows:
+                symbol = panel.symbols[row]
+                has_all = full is not None and all(
+                    (h, m, symbol) in self._members for m in full.members if "/specialist" in m
+                )
+                groups.setdefault(FULL if has_all else GLOBALS, []).append(row)
+            for group, members in sorted(groups.items()):
+                head = self._heads[(h, group)]
+                columns = []
+                for name in head.members:
+                    if name.endswith("/global"):
+                        entry = self._members[(h, name, None)]
+                        columns.append(
+                            entry.calibrator.apply(entry.model.predict_proba(x[members]))
+                        )
+                    else:
+                        columns.append(
+                            np.concatenate(
+                                [self._one(h, name, panel.symbols[r], x[r]) for r in members]
+                            )
+                        )
+                probs = head.predict(np.column_stack(columns), posterior)
+                for row, p in zip(members, probs.tolist(), strict=True):
+                    p_up.setdefault(panel.symbols[row], []).append(p)
+        return p_up
+
+    def _one(self, h: int, name: str, symbol: str, x: np.ndarray) -> np.ndarray:
+        entry = self._members[(h, name, symbol)]
+        return entry.calibrator.apply(entry.model.predict_proba(x[None, :]))
+
+    def _predictions(
+        self,
+        eligible: Mapping[str, Instrument],
+        p_up: Mapping[str, list[float]],
+        as_of_ns: int,
+        ts_init: int,
+    ) -> tuple[Prediction, ...]:
+        step = self._timeframe.ns
         out = []
         for symbol in sorted(eligible):
             ps = p_up.get(symbol, [])

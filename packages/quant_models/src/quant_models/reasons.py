@@ -28,6 +28,13 @@ ARTIFACT_INVALID = (
 SCHEMA_MISMATCH = (
     "A saved model was trained on a feature schema other than the one computing its inputs."
 )
+MODEL_SHAPE_MISMATCH = (
+    "A saved model's inputs or outputs do not match the shapes its model set declares "
+    "(feature count, a meta-learner's members or context columns)."
+)
+ENSEMBLE_MEMBER_MISSING = (
+    "A stacked model set's meta-learner expects a member model the set does not hold."
+)
 GATE_PASSED = "Every promotion gate passed; the candidate is promoted."
 GATE_IN_SAMPLE_EVIDENCE = (
     "Promotion evidence was not out-of-sample; in-sample metrics never justify a promotion."

@@ -2,9 +2,11 @@
 
 A hindcast trains on data to
 ``T - 2d`` and scores the day before ``T``; a forward check predicts ``T + h`` and is scored
-once the outcomes are realised. :func:`model_card` scores every model of a run's out-of-fold
-table per horizon: Brier skill with a block-bootstrap interval, AUC, ECE and the long-only
-simulation after fees (:func:`read_oof` reads a run's ``oof.csv`` back).
+once the outcomes are realised. :func:`evidence_card` (Brier skill with a 95% block-bootstrap
+interval, AUC, ECE) scores any out-of-sample forecasts the way the run record's ensemble
+evidence does; :func:`model_card` scores every model of a run's out-of-fold table that way
+per horizon, with the long-only simulation after fees (:func:`read_oof` reads a run's
+``oof.csv`` back).
 """
 
 from quant_models.evaluation._card import CardRow, ModelCard, model_card, read_oof
@@ -18,6 +20,7 @@ from quant_models.evaluation._hindcast import (
     run_hindcast,
     score_forward,
 )
+from quant_models.training._evidence import auc, block_bootstrap_bss, evidence_card
 
 __all__ = [
     "DAY_NS",
@@ -25,6 +28,9 @@ __all__ = [
     "ForwardCheck",
     "Hindcast",
     "ModelCard",
+    "auc",
+    "block_bootstrap_bss",
+    "evidence_card",
     "forward_check",
     "hindcast",
     "model_card",

@@ -8,7 +8,8 @@ reads that file back) and gives, per horizon and per model or baseline:
   block-bootstrap interval**: the test span is cut into blocks of ``block_ns`` (30 days by
   default, aligned to the Unix epoch; all coins of a block stay together, so the cross-coin
   correlation of a market move is kept), and whole blocks are resampled ``draws`` times with
-  a seeded generator;
+  a seeded generator (:func:`~quant_models.evaluation.block_bootstrap_bss`, as the run
+  record's ensemble evidence does);
 * the share of blocks in which the model beat the climatology;
 * **AUC** (how well the probabilities rank up moves above down moves; 0.5 is no skill);
 * **ECE** (expected calibration error, 10 bins);
@@ -39,7 +40,6 @@ Examples:
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,13 +47,13 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from quant_core import canonical_json, generator, unstructure
+from quant_core import canonical_json, unstructure
 from quant_models._errors import ConfigError, DataError
 from quant_models._metrics import expected_calibration_error, simulate_long_only
-from quant_models._panel import FloatArray
 from quant_models.training import OofBlock, OofTable
+from quant_models.training._evidence import auc, block_bootstrap_bss
 
-__all__ = ["CardRow", "ModelCard", "auc", "model_card", "read_oof"]
+__all__ = ["CardRow", "ModelCard", "model_card", "read_oof"]
 
 _DAY_NS = 86_400 * 10**9
 _OOF_COLUMNS = (
@@ -82,7 +82,7 @@ class CardRow:
         bss_high: the 97.5% quantile.
         blocks_positive: blocks in which the model's Brier score beat the climatology's.
         blocks: blocks in the test span.
-        auc: area under the ROC curve (``None`` when only one outcome occurred).
+        auc: area under the ROC curve (0.5 when only one outcome occurred).
         ece: expected calibration error (10 bins).
         trades: decision points at which the simulation was long.
         exposure: share of decision points in the market.
@@ -98,7 +98,7 @@ class CardRow:
     bss_high: float
     blocks_positive: int
     blocks: int
-    auc: float | None
+    auc: float
     ece: float
     trades: int
     exposure: float
@@ -164,11 +164,10 @@ class ModelCard:
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in self.rows:
-            auc = "n/a" if r.auc is None else f"{r.auc:.4f}"
             lines.append(
                 f"| {r.horizon_bars}h | {r.model} | {r.n} |"
                 f" {r.bss:+.4f} [{r.bss_low:+.4f}, {r.bss_high:+.4f}] |"
-                f" {r.blocks_positive}/{r.blocks} | {auc} | {r.ece:.4f} | {r.trades} |"
+                f" {r.blocks_positive}/{r.blocks} | {r.auc:.4f} | {r.ece:.4f} | {r.trades} |"
                 f" {r.exposure:.1%} | {r.net_return:+.4f} | {r.net_per_trade:+.5f} |"
             )
         return "\n".join(lines) + "\n"
@@ -186,38 +185,6 @@ def _rounded(card: ModelCard) -> ModelCard:
         return attrs.evolve(r, **floats)
 
     return attrs.evolve(card, rows=tuple(row(r) for r in card.rows))
-
-
-def auc(p: FloatArray, y: FloatArray) -> float | None:
-    """Area under the ROC curve by the rank-sum (Mann-Whitney) formula, ties averaged.
-
-    Examples:
-        >>> auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0.0, 0.0, 1.0, 1.0]))
-        0.75
-        >>> auc(np.array([0.2, 0.3]), np.array([1.0, 1.0])) is None
-        True
-    """
-    from scipy.stats import rankdata
-
-    positives = int(y.sum())
-    negatives = len(y) - positives
-    if positives == 0 or negatives == 0:
-        return None
-    ranks = rankdata(p)
-    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
-
-
-def _bootstrap(
-    err_model: FloatArray, err_clim: FloatArray, block: FloatArray, draws: int, rng: Any
-) -> tuple[float, float, int, int]:
-    ids, index = np.unique(block, return_inverse=True)
-    model_sum = np.bincount(index, weights=err_model, minlength=len(ids))
-    clim_sum = np.bincount(index, weights=err_clim, minlength=len(ids))
-    pick = rng.integers(0, len(ids), size=(draws, len(ids)))
-    denominator = clim_sum[pick].sum(axis=1)
-    skill = 1.0 - model_sum[pick].sum(axis=1) / np.where(denominator > 0, denominator, np.nan)
-    low, high = np.nanquantile(skill, [0.025, 0.975])
-    return float(low), float(high), int((model_sum < clim_sum).sum()), len(ids)
 
 
 def _concat(blocks: Sequence[OofBlock], keep_symbols: set[int] | None) -> dict[str, Any]:
@@ -250,7 +217,7 @@ def model_card(
         threshold: the simulation goes long when ``p >= threshold``.
         block_ns: bootstrap block length in nanoseconds.
         draws: bootstrap draws.
-        seed: root seed of the bootstrap's generator (one stream per horizon and model).
+        seed: root seed of the bootstrap's generator.
 
     Raises:
         ConfigError: a coin the table does not hold, a non-positive block or draw count, or
@@ -295,21 +262,20 @@ def _row(
 ) -> CardRow:
     p, y, clim = cols["p"], cols["y"], cols["climatology"]
     err_model, err_clim = (p - y) ** 2, (clim - y) ** 2
-    times = table.open_times_ns[cols["time_rows"]]
-    block = times // block_ns  # blocks aligned to the epoch: the same whatever the grid
-    rng = generator(seed, "model-card", str(h), name)
-    low, high, positive, n_blocks = _bootstrap(err_model, err_clim, block, draws, rng)
-    clim_total = float(err_clim.sum())
+    times = table.open_times_ns[cols["time_rows"]]  # blocks aligned to the epoch
+    boot = block_bootstrap_bss(p, y, clim, times, block=block_ns, draws=draws, seed=seed)
+    index = np.unique(times // block_ns, return_inverse=True)[1]
+    won = np.bincount(index, weights=err_model) < np.bincount(index, weights=err_clim)
     sim = simulate_long_only(p, cols["forward_return"], threshold=threshold, fee=fee)
     return CardRow(
         horizon_bars=h,
         model=name,
         n=len(p),
-        bss=1.0 - float(err_model.sum()) / clim_total if clim_total > 0 else math.nan,
-        bss_low=low,
-        bss_high=high,
-        blocks_positive=positive,
-        blocks=n_blocks,
+        bss=boot["bss"],
+        bss_low=boot["low"],
+        bss_high=boot["high"],
+        blocks_positive=int(won.sum()),
+        blocks=len(won),
         auc=auc(p, y),
         ece=expected_calibration_error(p, y),
         trades=sim.trades,

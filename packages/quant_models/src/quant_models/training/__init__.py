@@ -13,6 +13,7 @@ from quant_models._calibration import Calibrator, choose_calibrator, fit_calibra
 from quant_models._metrics import ScoreCard, score, simulate_long_only
 from quant_models.training._config import (
     SCOPES,
+    EnsembleConfig,
     FoldConfig,
     FoldMode,
     Scope,
@@ -29,6 +30,7 @@ from quant_models.training._targets import HorizonSpec, make_targets
 __all__ = [
     "SCOPES",
     "Calibrator",
+    "EnsembleConfig",
     "Evidence",
     "Fold",
     "FoldConfig",

@@ -18,7 +18,16 @@ from quant_models.features import FeatureConfig
 from quant_models.training._gates import GateConfig
 from quant_models.training._targets import HorizonSpec
 
-__all__ = ["SCOPES", "FoldConfig", "FoldMode", "Scope", "TrainConfig", "load_config"]
+__all__ = [
+    "SCOPES",
+    "Combine",
+    "EnsembleConfig",
+    "FoldConfig",
+    "FoldMode",
+    "Scope",
+    "TrainConfig",
+    "load_config",
+]
 
 
 class Scope(StrEnum):
@@ -35,7 +44,23 @@ class FoldMode(StrEnum):
     SLIDING = "sliding"
 
 
+class Combine(StrEnum):
+    """What a run serves per horizon: the single best candidate, or the stacked ensemble."""
+
+    BEST = "best"
+    STACK = "stack"
+
+
 SCOPES = tuple(Scope)
+
+
+def _combine(value: Any) -> Combine:
+    try:
+        return Combine(value)
+    except ValueError:
+        raise ConfigError(
+            f"combine must be among {[c.value for c in Combine]}, got {value!r}"
+        ) from None
 
 
 def _mode(value: Any) -> FoldMode:
@@ -81,6 +106,33 @@ class FoldConfig:
 
 
 @attrs.frozen
+class EnsembleConfig:
+    """How a ``combine = "stack"`` run builds its ensemble (decision 0118).
+
+    Attributes:
+        regime_window: bars of return history per regime feature row.
+        regime_lookback: bars before ``t`` the regime filter starts from its prior to give
+            the posterior at ``t`` (the same truncated filter in training and serving).
+        meta_l2: the meta-learner's ridge toward the plain average of the member logits.
+        bootstrap_block: bars per block of the block bootstrap of the evidence.
+        bootstrap_draws: bootstrap resamples of the evidence's 95% intervals.
+    """
+
+    regime_window: int = 24
+    regime_lookback: int = 48
+    meta_l2: float = 1e-3
+    bootstrap_block: int = 168
+    bootstrap_draws: int = 1000
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse windows, blocks or draws that cannot work."""
+        if self.regime_window < 2 or self.regime_lookback < 0:
+            raise ConfigError("regime_window must be >= 2 and regime_lookback >= 0")
+        if self.meta_l2 <= 0 or self.bootstrap_block < 1 or self.bootstrap_draws < 1:
+            raise ConfigError("meta_l2 must be > 0; bootstrap block and draws >= 1")
+
+
+@attrs.frozen
 class TrainConfig:
     """A training run's configuration (JSON or TOML on disk; see :func:`load_config`).
 
@@ -99,6 +151,12 @@ class TrainConfig:
         fee: fee per side in the utility simulation (0.26% = Kraken taker).
         threshold: probability at which the simulation goes long.
         gates: promotion-gate thresholds.
+        combine: ``"best"`` serves the best candidate per horizon; ``"stack"`` serves every
+            family's global model, the specialists, a regime model and a stacking
+            meta-learner (decision 0118).
+        min_specialist_bars: a coin gets a specialist only with at least this many labelled
+            bars in the fit's range (0: every coin).
+        ensemble: the ensemble's settings (read with ``combine = "stack"``).
     """
 
     horizons: tuple[HorizonSpec, ...] = attrs.field(
@@ -124,6 +182,9 @@ class TrainConfig:
     fee: float = 0.0026
     threshold: float = 0.55
     gates: GateConfig = attrs.field(factory=GateConfig)
+    combine: Combine = attrs.field(default=Combine.BEST, converter=_combine)
+    min_specialist_bars: int = 0
+    ensemble: EnsembleConfig = attrs.field(factory=EnsembleConfig)
 
     def __attrs_post_init__(self) -> None:
         bars = [h.bars for h in self.horizons]
@@ -144,11 +205,31 @@ class TrainConfig:
             raise ConfigError("search_budget and threads must be at least 1")
         for family, overrides in self.params.items():
             get_family(family).build(overrides, seed=0)
+        if self.min_specialist_bars < 0:
+            raise ConfigError("min_specialist_bars must be >= 0")
+        if self.combine is Combine.STACK and (
+            Scope.GLOBAL not in self.scopes or self.folds.n_folds < 2
+        ):
+            raise ConfigError(
+                'combine = "stack" needs the "global" scope (every coin\'s members) and two or '
+                "more folds (its nested evidence)"
+            )
 
     @property
     def config_hash(self) -> str:
-        """Content hash of the configuration."""
-        return content_hash(unstructure(self))
+        """Content hash of the configuration (later fields left out while at their defaults)."""
+        # added after the first shipped bundle: left out while at their defaults, so a config
+        # that does not use them keeps its hash (and the shipped run record its bytes)
+        data = unstructure(self)
+        defaults = {
+            "combine": Combine.BEST.value,
+            "min_specialist_bars": 0,
+            "ensemble": unstructure(EnsembleConfig()),
+        }
+        for key, default in defaults.items():
+            if data[key] == default:
+                del data[key]
+        return content_hash(data)
 
 
 def load_config(path: Path) -> TrainConfig:

@@ -7,6 +7,13 @@ split in time: the older part fits the model, the newer part (after a purge gap)
 fits the calibration. The best candidate per horizon (lowest pooled out-of-sample log loss) is
 refit on all labelled data and saved; its out-of-sample metrics become the gate evidence.
 
+With ``combine = "stack"`` the run serves the stacked ensemble instead (decision 0118,
+:mod:`quant_models.training._ensemble`): every family's global model and the specialists are
+refit on all labelled data, beside a regime model and one meta-learner per horizon and member
+group fit on the out-of-fold table; the gate evidence is the ensemble's nested out-of-sample
+score, and ``metrics["ensemble"]`` records it beside the average, the best single member and
+the logistic baseline.
+
 The fits are tasks handed to a :class:`quant_core.TaskRunner` (serial by default). Everything
 is a pure function of (dataset bytes, config, seed): two runs, in two processes or with
 runners that order the tasks differently, write byte-identical files.
@@ -25,6 +32,7 @@ import attrs
 from quant_core import SerialRunner, TaskRunner, bytes_hash, canonical_json, unstructure
 from quant_core.errors import QuantUsageError
 from quant_core.files import write_tree_atomic
+from quant_models._ensemble import RegimeContext, StackHead
 from quant_models._errors import ArtifactError
 from quant_models._metrics import score
 from quant_models._panel import Panel
@@ -36,8 +44,9 @@ from quant_models._persistence import (
     write_files,
 )
 from quant_models.training._baselines import fit_climatology
-from quant_models.training._config import TrainConfig
+from quant_models.training._config import Combine, TrainConfig
 from quant_models.training._data import Fitted, TrainingData, bucket_table
+from quant_models.training._ensemble import ensemble_evidence, fit_heads, regime_grid
 from quant_models.training._gates import Evidence, GateDecision, HorizonEvidence, decide
 from quant_models.training._lineage import RunRecord, library_versions
 from quant_models.training._oof import OofTable, oos_metrics
@@ -84,6 +93,15 @@ class _FinalTask:
 
     def __call__(self, h: int) -> list[tuple[int | None, Fitted, ModelEntry]]:
         """Fit the served family and scope at horizon ``h`` on all labelled bars."""
+        if self.config.combine is Combine.STACK:  # every member: each family, each scope
+            return [
+                fit
+                for scope in self.config.scopes
+                for family in self.config.families
+                for fit in fit_final(
+                    self.data, self.config, h, family, scope, self.tuned[(family, h)]
+                )
+            ]
         family, scope = self.served[h].split("/")
         return fit_final(self.data, self.config, h, family, scope, self.tuned[(family, h)])
 
@@ -127,11 +145,18 @@ def train_panel(
     evidence_rows: list[HorizonEvidence] = []
     horizons = [spec.bars for spec in config.horizons]
     finals = runner.map(_FinalTask(data, config, served, tuned), horizons)
+    stacked = config.combine is Combine.STACK
+    heads: list[StackHead] = []
+    regime: RegimeContext | None = None
+    if stacked:
+        regime_model, grid = regime_grid(panel, config)
+        regime = RegimeContext(regime_model, config.ensemble.regime_lookback)
+        metrics["ensemble"] = {}
     for h, fits in zip(horizons, finals, strict=True):
         start = config.features.warmup
         for unit, fitted, entry in fits:
             entries.append(entry)
-            if unit is None or unit == 0:
+            if not stacked and (unit is None or unit == 0):
                 sym, t = data.rows(h, start, panel.n_times, unit)
                 x, y, fwd = data.xy(h, sym, t)
                 clim = fit_climatology(y, sym, n_symbols=n_sym)(x, sym, fwd)
@@ -150,6 +175,10 @@ def train_panel(
                     **card.as_dict(),
                 }
         card = cards[(served[h], h)]
+        if stacked:
+            heads.extend(fit_heads(oof, folds, config, grid, h))
+            metrics["ensemble"][f"h{h}"], card = ensemble_evidence(oof, folds, config, grid, h)
+            served[h] = "stack"
         evidence_rows.append(
             HorizonEvidence(
                 horizon=f"h{h}",
@@ -164,7 +193,7 @@ def train_panel(
             )
         )
     metrics["served"] = {f"h{h}": key for h, key in served.items()}
-    model_set = _model_set(data, config, dataset_hash, entries)
+    model_set = _model_set(data, config, dataset_hash, entries, heads, regime)
     files = artifact_files(model_set)
     files["oof.csv"] = oof.to_csv()
     step = panel.timeframe.ns
@@ -193,7 +222,7 @@ def train_panel(
         ],
         library_versions=library_versions(),
         metrics=metrics,
-        search={"budget": config.search_budget, "trials": trials},
+        search=_search_record(config, tuned, trials),
         artifacts={name: bytes_hash(files[name]) for name in sorted(files)},
         model_id=model_set.model_id,
     )
@@ -255,8 +284,27 @@ def train(
     return result
 
 
+def _search_record(
+    config: TrainConfig, tuned: Mapping[tuple[str, int], dict[str, Any]], trials: list[Any]
+) -> dict[str, Any]:
+    """The search's lineage: budget and trials; with a search, its seed and every choice."""
+    record: dict[str, Any] = {"budget": config.search_budget, "trials": trials}
+    if config.search_budget > 1:  # (a run without a search keeps its record's bytes)
+        record["seed"] = config.seed
+        record["chosen"] = [
+            {"family": family, "horizon_bars": h, "params": params}
+            for (family, h), params in sorted(tuned.items())
+        ]
+    return record
+
+
 def _model_set(
-    data: TrainingData, config: TrainConfig, dataset_hash: str, entries: list[ModelEntry]
+    data: TrainingData,
+    config: TrainConfig,
+    dataset_hash: str,
+    entries: list[ModelEntry],
+    heads: list[StackHead] | None = None,
+    regime: RegimeContext | None = None,
 ) -> ModelSet:
     return ModelSet(
         data.features.schema,
@@ -266,6 +314,8 @@ def _model_set(
         dataset_hash,
         tuple(bucket_table(data, spec) for spec in config.horizons),
         tuple(entries),
+        tuple(heads or ()),
+        regime,
     )
 
 

@@ -31,7 +31,24 @@ from quant_models.training._search import SearchResult, grid_free_search
 from quant_models.training._splits import Fold, walk_forward
 from quant_models.training._targets import HorizonSpec
 
-__all__ = ["fit_final", "fit_folds", "make_folds", "tune"]
+__all__ = ["enough_history", "fit_final", "fit_folds", "make_folds", "tune"]
+
+
+def enough_history(
+    data: TrainingData, config: TrainConfig, h: int, scope: str, start: int, end: int
+) -> list[int | None]:
+    """The units of ``scope`` to fit on ``[start, end)`` (``None``: the global model).
+
+    A coin gets a specialist only with ``config.min_specialist_bars`` labelled bars there.
+    """
+    units = unit_symbols(data, scope)
+    if config.min_specialist_bars == 0:
+        return units
+    return [
+        u
+        for u in units
+        if u is None or len(data.rows(h, start, end, u)[1]) >= config.min_specialist_bars
+    ]
 
 
 def make_folds(data: TrainingData, config: TrainConfig) -> tuple[Fold, ...]:
@@ -124,7 +141,8 @@ def _fold_task(
     for family in config.families:
         for scope in config.scopes:
             p = np.zeros(len(te_t))
-            for unit in unit_symbols(data, scope):
+            covered = np.ones(len(te_t), bool) if scope == "global" else np.zeros(len(te_t), bool)
+            for unit in enough_history(data, config, h, scope, fold.train_start, fold.train_end):
                 fitted = fit_one(
                     data,
                     config,
@@ -143,11 +161,11 @@ def _fold_task(
                     ),
                 )
                 mask = np.ones(len(te_t), bool) if unit is None else te_sym == unit
+                covered |= mask
                 if mask.any():
                     p[mask] = fitted.predict(x_te[mask])
-            out.append(
-                OofBlock(f"{family}/{scope}", h, fold.index, te_sym, te_t, p, yte, fte, clim)
-            )
+            block = OofBlock(f"{family}/{scope}", h, fold.index, te_sym, te_t, p, yte, fte, clim)
+            out.append(block if covered.all() else block.where(covered))
     return out
 
 
@@ -191,7 +209,7 @@ def fit_final(
     Returns one (coin row or ``None`` for a global model, fit, entry) per model.
     """
     out = []
-    for unit in unit_symbols(data, scope):
+    for unit in enough_history(data, config, h, scope, config.features.warmup, data.panel.n_times):
         who = data.panel.symbols[unit] if unit is not None else None
         fitted = fit_one(
             data,
