@@ -117,7 +117,8 @@ def test_a_stacked_bundle_backtests_with_its_context(
     run = json.loads((stacked["run"] / "run.json").read_bytes())
     assert session["model_id"] == doc["bundle"]["bundle_hash"]
     predicted = [r for r in records if "p_up" in r["inputs"]]  # after the features' warm-up
-    assert predicted and {r["model_id"] for r in predicted} == {run["model_id"]}
+    assert predicted
+    assert {r["model_id"] for r in predicted} == {run["model_id"]}
     assert all(set(r["inputs"]["p_up"]) == {"1h", "4h"} for r in predicted)
 
 
