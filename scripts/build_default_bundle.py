@@ -536,6 +536,35 @@ def write_report(run_dir: Path, coverage: dict[str, Any], target: Path) -> dict[
     return {f"{h}/{k}": v for (h, k), v in boot.items()}
 
 
+def ensemble_rows(run: dict[str, Any]) -> list[str]:
+    """The stacked ensemble's own nested walk-forward evidence (``run.json``, decision 0118)."""
+    lines = [
+        "",
+        "## The stacked ensemble itself (nested walk-forward evidence)",
+        "",
+        (
+            "The table above scores the members and baselines; the stack is scored here on the"
+            " folds its heads never saw (`metrics.ensemble` of `run.json`), beside the plain"
+            " average of its members, the best single member and a logistic baseline on the"
+            " same rows."
+        ),
+        "",
+        "| horizon | combination | n | BSS [95% CI] | AUC | ECE | log loss |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for h, block in sorted(
+        run["metrics"].get("ensemble", {}).items(), key=lambda kv: int(kv[0][1:])
+    ):
+        for name in ("stack", "average", "best_single", "logistic"):
+            r = block[name]
+            low, high = r["bss_ci95"]
+            lines.append(
+                f"| {h} | {name} | {r['n']} | {r['bss']:+.4f} [{low:+.4f}, {high:+.4f}] |"
+                f" {r['auc']:.4f} | {r['ece']:.4f} | {r['log_loss']:.4f} |"
+            )
+    return [*lines, ""]
+
+
 def write_card(run_dir: Path, coverage: dict[str, Any], target: Path) -> dict[str, Any]:
     """Write the run's model card (every number out of sample) as Markdown; return it."""
     from quant_models.evaluation import model_card, read_oof
@@ -562,7 +591,7 @@ def write_card(run_dir: Path, coverage: dict[str, Any], target: Path) -> dict[st
     ]
     text = card.to_markdown("Candidate ensemble bundle: model card")
     first, _, rest = text.partition("\n")
-    target.write_text("\n".join([first, *head, rest]), encoding="utf-8")
+    target.write_text("\n".join([first, *head, rest, *ensemble_rows(run)]), encoding="utf-8")
     return dict(json.loads(card.to_json()))
 
 
