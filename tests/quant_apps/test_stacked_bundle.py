@@ -92,11 +92,13 @@ def test_a_stacked_set_is_built_verified_and_activated(
     keys = ("--trusted-keys", str(stacked["keys"]))
     code, doc = _quant("bundle", "verify", str(stacked["release"]), *keys)
     assert code == 0, doc
+    run = json.loads((stacked["run"] / "run.json").read_bytes())
+    assert "models" in doc["checks"]
+    assert doc["model_id"] == run["model_id"]
     code, doc = _quant(
         "bundle", "activate", str(stacked["release"]), *keys, "--root", str(tmp_path / "b")
     )
     assert code == 0, doc
-    run = json.loads((stacked["run"] / "run.json").read_bytes())
     assert doc["model_id"] == run["model_id"]
     assert doc["training_dataset_hash"] == run["dataset_hash"]
 
@@ -176,8 +178,9 @@ def test_a_tampered_re_signed_bundle_is_refused_and_the_active_one_stays(
     record = json.loads((run / "run.json").read_bytes())
     (run / "run.json").write_text(json.dumps({**record, "model_id": metadata["model_id"]}))
     _build(run, stacked["private"] / "test.key", "2.0.0", tmp_path / "bad")
+    # the signature and digests are fine, the models are not: verify loads them too
     status, doc = _quant("bundle", "verify", str(tmp_path / "bad"), *keys)
-    assert status == 0, doc  # the signature and digests are fine: the models are not
+    assert (status, doc["reason_code"]) == (3, code), doc
     for command in ("install", "activate"):
         root = ("--root", str(tmp_path / command))
         status, doc = _quant("bundle", "activate", str(stacked["release"]), *keys, *root)
@@ -191,3 +194,18 @@ def test_a_tampered_re_signed_bundle_is_refused_and_the_active_one_stays(
         )
         assert about["bundle_version"] == "1.0.0"
         _predicts(predictor)
+
+
+def test_a_release_that_cannot_be_extracted_to_check_its_models_is_a_storage_error(
+    stacked: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quant_apps.runtime.models import activation
+
+    def full(*args: object) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(activation, "extract_archive", full)
+    code, doc = _quant(
+        "bundle", "verify", str(stacked["release"]), "--trusted-keys", str(stacked["keys"])
+    )
+    assert (code, doc["reason_code"]) == (1, "BUNDLE_IO_FAILED"), doc

@@ -53,12 +53,15 @@ from quant_apps.runtime.models.bundles import (
     trust_for,
 )
 from quant_bundle import (
+    ARCHIVE_NAME,
     BundleFallback,
     BundleRejectedError,
     BundleStorageError,
     BundleStore,
     Manifest,
     RuntimeVersions,
+    VerifiedRelease,
+    extract_archive,
     load_active_bundle,
     parse_manifest,
     reasons,
@@ -78,6 +81,7 @@ __all__ = [
     "serve_bundle",
     "smoke_check",
     "startup_model",
+    "verify_models",
 ]
 RUN_FILE: Final = "run.json"
 DECISION_FILE: Final = "decision.json"
@@ -196,6 +200,48 @@ def smoke_check(
             model_from_bundle(path, manifest)
 
     return check
+
+
+def verify_models(release: VerifiedRelease) -> str | None:
+    """Load a verified release's models the way activation will (nothing is installed).
+
+    The archive is extracted into a temporary directory (removed afterwards) under the
+    manifest's allow-list and digests; a release holding a model set
+    (``artifacts/metadata.json``) then goes through :func:`model_from_bundle`, so ``quant
+    bundle verify`` refuses an unknown family, mismatched weights or another feature schema
+    with the same reason code install and activation give (decision 0119).
+
+    Args:
+        release: a release :func:`quant_bundle.verify_release` accepted.
+
+    Returns:
+        The model set id, or ``None`` when the release holds no model set.
+
+    Raises:
+        BundleRejectedError: the archive does not extract under its manifest, or the models
+            do not serve (the reason codes of :func:`model_from_bundle`).
+
+    Examples:
+        >>> from quant_apps.runtime.models.bundles import shipped_keys_dir
+        >>> from quant_bundle.keys import TrustStore
+        >>> shipped = verify_release(shipped_bundle_dir({}), TrustStore.load(shipped_keys_dir({})))
+        >>> verify_models(shipped).startswith("sha256:")
+        True
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="quant-verify-") as scratch:
+        root = Path(scratch)
+        try:
+            extract_archive(release.directory / ARCHIVE_NAME, root, release.manifest)
+        except OSError as exc:
+            raise BundleStorageError(
+                f"cannot extract the release to check its models: {exc}",
+                reason_code=reasons.BUNDLE_IO_FAILED,
+            ) from None
+        if not (root / ARTIFACTS_DIR / "metadata.json").is_file():
+            return None
+        return model_from_bundle(root, release.manifest).model_id
 
 
 def _active_digest(state_dir: Path) -> str | None:
