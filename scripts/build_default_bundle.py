@@ -552,8 +552,10 @@ def ensemble_rows(run: dict[str, Any]) -> list[str]:
         "| horizon | combination | n | BSS [95% CI] | AUC | ECE | log loss |",
         "|---|---|---|---|---|---|---|",
     ]
+    if "metrics" not in run:
+        return [*lines[:4], "Not available: a rejected run writes no `run.json`.", ""]
     for h, block in sorted(
-        run["metrics"].get("ensemble", {}).items(), key=lambda kv: int(kv[0][1:])
+        run.get("metrics", {}).get("ensemble", {}).items(), key=lambda kv: int(kv[0][1:])
     ):
         for name in ("stack", "average", "best_single", "logistic"):
             r = block[name]
@@ -566,11 +568,19 @@ def ensemble_rows(run: dict[str, Any]) -> list[str]:
 
 
 def write_card(run_dir: Path, coverage: dict[str, Any], target: Path) -> dict[str, Any]:
-    """Write the run's model card (every number out of sample) as Markdown; return it."""
+    """Write the run's model card (every number out of sample) as Markdown; return it.
+
+    A run the gates rejected has no ``run.json``: its card still shows every member's
+    out-of-sample numbers, with the gate decision, from ``metadata.json`` and ``oof.csv``.
+    """
     from quant_models.evaluation import model_card, read_oof
 
-    run = json.loads((run_dir / "run.json").read_bytes())
+    run_file = run_dir / "run.json"
+    run = json.loads(run_file.read_bytes()) if run_file.is_file() else {}
+    meta = json.loads((run_dir / "metadata.json").read_bytes())
+    decision = json.loads((run_dir / "decision.json").read_bytes())
     card = model_card(read_oof((run_dir / "oof.csv").read_bytes()))
+    verdict = "promote" if decision["promote"] else "reject"
     head = [
         "",
         (
@@ -580,13 +590,20 @@ def write_card(run_dir: Path, coverage: dict[str, Any], target: Path) -> dict[st
             " the simulation goes long at p >= 0.55 and pays Kraken's 0.26% per side."
         ),
         "",
-        f"- run `{run['run_id']}`, model set `{run['model_id']}`",
-        f"- dataset `{run['dataset_hash']}`, config `{run['config_hash']}`, seed {run['seed']}",
+        f"- model set `{meta['model_id']}` (`{meta['format']}`), dataset `{meta['dataset_hash']}`",
+        *(
+            [f"- run `{run['run_id']}`, config `{run['config_hash']}`, seed {run['seed']}"]
+            if run
+            else []
+        ),
         (
             f"- coins ({len(coverage['coins_trained'])}): {', '.join(coverage['coins_trained'])};"
             f" window {coverage['window']['start']} .. {coverage['window']['end']}"
         ),
-        f"- served: {json.dumps(run['metrics']['served'], sort_keys=True)}",
+        (
+            f"- gate decision: **{verdict}** ({', '.join(decision['reasons'])}"
+            f"{': ' + '; '.join(decision.get('details', [])) if decision.get('details') else ''})"
+        ),
         "",
     ]
     text = card.to_markdown("Candidate ensemble bundle: model card")
