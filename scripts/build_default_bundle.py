@@ -21,7 +21,9 @@ shipped config with those fields replaced), signed with ``--key`` (a throwaway k
 half in ``--trusted-keys``) into ``WORK/release`` only: ``bundles/default/`` is never touched.
 ``--coins`` and ``--start`` cut the data for a run that fits the machine; ``--card`` writes the
 model card (:func:`quant_models.evaluation.model_card`: per horizon and family, BSS with a 95%
-block-bootstrap CI, AUC, ECE, simulation after Kraken fees) as Markdown.
+block-bootstrap CI, AUC, ECE, simulation after Kraken fees, and the stack's own nested
+evidence) as Markdown, also for a run the gates reject; those pieces live in
+``scripts/ensemble_candidate.py``.
 
 ``--check`` re-runs steps 1-4 and compares every artifact's SHA-384 with the committed
 ``bundles/default/manifest.json``; it needs no key and writes nothing in the repository.
@@ -47,6 +49,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from ensemble_candidate import train_config, write_card
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "bundles" / "default-train.toml"
@@ -208,36 +212,10 @@ def import_and_materialize(
     return dataset_dir, coverage
 
 
-#: What ``--combine stack`` changes in the shipped config (decision 0119).
-CANDIDATE: dict[str, Any] = {
-    "families": ["lightgbm", "xgboost", "random_forest"],
-    "scopes": ["global", "specialist"],
-    "combine": "stack",
-    "min_specialist_bars": 5000,
-    "horizons": [{"bars": 1, "bucket_edges": [-0.005, 0.0, 0.005]}, {"bars": 4}, {"bars": 24}],
-    "params_extra": {
-        "xgboost": {"n_estimators": 100, "max_depth": 3, "learning_rate": 0.03},
-        "random_forest": {"n_estimators": 50, "max_depth": 6, "min_samples_leaf": 2000},
-    },
-}
-
-
-def train_config(combine: str, work: Path) -> Path:
-    """The shipped config (``best``), or the candidate's written to ``work`` (``stack``)."""
-    if combine == "best":
-        return CONFIG
-    import tomllib
-
-    doc = tomllib.loads(CONFIG.read_text("utf-8"))
-    extra = {k: v for k, v in CANDIDATE.items() if k != "params_extra"}
-    doc.update(extra, params={**doc["params"], **CANDIDATE["params_extra"]})
-    path = work / "candidate-train.json"
-    path.write_text(json.dumps(doc, sort_keys=True), encoding="utf-8")
-    return path
-
-
-def train(dataset_dir: Path, work: Path, config: Path = CONFIG) -> tuple[Path, dict[str, Any]]:
-    """Step 3: ``quant train``; stops unless the gates promote."""
+def train(
+    dataset_dir: Path, work: Path, config: Path = CONFIG, on_reject: Any = None
+) -> tuple[Path, dict[str, Any]]:
+    """Step 3: ``quant train``; stops unless the gates promote (``on_reject(run_dir)`` first)."""
     run_dir = work / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
     doc = quant(
@@ -245,6 +223,8 @@ def train(dataset_dir: Path, work: Path, config: Path = CONFIG) -> tuple[Path, d
         ok_codes=(0, 3),
     )  # fmt: skip
     if not doc["promote"]:
+        if on_reject is not None:
+            on_reject(run_dir)
         raise SystemExit(f"the gates rejected the run: {doc['reasons']} {doc['details']}")
     return run_dir, doc
 
@@ -536,82 +516,6 @@ def write_report(run_dir: Path, coverage: dict[str, Any], target: Path) -> dict[
     return {f"{h}/{k}": v for (h, k), v in boot.items()}
 
 
-def ensemble_rows(run: dict[str, Any]) -> list[str]:
-    """The stacked ensemble's own nested walk-forward evidence (``run.json``, decision 0118)."""
-    lines = [
-        "",
-        "## The stacked ensemble itself (nested walk-forward evidence)",
-        "",
-        (
-            "The table above scores the members and baselines; the stack is scored here on the"
-            " folds its heads never saw (`metrics.ensemble` of `run.json`), beside the plain"
-            " average of its members, the best single member and a logistic baseline on the"
-            " same rows."
-        ),
-        "",
-        "| horizon | combination | n | BSS [95% CI] | AUC | ECE | log loss |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    if "metrics" not in run:
-        return [*lines[:4], "Not available: a rejected run writes no `run.json`.", ""]
-    for h, block in sorted(
-        run.get("metrics", {}).get("ensemble", {}).items(), key=lambda kv: int(kv[0][1:])
-    ):
-        for name in ("stack", "average", "best_single", "logistic"):
-            r = block[name]
-            low, high = r["bss_ci95"]
-            lines.append(
-                f"| {h} | {name} | {r['n']} | {r['bss']:+.4f} [{low:+.4f}, {high:+.4f}] |"
-                f" {r['auc']:.4f} | {r['ece']:.4f} | {r['log_loss']:.4f} |"
-            )
-    return [*lines, ""]
-
-
-def write_card(run_dir: Path, coverage: dict[str, Any], target: Path) -> dict[str, Any]:
-    """Write the run's model card (every number out of sample) as Markdown; return it.
-
-    A run the gates rejected has no ``run.json``: its card still shows every member's
-    out-of-sample numbers, with the gate decision, from ``metadata.json`` and ``oof.csv``.
-    """
-    from quant_models.evaluation import model_card, read_oof
-
-    run_file = run_dir / "run.json"
-    run = json.loads(run_file.read_bytes()) if run_file.is_file() else {}
-    meta = json.loads((run_dir / "metadata.json").read_bytes())
-    decision = json.loads((run_dir / "decision.json").read_bytes())
-    card = model_card(read_oof((run_dir / "oof.csv").read_bytes()))
-    verdict = "promote" if decision["promote"] else "reject"
-    head = [
-        "",
-        (
-            "Generated by `scripts/build_default_bundle.py --combine stack --card` (decision"
-            " 0119): a candidate, not the shipped bundle. Walk-forward out-of-sample rows of"
-            " the run's `oof.csv`; BSS 95% CI from a 30-day block bootstrap (2,000 draws);"
-            " the simulation goes long at p >= 0.55 and pays Kraken's 0.26% per side."
-        ),
-        "",
-        f"- model set `{meta['model_id']}` (`{meta['format']}`), dataset `{meta['dataset_hash']}`",
-        *(
-            [f"- run `{run['run_id']}`, config `{run['config_hash']}`, seed {run['seed']}"]
-            if run
-            else []
-        ),
-        (
-            f"- coins ({len(coverage['coins_trained'])}): {', '.join(coverage['coins_trained'])};"
-            f" window {coverage['window']['start']} .. {coverage['window']['end']}"
-        ),
-        (
-            f"- gate decision: **{verdict}** ({', '.join(decision['reasons'])}"
-            f"{': ' + '; '.join(decision.get('details', [])) if decision.get('details') else ''})"
-        ),
-        "",
-    ]
-    text = card.to_markdown("Candidate ensemble bundle: model card")
-    first, _, rest = text.partition("\n")
-    target.write_text("\n".join([first, *head, rest, *ensemble_rows(run)]), encoding="utf-8")
-    return dict(json.loads(card.to_json()))
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the recipe; return the process exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -644,7 +548,13 @@ def main(argv: list[str] | None = None) -> int:
         ensure_key(args.key.expanduser(), args.keygen, work)
     only = tuple(c for c in args.coins.split(",") if c)
     dataset_dir, coverage = import_and_materialize(shared, work, only, args.start)
-    run_dir, trained = train(dataset_dir, work, train_config(args.combine, work))
+    card = args.card
+    run_dir, trained = train(
+        dataset_dir,
+        work,
+        train_config(args.combine, work, CONFIG),
+        None if card is None else lambda run: write_card(run, coverage, card),
+    )
     artifacts = collect_artifacts(run_dir, coverage, work)
     hashes = artifact_hashes(artifacts)
     summary = {
