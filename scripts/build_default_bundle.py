@@ -15,6 +15,16 @@ The whole, reproducible recipe, every step through the real ``quant`` commands:
    against ``bundles/keys/``; copy ``manifest.json``, ``manifest.sig`` and ``bundle.tar.zst``
    into ``bundles/default/``.
 
+``--combine stack`` builds a *candidate* instead (decision 0119): the stacked ensemble of
+LightGBM, XGBoost and random forest, global and per-coin specialists, for 1h/4h/24h (the
+shipped config with those fields replaced), signed with ``--key`` (a throwaway key; its public
+half in ``--trusted-keys``) into ``WORK/release`` only: ``bundles/default/`` is never touched.
+``--coins`` and ``--start`` cut the data for a run that fits the machine; ``--card`` writes the
+model card (:func:`quant_models.evaluation.model_card`: per horizon and family, BSS with a 95%
+block-bootstrap CI, AUC, ECE, simulation after Kraken fees, and the stack's own nested
+evidence) as Markdown, also for a run the gates reject; those pieces live in
+``scripts/ensemble_candidate.py``.
+
 ``--check`` re-runs steps 1-4 and compares every artifact's SHA-384 with the committed
 ``bundles/default/manifest.json``; it needs no key and writes nothing in the repository.
 ``--keygen`` creates the release key first: the private key goes to ``--key`` (mode 0600,
@@ -39,6 +49,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from ensemble_candidate import train_config, write_card
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "bundles" / "default-train.toml"
@@ -126,8 +138,13 @@ def other_quote_hourly(shared: Path) -> list[dict[str, Any]]:
     return found
 
 
-def import_and_materialize(shared: Path, work: Path) -> tuple[Path, dict[str, Any]]:
-    """Steps 1-2: a fresh store, every USDT hourly file imported, one dataset materialized."""
+def import_and_materialize(
+    shared: Path, work: Path, only: tuple[str, ...] = (), start: str = START
+) -> tuple[Path, dict[str, Any]]:
+    """Steps 1-2: a fresh store, every USDT hourly file imported, one dataset materialized.
+
+    ``only`` keeps those coins (all with bars when empty); ``start`` moves the window's start.
+    """
     db = work / "store.db"
     db.unlink(missing_ok=True)
     url = f"sqlite:///{db}"
@@ -154,7 +171,7 @@ def import_and_materialize(shared: Path, work: Path) -> tuple[Path, dict[str, An
             }
         )
     universe = universe_symbols()
-    coins = [s for s in universe if s in with_bars]
+    coins = [s for s in universe if s in with_bars and (not only or s in only)]
     dataset_dir = work / "dataset"
     shutil.rmtree(dataset_dir, ignore_errors=True)
     materialized = quant(
@@ -162,7 +179,7 @@ def import_and_materialize(shared: Path, work: Path) -> tuple[Path, dict[str, An
         "--symbols", ",".join(coins),
         "--quote", QUOTE,
         "--timeframe", TIMEFRAME,
-        "--start", START,
+        "--start", start,
         "--end", END,
         "--out", str(dataset_dir),
         "--database-url", url,
@@ -184,7 +201,7 @@ def import_and_materialize(shared: Path, work: Path) -> tuple[Path, dict[str, An
         "universe": "UNIVERSE_V1_TOP30_NON_STABLE",
         "quote": QUOTE,
         "timeframe": TIMEFRAME,
-        "window": {"start": START, "end": END},
+        "window": {"start": start, "end": END},
         "dataset_hash": materialized["dataset_hash"],
         "coins_trained": coins,
         "coins_not_trained": not_trained,
@@ -195,15 +212,19 @@ def import_and_materialize(shared: Path, work: Path) -> tuple[Path, dict[str, An
     return dataset_dir, coverage
 
 
-def train(dataset_dir: Path, work: Path) -> tuple[Path, dict[str, Any]]:
-    """Step 3: ``quant train``; stops unless the gates promote."""
+def train(
+    dataset_dir: Path, work: Path, config: Path = CONFIG, on_reject: Any = None
+) -> tuple[Path, dict[str, Any]]:
+    """Step 3: ``quant train``; stops unless the gates promote (``on_reject(run_dir)`` first)."""
     run_dir = work / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
     doc = quant(
-        "train", "--dataset", str(dataset_dir), "--config", str(CONFIG), "--out", str(run_dir),
+        "train", "--dataset", str(dataset_dir), "--config", str(config), "--out", str(run_dir),
         ok_codes=(0, 3),
     )  # fmt: skip
     if not doc["promote"]:
+        if on_reject is not None:
+            on_reject(run_dir)
         raise SystemExit(f"the gates rejected the run: {doc['reasons']} {doc['details']}")
     return run_dir, doc
 
@@ -290,8 +311,15 @@ def ensure_key(key: Path, keygen: bool, work: Path) -> None:
     _log(f"new release key {written['key_id']}: private {key} (0600), public {public}")
 
 
-def build(artifacts: Path, run_dir: Path, coverage: dict[str, Any], work: Path, key: Path) -> Path:
-    """Step 5: build, sign and validate the release; returns the release directory."""
+def build(
+    artifacts: Path,
+    run_dir: Path,
+    coverage: dict[str, Any],
+    work: Path,
+    key: Path,
+    keys_dir: Path = KEYS_DIR,
+) -> Path:
+    """Step 5: build, sign and validate the release (against ``keys_dir``); returns its dir."""
     meta = work / "bundle-metadata.json"
     meta.write_text(json.dumps(bundle_metadata(run_dir, coverage), sort_keys=True))
     run = json.loads((run_dir / "run.json").read_bytes())
@@ -304,9 +332,9 @@ def build(artifacts: Path, run_dir: Path, coverage: dict[str, Any], work: Path, 
         "--out", str(release),
         "--metadata", str(meta),
         "--feature-schema-hash", run["feature_schema_hash"],
-        "--trusted-keys", str(KEYS_DIR),
+        "--trusted-keys", str(keys_dir),
     )  # fmt: skip
-    quant("bundle", "build", "--validate", "--out", str(release), "--trusted-keys", str(KEYS_DIR))
+    quant("bundle", "build", "--validate", "--out", str(release), "--trusted-keys", str(keys_dir))
     size = sum((release / name).stat().st_size for name in RELEASE_FILES)
     if size > MAX_BUNDLE_BYTES:
         raise SystemExit(f"the release is {size} bytes, over the {MAX_BUNDLE_BYTES} byte budget")
@@ -503,6 +531,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report", type=Path, default=None, help="also write the quality report (markdown)"
     )
+    parser.add_argument(
+        "--combine", choices=("best", "stack"), default="best", help="stack: build a candidate"
+    )
+    parser.add_argument("--trusted-keys", type=Path, default=KEYS_DIR, help="validate against")
+    parser.add_argument("--coins", default="", help="comma-separated coins (default: all)")
+    parser.add_argument("--start", default=START, help="dataset window start (ISO)")
+    parser.add_argument("--card", type=Path, default=None, help="write the model card here")
     args = parser.parse_args(argv)
     work = args.work.expanduser().resolve()
     if work == ROOT or ROOT in work.parents:
@@ -511,8 +546,15 @@ def main(argv: list[str] | None = None) -> int:
     shared = shared_root()
     if not args.check:
         ensure_key(args.key.expanduser(), args.keygen, work)
-    dataset_dir, coverage = import_and_materialize(shared, work)
-    run_dir, trained = train(dataset_dir, work)
+    only = tuple(c for c in args.coins.split(",") if c)
+    dataset_dir, coverage = import_and_materialize(shared, work, only, args.start)
+    card = args.card
+    run_dir, trained = train(
+        dataset_dir,
+        work,
+        train_config(args.combine, work, CONFIG),
+        None if card is None else lambda run: write_card(run, coverage, card),
+    )
     artifacts = collect_artifacts(run_dir, coverage, work)
     hashes = artifact_hashes(artifacts)
     summary = {
@@ -536,7 +578,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.report is not None:
         summary["bootstrap"] = write_report(run_dir, coverage, args.report)
-    release = build(artifacts, run_dir, coverage, work, args.key.expanduser())
+    if args.card is not None:
+        summary["card"] = write_card(run_dir, coverage, args.card)
+    keys_dir = args.trusted_keys.expanduser()
+    release = build(artifacts, run_dir, coverage, work, args.key.expanduser(), keys_dir)
+    if args.combine == "stack":
+        print(json.dumps(summary, indent=2, sort_keys=True))
+        _log(f"candidate release in {release}; bundles/default is unchanged")
+        return 0
     RELEASE_DIR.mkdir(parents=True, exist_ok=True)
     for name in RELEASE_FILES:
         shutil.copyfile(release / name, RELEASE_DIR / name)

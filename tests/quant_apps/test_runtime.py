@@ -26,6 +26,7 @@ from quant_bundle.keys import TrustStore, generate_key, write_keypair
 from quant_core import Bar, Instrument, SimClock
 from quant_core.errors import QuantUsageError
 from quant_models import ModelSetPredictor, load_model_set
+from quant_models import reasons as model_reasons
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 _bundles = importlib.import_module("_bundles")
@@ -240,8 +241,9 @@ def _edit_json(path: Path, **changes: Any) -> None:
         (lambda d: (d / "decision.json").write_text("{"), reasons.SMOKE_TEST_FAILED),
         (lambda d: (d / "run.json").write_text("[]"), reasons.SMOKE_TEST_FAILED),
         (lambda d: _edit_json(d / "run.json", model_id="sha256:x"), reasons.SMOKE_TEST_FAILED),
-        (lambda d: _edit_json(d / "metadata.json", quote="CAD"), reasons.SMOKE_TEST_FAILED),
-        (lambda d: shutil.rmtree(d / "models"), reasons.SMOKE_TEST_FAILED),
+        # the model package's own reasons (decision 0119)
+        (lambda d: _edit_json(d / "metadata.json", quote="CAD"), model_reasons.ARTIFACT_INVALID),
+        (lambda d: shutil.rmtree(d / "models"), model_reasons.ARTIFACT_MISSING),
     ],
     ids=["not-promoted", "no-run", "bad-decision", "bad-run", "run-mismatch", "meta", "models"],
 )
@@ -262,7 +264,7 @@ def test_a_signed_bundle_whose_models_do_not_serve_is_refused(
     # the runtime's own install refuses it before activation (the store's smoke check)
     with pytest.raises(BundleRejectedError) as smoke:
         activate_bundle(tmp_path / "state", release, trust=trust, require=True)
-    assert smoke.value.reason_code == reasons.SMOKE_TEST_FAILED
+    assert smoke.value.reason_code == code  # the same reason as at load (decision 0119)
     assert not (tmp_path / "state" / "current").exists()
 
 

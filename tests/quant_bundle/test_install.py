@@ -336,6 +336,20 @@ def test_smoke_failure_quarantines_and_keeps_active(kit: Kit) -> None:
     assert again.value.reason_code == reasons.SMOKE_TEST_FAILED
 
 
+def test_a_typed_smoke_refusal_keeps_its_reason_code(kit: Kit) -> None:
+    """The app's smoke check loads the models: their reason code is the refusal's (0119)."""
+
+    def smoke(path: Path, manifest: Any) -> None:
+        raise BundleRejectedError("the family is unknown", reason_code=reasons.MISSING_MEMBER)
+
+    kit.store().install(kit.release("1.0.0"))
+    with pytest.raises(BundleRejectedError) as info:
+        kit.store(smoke=smoke).install(kit.release("2.0.0"))
+    assert info.value.reason_code == reasons.MISSING_MEMBER
+    assert "the family is unknown" in info.value.message
+    assert kit.active_version() == "1.0.0"
+
+
 def test_health_failure_rolls_back_automatically(kit: Kit) -> None:
     def health(path: Path, manifest: Any) -> None:
         raise RuntimeError("canary inference failed")

@@ -39,13 +39,29 @@ from quant_bundle._state import (
     store_name,
     version_of,
 )
-from quant_core.errors import QuantError
+from quant_core.errors import QuantError, RejectedError
 from quant_core.files import fsync_dir, write_files_synced
 
 if TYPE_CHECKING:
     from quant_bundle._store import BundleStore
 
 __all__ = ["install_release"]
+
+
+def _smoke_refusal(exc: Exception) -> BundleRejectedError:
+    """Why a smoke check refused a bundle: a typed refusal keeps its own reason code.
+
+    The app's smoke check loads the models, so a bundle whose model family is unknown or
+    whose weights do not fit their declared shapes is refused with that reason (decision
+    0119); any other failure is ``SMOKE_TEST_FAILED``.
+    """
+    if isinstance(exc, RejectedError):
+        return BundleRejectedError(
+            f"smoke check failed [{exc.reason_code}]: {exc.message}", reason_code=exc.reason_code
+        )
+    return BundleRejectedError(
+        f"smoke check failed: {type(exc).__name__}", reason_code=reasons.SMOKE_TEST_FAILED
+    )
 
 
 def install_release(
@@ -167,10 +183,7 @@ class _Attempt:
             self.target.write_state(
                 attrs.evolve(state, quarantine=(*state.quarantine, manifest.digest))
             )
-            raise BundleRejectedError(
-                f"smoke check failed: {type(exc).__name__}",
-                reason_code=reasons.SMOKE_TEST_FAILED,
-            ) from None
+            raise _smoke_refusal(exc) from None
         checks.append("smoke")
         old = state.active
         if old is not None:

@@ -17,6 +17,9 @@ bundle repair`` restores the retained known-good bundle when the active one is c
 ``quant bundle build DIR`` on a ``quant train --out`` directory takes the manifest's feature
 schema hash from ``metadata.json`` and the training lineage from ``run.json`` (decision record
 0054); :mod:`quant_apps.runtime.models.activation` is what loads the models of an installed bundle.
+``verify``, ``install`` and ``activate`` all load a release's model set before anything is
+active, and refuse a bad one with the model's reason code (``MODEL_FAMILY_UNKNOWN``,
+``MODEL_SHAPE_MISMATCH``, ``SCHEMA_MISMATCH``…; decision 0119).
 
 ``QUANT_REQUIRE_BUNDLE=1`` (read here, never in the library) makes ``quant bundle check`` a
 hard error when no verified bundle can be loaded, instead of reporting the fallback.
@@ -33,7 +36,7 @@ import typer
 from quant_apps.cli.output import emit_json, guarded, human, results
 from quant_apps.runtime.clock import WallClock
 from quant_apps.runtime.config import data_dir, load_settings
-from quant_apps.runtime.models.activation import activate_bundle
+from quant_apps.runtime.models.activation import activate_bundle, verify_models
 from quant_apps.runtime.models.bundledesk import BundleDesk, open_trust
 from quant_apps.runtime.models.bundles import (
     require_bundle,
@@ -276,18 +279,24 @@ def verify(
     feature_schema_hash: SchemaOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Verify signature, manifest, compatibility and archive digest (nothing is extracted)."""
+    """Verify signature, manifest, compatibility, archive digest, and that the models load.
+
+    The archive is extracted into a temporary directory only to load its model set (as
+    activation will); nothing is installed (decision 0119).
+    """
     release = verify_release(directory, _trust(trusted_keys), runtime_versions(feature_schema_hash))
+    model_id = verify_models(release)
+    checks = [*release.checks, *(["models"] if model_id is not None else [])]
     _out(
         {
             "version": release.manifest.bundle_version,
             "manifest_digest": release.manifest.digest,
             "signers": list(release.signers),
-            "checks": list(release.checks),
+            "checks": checks,
+            "model_id": model_id,
         },
         json_output,
-        f"{directory}: bundle {release.manifest.bundle_version} verified "
-        f"({', '.join(release.checks)})",
+        f"{directory}: bundle {release.manifest.bundle_version} verified ({', '.join(checks)})",
     )
 
 

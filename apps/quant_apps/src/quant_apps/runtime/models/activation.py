@@ -12,7 +12,10 @@ come through here.
 
 A bundle whose models do not load, whose run record is missing, whose feature schema hash
 differs from the manifest's, or whose gate decision did not promote is refused at install time
-(the store's smoke check, ``SMOKE_TEST_FAILED``) and again at load time.
+(the store's smoke check) and again at load time, with the reason code of what failed: the
+model package's (``MODEL_FAMILY_UNKNOWN``, ``MODEL_SHAPE_MISMATCH``, ``SCHEMA_MISMATCH``…)
+when the models do not load, ``SMOKE_TEST_FAILED`` for a gate or lineage mismatch (decision
+0119). :func:`smoke_check` is that check; ``quant bundle install`` runs it too.
 
 ``QUANT_REQUIRE_BUNDLE=1`` (see :func:`quant_apps.runtime.models.bundles.require_bundle`) turns a
 missing or tampered bundle into a hard stop carrying the bundle's reason code; unset, the
@@ -50,12 +53,15 @@ from quant_apps.runtime.models.bundles import (
     trust_for,
 )
 from quant_bundle import (
+    ARCHIVE_NAME,
     BundleFallback,
     BundleRejectedError,
     BundleStorageError,
     BundleStore,
     Manifest,
     RuntimeVersions,
+    VerifiedRelease,
+    extract_archive,
     load_active_bundle,
     parse_manifest,
     reasons,
@@ -73,7 +79,9 @@ __all__ = [
     "model_from_bundle",
     "serve_active_bundle",
     "serve_bundle",
+    "smoke_check",
     "startup_model",
+    "verify_models",
 ]
 RUN_FILE: Final = "run.json"
 DECISION_FILE: Final = "decision.json"
@@ -112,8 +120,10 @@ def model_from_bundle(
 
     Raises:
         BundleRejectedError: ``MISSING_MEMBER`` without a run record or gate decision;
-            ``SMOKE_TEST_FAILED`` when the models do not load, the gate decision did not
-            promote, or the run record or feature schema disagree with the model set;
+            the model package's reason when the models do not load (``MODEL_FAMILY_UNKNOWN``,
+            ``MODEL_SHAPE_MISMATCH``, ``SCHEMA_MISMATCH``, ``ENSEMBLE_MEMBER_MISSING``,
+            ``ARTIFACT_INVALID``…, decision 0119); ``SMOKE_TEST_FAILED`` when the gate
+            decision did not promote or the run record disagrees with the model set;
             ``INCOMPATIBLE_FEATURE_SCHEMA`` when the manifest names another schema.
     """
     from quant_core.errors import QuantError
@@ -127,8 +137,8 @@ def model_from_bundle(
     try:
         model_set = load_model_set(artifacts)
         predictor = ModelSetPredictor(model_set, clock=clock)
-    except QuantError as exc:
-        raise _refuse(f"the bundle's models do not load: {exc.message}") from None
+    except QuantError as exc:  # keeps the model's reason: MODEL_FAMILY_UNKNOWN, … (0119)
+        raise _refuse(f"the bundle's models do not load: {exc.message}", exc.reason_code) from None
     if manifest.feature_schema_hash != model_set.schema.schema_hash:
         raise _refuse(
             f"the manifest names feature schema {manifest.feature_schema_hash}, the models use "
@@ -157,12 +167,81 @@ def model_from_bundle(
     )
 
 
-def _smoke(trust: TrustStore, runtime: RuntimeVersions) -> Callable[[Path, Manifest], None]:
+def smoke_check(
+    trust: TrustStore, runtime: RuntimeVersions | None, *, models: bool = True
+) -> Callable[[Path, Manifest], None]:
+    """The store's pre-activation check: re-verify every file, then load the models.
+
+    The models must load and serve as :func:`model_from_bundle` builds them, so a bad model
+    is refused at install, before it becomes active, with its own reason code. With
+    ``models=False`` (``quant bundle install``, which also installs bundles of other
+    artifacts) only a bundle holding a model set (``artifacts/metadata.json``) is loaded;
+    any other is only re-verified.
+
+    Args:
+        trust: the trusted keys.
+        runtime: the running versions the bundle must be compatible with.
+        models: require a loadable model set (else load one only when present).
+
+    Examples:
+        >>> import tempfile
+        >>> from quant_bundle import BundleRejectedError
+        >>> check = smoke_check(TrustStore(()), None)
+        >>> try:
+        ...     check(Path(tempfile.mkdtemp()), None)  # no manifest: nothing verifies
+        ... except BundleRejectedError as exc:
+        ...     print(exc.reason_code)
+        BUNDLE_MISSING
+    """
+
     def check(path: Path, manifest: Manifest) -> None:
         verify_installed(path, trust, runtime)
-        model_from_bundle(path, manifest)
+        if models or (path / ARTIFACTS_DIR / "metadata.json").is_file():
+            model_from_bundle(path, manifest)
 
     return check
+
+
+def verify_models(release: VerifiedRelease) -> str | None:
+    """Load a verified release's models the way activation will (nothing is installed).
+
+    The archive is extracted into a temporary directory (removed afterwards) under the
+    manifest's allow-list and digests; a release holding a model set
+    (``artifacts/metadata.json``) then goes through :func:`model_from_bundle`, so ``quant
+    bundle verify`` refuses an unknown family, mismatched weights or another feature schema
+    with the same reason code install and activation give (decision 0119).
+
+    Args:
+        release: a release :func:`quant_bundle.verify_release` accepted.
+
+    Returns:
+        The model set id, or ``None`` when the release holds no model set.
+
+    Raises:
+        BundleRejectedError: the archive does not extract under its manifest, or the models
+            do not serve (the reason codes of :func:`model_from_bundle`).
+
+    Examples:
+        >>> from quant_apps.runtime.models.bundles import shipped_keys_dir
+        >>> from quant_bundle.keys import TrustStore
+        >>> shipped = verify_release(shipped_bundle_dir({}), TrustStore.load(shipped_keys_dir({})))
+        >>> verify_models(shipped).startswith("sha256:")
+        True
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="quant-verify-") as scratch:
+        root = Path(scratch)
+        try:
+            extract_archive(release.directory / ARCHIVE_NAME, root, release.manifest)
+        except OSError as exc:
+            raise BundleStorageError(
+                f"cannot extract the release to check its models: {exc}",
+                reason_code=reasons.BUNDLE_IO_FAILED,
+            ) from None
+        if not (root / ARTIFACTS_DIR / "metadata.json").is_file():
+            return None
+        return model_from_bundle(root, release.manifest).model_id
 
 
 def _active_digest(state_dir: Path) -> str | None:
@@ -290,7 +369,7 @@ def activate_bundle(
                 keys,
                 clock if clock is not None else WallClock(),
                 runtime=runtime,
-                smoke=_smoke(keys, runtime),
+                smoke=smoke_check(keys, runtime),
             )
             try:
                 store.install(release.directory)

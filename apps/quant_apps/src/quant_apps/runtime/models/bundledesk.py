@@ -6,7 +6,10 @@ JSON data (what the CLI prints with ``--json``), every refusal a
 :class:`~quant_core.errors.QuantError` with its reason code (the active bundle unchanged).
 Installs and rollbacks are audited by the store, in ``<root>/audit.jsonl``, as
 ``bundle.install`` and ``bundle.rollback``; :func:`open_trust` audits a trust root refused
-before a store exists.
+before a store exists. Every install and update runs
+:func:`~quant_apps.runtime.models.activation.smoke_check` before the new bundle becomes
+active: a bundle holding a model set that does not load is refused with the model's reason
+code (decision 0119).
 
 Examples:
     >>> import tempfile
@@ -29,6 +32,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from quant_apps.runtime.models.activation import smoke_check
 from quant_apps.runtime.models.bundles import trust_for
 from quant_bundle import BundleRejectedError, BundleStore, RuntimeVersions, audit_refusal
 from quant_bundle.keys import TrustStore
@@ -100,7 +104,12 @@ class BundleDesk:
     def store(self) -> BundleStore:
         """The :class:`quant_bundle.BundleStore` of the root (for the store's other commands)."""
         return BundleStore(
-            self.root, self.trust, self.clock, runtime=self.runtime, retention=self.retention
+            self.root,
+            self.trust,
+            self.clock,
+            runtime=self.runtime,
+            retention=self.retention,
+            smoke=smoke_check(self.trust, self.runtime, models=False),
         )
 
     def _source(self) -> str:
