@@ -278,3 +278,12 @@ def test_the_predictors_sequence_p_is_the_models_on_build_windows(
         assert sorted(by_coin) == sorted(panel.symbols[s] for s in valid.symbol_rows)
         for row, s in enumerate(valid.symbol_rows):
             np.testing.assert_allclose(by_coin[panel.symbols[s]], want[row], rtol=0, atol=1e-12)
+
+
+def test_a_coin_with_a_gap_in_its_window_is_left_out(
+    stacked: TrainResult, history: History
+) -> None:
+    eth = {i: bars for i, bars in history.items() if i.base == "ETH"}
+    predictor = ModelSetPredictor(stacked.model_set)
+    assert predictor.predict(START + 440 * H, eth) == ()  # ETH misses bar 430
+    assert predictor.predict(START + 460 * H, eth)  # a full window again

@@ -53,7 +53,7 @@ from quant_models._errors import ArtifactError, ConfigError, DataError
 from quant_models._panel import FIELDS, Panel
 from quant_models._persistence import HorizonTable, ModelEntry, ModelSet
 from quant_models.features import FeatureConfig, compute_features
-from quant_models.sequence._windows import stream_window
+from quant_models.sequence._windows import last_windows
 
 __all__ = ["ModelSetPredictor", "feature_lookback"]
 
@@ -333,26 +333,27 @@ class ModelSetPredictor:
         A coin without a full window for every member is left out of the returned rows.
         """
         out: dict[str, dict[int, np.ndarray]] = {}
-        close, high, low, volume = panel.close, panel.high, panel.low, panel.volume
         for name, member in sorted(self._sequences.items()):
             config = member.model.config
-            span = slice(panel.n_times - config.lookback, panel.n_times)
-            windows = {}
-            for row in rows if panel.n_times >= config.lookback else ():
-                window = stream_window(
-                    close[row, span], high[row, span], low[row, span], volume[row, span], config
-                )
-                if all(np.isfinite(w).all() for w in window):
-                    windows[row] = window
-            rows = sorted(windows)
             out[name] = {}
+            if panel.n_times < config.lookback or not rows:
+                rows = []
+                continue
+            tail = slice(panel.n_times - config.lookback, panel.n_times)
+            windows = last_windows(
+                panel.close[rows, tail],
+                panel.high[rows, tail],
+                panel.low[rows, tail],
+                panel.volume[rows, tail],
+                config,
+            )
+            full = np.ones(len(rows), dtype=bool)
+            for w in windows:
+                full &= np.isfinite(w).all(axis=(1, 2))
+            rows = [r for r, keep in zip(rows, full.tolist(), strict=True) if keep]
             if rows:
-                inputs = tuple(
-                    np.concatenate([windows[r][i] for r in rows])
-                    for i in range(len(config.resolutions))
-                )
-                p = member.model.predict(inputs).p_up
-                out[name] = {r: p[i] for i, r in enumerate(rows)}
+                p = member.model.predict(tuple(w[full] for w in windows)).p_up
+                out[name] = dict(zip(rows, p, strict=True))
         return out, rows
 
     def _stacked(
