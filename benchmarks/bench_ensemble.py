@@ -95,8 +95,10 @@ def config(combine: str, train_bars: int, sequence: bool = False) -> TrainConfig
 def run(coins: int, train_bars: int, bars: int, repeats: int) -> dict[str, Any]:
     symbols = SYMBOLS[:coins]
     end = START + (train_bars + bars) * H
-    # no missing bars: a gap inside a window leaves a coin out of a sequence member (0115)
-    market = SyntheticMarket(seed=3, symbols=symbols, start_ns=START, end_ns=end, missing_rate=0.0)
+    # no missing or no-trade bars: a gap in a window leaves a coin out of a sequence member
+    market = SyntheticMarket(
+        seed=3, symbols=symbols, start_ns=START, end_ns=end, missing_rate=0.0, no_trade_rate=0.0
+    )
     history = {market.bars(s)[0].instrument: list(market.bars(s)) for s in symbols}
     panel = Panel.from_history(history)
     train_panel_ = panel.upto(train_bars - 1)
