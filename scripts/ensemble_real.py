@@ -10,6 +10,10 @@ and fits it with the same seed path, so its served model is this run's member of
 features, fit before the cut, is the baseline. Every score is out of sample: nothing after
 the cut is used to fit or choose anything. Slow (minutes); not run by the tests.
 
+``--lstm`` adds an LSTM global member (decision 0115: hourly and daily windows, early stopping
+on each fold's newest training bars) to the same run, so the two runs compare the stack with
+and without it.
+
 Run: ``QUANT_SHARED_DATA=../shared/data uv run python scripts/ensemble_real.py [--json]``
 """
 
@@ -31,6 +35,7 @@ from quant_core import Bar, Instrument, Timeframe
 from quant_models import HorizonSpec, ModelSetPredictor, Panel
 from quant_models.evaluation import evidence_card
 from quant_models.features import compute_features
+from quant_models.sequence import Resolution, SequenceConfig
 from quant_models.training import EnsembleConfig, FoldConfig, TrainConfig, make_targets, train_panel
 
 SOURCE = "binance_spot_freqtrade__mounik-sample-scalping"
@@ -68,7 +73,17 @@ def load(shared: Path, coins: tuple[str, ...], start: str, end: str) -> pd.DataF
     return pd.concat(frames, ignore_index=True)
 
 
-def config(meta_l2: float) -> TrainConfig:
+LSTM = SequenceConfig(
+    horizons=(1, 4),
+    risk_bars=24,
+    hidden=16,
+    max_epochs=3,
+    batch_size=512,
+    resolutions=(Resolution("hours", 24, 1), Resolution("days", 14, 24)),
+)
+
+
+def config(meta_l2: float, lstm: bool = False) -> TrainConfig:
     """LightGBM + XGBoost, global and per-coin, 1h and 4h, the shipped bundle's tree sizes."""
     return TrainConfig(
         horizons=(HorizonSpec(1, (-0.005, 0.0, 0.005)), HorizonSpec(4, (-0.01, 0.0, 0.01))),
@@ -97,6 +112,7 @@ def config(meta_l2: float) -> TrainConfig:
         combine="stack",
         min_specialist_bars=3000,
         ensemble=EnsembleConfig(meta_l2=meta_l2),
+        sequence=(LSTM,) if lstm else (),
     )
 
 
@@ -127,6 +143,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--cut", default="2023-11-01")
     parser.add_argument("--end", default="2024-05-01")
     parser.add_argument("--meta-l2", type=float, default=EnsembleConfig().meta_l2)
+    parser.add_argument("--lstm", action="store_true", help="add an LSTM member (0115)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     shared = Path(os.environ.get("QUANT_SHARED_DATA", "../shared/data"))  # noqa: TID251 - a script reads its env
@@ -134,10 +151,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cut_ns = int(pd.Timestamp(args.cut, tz="UTC").value)
     panel = Panel.from_frame(frame)
     n_train = int(np.searchsorted(panel.open_times_ns, cut_ns))
-    cfg = config(args.meta_l2)
+    cfg = config(args.meta_l2, args.lstm)
     result = train_panel(panel.upto(n_train - 1), cfg, dataset_hash="sha256:real")
     stacked = result.model_set
-    served: dict[str, Any] = {"cut": args.cut, "coins": list(COINS)}
+    served: dict[str, Any] = {"cut": args.cut, "coins": list(COINS), "lstm": args.lstm}
     history = history_of(frame)
     features = compute_features(panel, cfg.features).values
     out: dict[str, Any] = {"run": served, "horizons": {}}

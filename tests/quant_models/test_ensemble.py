@@ -303,8 +303,8 @@ def test_malformed_stacked_metadata_or_learner_files_are_refused(
 
 
 def test_member_loaders_refuse_unknown_kinds_and_families() -> None:
-    assert set(MEMBER_KINDS) == {"tree"}
-    for kind, family in (("sequence", "lstm"), ("tree", "catboost")):
+    assert set(MEMBER_KINDS) == {"tree", "sequence"}
+    for kind, family in (("rnn", "lstm"), ("tree", "catboost")):
         with pytest.raises(ArtifactError) as info:
             load_member(kind, family, b"")
         assert info.value.reason_code == reasons.MODEL_FAMILY_UNKNOWN
@@ -450,10 +450,14 @@ import sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
 from helpers import dataset_from_frame, synthetic_frame, tiny_config
+from quant_models.sequence import Resolution, SequenceConfig
 from quant_models.training import EnsembleConfig, train
 ds = dataset_from_frame(synthetic_frame(("BTC", "ETH", "SOL"), n=400, momentum=0.15))
+lstm = SequenceConfig(hidden=4, horizons=(1, 4), risk_bars=4, max_epochs=2, batch_size=64,
+                      resolutions=(Resolution("short", 6, 1), Resolution("medium", 4, 6)))
 cfg = tiny_config(families=("lightgbm", "xgboost"), scopes=("global", "specialist"),
-                  combine="stack", ensemble=EnsembleConfig(regime_window=12, bootstrap_draws=100))
+                  combine="stack", ensemble=EnsembleConfig(regime_window=12, bootstrap_draws=100),
+                  sequence=(lstm,))
 print(train(ds, cfg, out=Path(sys.argv[1])).model_set.model_id)
 """
 
@@ -485,6 +489,7 @@ def test_stacked_training_is_byte_identical_across_processes(tmp_path: Path) -> 
     tree = _tree(tmp_path / "a")
     assert tree == _tree(tmp_path / "b")
     assert {"regime.json", "meta/h1-full.json", "meta/h4-globals.json"} <= set(tree)
+    assert "models/lstm-global-all/weights.safetensors" in tree  # a sequence member too
 
 
 def test_a_stacked_set_type_is_a_model_set(stacked: TrainResult) -> None:

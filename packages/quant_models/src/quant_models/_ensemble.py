@@ -2,7 +2,7 @@
 
 Per horizon the set holds *members* (every configured family's global model and, per coin
 with enough history, each family's specialist), keyed by ``family/scope`` with a ``kind``
-(``"tree"`` today; a sequence model joins as another kind without a format change), and
+(``"tree"``, or ``"sequence"``: an LSTM or Transformer global member, decision 0115), and
 *heads*: a :class:`~quant_models.families.MetaLearner` per member group. The ``globals``
 group stacks the global members and predicts every coin; the ``full`` group stacks the
 globals and the specialists and predicts the coins that have every specialist. A group of
@@ -41,13 +41,14 @@ import numpy as np
 import numpy.typing as npt
 
 from quant_models import reasons
-from quant_models._errors import ArtifactError, ModelFamilyError
+from quant_models._errors import ArtifactError, DataError, ModelFamilyError
 from quant_models._panel import FloatArray
 from quant_models.families import REGIME_LABELS, MetaLearner, RegimeModel, get_family
 from quant_models.families._regime_features import window_features
 
 if TYPE_CHECKING:
     from quant_models.families import Classifier
+    from quant_models.sequence import SequenceModel
 
 __all__ = [
     "FULL",
@@ -55,6 +56,7 @@ __all__ = [
     "MEMBER_KINDS",
     "RegimeContext",
     "RegimeRows",
+    "SequenceMember",
     "StackHead",
     "group_members",
     "load_member",
@@ -66,24 +68,100 @@ FULL = "full"
 _LOG_2PI = float(np.log(2 * np.pi))
 
 
-def _tree(family: str, data: bytes) -> Classifier:
+class SequenceMember:
+    """A sequence model serving as a ``kind = "sequence"`` ensemble member (decision 0115).
+
+    It reads bar windows (:func:`quant_models.sequence.build_windows`), not feature rows, so
+    the predictor runs :attr:`model` on windows it builds from the bars; the
+    :class:`~quant_models.families.Classifier` methods that take feature rows refuse.
+
+    Attributes:
+        model: the sequence model (one for every horizon it forecasts).
+        family: its family (``"lstm"`` or ``"transformer"``).
+    """
+
+    def __init__(self, model: SequenceModel) -> None:
+        """Wrap ``model``.
+
+        Args:
+            model: the fitted sequence model.
+        """
+        self.model = model
+        self.family = model.config.family
+
+    def fit(self, x: Any, y: Any) -> None:
+        """Refused: a sequence member is fitted by :func:`quant_models.sequence.fit_sequence`."""
+        raise DataError(
+            "a sequence member is fit on bar windows", reason_code=reasons.SEQUENCE_INPUT_INVALID
+        )
+
+    def predict_proba(self, x: Any) -> FloatArray:
+        """Refused: a sequence member reads bar windows, not feature rows."""
+        raise DataError(
+            "a sequence member reads bar windows, not feature rows",
+            reason_code=reasons.SEQUENCE_INPUT_INVALID,
+        )
+
+    def files(self) -> dict[str, bytes]:
+        """``sequence.json`` and ``weights.safetensors`` by name."""
+        return self.model.to_files()
+
+    def to_bytes(self) -> bytes:
+        """``sequence.json`` (which pins the weights file by its SHA-256)."""
+        return self.files()["sequence.json"]
+
+
+def _tree(family: str, data: bytes, sibling: Callable[[str], bytes]) -> Classifier:
     return get_family(family).load(data)
 
 
-MEMBER_KINDS: dict[str, Callable[[str, bytes], Classifier]] = {"tree": _tree}
-"""Loaders of ensemble members by ``kind``: ``(family, file bytes) -> classifier``."""
+def _sequence(family: str, data: bytes, sibling: Callable[[str], bytes]) -> Classifier:
+    from quant_models.sequence import FAMILIES, SequenceModel
+
+    if family not in FAMILIES:
+        raise ArtifactError(
+            f"unknown sequence family {family!r}", reason_code=reasons.SEQUENCE_FAMILY_UNKNOWN
+        )
+    model = SequenceModel.from_files(
+        {"sequence.json": data, "weights.safetensors": sibling("weights.safetensors")}
+    )
+    if model.config.family != family:
+        raise ArtifactError(
+            f"the member is declared {family!r} but its files hold {model.config.family!r}",
+            reason_code=reasons.SEQUENCE_FAMILY_UNKNOWN,
+        )
+    return SequenceMember(model)
 
 
-def load_member(kind: str, family: str, data: bytes) -> Classifier:
+MemberLoader = Callable[[str, bytes, Callable[[str], bytes]], "Classifier"]
+
+MEMBER_KINDS: dict[str, MemberLoader] = {"tree": _tree, "sequence": _sequence}
+"""Loaders of ensemble members by ``kind``: ``(family, file bytes, sibling) -> classifier``;
+``sibling(name)`` reads another file of the member's directory (hash-pinned by the first)."""
+
+
+def _no_sibling(name: str) -> bytes:
+    raise ArtifactError(f"no file {name!r} beside the member", reason_code=reasons.ARTIFACT_MISSING)
+
+
+def load_member(
+    kind: str,
+    family: str,
+    data: bytes,
+    sibling: Callable[[str], bytes] = _no_sibling,
+) -> Classifier:
     """Load one member's model from its file bytes.
 
     Args:
         kind: the member's kind (a key of :data:`MEMBER_KINDS`).
         family: its family within that kind.
         data: the file bytes.
+        sibling: reads another file of the member's directory by name (a sequence member's
+            ``weights.safetensors``).
 
     Raises:
-        ArtifactError: ``MODEL_FAMILY_UNKNOWN`` for an unknown kind or family.
+        ArtifactError: ``MODEL_FAMILY_UNKNOWN`` for an unknown kind or tree family;
+            ``SEQUENCE_FAMILY_UNKNOWN`` or another ``SEQUENCE_*`` code for a sequence member.
     """
     loader = MEMBER_KINDS.get(kind)
     if loader is None:
@@ -91,23 +169,28 @@ def load_member(kind: str, family: str, data: bytes) -> Classifier:
             f"unknown member kind {kind!r}", reason_code=reasons.MODEL_FAMILY_UNKNOWN
         )
     try:
-        return loader(family, data)
+        return loader(family, data, sibling)
     except ModelFamilyError as exc:
         raise ArtifactError(str(exc), reason_code=reasons.MODEL_FAMILY_UNKNOWN) from exc
 
 
-def group_members(families: tuple[str, ...], specialists: bool) -> dict[str, tuple[str, ...]]:
+def group_members(
+    families: tuple[str, ...], specialists: bool, sequence: tuple[str, ...] = ()
+) -> dict[str, tuple[str, ...]]:
     """The member names of each head group.
 
     Args:
-        families: the configured families, in order.
+        families: the configured tree families, in order.
         specialists: whether the run fits specialists.
+        sequence: the sequence families (global members only), in order.
 
     Examples:
         >>> group_members(("lightgbm", "xgboost"), True)["full"]
         ('lightgbm/global', 'xgboost/global', 'lightgbm/specialist', 'xgboost/specialist')
+        >>> group_members(("lightgbm",), False, ("lstm",))["globals"]
+        ('lightgbm/global', 'lstm/global')
     """
-    globals_ = tuple(f"{f}/global" for f in families)
+    globals_ = tuple(f"{f}/global" for f in (*families, *sequence))
     groups = {GLOBALS: globals_}
     if specialists:
         groups[FULL] = globals_ + tuple(f"{f}/specialist" for f in families)

@@ -18,6 +18,14 @@ head whose learner does not match its members or the regime columns
 (``MODEL_SHAPE_MISMATCH``), and a head naming a member the set lacks
 (``ENSEMBLE_MEMBER_MISSING``).
 
+A ``kind = "sequence"`` member (decision 0115) is one directory,
+``models/<family>-global-all/``, holding ``sequence.json`` and ``weights.safetensors``; one
+model forecasts every horizon, so each horizon's entry names the same files. The member's
+``file``/``sha256`` pin ``sequence.json``, which pins the weights by their SHA-256; loading
+refuses a sequence family it does not know (``SEQUENCE_FAMILY_UNKNOWN``), weights unlike the
+declared shapes (``SEQUENCE_SHAPE_MISMATCH``) and a model without the entry's horizon
+(``MODEL_SHAPE_MISMATCH``).
+
 Examples:
     >>> import tempfile, numpy as np
     >>> from pathlib import Path
@@ -39,7 +47,7 @@ Examples:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +58,7 @@ from quant_core import canonical_json, content_hash, sha256_hex, structure, unst
 from quant_core.files import write_files_synced
 from quant_models import reasons
 from quant_models._calibration import Calibrator
-from quant_models._ensemble import RegimeContext, StackHead, load_member
+from quant_models._ensemble import RegimeContext, SequenceMember, StackHead, load_member
 from quant_models._errors import ArtifactError
 from quant_models.families import REGIME_LABELS, MetaArtifactError, MetaLearner, RegimeModel
 from quant_models.families._trees import Classifier, get_family
@@ -107,7 +115,8 @@ class ModelEntry:
         calibrator: its calibration map.
         model: the fitted classifier.
         raw: the bytes it was loaded from (kept so a loaded set hashes exactly as saved).
-        kind: the member kind (``"tree"``; written by the stacked format only).
+        kind: the member kind (``"tree"`` or ``"sequence"``; written by the stacked format
+            only).
     """
 
     horizon_bars: int
@@ -127,12 +136,21 @@ class ModelEntry:
 
     @property
     def file(self) -> str:
-        """Relative path of the model file."""
+        """Relative path of the model file (a sequence member's ``sequence.json``)."""
         who = self.symbol or "all"
+        if self.kind == "sequence":
+            return f"models/{self.family}-{self.scope}-{who}/sequence.json"
         return (
             f"models/h{self.horizon_bars}/{self.family}-{self.scope}-{who}"
             + get_family(self.family).suffix
         )
+
+    def files(self) -> dict[str, bytes]:
+        """Every file of the member by relative path (:attr:`file` first)."""
+        if isinstance(self.model, SequenceMember):
+            folder = self.file.rsplit("/", 1)[0]
+            return {f"{folder}/{k}": v for k, v in sorted(self.model.files().items())}
+        return {self.file: self.raw if self.raw is not None else self.model.to_bytes()}
 
 
 @attrs.frozen(eq=False)
@@ -159,10 +177,7 @@ class ModelSet:
 
     def model_bytes(self) -> dict[str, bytes]:
         """Each model's file bytes by relative path (heads and regime model included)."""
-        files = {
-            entry.file: entry.raw if entry.raw is not None else entry.model.to_bytes()
-            for entry in self.entries
-        }
+        files = {path: data for entry in self.entries for path, data in entry.files().items()}
         for head in self.heads:
             if head.file is not None:
                 files[head.file] = head.file_bytes()
@@ -317,11 +332,22 @@ def load_model_set(directory: Path) -> ModelSet:
     )
 
 
-def _read_checked(directory: Path, name: str, digest: str) -> bytes:
-    path = directory / name
+def _read(path: Path) -> bytes:
     if not path.is_file():
         raise ArtifactError(f"missing model file {path}", reason_code=reasons.ARTIFACT_MISSING)
-    data = path.read_bytes()
+    return path.read_bytes()
+
+
+def _sibling(folder: Path) -> Callable[[str], bytes]:
+    def read(name: str) -> bytes:
+        return _read(folder / name)
+
+    return read
+
+
+def _read_checked(directory: Path, name: str, digest: str) -> bytes:
+    path = directory / name
+    data = _read(path)
     if sha256_hex(data) != digest:
         raise ArtifactError(f"{path} does not match its hash in {METADATA_FILE}")
     return data
@@ -347,11 +373,18 @@ def _load_stacked(directory: Path, meta: dict[str, Any]) -> ModelSet:
     entries = []
     for item in members:
         data = _read_checked(directory, item["file"], item["sha256"])
-        model = load_member(item["kind"], item["family"], data)
-        try:
-            model.predict_proba(probe)
-        except Exception as exc:  # each library words a wrong feature count its own way
-            raise _shape_error(f"{item['file']} does not take {probe.shape[1]} features") from exc
+        folder = (directory / item["file"]).parent
+        model = load_member(item["kind"], item["family"], data, _sibling(folder))
+        if isinstance(model, SequenceMember):
+            if item["horizon_bars"] not in model.model.horizons:
+                raise _shape_error(f"{item['file']} does not forecast h{item['horizon_bars']}")
+        else:
+            try:
+                model.predict_proba(probe)
+            except Exception as exc:  # each library words a wrong feature count its own way
+                raise _shape_error(
+                    f"{item['file']} does not take {probe.shape[1]} features"
+                ) from exc
         entries.append(
             ModelEntry(
                 item["horizon_bars"],

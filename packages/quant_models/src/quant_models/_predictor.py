@@ -21,7 +21,11 @@ has every specialist, else the ``globals`` one, each gated by the regime posteri
 ``as_of_ns`` (the truncated filter of :mod:`quant_models._ensemble`, over the last
 ``lookback + window`` grid bars of the coins handed in: the cross-asset context is the
 coins in ``history``). The lookback then covers the regime's bars too, still O(1) in
-history.
+history. A sequence member (decision 0115) reads the coin's causal window at ``as_of_ns``
+(:func:`quant_models.sequence.build_windows`' window, built from the last
+``SequenceConfig.lookback`` bars of the tail alone), so the lookback grows to the longest
+resolution's span; a coin without a full window (too little history, or a gap inside it) is
+left out, as training leaves such rows out of every head that stacks the member.
 
 Return buckets come from the horizon's tables: ``P(bucket) = p_up · P(bucket | up)`` for
 buckets above 0 and ``(1 - p_up) · P(bucket | down)`` below, so they agree with ``p_up``.
@@ -37,11 +41,19 @@ import numpy as np
 from quant_core import Bar, Clock, Instrument, Timeframe
 from quant_core.events import HorizonForecast, Prediction
 from quant_models import reasons
-from quant_models._ensemble import FULL, GLOBALS, RegimeRows, StackHead, truncated_posterior
+from quant_models._ensemble import (
+    FULL,
+    GLOBALS,
+    RegimeRows,
+    SequenceMember,
+    StackHead,
+    truncated_posterior,
+)
 from quant_models._errors import ArtifactError, ConfigError, DataError
 from quant_models._panel import FIELDS, Panel
 from quant_models._persistence import HorizonTable, ModelEntry, ModelSet
 from quant_models.features import FeatureConfig, compute_features
+from quant_models.sequence._windows import last_windows
 
 __all__ = ["ModelSetPredictor", "feature_lookback"]
 
@@ -146,9 +158,12 @@ class ModelSetPredictor:
         by_horizon: dict[int, dict[str | None, ModelEntry]] = {}
         self._members: dict[tuple[int, str, str | None], ModelEntry] = {}
         self._heads: dict[tuple[int, str], StackHead] = {}
+        self._sequences: dict[str, SequenceMember] = {}
         for entry in model_set.entries:
             by_horizon.setdefault(entry.horizon_bars, {})[entry.symbol] = entry
             self._members[(entry.horizon_bars, entry.name, entry.symbol)] = entry
+            if isinstance(entry.model, SequenceMember):
+                self._sequences[entry.name] = entry.model
         for head in model_set.heads:
             self._heads[(head.horizon_bars, head.group)] = head
         missing = [h.bars for h in model_set.horizons if h.bars not in by_horizon]
@@ -164,6 +179,8 @@ class ModelSetPredictor:
         if self._regime is not None:
             needed = max(needed, self._regime.bars_needed)
             self._regime_rows = RegimeRows(self._regime.model.window)
+        for member in self._sequences.values():
+            needed = max(needed, member.model.config.lookback - 1)
         if lookback is not None and lookback < needed:
             raise ConfigError(f"lookback {lookback} is shorter than the features need ({needed})")
         self._lookback = needed if lookback is None else lookback
@@ -291,7 +308,8 @@ class ModelSetPredictor:
         p_up: dict[str, list[float]] = {}
         rows = [panel.symbols.index(s) for s in sorted(eligible)]
         if self._regime is not None:
-            p_up = self._stacked(panel, features.values[:, t, :], rows)
+            sequence, rows = self._sequence_p(panel, rows)
+            p_up = self._stacked(panel, features.values[:, t, :], rows, sequence)
         for table in self._tables if self._regime is None else ():
             chosen = self._entries[table.bars]
             batches: dict[int, tuple[ModelEntry, list[int]]] = {}
@@ -307,8 +325,48 @@ class ModelSetPredictor:
         ts_init = as_of_ns if self._clock is None else self._clock.now_ns()
         return self._predictions(eligible, p_up, as_of_ns, ts_init)
 
-    def _stacked(self, panel: Panel, x: np.ndarray, rows: list[int]) -> dict[str, list[float]]:
-        """Each coin's stacked probability per horizon (``x``: the bar's feature rows)."""
+    def _sequence_p(
+        self, panel: Panel, rows: list[int]
+    ) -> tuple[dict[str, dict[int, np.ndarray]], list[int]]:
+        """Each sequence member's ``p_up`` per horizon by coin row; the rows with every window.
+
+        A coin without a full window for every member is left out of the returned rows.
+        """
+        out: dict[str, dict[int, np.ndarray]] = {}
+        for name, member in sorted(self._sequences.items()):
+            config = member.model.config
+            out[name] = {}
+            if panel.n_times < config.lookback or not rows:
+                rows = []
+                continue
+            tail = slice(panel.n_times - config.lookback, panel.n_times)
+            windows = last_windows(
+                panel.close[rows, tail],
+                panel.high[rows, tail],
+                panel.low[rows, tail],
+                panel.volume[rows, tail],
+                config,
+            )
+            full = np.ones(len(rows), dtype=bool)
+            for w in windows:
+                full &= np.isfinite(w).all(axis=(1, 2))
+            rows = [r for r, keep in zip(rows, full.tolist(), strict=True) if keep]
+            if rows:
+                p = member.model.predict(tuple(w[full] for w in windows)).p_up
+                out[name] = dict(zip(rows, p, strict=True))
+        return out, rows
+
+    def _stacked(
+        self,
+        panel: Panel,
+        x: np.ndarray,
+        rows: list[int],
+        sequence: Mapping[str, Mapping[int, np.ndarray]],
+    ) -> dict[str, list[float]]:
+        """Each coin's stacked probability per horizon.
+
+        ``x`` holds the bar's feature rows, ``sequence`` the sequence members' ``p_up`` by row.
+        """
         assert self._regime is not None
         lookback = self._regime.lookback
         regime_rows = self._regime_rows.last(panel.close, min(lookback + 1, panel.n_times))
@@ -330,7 +388,10 @@ class ModelSetPredictor:
                 head = self._heads[(h, group)]
                 columns = []
                 for name in head.members:
-                    if name.endswith("/global"):
+                    if name in sequence:
+                        k = self._sequences[name].model.horizons.index(h)
+                        columns.append(np.array([sequence[name][r][k] for r in members]))
+                    elif name.endswith("/global"):
                         entry = self._members[(h, name, None)]
                         columns.append(
                             entry.calibrator.apply(entry.model.predict_proba(x[members]))

@@ -25,6 +25,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,7 +33,9 @@ from quant_models._panel import Panel
 from quant_models.sequence._config import SequenceConfig
 from quant_models.sequence._fit import fit_sequence
 from quant_models.sequence._windows import build_windows, labels
-from quant_models.training import Fold, OofBlock
+
+if TYPE_CHECKING:
+    from quant_models.training import Fold, OofBlock
 
 __all__ = ["evaluate_sequence"]
 
@@ -60,6 +63,9 @@ def evaluate_sequence(
         threads: torch threads while fitting.
         device: see :func:`quant_models.sequence.fit_sequence`.
     """
+    # imported here: the training package imports this one (a stacked run's sequence members)
+    from quant_models.training._oof import OofBlock
+
     blocks: list[OofBlock] = []
     for fold in folds:
         model = fit_sequence(

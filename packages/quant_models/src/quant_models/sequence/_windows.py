@@ -30,7 +30,15 @@ from numpy.lib.stride_tricks import sliding_window_view
 from quant_models._panel import FloatArray, Panel
 from quant_models.sequence._config import FEATURES, SequenceConfig
 
-__all__ = ["Labels", "Windows", "build_windows", "labels", "stream_window", "window_arrays"]
+__all__ = [
+    "Labels",
+    "Windows",
+    "build_windows",
+    "labels",
+    "last_windows",
+    "stream_window",
+    "window_arrays",
+]
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -141,6 +149,57 @@ def stream_window(
             step[0, :, 2] = np.log1p(
                 sliding_window_view(volume[-span:], r.bars)[:: r.bars].sum(axis=-1)
             )
+        step[..., 2] = _centred(step[..., 2])
+        out.append(step)
+    return tuple(out)
+
+
+def last_windows(
+    close: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
+    volume: FloatArray,
+    config: SequenceConfig,
+) -> tuple[FloatArray, ...]:
+    """The windows at the last bar of several coins at once (the predictor's path).
+
+    :func:`stream_window` for every row of ``(S, n)`` arrays holding at least
+    ``config.lookback`` bars: each block is reduced directly, all coins in one pass.
+
+    Args:
+        close: ``(S, n)`` closes, oldest first.
+        high: highs, the same bars.
+        low: lows.
+        volume: volumes.
+        config: the resolutions.
+
+    Returns:
+        One ``(S, steps, 3)`` array per resolution (NaN where a block holds a gap).
+
+    Examples:
+        >>> import numpy as np
+        >>> from quant_models.sequence import Resolution, SequenceConfig
+        >>> config = SequenceConfig(resolutions=(Resolution("a", 3, 1), Resolution("b", 2, 4)))
+        >>> c = np.exp(np.random.default_rng(0).normal(0, 0.01, (2, 12)).cumsum(axis=1))
+        >>> got = last_windows(c, c * 1.01, c * 0.99, c, config)
+        >>> want = window_arrays(c, c * 1.01, c * 0.99, c, config, np.array([11]))
+        >>> all(np.allclose(g, w[:, 0], rtol=0, atol=1e-12) for g, w in zip(got, want))
+        True
+    """
+    s = close.shape[0]
+    out = []
+    for r in config.resolutions:
+        span = r.steps * r.bars
+        shape = (s, r.steps, r.bars)
+        ends = close[:, -span:].reshape(shape)[:, :, -1]
+        step = np.empty((s, r.steps, len(FEATURES)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log(np.concatenate([close[:, -span - 1 : -span], ends], axis=1))
+            step[:, :, 0] = logs[:, 1:] - logs[:, :-1]
+            hi = high[:, -span:].reshape(shape).max(axis=-1)
+            lo = low[:, -span:].reshape(shape).min(axis=-1)
+            step[:, :, 1] = np.log(hi) - np.log(lo)
+            step[:, :, 2] = np.log1p(volume[:, -span:].reshape(shape).sum(axis=-1))
         step[..., 2] = _centred(step[..., 2])
         out.append(step)
     return tuple(out)

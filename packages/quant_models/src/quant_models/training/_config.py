@@ -15,6 +15,7 @@ from quant_models._calibration import METHODS
 from quant_models._errors import ConfigError
 from quant_models.families._trees import FAMILIES, get_family
 from quant_models.features import FeatureConfig
+from quant_models.sequence._config import SequenceConfig
 from quant_models.training._gates import GateConfig
 from quant_models.training._targets import HorizonSpec
 
@@ -83,6 +84,10 @@ def _horizons(value: Any) -> tuple[HorizonSpec, ...]:
 
 def _strings(value: Any) -> tuple[str, ...]:
     return tuple(value)
+
+
+def _sequences(value: Any) -> tuple[SequenceConfig, ...]:
+    return tuple(v if isinstance(v, SequenceConfig) else SequenceConfig.from_dict(v) for v in value)
 
 
 @attrs.frozen
@@ -157,6 +162,9 @@ class TrainConfig:
         min_specialist_bars: a coin gets a specialist only with at least this many labelled
             bars in the fit's range (0: every coin).
         ensemble: the ensemble's settings (read with ``combine = "stack"``).
+        sequence: sequence models that join the stacked ensemble as ``<family>/global``
+            members (decision 0115): one per family, each with the run's horizons; only with
+            ``combine = "stack"``.
     """
 
     horizons: tuple[HorizonSpec, ...] = attrs.field(
@@ -185,6 +193,7 @@ class TrainConfig:
     combine: Combine = attrs.field(default=Combine.BEST, converter=_combine)
     min_specialist_bars: int = 0
     ensemble: EnsembleConfig = attrs.field(factory=EnsembleConfig)
+    sequence: tuple[SequenceConfig, ...] = attrs.field(default=(), converter=_sequences)
 
     def __attrs_post_init__(self) -> None:
         bars = [h.bars for h in self.horizons]
@@ -214,6 +223,19 @@ class TrainConfig:
                 'combine = "stack" needs the "global" scope (every coin\'s members) and two or '
                 "more folds (its nested evidence)"
             )
+        self._check_sequence(bars)
+
+    def _check_sequence(self, bars: list[int]) -> None:
+        families = [s.family for s in self.sequence]
+        if families and self.combine is not Combine.STACK:
+            raise ConfigError('sequence members need combine = "stack"')
+        if len(set(families)) != len(families):
+            raise ConfigError(f"one sequence model per family, got {families}")
+        for s in self.sequence:
+            if list(s.horizons) != bars:
+                raise ConfigError(
+                    f"the {s.family} member's horizons {list(s.horizons)} must be the run's {bars}"
+                )
 
     @property
     def config_hash(self) -> str:
@@ -225,6 +247,7 @@ class TrainConfig:
             "combine": Combine.BEST.value,
             "min_specialist_bars": 0,
             "ensemble": unstructure(EnsembleConfig()),
+            "sequence": [],
         }
         for key, default in defaults.items():
             if data[key] == default:

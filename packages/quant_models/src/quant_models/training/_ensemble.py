@@ -10,6 +10,15 @@ heads fit on the folds before it, beside the plain average of the members, the s
 global member the earlier folds score best, and the logistic baseline, on the same rows;
 each with Brier skill (95% block-bootstrap CI), AUC, ECE and log loss, and the CI of the
 stack's skill gain over the logistic baseline and over the best single member.
+
+Sequence members (decision 0115, ``TrainConfig.sequence``): :func:`sequence_blocks` fits each
+sequence family on every fold's training range (early stopping on the newest part of that
+range) and forecasts the fold's test block into the same out-of-fold table, as
+``<family>/global``; :func:`sequence_entries` refits each on all labelled bars. A sequence
+model predicts only bars with a full causal window (its longest resolution's span, no gap);
+a head's rows are the (coin, bar) rows *every* member of the head predicted (the join of
+:func:`~quant_models.families.stack_rows`), so the heads, their evidence and the predictor
+(which leaves out a coin without a full window) all use the same rule.
 """
 
 from __future__ import annotations
@@ -21,9 +30,18 @@ import attrs
 import numpy as np
 
 from quant_core import derive_seed
-from quant_models._ensemble import FULL, GLOBALS, StackHead, group_members, truncated_posterior
+from quant_models._calibration import Calibrator
+from quant_models._ensemble import (
+    FULL,
+    GLOBALS,
+    SequenceMember,
+    StackHead,
+    group_members,
+    truncated_posterior,
+)
 from quant_models._metrics import ScoreCard, log_loss, score
 from quant_models._panel import FloatArray, Panel
+from quant_models._persistence import ModelEntry
 from quant_models.families import (
     MetaConfig,
     MetaInputError,
@@ -35,12 +53,13 @@ from quant_models.families import (
 from quant_models.families._meta import fit_rows
 from quant_models.families._meta_reasons import META_TOO_FEW_ROWS
 from quant_models.families._meta_rows import StackRows, stack_rows
+from quant_models.sequence import evaluate_sequence, fit_sequence
 from quant_models.training._config import Scope, TrainConfig
 from quant_models.training._evidence import evidence_card
-from quant_models.training._oof import OofTable
+from quant_models.training._oof import OofBlock, OofTable
 from quant_models.training._splits import Fold
 
-__all__ = ["ensemble_evidence", "fit_heads", "regime_grid"]
+__all__ = ["ensemble_evidence", "fit_heads", "regime_grid", "sequence_blocks", "sequence_entries"]
 
 
 def regime_grid(panel: Panel, config: TrainConfig) -> tuple[RegimeModel, FloatArray]:
@@ -54,7 +73,45 @@ def regime_grid(panel: Panel, config: TrainConfig) -> tuple[RegimeModel, FloatAr
 
 
 def _groups(config: TrainConfig) -> dict[str, tuple[str, ...]]:
-    return group_members(config.families, Scope.SPECIALIST in config.scopes)
+    sequence = tuple(s.family for s in config.sequence)
+    return group_members(config.families, Scope.SPECIALIST in config.scopes, sequence)
+
+
+def sequence_blocks(panel: Panel, config: TrainConfig, folds: Sequence[Fold]) -> list[OofBlock]:
+    """Every sequence member's out-of-fold blocks, family by family (fold, then horizon)."""
+    return [
+        block
+        for s in config.sequence
+        for block in evaluate_sequence(
+            panel, s, folds, seed=derive_seed(config.seed, "sequence", s.family),
+            threads=config.threads,
+        )
+    ]  # fmt: skip
+
+
+def sequence_entries(panel: Panel, config: TrainConfig) -> dict[int, list[ModelEntry]]:
+    """Per horizon, every sequence member refit on all labelled bars (one model per family).
+
+    The member's probability is served as the network gives it (identity calibration): the
+    head that stacks it is calibrated after stacking.
+    """
+    out: dict[int, list[ModelEntry]] = {h.bars: [] for h in config.horizons}
+    for s in config.sequence:
+        model = fit_sequence(
+            panel,
+            s,
+            train_start=0,
+            train_end=panel.n_times,
+            seed=derive_seed(config.seed, "sequence", s.family),
+            threads=config.threads,
+        )
+        member = SequenceMember(model)
+        for h in out:
+            entry = ModelEntry(
+                h, s.family, "global", None, {}, Calibrator("identity"), member, kind="sequence"
+            )
+            out[h].append(entry)
+    return out
 
 
 def fit_heads(

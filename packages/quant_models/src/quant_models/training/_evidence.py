@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from quant_core import generator
 from quant_models._metrics import brier_skill, expected_calibration_error, log_loss
@@ -38,6 +37,9 @@ def auc(p: FloatArray, y: FloatArray) -> float:
     n0 = len(y) - n1
     if n1 == 0 or n0 == 0:
         return 0.5
+    # imported here: importing scipy.stats probes torch, and serving must load without it
+    from scipy.stats import rankdata
+
     ranks = rankdata(p)
     return float((ranks[positives].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 

@@ -12,7 +12,8 @@ With ``combine = "stack"`` the run serves the stacked ensemble instead (decision
 refit on all labelled data, beside a regime model and one meta-learner per horizon and member
 group fit on the out-of-fold table; the gate evidence is the ensemble's nested out-of-sample
 score, and ``metrics["ensemble"]`` records it beside the average, the best single member and
-the logistic baseline.
+the logistic baseline. Sequence members (``config.sequence``, decision 0115) join the same
+out-of-fold table and heads.
 
 The fits are tasks handed to a :class:`quant_core.TaskRunner` (serial by default). Everything
 is a pure function of (dataset bytes, config, seed): two runs, in two processes or with
@@ -46,7 +47,13 @@ from quant_models._persistence import (
 from quant_models.training._baselines import fit_climatology
 from quant_models.training._config import Combine, TrainConfig
 from quant_models.training._data import Fitted, TrainingData, bucket_table
-from quant_models.training._ensemble import ensemble_evidence, fit_heads, regime_grid
+from quant_models.training._ensemble import (
+    ensemble_evidence,
+    fit_heads,
+    regime_grid,
+    sequence_blocks,
+    sequence_entries,
+)
 from quant_models.training._gates import Evidence, GateDecision, HorizonEvidence, decide
 from quant_models.training._lineage import RunRecord, library_versions
 from quant_models.training._oof import OofTable, oos_metrics
@@ -138,6 +145,9 @@ def train_panel(
         for family in config.families
     }
     oof = fit_folds(data, config, folds, tuned, runner)
+    if config.sequence:
+        blocks = (*oof.blocks, *sequence_blocks(panel, config, folds))
+        oof = OofTable(oof.symbols, oof.open_times_ns, blocks)
     metrics: dict[str, Any] = {"oos": {}, "in_sample": {}}
     metrics["oos"], served, cards = oos_metrics(oof, config)
     # --- final fit of the served models on all labelled data ----------------------------------
@@ -148,6 +158,7 @@ def train_panel(
     stacked = config.combine is Combine.STACK
     heads: list[StackHead] = []
     regime: RegimeContext | None = None
+    sequences = sequence_entries(panel, config) if config.sequence else {}
     if stacked:
         regime_model, grid = regime_grid(panel, config)
         regime = RegimeContext(regime_model, config.ensemble.regime_lookback)
@@ -174,6 +185,7 @@ def train_panel(
                     "sample": "in_sample",
                     **card.as_dict(),
                 }
+        entries.extend(sequences.get(h, ()))
         card = cards[(served[h], h)]
         if stacked:
             heads.extend(fit_heads(oof, folds, config, grid, h))
