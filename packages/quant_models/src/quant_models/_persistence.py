@@ -196,25 +196,33 @@ class ModelSet:
             return self._stacked_metadata(files)
         return {
             "format": MODELSET_FORMAT,
+            **self._shared_metadata(),
+            "models": [self._entry_metadata(e, files) for e in self.entries],
+        }
+
+    def _shared_metadata(self) -> dict[str, Any]:
+        """What both formats record about the set as a whole."""
+        return {
             "feature_schema": unstructure(self.schema),
             "feature_schema_hash": self.schema.schema_hash,
             "quote": self.quote,
             "symbols": list(self.symbols),
             "dataset_hash": self.dataset_hash,
             "horizons": [unstructure(h) for h in self.horizons],
-            "models": [
-                {
-                    "horizon_bars": e.horizon_bars,
-                    "family": e.family,
-                    "scope": e.scope,
-                    "symbol": e.symbol,
-                    "params": e.params,
-                    "calibrator": unstructure(e.calibrator),
-                    "file": e.file,
-                    "sha256": sha256_hex(files[e.file]),
-                }
-                for e in self.entries
-            ],
+        }
+
+    @staticmethod
+    def _entry_metadata(e: ModelEntry, files: Mapping[str, bytes]) -> dict[str, Any]:
+        """What both formats record about one model (format 2 adds its name and kind)."""
+        return {
+            "horizon_bars": e.horizon_bars,
+            "family": e.family,
+            "scope": e.scope,
+            "symbol": e.symbol,
+            "params": e.params,
+            "calibrator": unstructure(e.calibrator),
+            "file": e.file,
+            "sha256": sha256_hex(files[e.file]),
         }
 
     def _stacked_metadata(self, files: Mapping[str, bytes]) -> dict[str, Any]:
@@ -222,25 +230,9 @@ class ModelSet:
         return {
             "format": STACKED_FORMAT,
             "combine": "stack",
-            "feature_schema": unstructure(self.schema),
-            "feature_schema_hash": self.schema.schema_hash,
-            "quote": self.quote,
-            "symbols": list(self.symbols),
-            "dataset_hash": self.dataset_hash,
-            "horizons": [unstructure(h) for h in self.horizons],
+            **self._shared_metadata(),
             "members": [
-                {
-                    "name": e.name,
-                    "kind": e.kind,
-                    "horizon_bars": e.horizon_bars,
-                    "family": e.family,
-                    "scope": e.scope,
-                    "symbol": e.symbol,
-                    "params": e.params,
-                    "calibrator": unstructure(e.calibrator),
-                    "file": e.file,
-                    "sha256": sha256_hex(files[e.file]),
-                }
+                {"name": e.name, "kind": e.kind, **self._entry_metadata(e, files)}
                 for e in self.entries
             ],
             "heads": [
