@@ -122,7 +122,7 @@ def stream_window(
     """The window at the last bar of one coin's recent bars (the streaming path).
 
     Equal to :func:`window_arrays` at that bar, computed from the ``config.lookback`` newest
-    bars only: each block is reduced directly instead of through a rolling series.
+    bars only: :func:`last_windows` for one coin.
 
     Args:
         close: the coin's last ``config.lookback`` closes, oldest first.
@@ -134,24 +134,8 @@ def stream_window(
     Returns:
         One ``(1, steps, 3)`` array per resolution.
     """
-    out = []
-    for r in config.resolutions:
-        span = r.steps * r.bars
-        shape = (r.steps, r.bars)
-        ends = close[-span:].reshape(shape)[:, -1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logs = np.log(np.concatenate([close[-span - 1 : -span], ends]))
-            step = np.empty((1, r.steps, len(FEATURES)))
-            step[0, :, 0] = logs[1:] - logs[:-1]
-            hi = sliding_window_view(high[-span:], r.bars)[:: r.bars].max(axis=-1)
-            lo = sliding_window_view(low[-span:], r.bars)[:: r.bars].min(axis=-1)
-            step[0, :, 1] = np.log(hi) - np.log(lo)
-            step[0, :, 2] = np.log1p(
-                sliding_window_view(volume[-span:], r.bars)[:: r.bars].sum(axis=-1)
-            )
-        step[..., 2] = _centred(step[..., 2])
-        out.append(step)
-    return tuple(out)
+    rows = (close[None, :], high[None, :], low[None, :], volume[None, :])
+    return last_windows(*rows, config)
 
 
 def last_windows(
