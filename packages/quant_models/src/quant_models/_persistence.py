@@ -271,6 +271,21 @@ def write_files(directory: Path, files: Mapping[str, bytes]) -> None:
     write_files_synced(directory, files)
 
 
+def _entry(item: Mapping[str, Any], model: Any, data: bytes, **extra: Any) -> ModelEntry:
+    """The :class:`ModelEntry` a metadata record describes, around its loaded ``model``."""
+    return ModelEntry(
+        item["horizon_bars"],
+        item["family"],
+        item["scope"],
+        item["symbol"],
+        item["params"],
+        structure(item["calibrator"], Calibrator),
+        model,
+        raw=data,
+        **extra,
+    )
+
+
 def load_model_set(directory: Path) -> ModelSet:
     """Load and verify a model set written by :func:`artifact_files`.
 
@@ -301,18 +316,7 @@ def load_model_set(directory: Path) -> ModelSet:
     entries = []
     for item in meta["models"]:
         data = _read_checked(directory, item["file"], item["sha256"])
-        entries.append(
-            ModelEntry(
-                item["horizon_bars"],
-                item["family"],
-                item["scope"],
-                item["symbol"],
-                item["params"],
-                structure(item["calibrator"], Calibrator),
-                get_family(item["family"]).load(data),
-                raw=data,
-            )
-        )
+        entries.append(_entry(item, get_family(item["family"]).load(data), data))
     return ModelSet(
         schema,
         structure(schema.config, FeatureConfig),
@@ -377,19 +381,7 @@ def _load_stacked(directory: Path, meta: dict[str, Any]) -> ModelSet:
                 raise _shape_error(
                     f"{item['file']} does not take {probe.shape[1]} features"
                 ) from exc
-        entries.append(
-            ModelEntry(
-                item["horizon_bars"],
-                item["family"],
-                item["scope"],
-                item["symbol"],
-                item["params"],
-                structure(item["calibrator"], Calibrator),
-                model,
-                raw=data,
-                kind=item["kind"],
-            )
-        )
+        entries.append(_entry(item, model, data, kind=item["kind"]))
     names = {(e.horizon_bars, e.name) for e in entries}
     stack = []
     for item in heads:
