@@ -45,6 +45,7 @@ LSTM = SequenceConfig(
     max_epochs=2,
     batch_size=64,
     resolutions=(Resolution("short", 6, 1), Resolution("medium", 4, 6)),
+    gap_fill_bars=0,  # strict: these tests follow which rows a gap removes
 )
 
 
@@ -287,3 +288,27 @@ def test_a_coin_with_a_gap_in_its_window_is_left_out(
     predictor = ModelSetPredictor(stacked.model_set)
     assert predictor.predict(START + 440 * H, eth) == ()  # ETH misses bar 430
     assert predictor.predict(START + 460 * H, eth)  # a full window again
+
+
+def test_a_member_that_fills_short_gaps_serves_through_them(
+    stacked: TrainResult, history: History
+) -> None:
+    ms = stacked.model_set
+    filled = attrs.evolve(LSTM, gap_fill_bars=2)
+    entries = []
+    for e in ms.entries:
+        if isinstance(e.model, SequenceMember):
+            model = attrs.evolve(e.model.model, config=filled)
+            e = attrs.evolve(e, model=SequenceMember(model))
+        entries.append(e)
+    heads = tuple(StackHead(h.bars, "globals", ("lstm/global",), None) for h in ms.horizons)
+    alone = attrs.evolve(ms, entries=tuple(entries), heads=heads)
+    eth = {i: bars for i, bars in history.items() if i.base == "ETH"}
+    got = ModelSetPredictor(alone).predict(START + 440 * H, eth)  # ETH misses bar 430
+    panel = Panel.from_history(eth)
+    assert np.isnan(panel.close[0, 430])
+    windows = build_windows(panel, filled, np.array([439]))
+    assert windows.valid.all()
+    member = next(e.model for e in entries if isinstance(e.model, SequenceMember))
+    p = member.model.predict(windows.inputs).p_up[0]
+    assert [f.p_up for f in got[0].forecasts] == pytest.approx(p.tolist(), rel=0, abs=1e-12)

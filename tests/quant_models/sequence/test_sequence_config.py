@@ -16,7 +16,7 @@ def test_round_trips_through_canonical_json() -> None:
     config = SequenceConfig(family="transformer", horizons=(1, 4), hidden=8, heads=4)
     text = canonical_json(config.to_dict())
     assert SequenceConfig.from_dict(json.loads(text)) == config
-    assert config.lookback == 8 * 168 + 1
+    assert config.lookback == 8 * 168 + 1 + config.gap_fill_bars
     assert config.label_bars == 24
 
 
@@ -37,6 +37,9 @@ def test_round_trips_through_canonical_json() -> None:
         ({"weight_decay": -1.0}, "weight_decay"),
         ({"learning_rate": 0.0}, "learning_rate must be above 0"),
         ({"move_weight": "x"}, "move_weight"),
+        ({"gap_fill_bars": True}, "gap_fill_bars must be an integer"),
+        ({"gap_fill_bars": 1.5}, "gap_fill_bars must be an integer"),
+        ({"gap_fill_bars": -1}, "gap_fill_bars must be 0 or more"),
     ],
 )
 def test_refuses_bad_values_with_a_config_error(overrides: dict[str, Any], message: str) -> None:

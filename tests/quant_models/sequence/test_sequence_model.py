@@ -15,6 +15,7 @@ from tests.quant_models.sequence._data import tiny_config
 
 from quant_core import sha256_hex
 from quant_models import ArtifactError, DataError, Panel, reasons
+from quant_models._panel import FIELDS
 from quant_models.sequence import (
     SequenceModel,
     SequenceStream,
@@ -77,22 +78,35 @@ def test_save_and_load_give_the_same_model(model: SequenceModel, tmp_path: Path)
     assert doc["weights_sha256"] == sha256_hex(model.to_files()[WEIGHTS])
 
 
+def _missing(panel: Panel, bars: list[int]) -> Panel:
+    """``panel`` with ``bars`` missing for every coin."""
+    fields = [panel.field(name).copy() for name in FIELDS]
+    for values in fields:
+        values[:, bars] = np.nan
+    return Panel(panel.symbols, panel.quote, panel.timeframe, panel.open_times_ns, *fields)
+
+
 def test_the_stream_forecasts_each_new_bar_like_the_batch(
     model: SequenceModel, panel: Panel
 ) -> None:
     stream = SequenceStream(model)
-    warm = model.config.lookback - 1
+    config = model.config
+    warm = config.lookback - 1 - config.gap_fill_bars
+    long_gap = list(range(1050, 1051 + config.gap_fill_bars))
+    gaps = [1000, *long_gap]
     got = {}
     for t in range(900, 1200):
-        if t == 1000:
-            continue  # a missing bar: every coin warms up again
+        if t in gaps:
+            continue  # a missing bar: filled as a bar without trades; a long gap silences
         for s, symbol in enumerate(panel.symbols):
             bar = (panel.high[s, t], panel.low[s, t], panel.close[s, t], panel.volume[s, t])
             got[(s, t)] = stream.update(symbol, int(panel.open_times_ns[t]), *bar)
-    silent = [*range(900, 900 + warm), *range(1001, 1001 + warm)]
+    after = long_gap[-1] + 1
+    silent = [*range(900, 900 + warm), *range(after, after + warm)]
     assert all(got[(s, t)] is None for s in range(3) for t in silent)
-    for t in (900 + warm, 999, 1001 + warm, 1199):
-        windows = build_windows(panel, model.config, np.array([t]))
+    gapped = _missing(panel, gaps)
+    for t in (900 + warm, 999, 1001, 1049, after + warm, 1199):
+        windows = build_windows(gapped, config, np.array([t]))
         for s in range(3):
             one, batch = got[(s, t)], model.predict([x[s : s + 1] for x in windows.inputs])
             assert one is not None
@@ -103,15 +117,35 @@ def test_the_stream_forecasts_each_new_bar_like_the_batch(
     assert err.value.reason_code == reasons.SEQUENCE_INPUT_INVALID
 
 
-def test_a_nan_bar_in_the_stream_gives_no_forecast(model: SequenceModel) -> None:
+def test_a_bar_off_the_grid_restarts_the_coin(model: SequenceModel) -> None:
     stream = SequenceStream(model, bar_ns=10)
-    n = model.config.lookback
+    warm = model.config.lookback - model.config.gap_fill_bars
+    outs = [stream.update("X", 10 * t, 1.01, 0.99, 1.0 + t / 100, 1.0) for t in range(warm)]
+    assert outs[-1] is not None
+    assert all(o is None for o in outs[:-1])
+    assert stream.update("X", 10 * warm + 5, 1.01, 0.99, 1.0, 1.0) is None
+
+
+def test_a_nan_bar_in_the_stream_is_a_gap(model: SequenceModel) -> None:
+    stream = SequenceStream(model, bar_ns=10)
+    fill = model.config.gap_fill_bars
+    n = model.config.lookback - fill
+    bad = set(range(n, n + fill + 1))  # one more NaN bar than the fill bridges
     outs = [
-        stream.update("X", 10 * t, 1.01, 0.99, float("nan") if t == n else 1.0 + t / 100, 1.0)
-        for t in range(n + 3)
+        stream.update("X", 10 * t, 1.01, 0.99, float("nan") if t in bad else 1.0 + t / 100, 1.0)
+        for t in range(n + fill + 3)
     ]
     assert outs[n - 1] is not None
     assert all(o is None for o in outs[: n - 1] + outs[n:])
+    short = SequenceStream(model, bar_ns=10)
+    nan = float("nan")
+    outs = [
+        short.update("X", 10 * t, 1.01, 0.99, nan if t == n else 1.0 + t / 100, 1.0)
+        for t in range(n + 3)
+    ]
+    assert outs[n] is None  # the decision bar itself has no close
+    assert outs[n + 1] is not None
+    assert outs[n + 2] is not None
 
 
 def _windows(model: SequenceModel, n: int = 2) -> list[np.ndarray]:
@@ -271,3 +305,13 @@ def test_serving_needs_no_torch(model: SequenceModel, panel: Panel, tmp_path: Pa
         check=True,
     )
     assert child.stdout == model.predict(windows.inputs).p_up.tobytes().hex()
+
+
+def test_a_model_saved_before_gap_filling_never_fills(model: SequenceModel) -> None:
+    files = model.to_files()
+    doc = json.loads(files[META])
+    assert doc["config"]["gap_fill_bars"] == model.config.gap_fill_bars > 0
+    del doc["config"]["gap_fill_bars"]  # what a model saved before decision 0125 holds
+    old = SequenceModel.from_files({**files, META: json.dumps(doc).encode()})
+    assert old.config.gap_fill_bars == 0
+    assert old.config == attrs.evolve(model.config, gap_fill_bars=0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import attrs
 import numpy as np
 import pytest
 from tests.quant_models.sequence._data import tiny_config
@@ -47,33 +46,67 @@ def test_windows_have_the_configured_shapes_and_a_warm_up(panel: Panel) -> None:
     assert len(w.inputs) == len(config.resolutions)
     for r, a in zip(config.resolutions, w.inputs, strict=True):
         assert a.shape == (3 * panel.n_times, r.steps, len(FEATURES))
+    span = config.lookback - 1 - config.gap_fill_bars  # bars a window reads, less one
     first_valid = w.time_rows[w.valid].min()
-    assert first_valid == config.lookback - 1
-    assert w.valid[w.time_rows >= config.lookback - 1].all()
+    assert first_valid == span
+    assert w.valid[w.time_rows >= span].all()
     sub = w.take(w.valid)
     assert sub.valid.all()
     assert sub.inputs[0].shape[0] == int(w.valid.sum())
 
 
-def test_a_gap_invalidates_only_the_windows_that_reach_it(panel: Panel) -> None:
-    config = tiny_config()
-    close = panel.close.copy()
-    close[1, 500] = np.nan
-    gapped = attrs.evolve(panel, close=close)
-    w = build_windows(gapped, config)
+def _gapped(panel: Panel, coin: int, bars: slice) -> Panel:
+    """``panel`` with ``coin``'s ``bars`` missing (every field NaN)."""
+    fields = [panel.field(name).copy() for name in FIELDS]
+    for values in fields:
+        values[coin, bars] = np.nan
+    return Panel(panel.symbols, panel.quote, panel.timeframe, panel.open_times_ns, *fields)
+
+
+@pytest.mark.parametrize("fill", [0, 2])
+def test_a_gap_longer_than_the_fill_invalidates_only_the_windows_that_reach_it(
+    panel: Panel, fill: int
+) -> None:
+    config = tiny_config(gap_fill_bars=fill)
+    span = config.lookback - fill
+    w = build_windows(_gapped(panel, 1, slice(500, 500 + fill + 1)), config)
     coin1 = w.symbol_rows == 1
-    bad = coin1 & ~w.valid & (w.time_rows >= config.lookback)
+    bad = coin1 & ~w.valid & (w.time_rows >= span)
     assert bad.any()
-    assert w.time_rows[bad].min() == 500
-    assert w.time_rows[bad].max() < 500 + config.lookback
-    assert w.valid[(w.symbol_rows != 1) & (w.time_rows >= config.lookback)].all()
+    assert w.time_rows[bad].min() == 500 + fill  # the first bar the fill does not reach
+    assert w.time_rows[bad].max() < 500 + fill + span
+    assert w.valid[(w.symbol_rows != 1) & (w.time_rows >= span)].all()
 
 
-@pytest.mark.parametrize("t", [72, 400, 1199])
+def test_a_gap_within_the_fill_reads_as_bars_without_trades(panel: Panel) -> None:
+    config = tiny_config(gap_fill_bars=3)
+    gapped = _gapped(panel, 1, slice(500, 503))
+    w = build_windows(gapped, config)
+    later = w.time_rows >= config.lookback
+    assert w.valid[later].all()
+    # the hourly step of a filled bar: no return, no range, no volume
+    at = np.nonzero((w.symbol_rows == 1) & (w.time_rows == 502))[0][0]
+    short = w.inputs[0][at]
+    assert short[-1, 0] == 0.0
+    assert short[-1, 1] == 0.0
+    assert short[-1, 2] == pytest.approx(-np.log1p(panel.volume[1, 495:500]).sum() / 8, rel=1e-12)
+    # the bar after the gap carries the whole move since the last close
+    after = np.nonzero((w.symbol_rows == 1) & (w.time_rows == 503))[0][0]
+    move = np.log(panel.close[1, 503] / panel.close[1, 499])
+    assert w.inputs[0][after][-1, 0] == pytest.approx(move)
+    # windows of other coins and of bars before the gap are untouched
+    plain = build_windows(panel, config)
+    untouched = (w.symbol_rows != 1) | (w.time_rows < 500)
+    for a, b in zip(w.inputs, plain.inputs, strict=True):
+        assert np.array_equal(a[untouched], b[untouched], equal_nan=True)
+
+
+@pytest.mark.parametrize("t", [72, 400, 1199, 503, 505])
 def test_the_streaming_window_equals_the_batch_window_bit_for_bit(panel: Panel, t: int) -> None:
-    config = tiny_config()
+    config = tiny_config(gap_fill_bars=2)
+    panel = _gapped(_gapped(panel, 0, slice(500, 502)), 2, slice(400 - 73, 400 - 71))
     batch = build_windows(panel, config, np.array([t]))
-    cut = slice(t + 1 - config.lookback, t + 1)
+    cut = slice(max(t + 1 - config.lookback, 0), t + 1)
     for s in range(3):
         one = stream_window(
             panel.close[s, cut], panel.high[s, cut], panel.low[s, cut], panel.volume[s, cut], config

@@ -5,7 +5,7 @@ Examples:
     >>> [(r.name, r.steps, r.bars) for r in config.resolutions]
     [('short', 24, 1), ('medium', 14, 24), ('long', 8, 168)]
     >>> config.lookback, SequenceConfig.from_dict(config.to_dict()) == config
-    (1345, True)
+    (1351, True)
     >>> SequenceConfig(family="gru")
     Traceback (most recent call last):
     ...
@@ -101,6 +101,10 @@ class SequenceConfig:
         validation_fraction: the newest share of the training range used for early stopping.
         move_weight: weight of the expected-move Huber loss.
         risk_weight: weight of the risk Huber loss.
+        gap_fill_bars: the longest run of missing bars a window bridges (decision 0125): each
+            such bar reads as a bar without trades (high, low and close at the last close,
+            volume 0); a longer gap leaves every window that reaches it invalid. ``0`` never
+            fills (what models saved before this setting existed read as).
     """
 
     family: str = "lstm"
@@ -121,6 +125,7 @@ class SequenceConfig:
     validation_fraction: float = 0.2
     move_weight: float = 0.5
     risk_weight: float = 0.25
+    gap_fill_bars: int = 6
 
     def __attrs_post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -140,6 +145,10 @@ class SequenceConfig:
         for name in ("risk_bars", "hidden", "heads", "layers", "batch_size", "max_epochs"):
             _positive(getattr(self, name), name)
         _positive(self.patience, "patience")
+        if isinstance(self.gap_fill_bars, bool) or not isinstance(self.gap_fill_bars, int):
+            raise ConfigError(f"gap_fill_bars must be an integer, got {self.gap_fill_bars!r}")
+        if self.gap_fill_bars < 0:
+            raise ConfigError(f"gap_fill_bars must be 0 or more, got {self.gap_fill_bars}")
         if self.hidden % self.heads:
             raise ConfigError(f"heads ({self.heads}) must divide hidden ({self.hidden})")
         _fraction(self.dropout, "dropout", low=0.0, high=1.0)
@@ -151,8 +160,11 @@ class SequenceConfig:
 
     @property
     def lookback(self) -> int:
-        """Grid bars a window needs: the longest resolution's span plus one."""
-        return max(r.steps * r.bars for r in self.resolutions) + 1
+        """Grid bars a window needs: the longest span plus one, plus ``gap_fill_bars``.
+
+        The bars before the span are what a missing first bar of the span is filled from.
+        """
+        return max(r.steps * r.bars for r in self.resolutions) + 1 + self.gap_fill_bars
 
     @property
     def label_bars(self) -> int:

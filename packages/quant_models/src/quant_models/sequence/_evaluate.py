@@ -2,7 +2,10 @@
 
 The forecasts come back as :class:`quant_models.training.OofBlock` rows (one block per fold and
 horizon, model ``"<family>/global"``), the shape the stacking meta-learner reads; the
-climatology of a block is the fold's training up-rate at that horizon.
+climatology of a block is the fold's training up-rate at that horizon. A fold whose training
+range is too short for the model's windows (an early expanding-window fold shorter than the
+longest resolution's span) has no block: the member sits that fold out, and a head that stacks
+it uses the folds it predicted (decision 0125).
 
 Examples:
     >>> import numpy as np
@@ -29,6 +32,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from quant_models import reasons
+from quant_models._errors import DataError
 from quant_models._panel import Panel
 from quant_models.sequence._config import SequenceConfig
 from quant_models.sequence._fit import fit_sequence
@@ -62,21 +67,31 @@ def evaluate_sequence(
         seed: the training seed of every fold.
         threads: torch threads while fitting.
         device: see :func:`quant_models.sequence.fit_sequence`.
+
+    Raises:
+        DataError: ``INSUFFICIENT_DATA`` when no fold's training range holds enough windows.
     """
     # imported here: the training package imports this one (a stacked run's sequence members)
     from quant_models.training._oof import OofBlock
 
     blocks: list[OofBlock] = []
+    short: list[str] = []
     for fold in folds:
-        model = fit_sequence(
-            panel,
-            config,
-            train_start=fold.train_start,
-            train_end=fold.train_end,
-            seed=seed,
-            threads=threads,
-            device=device,
-        )
+        try:
+            model = fit_sequence(
+                panel,
+                config,
+                train_start=fold.train_start,
+                train_end=fold.train_end,
+                seed=seed,
+                threads=threads,
+                device=device,
+            )
+        except DataError as exc:
+            if exc.reason_code != reasons.INSUFFICIENT_DATA:
+                raise
+            short.append(f"fold {fold.index}: {exc}")
+            continue
         times = np.arange(fold.test_start, fold.test_end, dtype=np.int64)
         windows = build_windows(panel, config, times)
         windows = windows.take(windows.valid)
@@ -98,4 +113,9 @@ def evaluate_sequence(
                     np.full(y.shape[0], model.up_rate[k]),
                 )
             )
+    if not blocks and short:
+        raise DataError(
+            f"no fold is long enough for the {config.family} model: " + "; ".join(short),
+            reason_code=reasons.INSUFFICIENT_DATA,
+        )
     return tuple(blocks)

@@ -263,7 +263,8 @@ def _document(data: bytes) -> dict[str, Any]:
                 f"unknown sequence family {family!r} (config says {doc['config'].get('family')!r})",
                 reasons.SEQUENCE_FAMILY_UNKNOWN,
             )
-        doc["config"] = SequenceConfig.from_dict(doc["config"])
+        # a model saved before gap filling existed (decision 0125) never filled a gap
+        doc["config"] = SequenceConfig.from_dict({"gap_fill_bars": 0, **doc["config"]})
         for key in ("shapes", "normalisation", "targets", "weights_sha256"):
             doc[key]
     except ArtifactError:
@@ -290,9 +291,11 @@ def load_sequence(directory: Path) -> SequenceModel:
 class SequenceStream:
     """One coin's new bar in, its forecasts out: the runtime's path (no panel, no torch).
 
-    Keeps each coin's last ``config.lookback`` bars; a bar that does not follow the previous
-    one by exactly one bar restarts that coin's history (a gap is never filled), so a coin
-    forecasts again once it has ``lookback`` consecutive bars.
+    Keeps each coin's last ``config.lookback`` bars. Bars missing between two updates count
+    as missing bars of the window: a run of at most ``config.gap_fill_bars`` reads as bars
+    without trades, as in training; a longer gap silences the coin until it leaves the
+    window. A bar off the grid (not a whole number of bars after the previous one) restarts
+    the coin's history.
 
     Args:
         model: the trained model.
@@ -303,6 +306,7 @@ class SequenceStream:
         self.model = model
         self.bar_ns = bar_ns
         self._size = model.config.lookback
+        self._warm = self._size - model.config.gap_fill_bars  # the window's own span
         self._bars: dict[str, FloatArray] = {}
         self._count: dict[str, int] = {}
         self._last: dict[str, int] = {}
@@ -329,17 +333,27 @@ class SequenceStream:
                 f"{symbol}: bar at {open_time_ns} is not after {last}",
                 reason_code=reasons.SEQUENCE_INPUT_INVALID,
             )
-        if last is None or open_time_ns != last + self.bar_ns:
+        skipped, off_grid = divmod(open_time_ns - (last or 0), self.bar_ns)
+        if last is None or off_grid:
             self._bars[symbol] = np.full((4, self._size), np.nan)
             self._count[symbol] = 0
+        elif skipped > 1:
+            self._skip(symbol, min(skipped - 1, self._size))
         buf = self._bars[symbol]
         buf[:, :-1] = buf[:, 1:]
         buf[:, -1] = (close, high, low, volume)
         self._last[symbol] = open_time_ns
         self._count[symbol] += 1
-        if self._count[symbol] < self._size:
-            return None
+        if self._count[symbol] < self._warm or not np.isfinite(close):
+            return None  # warming up, or no close to forecast from
         window = stream_window(buf[0], buf[1], buf[2], buf[3], self.model.config)
         if not all(np.isfinite(w).all() for w in window):
             return None
         return self.model.predict(window)
+
+    def _skip(self, symbol: str, bars: int) -> None:
+        """Shift ``bars`` missing bars into ``symbol``'s window."""
+        buf = self._bars[symbol]
+        buf[:, :-bars] = buf[:, bars:]
+        buf[:, -bars:] = np.nan
+        self._count[symbol] += bars

@@ -4,8 +4,9 @@ A window at grid bar ``t`` holds, per resolution ``(steps L, bars b)``, ``L`` co
 blocks of ``b`` bars, the last ending at bar ``t``. Each block gives :data:`FEATURES`: its log
 return (close at its end over close at the previous block's end), its log range (highest high
 over lowest low) and its volume z (``log1p`` of the block's volume minus the window's mean of
-that). Every value comes from bars closing at or before ``t``; a gap (NaN) anywhere in a
-window makes the window invalid, never filled.
+that). Every value comes from bars closing at or before ``t``. A run of at most
+``config.gap_fill_bars`` missing bars reads as bars without trades (:func:`fill_gaps`); a
+longer gap anywhere in a window makes the window invalid.
 
 Examples:
     >>> import numpy as np
@@ -34,6 +35,7 @@ __all__ = [
     "Labels",
     "Windows",
     "build_windows",
+    "fill_gaps",
     "labels",
     "last_windows",
     "stream_window",
@@ -42,6 +44,44 @@ __all__ = [
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+
+
+def fill_gaps(
+    close: FloatArray, high: FloatArray, low: FloatArray, volume: FloatArray, limit: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Missing bars (NaN close) within ``limit`` bars of the last present one, filled.
+
+    A filled bar is a bar without trades: high, low and close at the last present close,
+    volume 0. A bar's filled value reads only the ``limit`` bars before it, so the values
+    are the same whether computed on a whole series or on a tail holding ``limit`` bars more
+    than the span that is read (the streaming path). Longer gaps stay NaN.
+
+    Args:
+        close: ``(S, T)`` closes, NaN for a missing bar.
+        high: highs.
+        low: lows.
+        volume: volumes.
+        limit: the longest run of missing bars to fill (0: none).
+
+    Examples:
+        >>> import numpy as np
+        >>> c = np.array([[1.0, np.nan, np.nan, 2.0, np.nan, np.nan, np.nan]])
+        >>> fill_gaps(c, c, c, np.ones_like(c), 2)[0].tolist()
+        [[1.0, 1.0, 1.0, 2.0, 2.0, 2.0, nan]]
+    """
+    present = np.isfinite(close)
+    if limit == 0 or present.all():
+        return close, high, low, volume
+    position = np.arange(close.shape[-1])
+    last = np.maximum.accumulate(np.where(present, position, -1), axis=-1)
+    fill = ~present & (last >= 0) & (position - last <= limit)
+    filled = np.where(fill, np.take_along_axis(close, np.maximum(last, 0), axis=-1), close)
+    return (
+        filled,
+        np.where(fill, filled, high),
+        np.where(fill, filled, low),
+        np.where(fill, 0.0, volume),
+    )
 
 
 def _blocks(
@@ -102,8 +142,9 @@ def window_arrays(
 
     Returns:
         One ``(S, len(times), steps, 3)`` float64 array per resolution; NaN where a window
-        reaches before the first bar or over a gap.
+        reaches before the first bar or over a gap longer than ``config.gap_fill_bars``.
     """
+    close, high, low, volume = fill_gaps(close, high, low, volume, config.gap_fill_bars)
     out = []
     for r in config.resolutions:
         series = _blocks(close, high, low, volume, r.bars)
@@ -158,7 +199,8 @@ def last_windows(
         config: the resolutions.
 
     Returns:
-        One ``(S, steps, 3)`` array per resolution (NaN where a block holds a gap).
+        One ``(S, steps, 3)`` array per resolution (NaN where a block holds a gap longer
+        than ``config.gap_fill_bars``).
 
     Examples:
         >>> import numpy as np
@@ -171,6 +213,7 @@ def last_windows(
         True
     """
     s = close.shape[0]
+    close, high, low, volume = fill_gaps(close, high, low, volume, config.gap_fill_bars)
     out = []
     for r in config.resolutions:
         span = r.steps * r.bars
