@@ -274,3 +274,23 @@ def test_replay_refuses_profiles_paper_logs_and_headers_without_execution(tmp_pa
     unreplayable = runner.invoke(app, [*base, "--replay", str(old)])
     assert unreplayable.exit_code == 3
     assert json.loads(unreplayable.stdout)["reason_code"] == "ENGINE_INPUT_INVALID"
+
+
+def test_strategy_checks_are_written_and_printed(tmp_path: Path) -> None:
+    args = ["backtest", "--example", "--strategy-checks", "--draws", "50", "--seed", "4"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "a"), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    checks = doc["strategy_checks"]
+    assert checks["draws"] == 50
+    assert checks["seed"] == 4
+    assert set(checks["goals"]) >= {"beats_random_entries", "positive_in_both_halves"}
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["strategy_checks"] == checks
+    human = runner.invoke(app, [*args, "--out", str(tmp_path / "b")])
+    assert human.exit_code == 0, human.output
+    assert f"random entry p: {checks['random_entry_p']:.4f}" in human.stdout
+    assert "round trips: " in human.stdout
+    met = "met" if checks["goals"]["in_market_enough"] else "MISSED"
+    assert f"{met}: in_market_enough" in human.stdout
+    plain = runner.invoke(app, ["backtest", "--example", "--out", str(tmp_path / "c"), "--json"])
+    assert "strategy_checks" not in json.loads(plain.stdout)

@@ -20,6 +20,11 @@ missing ones as context only — fed to the predictor, never traded. Without eno
 run is refused with ``CONTEXT_MISSING`` naming what is missing (decision 0116); the summary's
 ``context`` says what was needed, traded and fed.
 
+``--strategy-checks`` judges the result (:func:`quant_exec.report.strategy_checks`: Sortino and
+maximum drawdown against an equal-weight buy-and-hold, exposure, a seeded random-entry test
+with ``--draws`` and ``--seed``, the return without the best 5 weeks and in each half) into
+``summary.json``'s ``strategy_checks`` and prints each goal met or missed.
+
 ``--replay LOG`` is the replay parity check (``--replay LOG`` alone replays the built-in
 example's log; a log of a dataset needs ``--data`` and its predictions or bundle again, by
 path): the profiles, initial cash and execution settings come from ``LOG``'s session header
@@ -32,13 +37,21 @@ renders.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
 from quant_apps.cli.output import emit_json, guarded, results
-from quant_apps.runtime.jobs.runs import DECISIONS_FILE, REPORT_FILE, backtest_run, recorded_log
+from quant_apps.runtime.jobs.runs import (
+    DECISIONS_FILE,
+    REPORT_FILE,
+    StrategyCheckSettings,
+    backtest_run,
+    recorded_log,
+)
 from quant_apps.runtime.trading.profiles import load_profiles
 from quant_core import reasons as core_reasons
 from quant_core.errors import QuantUsageError
@@ -65,6 +78,20 @@ def _replay_source(replay: Path) -> bool:
         "its --predictions FILE or --bundle DIR",
         reason_code=core_reasons.USAGE_ERROR,
     )
+
+
+def _print_checks(console: Console, doc: Mapping[str, Any]) -> None:
+    """The strategy checks, one line each, and every goal met or missed."""
+    for name in (
+        "log_return", "sortino", "buy_and_hold_sortino", "max_drawdown",
+        "buy_and_hold_max_drawdown", "exposure", "round_trips", "random_entry_p",
+        "without_best_weeks", "first_half", "second_half",
+    ):  # fmt: skip
+        value = doc[name]
+        text = f"{value:.4f}" if isinstance(value, float) else str(value)
+        console.print(f"{name.replace('_', ' '):>26}: {text}", markup=False)
+    for goal, met in doc["goals"].items():
+        console.print(f"{'met' if met else 'MISSED':>26}: {goal}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -115,6 +142,19 @@ def register(app: typer.Typer) -> None:
                 "and check the new log is byte-identical (exit 3 if not).",
             ),
         ] = None,
+        checks: Annotated[
+            bool,
+            typer.Option(
+                "--strategy-checks",
+                help="Judge the result: Sortino and drawdown against buy-and-hold, exposure, "
+                "a random-entry test, without the best 5 weeks, both halves.",
+            ),
+        ] = False,
+        draws: Annotated[
+            int,
+            typer.Option("--draws", min=1, help="Random-entry sets for --strategy-checks."),
+        ] = 1000,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the random entries.")] = 0,
         json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:
         """Replay predictions (a file or a bundle's models) over bars through the engine."""
@@ -146,6 +186,7 @@ def register(app: typer.Typer) -> None:
             profiles=load_profiles(profile) if profile else None,
             replay=replay,
             context=context,
+            checks=StrategyCheckSettings(draws, seed) if checks else None,
         )
         result, active, config, document = run.result, run.active, run.config, run.document
         if json_output:
@@ -169,4 +210,6 @@ def register(app: typer.Typer) -> None:
             console.print(f"{'context':>18}: {fed} (fed to the model, not traded)", markup=False)
         if replay is not None:
             console.print(f"{'replay parity':>18}: identical to {replay}", markup=False)
+        if checks:
+            _print_checks(console, document["strategy_checks"])
         console.print(f"wrote {out / DECISIONS_FILE}, {out / REPORT_FILE}", markup=False)

@@ -44,12 +44,14 @@ from quant_exec import (
 )
 from quant_exec import reasons as exec_reasons
 from quant_exec.decisions import log_hash
+from quant_exec.report import strategy_checks
 
 __all__ = [
     "DECISIONS_FILE",
     "REPORT_FILE",
     "SUMMARY_FILE",
     "BacktestRun",
+    "StrategyCheckSettings",
     "backtest_run",
     "bundle_predictor",
     "bundle_rows",
@@ -164,6 +166,19 @@ def recorded_log(path: Path) -> tuple[dict[str, Any], bytes]:
 
 
 @attrs.frozen
+class StrategyCheckSettings:
+    """How :func:`backtest_run` computes the strategy checks.
+
+    Attributes:
+        draws: random-entry sets to draw.
+        seed: their seed.
+    """
+
+    draws: int = 1000
+    seed: int = 0
+
+
+@attrs.frozen
 class BacktestRun:
     """What :func:`backtest_run` did.
 
@@ -191,6 +206,7 @@ def backtest_run(
     profiles: tuple[StrategyProfile, RiskProfile] | None = None,
     replay: Path | None = None,
     context: Path | None = None,
+    checks: StrategyCheckSettings | None = None,
 ) -> BacktestRun:
     """Run a backtest and write its outputs into ``out``.
 
@@ -205,6 +221,8 @@ def backtest_run(
         replay: a backtest's log to rerun under and compare with, byte for byte.
         context: a dataset whose coins the bundle's model set needs as market context
             (reference coin, market panel); they are fed to the predictor, never traded.
+        checks: compute the strategy checks (:func:`quant_exec.report.strategy_checks`)
+            with these draws and seed into ``summary.json``'s ``strategy_checks``.
 
     Raises:
         DataError: ``CONTEXT_MISSING`` when the bundle needs market context that neither
@@ -241,6 +259,10 @@ def backtest_run(
     out.mkdir(parents=True, exist_ok=True)
     report = result.report_data(title)
     document = {"ok": True, "out": str(out), **summary(result)}
+    if checks is not None:
+        document["strategy_checks"] = strategy_checks(
+            result.equity, result.closes, result.fills, draws=checks.draws, seed=checks.seed
+        ).as_dict()
     if active is not None:
         document["bundle"] = active.identity()
         document["context"] = context_doc
