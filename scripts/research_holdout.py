@@ -10,9 +10,16 @@ from all coins present). Each coin's climatology is its own up-rate before the w
 predictions become an out-of-fold table and :func:`quant_models.evaluation.model_card` scores
 them twice: on the training coins and on the held-out coins, separately.
 
+With ``--strategy`` the same served predictions also trade: each coin alone, through the
+engine (``run_backtest`` with the default strategy and risk profiles and Kraken fees) over the
+test span, judged by :func:`quant_exec.report.strategy_checks` (Sortino and drawdown against
+buy-and-hold, exposure, the random-entry test, without the best 5 weeks, both halves); the
+table shows every coin and the goals' tallies per group (issue 18's strategy goals).
+
 Nothing here is a test expectation; rerun it to regenerate the numbers. Slow (minutes).
 
-Run: ``uv run python scripts/research_holdout.py [--shared ../shared/data] [--out FILE]``
+Run: ``uv run python scripts/research_holdout.py [--shared ../shared/data] [--out FILE]
+[--strategy]``
 """
 
 from __future__ import annotations
@@ -25,10 +32,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import pandas as pd
 
 from quant_core import Bar, Instrument
+from quant_core.events import InMemoryFeed, Prediction
+from quant_exec import BacktestConfig, RecordedPredictor, run_backtest
+from quant_exec.report import strategy_checks
 from quant_models import (
     FeatureConfig,
     FoldConfig,
@@ -103,6 +114,7 @@ def _window_blocks(
     end_ns: int,
     grid: np.ndarray,
     symbols: tuple[str, ...],
+    served: list[Prediction],
 ) -> list[OofBlock]:
     close = frame.pivot(index="open_time_ns", columns="symbol", values="close").reindex(grid)
     horizons = [h.bars for h in predictor.model_set.horizons]
@@ -123,6 +135,7 @@ def _window_blocks(
         if i is None:
             continue
         for prediction in predictor.predict(t_open + HOUR_NS, history):
+            served.append(prediction)
             s = prediction.instrument.base
             j = col[s]
             for h, forecast in zip(horizons, prediction.forecasts, strict=True):
@@ -143,6 +156,59 @@ def _window_blocks(
     return blocks
 
 
+def _strategy(
+    history: dict[Instrument, list[Bar]],
+    served: list[Prediction],
+    start_ns: int,
+    groups: tuple[tuple[str, tuple[str, ...]], ...],
+    draws: int,
+) -> str:
+    """Each coin traded alone on its served predictions; a markdown table with the checks."""
+    one = [attrs.evolve(p, model_id="research:holdout") for p in served]
+    lines = [
+        (
+            "| group | coin | log return | Sortino | B&H Sortino | max DD | B&H max DD "
+            "| exposure | trips | random-entry p | w/o best 5 weeks | 1st half | 2nd half |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    tallies = []
+    for title, coins in groups:
+        met: dict[str, int] = {}
+        sortinos: list[tuple[float, float]] = []
+        for coin in coins:
+            inst = Instrument(coin, "USD")
+            bars = [b for b in history[inst] if b.open_time_ns >= start_ns]
+            preds = [p for p in one if p.instrument == inst]
+            if not preds:
+                continue
+            result = run_backtest(
+                InMemoryFeed(bars), RecordedPredictor(preds), BacktestConfig.defaults()
+            )
+            c = strategy_checks(result.equity, result.closes, result.fills, draws=draws, seed=7)
+            for goal, ok in c.goals().items():
+                met[goal] = met.get(goal, 0) + int(ok)
+            sortinos.append((c.sortino or 0.0, c.buy_and_hold_sortino or 0.0))
+
+            def f(x: float | None) -> str:
+                return "-" if x is None else f"{x:+.4f}"
+
+            lines.append(
+                f"| {title} | {coin} | {f(c.log_return)} | {f(c.sortino)} "
+                f"| {f(c.buy_and_hold_sortino)} | {c.max_drawdown:.3f} "
+                f"| {c.buy_and_hold_max_drawdown:.3f} | {c.exposure:.3f} | {c.round_trips} "
+                f"| {f(c.random_entry_p)} | {f(c.without_best_weeks)} | {f(c.first_half)} "
+                f"| {f(c.second_half)} |"
+            )
+        if sortinos:
+            median = np.median(np.array(sortinos), axis=0)
+            tallies.append(
+                f"- {title}: median Sortino {median[0]:+.3f} vs buy-and-hold {median[1]:+.3f}; "
+                + ", ".join(f"{k} {v}/{len(sortinos)}" for k, v in sorted(met.items()))
+            )
+    return "\n".join(["## Strategy after Kraken fees (each coin alone)", "", *lines, "", *tallies])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the study; print (and optionally write) the two model cards."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -161,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--holdout", default=",".join(HELD_OUT))
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--strategy", action="store_true", help="also trade the predictions")
+    parser.add_argument("--draws", type=int, default=1000, help="random-entry draws")
     args = parser.parse_args(argv)
     began = time.perf_counter()  # noqa: TID251 - a script times itself
     held = tuple(args.holdout.split(","))
@@ -174,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     edges = np.linspace(test_start, int(grid[-1]) + HOUR_NS, args.refits + 1).astype(np.int64)
     edges = (edges // HOUR_NS) * HOUR_NS
     blocks: list[OofBlock] = []
+    predictions: list[Prediction] = []
     for k in range(args.refits):
         cut = int(edges[k]) - max(h.bars for h in cfg.horizons) * HOUR_NS
         part = frame[frame["symbol"].isin(trained) & (frame["open_time_ns"] < cut)]
@@ -184,13 +253,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"window {k}: to {when}, served {served} ({took:.0f} s)", file=sys.stderr)
         predictor = ModelSetPredictor(result.model_set)
         blocks += _window_blocks(
-            k, frame, predictor, history, int(edges[k]), int(edges[k + 1]), grid, symbols
+            k,
+            frame,
+            predictor,
+            history,
+            int(edges[k]),
+            int(edges[k + 1]),
+            grid,
+            symbols,
+            predictions,
         )
     table = OofTable(symbols, grid, tuple(blocks))
     pages = []
     for title, coins in (("coins trained on", trained), ("coins held out", held)):
         card = model_card(table, coins=list(coins), block_ns=7 * 24 * HOUR_NS)
         pages.append(card.to_markdown(f"{args.combine} ({args.families}/{args.scopes}): {title}"))
+    if args.strategy:
+        groups = (("trained", trained), ("held out", held))
+        pages.append(_strategy(history, predictions, test_start, groups, args.draws))
     seconds = time.perf_counter() - began  # noqa: TID251
     text = "\n".join(pages) + f"\n{seconds:.0f} s\n"
     print(text)
