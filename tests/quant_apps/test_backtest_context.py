@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+import attrs
 import pytest
 from typer.testing import CliRunner
 
@@ -184,3 +185,36 @@ def test_the_demo_refuses_coins_without_the_context(
     )
     assert result.exit_code != 0
     assert json.loads(result.stdout)["reason_code"] == reasons.CONTEXT_MISSING
+
+
+def test_a_running_session_refuses_a_reload_its_coins_lack_context_for(
+    release: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from quant_apps.runtime.models.activation import activate_bundle
+    from quant_apps.runtime.models.bundles import trust_for
+    from quant_apps.runtime.trading.paper import assemble_paper_session
+
+    # the session starts without a model (the development opt-out), then a bundle is activated
+    env = {"QUANT_DATA_DIR": str(tmp_path / "data"), "QUANT_REQUIRE_BUNDLE": "0"}
+    options = PaperOptions(
+        "kraken", ("ETH",), out=tmp_path / "p", bundle=tmp_path / "none", keys=release[1]
+    )
+    session = assemble_paper_session(options, clock=SimClock(0), env=env)
+    runtime = session.runtime
+    assert runtime.engine.predictor.model_id == "none:BUNDLE_MISSING"
+    heard: list[str] = []
+    runtime._on_change = heard.append
+    # the operator activates a release that needs BTC as context: this session trades ETH only
+    activate_bundle(session.bundle_root, release[0], trust=trust_for(release[1]), require=True)
+    runtime.reload_bundle(actor="ops")
+    runtime.service()
+    assert heard[-1].startswith(f"bundle reload refused [{reasons.CONTEXT_MISSING}]")
+    assert "reference coin BTC" in heard[-1]
+    assert runtime.engine.predictor.model_id == "none:BUNDLE_MISSING"
+    # a session over the context coins takes the same reload
+    both = attrs.evolve(options, symbols=("BTC", "ETH"), out=tmp_path / "q")
+    other = assemble_paper_session(both, clock=SimClock(0), env=env).runtime
+    other._on_change = heard.append
+    other.reload_bundle(actor="ops")
+    other.service()
+    assert heard[-1].startswith("bundle reloaded: ")

@@ -8,7 +8,9 @@ coins must be present). Every path that runs a bundle goes through here (decisio
   stand-in or a recorded-predictions file);
 * :func:`require_context` refuses, with ``CONTEXT_MISSING``, a session whose coins do not
   supply it (``quant paper`` and ``quant live`` at start: their universe must hold the
-  context coins);
+  context coins); :func:`context_checked` applies the same check to every bundle a running
+  session reloads, so a reload that needs coins the session lacks is refused and the
+  previous bundle keeps serving;
 * :class:`ContextPredictor` feeds extra coins' bars to a predictor as context only: they
   join every call's history, and only the traded coins' predictions come back, so the
   engine never trades them (``quant backtest --context DIR``).
@@ -24,8 +26,8 @@ Examples:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from quant_apps.runtime.models.bundles import BundledPredictor
 from quant_core import Bar, Instrument
@@ -34,7 +36,9 @@ from quant_core.events import Prediction, Predictor
 if TYPE_CHECKING:
     from quant_models import ContextNeed
 
-__all__ = ["ContextPredictor", "require_context", "served_need"]
+__all__ = ["ContextPredictor", "context_checked", "require_context", "served_need"]
+
+Loader = Callable[[], tuple[Predictor, Mapping[str, Any]]]
 
 
 def _close_time(bar: Bar) -> int:
@@ -72,6 +76,29 @@ def require_context(predictor: Predictor, symbols: Iterable[str]) -> ContextNeed
     need = served_need(predictor)
     need.check(symbols)
     return need
+
+
+def context_checked(load: Loader, symbols: Sequence[str]) -> Loader:
+    """``load`` (a session's bundle loader), refusing a bundle ``symbols`` lack context for.
+
+    Args:
+        load: activates the bundle again and returns its predictor and description.
+        symbols: the session's coins.
+
+    Examples:
+        >>> from quant_apps.runtime.models.bundles import NoModel
+        >>> loader = context_checked(lambda: (NoModel("BUNDLE_MISSING"), {}), ["ETH"])
+        >>> loader()[1]
+        {}
+    """
+    coins = tuple(symbols)
+
+    def checked() -> tuple[Predictor, Mapping[str, Any]]:
+        predictor, about = load()
+        require_context(predictor, coins)
+        return predictor, about
+
+    return checked
 
 
 class ContextPredictor:

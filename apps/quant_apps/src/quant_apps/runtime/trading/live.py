@@ -45,6 +45,7 @@ import attrs
 from quant_apps.runtime import config as app_config
 from quant_apps.runtime.jobs.stores import make_provider, open_store
 from quant_apps.runtime.models.activation import serve_active_bundle
+from quant_apps.runtime.models.context import context_checked
 from quant_apps.runtime.trading import livereasons
 from quant_apps.runtime.trading.commands import EventWaiter, Waiter
 from quant_apps.runtime.trading.credentials import CredentialStore, StoredKey
@@ -512,9 +513,12 @@ def _runtime(
         "paper": run,  # a restart: reconciled with the venue on start
         "live": {"exchange": options.exchange_url, "fingerprint": gate.key.fingerprint},
     }
-    load_bundle = functools.partial(
-        serve_active_bundle, served.bundle_root, session.keys, require=served.require,
-        clock=clock,
+    load_bundle = context_checked(
+        functools.partial(
+            serve_active_bundle, served.bundle_root, session.keys, require=served.require,
+            clock=clock,
+        ),
+        session.symbols,
     )  # fmt: skip
     venues: list[KrakenVenue] = []
     stream = None

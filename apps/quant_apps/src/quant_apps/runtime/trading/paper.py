@@ -27,7 +27,7 @@ from quant_apps.runtime import config as app_config
 from quant_apps.runtime.jobs.stores import make_provider, open_store
 from quant_apps.runtime.models.activation import serve_active_bundle, serve_bundle
 from quant_apps.runtime.models.bundles import require_bundle, shipped_bundle_dir
-from quant_apps.runtime.models.context import require_context
+from quant_apps.runtime.models.context import context_checked, require_context
 from quant_apps.runtime.trading.commands import Waiter
 from quant_apps.runtime.trading.feed import ProviderSync
 from quant_apps.runtime.trading.paperlog import AUDIT_FILE, HALT_FILE, LOG_FILE, PaperLogWriter
@@ -203,8 +203,15 @@ def assemble_paper_session(
         ValidationError: ``DECISION_LOG_INVALID`` when the log file is not a paper log.
     """
     served = serve_inputs(options, clock=clock, env=env)
-    load_bundle = functools.partial(
-        serve_active_bundle, served.bundle_root, options.keys, require=served.require, clock=clock
+    load_bundle = context_checked(
+        functools.partial(
+            serve_active_bundle,
+            served.bundle_root,
+            options.keys,
+            require=served.require,
+            clock=clock,
+        ),
+        options.symbols,
     )
     store = open_store(options.database_url, served.settings, clock)
     source = make_provider(options.provider, served.settings, clock, options.seed)
