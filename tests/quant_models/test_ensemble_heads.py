@@ -1,4 +1,4 @@
-"""Each head's combiner: the learned stack or the calibrated plain average (decision 0122)."""
+"""Each head's combiner: the learned stack or the plain average (decision 0122)."""
 
 from __future__ import annotations
 
@@ -19,16 +19,14 @@ from quant_models import (
     load_model_set,
     reasons,
 )
-from quant_models._calibration import Calibrator, choose_calibrator
 from quant_models._ensemble import AVERAGE, FULL, GLOBALS, STACK, StackHead
 from quant_models._metrics import log_loss
 from quant_models._panel import Panel
 from quant_models._persistence import artifact_files, write_files
-from quant_models.families import MetaConfig
 from quant_models.families._meta_rows import stack_rows
 from quant_models.features import compute_features
 from quant_models.training import EnsembleConfig, TrainResult, train_panel
-from quant_models.training._ensemble import _average_calibrator, choose_combiner
+from quant_models.training._ensemble import choose_combiner
 
 from .helpers import tiny_config
 
@@ -135,14 +133,6 @@ def test_a_tie_serves_the_average_and_a_forced_head_is_served_as_it_is() -> None
     assert one["reason"].startswith("one member")
 
 
-def test_an_average_head_is_calibrated_on_enough_rows_only() -> None:
-    y, good, _ = _constructed()
-    meta = MetaConfig()
-    assert _average_calibrator(good[:50], y[:50], meta) == Calibrator("identity")
-    expected, _ = choose_calibrator(good, y, meta.calibration)
-    assert _average_calibrator(good, y, meta) == expected
-
-
 # --- the run -----------------------------------------------------------------------------------
 
 
@@ -194,14 +184,25 @@ def test_a_forced_head_is_served_and_scored(runs: dict[str, TrainResult], head: 
         )
 
 
-def test_the_average_heads_map_is_chosen_on_the_out_of_fold_rows(
+def test_the_average_column_is_the_members_mean_on_the_scored_rows(
     runs: dict[str, TrainResult],
 ) -> None:
     result = runs[AVERAGE]
-    for (h, _), head in _heads(result).items():
-        rows = stack_rows(result.oof, h, models=head.members)
-        expected, _ = choose_calibrator(rows.p.mean(axis=1), rows.y, MetaConfig().calibration)
-        assert head.calibrator == expected
+    for h in (1, 4):
+        rows = stack_rows(result.oof, h, models=_heads(result)[(h, GLOBALS)].members)
+        held = rows.fold >= 1
+        full = stack_rows(result.oof, h, models=_heads(result)[(h, FULL)].members)
+        n_t = len(result.oof.open_times_ns)
+        by_key = dict(zip((rows.symbol_rows * n_t + rows.time_rows)[held].tolist(),
+                          rows.p[held].mean(axis=1).tolist(), strict=True))  # fmt: skip
+        f_held = full.fold >= 1
+        keys = (full.symbol_rows * n_t + full.time_rows)[f_held].tolist()
+        by_key.update(zip(keys, full.p[f_held].mean(axis=1).tolist(), strict=True))
+        p = np.array(list(by_key.values()))
+        y = rows.y[held]
+        ev = result.metrics["ensemble"][f"h{h}"]
+        assert ev["average"]["n"] == len(p)
+        assert ev["average"]["log_loss"] == pytest.approx(log_loss(p, y), abs=1e-9)
 
 
 # --- the saved set -----------------------------------------------------------------------------
@@ -221,12 +222,9 @@ def test_an_average_set_round_trips_with_equal_bytes(
     for record in meta["heads"]:
         assert record["combiner"] == AVERAGE
         assert record["file"] is None
-        assert set(record) == OLD_HEAD_KEYS | {"combiner", "calibrator"}
+        assert set(record) == OLD_HEAD_KEYS | {"combiner"}
     assert not any(name.startswith("meta/") for name in result.files)
-    for head in loaded.heads:
-        original = _heads(result)[(head.horizon_bars, head.group)]
-        assert head.combiner == AVERAGE
-        assert head.calibrator == original.calibrator
+    assert all(head.combiner == AVERAGE and head.learner is None for head in loaded.heads)
 
 
 def test_a_stack_set_keeps_the_0118_head_records(
@@ -248,7 +246,7 @@ def _upto(history: History, t: int) -> History:
     return {i: [b for b in bars if b.open_time_ns < START + t * H] for i, bars in history.items()}
 
 
-def test_the_predictor_serves_the_calibrated_mean_of_the_members(
+def test_the_predictor_serves_the_mean_of_the_members(
     runs: dict[str, TrainResult], history: History
 ) -> None:
     ms = runs[AVERAGE].model_set
@@ -271,9 +269,7 @@ def test_the_predictor_serves_the_calibrated_mean_of_the_members(
             for name in head.members:
                 entry = members[(h, name, None if name.endswith("/global") else symbol)]
                 ps.append(entry.calibrator.apply(entry.model.predict_proba(x[row : row + 1]))[0])
-            assert head.calibrator is not None
-            by_hand = head.calibrator.apply(np.array([sum(ps) / len(ps)]))[0]
-            assert forecast.p_up == pytest.approx(by_hand, rel=1e-12, abs=1e-15)
+            assert forecast.p_up == pytest.approx(sum(ps) / len(ps), rel=1e-12, abs=1e-15)
 
 
 # --- refusals ----------------------------------------------------------------------------------
@@ -294,31 +290,26 @@ def _refused(result: TrainResult, target: Path, edit: Any) -> str:
 
 
 @pytest.mark.parametrize(
-    ("edit", "code"),
+    "edit",
     [
-        (lambda head: head.update(combiner="median"), reasons.MODEL_SHAPE_MISMATCH),
-        (lambda head: head.update(combiner=STACK), reasons.MODEL_SHAPE_MISMATCH),
-        (lambda head: head.update(members=head["members"][:1]), reasons.MODEL_SHAPE_MISMATCH),
-        (lambda head: head.update(file="meta/h1-globals.json"), reasons.MODEL_SHAPE_MISMATCH),
-        (
-            lambda head: head.update(calibrator={"method": "platt", "slope": 2.0}),
-            reasons.ARTIFACT_INVALID,
-        ),
-        (lambda head: head.update(calibrator={"method": "sigmoid"}), reasons.ARTIFACT_INVALID),
-        (lambda head: head.pop("calibrator"), reasons.ARTIFACT_INVALID),
+        lambda head: head.update(combiner="median"),
+        lambda head: head.update(combiner=STACK),  # a stack head is written without the field
+        lambda head: head.update(combiner=None),
+        lambda head: head.update(members=head["members"][:1]),
+        lambda head: head.update(file="meta/h1-globals.json"),
     ],
 )
 def test_a_bad_average_head_is_refused(
-    runs: dict[str, TrainResult], tmp_path: Path, edit: Any, code: str
+    runs: dict[str, TrainResult], tmp_path: Path, edit: Any
 ) -> None:
-    assert _refused(runs[AVERAGE], tmp_path / "bad", edit) == code
+    assert _refused(runs[AVERAGE], tmp_path / "bad", edit) == reasons.MODEL_SHAPE_MISMATCH
 
 
 def test_a_multi_member_head_without_combiner_or_learner_is_refused(
     runs: dict[str, TrainResult], tmp_path: Path
 ) -> None:
     def as_stack(head: dict[str, Any]) -> None:  # an average head read as a stack: no learner
-        del head["combiner"], head["calibrator"]
+        del head["combiner"]
 
     assert _refused(runs[AVERAGE], tmp_path / "x", as_stack) == reasons.MODEL_SHAPE_MISMATCH
     assert (

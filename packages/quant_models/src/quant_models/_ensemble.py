@@ -7,8 +7,8 @@ with enough history, each family's specialist), keyed by ``family/scope`` with a
 every coin; the ``full`` group combines the globals and the specialists and predicts the coins
 that have every specialist. A head's *combiner* (decision 0122) is ``"stack"``, a
 :class:`~quant_models.families.MetaLearner`, or ``"average"``: the plain mean of its members'
-calibrated probabilities, then a calibration map chosen on out-of-fold rows. A group of one
-member has no learner (its member's calibrated probability is served as it is).
+calibrated probabilities (it fits nothing). A group of one member has no learner (its
+member's calibrated probability is served as it is).
 
 Every head is gated by the regime posterior: :func:`truncated_posterior` runs the regime
 model's forward filter from its prior over the ``lookback`` bars before ``t`` and returns
@@ -43,7 +43,6 @@ import numpy as np
 import numpy.typing as npt
 
 from quant_models import reasons
-from quant_models._calibration import Calibrator
 from quant_models._errors import ArtifactError, DataError, ModelFamilyError
 from quant_models._panel import FloatArray
 from quant_models.families import REGIME_LABELS, MetaLearner, RegimeModel, get_family
@@ -74,7 +73,7 @@ FULL = "full"
 STACK = "stack"
 AVERAGE = "average"
 COMBINERS = (STACK, AVERAGE)
-"""A head's combiners: the learned stack, or the calibrated plain average (decision 0122)."""
+"""A head's combiners: the learned stack, or the plain average (decision 0122)."""
 _LOG_2PI = float(np.log(2 * np.pi))
 
 
@@ -218,14 +217,12 @@ class StackHead:
         learner: the meta-learner (``None`` for a group of one member and for an
             ``"average"`` head).
         raw: the learner's file bytes as loaded (kept so a loaded set hashes as saved).
-        combiner: ``"stack"`` (the learner) or ``"average"`` (decision 0122).
-        calibrator: an ``"average"`` head's map, applied to the mean of the members
-            (``None``: identity).
+        combiner: ``"stack"`` (the learner) or ``"average"`` (the members' mean, decision
+            0122).
 
     Examples:
         >>> import numpy as np
-        >>> head = StackHead(1, "globals", ("a/global", "b/global"), None, combiner="average",
-        ...                  calibrator=Calibrator("identity"))
+        >>> head = StackHead(1, "globals", ("a/global", "b/global"), None, combiner="average")
         >>> head.predict(np.array([[0.6, 0.7], [0.2, 0.4]]), np.full(4, 0.25)).round(4).tolist()
         [0.65, 0.3]
     """
@@ -236,7 +233,6 @@ class StackHead:
     learner: MetaLearner | None
     raw: bytes | None = attrs.field(default=None, repr=False)
     combiner: str = STACK
-    calibrator: Calibrator | None = None
 
     @property
     def file(self) -> str | None:
@@ -256,8 +252,7 @@ class StackHead:
             posterior: the regime posterior ``(4,)`` of the bar (an average head ignores it).
         """
         if self.combiner == AVERAGE:
-            calibrator = self.calibrator or Calibrator("identity")
-            return calibrator.apply(np.asarray(p, dtype=np.float64).mean(axis=1))
+            return np.asarray(np.mean(p, axis=1), dtype=np.float64)
         if self.learner is None:
             return np.asarray(p[:, 0], dtype=np.float64)
         context = np.broadcast_to(posterior, (p.shape[0], len(REGIME_LABELS)))

@@ -19,7 +19,7 @@ head whose learner does not match its members or the regime columns, a head whos
 members (``MODEL_SHAPE_MISMATCH``), and a head naming a member the set lacks
 (``ENSEMBLE_MEMBER_MISSING``). A head's ``combiner`` (decision 0122) is absent for a stacking
 meta-learner (every set written before it loads and re-saves as it was) and ``"average"``
-for the calibrated plain mean of its members, whose ``calibrator`` the record holds.
+for the plain mean of its members' calibrated probabilities (it has no file).
 
 A ``kind = "sequence"`` member (decision 0115) is one directory,
 ``models/<family>-global-all/``, holding ``sequence.json`` and ``weights.safetensors``; one
@@ -34,7 +34,7 @@ Examples:
     >>> from pathlib import Path
     >>> from quant_models.features import FeatureConfig, FeatureSchema
     >>> from quant_models.families._trees import get_family
-    >>> from quant_models._calibration import METHODS, Calibrator
+    >>> from quant_models._calibration import Calibrator
     >>> cfg = FeatureConfig()
     >>> m = get_family("lightgbm").build({"n_estimators": 3, "min_data_in_leaf": 2}, seed=1)
     >>> X = np.arange(60.0).reshape(20, 3); m.fit(X, (X[:, 0] > 30).astype(float))
@@ -58,10 +58,9 @@ import attrs
 import numpy as np
 
 from quant_core import canonical_json, content_hash, sha256_hex, structure, unstructure
-from quant_core.errors import ValidationError
 from quant_core.files import write_files_synced
 from quant_models import reasons
-from quant_models._calibration import METHODS, Calibrator
+from quant_models._calibration import Calibrator
 from quant_models._ensemble import (
     AVERAGE,
     COMBINERS,
@@ -262,7 +261,7 @@ class ModelSet:
 
 
 def _head_metadata(head: StackHead, files: Mapping[str, bytes]) -> dict[str, Any]:
-    """One head's record; a non-stack combiner adds its name and map (decision 0122).
+    """One head's record; a non-stack combiner adds its name (decision 0122).
 
     A ``"stack"`` head has no ``combiner`` field (one spelling, as written since 0118).
     """
@@ -275,7 +274,6 @@ def _head_metadata(head: StackHead, files: Mapping[str, bytes]) -> dict[str, Any
     }
     if head.combiner != STACK:
         out["combiner"] = head.combiner
-        out["calibrator"] = unstructure(head.calibrator)
     return out
 
 
@@ -381,13 +379,7 @@ def _average_head(item: Mapping[str, Any], members: tuple[str, ...]) -> StackHea
         raise _shape_error(
             f"the h{h} {group} average head has a learner file or fewer than two members"
         )
-    try:
-        calibrator = structure(item["calibrator"], Calibrator)
-    except ValidationError as exc:
-        raise ArtifactError(f"the h{h} {group} head's calibrator is malformed: {exc}") from exc
-    if calibrator.method not in METHODS:
-        raise ArtifactError(f"the h{h} {group} head's calibrator {calibrator.method!r} is unknown")
-    return StackHead(h, group, members, None, combiner=AVERAGE, calibrator=calibrator)
+    return StackHead(h, group, members, None, combiner=AVERAGE)
 
 
 def _load_stacked(directory: Path, meta: dict[str, Any]) -> ModelSet:
@@ -429,8 +421,8 @@ def _load_stacked(directory: Path, meta: dict[str, Any]) -> ModelSet:
                 f"the h{h} {group} head expects members {absent} the set does not hold",
                 reason_code=reasons.ENSEMBLE_MEMBER_MISSING,
             )
-        combiner = item.get("combiner")
-        if combiner is not None and combiner != AVERAGE:
+        combiner = item.get("combiner", STACK)
+        if "combiner" in item and combiner != AVERAGE:
             raise _shape_error(
                 f"the h{h} {group} head's combiner {combiner!r} is unknown (known: "
                 f"{list(COMBINERS)}; a stack head is written without the field)"

@@ -124,8 +124,8 @@ class EnsembleConfig:
         bootstrap_block: bars per block of the block bootstrap of the evidence.
         bootstrap_draws: bootstrap resamples of the evidence's 95% intervals.
         head: each head's combiner (decision 0122): ``"auto"`` serves, per horizon and
-            member group, whichever of the learned stack and the calibrated plain average
-            has the lower nested out-of-fold log loss (a tie serves the average);
+            member group, whichever of the learned stack and the plain average of the
+            members has the lower nested out-of-fold log loss (a tie serves the average);
             ``"stack"`` or ``"average"`` forces one.
     """
 

@@ -2,14 +2,16 @@
 
 With ``combine = "stack"`` (decision 0118) a run, after the out-of-fold table, fits the
 regime model on the training span's closes (unsupervised: it never sees a label) and
-computes its truncated filtered posterior at every bar (:func:`regime_grid`); then, per
-horizon, one meta-learner per member group on the out-of-fold table only, gated by that
-posterior and calibrated after stacking (:func:`fit_heads`). :func:`ensemble_evidence`
-scores the ensemble as it is served, nested: every fold after the first is predicted by
-heads fit on the folds before it, beside the plain average of the members, the single
-global member the earlier folds score best, and the logistic baseline, on the same rows;
-each with Brier skill (95% block-bootstrap CI), AUC, ECE and log loss, and the CI of the
-stack's skill gain over the logistic baseline and over the best single member.
+computes its truncated filtered posterior at every bar (:func:`regime_grid`).
+:func:`ensemble_evidence` then scores, per horizon, each member group's two combiners nested
+(every fold after the first predicted by heads fit on the folds before it): the learned stack
+(a meta-learner gated by that posterior, calibrated after stacking) and the plain average of
+the members (decision 0122), beside the single global member the earlier folds score best
+and the logistic baseline, on the same rows; each with Brier skill (95% block-bootstrap CI),
+AUC, ECE and log loss, and the CI of the stack's skill gain over the others. Per group it
+chooses the combiner the set serves (:func:`choose_combiner`: the lower nested log loss under
+``EnsembleConfig.head = "auto"``) and scores that too (``served``: the gates' evidence);
+:func:`fit_heads` then fits the chosen heads on the whole out-of-fold table.
 
 Sequence members (decision 0115, ``TrainConfig.sequence``): :func:`sequence_blocks` fits each
 sequence family on every fold's training range (early stopping on the newest part of that
@@ -30,7 +32,7 @@ import attrs
 import numpy as np
 
 from quant_core import derive_seed
-from quant_models._calibration import Calibrator, choose_calibrator
+from quant_models._calibration import Calibrator
 from quant_models._ensemble import (
     AVERAGE,
     FULL,
@@ -123,17 +125,6 @@ def sequence_entries(panel: Panel, config: TrainConfig) -> dict[int, list[ModelE
     return out
 
 
-def _average_calibrator(mean: FloatArray, y: FloatArray, meta: MetaConfig) -> Calibrator:
-    """The map an average head applies to its members' mean, chosen on ``mean`` (time order).
-
-    The stack's rule (:func:`~quant_models.families.fit_rows`): the methods of ``meta`` chosen
-    on held-out Brier, identity below ``meta.min_calibration_rows`` rows.
-    """
-    if len(y) < meta.min_calibration_rows:
-        return Calibrator("identity")
-    return choose_calibrator(mean, y, meta.calibration)[0]
-
-
 def fit_heads(
     oof: OofTable,
     folds: Sequence[Fold],
@@ -152,10 +143,8 @@ def fit_heads(
     for group, names in _groups(config).items():
         if len(names) == 1:
             heads.append(StackHead(h, group, names, None))
-        elif combiners[group] == AVERAGE:
-            rows = stack_rows(oof, h, models=names, folds=folds)
-            calibrator = _average_calibrator(rows.p.mean(axis=1), rows.y, meta)
-            heads.append(StackHead(h, group, names, None, combiner=AVERAGE, calibrator=calibrator))
+        elif combiners[group] == AVERAGE:  # fits nothing: the members' mean
+            heads.append(StackHead(h, group, names, None, combiner=AVERAGE))
         else:
             learner = fit_meta(oof, h, models=names, context=grid, folds=folds, config=meta)
             heads.append(StackHead(h, group, names, learner))
@@ -214,25 +203,18 @@ def _nested(rows: StackRows, past: Any, now: Any, grid: FloatArray, meta: MetaCo
     return learner.predict(rows.p[now], grid[rows.time_rows[now]]).p
 
 
-def _nested_average(rows: StackRows, past: Any, now: Any, meta: MetaConfig) -> FloatArray:
-    """The average head's predictions on ``now``, its map chosen on ``past`` (pass-through)."""
-    if len(rows.models) == 1:
-        return np.asarray(rows.p[now, 0], dtype=np.float64)
-    mean = rows.p.mean(axis=1)
-    return _average_calibrator(mean[past], rows.y[past], meta).apply(mean[now])
-
-
 def _group_forecasts(
     rows: StackRows, scored: list[int], grid: FloatArray, meta: MetaConfig
 ) -> tuple[FloatArray, FloatArray]:
-    """A group's nested stack and average on its rows (0.5 on rows of unscored folds)."""
+    """A group's nested stack (0.5 on rows of unscored folds) and average on its rows.
+
+    The average head fits nothing, so its forecast on every row is what the set serves there.
+    """
     stack = np.full(len(rows.y), 0.5)
-    average = np.full(len(rows.y), 0.5)
     for f in scored:
         past, now = rows.fold < f, rows.fold == f
         stack[now] = _nested(rows, past, now, grid, meta)
-        average[now] = _nested_average(rows, past, now, meta)
-    return stack, average
+    return stack, rows.p.mean(axis=1)
 
 
 def ensemble_evidence(
