@@ -73,7 +73,9 @@ def _config(**overrides: Any) -> TrainConfig:
         "scopes": ("global", "specialist"),
         "combine": "stack",
         "min_specialist_bars": 250,
-        "ensemble": EnsembleConfig(regime_window=12, regime_lookback=24, bootstrap_draws=200),
+        "ensemble": EnsembleConfig(
+            regime_window=12, regime_lookback=24, bootstrap_draws=200, head="stack"
+        ),  # the learned stack's tests; test_ensemble_heads.py covers "auto" and "average"
     }
     base.update(overrides)
     return tiny_config(**base)
@@ -456,7 +458,8 @@ ds = dataset_from_frame(synthetic_frame(("BTC", "ETH", "SOL"), n=400, momentum=0
 lstm = SequenceConfig(hidden=4, horizons=(1, 4), risk_bars=4, max_epochs=2, batch_size=64,
                       resolutions=(Resolution("short", 6, 1), Resolution("medium", 4, 6)))
 cfg = tiny_config(families=("lightgbm", "xgboost"), scopes=("global", "specialist"),
-                  combine="stack", ensemble=EnsembleConfig(regime_window=12, bootstrap_draws=100),
+                  combine="stack",
+                  ensemble=EnsembleConfig(regime_window=12, bootstrap_draws=100, head="stack"),
                   sequence=(lstm,))
 print(train(ds, cfg, out=Path(sys.argv[1])).model_set.model_id)
 """

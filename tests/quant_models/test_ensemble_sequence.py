@@ -70,7 +70,9 @@ def _config(**overrides: Any) -> TrainConfig:
         "scopes": ("global", "specialist"),
         "combine": "stack",
         "min_specialist_bars": 250,
-        "ensemble": EnsembleConfig(regime_window=12, regime_lookback=24, bootstrap_draws=100),
+        "ensemble": EnsembleConfig(
+            regime_window=12, regime_lookback=24, bootstrap_draws=100, head="stack"
+        ),
         "sequence": (LSTM,),
     }
     base.update(overrides)

@@ -3,10 +3,12 @@
 Per horizon the set holds *members* (every configured family's global model and, per coin
 with enough history, each family's specialist), keyed by ``family/scope`` with a ``kind``
 (``"tree"``, or ``"sequence"``: an LSTM or Transformer global member, decision 0115), and
-*heads*: a :class:`~quant_models.families.MetaLearner` per member group. The ``globals``
-group stacks the global members and predicts every coin; the ``full`` group stacks the
-globals and the specialists and predicts the coins that have every specialist. A group of
-one member has no learner (its member's calibrated probability is served as it is).
+*heads*: one per member group. The ``globals`` group combines the global members and predicts
+every coin; the ``full`` group combines the globals and the specialists and predicts the coins
+that have every specialist. A head's *combiner* (decision 0122) is ``"stack"``, a
+:class:`~quant_models.families.MetaLearner`, or ``"average"``: the plain mean of its members'
+calibrated probabilities (it fits nothing). A group of one member has no learner (its
+member's calibrated probability is served as it is).
 
 Every head is gated by the regime posterior: :func:`truncated_posterior` runs the regime
 model's forward filter from its prior over the ``lookback`` bars before ``t`` and returns
@@ -51,9 +53,12 @@ if TYPE_CHECKING:
     from quant_models.sequence import SequenceModel
 
 __all__ = [
+    "AVERAGE",
+    "COMBINERS",
     "FULL",
     "GLOBALS",
     "MEMBER_KINDS",
+    "STACK",
     "RegimeContext",
     "RegimeRows",
     "SequenceMember",
@@ -65,6 +70,10 @@ __all__ = [
 
 GLOBALS = "globals"
 FULL = "full"
+STACK = "stack"
+AVERAGE = "average"
+COMBINERS = (STACK, AVERAGE)
+"""A head's combiners: the learned stack, or the plain average (decision 0122)."""
 _LOG_2PI = float(np.log(2 * np.pi))
 
 
@@ -205,8 +214,17 @@ class StackHead:
         horizon_bars: the horizon.
         group: ``"globals"`` or ``"full"``.
         members: the member names, in the learner's column order.
-        learner: the meta-learner (``None`` for a group of one member).
+        learner: the meta-learner (``None`` for a group of one member and for an
+            ``"average"`` head).
         raw: the learner's file bytes as loaded (kept so a loaded set hashes as saved).
+        combiner: ``"stack"`` (the learner) or ``"average"`` (the members' mean, decision
+            0122).
+
+    Examples:
+        >>> import numpy as np
+        >>> head = StackHead(1, "globals", ("a/global", "b/global"), None, combiner="average")
+        >>> head.predict(np.array([[0.6, 0.7], [0.2, 0.4]]), np.full(4, 0.25)).round(4).tolist()
+        [0.65, 0.3]
     """
 
     horizon_bars: int
@@ -214,6 +232,7 @@ class StackHead:
     members: tuple[str, ...]
     learner: MetaLearner | None
     raw: bytes | None = attrs.field(default=None, repr=False)
+    combiner: str = STACK
 
     @property
     def file(self) -> str | None:
@@ -230,8 +249,10 @@ class StackHead:
 
         Args:
             p: ``(rows, len(members))`` calibrated member probabilities.
-            posterior: the regime posterior ``(4,)`` of the bar.
+            posterior: the regime posterior ``(4,)`` of the bar (an average head ignores it).
         """
+        if self.combiner == AVERAGE:
+            return np.asarray(np.mean(p, axis=1), dtype=np.float64)
         if self.learner is None:
             return np.asarray(p[:, 0], dtype=np.float64)
         context = np.broadcast_to(posterior, (p.shape[0], len(REGIME_LABELS)))

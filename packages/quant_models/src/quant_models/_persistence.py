@@ -14,9 +14,12 @@ JSON) and the regime model (``regime.json``). A version 1 set is written and rea
 before. Loading a version 2 set also refuses: a schema whose hash or names differ from what
 this runtime computes for its feature config (``SCHEMA_MISMATCH``), an unknown member kind or
 family (``MODEL_FAMILY_UNKNOWN``), a model that does not take the schema's feature count or a
-head whose learner does not match its members or the regime columns
-(``MODEL_SHAPE_MISMATCH``), and a head naming a member the set lacks
-(``ENSEMBLE_MEMBER_MISSING``).
+head whose learner does not match its members or the regime columns, a head whose
+``combiner`` is unknown, and an ``"average"`` head with a learner file or fewer than two
+members (``MODEL_SHAPE_MISMATCH``), and a head naming a member the set lacks
+(``ENSEMBLE_MEMBER_MISSING``). A head's ``combiner`` (decision 0122) is absent for a stacking
+meta-learner (every set written before it loads and re-saves as it was) and ``"average"``
+for the plain mean of its members' calibrated probabilities (it has no file).
 
 A ``kind = "sequence"`` member (decision 0115) is one directory,
 ``models/<family>-global-all/``, holding ``sequence.json`` and ``weights.safetensors``; one
@@ -58,7 +61,15 @@ from quant_core import canonical_json, content_hash, sha256_hex, structure, unst
 from quant_core.files import write_files_synced
 from quant_models import reasons
 from quant_models._calibration import Calibrator
-from quant_models._ensemble import RegimeContext, SequenceMember, StackHead, load_member
+from quant_models._ensemble import (
+    AVERAGE,
+    COMBINERS,
+    STACK,
+    RegimeContext,
+    SequenceMember,
+    StackHead,
+    load_member,
+)
 from quant_models._errors import ArtifactError
 from quant_models.families import REGIME_LABELS, MetaArtifactError, MetaLearner, RegimeModel
 from quant_models.families._trees import Classifier, get_family
@@ -235,16 +246,7 @@ class ModelSet:
                 {"name": e.name, "kind": e.kind, **self._entry_metadata(e, files)}
                 for e in self.entries
             ],
-            "heads": [
-                {
-                    "horizon_bars": h.horizon_bars,
-                    "group": h.group,
-                    "members": list(h.members),
-                    "file": h.file,
-                    "sha256": None if h.file is None else sha256_hex(files[h.file]),
-                }
-                for h in self.heads
-            ],
+            "heads": [_head_metadata(h, files) for h in self.heads],
             "regime": {
                 "file": RegimeContext.FILE,
                 "lookback": self.regime.lookback,
@@ -256,6 +258,23 @@ class ModelSet:
     def model_id(self) -> str:
         """Content hash of the metadata (which pins every model file's bytes)."""
         return content_hash(self.metadata())
+
+
+def _head_metadata(head: StackHead, files: Mapping[str, bytes]) -> dict[str, Any]:
+    """One head's record; a non-stack combiner adds its name (decision 0122).
+
+    A ``"stack"`` head has no ``combiner`` field (one spelling, as written since 0118).
+    """
+    out: dict[str, Any] = {
+        "horizon_bars": head.horizon_bars,
+        "group": head.group,
+        "members": list(head.members),
+        "file": head.file,
+        "sha256": None if head.file is None else sha256_hex(files[head.file]),
+    }
+    if head.combiner != STACK:
+        out["combiner"] = head.combiner
+    return out
 
 
 def artifact_files(model_set: ModelSet) -> dict[str, bytes]:
@@ -353,6 +372,16 @@ def _shape_error(message: str) -> ArtifactError:
     return ArtifactError(message, reason_code=reasons.MODEL_SHAPE_MISMATCH)
 
 
+def _average_head(item: Mapping[str, Any], members: tuple[str, ...]) -> StackHead:
+    """The ``"average"`` head a metadata record describes (decision 0122)."""
+    h, group = item["horizon_bars"], item["group"]
+    if item["file"] is not None or len(members) < 2:
+        raise _shape_error(
+            f"the h{h} {group} average head has a learner file or fewer than two members"
+        )
+    return StackHead(h, group, members, None, combiner=AVERAGE)
+
+
 def _load_stacked(directory: Path, meta: dict[str, Any]) -> ModelSet:
     """Load the ``quant.modelset/2`` body of ``meta`` (its id already checked)."""
     schema = structure(meta["feature_schema"], FeatureSchema)
@@ -392,6 +421,15 @@ def _load_stacked(directory: Path, meta: dict[str, Any]) -> ModelSet:
                 f"the h{h} {group} head expects members {absent} the set does not hold",
                 reason_code=reasons.ENSEMBLE_MEMBER_MISSING,
             )
+        combiner = item.get("combiner", STACK)
+        if "combiner" in item and combiner != AVERAGE:
+            raise _shape_error(
+                f"the h{h} {group} head's combiner {combiner!r} is unknown (known: "
+                f"{list(COMBINERS)}; a stack head is written without the field)"
+            )
+        if combiner == AVERAGE:
+            stack.append(_average_head(item, wanted))
+            continue
         learner = raw = None
         if item["file"] is not None:
             raw = _read_checked(directory, item["file"], item["sha256"])

@@ -53,6 +53,8 @@ class Combine(StrEnum):
 
 
 SCOPES = tuple(Scope)
+HEADS = ("auto", "stack", "average")
+"""The choices of :attr:`EnsembleConfig.head`."""
 
 
 def _combine(value: Any) -> Combine:
@@ -121,6 +123,10 @@ class EnsembleConfig:
         meta_l2: the meta-learner's ridge toward the plain average of the member logits.
         bootstrap_block: bars per block of the block bootstrap of the evidence.
         bootstrap_draws: bootstrap resamples of the evidence's 95% intervals.
+        head: each head's combiner (decision 0122): ``"auto"`` serves, per horizon and
+            member group, whichever of the learned stack and the plain average of the
+            members has the lower nested out-of-fold log loss (a tie serves the average);
+            ``"stack"`` or ``"average"`` forces one.
     """
 
     regime_window: int = 24
@@ -128,13 +134,16 @@ class EnsembleConfig:
     meta_l2: float = 1e-3
     bootstrap_block: int = 168
     bootstrap_draws: int = 1000
+    head: str = "auto"
 
     def __attrs_post_init__(self) -> None:
-        """Refuse windows, blocks or draws that cannot work."""
+        """Refuse windows, blocks, draws or a head combiner that cannot work."""
         if self.regime_window < 2 or self.regime_lookback < 0:
             raise ConfigError("regime_window must be >= 2 and regime_lookback >= 0")
         if self.meta_l2 <= 0 or self.bootstrap_block < 1 or self.bootstrap_draws < 1:
             raise ConfigError("meta_l2 must be > 0; bootstrap block and draws >= 1")
+        if self.head not in HEADS:
+            raise ConfigError(f"head must be among {list(HEADS)}, got {self.head!r}")
 
 
 @attrs.frozen

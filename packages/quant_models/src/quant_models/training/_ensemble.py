@@ -2,14 +2,16 @@
 
 With ``combine = "stack"`` (decision 0118) a run, after the out-of-fold table, fits the
 regime model on the training span's closes (unsupervised: it never sees a label) and
-computes its truncated filtered posterior at every bar (:func:`regime_grid`); then, per
-horizon, one meta-learner per member group on the out-of-fold table only, gated by that
-posterior and calibrated after stacking (:func:`fit_heads`). :func:`ensemble_evidence`
-scores the ensemble as it is served, nested: every fold after the first is predicted by
-heads fit on the folds before it, beside the plain average of the members, the single
-global member the earlier folds score best, and the logistic baseline, on the same rows;
-each with Brier skill (95% block-bootstrap CI), AUC, ECE and log loss, and the CI of the
-stack's skill gain over the logistic baseline and over the best single member.
+computes its truncated filtered posterior at every bar (:func:`regime_grid`).
+:func:`ensemble_evidence` then scores, per horizon, each member group's two combiners nested
+(every fold after the first predicted by heads fit on the folds before it): the learned stack
+(a meta-learner gated by that posterior, calibrated after stacking) and the plain average of
+the members (decision 0122), beside the single global member the earlier folds score best
+and the logistic baseline, on the same rows; each with Brier skill (95% block-bootstrap CI),
+AUC, ECE and log loss, and the CI of the stack's skill gain over the others. Per group it
+chooses the combiner the set serves (:func:`choose_combiner`: the lower nested log loss under
+``EnsembleConfig.head = "auto"``) and scores that too (``served``: the gates' evidence);
+:func:`fit_heads` then fits the chosen heads on the whole out-of-fold table.
 
 Sequence members (decision 0115, ``TrainConfig.sequence``): :func:`sequence_blocks` fits each
 sequence family on every fold's training range (early stopping on the newest part of that
@@ -23,7 +25,7 @@ a head's rows are the (coin, bar) rows *every* member of the head predicted (the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -32,8 +34,10 @@ import numpy as np
 from quant_core import derive_seed
 from quant_models._calibration import Calibrator
 from quant_models._ensemble import (
+    AVERAGE,
     FULL,
     GLOBALS,
+    STACK,
     SequenceMember,
     StackHead,
     group_members,
@@ -55,11 +59,18 @@ from quant_models.families._meta_reasons import META_TOO_FEW_ROWS
 from quant_models.families._meta_rows import StackRows, stack_rows
 from quant_models.sequence import evaluate_sequence, fit_sequence
 from quant_models.training._config import Scope, TrainConfig
-from quant_models.training._evidence import evidence_card
+from quant_models.training._evidence import _round, evidence_card
 from quant_models.training._oof import OofBlock, OofTable
 from quant_models.training._splits import Fold
 
-__all__ = ["ensemble_evidence", "fit_heads", "regime_grid", "sequence_blocks", "sequence_entries"]
+__all__ = [
+    "choose_combiner",
+    "ensemble_evidence",
+    "fit_heads",
+    "regime_grid",
+    "sequence_blocks",
+    "sequence_entries",
+]
 
 
 def regime_grid(panel: Panel, config: TrainConfig) -> tuple[RegimeModel, FloatArray]:
@@ -115,17 +126,73 @@ def sequence_entries(panel: Panel, config: TrainConfig) -> dict[int, list[ModelE
 
 
 def fit_heads(
-    oof: OofTable, folds: Sequence[Fold], config: TrainConfig, grid: FloatArray, h: int
+    oof: OofTable,
+    folds: Sequence[Fold],
+    config: TrainConfig,
+    grid: FloatArray,
+    h: int,
+    combiners: Mapping[str, str],
 ) -> list[StackHead]:
-    """One head per member group at horizon ``h``, fit on the out-of-fold table only."""
+    """One head per member group at horizon ``h``, fit on the out-of-fold table only.
+
+    ``combiners`` gives each group's combiner (:func:`ensemble_evidence` chose it); a group
+    of one member passes its member through.
+    """
     meta = MetaConfig(l2=config.ensemble.meta_l2)
     heads = []
     for group, names in _groups(config).items():
-        learner = None
-        if len(names) > 1:
+        if len(names) == 1:
+            heads.append(StackHead(h, group, names, None))
+        elif combiners[group] == AVERAGE:  # fits nothing: the members' mean
+            heads.append(StackHead(h, group, names, None, combiner=AVERAGE))
+        else:
             learner = fit_meta(oof, h, models=names, context=grid, folds=folds, config=meta)
-        heads.append(StackHead(h, group, names, learner))
+            heads.append(StackHead(h, group, names, learner))
     return heads
+
+
+def choose_combiner(
+    stack: FloatArray, average: FloatArray, y: FloatArray, head: str, members: int
+) -> dict[str, Any]:
+    """A group's combiner from its nested forecasts, and why (the run record's entry).
+
+    ``"auto"`` serves the lower nested log loss, a tie the average (it fits no weights); a
+    forced ``head`` is served as it is; a group of one member passes it through (both
+    combiners give its probability).
+
+    Args:
+        stack: the group's nested stack forecasts on its scored rows.
+        average: the group's nested average-head forecasts on the same rows.
+        y: the realised directions of those rows.
+        head: :attr:`~quant_models.training.EnsembleConfig.head`.
+        members: the group's member count.
+
+    Examples:
+        >>> import numpy as np
+        >>> y = np.array([1.0, 0.0, 1.0, 0.0])
+        >>> sharp, flat = np.array([0.7, 0.3, 0.6, 0.4]), np.full(4, 0.5)
+        >>> choose_combiner(flat, sharp, y, "auto", 2)["combiner"]
+        'average'
+        >>> choose_combiner(sharp, flat, y, "auto", 2)["reason"]
+        'auto: lower nested log loss'
+    """
+    losses = {STACK: log_loss(stack, y), AVERAGE: log_loss(average, y)}
+    if members == 1:
+        combiner, reason = STACK, "one member: its probability is served as it is"
+    elif head != "auto":
+        combiner, reason = head, "forced: EnsembleConfig.head"
+    elif losses[AVERAGE] < losses[STACK]:
+        combiner, reason = AVERAGE, "auto: lower nested log loss"
+    elif losses[STACK] < losses[AVERAGE]:
+        combiner, reason = STACK, "auto: lower nested log loss"
+    else:
+        combiner, reason = AVERAGE, "auto: equal nested log loss, the average"
+    return {
+        "combiner": combiner,
+        "reason": reason,
+        "n": len(y),
+        "log_loss": {k: _round(v) for k, v in losses.items()},
+    }
 
 
 def _nested(rows: StackRows, past: Any, now: Any, grid: FloatArray, meta: MetaConfig) -> FloatArray:
@@ -136,10 +203,30 @@ def _nested(rows: StackRows, past: Any, now: Any, grid: FloatArray, meta: MetaCo
     return learner.predict(rows.p[now], grid[rows.time_rows[now]]).p
 
 
+def _group_forecasts(
+    rows: StackRows, scored: list[int], grid: FloatArray, meta: MetaConfig
+) -> tuple[FloatArray, FloatArray]:
+    """A group's nested stack (0.5 on rows of unscored folds) and average on its rows.
+
+    The average head fits nothing, so its forecast on every row is what the set serves there.
+    """
+    stack = np.full(len(rows.y), 0.5)
+    for f in scored:
+        past, now = rows.fold < f, rows.fold == f
+        stack[now] = _nested(rows, past, now, grid, meta)
+    return stack, rows.p.mean(axis=1)
+
+
 def ensemble_evidence(
     oof: OofTable, folds: Sequence[Fold], config: TrainConfig, grid: FloatArray, h: int
 ) -> tuple[dict[str, Any], ScoreCard]:
-    """The nested out-of-sample evidence at ``h`` and the stack's score card (gate evidence).
+    """The nested out-of-sample evidence at ``h``, each head's combiner and the served card.
+
+    Every fold after the first is predicted by heads fit on the folds before it: the stack,
+    the average head, the combination the set serves (``served``: each group's chosen
+    combiner, :func:`choose_combiner`), the best single global member and the logistic
+    baseline, on the same rows. ``heads`` records each group's combiner and why; the score
+    card (the gates' evidence) is the served combination's.
 
     Raises:
         MetaInputError: ``META_TOO_FEW_ROWS`` with fewer than two folds.
@@ -156,27 +243,32 @@ def ensemble_evidence(
             f"the ensemble's nested evidence needs two or more folds, got {fold_ids}",
             reason_code=META_TOO_FEW_ROWS,
         )
-    meta = MetaConfig(l2=config.ensemble.meta_l2)
-    n_t = len(oof.open_times_ns)
-    keys = rows.symbol_rows * n_t + rows.time_rows
-    order = np.argsort(keys, kind="stable")
-    stack = np.full(len(rows.y), 0.5)
+    settings = config.ensemble
+    meta = MetaConfig(l2=settings.meta_l2)
+    scored = fold_ids[1:]
+    stack, average = _group_forecasts(glob, scored, grid, meta)
+    held = rows.fold >= scored[0]
+    choice = {GLOBALS: choose_combiner(stack[held], average[held], rows.y[held], settings.head, g)}
+    served = (average if choice[GLOBALS]["combiner"] == AVERAGE else stack).copy()
     single = np.full(len(rows.y), 0.5)
-    average = glob.p.mean(axis=1)
-    for f in fold_ids[1:]:
+    for f in scored:
         past, now = glob.fold < f, glob.fold == f
-        stack[now] = _nested(glob, past, now, grid, meta)
         losses = [log_loss(glob.p[past][:, j], glob.y[past]) for j in range(g)]
         single[now] = glob.p[now, int(np.argmin(losses))]
-        if full is not None:
-            f_past, f_now = full.fold < f, full.fold == f
-            at = full.symbol_rows[f_now] * n_t + full.time_rows[f_now]
-            pos = order[np.searchsorted(keys, at, sorter=order)]
-            stack[pos] = _nested(full, f_past, f_now, grid, meta)
-            average[pos] = full.p[f_now].mean(axis=1)
-    held = rows.fold >= fold_ids[1]
+    if full is not None:
+        f_stack, f_average = _group_forecasts(full, scored, grid, meta)
+        f_held = full.fold >= scored[0]
+        choice[FULL] = choose_combiner(
+            f_stack[f_held], f_average[f_held], full.y[f_held], settings.head, len(full.models)
+        )
+        f_served = f_average if choice[FULL]["combiner"] == AVERAGE else f_stack
+        n_t = len(oof.open_times_ns)
+        keys = rows.symbol_rows * n_t + rows.time_rows
+        order = np.argsort(keys, kind="stable")
+        at = full.symbol_rows[f_held] * n_t + full.time_rows[f_held]
+        pos = order[np.searchsorted(keys, at, sorter=order)]
+        stack[pos], average[pos], served[pos] = f_stack[f_held], f_average[f_held], f_served[f_held]
     y, clim, t = rows.y[held], rows.climatology[held], rows.time_rows[held]
-    settings = config.ensemble
     boot: dict[str, Any] = {
         "block": settings.bootstrap_block,
         "draws": settings.bootstrap_draws,
@@ -185,12 +277,14 @@ def ensemble_evidence(
     forecasts = {
         "stack": stack[held],
         "average": average[held],
+        "served": served[held],
         "best_single": single[held],
         "logistic": rows.p[held, g],
     }
     evidence: dict[str, Any] = {
         "groups": {k: list(v) for k, v in groups.items()},
-        "scored_folds": fold_ids[1:],
+        "heads": choice,
+        "scored_folds": scored,
         "bootstrap": {"block_bars": settings.bootstrap_block, "draws": settings.bootstrap_draws},
     }
     for name, p in forecasts.items():
@@ -202,7 +296,7 @@ def ensemble_evidence(
             "ci95": gain["bss_gain_ci95"],
         }
     card = score(
-        stack[held],
+        served[held],
         y,
         rows.forward_return[held],
         climatology=clim,

@@ -9,11 +9,12 @@ refit on all labelled data and saved; its out-of-sample metrics become the gate 
 
 With ``combine = "stack"`` the run serves the stacked ensemble instead (decision 0118,
 :mod:`quant_models.training._ensemble`): every family's global model and the specialists are
-refit on all labelled data, beside a regime model and one meta-learner per horizon and member
-group fit on the out-of-fold table; the gate evidence is the ensemble's nested out-of-sample
-score, and ``metrics["ensemble"]`` records it beside the average, the best single member and
-the logistic baseline. Sequence members (``config.sequence``, decision 0115) join the same
-out-of-fold table and heads.
+refit on all labelled data, beside a regime model and one head per horizon and member group
+fit on the out-of-fold table (a meta-learner, or the calibrated plain average where that scores
+better nested, decision 0122); the gate evidence is the served heads' nested out-of-sample
+score, and ``metrics["ensemble"]`` records it beside the stack, the average, the best single
+member and the logistic baseline. Sequence members (``config.sequence``, decision 0115) join
+the same out-of-fold table and heads.
 
 The fits are tasks handed to a :class:`quant_core.TaskRunner` (serial by default). Everything
 is a pure function of (dataset bytes, config, seed): two runs, in two processes or with
@@ -188,8 +189,10 @@ def train_panel(
         entries.extend(sequences.get(h, ()))
         card = cards[(served[h], h)]
         if stacked:
-            heads.extend(fit_heads(oof, folds, config, grid, h))
-            metrics["ensemble"][f"h{h}"], card = ensemble_evidence(oof, folds, config, grid, h)
+            nested, card = ensemble_evidence(oof, folds, config, grid, h)
+            combiners = {group: c["combiner"] for group, c in nested["heads"].items()}
+            heads.extend(fit_heads(oof, folds, config, grid, h, combiners))
+            metrics["ensemble"][f"h{h}"] = nested
             served[h] = "stack"
         evidence_rows.append(
             HorizonEvidence(
