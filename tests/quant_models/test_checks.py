@@ -223,9 +223,12 @@ def test_served_members_follow_the_set() -> None:
     assert served_members(spec_only.model_set, 1, "BTC") == "lightgbm/specialist"
     assert served_members(spec_only.model_set, 1, "XRP") == "none"
     globals_only = train_panel(
-        small, _stack(scopes=("global",), checks=False, min_specialist_bars=0), dataset_hash="x"
+        small, _stack(scopes=("global",), min_specialist_bars=0), dataset_hash="x"
     )
     assert served_members(globals_only.model_set, 1, "BTC") == "stack/globals"
+    checks = _record(globals_only)  # a stack without a full head records its checks too
+    assert set(checks["hindcast"]["horizons"]["h1"]["members"].values()) == {"stack/globals"}
+    assert [r["fold"] for r in checks["rolling"]["horizons"]["h4"]["folds"]] == [1, 2]
 
 
 # --- forward -----------------------------------------------------------------------------------
