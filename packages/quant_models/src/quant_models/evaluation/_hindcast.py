@@ -11,8 +11,11 @@
 Both run the whole pipeline (:func:`quant_models.training.train_panel`) on the cut data: the
 walk-forward selection picks each horizon's family and scope, with its tuned parameters and
 out-of-sample-chosen calibration, exactly as the model set a training run at that time would
-ship. The model sees the cut data only, and features are causal, so nothing after the cut
-reaches a prediction.
+ship. Both predict through :class:`ModelSetPredictor`, so a set is scored as it is served: a
+best set's winner (a coin's specialist or the global model), a stacked set's heads with their
+regime gate and sequence members (decision 0124). The model sees the cut data only, and the
+predictor reads no bar after the one it predicts, so nothing after the cut reaches the model
+and nothing after a bar reaches its prediction.
 """
 
 from __future__ import annotations
