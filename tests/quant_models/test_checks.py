@@ -21,6 +21,7 @@ from quant_models.evaluation import (
     served_members,
 )
 from quant_models.evaluation._checks import _nested_stack
+from quant_models.sequence import Resolution, SequenceConfig
 from quant_models.training import EnsembleConfig, FoldConfig, TrainResult, train_panel
 from quant_models.training._data import TrainingData
 from quant_models.training._ensemble import regime_grid
@@ -334,3 +335,25 @@ def test_rolling_stack_scores_each_later_fold_as_the_evidence_does(
         for r in rows["folds"]:
             at = fold == r["fold"]
             assert r["brier"] == pytest.approx(float(np.mean((p[at] - y[at]) ** 2)), abs=1e-11)
+
+
+def test_a_stack_with_a_sequence_member_hindcasts_through_the_predictor(panel: Panel) -> None:
+    lstm = SequenceConfig(
+        hidden=4,
+        horizons=(1, 4),
+        risk_bars=4,
+        max_epochs=2,
+        batch_size=64,
+        resolutions=(Resolution("short", 6, 1), Resolution("medium", 4, 6)),
+    )
+    config = _stack(checks=False, families=("lightgbm",), sequence=(lstm,))
+    run = run_hindcast(panel, config, int(panel.close_times_ns[-1]))
+    assert any(e.kind == "sequence" for e in run.training.model_set.entries)
+    cut = panel.n_times - 1 - 48
+    for k, spec in enumerate(config.horizons):
+        rows = run.predictions[f"h{spec.bars}"]
+        keys = zip(rows.symbols, rows.close_times_ns.tolist(), strict=True)
+        assert dict(zip(keys, rows.p_up.tolist(), strict=True)) == _predictor_rows(
+            run.training, panel, cut, k
+        )
+        assert run.cards[f"h{spec.bars}"].n == 24 * 3
