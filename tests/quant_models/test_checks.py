@@ -99,6 +99,7 @@ def test_checks_off_by_default_keep_the_config_hash_and_the_model(
 ) -> None:
     assert TrainConfig().checks is False
     assert TrainConfig().config_hash == TrainConfig(checks=False).config_hash
+    assert TrainConfig().config_hash != TrainConfig(checks=True).config_hash  # what was asked
     plain = train_panel(panel, attrs.evolve(_best(), checks=False), dataset_hash="sha256:test")
     assert "checks" not in plain.metrics
     assert "checks" not in json.loads(plain.files["run.json"])["metrics"]
@@ -249,6 +250,10 @@ def test_the_forward_check_is_the_shipped_sets_forecast_at_t(
     got = [(r["symbol"], r["horizon"], r["horizon_bars"], r["p_up"]) for r in forward["forecasts"]]
     assert got == expected
     assert {r["status"] for r in forward["forecasts"]} == {"pending"}
+    # with the 48 bars after the hindcast's cut SOL has its specialists: the full head serves it
+    assert {e.symbol for e in stacked.model_set.entries} == {None, "BTC", "ETH", "SOL"}
+    full = {"BTC": "stack/full", "ETH": "stack/full", "SOL": "stack/full"}
+    assert forward["members"] == {"h1": full, "h4": full}
 
 
 def test_pending_forecasts_become_realised_with_newer_data(panel: Panel) -> None:

@@ -10,8 +10,8 @@ panel's last bar:
   the card and which model or head served each coin. ``"unavailable"`` with the reason code
   when the data to ``T - 2d`` cannot hold the folds.
 * ``forward`` — the forecasts the shipped set itself makes at ``T`` (it is the model trained
-  to ``T``: no retrain), every one ``"pending"``; :func:`score_checks` scores them later
-  against newer data.
+  to ``T``: no retrain), every one ``"pending"``, and what served each coin;
+  :func:`score_checks` scores them later against newer data.
 * ``rolling`` — per horizon and walk-forward fold, the out-of-sample score of what the run
   serves over that fold's test block: a best set's served candidate from the out-of-fold
   table (the per-fold cards of ``metrics["oos"]``, one row per fold); a stacked set's heads
@@ -39,6 +39,7 @@ from quant_models.evaluation._hindcast import (
     _index_at,
     realise,
     run_hindcast,
+    served_members,
 )
 from quant_models.families import MetaConfig
 from quant_models.families._meta_rows import stack_rows
@@ -113,7 +114,19 @@ def _forward(model_set: ModelSet, panel: Panel, as_of: int) -> dict[str, Any]:
         for pred in predictions
         for f in pred.forecasts
     ]
-    return {"as_of_ns": as_of, "model_id": model_set.model_id, "forecasts": forecasts}
+    members = {
+        f"h{table.bars}": {
+            pred.instrument.base: served_members(model_set, table.bars, pred.instrument.base)
+            for pred in predictions
+        }
+        for table in model_set.horizons
+    }
+    return {
+        "as_of_ns": as_of,
+        "model_id": model_set.model_id,
+        "forecasts": forecasts,
+        "members": members,
+    }
 
 
 def rolling_checks(

@@ -218,13 +218,19 @@ def rolling_hindcast(
 ) -> list[dict[str, Any]]:
     """:func:`run_hindcast` at each ``T`` in ``as_of``; one row per ``T`` and horizon.
 
-    Each row names the served ``model`` (``family/scope``) beside the score card.
+    Each row names the served ``model`` (``family/scope``, or ``"stack"``) and what served
+    each coin (``members``, see :func:`served_members`) beside the score card.
     """
     rows = []
     for t in as_of:
         run = run_hindcast(panel, config, t)
         for horizon, card in run.cards.items():
-            row = {"as_of_ns": t, "horizon": horizon, "model": run.served[horizon]}
+            row = {
+                "as_of_ns": t,
+                "horizon": horizon,
+                "model": run.served[horizon],
+                "members": run.members[horizon],
+            }
             rows.append({**row, **card.as_dict()})
     return rows
 
