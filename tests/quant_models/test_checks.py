@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -120,6 +121,27 @@ def test_the_recorded_checks_are_deterministic(
     checks = _record(first)
     assert set(checks) == {"hindcast", "forward", "rolling"}
     assert checks == json.loads(json.dumps(first.metrics["checks"]))
+
+
+class _Reversed:
+    """Runs the tasks last first and counts the calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], /) -> list[Any]:
+        self.calls += 1
+        return list(reversed([fn(item) for item in reversed(items)]))
+
+
+def test_the_checks_run_on_the_runs_runner_with_the_same_bytes(
+    panel: Panel, best: TrainResult
+) -> None:
+    plain, checked = _Reversed(), _Reversed()
+    train_panel(panel, attrs.evolve(_best(), checks=False), dataset_hash="x", runner=plain)
+    result = train_panel(panel, _best(), dataset_hash="sha256:test", runner=checked)
+    assert result.files["run.json"] == best.files["run.json"]
+    assert checked.calls == 2 * plain.calls  # the hindcast's retrain ran on it too
 
 
 # --- hindcast ----------------------------------------------------------------------------------

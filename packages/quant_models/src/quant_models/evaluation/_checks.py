@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from quant_core import TaskRunner
 from quant_models._ensemble import FULL, GLOBALS
 from quant_models._errors import DataError
 from quant_models._metrics import score
@@ -62,6 +63,7 @@ def run_checks(
     folds: Sequence[Fold],
     served: Mapping[str, str],
     grid: FloatArray | None = None,
+    runner: TaskRunner | None = None,
 ) -> dict[str, Any]:
     """The ``metrics["checks"]`` of a run trained on ``panel`` (see the module docstring).
 
@@ -73,19 +75,22 @@ def run_checks(
         folds: the run's walk-forward folds.
         served: the run's ``metrics["served"]`` (per horizon label, what it serves).
         grid: a stacked run's regime posterior at every bar (``None`` for a best set).
+        runner: runs the hindcast's fits (any runner gives the same bytes).
     """
     as_of = int(panel.close_times_ns[-1])
     return {
-        "hindcast": _hindcast(panel, attrs.evolve(config, checks=False), as_of),
+        "hindcast": _hindcast(panel, attrs.evolve(config, checks=False), as_of, runner),
         "forward": _forward(model_set, panel, as_of),
         "rolling": rolling_checks(oof, folds, config, served, panel.timeframe.ns, grid),
     }
 
 
-def _hindcast(panel: Panel, config: TrainConfig, as_of: int) -> dict[str, Any]:
+def _hindcast(
+    panel: Panel, config: TrainConfig, as_of: int, runner: TaskRunner | None
+) -> dict[str, Any]:
     record: dict[str, Any] = {"as_of_ns": as_of, "cut_ns": as_of - 2 * DAY_NS}
     try:
-        run = run_hindcast(panel, config, as_of)
+        run = run_hindcast(panel, config, as_of, runner=runner)
     except DataError as exc:
         return {**record, "status": "unavailable", "reason_code": exc.reason_code}
     horizons = {

@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from quant_core import TaskRunner
 from quant_core.events import Prediction
 from quant_models import reasons
 from quant_models._ensemble import FULL, GLOBALS
@@ -123,7 +124,12 @@ def served_members(model_set: ModelSet, horizon_bars: int, symbol: str) -> str:
 
 
 def run_hindcast(
-    panel: Panel, config: TrainConfig, as_of_ns: int, *, dataset_hash: str = "hindcast"
+    panel: Panel,
+    config: TrainConfig,
+    as_of_ns: int,
+    *,
+    dataset_hash: str = "hindcast",
+    runner: TaskRunner | None = None,
 ) -> Hindcast:
     """Train on data to ``T - 2d``, predict ``(T - 2d, T - 1d]``, score what ``T`` realised.
 
@@ -139,6 +145,7 @@ def run_hindcast(
         config: the training configuration.
         as_of_ns: ``T``.
         dataset_hash: the lineage hash the cut run records.
+        runner: runs the cut run's fits (serial by default; any runner gives the same bytes).
 
     Raises:
         DataError: ``T - 2d`` or ``T`` is not a bar close in the panel, or too little data
@@ -147,7 +154,7 @@ def run_hindcast(
     cut = _index_at(panel, as_of_ns - 2 * DAY_NS)
     end = _index_at(panel, as_of_ns)
     before = panel.upto(cut)
-    training = train_panel(before, config, dataset_hash=dataset_hash)
+    training = train_panel(before, config, dataset_hash=dataset_hash, runner=runner)
     known = panel.upto(end)
     day = DAY_NS // panel.timeframe.ns
     shortest = config.horizons[0].bars

@@ -216,7 +216,14 @@ def train_panel(
         from quant_models.evaluation._checks import run_checks
 
         metrics["checks"] = run_checks(
-            panel, config, model_set, oof, folds, metrics["served"], grid if stacked else None
+            panel,
+            config,
+            model_set,
+            oof,
+            folds,
+            metrics["served"],
+            grid=grid if stacked else None,
+            runner=runner,
         )
     step = panel.timeframe.ns
     times = panel.open_times_ns
