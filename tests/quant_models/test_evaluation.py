@@ -110,6 +110,7 @@ def test_rolling_rows_name_the_served_model(panel: Panel, config: TrainConfig) -
         ("h1", "xgboost/global"),
         ("h2", "xgboost/global"),
     ]
+    assert [r["members"] for r in rows] == [dict.fromkeys(panel.symbols, "xgboost/global")] * 2
 
 
 def test_forward_check_ships_what_training_at_t_ships(panel: Panel, config: TrainConfig) -> None:

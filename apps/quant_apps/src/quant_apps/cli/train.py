@@ -3,7 +3,10 @@
 The run is :func:`quant_apps.runtime.models.training.train_run`; this module parses and renders.
 ``quant card RUN`` prints the model card of a training run's directory: every model's
 out-of-sample Brier skill with a block-bootstrap interval, AUC, ECE and the simulation after
-fees, per horizon (:func:`quant_models.evaluation.model_card`).
+fees, per horizon (:func:`quant_models.evaluation.model_card`). ``quant train --checks``
+records the hindcast, forward and rolling checks in the run record (decision 0124);
+``quant checks RUN --dataset DIR`` scores the run's forward forecasts against newer data
+(:func:`quant_models.evaluation.score_checks`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,45 @@ def _materialize(symbols: str, quote: str, timeframe: str, start: str, end: str)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``train`` and ``card`` commands to ``app``."""
+    """Add the ``train``, ``card`` and ``checks`` commands to ``app``."""
+
+    @app.command("checks")
+    @guarded()
+    def checks_command(
+        run: Annotated[Path, typer.Argument(help="A training run trained with --checks.")],
+        dataset: Annotated[
+            Path, typer.Option("--dataset", help="A materialized dataset holding newer bars.")
+        ],
+        json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    ) -> None:
+        """Score a run's recorded forward forecasts: realised or still pending."""
+        import json
+
+        from quant_data import read_dataset
+        from quant_models import Panel
+        from quant_models.evaluation import score_checks
+
+        try:
+            record = json.loads((run / "run.json").read_bytes())
+        except (OSError, ValueError) as exc:
+            raise QuantUsageError(f"{run} is not a training run directory: {exc}") from exc
+        checks = record["metrics"].get("checks")
+        if checks is None:
+            raise QuantUsageError(f"{run} was trained without --checks: no checks recorded")
+        scored = score_checks(checks, Panel.from_frame(read_dataset(dataset).frame()))
+        if json_output:
+            emit_json(scored)
+            return
+        console = results()
+        head = f"forward check at {scored['as_of_ns']} of {scored['model_id']}"
+        console.print(head, markup=False)
+        for horizon, entry in sorted(scored["summary"].items()):
+            brier = "-" if entry["brier"] is None else f"{entry['brier']:.4f}"
+            console.print(
+                f"  {horizon}: realised {entry['realised']} pending {entry['pending']}"
+                f" Brier {brier}",
+                markup=False,
+            )
 
     @app.command("card")
     @guarded()
@@ -114,6 +155,14 @@ def register(app: typer.Typer) -> None:
                 " --champion is given) and a promoted run becomes the new champion.",
             ),
         ] = None,
+        checks: Annotated[
+            bool,
+            typer.Option(
+                "--checks",
+                help="Also record the hindcast, forward and rolling checks in run.json"
+                " (the hindcast retrains on the data to T - 2d).",
+            ),
+        ] = False,
         json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:
         """Train models, write artifacts, run record and gate decision; exit 3 if rejected."""
@@ -123,6 +172,10 @@ def register(app: typer.Typer) -> None:
         if (dataset is None) == (symbols is None):
             raise QuantUsageError("give exactly one of --dataset DIR or --symbols A,B,...")
         cfg = load_config(config)
+        if checks:
+            import attrs
+
+            cfg = attrs.evolve(cfg, checks=True)
         if dataset is not None:
             data = read_dataset(dataset)
         else:
@@ -144,6 +197,14 @@ def register(app: typer.Typer) -> None:
                     f" n={card['n']}",
                     markup=False,
                 )
+            hindcast = result.metrics.get("checks", {}).get("hindcast")
+            if hindcast is not None and hindcast["status"] == "scored":
+                for horizon, card in sorted(hindcast["horizons"].items()):
+                    console.print(
+                        f"  hindcast {horizon}: BSS {card['bss']:+.4f} n={card['n']}", markup=False
+                    )
+            elif hindcast is not None:
+                console.print(f"  hindcast: unavailable {hindcast['reason_code']}", markup=False)
             verdict = "PROMOTE" if decision.promote else "REJECT"
             console.print(f"gate: {verdict} {', '.join(decision.reasons)}", markup=False)
         if not decision.promote:

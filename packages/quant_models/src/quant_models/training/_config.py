@@ -174,6 +174,10 @@ class TrainConfig:
         sequence: sequence models that join the stacked ensemble as ``<family>/global``
             members (decision 0115): one per family, each with the run's horizons; only with
             ``combine = "stack"``.
+        checks: after training, record the hindcast, forward and rolling checks (data spec
+            §5.3, decision 0124) in the run record as ``metrics["checks"]``; the hindcast
+            retrains on the data to ``T - 2d``, so a run with checks costs about twice one
+            without.
     """
 
     horizons: tuple[HorizonSpec, ...] = attrs.field(
@@ -203,6 +207,7 @@ class TrainConfig:
     min_specialist_bars: int = 0
     ensemble: EnsembleConfig = attrs.field(factory=EnsembleConfig)
     sequence: tuple[SequenceConfig, ...] = attrs.field(default=(), converter=_sequences)
+    checks: bool = False
 
     def __attrs_post_init__(self) -> None:
         bars = [h.bars for h in self.horizons]
@@ -257,6 +262,7 @@ class TrainConfig:
             "min_specialist_bars": 0,
             "ensemble": unstructure(EnsembleConfig()),
             "sequence": [],
+            "checks": False,
         }
         for key, default in defaults.items():
             if data[key] == default:

@@ -16,6 +16,10 @@ score, and ``metrics["ensemble"]`` records it beside the stack, the average, the
 member and the logistic baseline. Sequence members (``config.sequence``, decision 0115) join
 the same out-of-fold table and heads.
 
+With ``config.checks`` the run record also holds ``metrics["checks"]``: the hindcast at the
+last bar, the shipped set's forward forecasts (pending) and the rolling per-fold scores of
+what it serves (:mod:`quant_models.evaluation._checks`, decision 0124).
+
 The fits are tasks handed to a :class:`quant_core.TaskRunner` (serial by default). Everything
 is a pure function of (dataset bytes, config, seed): two runs, in two processes or with
 runners that order the tasks differently, write byte-identical files.
@@ -211,6 +215,19 @@ def train_panel(
     model_set = _model_set(data, config, dataset_hash, entries, heads, regime)
     files = artifact_files(model_set)
     files["oof.csv"] = oof.to_csv()
+    if config.checks:  # decision 0124; evaluation imports training, so imported here
+        from quant_models.evaluation._checks import run_checks
+
+        metrics["checks"] = run_checks(
+            panel,
+            config,
+            model_set,
+            oof,
+            folds,
+            metrics["served"],
+            grid=grid if stacked else None,
+            runner=runner,
+        )
     step = panel.timeframe.ns
     times = panel.open_times_ns
     record = RunRecord.build(
