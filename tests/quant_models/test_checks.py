@@ -21,11 +21,10 @@ from quant_models.evaluation import (
     score_forward,
     served_members,
 )
-from quant_models.evaluation._checks import _nested_stack
 from quant_models.sequence import Resolution, SequenceConfig
 from quant_models.training import EnsembleConfig, FoldConfig, TrainResult, train_panel
 from quant_models.training._data import TrainingData
-from quant_models.training._ensemble import regime_grid
+from quant_models.training._ensemble import nested_forecasts, regime_grid
 from quant_models.training._stages import make_folds
 
 from .helpers import dataset_from_frame, synthetic_frame, tiny_config
@@ -355,7 +354,8 @@ def test_rolling_stack_scores_each_later_fold_as_the_evidence_does(
         assert [r["fold"] for r in rows["folds"]] == [1, 2]  # fold 0 has no earlier fold
         assert sum(r["n"] for r in rows["folds"]) == evidence.n
         # the per-fold rows pooled are exactly the nested evidence the gate read
-        fold, p, y, _, clim = _nested_stack(stacked.oof, folds, config, grid, spec.bars)
+        nested = nested_forecasts(stacked.oof, folds, config, grid, spec.bars)
+        fold, p, y, clim = nested.rows.fold, nested.served, nested.rows.y, nested.rows.climatology
         held = fold >= 1
         assert log_loss(p[held], y[held]) == evidence.log_loss
         assert brier_skill(p[held], y[held], clim[held]) == evidence.bss

@@ -316,3 +316,25 @@ def test_a_multi_member_head_without_combiner_or_learner_is_refused(
         _refused(runs[STACK], tmp_path / "y", lambda head: head.update(combiner="median"))
         == reasons.MODEL_SHAPE_MISMATCH
     )
+
+
+def test_a_fold_without_earlier_rows_of_a_group_stacks_as_the_average() -> None:
+    from quant_models.families import MetaConfig
+    from quant_models.families._meta_rows import StackRows
+    from quant_models.training._ensemble import _group_forecasts
+
+    rng = np.random.default_rng(3)
+    n = 300
+    fold = np.repeat(np.array([1, 2, 3]), n // 3)  # the group starts at fold 1: no fold 0 rows
+    p = rng.uniform(0.3, 0.7, (n, 2))
+    y = (rng.uniform(size=n) < p.mean(axis=1)).astype(float)
+    rows = StackRows(
+        1, ("a/global", "b/specialist"), fold, np.zeros(n, dtype=np.int64),
+        np.arange(n, dtype=np.int64), p, y, np.where(y > 0, 0.01, -0.01), np.full(n, 0.5),
+    )  # fmt: skip
+    grid = np.full((n, 4), 0.25)
+    stack, average = _group_forecasts(rows, [1, 2, 3], grid, MetaConfig())
+    first = fold == 1
+    assert np.array_equal(stack[first], average[first])  # nothing earlier to fit a learner on
+    assert not np.array_equal(stack[~first], average[~first])  # later folds are stacked
+    assert np.array_equal(average, p.mean(axis=1))

@@ -28,7 +28,6 @@ import attrs
 import numpy as np
 
 from quant_core import TaskRunner
-from quant_models._ensemble import FULL, GLOBALS
 from quant_models._errors import DataError
 from quant_models._metrics import score
 from quant_models._panel import FloatArray, Panel
@@ -42,10 +41,8 @@ from quant_models.evaluation._hindcast import (
     run_hindcast,
     served_members,
 )
-from quant_models.families import MetaConfig
-from quant_models.families._meta_rows import stack_rows
 from quant_models.training._config import TrainConfig
-from quant_models.training._ensemble import _groups, _nested
+from quant_models.training._ensemble import nested_forecasts
 from quant_models.training._oof import OofTable, score_blocks
 from quant_models.training._splits import Fold
 
@@ -166,7 +163,10 @@ def rolling_checks(
         h = spec.bars
         rows: list[dict[str, Any]] = []
         if grid is not None:
-            fold, p, y, fwd, clim = _nested_stack(oof, folds, config, grid, h)
+            nested = nested_forecasts(oof, folds, config, grid, h)
+            rows_ = nested.rows
+            fold, p, y = rows_.fold, nested.served, rows_.y
+            fwd, clim = rows_.forward_return, rows_.climatology
             for k in sorted(set(fold.tolist()))[1:]:
                 at = fold == k
                 card = score(
@@ -184,36 +184,6 @@ def rolling_checks(
                 rows.append({**spans[block.fold], **card.as_dict()})
         horizons[f"h{h}"] = {"model": served[f"h{h}"], "folds": rows}
     return {"definition": ROLLING, "horizons": horizons}
-
-
-def _nested_stack(
-    oof: OofTable, folds: Sequence[Fold], config: TrainConfig, grid: FloatArray, h: int
-) -> tuple[np.ndarray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """The stacked set's nested out-of-sample rows at ``h``, as its evidence scores them.
-
-    The rows of the ``globals`` head's members and the logistic baseline; each fold after the
-    first predicted by the heads fit on the folds before it (a coin with every specialist
-    by the ``full`` head). Returns each row's fold, ``p``, ``y``, forward return, climatology.
-    """
-    groups = _groups(config)
-    names = groups[GLOBALS]
-    rows = stack_rows(oof, h, models=(*names, "logistic"), folds=folds)
-    glob = attrs.evolve(rows, models=names, p=rows.p[:, : len(names)])
-    full = stack_rows(oof, h, models=groups[FULL], folds=folds) if FULL in groups else None
-    meta = MetaConfig(l2=config.ensemble.meta_l2)
-    n_t = len(oof.open_times_ns)
-    keys = rows.symbol_rows * n_t + rows.time_rows
-    order = np.argsort(keys, kind="stable")
-    p = np.full(len(rows.y), 0.5)
-    for k in sorted(set(rows.fold.tolist()))[1:]:
-        p[glob.fold == k] = _nested(glob, glob.fold < k, glob.fold == k, grid, meta)
-        if full is not None:
-            now = full.fold == k
-            at = full.symbol_rows[now] * n_t + full.time_rows[now]
-            p[order[np.searchsorted(keys, at, sorter=order)]] = _nested(
-                full, full.fold < k, now, grid, meta
-            )
-    return rows.fold, p, rows.y, rows.forward_return, rows.climatology
 
 
 def score_checks(checks: Mapping[str, Any], panel: Panel) -> dict[str, Any]:

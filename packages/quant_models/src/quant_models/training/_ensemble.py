@@ -64,9 +64,11 @@ from quant_models.training._oof import OofBlock, OofTable
 from quant_models.training._splits import Fold
 
 __all__ = [
+    "NestedForecasts",
     "choose_combiner",
     "ensemble_evidence",
     "fit_heads",
+    "nested_forecasts",
     "regime_grid",
     "sequence_blocks",
     "sequence_entries",
@@ -209,24 +211,56 @@ def _group_forecasts(
     """A group's nested stack (0.5 on rows of unscored folds) and average on its rows.
 
     The average head fits nothing, so its forecast on every row is what the set serves there.
+    A fold with no earlier row of the group (the ``full`` group's first fold when the
+    specialists start later, ``min_specialist_bars``) has nothing to fit a learner on: its
+    stack forecast is the average.
     """
+    average = rows.p.mean(axis=1)
     stack = np.full(len(rows.y), 0.5)
     for f in scored:
         past, now = rows.fold < f, rows.fold == f
-        stack[now] = _nested(rows, past, now, grid, meta)
-    return stack, rows.p.mean(axis=1)
+        stack[now] = _nested(rows, past, now, grid, meta) if past.any() else average[now]
+    return stack, average
 
 
-def ensemble_evidence(
+@attrs.frozen(eq=False)
+class NestedForecasts:
+    """The nested out-of-sample forecasts at one horizon, row by row (see :func:`nested_forecasts`).
+
+    Attributes:
+        rows: the ``globals`` head's joined rows, its members then the logistic baseline.
+        groups: the member names of each head group.
+        scored: the folds predicted (every fold after the first).
+        stack: the learned stack's forecast per row (0.5 on fold 0).
+        average: the plain average's.
+        served: the combination the set serves (each group's chosen combiner).
+        single: the single global member the earlier folds score best.
+        heads: each group's combiner and why (:func:`choose_combiner`).
+    """
+
+    rows: StackRows
+    groups: dict[str, tuple[str, ...]]
+    scored: list[int]
+    stack: FloatArray
+    average: FloatArray
+    served: FloatArray
+    single: FloatArray
+    heads: dict[str, dict[str, Any]]
+
+    @property
+    def held(self) -> Any:
+        """The rows of the scored folds."""
+        return self.rows.fold >= self.scored[0]
+
+
+def nested_forecasts(
     oof: OofTable, folds: Sequence[Fold], config: TrainConfig, grid: FloatArray, h: int
-) -> tuple[dict[str, Any], ScoreCard]:
-    """The nested out-of-sample evidence at ``h``, each head's combiner and the served card.
+) -> NestedForecasts:
+    """Every fold after the first predicted by heads fit on the folds before it, row by row.
 
-    Every fold after the first is predicted by heads fit on the folds before it: the stack,
-    the average head, the combination the set serves (``served``: each group's chosen
-    combiner, :func:`choose_combiner`), the best single global member and the logistic
-    baseline, on the same rows. ``heads`` records each group's combiner and why; the score
-    card (the gates' evidence) is the served combination's.
+    The stack, the average head, the combination the set serves (each group's chosen
+    combiner, :func:`choose_combiner`) and the best single global member, on the rows of the
+    ``globals`` head (a coin with every specialist is predicted by the ``full`` head).
 
     Raises:
         MetaInputError: ``META_TOO_FEW_ROWS`` with fewer than two folds.
@@ -268,6 +302,26 @@ def ensemble_evidence(
         at = full.symbol_rows[f_held] * n_t + full.time_rows[f_held]
         pos = order[np.searchsorted(keys, at, sorter=order)]
         stack[pos], average[pos], served[pos] = f_stack[f_held], f_average[f_held], f_served[f_held]
+    return NestedForecasts(rows, groups, scored, stack, average, served, single, choice)
+
+
+def ensemble_evidence(
+    oof: OofTable, folds: Sequence[Fold], config: TrainConfig, grid: FloatArray, h: int
+) -> tuple[dict[str, Any], ScoreCard]:
+    """The nested out-of-sample evidence at ``h``, each head's combiner and the served card.
+
+    Scores :func:`nested_forecasts`: the stack, the average head, the served combination, the
+    best single global member and the logistic baseline, on the same rows. ``heads`` records
+    each group's combiner and why; the score card (the gates' evidence) is the served
+    combination's.
+
+    Raises:
+        MetaInputError: ``META_TOO_FEW_ROWS`` with fewer than two folds.
+    """
+    nested = nested_forecasts(oof, folds, config, grid, h)
+    rows, held, settings = nested.rows, nested.held, config.ensemble
+    g = len(nested.groups[GLOBALS])
+    stack, average, served, single = nested.stack, nested.average, nested.served, nested.single
     y, clim, t = rows.y[held], rows.climatology[held], rows.time_rows[held]
     boot: dict[str, Any] = {
         "block": settings.bootstrap_block,
@@ -282,9 +336,9 @@ def ensemble_evidence(
         "logistic": rows.p[held, g],
     }
     evidence: dict[str, Any] = {
-        "groups": {k: list(v) for k, v in groups.items()},
-        "heads": choice,
-        "scored_folds": scored,
+        "groups": {k: list(v) for k, v in nested.groups.items()},
+        "heads": nested.heads,
+        "scored_folds": nested.scored,
         "bootstrap": {"block_bars": settings.bootstrap_block, "draws": settings.bootstrap_draws},
     }
     for name, p in forecasts.items():

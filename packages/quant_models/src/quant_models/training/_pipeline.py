@@ -11,10 +11,10 @@ With ``combine = "stack"`` the run serves the stacked ensemble instead (decision
 :mod:`quant_models.training._ensemble`): every family's global model and the specialists are
 refit on all labelled data, beside a regime model and one head per horizon and member group
 fit on the out-of-fold table (a meta-learner, or the plain average of the calibrated members
-where that scores better nested, decision 0122); the gate evidence is the served heads' nested out-of-sample
-score, and ``metrics["ensemble"]`` records it beside the stack, the average, the best single
-member and the logistic baseline. Sequence members (``config.sequence``, decision 0115) join
-the same out-of-fold table and heads.
+where that scores better nested, decision 0122); the gate evidence is the served heads'
+nested out-of-sample score, and ``metrics["ensemble"]`` records it beside the stack, the
+average, the best single member and the logistic baseline. Sequence members
+(``config.sequence``, decision 0115) join the same out-of-fold table and heads.
 
 With ``config.checks`` the run record also holds ``metrics["checks"]``: the hindcast at the
 last bar, the shipped set's forward forecasts (pending) and the rolling per-fold scores of
