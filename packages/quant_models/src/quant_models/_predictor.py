@@ -50,6 +50,7 @@ from quant_models._ensemble import (
     truncated_posterior,
 )
 from quant_models._errors import ArtifactError, ConfigError, DataError
+from quant_models._member_eval import MemberEvaluator
 from quant_models._panel import FIELDS, Panel
 from quant_models._persistence import HorizonTable, ModelEntry, ModelSet
 from quant_models.features import FeatureConfig, compute_features
@@ -188,6 +189,7 @@ class ModelSetPredictor:
         self._tables = tuple(sorted(model_set.horizons, key=lambda h: h.bars))
         self._model_id = model_set.model_id
         self._cache: dict[Instrument, dict[int, tuple[Bar, tuple[float, ...]]]] = {}
+        self._evaluator = MemberEvaluator(model_set.entries, n_features=len(model_set.schema.names))
 
     @property
     def model_id(self) -> str:
@@ -304,24 +306,13 @@ class ModelSetPredictor:
                 "the model set's feature schema differs from the computed one",
                 reason_code=reasons.SCHEMA_MISMATCH,
             )
-        t = features.values.shape[1] - 1  # the last grid bar closes at as_of_ns
-        p_up: dict[str, list[float]] = {}
+        x = features.values[:, -1, :]  # the last grid bar closes at as_of_ns
         rows = [panel.symbols.index(s) for s in sorted(eligible)]
         if self._regime is not None:
             sequence, rows = self._sequence_p(panel, rows)
-            p_up = self._stacked(panel, features.values[:, t, :], rows, sequence)
-        for table in self._tables if self._regime is None else ():
-            chosen = self._entries[table.bars]
-            batches: dict[int, tuple[ModelEntry, list[int]]] = {}
-            for row in rows:
-                entry = chosen.get(panel.symbols[row]) or chosen.get(None)
-                if entry is not None:
-                    batches.setdefault(id(entry), (entry, []))[1].append(row)
-            for entry, members in batches.values():
-                x = features.values[members, t, :]
-                probs = entry.calibrator.apply(entry.model.predict_proba(x))
-                for row, p in zip(members, probs.tolist(), strict=True):
-                    p_up.setdefault(panel.symbols[row], []).append(p)
+            p_up = self._stacked(panel, x, rows, sequence)
+        else:
+            p_up = self._single(panel, x, rows)
         ts_init = as_of_ns if self._clock is None else self._clock.now_ns()
         return self._predictions(eligible, p_up, as_of_ns, ts_init)
 
@@ -356,6 +347,28 @@ class ModelSetPredictor:
                 out[name] = dict(zip(rows, p, strict=True))
         return out, rows
 
+    def _single(self, panel: Panel, x: np.ndarray, rows: list[int]) -> dict[str, list[float]]:
+        """Each coin's probability per horizon from its specialist, else the global model.
+
+        Coins sharing a model are one request; every request of the bar is evaluated at once.
+        """
+        requests: list[tuple[ModelEntry, list[int]]] = []
+        for table in self._tables:
+            chosen = self._entries[table.bars]
+            batches: dict[int, tuple[ModelEntry, list[int]]] = {}
+            for row in rows:
+                entry = chosen.get(panel.symbols[row]) or chosen.get(None)
+                if entry is not None:
+                    batches.setdefault(id(entry), (entry, []))[1].append(row)
+            requests += batches.values()
+        p_up: dict[str, list[float]] = {}
+        for (_, members), probs in zip(
+            requests, self._evaluator.calibrated(requests, x), strict=True
+        ):
+            for row, p in zip(members, probs.tolist(), strict=True):
+                p_up.setdefault(panel.symbols[row], []).append(p)
+        return p_up
+
     def _stacked(
         self,
         panel: Panel,
@@ -366,6 +379,9 @@ class ModelSetPredictor:
         """Each coin's stacked probability per horizon.
 
         ``x`` holds the bar's feature rows, ``sequence`` the sequence members' ``p_up`` by row.
+        The tree members of every horizon and head are one batch of requests (the global
+        model on the head's rows, each specialist on its coin's row), evaluated at once; the
+        heads then read their columns in the same order as one call per member would.
         """
         assert self._regime is not None
         lookback = self._regime.lookback
@@ -373,7 +389,8 @@ class ModelSetPredictor:
         posterior = truncated_posterior(self._regime.model, regime_rows, lookback, last_only=True)[
             0
         ]
-        p_up: dict[str, list[float]] = {}
+        requests: list[tuple[ModelEntry, list[int]]] = []
+        plan: list[tuple[StackHead, list[int], list[np.ndarray | range]]] = []
         for table in self._tables:
             h = table.bars
             full = self._heads.get((h, FULL))
@@ -386,30 +403,33 @@ class ModelSetPredictor:
                 groups.setdefault(FULL if has_all else GLOBALS, []).append(row)
             for group, members in sorted(groups.items()):
                 head = self._heads[(h, group)]
-                columns = []
+                columns: list[np.ndarray | range] = []
                 for name in head.members:
                     if name in sequence:
                         k = self._sequences[name].model.horizons.index(h)
                         columns.append(np.array([sequence[name][r][k] for r in members]))
                     elif name.endswith("/global"):
-                        entry = self._members[(h, name, None)]
-                        columns.append(
-                            entry.calibrator.apply(entry.model.predict_proba(x[members]))
-                        )
+                        columns.append(range(len(requests), len(requests) + 1))
+                        requests.append((self._members[(h, name, None)], members))
                     else:
-                        columns.append(
-                            np.concatenate(
-                                [self._one(h, name, panel.symbols[r], x[r]) for r in members]
-                            )
-                        )
-                probs = head.predict(np.column_stack(columns), posterior)
-                for row, p in zip(members, probs.tolist(), strict=True):
-                    p_up.setdefault(panel.symbols[row], []).append(p)
+                        columns.append(range(len(requests), len(requests) + len(members)))
+                        requests += [
+                            (self._members[(h, name, panel.symbols[r])], [r]) for r in members
+                        ]
+                plan.append((head, members, columns))
+        values = self._evaluator.calibrated(requests, x)
+        p_up: dict[str, list[float]] = {}
+        for head, members, columns in plan:
+            stacked = np.column_stack(
+                [
+                    c if isinstance(c, np.ndarray) else np.concatenate([values[i] for i in c])
+                    for c in columns
+                ]
+            )
+            probs = head.predict(stacked, posterior)
+            for row, p in zip(members, probs.tolist(), strict=True):
+                p_up.setdefault(panel.symbols[row], []).append(p)
         return p_up
-
-    def _one(self, h: int, name: str, symbol: str, x: np.ndarray) -> np.ndarray:
-        entry = self._members[(h, name, symbol)]
-        return entry.calibrator.apply(entry.model.predict_proba(x[None, :]))
 
     def _predictions(
         self,
