@@ -81,42 +81,45 @@ class Calibrator:
         return np.asarray(np.clip(out, _EPS, 1 - _EPS), dtype=np.float64)
 
 
-def apply_each(pairs: Sequence[tuple[Calibrator, FloatArray]]) -> list[FloatArray]:
-    """``[calibrator.apply(p) for calibrator, p in pairs]``, in a few vectorised steps.
+def apply_each(
+    calibrators: Sequence[Calibrator], p: FloatArray, sizes: Sequence[int]
+) -> FloatArray:
+    """Several calibrators over consecutive segments of ``p``, in a few vectorised steps.
 
-    Serving calibrates dozens of members' one-row outputs each bar. Platt and identity maps
-    are element-wise, so every Platt segment is computed in one pass with per-element slopes
-    and intercepts (the same ``float64`` operations on each element, so the same bytes) and
-    every identity segment in one clip; an isotonic segment keeps its own :meth:`apply`.
+    Segment ``k`` (the next ``sizes[k]`` values) is mapped by ``calibrators[k]``; the result
+    equals ``np.concatenate([c.apply(segment) for c, segment in ...])`` in every byte. Serving
+    calibrates dozens of members' one-row outputs each bar: Platt and identity maps are
+    element-wise, so every Platt segment is computed in one pass with per-element slopes and
+    intercepts (the same ``float64`` operations on each element) and the clip is one call; an
+    isotonic segment is interpolated on its own breakpoints.
 
     Args:
-        pairs: each calibrator with the raw probabilities it maps.
+        calibrators: one per segment.
+        p: the raw probabilities, segment after segment.
+        sizes: each segment's length (they add up to ``len(p)``).
 
     Examples:
-        >>> pairs = [(Calibrator("platt", a=2.0, b=0.1), np.array([0.3, 0.6])),
-        ...          (Calibrator("identity"), np.array([0.0])),
-        ...          (Calibrator("isotonic", x=(0.0, 1.0), y=(0.2, 0.8)), np.array([0.5]))]
-        >>> all(np.array_equal(out, c.apply(p)) for out, (c, p) in zip(apply_each(pairs), pairs))
+        >>> cals = [Calibrator("platt", a=2.0, b=0.1), Calibrator("identity"),
+        ...         Calibrator("isotonic", x=(0.0, 1.0), y=(0.2, 0.8))]
+        >>> p = np.array([0.3, 0.6, 0.0, 0.5])
+        >>> one_by_one = [cals[0].apply(p[:2]), cals[1].apply(p[2:3]), cals[2].apply(p[3:])]
+        >>> bool(np.array_equal(apply_each(cals, p, [2, 1, 1]), np.concatenate(one_by_one)))
         True
     """
-    out: list[FloatArray] = [np.empty(0)] * len(pairs)
-    for method in ("platt", "identity"):
-        chosen = [k for k, (c, _) in enumerate(pairs) if c.method == method]
-        if not chosen:
-            continue
-        p = np.concatenate([pairs[k][1] for k in chosen])
-        sizes = [len(pairs[k][1]) for k in chosen]
-        if method == "platt":
-            a = np.repeat([pairs[k][0].a for k in chosen], sizes)
-            b = np.repeat([pairs[k][0].b for k in chosen], sizes)
-            p = _sigmoid(a * _logit(p) + b)
-        mapped = np.asarray(np.clip(p, _EPS, 1 - _EPS), dtype=np.float64)
-        for k, part in zip(chosen, np.split(mapped, np.cumsum(sizes)[:-1]), strict=True):
-            out[k] = part
-    for k, (calibrator, p) in enumerate(pairs):
-        if calibrator.method not in ("platt", "identity"):
-            out[k] = calibrator.apply(p)
-    return out
+    out = np.array(p, dtype=np.float64)
+    platt = np.repeat(np.array([c.method == "platt" for c in calibrators], dtype=bool), sizes)
+    if platt.any():
+        a = np.repeat([c.a for c in calibrators], sizes)[platt]
+        b = np.repeat([c.b for c in calibrators], sizes)[platt]
+        out[platt] = _sigmoid(a * _logit(out[platt]) + b)
+    start = 0
+    for calibrator, size in zip(calibrators, sizes, strict=True):
+        if calibrator.method == "isotonic":
+            out[start : start + size] = np.interp(
+                p[start : start + size], calibrator.x, calibrator.y
+            )
+        start += size
+    return np.asarray(np.clip(out, _EPS, 1 - _EPS), dtype=np.float64)
 
 
 def _platt(p: FloatArray, y: FloatArray) -> Calibrator:

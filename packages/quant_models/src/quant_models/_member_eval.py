@@ -12,6 +12,7 @@ through its own ``predict_proba``, as before.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -42,7 +43,9 @@ class MemberEvaluator:
         >>> evaluator = MemberEvaluator([entry], n_features=2)
         >>> evaluator.compiled
         1
-        >>> got = evaluator.calibrated([(entry, [0, 19])], x)[0]
+        >>> got, offsets = evaluator.calibrated([(entry, [0, 19])], x)
+        >>> offsets
+        [0, 2]
         >>> bool(np.array_equal(got, entry.calibrator.apply(model.predict_proba(x[[0, 19]]))))
         True
     """
@@ -70,33 +73,35 @@ class MemberEvaluator:
         """How many members are evaluated by the compiled form."""
         return len(self._position)
 
-    def calibrated(self, requests: Sequence[Request], x: FloatArray) -> list[FloatArray]:
-        """Each request's calibrated probabilities, in request order.
+    def calibrated(
+        self, requests: Sequence[Request], x: FloatArray
+    ) -> tuple[FloatArray, list[int]]:
+        """Every request's calibrated probabilities, one request after another.
 
         Args:
             requests: ``(entry, rows)``: a member and the rows of ``x`` it predicts.
             x: ``(rows, features)`` float64 feature rows.
 
         Returns:
-            ``entry.calibrator.apply(entry.model.predict_proba(x[rows]))`` per request.
+            The values and the requests' offsets into them (one more than the requests):
+            request ``k``'s are ``values[offsets[k]:offsets[k + 1]]``, equal to
+            ``entry.calibrator.apply(entry.model.predict_proba(x[rows]))``.
         """
-        raw: list[FloatArray] = [np.empty(0)] * len(requests)
+        sizes = [len(rows) for _, rows in requests]
+        offsets = [0, *itertools.accumulate(sizes)]
+        raw = np.empty(offsets[-1])
         which: list[int] = []
         rows: list[int] = []
-        sizes: list[int] = []
-        batched: list[int] = []
+        slots: list[int] = []
         for k, (entry, members) in enumerate(requests):
             position = self._position.get(entry)
             if position is None:
-                raw[k] = entry.model.predict_proba(x[list(members)])
-                continue
-            batched.append(k)
-            which += [position] * len(members)
-            rows += members
-            sizes.append(len(members))
-        if self._bank is not None and batched:
-            p = self._bank.predict(np.array(which, dtype=np.int64), x[rows])
-            for k, part in zip(batched, np.split(p, np.cumsum(sizes)[:-1]), strict=True):
-                raw[k] = part
-        pairs = [(entry.calibrator, p) for (entry, _), p in zip(requests, raw, strict=True)]
-        return apply_each(pairs)
+                raw[offsets[k] : offsets[k + 1]] = entry.model.predict_proba(x[list(members)])
+            else:
+                which += [position] * len(members)
+                rows += members
+                slots += range(offsets[k], offsets[k + 1])
+        if self._bank is not None and which:
+            raw[slots] = self._bank.predict(np.array(which, dtype=np.int64), x[rows])
+        values = apply_each([entry.calibrator for entry, _ in requests], raw, sizes)
+        return values, offsets

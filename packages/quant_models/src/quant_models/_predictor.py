@@ -34,9 +34,11 @@ buckets above 0 and ``(1 - p_up) · P(bucket | down)`` below, so they agree with
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from quant_core import Bar, Clock, Instrument, Timeframe
 from quant_core.events import HorizonForecast, Prediction
@@ -188,7 +190,7 @@ class ModelSetPredictor:
         self._entries = by_horizon
         self._tables = tuple(sorted(model_set.horizons, key=lambda h: h.bars))
         self._model_id = model_set.model_id
-        self._cache: dict[Instrument, dict[int, tuple[Bar, tuple[float, ...]]]] = {}
+        self._cache: dict[Instrument, tuple[list[Bar], npt.NDArray[np.int64], np.ndarray]] = {}
         self._evaluator = MemberEvaluator(model_set.entries, n_features=len(model_set.schema.names))
 
     @property
@@ -206,27 +208,48 @@ class ModelSetPredictor:
         """Grid bars before ``as_of_ns`` that each call computes features on."""
         return self._lookback
 
-    def _floats(self, instrument: Instrument, bars: Sequence[Bar]) -> list[tuple[float, ...]]:
-        """OHLCV of ``bars`` as floats, converting each bar object once while it is in a tail.
+    def _rows(
+        self, instrument: Instrument, bars: Sequence[Bar]
+    ) -> tuple[npt.NDArray[np.int64], np.ndarray]:
+        """Open times and OHLCV ``(5, len(bars))`` of ``bars``, converting only new bar objects.
 
-        The cache holds, per instrument, the bars of the last tail keyed by open time, with
-        the very object converted: a bar replaced by another object (a correction) is
-        converted afresh, so the cache never changes an answer.
+        The cache holds, per instrument, the last tail's bar objects with their open times and
+        values. The part of this tail made of the very same objects (``is``, in order: the
+        previous tail moved on by the new bars) is read from it; every other bar — a new one,
+        or one replaced by another object (a correction) — is converted afresh, so the cache
+        never changes an answer.
         """
-        cached = self._cache.get(instrument, {})
-        fresh: dict[int, tuple[Bar, tuple[float, ...]]] = {}
-        out = []
-        for bar in bars:
-            hit = cached.get(bar.open_time_ns)
-            if hit is None or hit[0] is not bar:
-                hit = (
-                    bar,
-                    tuple(float(v) for v in (bar.open, bar.high, bar.low, bar.close, bar.volume)),
-                )
-            fresh[bar.open_time_ns] = hit
-            out.append(hit[1])
-        self._cache[instrument] = fresh
-        return out
+        reused = 0
+        cached = self._cache.get(instrument)
+        if cached is not None:
+            old, old_opens, old_values = cached
+            at = int(np.searchsorted(old_opens, bars[0].open_time_ns))
+            count = min(len(old) - at, len(bars))
+            if all(map(operator.is_, old[at : at + count], bars[:count])):
+                reused = count
+        fresh = bars[reused:]
+        if any(b.timeframe is not self._timeframe for b in fresh):
+            raise ArtifactError(
+                f"the model set is for {self._timeframe.value} bars; {instrument} has others",
+                reason_code=reasons.SCHEMA_MISMATCH,
+            )
+        opens = np.fromiter((b.open_time_ns for b in fresh), np.int64, len(fresh))
+        values = (
+            np.array(
+                [
+                    [float(b.open), float(b.high), float(b.low), float(b.close), float(b.volume)]
+                    for b in fresh
+                ],
+                dtype=np.float64,
+            )
+            .reshape(len(fresh), len(FIELDS))
+            .T
+        )
+        if reused:
+            opens = np.concatenate([old_opens[at : at + reused], opens])
+            values = np.concatenate([old_values[:, at : at + reused], values], axis=1)
+        self._cache[instrument] = (list(bars), opens, values)
+        return opens, values
 
     def _panel(self, tails: list[tuple[Instrument, Sequence[Bar]]], last_open: int) -> Panel:
         """The panel of the history tails, ending at the grid bar opening at ``last_open``.
@@ -245,31 +268,22 @@ class ModelSetPredictor:
             )
         first = min(bars[0].open_time_ns for _, bars in tails)
         n_times = (last_open - first) // step + 1
-        shape = (len(tails), n_times)
-        arrays = [np.full(shape, np.nan) for _ in FIELDS]
+        block = np.full((len(FIELDS), len(tails), n_times), np.nan)
         for row, (instrument, bars) in enumerate(tails):
-            if any(b.timeframe is not self._timeframe for b in bars):
-                raise ArtifactError(
-                    f"the model set is for {self._timeframe.value} bars; {instrument} has others",
-                    reason_code=reasons.SCHEMA_MISMATCH,
-                )
-            opens = np.fromiter((b.open_time_ns for b in bars), np.int64, len(bars))
+            opens, values = self._rows(instrument, bars)
             if np.any((opens - first) % step) or np.any(np.diff(opens) <= 0):
                 raise DataError(
                     f"{instrument} history is not one bar per grid slot, oldest first",
                     reason_code=reasons.FEATURE_INPUT_INVALID,
                 )
-            cols = (opens - first) // step
-            values = np.array(self._floats(instrument, bars), dtype=np.float64)
-            for k, array in enumerate(arrays):
-                array[row, cols] = values[:, k]
+            block[:, row, (opens - first) // step] = values
         grid = np.arange(first, last_open + step, step, dtype=np.int64)
         return Panel(
             tuple(instrument.base for instrument, _ in tails),
             next(iter(quotes)).value,
             self._timeframe,
             grid,
-            *arrays,
+            *block,
         )
 
     def predict(
@@ -361,11 +375,11 @@ class ModelSetPredictor:
                 if entry is not None:
                     batches.setdefault(id(entry), (entry, []))[1].append(row)
             requests += batches.values()
+        values, offsets = self._evaluator.calibrated(requests, x)
         p_up: dict[str, list[float]] = {}
-        for (_, members), probs in zip(
-            requests, self._evaluator.calibrated(requests, x), strict=True
-        ):
-            for row, p in zip(members, probs.tolist(), strict=True):
+        for k, (_, members) in enumerate(requests):
+            probs = values[offsets[k] : offsets[k + 1]].tolist()
+            for row, p in zip(members, probs, strict=True):
                 p_up.setdefault(panel.symbols[row], []).append(p)
         return p_up
 
@@ -417,12 +431,12 @@ class ModelSetPredictor:
                             (self._members[(h, name, panel.symbols[r])], [r]) for r in members
                         ]
                 plan.append((head, members, columns))
-        values = self._evaluator.calibrated(requests, x)
+        values, offsets = self._evaluator.calibrated(requests, x)
         p_up: dict[str, list[float]] = {}
         for head, members, columns in plan:
             stacked = np.column_stack(
                 [
-                    c if isinstance(c, np.ndarray) else np.concatenate([values[i] for i in c])
+                    c if isinstance(c, np.ndarray) else values[offsets[c.start] : offsets[c.stop]]
                     for c in columns
                 ]
             )

@@ -9,8 +9,9 @@ themselves. :func:`compile_lightgbm` reads a booster's text model once into flat
 **Exact, not approximate.** The answer is bit for bit what ``Booster.predict`` returns, because
 every step is LightGBM's own, in the same floating-point operations:
 
-- the input: a value with ``|v| <= kZeroThreshold`` (``1e-35f``) that is not NaN is read as
-  0, as LightGBM's dense-row reader drops it (so ``-0.0`` and denormals are 0);
+- the input: float32 rows widen to double exactly (other types are read as float32, as the
+  library reads them); a value with ``|v| <= kZeroThreshold`` (``1e-35f``) that is not NaN is
+  read as 0, as LightGBM's dense-row reader drops it (so ``-0.0`` and denormals are 0);
 - each split (``Tree::NumericalDecision``): NaN becomes 0 unless the node's missing type is
   NaN; a zero under missing type Zero, or a NaN under missing type NaN, goes to the default
   side; otherwise ``value <= threshold`` goes left. Thresholds and leaf values are parsed from
@@ -57,7 +58,6 @@ IntArray = npt.NDArray[np.int64]
 ZERO_THRESHOLD = float(np.float32(1e-35))
 """LightGBM's ``kZeroThreshold`` (the float ``1e-35f``, widened to double)."""
 
-_CATEGORICAL = 1
 _DEFAULT_LEFT = 2
 _MISSING_ZERO = 1
 _MISSING_NAN = 2
@@ -156,9 +156,7 @@ def compile_lightgbm(booster: Any) -> CompiledBooster | None:
     header = _header(text)
     sigmoid = _sigmoid(header)
     trees = _trees(text)
-    if sigmoid is None or any(
-        tree.get("num_cat", "0") != "0" or tree.get("is_linear", "0") != "0" for tree in trees
-    ):
+    if sigmoid is None or any(tree["num_cat"] != "0" or tree["is_linear"] != "0" for tree in trees):
         return None
     feature: list[int] = []
     threshold: list[float] = []
@@ -172,17 +170,15 @@ def compile_lightgbm(booster: Any) -> CompiledBooster | None:
         base, leaves = len(feature), _numbers(tree["leaf_value"], float)
         roots.append(base)
         splits = len(leaves) - 1
-        left = _numbers(tree.get("left_child", ""), int)
-        right = _numbers(tree.get("right_child", ""), int)
-        kinds = _numbers(tree.get("decision_type", ""), int)
-        if any(k & _CATEGORICAL for k in kinds):
-            return None
+        left = _numbers(tree["left_child"], int)
+        right = _numbers(tree["right_child"], int)
+        kinds = _numbers(tree["decision_type"], int)
 
         def node(child: int, base: int = base, splits: int = splits) -> int:
             return base + (child if child >= 0 else splits + ~child)
 
-        feature += _numbers(tree.get("split_feature", ""), int)
-        threshold += _numbers(tree.get("threshold", ""), float)
+        feature += _numbers(tree["split_feature"], int)
+        threshold += _numbers(tree["threshold"], float)
         missing += [_MASKS[(k >> 2) & 3] for k in kinds]
         default_right += [not k & _DEFAULT_LEFT for k in kinds]
         children += [(node(a), node(b)) for a, b in zip(left, right, strict=True)]
@@ -260,14 +256,19 @@ class TreeBank:
         self._depth = max(b.depth for b in boosters)
         self._any_missing = bool(self._missing.any())
 
-    def raw(self, which: IntArray, x: FloatArray) -> FloatArray:
+    def raw(self, which: IntArray, x: npt.ArrayLike) -> FloatArray:
         """The raw score of row ``i`` of ``x`` under booster ``which[i]``, for every ``i``.
 
         Args:
             which: booster positions, one per row.
-            x: ``(len(which), n_features)`` float64 feature rows.
+            x: ``(len(which), n_features)`` feature rows (float32 or float64; anything else is
+                read as float32, as the library reads it).
         """
         n = len(which)
+        x = np.asarray(x)
+        if x.dtype not in (np.float32, np.float64):  # the library reads other types as float32
+            x = x.astype(np.float32)
+        x = x.astype(np.float64)  # float32 widens exactly, as the library's row reader does
         x = np.where(np.abs(x) <= ZERO_THRESHOLD, 0.0, x)  # NaN stays NaN
         nan = np.isnan(x)
         flat = np.where(nan, 0.0, x).ravel()  # NaN read as 0 unless a NaN node says otherwise
@@ -288,12 +289,12 @@ class TreeBank:
             total += column
         return total
 
-    def predict(self, which: IntArray, x: FloatArray) -> FloatArray:
+    def predict(self, which: IntArray, x: npt.ArrayLike) -> FloatArray:
         """The probability ``Booster.predict`` gives row ``i`` of ``x`` under booster ``which[i]``.
 
         Args:
             which: booster positions, one per row.
-            x: ``(len(which), n_features)`` float64 feature rows.
+            x: ``(len(which), n_features)`` feature rows, as :meth:`raw` reads them.
         """
         raw = self.raw(which, x)
         out = [
