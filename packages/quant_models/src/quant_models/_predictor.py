@@ -105,6 +105,16 @@ def _tail(panel: Panel, first: int) -> Panel:
     return Panel(panel.symbols, panel.quote, panel.timeframe, panel.open_times_ns[keep], *arrays)
 
 
+def _off_grid(
+    rows: Sequence[tuple[npt.NDArray[np.int64], np.ndarray]], first: int, step: int
+) -> bool:
+    """Whether some coin's open times are off the grid from ``first`` or not increasing."""
+    opens = np.concatenate([row[0] for row in rows])
+    steps = np.diff(opens, prepend=opens[0] - 1)
+    steps[np.cumsum([0] + [len(row[0]) for row in rows[:-1]])] = 1  # each coin's first bar
+    return bool(np.any((opens - first) % step) or np.any(steps <= 0))
+
+
 def _open_time(bar: Bar) -> int:
     return bar.open_time_ns
 
@@ -210,8 +220,10 @@ class ModelSetPredictor:
 
     def _rows(
         self, instrument: Instrument, bars: Sequence[Bar]
-    ) -> tuple[npt.NDArray[np.int64], np.ndarray]:
+    ) -> tuple[npt.NDArray[np.int64], np.ndarray] | None:
         """Open times and OHLCV ``(5, len(bars))`` of ``bars``, converting only new bar objects.
+
+        ``None`` when a bar is of another timeframe than the model's.
 
         The cache holds, per instrument, the last tail's bar objects with their open times and
         values. The part of this tail made of the very same objects (``is``, in order: the
@@ -229,10 +241,7 @@ class ModelSetPredictor:
                 reused = count
         fresh = bars[reused:]
         if any(b.timeframe is not self._timeframe for b in fresh):
-            raise ArtifactError(
-                f"the model set is for {self._timeframe.value} bars; {instrument} has others",
-                reason_code=reasons.SCHEMA_MISMATCH,
-            )
+            return None  # nothing of it is cached
         opens = np.fromiter((b.open_time_ns for b in fresh), np.int64, len(fresh))
         values = (
             np.array(
@@ -268,15 +277,21 @@ class ModelSetPredictor:
             )
         first = min(bars[0].open_time_ns for _, bars in tails)
         n_times = (last_open - first) // step + 1
-        block = np.full((len(FIELDS), len(tails), n_times), np.nan)
-        for row, (instrument, bars) in enumerate(tails):
-            opens, values = self._rows(instrument, bars)
-            if np.any((opens - first) % step) or np.any(np.diff(opens) <= 0):
-                raise DataError(
-                    f"{instrument} history is not one bar per grid slot, oldest first",
-                    reason_code=reasons.FEATURE_INPUT_INVALID,
+        rows = [self._rows(instrument, bars) for instrument, bars in tails]
+        good = [row for row in rows if row is not None]
+        if len(good) < len(rows) or _off_grid(good, first, step):
+            raise next(
+                error
+                for error in (
+                    self._row_error(instrument, row, first)
+                    for (instrument, _), row in zip(tails, rows, strict=True)
                 )
-            block[:, row, (opens - first) // step] = values
+                if error is not None
+            )
+        opens = np.concatenate([row[0] for row in good])
+        block = np.full((len(FIELDS), len(tails), n_times), np.nan)
+        coin = np.repeat(np.arange(len(tails)), [len(row[0]) for row in good])
+        block[:, coin, (opens - first) // step] = np.concatenate([row[1] for row in good], axis=1)
         grid = np.arange(first, last_open + step, step, dtype=np.int64)
         return Panel(
             tuple(instrument.base for instrument, _ in tails),
@@ -285,6 +300,25 @@ class ModelSetPredictor:
             grid,
             *block,
         )
+
+    def _row_error(
+        self,
+        instrument: Instrument,
+        row: tuple[npt.NDArray[np.int64], np.ndarray] | None,
+        first: int,
+    ) -> Exception | None:
+        """Why one coin's tail is refused (bars of another timeframe, or off the grid)."""
+        if row is None:
+            return ArtifactError(
+                f"the model set is for {self._timeframe.value} bars; {instrument} has others",
+                reason_code=reasons.SCHEMA_MISMATCH,
+            )
+        if _off_grid([row], first, self._timeframe.ns):
+            return DataError(
+                f"{instrument} history is not one bar per grid slot, oldest first",
+                reason_code=reasons.FEATURE_INPUT_INVALID,
+            )
+        return None
 
     def predict(
         self, as_of_ns: int, history: Mapping[Instrument, Sequence[Bar]]
