@@ -13,7 +13,14 @@ tail of each coin's history by binary search (the :class:`quant_core.Predictor` 
 history oldest first) and computes features on it alone; the coin counts for the warm-up rule
 come from the same search, so the answer is the one a full-history computation gives (up to
 float rounding in the running sums, far below any model's resolution — a test checks it on
-many bars). Coins sharing a model are predicted in one batch per horizon.
+many bars). Each coin's tail is converted to floats once per bar object (a new bar costs one
+conversion; a replaced one is converted afresh).
+
+**Members are evaluated once per bar, together** (decision 0123): every LightGBM member is
+compiled to arrays when the predictor is built and all member requests of a bar — every
+horizon, head and coin — go through one numpy traversal and one vectorised calibration, with
+the bytes one ``Booster.predict`` and one ``Calibrator.apply`` per request would give; members
+that do not compile exactly (other families, categorical splits) are asked through the library.
 
 A stacked set (``quant.modelset/2``, decision 0118) predicts each coin per horizon by its
 head: the ``full`` meta-learner over the global members and the coin's specialists when it
