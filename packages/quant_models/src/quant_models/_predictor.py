@@ -112,13 +112,13 @@ def _tail(panel: Panel, first: int) -> Panel:
     return Panel(panel.symbols, panel.quote, panel.timeframe, panel.open_times_ns[keep], *arrays)
 
 
-def _off_grid(
-    rows: Sequence[tuple[npt.NDArray[np.int64], np.ndarray]], first: int, step: int
-) -> bool:
-    """Whether some coin's open times are off the grid from ``first`` or not increasing."""
-    opens = np.concatenate([row[0] for row in rows])
+def _off_grid(opens: npt.NDArray[np.int64], starts: Sequence[int], first: int, step: int) -> bool:
+    """Whether open times are off the grid from ``first`` or not increasing within a coin.
+
+    ``opens`` holds the coins' open times one coin after another, each starting at ``starts``.
+    """
     steps = np.diff(opens, prepend=opens[0] - 1)
-    steps[np.cumsum([0] + [len(row[0]) for row in rows[:-1]])] = 1  # each coin's first bar
+    steps[list(starts)] = 1  # a coin's first bar follows nothing
     return bool(np.any((opens - first) % step) or np.any(steps <= 0))
 
 
@@ -207,7 +207,7 @@ class ModelSetPredictor:
         self._entries = by_horizon
         self._tables = tuple(sorted(model_set.horizons, key=lambda h: h.bars))
         self._model_id = model_set.model_id
-        self._cache: dict[Instrument, tuple[list[Bar], npt.NDArray[np.int64], np.ndarray]] = {}
+        self._cache: dict[Instrument, tuple[list[Bar], list[int], np.ndarray]] = {}
         self._evaluator = MemberEvaluator(model_set.entries, n_features=len(model_set.schema.names))
 
     @property
@@ -225,12 +225,8 @@ class ModelSetPredictor:
         """Grid bars before ``as_of_ns`` that each call computes features on."""
         return self._lookback
 
-    def _rows(
-        self, instrument: Instrument, bars: Sequence[Bar]
-    ) -> tuple[npt.NDArray[np.int64], np.ndarray] | None:
-        """Open times and OHLCV ``(5, len(bars))`` of ``bars``, converting only new bar objects.
-
-        ``None`` when a bar is of another timeframe than the model's.
+    def _reused(self, instrument: Instrument, bars: Sequence[Bar]) -> tuple[int, int]:
+        """How many leading ``bars`` the cache holds, and where they start in its entry.
 
         The cache holds, per instrument, the last tail's bar objects with their open times and
         values. The part of this tail made of the very same objects (``is``, in order: the
@@ -238,34 +234,13 @@ class ModelSetPredictor:
         or one replaced by another object (a correction) — is converted afresh, so the cache
         never changes an answer.
         """
-        reused = 0
         cached = self._cache.get(instrument)
-        if cached is not None:
-            old, old_opens, old_values = cached
-            at = int(np.searchsorted(old_opens, bars[0].open_time_ns))
-            count = min(len(old) - at, len(bars))
-            if all(map(operator.is_, old[at : at + count], bars[:count])):
-                reused = count
-        fresh = bars[reused:]
-        if any(b.timeframe is not self._timeframe for b in fresh):
-            return None  # nothing of it is cached
-        opens = np.fromiter((b.open_time_ns for b in fresh), np.int64, len(fresh))
-        values = (
-            np.array(
-                [
-                    [float(b.open), float(b.high), float(b.low), float(b.close), float(b.volume)]
-                    for b in fresh
-                ],
-                dtype=np.float64,
-            )
-            .reshape(len(fresh), len(FIELDS))
-            .T
-        )
-        if reused:
-            opens = np.concatenate([old_opens[at : at + reused], opens])
-            values = np.concatenate([old_values[:, at : at + reused], values], axis=1)
-        self._cache[instrument] = (list(bars), opens, values)
-        return opens, values
+        if cached is None:
+            return 0, 0
+        old, old_opens, _ = cached
+        at = bisect.bisect_left(old_opens, bars[0].open_time_ns)
+        count = min(len(old) - at, len(bars))
+        return (count if all(map(operator.is_, old[at : at + count], bars[:count])) else 0), at
 
     def _panel(self, tails: list[tuple[Instrument, Sequence[Bar]]], last_open: int) -> Panel:
         """The panel of the history tails, ending at the grid bar opening at ``last_open``.
@@ -273,6 +248,8 @@ class ModelSetPredictor:
         Built straight from the bars (the hot path of a backtest): the same grid and values
         as :meth:`Panel.from_bars`, with its checks — one quote, open times on the grid and
         strictly increasing per coin (no duplicates, oldest first) — and the model's timeframe.
+        Only bars the cache does not hold are converted (all coins' in one array), and every
+        coin's values land in the panel in one assignment.
         """
         step = self._timeframe.ns
         tails = sorted(tails, key=lambda item: item[0].base)
@@ -283,22 +260,46 @@ class ModelSetPredictor:
                 reason_code=reasons.FEATURE_INPUT_INVALID,
             )
         first = min(bars[0].open_time_ns for _, bars in tails)
-        n_times = (last_open - first) // step + 1
-        rows = [self._rows(instrument, bars) for instrument, bars in tails]
-        good = [row for row in rows if row is not None]
-        if len(good) < len(rows) or _off_grid(good, first, step):
-            raise next(
-                error
-                for error in (
-                    self._row_error(instrument, row, first)
-                    for (instrument, _), row in zip(tails, rows, strict=True)
-                )
-                if error is not None
+        reused = [self._reused(instrument, bars) for instrument, bars in tails]
+        fresh = [
+            bar for (_, bars), (count, _) in zip(tails, reused, strict=True) for bar in bars[count:]
+        ]
+        converted = (
+            np.array(
+                [
+                    [float(b.open), float(b.high), float(b.low), float(b.close), float(b.volume)]
+                    for b in fresh
+                ],
+                dtype=np.float64,
             )
-        opens = np.concatenate([row[0] for row in good])
-        block = np.full((len(FIELDS), len(tails), n_times), np.nan)
-        coin = np.repeat(np.arange(len(tails)), [len(row[0]) for row in good])
-        block[:, coin, (opens - first) // step] = np.concatenate([row[1] for row in good], axis=1)
+            .reshape(len(fresh), len(FIELDS))
+            .T
+        )
+        opens: list[int] = []
+        starts: list[int] = []
+        pieces: list[np.ndarray] = []
+        done = 0
+        for (instrument, bars), (count, at) in zip(tails, reused, strict=True):
+            starts.append(len(opens))
+            if count:
+                _, old_opens, old_values = self._cache[instrument]
+                opens += old_opens[at : at + count]
+                pieces.append(old_values[:, at : at + count])
+            opens += [bar.open_time_ns for bar in bars[count:]]
+            pieces.append(converted[:, done : done + len(bars) - count])
+            done += len(bars) - count
+        grid_opens = np.array(opens, dtype=np.int64)
+        if any(b.timeframe is not self._timeframe for b in fresh) or _off_grid(
+            grid_opens, starts, first, step
+        ):
+            raise self._refusal(tails, first)
+        values = np.concatenate(pieces, axis=1)
+        for (instrument, bars), start in zip(tails, starts, strict=True):
+            end = start + len(bars)
+            self._cache[instrument] = (list(bars), opens[start:end], values[:, start:end])
+        coin = np.repeat(np.arange(len(tails)), [len(bars) for _, bars in tails])
+        block = np.full((len(FIELDS), len(tails), (last_open - first) // step + 1), np.nan)
+        block[:, coin, (grid_opens - first) // step] = values
         grid = np.arange(first, last_open + step, step, dtype=np.int64)
         return Panel(
             tuple(instrument.base for instrument, _ in tails),
@@ -308,24 +309,30 @@ class ModelSetPredictor:
             *block,
         )
 
-    def _row_error(
-        self,
-        instrument: Instrument,
-        row: tuple[npt.NDArray[np.int64], np.ndarray] | None,
-        first: int,
-    ) -> Exception | None:
-        """Why one coin's tail is refused (bars of another timeframe, or off the grid)."""
-        if row is None:
-            return ArtifactError(
+    def _refusal(self, tails: list[tuple[Instrument, Sequence[Bar]]], first: int) -> Exception:
+        """The error of the first coin (in row order) with bars of another timeframe or off-grid.
+
+        Only called when some coin has one: the search always finds it.
+        """
+        return next(
+            ArtifactError(
                 f"the model set is for {self._timeframe.value} bars; {instrument} has others",
                 reason_code=reasons.SCHEMA_MISMATCH,
             )
-        if _off_grid([row], first, self._timeframe.ns):
-            return DataError(
+            if any(b.timeframe is not self._timeframe for b in bars)
+            else DataError(
                 f"{instrument} history is not one bar per grid slot, oldest first",
                 reason_code=reasons.FEATURE_INPUT_INVALID,
             )
-        return None
+            for instrument, bars in tails
+            if any(b.timeframe is not self._timeframe for b in bars)
+            or _off_grid(
+                np.fromiter((b.open_time_ns for b in bars), np.int64, len(bars)),
+                [0],
+                first,
+                self._timeframe.ns,
+            )
+        )
 
     def predict(
         self, as_of_ns: int, history: Mapping[Instrument, Sequence[Bar]]
