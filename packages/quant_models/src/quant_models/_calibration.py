@@ -27,12 +27,20 @@ from typing import Any, Literal
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 
 from quant_models._errors import ConfigError
 from quant_models._metrics import brier
 from quant_models._panel import FloatArray
 
-__all__ = ["METHODS", "Calibrator", "apply_each", "choose_calibrator", "fit_calibrator"]
+__all__ = [
+    "METHODS",
+    "Calibrator",
+    "SegmentCalibration",
+    "apply_each",
+    "choose_calibrator",
+    "fit_calibrator",
+]
 
 Method = Literal["identity", "platt", "isotonic"]
 METHODS: tuple[Method, ...] = ("identity", "platt", "isotonic")
@@ -81,6 +89,55 @@ class Calibrator:
         return np.asarray(np.clip(out, _EPS, 1 - _EPS), dtype=np.float64)
 
 
+@attrs.frozen(eq=False)
+class SegmentCalibration:
+    """:func:`apply_each` prepared once for a fixed list of calibrators and segment sizes.
+
+    Attributes:
+        platt: which values a Platt map calibrates.
+        a: the Platt slope of each of those values.
+        b: the Platt intercept of each of those values.
+        isotonic: ``(start, stop, calibrator)`` of each isotonic segment.
+    """
+
+    platt: npt.NDArray[np.bool_]
+    a: FloatArray
+    b: FloatArray
+    isotonic: tuple[tuple[int, int, Calibrator], ...]
+
+    @classmethod
+    def of(cls, calibrators: Sequence[Calibrator], sizes: Sequence[int]) -> SegmentCalibration:
+        """Prepare ``calibrators`` over consecutive segments of ``sizes`` values.
+
+        Args:
+            calibrators: one per segment.
+            sizes: each segment's length.
+        """
+        platt = np.repeat(np.array([c.method == "platt" for c in calibrators], dtype=bool), sizes)
+        a = np.repeat(np.array([c.a for c in calibrators], dtype=np.float64), sizes)[platt]
+        b = np.repeat(np.array([c.b for c in calibrators], dtype=np.float64), sizes)[platt]
+        isotonic: list[tuple[int, int, Calibrator]] = []
+        start = 0
+        for calibrator, size in zip(calibrators, sizes, strict=True):
+            if calibrator.method == "isotonic":
+                isotonic.append((start, start + size, calibrator))
+            start += size
+        return cls(platt, a, b, tuple(isotonic))
+
+    def apply(self, p: FloatArray) -> FloatArray:
+        """The calibrated values of ``p`` (segment after segment, as prepared).
+
+        Args:
+            p: the raw probabilities.
+        """
+        out = np.array(p, dtype=np.float64)
+        if len(self.a):
+            out[self.platt] = _sigmoid(self.a * _logit(out[self.platt]) + self.b)
+        for start, stop, calibrator in self.isotonic:
+            out[start:stop] = np.interp(p[start:stop], calibrator.x, calibrator.y)
+        return np.asarray(np.clip(out, _EPS, 1 - _EPS), dtype=np.float64)
+
+
 def apply_each(
     calibrators: Sequence[Calibrator], p: FloatArray, sizes: Sequence[int]
 ) -> FloatArray:
@@ -91,7 +148,8 @@ def apply_each(
     calibrates dozens of members' one-row outputs each bar: Platt and identity maps are
     element-wise, so every Platt segment is computed in one pass with per-element slopes and
     intercepts (the same ``float64`` operations on each element) and the clip is one call; an
-    isotonic segment is interpolated on its own breakpoints.
+    isotonic segment is interpolated on its own breakpoints. :class:`SegmentCalibration`
+    prepares the same work once for calibrators used bar after bar.
 
     Args:
         calibrators: one per segment.
@@ -106,20 +164,7 @@ def apply_each(
         >>> bool(np.array_equal(apply_each(cals, p, [2, 1, 1]), np.concatenate(one_by_one)))
         True
     """
-    out = np.array(p, dtype=np.float64)
-    platt = np.repeat(np.array([c.method == "platt" for c in calibrators], dtype=bool), sizes)
-    if platt.any():
-        a = np.repeat([c.a for c in calibrators], sizes)[platt]
-        b = np.repeat([c.b for c in calibrators], sizes)[platt]
-        out[platt] = _sigmoid(a * _logit(out[platt]) + b)
-    start = 0
-    for calibrator, size in zip(calibrators, sizes, strict=True):
-        if calibrator.method == "isotonic":
-            out[start : start + size] = np.interp(
-                p[start : start + size], calibrator.x, calibrator.y
-            )
-        start += size
-    return np.asarray(np.clip(out, _EPS, 1 - _EPS), dtype=np.float64)
+    return SegmentCalibration.of(calibrators, sizes).apply(p)
 
 
 def _platt(p: FloatArray, y: FloatArray) -> Calibrator:

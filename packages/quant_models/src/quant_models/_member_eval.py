@@ -17,13 +17,13 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from quant_models._calibration import apply_each
+from quant_models._calibration import SegmentCalibration
 from quant_models._panel import FloatArray
 from quant_models._persistence import ModelEntry
 from quant_models.families._tree_eval import CompiledBooster, TreeBank, compile_lightgbm
 from quant_models.families._trees import LightGBMClassifier
 
-__all__ = ["MemberEvaluator"]
+__all__ = ["MemberBatch", "MemberEvaluator"]
 
 Request = tuple[ModelEntry, Sequence[int]]
 
@@ -73,6 +73,14 @@ class MemberEvaluator:
         """How many members are evaluated by the compiled form."""
         return len(self._position)
 
+    def batch(self, requests: Sequence[Request]) -> MemberBatch:
+        """Prepare ``requests`` once for :meth:`MemberBatch.run` on bar after bar.
+
+        Args:
+            requests: ``(entry, rows)``: a member and the rows of ``x`` it predicts.
+        """
+        return MemberBatch(self, requests)
+
     def calibrated(
         self, requests: Sequence[Request], x: FloatArray
     ) -> tuple[FloatArray, list[int]]:
@@ -87,21 +95,57 @@ class MemberEvaluator:
             request ``k``'s are ``values[offsets[k]:offsets[k + 1]]``, equal to
             ``entry.calibrator.apply(entry.model.predict_proba(x[rows]))``.
         """
+        batch = self.batch(requests)
+        return batch.run(x), batch.offsets
+
+
+class MemberBatch:
+    """A fixed list of member requests, prepared to be evaluated on each bar's rows."""
+
+    def __init__(self, evaluator: MemberEvaluator, requests: Sequence[Request]) -> None:
+        """Sort the requests into the compiled ones and the library's, once.
+
+        Args:
+            evaluator: the evaluator whose compiled members to use.
+            requests: ``(entry, rows)``: a member and the rows it predicts.
+        """
         sizes = [len(rows) for _, rows in requests]
-        offsets = [0, *itertools.accumulate(sizes)]
-        raw = np.empty(offsets[-1])
+        self.offsets = [0, *itertools.accumulate(sizes)]
+        """Request ``k``'s values are ``values[offsets[k]:offsets[k + 1]]``."""
         which: list[int] = []
         rows: list[int] = []
         slots: list[int] = []
+        self._library: list[tuple[ModelEntry, list[int], slice]] = []
         for k, (entry, members) in enumerate(requests):
-            position = self._position.get(entry)
+            position = evaluator._position.get(entry)
+            span = slice(self.offsets[k], self.offsets[k + 1])
             if position is None:
-                raw[offsets[k] : offsets[k + 1]] = entry.model.predict_proba(x[list(members)])
+                self._library.append((entry, list(members), span))
             else:
                 which += [position] * len(members)
                 rows += members
-                slots += range(offsets[k], offsets[k + 1])
-        if self._bank is not None and which:
-            raw[slots] = self._bank.predict(np.array(which, dtype=np.int64), x[rows])
-        values = apply_each([entry.calibrator for entry, _ in requests], raw, sizes)
-        return values, offsets
+                slots += range(span.start, span.stop)
+        self._bank = evaluator._bank if which else None
+        self._which = np.array(which, dtype=np.int64)
+        self._rows = np.array(rows, dtype=np.int64)
+        self._slots = np.array(slots, dtype=np.int64)
+        self._calibration = SegmentCalibration.of(
+            [entry.calibrator for entry, _ in requests], sizes
+        )
+
+    def run(self, x: FloatArray) -> FloatArray:
+        """The requests' calibrated probabilities on the feature rows ``x``, request by request.
+
+        Args:
+            x: ``(rows, features)`` feature rows.
+
+        Returns:
+            Equal to ``entry.calibrator.apply(entry.model.predict_proba(x[rows]))`` per request,
+            request ``k``'s at ``offsets[k]:offsets[k + 1]``.
+        """
+        raw = np.empty(self.offsets[-1])
+        for entry, members, span in self._library:
+            raw[span] = entry.model.predict_proba(x[members])
+        if self._bank is not None:
+            raw[self._slots] = self._bank.predict(self._which, x[self._rows])
+        return self._calibration.apply(raw)

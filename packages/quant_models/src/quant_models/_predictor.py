@@ -59,13 +59,17 @@ from quant_models._ensemble import (
     truncated_posterior,
 )
 from quant_models._errors import ArtifactError, ConfigError, DataError
-from quant_models._member_eval import MemberEvaluator
+from quant_models._member_eval import MemberBatch, MemberEvaluator
 from quant_models._panel import FIELDS, Panel
 from quant_models._persistence import HorizonTable, ModelEntry, ModelSet
 from quant_models.features import FeatureConfig, compute_features
 from quant_models.sequence._windows import last_windows
 
 __all__ = ["ModelSetPredictor", "feature_lookback"]
+
+Request = tuple[ModelEntry, list[int]]
+PlanKey = tuple[tuple[str, ...], tuple[int, ...]]
+_StackPlan = tuple[MemberBatch, list[tuple[StackHead, list[int], list[tuple[str, int] | range]]]]
 
 
 def feature_lookback(config: FeatureConfig) -> int:
@@ -208,6 +212,8 @@ class ModelSetPredictor:
         self._tables = tuple(sorted(model_set.horizons, key=lambda h: h.bars))
         self._model_id = model_set.model_id
         self._cache: dict[Instrument, tuple[list[Bar], list[int], np.ndarray]] = {}
+        self._single_plans: dict[PlanKey, tuple[MemberBatch, list[Request]]] = {}
+        self._stack_plans: dict[PlanKey, _StackPlan] = {}
         self._evaluator = MemberEvaluator(model_set.entries, n_features=len(model_set.schema.names))
 
     @property
@@ -412,24 +418,65 @@ class ModelSetPredictor:
     def _single(self, panel: Panel, x: np.ndarray, rows: list[int]) -> dict[str, list[float]]:
         """Each coin's probability per horizon from its specialist, else the global model.
 
-        Coins sharing a model are one request; every request of the bar is evaluated at once.
+        Coins sharing a model are one request; every request of the bar is evaluated at once
+        (the requests depend on the coins only, so they are prepared once per set of coins).
         """
-        requests: list[tuple[ModelEntry, list[int]]] = []
-        for table in self._tables:
-            chosen = self._entries[table.bars]
-            batches: dict[int, tuple[ModelEntry, list[int]]] = {}
-            for row in rows:
-                entry = chosen.get(panel.symbols[row]) or chosen.get(None)
-                if entry is not None:
-                    batches.setdefault(id(entry), (entry, []))[1].append(row)
-            requests += batches.values()
-        values, offsets = self._evaluator.calibrated(requests, x)
+        key = (panel.symbols, tuple(rows))
+        if key not in self._single_plans:
+            requests: list[tuple[ModelEntry, list[int]]] = []
+            for table in self._tables:
+                chosen = self._entries[table.bars]
+                batches: dict[int, tuple[ModelEntry, list[int]]] = {}
+                for row in rows:
+                    entry = chosen.get(panel.symbols[row]) or chosen.get(None)
+                    if entry is not None:
+                        batches.setdefault(id(entry), (entry, []))[1].append(row)
+                requests += batches.values()
+            self._single_plans = {key: (self._evaluator.batch(requests), requests)}
+        batch, requests = self._single_plans[key]
+        values, offsets = batch.run(x), batch.offsets
         p_up: dict[str, list[float]] = {}
         for k, (_, members) in enumerate(requests):
             probs = values[offsets[k] : offsets[k + 1]].tolist()
             for row, p in zip(members, probs, strict=True):
                 p_up.setdefault(panel.symbols[row], []).append(p)
         return p_up
+
+    def _stack_plan(self, symbols: tuple[str, ...], rows: list[int]) -> _StackPlan:
+        """The member requests and each head's columns for coins ``rows`` of ``symbols``.
+
+        Per horizon the coins with every specialist of the ``full`` head go to it, the others
+        to ``globals``; a column is a sequence member's ``(name, horizon index)`` or the range
+        of requests holding it (the global member on the head's rows, or each specialist on
+        its coin's row).
+        """
+        requests: list[tuple[ModelEntry, list[int]]] = []
+        heads: list[tuple[StackHead, list[int], list[tuple[str, int] | range]]] = []
+        for table in self._tables:
+            h = table.bars
+            full = self._heads.get((h, FULL))
+            groups: dict[str, list[int]] = {}
+            for row in rows:
+                has_all = full is not None and all(
+                    (h, m, symbols[row]) in self._members
+                    for m in full.members
+                    if "/specialist" in m
+                )
+                groups.setdefault(FULL if has_all else GLOBALS, []).append(row)
+            for group, members in sorted(groups.items()):
+                head = self._heads[(h, group)]
+                columns: list[tuple[str, int] | range] = []
+                for name in head.members:
+                    if name in self._sequences:
+                        columns.append((name, self._sequences[name].model.horizons.index(h)))
+                    elif name.endswith("/global"):
+                        columns.append(range(len(requests), len(requests) + 1))
+                        requests.append((self._members[(h, name, None)], members))
+                    else:
+                        columns.append(range(len(requests), len(requests) + len(members)))
+                        requests += [(self._members[(h, name, symbols[r])], [r]) for r in members]
+                heads.append((head, members, columns))
+        return self._evaluator.batch(requests), heads
 
     def _stacked(
         self,
@@ -443,7 +490,8 @@ class ModelSetPredictor:
         ``x`` holds the bar's feature rows, ``sequence`` the sequence members' ``p_up`` by row.
         The tree members of every horizon and head are one batch of requests (the global
         model on the head's rows, each specialist on its coin's row), evaluated at once; the
-        heads then read their columns in the same order as one call per member would.
+        heads then read their columns in the same order as one call per member would. The
+        plan depends on the coins only, so it is prepared once per set of coins.
         """
         assert self._regime is not None
         lookback = self._regime.lookback
@@ -451,40 +499,18 @@ class ModelSetPredictor:
         posterior = truncated_posterior(self._regime.model, regime_rows, lookback, last_only=True)[
             0
         ]
-        requests: list[tuple[ModelEntry, list[int]]] = []
-        plan: list[tuple[StackHead, list[int], list[np.ndarray | range]]] = []
-        for table in self._tables:
-            h = table.bars
-            full = self._heads.get((h, FULL))
-            groups: dict[str, list[int]] = {}
-            for row in rows:
-                symbol = panel.symbols[row]
-                has_all = full is not None and all(
-                    (h, m, symbol) in self._members for m in full.members if "/specialist" in m
-                )
-                groups.setdefault(FULL if has_all else GLOBALS, []).append(row)
-            for group, members in sorted(groups.items()):
-                head = self._heads[(h, group)]
-                columns: list[np.ndarray | range] = []
-                for name in head.members:
-                    if name in sequence:
-                        k = self._sequences[name].model.horizons.index(h)
-                        columns.append(np.array([sequence[name][r][k] for r in members]))
-                    elif name.endswith("/global"):
-                        columns.append(range(len(requests), len(requests) + 1))
-                        requests.append((self._members[(h, name, None)], members))
-                    else:
-                        columns.append(range(len(requests), len(requests) + len(members)))
-                        requests += [
-                            (self._members[(h, name, panel.symbols[r])], [r]) for r in members
-                        ]
-                plan.append((head, members, columns))
-        values, offsets = self._evaluator.calibrated(requests, x)
+        key = (panel.symbols, tuple(rows))
+        if key not in self._stack_plans:
+            self._stack_plans = {key: self._stack_plan(panel.symbols, rows)}
+        batch, heads = self._stack_plans[key]
+        values, offsets = batch.run(x), batch.offsets
         p_up: dict[str, list[float]] = {}
-        for head, members, columns in plan:
+        for head, members, columns in heads:
             stacked = np.column_stack(
                 [
-                    c if isinstance(c, np.ndarray) else values[offsets[c.start] : offsets[c.stop]]
+                    np.array([sequence[c[0]][r][c[1]] for r in members])
+                    if isinstance(c, tuple)
+                    else values[offsets[c.start] : offsets[c.stop]]
                     for c in columns
                 ]
             )
