@@ -13,7 +13,14 @@ tail of each coin's history by binary search (the :class:`quant_core.Predictor` 
 history oldest first) and computes features on it alone; the coin counts for the warm-up rule
 come from the same search, so the answer is the one a full-history computation gives (up to
 float rounding in the running sums, far below any model's resolution — a test checks it on
-many bars). Coins sharing a model are predicted in one batch per horizon.
+many bars). Each coin's tail is converted to floats once per bar object (a new bar costs one
+conversion; a replaced one is converted afresh).
+
+**Members are evaluated once per bar, together** (decision 0123): every LightGBM member is
+compiled to arrays when the predictor is built and all member requests of a bar — every
+horizon, head and coin — go through one numpy traversal and one vectorised calibration, with
+the bytes one ``Booster.predict`` and one ``Calibrator.apply`` per request would give; members
+that do not compile exactly (other families, categorical splits) are asked through the library.
 
 A stacked set (``quant.modelset/2``, decision 0118) predicts each coin per horizon by its
 head: the ``full`` meta-learner over the global members and the coin's specialists when it
@@ -34,9 +41,11 @@ buckets above 0 and ``(1 - p_up) · P(bucket | down)`` below, so they agree with
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from quant_core import Bar, Clock, Instrument, Timeframe
 from quant_core.events import HorizonForecast, Prediction
@@ -50,12 +59,17 @@ from quant_models._ensemble import (
     truncated_posterior,
 )
 from quant_models._errors import ArtifactError, ConfigError, DataError
+from quant_models._member_eval import MemberBatch, MemberEvaluator
 from quant_models._panel import FIELDS, Panel
 from quant_models._persistence import HorizonTable, ModelEntry, ModelSet
 from quant_models.features import FeatureConfig, compute_features
 from quant_models.sequence._windows import last_windows
 
 __all__ = ["ModelSetPredictor", "feature_lookback"]
+
+Request = tuple[ModelEntry, list[int]]
+PlanKey = tuple[tuple[str, ...], tuple[int, ...]]
+_StackPlan = tuple[MemberBatch, list[tuple[StackHead, list[int], list[tuple[str, int] | range]]]]
 
 
 def feature_lookback(config: FeatureConfig) -> int:
@@ -100,6 +114,16 @@ def _tail(panel: Panel, first: int) -> Panel:
     keep = slice(first, panel.n_times)
     arrays = (panel.field(name)[:, keep] for name in FIELDS)
     return Panel(panel.symbols, panel.quote, panel.timeframe, panel.open_times_ns[keep], *arrays)
+
+
+def _off_grid(opens: npt.NDArray[np.int64], starts: Sequence[int], first: int, step: int) -> bool:
+    """Whether open times are off the grid from ``first`` or not increasing within a coin.
+
+    ``opens`` holds the coins' open times one coin after another, each starting at ``starts``.
+    """
+    steps = np.diff(opens, prepend=opens[0] - 1)
+    steps[list(starts)] = 1  # a coin's first bar follows nothing
+    return bool(np.any((opens - first) % step) or np.any(steps <= 0))
 
 
 def _open_time(bar: Bar) -> int:
@@ -187,7 +211,10 @@ class ModelSetPredictor:
         self._entries = by_horizon
         self._tables = tuple(sorted(model_set.horizons, key=lambda h: h.bars))
         self._model_id = model_set.model_id
-        self._cache: dict[Instrument, dict[int, tuple[Bar, tuple[float, ...]]]] = {}
+        self._cache: dict[Instrument, tuple[list[Bar], list[int], np.ndarray]] = {}
+        self._single_plans: dict[PlanKey, tuple[MemberBatch, list[Request]]] = {}
+        self._stack_plans: dict[PlanKey, _StackPlan] = {}
+        self._evaluator = MemberEvaluator(model_set.entries, n_features=len(model_set.schema.names))
 
     @property
     def model_id(self) -> str:
@@ -204,27 +231,22 @@ class ModelSetPredictor:
         """Grid bars before ``as_of_ns`` that each call computes features on."""
         return self._lookback
 
-    def _floats(self, instrument: Instrument, bars: Sequence[Bar]) -> list[tuple[float, ...]]:
-        """OHLCV of ``bars`` as floats, converting each bar object once while it is in a tail.
+    def _reused(self, instrument: Instrument, bars: Sequence[Bar]) -> tuple[int, int]:
+        """How many leading ``bars`` the cache holds, and where they start in its entry.
 
-        The cache holds, per instrument, the bars of the last tail keyed by open time, with
-        the very object converted: a bar replaced by another object (a correction) is
-        converted afresh, so the cache never changes an answer.
+        The cache holds, per instrument, the last tail's bar objects with their open times and
+        values. The part of this tail made of the very same objects (``is``, in order: the
+        previous tail moved on by the new bars) is read from it; every other bar — a new one,
+        or one replaced by another object (a correction) — is converted afresh, so the cache
+        never changes an answer.
         """
-        cached = self._cache.get(instrument, {})
-        fresh: dict[int, tuple[Bar, tuple[float, ...]]] = {}
-        out = []
-        for bar in bars:
-            hit = cached.get(bar.open_time_ns)
-            if hit is None or hit[0] is not bar:
-                hit = (
-                    bar,
-                    tuple(float(v) for v in (bar.open, bar.high, bar.low, bar.close, bar.volume)),
-                )
-            fresh[bar.open_time_ns] = hit
-            out.append(hit[1])
-        self._cache[instrument] = fresh
-        return out
+        cached = self._cache.get(instrument)
+        if cached is None:
+            return 0, 0
+        old, old_opens, _ = cached
+        at = bisect.bisect_left(old_opens, bars[0].open_time_ns)
+        count = min(len(old) - at, len(bars))
+        return (count if all(map(operator.is_, old[at : at + count], bars[:count])) else 0), at
 
     def _panel(self, tails: list[tuple[Instrument, Sequence[Bar]]], last_open: int) -> Panel:
         """The panel of the history tails, ending at the grid bar opening at ``last_open``.
@@ -232,6 +254,8 @@ class ModelSetPredictor:
         Built straight from the bars (the hot path of a backtest): the same grid and values
         as :meth:`Panel.from_bars`, with its checks — one quote, open times on the grid and
         strictly increasing per coin (no duplicates, oldest first) — and the model's timeframe.
+        Only bars the cache does not hold are converted (all coins' in one array), and every
+        coin's values land in the panel in one assignment.
         """
         step = self._timeframe.ns
         tails = sorted(tails, key=lambda item: item[0].base)
@@ -242,32 +266,78 @@ class ModelSetPredictor:
                 reason_code=reasons.FEATURE_INPUT_INVALID,
             )
         first = min(bars[0].open_time_ns for _, bars in tails)
-        n_times = (last_open - first) // step + 1
-        shape = (len(tails), n_times)
-        arrays = [np.full(shape, np.nan) for _ in FIELDS]
-        for row, (instrument, bars) in enumerate(tails):
-            if any(b.timeframe is not self._timeframe for b in bars):
-                raise ArtifactError(
-                    f"the model set is for {self._timeframe.value} bars; {instrument} has others",
-                    reason_code=reasons.SCHEMA_MISMATCH,
-                )
-            opens = np.fromiter((b.open_time_ns for b in bars), np.int64, len(bars))
-            if np.any((opens - first) % step) or np.any(np.diff(opens) <= 0):
-                raise DataError(
-                    f"{instrument} history is not one bar per grid slot, oldest first",
-                    reason_code=reasons.FEATURE_INPUT_INVALID,
-                )
-            cols = (opens - first) // step
-            values = np.array(self._floats(instrument, bars), dtype=np.float64)
-            for k, array in enumerate(arrays):
-                array[row, cols] = values[:, k]
+        reused = [self._reused(instrument, bars) for instrument, bars in tails]
+        fresh = [
+            bar for (_, bars), (count, _) in zip(tails, reused, strict=True) for bar in bars[count:]
+        ]
+        converted = (
+            np.array(
+                [
+                    [float(b.open), float(b.high), float(b.low), float(b.close), float(b.volume)]
+                    for b in fresh
+                ],
+                dtype=np.float64,
+            )
+            .reshape(len(fresh), len(FIELDS))
+            .T
+        )
+        opens: list[int] = []
+        starts: list[int] = []
+        pieces: list[np.ndarray] = []
+        done = 0
+        for (instrument, bars), (count, at) in zip(tails, reused, strict=True):
+            starts.append(len(opens))
+            if count:
+                _, old_opens, old_values = self._cache[instrument]
+                opens += old_opens[at : at + count]
+                pieces.append(old_values[:, at : at + count])
+            opens += [bar.open_time_ns for bar in bars[count:]]
+            pieces.append(converted[:, done : done + len(bars) - count])
+            done += len(bars) - count
+        grid_opens = np.array(opens, dtype=np.int64)
+        if any(b.timeframe is not self._timeframe for b in fresh) or _off_grid(
+            grid_opens, starts, first, step
+        ):
+            raise self._refusal(tails, first)
+        values = np.concatenate(pieces, axis=1)
+        for (instrument, bars), start in zip(tails, starts, strict=True):
+            end = start + len(bars)
+            self._cache[instrument] = (list(bars), opens[start:end], values[:, start:end])
+        coin = np.repeat(np.arange(len(tails)), [len(bars) for _, bars in tails])
+        block = np.full((len(FIELDS), len(tails), (last_open - first) // step + 1), np.nan)
+        block[:, coin, (grid_opens - first) // step] = values
         grid = np.arange(first, last_open + step, step, dtype=np.int64)
         return Panel(
             tuple(instrument.base for instrument, _ in tails),
             next(iter(quotes)).value,
             self._timeframe,
             grid,
-            *arrays,
+            *block,
+        )
+
+    def _refusal(self, tails: list[tuple[Instrument, Sequence[Bar]]], first: int) -> Exception:
+        """The error of the first coin (in row order) with bars of another timeframe or off-grid.
+
+        Only called when some coin has one: the search always finds it.
+        """
+        return next(
+            ArtifactError(
+                f"the model set is for {self._timeframe.value} bars; {instrument} has others",
+                reason_code=reasons.SCHEMA_MISMATCH,
+            )
+            if any(b.timeframe is not self._timeframe for b in bars)
+            else DataError(
+                f"{instrument} history is not one bar per grid slot, oldest first",
+                reason_code=reasons.FEATURE_INPUT_INVALID,
+            )
+            for instrument, bars in tails
+            if any(b.timeframe is not self._timeframe for b in bars)
+            or _off_grid(
+                np.fromiter((b.open_time_ns for b in bars), np.int64, len(bars)),
+                [0],
+                first,
+                self._timeframe.ns,
+            )
         )
 
     def predict(
@@ -304,24 +374,13 @@ class ModelSetPredictor:
                 "the model set's feature schema differs from the computed one",
                 reason_code=reasons.SCHEMA_MISMATCH,
             )
-        t = features.values.shape[1] - 1  # the last grid bar closes at as_of_ns
-        p_up: dict[str, list[float]] = {}
+        x = features.values[:, -1, :]  # the last grid bar closes at as_of_ns
         rows = [panel.symbols.index(s) for s in sorted(eligible)]
         if self._regime is not None:
             sequence, rows = self._sequence_p(panel, rows)
-            p_up = self._stacked(panel, features.values[:, t, :], rows, sequence)
-        for table in self._tables if self._regime is None else ():
-            chosen = self._entries[table.bars]
-            batches: dict[int, tuple[ModelEntry, list[int]]] = {}
-            for row in rows:
-                entry = chosen.get(panel.symbols[row]) or chosen.get(None)
-                if entry is not None:
-                    batches.setdefault(id(entry), (entry, []))[1].append(row)
-            for entry, members in batches.values():
-                x = features.values[members, t, :]
-                probs = entry.calibrator.apply(entry.model.predict_proba(x))
-                for row, p in zip(members, probs.tolist(), strict=True):
-                    p_up.setdefault(panel.symbols[row], []).append(p)
+            p_up = self._stacked(panel, x, rows, sequence)
+        else:
+            p_up = self._single(panel, x, rows)
         ts_init = as_of_ns if self._clock is None else self._clock.now_ns()
         return self._predictions(eligible, p_up, as_of_ns, ts_init)
 
@@ -356,6 +415,69 @@ class ModelSetPredictor:
                 out[name] = dict(zip(rows, p, strict=True))
         return out, rows
 
+    def _single(self, panel: Panel, x: np.ndarray, rows: list[int]) -> dict[str, list[float]]:
+        """Each coin's probability per horizon from its specialist, else the global model.
+
+        Coins sharing a model are one request; every request of the bar is evaluated at once
+        (the requests depend on the coins only, so they are prepared once per set of coins).
+        """
+        key = (panel.symbols, tuple(rows))
+        if key not in self._single_plans:
+            requests: list[tuple[ModelEntry, list[int]]] = []
+            for table in self._tables:
+                chosen = self._entries[table.bars]
+                batches: dict[int, tuple[ModelEntry, list[int]]] = {}
+                for row in rows:
+                    entry = chosen.get(panel.symbols[row]) or chosen.get(None)
+                    if entry is not None:
+                        batches.setdefault(id(entry), (entry, []))[1].append(row)
+                requests += batches.values()
+            self._single_plans = {key: (self._evaluator.batch(requests), requests)}
+        batch, requests = self._single_plans[key]
+        values, offsets = batch.run(x), batch.offsets
+        p_up: dict[str, list[float]] = {}
+        for k, (_, members) in enumerate(requests):
+            probs = values[offsets[k] : offsets[k + 1]].tolist()
+            for row, p in zip(members, probs, strict=True):
+                p_up.setdefault(panel.symbols[row], []).append(p)
+        return p_up
+
+    def _stack_plan(self, symbols: tuple[str, ...], rows: list[int]) -> _StackPlan:
+        """The member requests and each head's columns for coins ``rows`` of ``symbols``.
+
+        Per horizon the coins with every specialist of the ``full`` head go to it, the others
+        to ``globals``; a column is a sequence member's ``(name, horizon index)`` or the range
+        of requests holding it (the global member on the head's rows, or each specialist on
+        its coin's row).
+        """
+        requests: list[tuple[ModelEntry, list[int]]] = []
+        heads: list[tuple[StackHead, list[int], list[tuple[str, int] | range]]] = []
+        for table in self._tables:
+            h = table.bars
+            full = self._heads.get((h, FULL))
+            groups: dict[str, list[int]] = {}
+            for row in rows:
+                has_all = full is not None and all(
+                    (h, m, symbols[row]) in self._members
+                    for m in full.members
+                    if "/specialist" in m
+                )
+                groups.setdefault(FULL if has_all else GLOBALS, []).append(row)
+            for group, members in sorted(groups.items()):
+                head = self._heads[(h, group)]
+                columns: list[tuple[str, int] | range] = []
+                for name in head.members:
+                    if name in self._sequences:
+                        columns.append((name, self._sequences[name].model.horizons.index(h)))
+                    elif name.endswith("/global"):
+                        columns.append(range(len(requests), len(requests) + 1))
+                        requests.append((self._members[(h, name, None)], members))
+                    else:
+                        columns.append(range(len(requests), len(requests) + len(members)))
+                        requests += [(self._members[(h, name, symbols[r])], [r]) for r in members]
+                heads.append((head, members, columns))
+        return self._evaluator.batch(requests), heads
+
     def _stacked(
         self,
         panel: Panel,
@@ -366,6 +488,10 @@ class ModelSetPredictor:
         """Each coin's stacked probability per horizon.
 
         ``x`` holds the bar's feature rows, ``sequence`` the sequence members' ``p_up`` by row.
+        The tree members of every horizon and head are one batch of requests (the global
+        model on the head's rows, each specialist on its coin's row), evaluated at once; the
+        heads then read their columns in the same order as one call per member would. The
+        plan depends on the coins only, so it is prepared once per set of coins.
         """
         assert self._regime is not None
         lookback = self._regime.lookback
@@ -373,43 +499,25 @@ class ModelSetPredictor:
         posterior = truncated_posterior(self._regime.model, regime_rows, lookback, last_only=True)[
             0
         ]
+        key = (panel.symbols, tuple(rows))
+        if key not in self._stack_plans:
+            self._stack_plans = {key: self._stack_plan(panel.symbols, rows)}
+        batch, heads = self._stack_plans[key]
+        values, offsets = batch.run(x), batch.offsets
         p_up: dict[str, list[float]] = {}
-        for table in self._tables:
-            h = table.bars
-            full = self._heads.get((h, FULL))
-            groups: dict[str, list[int]] = {}
-            for row in rows:
-                symbol = panel.symbols[row]
-                has_all = full is not None and all(
-                    (h, m, symbol) in self._members for m in full.members if "/specialist" in m
-                )
-                groups.setdefault(FULL if has_all else GLOBALS, []).append(row)
-            for group, members in sorted(groups.items()):
-                head = self._heads[(h, group)]
-                columns = []
-                for name in head.members:
-                    if name in sequence:
-                        k = self._sequences[name].model.horizons.index(h)
-                        columns.append(np.array([sequence[name][r][k] for r in members]))
-                    elif name.endswith("/global"):
-                        entry = self._members[(h, name, None)]
-                        columns.append(
-                            entry.calibrator.apply(entry.model.predict_proba(x[members]))
-                        )
-                    else:
-                        columns.append(
-                            np.concatenate(
-                                [self._one(h, name, panel.symbols[r], x[r]) for r in members]
-                            )
-                        )
-                probs = head.predict(np.column_stack(columns), posterior)
-                for row, p in zip(members, probs.tolist(), strict=True):
-                    p_up.setdefault(panel.symbols[row], []).append(p)
+        for head, members, columns in heads:
+            stacked = np.column_stack(
+                [
+                    np.array([sequence[c[0]][r][c[1]] for r in members])
+                    if isinstance(c, tuple)
+                    else values[offsets[c.start] : offsets[c.stop]]
+                    for c in columns
+                ]
+            )
+            probs = head.predict(stacked, posterior)
+            for row, p in zip(members, probs.tolist(), strict=True):
+                p_up.setdefault(panel.symbols[row], []).append(p)
         return p_up
-
-    def _one(self, h: int, name: str, symbol: str, x: np.ndarray) -> np.ndarray:
-        entry = self._members[(h, name, symbol)]
-        return entry.calibrator.apply(entry.model.predict_proba(x[None, :]))
 
     def _predictions(
         self,
