@@ -498,3 +498,21 @@ def test_stacked_training_is_byte_identical_across_processes(tmp_path: Path) -> 
 def test_a_stacked_set_type_is_a_model_set(stacked: TrainResult) -> None:
     assert isinstance(stacked.model_set, ModelSet)
     assert attrs.evolve(stacked.model_set, heads=(), regime=None).stacked is False
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_one_bar_filter_equals_the_vectorised_filter_bit_for_bit(seed: int) -> None:
+    from quant_models.families import fit_regimes
+
+    rng = np.random.default_rng(seed)
+    scale = rng.uniform(0.002, 0.03, (4, 1))
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 1, (4, 700)) * scale, axis=1))
+    model = fit_regimes(close, seed=seed, window=12)
+    rows = regime_features(close, window=12)
+    rows[rng.choice(np.arange(20, 700), size=40, replace=False)] = np.nan  # missing bars
+    lookback = int(rng.integers(0, 60))
+    grid = truncated_posterior(model, rows, lookback)
+    for t in (0, 5, lookback, 200, *rng.integers(1, 700, size=30).tolist()):
+        tail = rows[max(0, t - lookback) : t + 1]
+        one = truncated_posterior(model, tail, lookback, last_only=True)
+        assert one.tobytes() == grid[t : t + 1].tobytes()
