@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quant_core import Bar, Instrument, Timeframe, generator
-from quant_data import Dataset
+from quant_core import Bar, Instrument, Timeframe, generator, iso_to_ns
+from quant_data import Dataset, SyntheticMarket
 from quant_models import GateConfig, HorizonSpec
 from quant_models.features import FeatureConfig
 from quant_models.training import FoldConfig, TrainConfig
@@ -134,3 +134,30 @@ def tiny_config(**overrides: object) -> TrainConfig:
     }
     base.update(overrides)
     return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def late_listing_history(
+    symbols: tuple[str, ...],
+    *,
+    seed: int,
+    n_bars: int,
+    missing_rate: float,
+    listed_at: int,
+    late: str = "ADA",
+) -> dict[Instrument, list[Bar]]:
+    """Seeded hourly bars of ``symbols`` from 2024-01-01, with missing bars.
+
+    ``late`` lists at bar ``listed_at`` (so it has too little history for a specialist).
+    """
+    start, h = iso_to_ns("2024-01-01T00:00:00Z"), Timeframe.H1.ns
+    market = SyntheticMarket(
+        seed=seed, symbols=symbols, start_ns=start, end_ns=start + n_bars * h,
+        missing_rate=missing_rate,
+    )  # fmt: skip
+    out: dict[Instrument, list[Bar]] = {}
+    for symbol in symbols:
+        bars = list(market.bars(symbol))
+        if symbol == late:
+            bars = [b for b in bars if b.open_time_ns >= start + listed_at * h]
+        out[bars[0].instrument] = bars
+    return out

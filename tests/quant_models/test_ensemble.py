@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from quant_core import Bar, Instrument, Timeframe, content_hash, iso_to_ns
-from quant_data import SyntheticMarket
 from quant_models import (
     ArtifactError,
     ConfigError,
@@ -42,7 +41,7 @@ from quant_models.training._ensemble import ensemble_evidence
 from quant_models.training._evidence import auc, block_bootstrap_bss
 from quant_models.training._stages import make_folds
 
-from .helpers import tiny_config
+from .helpers import late_listing_history, tiny_config
 
 H = Timeframe.H1.ns
 History = dict[Instrument, list[Bar]]
@@ -55,16 +54,7 @@ CUT = 470  # the training panel ends here; later bars only feed the predictor
 @pytest.fixture(scope="module")
 def history() -> History:
     """Four synthetic coins with missing bars; ADA lists late (bar 240)."""
-    market = SyntheticMarket(
-        seed=5, symbols=SYMBOLS, start_ns=START, end_ns=START + N_BARS * H, missing_rate=0.01
-    )
-    out: History = {}
-    for symbol in SYMBOLS:
-        bars = list(market.bars(symbol))
-        if symbol == "ADA":
-            bars = [b for b in bars if b.open_time_ns >= START + 240 * H]
-        out[bars[0].instrument] = bars
-    return out
+    return late_listing_history(SYMBOLS, seed=5, n_bars=N_BARS, missing_rate=0.01, listed_at=240)
 
 
 def _config(**overrides: Any) -> TrainConfig:

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from quant_core import Bar, Instrument, Timeframe, content_hash, iso_to_ns
-from quant_data import SyntheticMarket
 from quant_models import (
     ArtifactError,
     ConfigError,
@@ -28,7 +27,7 @@ from quant_models.features import compute_features
 from quant_models.training import EnsembleConfig, TrainResult, train_panel
 from quant_models.training._ensemble import choose_combiner
 
-from .helpers import tiny_config
+from .helpers import late_listing_history, tiny_config
 
 H = Timeframe.H1.ns
 History = dict[Instrument, list[Bar]]
@@ -42,16 +41,7 @@ OLD_HEAD_KEYS = {"horizon_bars", "group", "members", "file", "sha256"}  # the 01
 @pytest.fixture(scope="module")
 def history() -> History:
     """Four synthetic coins with missing bars; ADA lists late (so it has no specialist)."""
-    market = SyntheticMarket(
-        seed=5, symbols=SYMBOLS, start_ns=START, end_ns=START + N_BARS * H, missing_rate=0.01
-    )
-    out: History = {}
-    for symbol in SYMBOLS:
-        bars = list(market.bars(symbol))
-        if symbol == "ADA":
-            bars = [b for b in bars if b.open_time_ns >= START + 240 * H]
-        out[bars[0].instrument] = bars
-    return out
+    return late_listing_history(SYMBOLS, seed=5, n_bars=N_BARS, missing_rate=0.01, listed_at=240)
 
 
 def _config(head: str) -> TrainConfig:

@@ -12,7 +12,6 @@ import pytest
 from tests.quant_models.test_ensemble import _first, _refused, _rewrite
 
 from quant_core import Bar, Instrument, Timeframe, iso_to_ns, structure, unstructure
-from quant_data import SyntheticMarket
 from quant_models import (
     ArtifactError,
     ConfigError,
@@ -30,7 +29,7 @@ from quant_models.families._meta_rows import stack_rows
 from quant_models.sequence import Resolution, SequenceConfig, build_windows
 from quant_models.training import EnsembleConfig, TrainResult, train_panel
 
-from .helpers import tiny_config
+from .helpers import late_listing_history, tiny_config
 
 H = Timeframe.H1.ns
 History = dict[Instrument, list[Bar]]
@@ -52,16 +51,7 @@ LSTM = SequenceConfig(
 @pytest.fixture(scope="module")
 def history() -> History:
     """Three synthetic coins with missing bars; ADA lists late (bar 200)."""
-    market = SyntheticMarket(
-        seed=7, symbols=SYMBOLS, start_ns=START, end_ns=START + N_BARS * H, missing_rate=0.002
-    )
-    out: History = {}
-    for symbol in SYMBOLS:
-        bars = list(market.bars(symbol))
-        if symbol == "ADA":
-            bars = [b for b in bars if b.open_time_ns >= START + 200 * H]
-        out[bars[0].instrument] = bars
-    return out
+    return late_listing_history(SYMBOLS, seed=7, n_bars=N_BARS, missing_rate=0.002, listed_at=200)
 
 
 def _config(**overrides: Any) -> TrainConfig:

@@ -12,13 +12,12 @@ import attrs
 import pytest
 
 from quant_core import Bar, Instrument, Timeframe, iso_to_ns
-from quant_data import SyntheticMarket
 from quant_models import ModelSet, ModelSetPredictor
 from quant_models._member_eval import MemberEvaluator
 from quant_models._panel import Panel
 from quant_models.training import EnsembleConfig, fit_model_set, train_panel
 
-from .helpers import tiny_config
+from .helpers import late_listing_history, tiny_config
 
 H = Timeframe.H1.ns
 History = dict[Instrument, list[Bar]]
@@ -31,16 +30,7 @@ CUT = 420
 @pytest.fixture(scope="module")
 def history() -> History:
     """Four synthetic coins with missing bars (NaN features) and a late listing (ADA)."""
-    market = SyntheticMarket(
-        seed=21, symbols=SYMBOLS, start_ns=START, end_ns=START + N_BARS * H, missing_rate=0.02
-    )
-    out: History = {}
-    for symbol in SYMBOLS:
-        bars = list(market.bars(symbol))
-        if symbol == "ADA":
-            bars = [b for b in bars if b.open_time_ns >= START + 200 * H]
-        out[bars[0].instrument] = bars
-    return out
+    return late_listing_history(SYMBOLS, seed=21, n_bars=N_BARS, missing_rate=0.02, listed_at=200)
 
 
 def _library_only(model_set: ModelSet) -> ModelSetPredictor:
