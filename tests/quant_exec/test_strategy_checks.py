@@ -10,19 +10,16 @@ import numpy as np
 import pytest
 
 from quant_exec.report import BEST_WEEKS, StrategyChecks, strategy_checks
+from quant_exec.session import FillRecord
 
 H = 3_600_000_000_000
 WEEK = 168
 
 
-@attrs.frozen
-class Fill:
-    ts_ns: int
-    instrument: str
-    side: str
-    price: Decimal
-    quantity: Decimal
-    fee: Decimal
+def _fill(
+    ts_ns: int, instrument: str, side: str, price: Decimal, quantity: Decimal, fee: Decimal
+) -> FillRecord:
+    return FillRecord(ts_ns, instrument, side, price, quantity, fee, reason_code="TEST")
 
 
 def _series(values: list[float]) -> tuple[tuple[int, Decimal], ...]:
@@ -34,12 +31,14 @@ def _walk(n: int, seed: int, drift: float = 0.0) -> list[float]:
     return [float(v) for v in 100 * np.exp(np.cumsum(rng.normal(drift, 0.01, n)))]
 
 
-def _trade(label: str, closes: list[float], t0: int, t1: int, qty: str, fee: float) -> list[Fill]:
+def _trade(
+    label: str, closes: list[float], t0: int, t1: int, qty: str, fee: float
+) -> list[FillRecord]:
     q = Decimal(qty)
     buy, sell = Decimal(repr(closes[t0])), Decimal(repr(closes[t1]))
     return [
-        Fill(t0 * H, label, "buy", buy, q, buy * q * Decimal(repr(fee))),
-        Fill(t1 * H, label, "SELL", sell, q, sell * q * Decimal(repr(fee))),
+        _fill(t0 * H, label, "buy", buy, q, buy * q * Decimal(repr(fee))),
+        _fill(t1 * H, label, "SELL", sell, q, sell * q * Decimal(repr(fee))),
     ]
 
 
@@ -86,10 +85,10 @@ def test_exposure_and_round_trips_come_from_the_fills() -> None:
     ]
     # a partial sell keeps the trip open until the position is flat
     fills += [
-        Fill(200 * H, "A/USD", "buy", Decimal(repr(closes[200])), Decimal(2), Decimal(0)),
-        Fill(220 * H, "A/USD", "SELL", Decimal(repr(closes[220])), Decimal(1), Decimal(0)),
-        Fill(260 * H, "A/USD", "SELL", Decimal(repr(closes[260])), Decimal(1), Decimal(0)),
-        Fill(
+        _fill(200 * H, "A/USD", "buy", Decimal(repr(closes[200])), Decimal(2), Decimal(0)),
+        _fill(220 * H, "A/USD", "SELL", Decimal(repr(closes[220])), Decimal(1), Decimal(0)),
+        _fill(260 * H, "A/USD", "SELL", Decimal(repr(closes[260])), Decimal(1), Decimal(0)),
+        _fill(
             390 * H, "A/USD", "buy", Decimal(repr(closes[390])), Decimal(1), Decimal(0)
         ),  # open at the end
     ]
