@@ -46,10 +46,11 @@ def ensemble_rows(run: dict[str, Any]) -> list[str]:
         "## The stacked ensemble itself (nested walk-forward evidence)",
         "",
         (
-            "The table above scores the members and baselines; the stack is scored here on the"
-            " folds its heads never saw (`metrics.ensemble` of `run.json`), beside the plain"
-            " average of its members, the best single member and a logistic baseline on the"
-            " same rows."
+            "The table above scores the members and baselines; the ensemble is scored here on"
+            " the folds its heads never saw (`metrics.ensemble` of `run.json`): what the set"
+            " serves (each head's combiner, chosen on this evidence, decision 0122), the learned"
+            " stack, the plain average of its members, the best single member and a logistic"
+            " baseline on the same rows."
         ),
         "",
         "| horizon | combination | n | BSS [95% CI] | AUC | ECE | log loss |",
@@ -60,11 +61,16 @@ def ensemble_rows(run: dict[str, Any]) -> list[str]:
     for h, block in sorted(
         run.get("metrics", {}).get("ensemble", {}).items(), key=lambda kv: int(kv[0][1:])
     ):
-        for name in ("stack", "average", "best_single", "logistic"):
-            r = block[name]
+        heads = block.get("heads", {})
+        chosen = ", ".join(f"{g}: {c['combiner']}" for g, c in sorted(heads.items()))
+        for name in ("served", "stack", "average", "best_single", "logistic"):
+            r = block.get(name)
+            if r is None:  # a run from before decision 0122 has no served row
+                continue
             low, high = r["bss_ci95"]
+            label = f"served ({chosen})" if name == "served" else name
             lines.append(
-                f"| {h} | {name} | {r['n']} | {r['bss']:+.4f} [{low:+.4f}, {high:+.4f}] |"
+                f"| {h} | {label} | {r['n']} | {r['bss']:+.4f} [{low:+.4f}, {high:+.4f}] |"
                 f" {r['auc']:.4f} | {r['ece']:.4f} | {r['log_loss']:.4f} |"
             )
     return [*lines, ""]
