@@ -73,3 +73,11 @@ def test_a_short_dataset_records_the_hindcast_unavailable(tmp_path: Path) -> Non
     (tmp_path / "train.json").write_text(json.dumps(TINY_CONFIG))
     text = _train(tmp_path, "short", "run", "--checks")
     assert "  hindcast: unavailable INSUFFICIENT_DATA\n" in text
+
+
+def test_train_json_carries_the_recorded_checks(root: Path) -> None:
+    doc = json.loads(_train(root, "cut", "json-run", "--checks", "--json"))
+    record = json.loads((root / "json-run" / "run.json").read_bytes())
+    assert doc["checks"] == record["metrics"]["checks"]
+    plain = json.loads(_train(root, "cut", "json-plain", "--json"))
+    assert "checks" not in plain

@@ -186,7 +186,8 @@ def register(app: typer.Typer) -> None:
         result, document = run.result, run.document
         decision = result.decision
         if json_output:
-            emit_json(document)
+            recorded = result.metrics.get("checks")
+            emit_json(document if recorded is None else {**document, "checks": recorded})
         else:
             console = results()
             console.print(f"trained {result.model_set.model_id} -> {out}", markup=False)
