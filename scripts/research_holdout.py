@@ -156,6 +156,11 @@ def _window_blocks(
     return blocks
 
 
+def _signed(x: float | None) -> str:
+    """A table cell: ``-`` for no value, else signed to 4 places."""
+    return "-" if x is None else f"{x:+.4f}"
+
+
 def _strategy(
     history: dict[Instrument, list[Bar]],
     served: list[Prediction],
@@ -190,15 +195,12 @@ def _strategy(
                 met[goal] = met.get(goal, 0) + int(ok)
             sortinos.append((c.sortino or 0.0, c.buy_and_hold_sortino or 0.0))
 
-            def f(x: float | None) -> str:
-                return "-" if x is None else f"{x:+.4f}"
-
             lines.append(
-                f"| {title} | {coin} | {f(c.log_return)} | {f(c.sortino)} "
-                f"| {f(c.buy_and_hold_sortino)} | {c.max_drawdown:.3f} "
+                f"| {title} | {coin} | {_signed(c.log_return)} | {_signed(c.sortino)} "
+                f"| {_signed(c.buy_and_hold_sortino)} | {c.max_drawdown:.3f} "
                 f"| {c.buy_and_hold_max_drawdown:.3f} | {c.exposure:.3f} | {c.round_trips} "
-                f"| {f(c.random_entry_p)} | {f(c.without_best_weeks)} | {f(c.first_half)} "
-                f"| {f(c.second_half)} |"
+                f"| {_signed(c.random_entry_p)} | {_signed(c.without_best_weeks)} "
+                f"| {_signed(c.first_half)} | {_signed(c.second_half)} |"
             )
         if sortinos:
             median = np.median(np.array(sortinos), axis=0)

@@ -12,6 +12,7 @@ from quant_core import Bar, Instrument, Timeframe, generator, iso_to_ns
 from quant_data import Dataset, SyntheticMarket
 from quant_models import GateConfig, HorizonSpec
 from quant_models.features import FeatureConfig
+from quant_models.sequence import Resolution, SequenceConfig
 from quant_models.training import FoldConfig, TrainConfig
 
 BINANCE_1H = "binance_spot_freqtrade__mounik-sample-scalping"
@@ -161,3 +162,16 @@ def late_listing_history(
             bars = [b for b in bars if b.open_time_ns >= start + listed_at * h]
         out[bars[0].instrument] = bars
     return out
+
+
+def tiny_lstm(**overrides: Any) -> SequenceConfig:
+    """An LSTM member that trains in a second on a few hundred bars (hours and 6-bar blocks)."""
+    base: dict[str, Any] = {
+        "hidden": 4,
+        "horizons": (1, 4),
+        "risk_bars": 4,
+        "max_epochs": 2,
+        "batch_size": 64,
+        "resolutions": (Resolution("short", 6, 1), Resolution("medium", 4, 6)),
+    }
+    return SequenceConfig(**(base | overrides))

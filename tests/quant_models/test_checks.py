@@ -21,13 +21,12 @@ from quant_models.evaluation import (
     score_forward,
     served_members,
 )
-from quant_models.sequence import Resolution, SequenceConfig
 from quant_models.training import EnsembleConfig, FoldConfig, TrainResult, train_panel
 from quant_models.training._data import TrainingData
 from quant_models.training._ensemble import nested_forecasts, regime_grid
 from quant_models.training._stages import make_folds
 
-from .helpers import dataset_from_frame, synthetic_frame, tiny_config
+from .helpers import dataset_from_frame, synthetic_frame, tiny_config, tiny_lstm
 
 H = Timeframe.H1.ns
 N_BARS = 480
@@ -365,14 +364,7 @@ def test_rolling_stack_scores_each_later_fold_as_the_evidence_does(
 
 
 def test_a_stack_with_a_sequence_member_hindcasts_through_the_predictor(panel: Panel) -> None:
-    lstm = SequenceConfig(
-        hidden=4,
-        horizons=(1, 4),
-        risk_bars=4,
-        max_epochs=2,
-        batch_size=64,
-        resolutions=(Resolution("short", 6, 1), Resolution("medium", 4, 6)),
-    )
+    lstm = tiny_lstm()
     config = _stack(checks=False, families=("lightgbm",), sequence=(lstm,))
     run = run_hindcast(panel, config, int(panel.close_times_ns[-1]))
     assert any(e.kind == "sequence" for e in run.training.model_set.entries)

@@ -26,10 +26,10 @@ from quant_models._ensemble import SequenceMember, StackHead, load_member
 from quant_models._panel import Panel
 from quant_models._persistence import write_files
 from quant_models.families._meta_rows import stack_rows
-from quant_models.sequence import Resolution, SequenceConfig, build_windows
+from quant_models.sequence import Resolution, build_windows
 from quant_models.training import EnsembleConfig, TrainResult, train_panel
 
-from .helpers import late_listing_history, tiny_config
+from .helpers import late_listing_history, tiny_config, tiny_lstm
 
 H = Timeframe.H1.ns
 History = dict[Instrument, list[Bar]]
@@ -37,15 +37,7 @@ SYMBOLS = ("ADA", "BTC", "ETH")
 START = iso_to_ns("2024-01-01T00:00:00Z")
 N_BARS = 470
 CUT = 430
-LSTM = SequenceConfig(
-    hidden=4,
-    horizons=(1, 4),
-    risk_bars=4,
-    max_epochs=2,
-    batch_size=64,
-    resolutions=(Resolution("short", 6, 1), Resolution("medium", 4, 6)),
-    gap_fill_bars=0,  # strict: these tests follow which rows a gap removes
-)
+LSTM = tiny_lstm(gap_fill_bars=0)  # strict: these tests follow which rows a gap removes
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,7 @@ Examples:
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -202,7 +203,7 @@ class _Trip:
 
 def _index_at(times: Sequence[int], ts: int) -> int:
     """The last close at or before ``ts`` (0 before the first)."""
-    return max(int(np.searchsorted(np.asarray(times), ts, side="right")) - 1, 0)
+    return max(bisect.bisect_right(times, ts) - 1, 0)
 
 
 def _trips(fills: Sequence[FillLike], closes: Mapping[str, Series]) -> tuple[list[_Trip], float]:
